@@ -1,0 +1,37 @@
+#include "core/random.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/rand.h>
+
+int random_bytes(void *out, size_t len)
+{
+    if (len > INT32_MAX || RAND_bytes(out, (int)len) != 1)
+        return -EIO;
+    return 0;
+}
+
+void random_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (random_bytes(b, sizeof(b)) < 0)
+        abort(); /* no entropy: nothing we could safely continue with */
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+uint64_t random_below(uint64_t bound)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t v;
+    do {
+        if (random_bytes(&v, sizeof(v)) < 0)
+            abort();
+    } while (v >= limit);
+    return v % bound;
+}

@@ -1,0 +1,115 @@
+/* Shared between the broker's files (broker.c: connections and HTTP;
+ * broker_ws.c: realtime messages; broker_auth.c: authorization). Not for use
+ * outside src/events/broker*.c. */
+#ifndef TETHER_EVENTS_BROKER_INTERNAL_H
+#define TETHER_EVENTS_BROKER_INTERNAL_H
+
+#include <jansson.h>
+
+#include "aws/sigv4.h"
+#include "events/broker.h"
+#include "events/channel.h"
+#include "events/protocol.h"
+#include "events/sub_index.h"
+#include "net/conn.h"
+#include "net/http.h"
+#include "net/ws.h"
+
+enum broker_client_state {
+    BROKER_CLIENT_HTTP,      /* reading HTTP requests */
+    BROKER_CLIENT_WEBSOCKET, /* upgraded to the realtime protocol */
+    BROKER_CLIENT_CLOSING,
+};
+
+struct broker_client;
+
+struct broker_subscription {
+    struct sub_entry entry; /* first: the index hands entries back */
+    struct broker_client *client;
+    struct broker_subscription *next; /* the client's list */
+    size_t id_length;
+    char id[EVENTS_MAX_ID_LENGTH + 1];
+    char channel[CHANNEL_MAX_LENGTH + 1];
+};
+
+struct broker_client {
+    struct broker *broker;
+    struct conn *conn;
+    enum broker_client_state state;
+    struct http_reader *http; /* while in HTTP state */
+    struct ws_session *ws;    /* once upgraded */
+    struct broker_subscription *subscriptions;
+    size_t subscription_count;
+    uint64_t connected_at_ms;
+    struct broker_client *prev, *next;
+};
+
+struct broker {
+    uv_loop_t *loop;
+    struct conn_context *conns;
+    struct conn_listener *listener;
+    struct tls_config *tls;
+    uv_timer_t keepalive_timer;
+    struct sub_index index;
+    struct broker_client *clients;
+    struct broker_stats stats;
+    /* configuration (owned copies) */
+    char **namespaces;
+    size_t namespace_count;
+    char **api_keys;
+    size_t api_key_count;
+    struct broker_iam_identity *identities;
+    size_t identity_count;
+    char *region;
+    uint32_t keepalive_ms;
+    uint32_t connection_timeout_ms;
+    uint32_t max_connection_age_s;
+    size_t output_limit;
+    size_t max_connections;
+    int stopping;
+    struct buf scratch; /* one outgoing message at a time */
+};
+
+void broker_client_enter_state(struct broker_client *client, enum broker_client_state state);
+const char *broker_client_state_name(enum broker_client_state state);
+/* Sends one text message (WebSocket) and counts a failure as a close. */
+void broker_client_send(struct broker_client *client, const char *text, size_t len);
+void broker_client_close(struct broker_client *client, int status, const char *why);
+int broker_namespace_exists(const struct broker *broker, const struct channel *channel);
+
+/* broker_ws.c */
+void broker_ws_on_message(struct broker_client *client, const char *text, size_t len);
+void broker_ws_drop_subscriptions(struct broker_client *client);
+/* Validates, authorizes (through the caller) and delivers a publish. On
+ * success fills `result` with the publish_success/HTTP body fields. */
+struct broker_publish {
+    const char *channel;
+    size_t channel_length;
+    json_t *events;
+};
+int broker_publish_validate(struct broker *broker, const struct broker_publish *publish,
+                            struct channel *channel, const char **error_type, char *cause,
+                            size_t cause_len);
+/* Delivers the valid events; appends "successful":[...],"failed":[...] (no braces). */
+int broker_publish_deliver(struct broker *broker, const struct channel *channel,
+                           const json_t *events, struct buf *result);
+
+/* broker_auth.c. Checks a set of auth headers (the WebSocket authorization
+ * object, or real HTTP headers) and the body they sign. Returns 0 or -EACCES
+ * with cause set. */
+struct broker_auth_request {
+    const struct sigv4_header *headers;
+    size_t header_count;
+    const char *method;
+    const char *path;
+    const char *query;
+    const void *body;
+    size_t body_len;
+};
+int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
+                     size_t cause_len);
+/* Collects string members of a JSON authorization object as headers
+ * (borrowed from the object). Returns the count, or -EINVAL. */
+int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap);
+
+#endif

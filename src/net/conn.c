@@ -1,0 +1,589 @@
+#include "net/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "conn"
+#include "core/log.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+
+struct conn_context {
+    uv_loop_t *loop;
+    uv_check_t flush_check; /* runs after each iteration's I/O callbacks */
+    struct conn *dirty;     /* connections with unflushed output */
+    char read_buffer[READ_BUFFER_SIZE];
+    int read_buffer_busy;
+    struct buf tls_plain; /* scratch for decrypted input */
+};
+
+struct write_request {
+    uv_write_t req;
+    struct conn *conn;
+    char *data;
+    size_t len;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct conn_context *ctx;
+    struct conn_callbacks callbacks;
+    void *user;
+    struct tls_session *tls;
+    struct buf out;          /* unsent bytes (ciphertext when TLS) */
+    size_t in_flight;        /* bytes owned by a pending uv_write */
+    size_t output_limit;
+    struct conn *next_dirty;
+    int dirty;
+    int closing;
+    int open;     /* connected (and TLS established) */
+    int reading;
+    int close_status;
+    char close_cause[160];
+    char peer[64];
+    /* connect state */
+    uv_getaddrinfo_t resolve;
+    uv_connect_t connect_req;
+    char server_name[256];
+    uint16_t port;
+};
+
+struct conn_listener {
+    uv_tcp_t tcp;
+    struct conn_context *ctx;
+    struct tls_config *tls;
+    conn_accept_cb on_accept;
+    void *user;
+    uint16_t port;
+};
+
+static void flush_dirty(uv_check_t *check);
+static void start_reading(struct conn *conn);
+static int flush_now(struct conn *conn);
+
+struct conn_context *conn_context_new(uv_loop_t *loop)
+{
+    struct conn_context *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
+    ctx->loop = loop;
+    uv_check_init(loop, &ctx->flush_check);
+    ctx->flush_check.data = ctx;
+    uv_check_start(&ctx->flush_check, flush_dirty);
+    uv_unref((uv_handle_t *)&ctx->flush_check);
+    return ctx;
+}
+
+static void free_context(uv_handle_t *handle)
+{
+    struct conn_context *ctx = handle->data;
+    buf_free(&ctx->tls_plain);
+    free(ctx);
+}
+
+void conn_context_free(struct conn_context *ctx)
+{
+    if (!ctx)
+        return;
+    uv_check_stop(&ctx->flush_check);
+    uv_close((uv_handle_t *)&ctx->flush_check, free_context);
+}
+
+uv_loop_t *conn_context_loop(struct conn_context *ctx)
+{
+    return ctx->loop;
+}
+
+static struct conn *conn_new(struct conn_context *ctx)
+{
+    struct conn *conn = calloc(1, sizeof(*conn));
+    if (!conn)
+        return NULL;
+    conn->ctx = ctx;
+    conn->output_limit = CONN_DEFAULT_OUTPUT_LIMIT;
+    uv_tcp_init(ctx->loop, &conn->tcp);
+    conn->tcp.data = conn;
+    return conn;
+}
+
+static void mark_dirty(struct conn *conn)
+{
+    if (conn->dirty)
+        return;
+    conn->dirty = 1;
+    conn->next_dirty = conn->ctx->dirty;
+    conn->ctx->dirty = conn;
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct conn *conn = handle->data;
+    if (conn->callbacks.on_close)
+        conn->callbacks.on_close(conn, conn->close_status,
+                                 conn->close_cause[0] ? conn->close_cause : NULL);
+    tls_session_free(conn->tls);
+    buf_free(&conn->out);
+    free(conn);
+}
+
+static void unlink_dirty(struct conn *conn)
+{
+    if (!conn->dirty)
+        return;
+    for (struct conn **p = &conn->ctx->dirty; *p; p = &(*p)->next_dirty) {
+        if (*p == conn) {
+            *p = conn->next_dirty;
+            break;
+        }
+    }
+    conn->dirty = 0;
+}
+
+/* Closes the handle now; pending writes are cancelled by libuv. */
+static void close_handle(struct conn *conn)
+{
+    unlink_dirty(conn);
+    if (!uv_is_closing((uv_handle_t *)&conn->tcp))
+        uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
+}
+
+void conn_close(struct conn *conn, int status, const char *cause)
+{
+    if (conn->closing)
+        return;
+    conn->closing = 1;
+    conn->close_status = status;
+    if (cause)
+        snprintf(conn->close_cause, sizeof(conn->close_cause), "%s", cause);
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+    }
+    /* An orderly close sends what is buffered first; an error close does not wait. */
+    if (status == 0 && conn->open && buf_length(&conn->out) > 0)
+        flush_now(conn);
+    if (status == 0 && conn->in_flight > 0)
+        return; /* on_write_done closes once the kernel has the bytes */
+    close_handle(conn);
+}
+
+int conn_is_closing(const struct conn *conn)
+{
+    return conn->closing;
+}
+
+static void fail(struct conn *conn, int status, const char *cause)
+{
+    if (!conn->closing) {
+        conn->closing = 1;
+        conn->close_status = status;
+        snprintf(conn->close_cause, sizeof(conn->close_cause), "%s", cause);
+    }
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+    }
+    close_handle(conn);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct write_request *wr = (struct write_request *)req;
+    struct conn *conn = wr->conn;
+    conn->in_flight -= wr->len;
+    free(wr->data);
+    free(wr);
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            fail(conn, status, uv_strerror(status));
+        return;
+    }
+    if (buf_length(&conn->out) > 0) {
+        flush_now(conn);
+        return;
+    }
+    if (conn->closing && conn->in_flight == 0)
+        close_handle(conn);
+}
+
+/* Hands buffered bytes to the kernel: a direct try_write first, the rest
+ * through one uv_write that takes over the buffer's storage. */
+static int flush_now(struct conn *conn)
+{
+    if (conn->in_flight > 0 || buf_length(&conn->out) == 0)
+        return 0;
+    uv_buf_t b = uv_buf_init(buf_bytes(&conn->out), (unsigned)buf_length(&conn->out));
+    int n = uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        fail(conn, n, uv_strerror(n));
+        return n;
+    }
+    if (n > 0)
+        buf_consume(&conn->out, (size_t)n);
+    if (buf_length(&conn->out) == 0)
+        return 0;
+    struct write_request *wr = calloc(1, sizeof(*wr));
+    if (!wr) {
+        fail(conn, -ENOMEM, "out of memory");
+        return -ENOMEM;
+    }
+    wr->conn = conn;
+    wr->data = buf_steal(&conn->out, &wr->len);
+    /* buf_steal moved the unread bytes to the front of the storage. */
+    conn->in_flight += wr->len;
+    b = uv_buf_init(wr->data, (unsigned)wr->len);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&conn->tcp, &b, 1, on_write_done);
+    if (rc < 0) {
+        conn->in_flight -= wr->len;
+        free(wr->data);
+        free(wr);
+        fail(conn, rc, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void flush_dirty(uv_check_t *check)
+{
+    struct conn_context *ctx = check->data;
+    while (ctx->dirty) {
+        struct conn *conn = ctx->dirty;
+        ctx->dirty = conn->next_dirty;
+        conn->dirty = 0;
+        if (conn->open && !uv_is_closing((uv_handle_t *)&conn->tcp))
+            flush_now(conn);
+    }
+}
+
+void conn_flush(struct conn *conn)
+{
+    unlink_dirty(conn);
+    if (conn->open && !uv_is_closing((uv_handle_t *)&conn->tcp))
+        flush_now(conn);
+}
+
+static int append_output(struct conn *conn, const void *data, size_t len)
+{
+    if (conn->tls)
+        return tls_session_write(conn->tls, data, len, &conn->out);
+    return buf_append(&conn->out, data, len);
+}
+
+int conn_write(struct conn *conn, const void *data, size_t len)
+{
+    if (conn->closing)
+        return -EPIPE;
+    if (buf_length(&conn->out) + conn->in_flight + len > conn->output_limit) {
+        log_debug("%s: output limit %zu bytes exceeded, closing", conn->peer, conn->output_limit);
+        fail(conn, -ENOBUFS, "peer is not reading: output buffer limit exceeded");
+        return -ENOBUFS;
+    }
+    int rc = append_output(conn, data, len);
+    if (rc < 0) {
+        fail(conn, rc, "out of memory");
+        return rc;
+    }
+    if (buf_length(&conn->out) > 0)
+        mark_dirty(conn);
+    return 0;
+}
+
+size_t conn_pending_output(const struct conn *conn)
+{
+    return buf_length(&conn->out) + conn->in_flight;
+}
+
+static void alloc_read(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
+{
+    struct conn *conn = handle->data;
+    struct conn_context *ctx = conn->ctx;
+    (void)suggested;
+    /* One shared buffer: libuv reads into it and calls on_read before any other alloc. */
+    *out = uv_buf_init(ctx->read_buffer, sizeof(ctx->read_buffer));
+}
+
+static void deliver(struct conn *conn, const char *data, size_t len)
+{
+    if (len > 0 && conn->callbacks.on_data && !conn->closing)
+        conn->callbacks.on_data(conn, data, len);
+}
+
+static void open_done(struct conn *conn)
+{
+    if (conn->open)
+        return;
+    conn->open = 1;
+    if (conn->callbacks.on_open)
+        conn->callbacks.on_open(conn, 0, NULL);
+    if (buf_length(&conn->out) > 0)
+        mark_dirty(conn);
+}
+
+static void on_tls_input(struct conn *conn, const char *data, size_t len)
+{
+    struct buf *plain = &conn->ctx->tls_plain;
+    char cause[200];
+    buf_reset(plain);
+    int rc = tls_session_feed(conn->tls, data, len, plain, &conn->out, cause, sizeof(cause));
+    if (buf_length(&conn->out) > 0)
+        mark_dirty(conn);
+    if (rc < 0) {
+        if (!conn->open && conn->callbacks.on_open)
+            conn->callbacks.on_open(conn, rc, cause);
+        fail(conn, rc, cause);
+        return;
+    }
+    if (!conn->open && tls_session_established(conn->tls))
+        open_done(conn);
+    /* on_data may write (and so use tls_plain? no: writes go to conn->out). */
+    if (buf_length(plain) > 0) {
+        /* Copy out: a callback may feed another TLS connection. */
+        size_t n = buf_length(plain);
+        char *copy = buf_steal(plain, NULL);
+        deliver(conn, copy, n);
+        free(copy);
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *conn = stream->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread == UV_EOF)
+            fail(conn, 0, "connection closed by peer");
+        else
+            fail(conn, (int)nread, uv_strerror((int)nread));
+        return;
+    }
+    if (conn->tls)
+        on_tls_input(conn, b->base, (size_t)nread);
+    else
+        deliver(conn, b->base, (size_t)nread);
+}
+
+static void start_reading(struct conn *conn)
+{
+    if (conn->reading || conn->closing)
+        return;
+    if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_read, on_read) == 0)
+        conn->reading = 1;
+}
+
+void conn_pause_reading(struct conn *conn)
+{
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+    }
+}
+
+void conn_resume_reading(struct conn *conn)
+{
+    start_reading(conn);
+}
+
+static void name_peer(struct conn *conn)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &len) == 0) {
+        if (addr.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+        }
+    }
+    snprintf(conn->peer, sizeof(conn->peer), "%s:%d", host, port);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct conn *conn = req->data;
+    if (conn->closing) {
+        close_handle(conn);
+        return;
+    }
+    if (status < 0) {
+        char cause[200];
+        snprintf(cause, sizeof(cause), "connecting to %s:%u: %s", conn->server_name, conn->port,
+                 uv_strerror(status));
+        if (conn->callbacks.on_open)
+            conn->callbacks.on_open(conn, status, cause);
+        fail(conn, status, cause);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    name_peer(conn);
+    start_reading(conn);
+    if (conn->tls) {
+        tls_session_start(conn->tls, &conn->out);
+        flush_now(conn);
+    } else {
+        open_done(conn);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct conn *conn = req->data;
+    if (status == 0 && !conn->closing) {
+        conn->connect_req.data = conn;
+        status = uv_tcp_connect(&conn->connect_req, &conn->tcp, res->ai_addr, on_connected);
+        if (status == 0) {
+            uv_freeaddrinfo(res);
+            return;
+        }
+    }
+    uv_freeaddrinfo(res);
+    if (conn->closing) {
+        close_handle(conn);
+        return;
+    }
+    char cause[300];
+    snprintf(cause, sizeof(cause), "resolving %s: %s", conn->server_name, uv_strerror(status));
+    if (conn->callbacks.on_open)
+        conn->callbacks.on_open(conn, status, cause);
+    fail(conn, status, cause);
+}
+
+int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
+                 const char *server_name, const struct conn_callbacks *callbacks, void *user,
+                 struct conn **out)
+{
+    struct conn *conn = conn_new(ctx);
+    if (!conn)
+        return -ENOMEM;
+    conn->callbacks = *callbacks;
+    conn->user = user;
+    conn->port = port;
+    snprintf(conn->server_name, sizeof(conn->server_name), "%s", server_name ? server_name : host);
+    snprintf(conn->peer, sizeof(conn->peer), "%.50s:%u", host, port);
+    if (tls && !(conn->tls = tls_session_new(tls, conn->server_name))) {
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
+        return -ENOMEM;
+    }
+    char port_text[8];
+    snprintf(port_text, sizeof(port_text), "%u", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    conn->resolve.data = conn;
+    int rc = uv_getaddrinfo(ctx->loop, &conn->resolve, on_resolved, host, port_text, &hints);
+    if (rc < 0) {
+        tls_session_free(conn->tls);
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
+        return rc;
+    }
+    *out = conn;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct conn_listener *listener = server->data;
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *conn = conn_new(listener->ctx);
+    if (!conn)
+        return;
+    if (uv_accept(server, (uv_stream_t *)&conn->tcp) < 0) {
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
+        return;
+    }
+    if (listener->tls && !(conn->tls = tls_session_new(listener->tls, NULL))) {
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    name_peer(conn);
+    if (!conn->tls)
+        conn->open = 1;
+    listener->on_accept(listener, conn);
+    start_reading(conn);
+}
+
+int conn_listen(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
+                conn_accept_cb on_accept, void *user, struct conn_listener **out, char *cause,
+                size_t cause_len)
+{
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc < 0)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "not an IP address: %s", host);
+        return -EINVAL;
+    }
+    struct conn_listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->ctx = ctx;
+    l->tls = tls;
+    l->on_accept = on_accept;
+    l->user = user;
+    uv_tcp_init(ctx->loop, &l->tcp);
+    l->tcp.data = l;
+    rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "listening on %s:%u: %s", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        return rc;
+    }
+    int len = sizeof(addr);
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&addr, &len);
+    l->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                               : ((struct sockaddr_in *)&addr)->sin_port);
+    *out = l;
+    return 0;
+}
+
+uint16_t conn_listener_port(const struct conn_listener *listener)
+{
+    return listener->port;
+}
+
+void *conn_listener_user(const struct conn_listener *listener)
+{
+    return listener->user;
+}
+
+void conn_listener_close(struct conn_listener *listener)
+{
+    uv_close((uv_handle_t *)&listener->tcp, (uv_close_cb)free);
+}
+
+void conn_set_callbacks(struct conn *conn, const struct conn_callbacks *callbacks, void *user)
+{
+    conn->callbacks = *callbacks;
+    conn->user = user;
+}
+
+void *conn_user(const struct conn *conn)
+{
+    return conn->user;
+}
+
+void conn_set_output_limit(struct conn *conn, size_t limit)
+{
+    conn->output_limit = limit;
+}
+
+int conn_is_tls(const struct conn *conn)
+{
+    return conn->tls != NULL;
+}
+
+const char *conn_peer_name(const struct conn *conn)
+{
+    return conn->peer;
+}
