@@ -1,0 +1,57 @@
+/* The bridge protocol's envelope ("packet"): one per AppSync event, SST
+ * compatible. JSON {"type":N,"source":S,"id":ID,"index":I,"data":BASE64,
+ * "final":B}, stringified into the publish's events array.
+ *
+ * Facts: shared/spec/bridge.md; design: docs/bridge-protocol.md. */
+#ifndef TETHER_BRIDGE_PACKET_H
+#define TETHER_BRIDGE_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+enum bridge_type {
+    BRIDGE_INIT = 0,
+    BRIDGE_PING = 1,
+    BRIDGE_NEXT = 2,
+    BRIDGE_RESPONSE = 3,
+    BRIDGE_ERROR = 4,
+    BRIDGE_REBOOT = 5,
+    BRIDGE_INIT_ERROR = 6,
+    BRIDGE_TASK_START = 7,
+    BRIDGE_TASK_COMPLETE = 8,
+};
+#define BRIDGE_TYPE_COUNT 9
+
+/* 128 KiB of raw bytes per packet: about 171 KiB after base64, under the
+ * 240 KB event limit with room for the envelope. */
+#define BRIDGE_CHUNK_BYTES (128 * 1024)
+#define BRIDGE_MAX_ID_LENGTH 128
+#define BRIDGE_MAX_SOURCE_LENGTH 64
+/* Packets are numbered from 0; a message longer than this many chunks
+ * (64 GiB) is refused. */
+#define BRIDGE_MAX_INDEX (1u << 19)
+
+struct bridge_packet {
+    enum bridge_type type;
+    char source[BRIDGE_MAX_SOURCE_LENGTH + 1]; /* "dev" or a worker id */
+    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    uint32_t index;
+    int final;
+    struct buf data; /* decoded bytes, owned */
+};
+
+const char *bridge_type_name(enum bridge_type type);
+void bridge_packet_init(struct bridge_packet *packet);
+void bridge_packet_free(struct bridge_packet *packet);
+/* Appends the packet's JSON text (data: len raw bytes, base64-encoded here). */
+int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source,
+                         const char *id, uint32_t index, int final, const void *data, size_t len);
+/* Decodes one packet's JSON text. -EINVAL with a cause on anything malformed:
+ * unknown type, ids too long or with control characters, bad base64, a chunk
+ * larger than BRIDGE_CHUNK_BYTES. */
+int bridge_packet_decode(const char *text, size_t len, struct bridge_packet *out, char *cause,
+                         size_t cause_len);
+
+#endif
