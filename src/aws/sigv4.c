@@ -11,9 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "core/crypto.h"
 #include "core/encoding.h"
 
 #define SCOPE_TERMINATOR "aws4_request"
@@ -119,10 +118,8 @@ void sigv4_format_amz_date(time_t t, char out[SIGV4_AMZ_DATE_SIZE])
 
 static int sha256_hex(const void *data, size_t len, char hex[SIGV4_HEX_SIZE])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(len ? data : "", len, md, &md_len, EVP_sha256(), NULL) != 1 ||
-        md_len != SIGV4_KEY_SIZE)
+    uint8_t md[CRYPTO_SHA256_SIZE];
+    if (crypto_sha256(data, len, md) < 0)
         return -EIO;
     hex_encode(hex, md, SIGV4_KEY_SIZE);
     return 0;
@@ -131,18 +128,7 @@ static int sha256_hex(const void *data, size_t len, char hex[SIGV4_HEX_SIZE])
 static int hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                        unsigned char out[SIGV4_KEY_SIZE])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (key_len > INT_MAX)
-        return -EINVAL;
-    if (!HMAC(EVP_sha256(), key, (int)key_len, len ? data : (const void *)"", len, md, &md_len) ||
-        md_len != SIGV4_KEY_SIZE) {
-        secure_wipe(md, sizeof(md));
-        return -EIO;
-    }
-    memcpy(out, md, SIGV4_KEY_SIZE);
-    secure_wipe(md, sizeof(md));
-    return 0;
+    return crypto_hmac_sha256(key, key_len, data, len, out);
 }
 
 /* ------------------------------------------------------------ percent codes */

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -213,11 +212,16 @@ int constant_time_equal(const void *a, size_t a_len, const void *b, size_t b_len
 {
     if (a_len != b_len)
         return 0;
-    return CRYPTO_memcmp(a, b, a_len) == 0;
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a_len; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
 }
 
 void secure_wipe(void *data, size_t len)
 {
-    if (data && len)
-        OPENSSL_cleanse(data, len);
+    volatile unsigned char *p = data;
+    for (size_t i = 0; p && i < len; i++)
+        p[i] = 0;
 }

@@ -4,13 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <openssl/rand.h>
+#include "core/crypto.h"
 
 int random_bytes(void *out, size_t len)
 {
-    if (len > INT32_MAX || RAND_bytes(out, (int)len) != 1)
-        return -EIO;
-    return 0;
+    return crypto_random(out, len);
 }
 
 void random_uuid(char out[37])

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/random.h"
 
@@ -187,10 +187,10 @@ int ws_session_finished(const struct ws_session *s)
 void ws_accept_key(const char *client_key, char out[29])
 {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    unsigned char digest[SHA_DIGEST_LENGTH];
+    uint8_t digest[CRYPTO_SHA1_SIZE];
     char input[128 + sizeof(guid)];
     int n = snprintf(input, sizeof(input), "%.128s%s", client_key, guid);
-    SHA1((const unsigned char *)input, (size_t)n, digest);
+    crypto_sha1(input, (size_t)n, digest);
     struct buf b = BUF_INIT;
     base64_encode(&b, digest, sizeof(digest));
     memcpy(out, buf_bytes(&b), 28);
