@@ -12,7 +12,11 @@
 
 struct conn_context {
     uv_loop_t *loop;
-    uv_check_t flush_check; /* runs after each iteration's I/O callbacks */
+    /* Buffered output is flushed after each iteration's I/O callbacks (check)
+     * and again right before the loop blocks (prepare), so bytes written from
+     * timer or close callbacks never wait for the next wake-up. */
+    uv_check_t flush_check;
+    uv_prepare_t flush_prepare;
     struct conn *dirty;     /* connections with unflushed output */
     char read_buffer[READ_BUFFER_SIZE];
     int read_buffer_busy;
@@ -60,6 +64,7 @@ struct conn_listener {
 };
 
 static void flush_dirty(uv_check_t *check);
+static void flush_dirty_before_poll(uv_prepare_t *prepare);
 static void start_reading(struct conn *conn);
 static int flush_now(struct conn *conn);
 
@@ -73,6 +78,10 @@ struct conn_context *conn_context_new(uv_loop_t *loop)
     ctx->flush_check.data = ctx;
     uv_check_start(&ctx->flush_check, flush_dirty);
     uv_unref((uv_handle_t *)&ctx->flush_check);
+    uv_prepare_init(loop, &ctx->flush_prepare);
+    ctx->flush_prepare.data = ctx;
+    uv_prepare_start(&ctx->flush_prepare, flush_dirty_before_poll);
+    uv_unref((uv_handle_t *)&ctx->flush_prepare);
     return ctx;
 }
 
@@ -88,6 +97,9 @@ void conn_context_free(struct conn_context *ctx)
     if (!ctx)
         return;
     uv_check_stop(&ctx->flush_check);
+    uv_prepare_stop(&ctx->flush_prepare);
+    uv_close((uv_handle_t *)&ctx->flush_prepare, NULL);
+    /* Handles close in order: the context is freed with the last one. */
     uv_close((uv_handle_t *)&ctx->flush_check, free_context);
 }
 
@@ -245,9 +257,8 @@ static int flush_now(struct conn *conn)
     return 0;
 }
 
-static void flush_dirty(uv_check_t *check)
+static void flush_all(struct conn_context *ctx)
 {
-    struct conn_context *ctx = check->data;
     while (ctx->dirty) {
         struct conn *conn = ctx->dirty;
         ctx->dirty = conn->next_dirty;
@@ -255,6 +266,16 @@ static void flush_dirty(uv_check_t *check)
         if (conn->open && !uv_is_closing((uv_handle_t *)&conn->tcp))
             flush_now(conn);
     }
+}
+
+static void flush_dirty(uv_check_t *check)
+{
+    flush_all(check->data);
+}
+
+static void flush_dirty_before_poll(uv_prepare_t *prepare)
+{
+    flush_all(prepare->data);
 }
 
 void conn_flush(struct conn *conn)

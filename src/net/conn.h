@@ -4,8 +4,9 @@
  * Reads: plaintext reaches callbacks.on_data as a borrowed slice valid only
  * during the call (it may point into a buffer shared by every connection).
  * Writes: conn_write() copies the bytes into the connection's output buffer;
- * buffered output is flushed once per loop iteration (after all reads of that
- * iteration were handled), so one write syscall carries many small messages.
+ * buffered output is flushed after the loop's I/O callbacks and again just
+ * before it blocks, so one write syscall carries the many small messages of
+ * an iteration and nothing waits for the next wake-up.
  * When unsent output exceeds the connection's limit the connection is closed
  * with -ENOBUFS: a slow peer never makes the process buffer without bound.
  *
