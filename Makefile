@@ -28,7 +28,7 @@ CFLAGS_ALL += $(CFLAGS)
 LDFLAGS_ALL += $(LDFLAGS)
 
 # Backends named *_mbedtls.c belong to the static bridge build only.
-LIB_SRCS := $(filter-out %_mbedtls.c,$(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c)))
+LIB_SRCS := $(filter-out %_mbedtls.c,$(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c src/dev/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))

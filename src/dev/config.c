@@ -1,0 +1,501 @@
+#include "dev/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "events/channel.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define MAX_FUNCTIONS 200
+#define MAX_ENVIRONMENT 200
+
+/* Where a problem is: "tether.json: functions.Api.timeout". */
+struct where {
+    const char *file;
+    char path[256];
+};
+
+static int complain(char *cause, size_t cause_len, const struct where *w, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int complain(char *cause, size_t cause_len, const struct where *w, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (w->path[0])
+        snprintf(cause, cause_len, "%s: %s: %s", w->file, w->path, reason);
+    else
+        snprintf(cause, cause_len, "%s: %s", w->file, reason);
+    return -EINVAL;
+}
+
+static struct where child(const struct where *parent, const char *key)
+{
+    struct where w = {parent->file, ""};
+    snprintf(w.path, sizeof(w.path), "%s%s%s", parent->path, parent->path[0] ? "." : "", key);
+    return w;
+}
+
+/* Levenshtein distance, capped: only used to suggest a key for a typo. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t row[33];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int check_keys(json_t *object, const char *const *allowed, const struct where *w,
+                      char *cause, size_t cause_len)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value)
+    {
+        const char *suggestion = NULL;
+        int known = 0;
+        for (const char *const *a = allowed; *a; a++) {
+            if (strcmp(key, *a) == 0)
+                known = 1;
+            else if (distance(key, *a) <= 2)
+                suggestion = *a;
+        }
+        if (known)
+            continue;
+        struct where at = child(w, key);
+        if (suggestion)
+            return complain(cause, cause_len, &at, "unknown key (did you mean \"%s\"?)",
+                            suggestion);
+        return complain(cause, cause_len, &at, "unknown key");
+    }
+    return 0;
+}
+
+static int get_string(json_t *object, const char *key, int required, char **out,
+                      const struct where *w, char *cause, size_t cause_len)
+{
+    json_t *v = json_object_get(object, key);
+    struct where at = child(w, key);
+    if (!v) {
+        if (required)
+            return complain(cause, cause_len, &at, "is required");
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return complain(cause, cause_len, &at, "must be a non-empty string");
+    if (json_string_length(v) != strlen(json_string_value(v)))
+        return complain(cause, cause_len, &at, "must not contain NUL characters");
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : -ENOMEM;
+}
+
+static int get_uint(json_t *object, const char *key, unsigned min, unsigned max, unsigned *out,
+                    const struct where *w, char *cause, size_t cause_len)
+{
+    json_t *v = json_object_get(object, key);
+    if (!v)
+        return 0;
+    struct where at = child(w, key);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return complain(cause, cause_len, &at, "must be an integer from %u to %u", min, max);
+    *out = (unsigned)json_integer_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *object, const char *key, int *out, const struct where *w, char *cause,
+                    size_t cause_len)
+{
+    json_t *v = json_object_get(object, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        struct where at = child(w, key);
+        return complain(cause, cause_len, &at, "must be true or false");
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int check_segment(const char *value, const struct where *w, char *cause, size_t cause_len)
+{
+    char text[CHANNEL_MAX_SEGMENT_LENGTH + 8], why[160];
+    struct channel parsed;
+    snprintf(text, sizeof(text), "/%s", value);
+    if (strlen(value) > CHANNEL_MAX_SEGMENT_LENGTH || strchr(value, '/') ||
+        channel_parse(text, strlen(text), 0, &parsed, why, sizeof(why)) < 0)
+        return complain(cause, cause_len, w,
+                        "must be 1-50 letters, digits or '-', starting and ending with a letter "
+                        "or digit (it becomes part of a channel name)");
+    return 0;
+}
+
+static int parse_runtime(struct dev_function *f, const struct where *w, char *cause,
+                         size_t cause_len)
+{
+    const char *r = f->runtime_name;
+    struct where at = child(w, "runtime");
+    if (strcmp(r, "nodejs20.x") == 0 || strcmp(r, "nodejs22.x") == 0)
+        f->runtime = DEV_RUNTIME_NODE;
+    else if (strncmp(r, "python3.", 8) == 0 && strlen(r) <= 10 && r[8] >= '0' && r[8] <= '9')
+        f->runtime = DEV_RUNTIME_PYTHON;
+    else if (strcmp(r, "provided") == 0 || strcmp(r, "provided.al2") == 0 ||
+             strcmp(r, "provided.al2023") == 0)
+        f->runtime = DEV_RUNTIME_PROVIDED;
+    else
+        return complain(cause, cause_len, &at,
+                        "\"%s\" is not supported (use nodejs20.x, nodejs22.x, python3.x or "
+                        "provided)",
+                        r);
+    return 0;
+}
+
+static int parse_environment(json_t *env, struct dev_function *f, const struct where *w,
+                             char *cause, size_t cause_len)
+{
+    struct where at = child(w, "environment");
+    if (!env)
+        return 0;
+    if (!json_is_object(env) || json_object_size(env) > MAX_ENVIRONMENT)
+        return complain(cause, cause_len, &at, "must be an object of at most %d strings",
+                        MAX_ENVIRONMENT);
+    f->environment = calloc(json_object_size(env) + 1, sizeof(*f->environment));
+    if (!f->environment)
+        return -ENOMEM;
+    const char *key;
+    json_t *value;
+    json_object_foreach(env, key, value)
+    {
+        struct where item = child(&at, key);
+        if (!json_is_string(value))
+            return complain(cause, cause_len, &item, "must be a string");
+        if (!key[0] || strchr(key, '='))
+            return complain(cause, cause_len, &item, "is not a valid variable name");
+        struct dev_env_var *v = &f->environment[f->environment_count++];
+        v->name = strdup(key);
+        v->value = strdup(json_string_value(value));
+        if (!v->name || !v->value)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int parse_function(const char *id, json_t *spec, struct dev_function *f,
+                          const struct where *parent, char *cause, size_t cause_len)
+{
+    static const char *const keys[] = {"handler", "runtime", "bootstrap", "worker", "environment",
+                                       "timeout", "memory", "concurrency", "url", "streaming",
+                                       "live", NULL};
+    struct where w = child(parent, id);
+    f->timeout_s = 20;
+    f->memory_mb = 1024;
+    f->concurrency = 10;
+    f->live = 1;
+    if (!(f->id = strdup(id)))
+        return -ENOMEM;
+    if (check_segment(id, &w, cause, cause_len) < 0)
+        return -EINVAL;
+    if (!json_is_object(spec))
+        return complain(cause, cause_len, &w, "must be an object");
+    char *worker = NULL;
+    int rc = check_keys(spec, keys, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(spec, "runtime", 1, &f->runtime_name, &w, cause, cause_len);
+    if (rc == 0)
+        rc = parse_runtime(f, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(spec, "handler", f->runtime != DEV_RUNTIME_PROVIDED, &f->handler, &w,
+                        cause, cause_len);
+    if (rc == 0)
+        rc = get_string(spec, "bootstrap", 0, &f->bootstrap, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(spec, "worker", 0, &worker, &w, cause, cause_len);
+    if (rc == 0)
+        rc = parse_environment(json_object_get(spec, "environment"), f, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_uint(spec, "timeout", 1, 900, &f->timeout_s, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_uint(spec, "memory", 128, 10240, &f->memory_mb, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_uint(spec, "concurrency", 1, 1000, &f->concurrency, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_bool(spec, "url", &f->url, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_bool(spec, "streaming", &f->streaming, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_bool(spec, "live", &f->live, &w, cause, cause_len);
+    if (rc == 0 && worker) {
+        struct where at = child(&w, "worker");
+        if (f->runtime != DEV_RUNTIME_NODE)
+            rc = complain(cause, cause_len, &at, "applies to Node.js functions only");
+        else if (strcmp(worker, "aws-lambda-ric") == 0)
+            f->node_worker = DEV_NODE_WORKER_RIC;
+        else if (strcmp(worker, "tether") != 0)
+            rc = complain(cause, cause_len, &at, "must be \"tether\" or \"aws-lambda-ric\"");
+    }
+    if (rc == 0 && f->bootstrap && f->runtime != DEV_RUNTIME_PROVIDED) {
+        struct where at = child(&w, "bootstrap");
+        rc = complain(cause, cause_len, &at, "applies to provided runtimes only");
+    }
+    if (rc == 0 && f->runtime == DEV_RUNTIME_PROVIDED && !f->bootstrap &&
+        !(f->bootstrap = strdup("bootstrap")))
+        rc = -ENOMEM;
+    free(worker);
+    return rc;
+}
+
+static int parse_functions(json_t *functions, struct dev_config *c, char *cause, size_t cause_len)
+{
+    struct where w = {c->path, "functions"};
+    if (!functions)
+        return complain(cause, cause_len, &w, "is required (an object keyed by function id)");
+    if (!json_is_object(functions) || json_object_size(functions) == 0 ||
+        json_object_size(functions) > MAX_FUNCTIONS)
+        return complain(cause, cause_len, &w,
+                        "must be an object with 1 to %d functions keyed by id", MAX_FUNCTIONS);
+    c->functions = calloc(json_object_size(functions), sizeof(*c->functions));
+    if (!c->functions)
+        return -ENOMEM;
+    const char *id;
+    json_t *spec;
+    json_object_foreach(functions, id, spec)
+    {
+        int rc = parse_function(id, spec, &c->functions[c->function_count++], &w, cause,
+                                cause_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_events(json_t *events, struct dev_config *c, char *cause, size_t cause_len)
+{
+    static const char *const keys[] = {"http", "realtime", "region", "apiKey", "caFile", NULL};
+    struct where w = {c->path, "events"};
+    struct dev_events *e = &c->events;
+    if (!events || (json_is_string(events) && strcmp(json_string_value(events), "embedded") == 0))
+        return 0;
+    if (!json_is_object(events))
+        return complain(cause, cause_len, &w, "must be \"embedded\" or an object with \"http\"");
+    e->mode = DEV_EVENTS_REMOTE;
+    int rc = check_keys(events, keys, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(events, "http", 1, &e->http, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(events, "realtime", 0, &e->realtime, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(events, "region", 0, &e->region, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(events, "apiKey", 0, &e->api_key, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(events, "caFile", 0, &e->ca_file, &w, cause, cause_len);
+    if (rc == 0 && strncmp(e->http, "https://", 8) != 0 && strncmp(e->http, "http://", 7) != 0) {
+        struct where at = child(&w, "http");
+        rc = complain(cause, cause_len, &at, "must be an http:// or https:// URL");
+    }
+    return rc;
+}
+
+static char *default_stage(void)
+{
+    const char *user = getenv("USER");
+    struct passwd *pw = NULL;
+    if (!user || !*user) {
+        pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "dev";
+    }
+    /* The stage is a channel segment: keep what may appear in one. */
+    char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1];
+    size_t n = 0;
+    for (const char *p = user; *p && n < CHANNEL_MAX_SEGMENT_LENGTH; p++) {
+        char ch = *p;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+            stage[n++] = ch;
+        else if (n > 0 && stage[n - 1] != '-')
+            stage[n++] = '-';
+    }
+    while (n > 0 && stage[n - 1] == '-')
+        n--;
+    stage[n] = '\0';
+    return strdup(n ? stage : "dev");
+}
+
+static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t cause_len)
+{
+    static const char *const keys[] = {"$schema", "app", "stage", "namespace", "functions",
+                                       "events", "tunnel", NULL};
+    struct where w = {c->path, ""};
+    if (!json_is_object(root))
+        return complain(cause, cause_len, &w, "must hold a JSON object");
+    int rc = check_keys(root, keys, &w, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(root, "app", 1, &c->app, &w, cause, cause_len);
+    struct where at = child(&w, "app");
+    if (rc == 0)
+        rc = check_segment(c->app, &at, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(root, "stage", 0, &c->stage, &w, cause, cause_len);
+    if (rc == 0 && !c->stage && !(c->stage = default_stage()))
+        rc = -ENOMEM;
+    at = child(&w, "stage");
+    if (rc == 0)
+        rc = check_segment(c->stage, &at, cause, cause_len);
+    if (rc == 0)
+        rc = get_string(root, "namespace", 0, &c->namespace_name, &w, cause, cause_len);
+    if (rc == 0 && !c->namespace_name && !(c->namespace_name = strdup("tether")))
+        rc = -ENOMEM;
+    at = child(&w, "namespace");
+    if (rc == 0)
+        rc = check_segment(c->namespace_name, &at, cause, cause_len);
+    if (rc == 0)
+        rc = parse_functions(json_object_get(root, "functions"), c, cause, cause_len);
+    if (rc == 0)
+        rc = parse_events(json_object_get(root, "events"), c, cause, cause_len);
+    json_t *tunnel = json_object_get(root, "tunnel");
+    if (rc == 0 && tunnel) {
+        at = child(&w, "tunnel");
+        if (!json_is_object(tunnel))
+            rc = complain(cause, cause_len, &at, "must be an object");
+        else
+            c->tunnel = json_incref(tunnel);
+    }
+    return rc;
+}
+
+static char *directory_of(const char *path)
+{
+    char resolved[PATH_MAX];
+    const char *use = realpath(path, resolved) ? resolved : path;
+    const char *slash = strrchr(use, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == use)
+        return strdup("/");
+    return strndup(use, (size_t)(slash - use));
+}
+
+int dev_config_parse(const char *text, size_t len, const char *path, struct dev_config *out,
+                     char *cause, size_t cause_len)
+{
+    memset(out, 0, sizeof(*out));
+    out->path = strdup(path);
+    out->root = directory_of(path);
+    if (!out->path || !out->root)
+        return -ENOMEM;
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        snprintf(cause, cause_len, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+        dev_config_free(out);
+        return -EINVAL;
+    }
+    int rc = parse_root(root, out, cause, cause_len);
+    json_decref(root);
+    if (rc == -ENOMEM)
+        snprintf(cause, cause_len, "out of memory");
+    if (rc < 0)
+        dev_config_free(out);
+    return rc;
+}
+
+int dev_config_load(const char *path, struct dev_config *out, char *cause, size_t cause_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int err = errno;
+        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(err));
+        return err == ENOENT ? -ENOENT : -EINVAL;
+    }
+    char *text = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!text || n > CONFIG_MAX_BYTES) {
+        snprintf(cause, cause_len, "%s: larger than 1 MiB", path);
+        free(text);
+        return -EINVAL;
+    }
+    int rc = dev_config_parse(text, n, path, out, cause, cause_len);
+    free(text);
+    return rc;
+}
+
+static void free_function(struct dev_function *f)
+{
+    free(f->id);
+    free(f->handler);
+    free(f->runtime_name);
+    free(f->bootstrap);
+    for (size_t i = 0; i < f->environment_count; i++) {
+        free(f->environment[i].name);
+        free(f->environment[i].value);
+    }
+    free(f->environment);
+}
+
+void dev_config_free(struct dev_config *c)
+{
+    for (size_t i = 0; c->functions && i < c->function_count; i++)
+        free_function(&c->functions[i]);
+    free(c->functions);
+    free(c->path);
+    free(c->root);
+    free(c->app);
+    free(c->stage);
+    free(c->namespace_name);
+    free(c->events.http);
+    free(c->events.realtime);
+    free(c->events.region);
+    free(c->events.api_key);
+    free(c->events.ca_file);
+    json_decref(c->tunnel);
+    memset(c, 0, sizeof(*c));
+}
+
+const struct dev_function *dev_config_function(const struct dev_config *c, const char *id)
+{
+    for (size_t i = 0; i < c->function_count; i++)
+        if (strcmp(c->functions[i].id, id) == 0)
+            return &c->functions[i];
+    return NULL;
+}
+
+int dev_config_find(const char *dir, char *out, size_t out_len)
+{
+    char current[PATH_MAX];
+    if (!realpath(dir, current))
+        return -ENOENT;
+    for (;;) {
+        snprintf(out, out_len, "%s/tether.json", strcmp(current, "/") ? current : "");
+        if (access(out, R_OK) == 0)
+            return 0;
+        char *slash = strrchr(current, '/');
+        if (!slash || slash == current)
+            return -ENOENT;
+        *slash = '\0';
+    }
+}

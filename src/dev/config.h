@@ -1,0 +1,84 @@
+/* tether.json: the project configuration `tether dev` (and `tether invoke`,
+ * `tether tunnel`) read. Schema and meaning: docs/config.md and
+ * docs/tether.schema.json.
+ *
+ * dev_config_load() owns everything it returns; dev_config_free() releases
+ * it. Errors name the file, the key path and the reason, e.g.
+ * "tether.json: functions.Api.timeout: must be an integer from 1 to 900". */
+#ifndef TETHER_DEV_CONFIG_H
+#define TETHER_DEV_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum dev_runtime {
+    DEV_RUNTIME_NODE,     /* nodejs20.x, nodejs22.x */
+    DEV_RUNTIME_PYTHON,   /* python3.9 ... python3.13 */
+    DEV_RUNTIME_PROVIDED, /* provided, provided.al2, provided.al2023 */
+};
+
+enum dev_node_worker {
+    DEV_NODE_WORKER_SHIM, /* tether's own runtime shim (default) */
+    DEV_NODE_WORKER_RIC,  /* the official aws-lambda-ric from the project's node_modules */
+};
+
+struct dev_env_var {
+    char *name;
+    char *value;
+};
+
+struct dev_function {
+    char *id;            /* the key in "functions" */
+    char *handler;       /* "src/api.handler"; for provided: passed as _HANDLER */
+    char *runtime_name;  /* as written, e.g. "nodejs20.x" */
+    enum dev_runtime runtime;
+    char *bootstrap;     /* provided: the executable, relative to the project */
+    enum dev_node_worker node_worker;
+    struct dev_env_var *environment;
+    size_t environment_count;
+    unsigned timeout_s;  /* 1-900, default 20 */
+    unsigned memory_mb;  /* 128-10240, default 1024 */
+    unsigned concurrency; /* 1-1000, default 10 */
+    int url;
+    int streaming;
+    int live; /* 0: "live": false, not run locally */
+};
+
+enum dev_events_mode {
+    DEV_EVENTS_EMBEDDED, /* the embedded broker and local Lambda service */
+    DEV_EVENTS_REMOTE,   /* an AppSync Events API (AWS or another broker) */
+};
+
+struct dev_events {
+    enum dev_events_mode mode;
+    char *http;     /* remote: https://ID.appsync-api.REGION.amazonaws.com/event */
+    char *realtime; /* optional */
+    char *region;
+    char *api_key;  /* NULL: IAM from the AWS credentials chain */
+    char *ca_file;
+};
+
+struct dev_config {
+    char *path;      /* the file it came from */
+    char *root;      /* the project directory (the file's directory) */
+    char *app;
+    char *stage;     /* default: the user name */
+    char *namespace_name; /* default "tether" */
+    struct dev_function *functions;
+    size_t function_count;
+    struct dev_events events;
+    json_t *tunnel; /* the "tunnel" section, checked by the tunnel module; NULL if absent */
+};
+
+/* Loads and checks a tether.json. -ENOENT when the file does not exist,
+ * -EINVAL with cause for anything wrong in it. */
+int dev_config_load(const char *path, struct dev_config *out, char *cause, size_t cause_len);
+/* The same from text (tests, and `--config -`); path is used in messages. */
+int dev_config_parse(const char *text, size_t len, const char *path, struct dev_config *out,
+                     char *cause, size_t cause_len);
+void dev_config_free(struct dev_config *config);
+const struct dev_function *dev_config_function(const struct dev_config *config, const char *id);
+/* Walks up from dir to find tether.json; 0 and the path, or -ENOENT. */
+int dev_config_find(const char *dir, char *out, size_t out_len);
+
+#endif

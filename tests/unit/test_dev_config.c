@@ -1,0 +1,170 @@
+/* tether.json: defaults, every kind of value error, and messages that name
+ * the file, the key path and the reason. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev/config.h"
+#include "test.h"
+
+static int parse(const char *text, struct dev_config *c, char *cause, size_t cause_len)
+{
+    return dev_config_parse(text, strlen(text), "tether.json", c, cause, cause_len);
+}
+
+/* Checks that text is refused with a message containing `expected`. */
+static void refused(const char *text, const char *expected)
+{
+    struct dev_config c;
+    char cause[512] = "";
+    int rc = parse(text, &c, cause, sizeof(cause));
+    CHECK_INT(rc, -EINVAL);
+    if (!strstr(cause, expected))
+        fprintf(stderr, "  for %s\n  got \"%s\"\n  expected to contain \"%s\"\n", text, cause,
+                expected);
+    CHECK(strstr(cause, expected) != NULL);
+}
+
+TEST(minimal_config_gets_defaults)
+{
+    struct dev_config c;
+    char cause[256];
+    setenv("USER", "jane.doe", 1);
+    CHECK_INT(parse("{\"app\":\"shop\",\"functions\":{\"Api\":{\"handler\":\"src/api.handler\","
+                    "\"runtime\":\"nodejs20.x\",\"url\":true}}}",
+                    &c, cause, sizeof(cause)),
+              0);
+    CHECK_STR(c.app, "shop");
+    CHECK_STR(c.stage, "jane-doe");
+    CHECK_STR(c.namespace_name, "tether");
+    CHECK_INT(c.function_count, 1);
+    const struct dev_function *f = dev_config_function(&c, "Api");
+    CHECK(f != NULL);
+    CHECK_INT(f->runtime, DEV_RUNTIME_NODE);
+    CHECK_INT(f->timeout_s, 20);
+    CHECK_INT(f->memory_mb, 1024);
+    CHECK_INT(f->url, 1);
+    CHECK_INT(f->live, 1);
+    CHECK_INT(f->node_worker, DEV_NODE_WORKER_SHIM);
+    CHECK_INT(c.events.mode, DEV_EVENTS_EMBEDDED);
+    CHECK(c.tunnel == NULL);
+    CHECK(dev_config_function(&c, "Nope") == NULL);
+    dev_config_free(&c);
+}
+
+TEST(full_config)
+{
+    struct dev_config c;
+    char cause[256];
+    const char *text =
+        "{\"$schema\":\"./tether.schema.json\",\"app\":\"shop\",\"stage\":\"ci\",\"namespace\":"
+        "\"sst\",\"functions\":{"
+        "\"Api\":{\"handler\":\"a.h\",\"runtime\":\"nodejs22.x\",\"worker\":\"aws-lambda-ric\","
+        "\"environment\":{\"A\":\"1\",\"B\":\"two\"},\"timeout\":900,\"memory\":128,"
+        "\"concurrency\":3,\"streaming\":true,\"live\":false},"
+        "\"Py\":{\"handler\":\"app.main\",\"runtime\":\"python3.12\"},"
+        "\"Go\":{\"runtime\":\"provided.al2023\",\"bootstrap\":\"bin/bootstrap\"},"
+        "\"C\":{\"runtime\":\"provided\"}},"
+        "\"events\":{\"http\":\"https://x.appsync-api.eu-west-1.amazonaws.com/event\","
+        "\"region\":\"eu-west-1\"},\"tunnel\":{\"host\":\"1.2.3.4\"}}";
+    CHECK_INT(parse(text, &c, cause, sizeof(cause)), 0);
+    CHECK_STR(c.stage, "ci");
+    CHECK_STR(c.namespace_name, "sst");
+    const struct dev_function *api = dev_config_function(&c, "Api");
+    CHECK_INT(api->node_worker, DEV_NODE_WORKER_RIC);
+    CHECK_INT(api->environment_count, 2);
+    CHECK_INT(api->timeout_s, 900);
+    CHECK_INT(api->streaming, 1);
+    CHECK_INT(api->live, 0);
+    CHECK_INT(dev_config_function(&c, "Py")->runtime, DEV_RUNTIME_PYTHON);
+    CHECK_STR(dev_config_function(&c, "Go")->bootstrap, "bin/bootstrap");
+    CHECK_STR(dev_config_function(&c, "C")->bootstrap, "bootstrap");
+    CHECK_INT(c.events.mode, DEV_EVENTS_REMOTE);
+    CHECK_STR(c.events.region, "eu-west-1");
+    CHECK(json_is_object(c.tunnel));
+    dev_config_free(&c);
+}
+
+TEST(errors_name_file_key_and_reason)
+{
+    refused("{", "tether.json:1:");
+    refused("[]", "tether.json: must hold a JSON object");
+    refused("{\"functions\":{}}", "tether.json: app: is required");
+    refused("{\"app\":\"x\"}", "tether.json: functions: is required");
+    refused("{\"app\":\"x\",\"functions\":{}}", "functions: must be an object with 1 to");
+    refused("{\"app\":\"x\",\"fuctions\":{}}", "fuctions: unknown key (did you mean \"functions\"?)");
+    refused("{\"app\":\"x\",\"color\":1}", "tether.json: color: unknown key");
+    refused("{\"app\":\"my app\",\"functions\":{\"A\":{\"runtime\":\"provided\"}}}",
+            "app: must be 1-50 letters");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"hander\":\"a.b\",\"runtime\":\"nodejs20.x\"}}}",
+            "functions.A.hander: unknown key (did you mean \"handler\"?)");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"nodejs20.x\"}}}",
+            "functions.A.handler: is required");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"java21\"}}}",
+            "functions.A.runtime: \"java21\" is not supported");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"nodejs20.x\","
+            "\"timeout\":0}}}",
+            "functions.A.timeout: must be an integer from 1 to 900");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"nodejs20.x\","
+            "\"memory\":\"big\"}}}",
+            "functions.A.memory: must be an integer from 128 to 10240");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"nodejs20.x\","
+            "\"url\":\"yes\"}}}",
+            "functions.A.url: must be true or false");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"nodejs20.x\","
+            "\"environment\":{\"K\":1}}}}",
+            "functions.A.environment.K: must be a string");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"python3.12\","
+            "\"worker\":\"aws-lambda-ric\"}}}",
+            "functions.A.worker: applies to Node.js functions only");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"nodejs20.x\","
+            "\"bootstrap\":\"b\"}}}",
+            "functions.A.bootstrap: applies to provided runtimes only");
+    refused("{\"app\":\"x\",\"functions\":{\"Bad_Id\":{\"runtime\":\"provided\"}}}",
+            "functions.Bad_Id: must be 1-50 letters");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\"}},\"events\":{}}",
+            "events.http: is required");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\"}},\"events\":{\"http\":"
+            "\"ftp://x\"}}",
+            "events.http: must be an http:// or https:// URL");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\"}},\"tunnel\":[]}",
+            "tunnel: must be an object");
+    refused("{\"app\":\"x\",\"app\":\"y\",\"functions\":{}}", "duplicate");
+}
+
+TEST(missing_file_is_enoent)
+{
+    struct dev_config c;
+    char cause[256];
+    CHECK_INT(dev_config_load("/nonexistent/tether.json", &c, cause, sizeof(cause)), -ENOENT);
+    CHECK(strstr(cause, "/nonexistent/tether.json") != NULL);
+}
+
+TEST(load_and_find_walk_up)
+{
+    char dir[] = "/tmp/tether-config-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[512], sub[512], found[512];
+    snprintf(path, sizeof(path), "%s/tether.json", dir);
+    snprintf(sub, sizeof(sub), "%s/src", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\"}}}", f);
+    fclose(f);
+    char command[600];
+    snprintf(command, sizeof(command), "mkdir -p %s", sub);
+    CHECK_INT(system(command), 0);
+    CHECK_INT(dev_config_find(sub, found, sizeof(found)), 0);
+    CHECK_STR(found, path);
+    struct dev_config c;
+    char cause[256];
+    CHECK_INT(dev_config_load(found, &c, cause, sizeof(cause)), 0);
+    CHECK_STR(c.root, dir);
+    dev_config_free(&c);
+    snprintf(command, sizeof(command), "rm -rf %s", dir);
+    CHECK_INT(system(command), 0);
+}
+
+RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(full_config),
+          TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(missing_file_is_enoent),
+          TEST_ENTRY(load_and_find_walk_up))
