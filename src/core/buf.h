@@ -39,7 +39,7 @@ char *buf_steal(struct buf *b, size_t *len_out);
 
 static inline char *buf_bytes(const struct buf *b)
 {
-    return b->data + b->start;
+    return b->data ? b->data + b->start : NULL;
 }
 static inline size_t buf_length(const struct buf *b)
 {

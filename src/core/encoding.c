@@ -62,14 +62,18 @@ static int decode_char(char c, int url)
 
 static int decode(struct buf *out, const char *text, size_t len, int url)
 {
-    while (len > 0 && text[len - 1] == '=')
+    size_t padding = 0;
+    while (len > 0 && text[len - 1] == '=') {
         len--;
-    if (len % 4 == 1)
+        padding++;
+    }
+    /* Padding only completes the last group of four. */
+    if (len % 4 == 1 || padding > 2 || (padding > 0 && (len + padding) % 4 != 0))
         return -EINVAL;
-    size_t before = out->len;
     int rc = buf_reserve(out, len / 4 * 3 + 3);
     if (rc < 0)
         return rc;
+    size_t before = out->len; /* after reserve, which may compact */
     unsigned char *p = (unsigned char *)out->data + out->len;
     uint32_t acc = 0;
     int bits = 0;
@@ -152,6 +156,18 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
         (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
         return 0;
     return n;
+}
+
+int utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence_length(s + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
 }
 
 int json_quote(struct buf *out, const char *text, size_t len)

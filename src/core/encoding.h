@@ -29,6 +29,9 @@ void hex_encode(char *out, const void *data, size_t len);
  * bytes are written as \ufffd so the output is always valid JSON. */
 int json_quote(struct buf *out, const char *text, size_t len);
 
+/* Whether text is well-formed UTF-8 (no overlongs, no surrogates). */
+int utf8_valid(const char *text, size_t len);
+
 /* Compares in time that depends only on the lengths: 1 if equal, else 0. */
 int constant_time_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 

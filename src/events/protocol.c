@@ -81,13 +81,16 @@ int events_message_decode(const char *text, size_t len, struct events_message *o
         events_message_free(out);
         return -EINVAL;
     }
-    out->type_name = string_field(out->root, "type", NULL);
+    size_t type_len = 0;
+    out->type_name = string_field(out->root, "type", &type_len);
     if (!out->type_name) {
         snprintf(cause, cause_len, "message has no \"type\"");
         events_message_free(out);
         return -EINVAL;
     }
-    out->type = events_message_type_from_name(out->type_name);
+    /* A type with an embedded NUL names no known type. */
+    out->type = strlen(out->type_name) == type_len ? events_message_type_from_name(out->type_name)
+                                                   : EVENTS_UNKNOWN;
     out->id = string_field(out->root, "id", &out->id_length);
     out->channel = string_field(out->root, "channel", &out->channel_length);
     out->event = string_field(out->root, "event", &out->event_length);
@@ -178,6 +181,9 @@ int events_signed_body_subscribe(struct buf *out, const char *channel, size_t ch
 int events_signed_body_publish(struct buf *out, const char *channel, size_t channel_len,
                                const json_t *events)
 {
+    for (size_t i = 0; i < json_array_size(events); i++)
+        if (!json_is_string(json_array_get(events, i)))
+            return -EINVAL; /* events are stringified JSON: nothing else can be signed */
     int rc = buf_append_str(out, "{\"channel\":");
     if (rc == 0)
         rc = json_quote(out, channel, channel_len);

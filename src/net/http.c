@@ -186,7 +186,12 @@ void http_reader_reset(struct http_reader *reader)
     reader->header_bytes = 0;
     reader->last_was_value = 0;
     reader->state = HTTP_READER_READING;
-    http_parser_pause(&reader->parser, 0);
+    reader->http_status_for_error = 0;
+    reader->error[0] = '\0';
+    /* A fresh parser, not an unpause: Debian's http-parser asserts when
+     * unpausing a parser that stopped on an error. */
+    http_parser_init(&reader->parser, is_request ? HTTP_REQUEST : HTTP_RESPONSE);
+    reader->parser.data = reader;
 }
 
 ssize_t http_reader_feed(struct http_reader *reader, const char *data, size_t len)

@@ -1,3 +1,4 @@
+/* net/tls.h on OpenSSL (the tether CLI). */
 #include "net/tls.h"
 
 #include <errno.h>

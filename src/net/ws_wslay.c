@@ -1,3 +1,4 @@
+/* net/ws.h sessions on wslay (the tether CLI). */
 #include "net/ws.h"
 
 #include <errno.h>
@@ -7,8 +8,6 @@
 
 #include <wslay/wslay.h>
 
-#include "core/crypto.h"
-#include "core/encoding.h"
 #include "core/random.h"
 
 struct ws_session {
@@ -142,8 +141,13 @@ int ws_session_feed(struct ws_session *s, const char *data, size_t len)
      * oversized message (having queued the matching close frame). */
     if (!wslay_event_get_read_enabled(s->ctx)) {
         uint16_t code = s->close_code;
-        if (!code && !wslay_event_get_close_received(s->ctx))
-            code = 1009; /* read disabled without a close from the peer: too big or bad frame */
+        if (!code && !wslay_event_get_close_received(s->ctx)) {
+            /* Read disabled without a close from the peer: report the code
+             * wslay sent (1009 too big, 1007 bad UTF-8, 1002 bad frame). */
+            code = wslay_event_get_status_code_sent(s->ctx);
+            if (code == 0 || code == WSLAY_CODE_NO_STATUS_RCVD)
+                code = 1002;
+        }
         report_closed(s, code ? code : 1000);
         return wslay_event_get_close_received(s->ctx) ? 0 : -EPROTO;
     }
@@ -182,31 +186,4 @@ int ws_session_finished(const struct ws_session *s)
 {
     return s->closed_reported || wslay_event_get_close_sent(s->ctx) ||
            (!wslay_event_want_read(s->ctx) && !wslay_event_want_write(s->ctx));
-}
-
-void ws_accept_key(const char *client_key, char out[29])
-{
-    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    uint8_t digest[CRYPTO_SHA1_SIZE];
-    char input[128 + sizeof(guid)];
-    int n = snprintf(input, sizeof(input), "%.128s%s", client_key, guid);
-    crypto_sha1(input, (size_t)n, digest);
-    struct buf b = BUF_INIT;
-    base64_encode(&b, digest, sizeof(digest));
-    memcpy(out, buf_bytes(&b), 28);
-    out[28] = '\0';
-    buf_free(&b);
-}
-
-int ws_new_client_key(char out[25])
-{
-    unsigned char raw[16];
-    if (random_bytes(raw, sizeof(raw)) < 0)
-        return -EIO;
-    struct buf b = BUF_INIT;
-    base64_encode(&b, raw, sizeof(raw));
-    memcpy(out, buf_bytes(&b), 24);
-    out[24] = '\0';
-    buf_free(&b);
-    return 0;
 }

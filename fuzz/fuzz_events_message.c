@@ -1,0 +1,104 @@
+/* libFuzzer harness: one WebSocket text message into events_message_decode,
+ * then everything the broker does with what decoded: channel_parse of the
+ * channel, events_id_valid of the id, the signed-body writers and the data
+ * writer. Properties that must hold are checked and abort when broken. */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/encoding.h"
+#include "events/channel.h"
+#include "events/protocol.h"
+
+static void require(int cond)
+{
+    if (!cond)
+        abort();
+}
+
+static void check_channel(const char *text, size_t len)
+{
+    char cause[256];
+    struct channel c, again;
+    if (channel_parse(text, len, 1, &c, cause, sizeof(cause)) < 0) {
+        require(channel_parse(text, len, 0, &again, cause, sizeof(cause)) < 0);
+        return;
+    }
+    /* The normal form is valid and stays the same when parsed again. */
+    require(channel_parse(c.path, strlen(c.path), 1, &again, cause, sizeof(cause)) == 0);
+    require(strcmp(c.path, again.path) == 0);
+    require(c.segment_count >= 1 && c.segment_count <= CHANNEL_MAX_SEGMENTS);
+    char ns[CHANNEL_MAX_SEGMENT_LENGTH + 1];
+    channel_namespace(&c, ns);
+    require(strlen(ns) == c.namespace_length);
+    struct channel published;
+    int publishable = channel_parse(text, len, 0, &published, cause, sizeof(cause)) == 0;
+    require(publishable == !c.wildcard);
+    if (publishable)
+        require(channel_matches(&c, &published));
+}
+
+/* The writer's output must be JSON that reads back to the same strings. */
+static void check_signed_body(const struct events_message *m)
+{
+    struct buf out = BUF_INIT;
+    if (events_signed_body_subscribe(&out, m->channel, m->channel_length) == 0) {
+        json_t *v = json_loadb(buf_bytes(&out), buf_length(&out), JSON_ALLOW_NUL, NULL);
+        json_t *ch = json_object_get(v, "channel");
+        require(json_is_string(ch) && json_string_length(ch) == m->channel_length &&
+                memcmp(json_string_value(ch), m->channel, m->channel_length) == 0);
+        json_decref(v);
+    }
+    buf_reset(&out);
+    if (json_is_array(m->events) &&
+        events_signed_body_publish(&out, m->channel, m->channel_length, m->events) == 0) {
+        json_t *v = json_loadb(buf_bytes(&out), buf_length(&out), JSON_ALLOW_NUL, NULL);
+        require(v != NULL);
+        json_decref(v);
+    }
+    buf_free(&out);
+}
+
+static void check_data_round_trip(const struct events_message *m)
+{
+    struct buf quoted = BUF_INIT, out = BUF_INIT;
+    require(json_quote(&quoted, m->event, m->event_length) == 0);
+    require(events_write_data(&out, m->id, m->id_length, buf_bytes(&quoted), buf_length(&quoted)) ==
+            0);
+    struct events_message back;
+    char cause[256];
+    require(events_message_decode(buf_bytes(&out), buf_length(&out), &back, cause, sizeof(cause)) ==
+            0);
+    require(back.type == EVENTS_DATA && back.event_length == m->event_length &&
+            memcmp(back.event, m->event, m->event_length) == 0);
+    events_message_free(&back);
+    buf_free(&quoted);
+    buf_free(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct events_message m;
+    char cause[256];
+    if (events_message_decode((const char *)data, size, &m, cause, sizeof(cause)) < 0) {
+        require(m.root == NULL && cause[0] != '\0');
+        return 0;
+    }
+    require(m.type_name != NULL);
+    events_message_type_name(m.type);
+    int id_ok = m.id && events_id_valid(m.id, m.id_length);
+    if (m.channel) {
+        check_channel(m.channel, m.channel_length);
+        check_signed_body(&m);
+    }
+    /* Only valid ids reach the data writer, which does not escape them. */
+    if (id_ok && m.event)
+        check_data_round_trip(&m);
+    events_message_free(&m);
+    return 0;
+}
