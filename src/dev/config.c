@@ -208,9 +208,9 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
 static int parse_function(const char *id, json_t *spec, struct dev_function *f,
                           const struct where *parent, char *cause, size_t cause_len)
 {
-    static const char *const keys[] = {"handler", "runtime", "bootstrap", "worker", "environment",
-                                       "timeout", "memory", "concurrency", "url", "streaming",
-                                       "live", NULL};
+    static const char *const keys[] = {"handler",     "runtime",   "bootstrap", "worker",
+                                       "environment", "timeout",   "memory",    "concurrency",
+                                       "url",         "streaming", "live",      NULL};
     struct where w = child(parent, id);
     f->timeout_s = 20;
     f->memory_mb = 1024;
@@ -229,8 +229,8 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     if (rc == 0)
         rc = parse_runtime(f, &w, cause, cause_len);
     if (rc == 0)
-        rc = get_string(spec, "handler", f->runtime != DEV_RUNTIME_PROVIDED, &f->handler, &w,
-                        cause, cause_len);
+        rc = get_string(spec, "handler", f->runtime != DEV_RUNTIME_PROVIDED, &f->handler, &w, cause,
+                        cause_len);
     if (rc == 0)
         rc = get_string(spec, "bootstrap", 0, &f->bootstrap, &w, cause, cause_len);
     if (rc == 0)
@@ -285,8 +285,7 @@ static int parse_functions(json_t *functions, struct dev_config *c, char *cause,
     json_t *spec;
     json_object_foreach(functions, id, spec)
     {
-        int rc = parse_function(id, spec, &c->functions[c->function_count++], &w, cause,
-                                cause_len);
+        int rc = parse_function(id, spec, &c->functions[c->function_count++], &w, cause, cause_len);
         if (rc < 0)
             return rc;
     }
@@ -347,8 +346,8 @@ static char *default_stage(void)
 
 static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t cause_len)
 {
-    static const char *const keys[] = {"$schema", "app", "stage", "namespace", "functions",
-                                       "events", "tunnel", NULL};
+    static const char *const keys[] = {"$schema",   "app",    "stage",  "namespace",
+                                       "functions", "events", "tunnel", NULL};
     struct where w = {c->path, ""};
     if (!json_is_object(root))
         return complain(cause, cause_len, &w, "must hold a JSON object");

@@ -28,16 +28,16 @@ struct dev_env_var {
 };
 
 struct dev_function {
-    char *id;            /* the key in "functions" */
-    char *handler;       /* "src/api.handler"; for provided: passed as _HANDLER */
-    char *runtime_name;  /* as written, e.g. "nodejs20.x" */
+    char *id;           /* the key in "functions" */
+    char *handler;      /* "src/api.handler"; for provided: passed as _HANDLER */
+    char *runtime_name; /* as written, e.g. "nodejs20.x" */
     enum dev_runtime runtime;
-    char *bootstrap;     /* provided: the executable, relative to the project */
+    char *bootstrap; /* provided: the executable, relative to the project */
     enum dev_node_worker node_worker;
     struct dev_env_var *environment;
     size_t environment_count;
-    unsigned timeout_s;  /* 1-900, default 20 */
-    unsigned memory_mb;  /* 128-10240, default 1024 */
+    unsigned timeout_s;   /* 1-900, default 20 */
+    unsigned memory_mb;   /* 128-10240, default 1024 */
     unsigned concurrency; /* 1-1000, default 10 */
     int url;
     int streaming;
@@ -54,15 +54,15 @@ struct dev_events {
     char *http;     /* remote: https://ID.appsync-api.REGION.amazonaws.com/event */
     char *realtime; /* optional */
     char *region;
-    char *api_key;  /* NULL: IAM from the AWS credentials chain */
+    char *api_key; /* NULL: IAM from the AWS credentials chain */
     char *ca_file;
 };
 
 struct dev_config {
-    char *path;      /* the file it came from */
-    char *root;      /* the project directory (the file's directory) */
+    char *path; /* the file it came from */
+    char *root; /* the project directory (the file's directory) */
     char *app;
-    char *stage;     /* default: the user name */
+    char *stage;          /* default: the user name */
     char *namespace_name; /* default "tether" */
     struct dev_function *functions;
     size_t function_count;

@@ -93,7 +93,8 @@ TEST(errors_name_file_key_and_reason)
     refused("{\"functions\":{}}", "tether.json: app: is required");
     refused("{\"app\":\"x\"}", "tether.json: functions: is required");
     refused("{\"app\":\"x\",\"functions\":{}}", "functions: must be an object with 1 to");
-    refused("{\"app\":\"x\",\"fuctions\":{}}", "fuctions: unknown key (did you mean \"functions\"?)");
+    refused("{\"app\":\"x\",\"fuctions\":{}}",
+            "fuctions: unknown key (did you mean \"functions\"?)");
     refused("{\"app\":\"x\",\"color\":1}", "tether.json: color: unknown key");
     refused("{\"app\":\"my app\",\"functions\":{\"A\":{\"runtime\":\"provided\"}}}",
             "app: must be 1-50 letters");
