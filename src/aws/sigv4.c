@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "core/crypto.h"
 #include "core/encoding.h"
 

@@ -8,8 +8,7 @@
 #include "core/encoding.h"
 
 static const char *const type_names[BRIDGE_TYPE_COUNT] = {
-    "Init", "Ping", "Next", "Response", "Error", "Reboot", "InitError", "TaskStart",
-    "TaskComplete",
+    "Init", "Ping", "Next", "Response", "Error", "Reboot", "InitError", "TaskStart", "TaskComplete",
 };
 
 const char *bridge_type_name(enum bridge_type type)
@@ -28,8 +27,8 @@ void bridge_packet_free(struct bridge_packet *packet)
     bridge_packet_init(packet);
 }
 
-int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source,
-                         const char *id, uint32_t index, int final, const void *data, size_t len)
+int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source, const char *id,
+                         uint32_t index, int final, const void *data, size_t len)
 {
     int rc = buf_printf(out, "{\"type\":%d,\"source\":", (int)type);
     if (rc == 0)

@@ -46,8 +46,8 @@ const char *bridge_type_name(enum bridge_type type);
 void bridge_packet_init(struct bridge_packet *packet);
 void bridge_packet_free(struct bridge_packet *packet);
 /* Appends the packet's JSON text (data: len raw bytes, base64-encoded here). */
-int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source,
-                         const char *id, uint32_t index, int final, const void *data, size_t len);
+int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source, const char *id,
+                         uint32_t index, int final, const void *data, size_t len);
 /* Decodes one packet's JSON text. -EINVAL with a cause on anything malformed:
  * unknown type, ids too long or with control characters, bad base64, a chunk
  * larger than BRIDGE_CHUNK_BYTES. */

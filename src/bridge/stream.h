@@ -48,9 +48,9 @@ int bridge_send(enum bridge_type type, const char *source, const char *id, const
 struct bridge_reassembly_limits {
     size_t max_held_per_message; /* out-of-order bytes held for one message */
     size_t max_held_total;
-    uint64_t idle_timeout_ms;   /* abandon a message with no packet for this long */
-    uint64_t remember_done_ms;  /* how long finished messages are remembered (dedup) */
-    size_t max_messages;        /* in progress + remembered */
+    uint64_t idle_timeout_ms;  /* abandon a message with no packet for this long */
+    uint64_t remember_done_ms; /* how long finished messages are remembered (dedup) */
+    size_t max_messages;       /* in progress + remembered */
 };
 
 /* Called for each in-order chunk; packet->final marks the message's end.

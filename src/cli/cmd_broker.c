@@ -155,55 +155,108 @@ static int parse_size(const char *text, size_t *out)
 
 static int parse_options(int argc, char **argv, struct broker_options *o)
 {
-    enum { OPT_LISTEN = 256, OPT_NS, OPT_KEY, OPT_KEY_FILE, OPT_IAM, OPT_IAM_ENV, OPT_REGION,
-           OPT_CERT, OPT_TLS_KEY, OPT_KA, OPT_OUT_LIMIT, OPT_MAX_CONN, OPT_JSON, OPT_LOG, OPT_HELP };
-    static const struct option options[] = {
-        {"listen", required_argument, 0, OPT_LISTEN}, {"namespace", required_argument, 0, OPT_NS},
-        {"api-key", required_argument, 0, OPT_KEY}, {"api-key-file", required_argument, 0, OPT_KEY_FILE},
-        {"iam", required_argument, 0, OPT_IAM}, {"iam-from-env", no_argument, 0, OPT_IAM_ENV},
-        {"region", required_argument, 0, OPT_REGION}, {"tls-cert", required_argument, 0, OPT_CERT},
-        {"tls-key", required_argument, 0, OPT_TLS_KEY}, {"keepalive-ms", required_argument, 0, OPT_KA},
-        {"output-limit", required_argument, 0, OPT_OUT_LIMIT},
-        {"max-connections", required_argument, 0, OPT_MAX_CONN}, {"json", no_argument, 0, OPT_JSON},
-        {"log-level", required_argument, 0, OPT_LOG}, {"help", no_argument, 0, OPT_HELP},
-        {0, 0, 0, 0}};
+    enum {
+        OPT_LISTEN = 256,
+        OPT_NS,
+        OPT_KEY,
+        OPT_KEY_FILE,
+        OPT_IAM,
+        OPT_IAM_ENV,
+        OPT_REGION,
+        OPT_CERT,
+        OPT_TLS_KEY,
+        OPT_KA,
+        OPT_OUT_LIMIT,
+        OPT_MAX_CONN,
+        OPT_JSON,
+        OPT_LOG,
+        OPT_HELP
+    };
+    static const struct option options[] = {{"listen", required_argument, 0, OPT_LISTEN},
+                                            {"namespace", required_argument, 0, OPT_NS},
+                                            {"api-key", required_argument, 0, OPT_KEY},
+                                            {"api-key-file", required_argument, 0, OPT_KEY_FILE},
+                                            {"iam", required_argument, 0, OPT_IAM},
+                                            {"iam-from-env", no_argument, 0, OPT_IAM_ENV},
+                                            {"region", required_argument, 0, OPT_REGION},
+                                            {"tls-cert", required_argument, 0, OPT_CERT},
+                                            {"tls-key", required_argument, 0, OPT_TLS_KEY},
+                                            {"keepalive-ms", required_argument, 0, OPT_KA},
+                                            {"output-limit", required_argument, 0, OPT_OUT_LIMIT},
+                                            {"max-connections", required_argument, 0, OPT_MAX_CONN},
+                                            {"json", no_argument, 0, OPT_JSON},
+                                            {"log-level", required_argument, 0, OPT_LOG},
+                                            {"help", no_argument, 0, OPT_HELP},
+                                            {0, 0, 0, 0}};
     struct broker_config *c = &o->config;
     size_t value = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
-        case OPT_LISTEN: rc = parse_listen(optarg, o); break;
+        case OPT_LISTEN:
+            rc = parse_listen(optarg, o);
+            break;
         case OPT_NS:
-            if (o->namespace_count >= MAX_LIST) rc = -E2BIG;
-            else o->namespaces[o->namespace_count++] = optarg;
+            if (o->namespace_count >= MAX_LIST)
+                rc = -E2BIG;
+            else
+                o->namespaces[o->namespace_count++] = optarg;
             break;
         case OPT_KEY:
-            if (o->api_key_count >= MAX_LIST) rc = -E2BIG;
-            else o->api_keys[o->api_key_count++] = optarg;
+            if (o->api_key_count >= MAX_LIST)
+                rc = -E2BIG;
+            else
+                o->api_keys[o->api_key_count++] = optarg;
             break;
-        case OPT_KEY_FILE: rc = add_key_file(o, optarg); break;
-        case OPT_IAM: rc = add_identity(o, optarg); break;
-        case OPT_IAM_ENV: rc = add_identity_from_env(o); break;
-        case OPT_REGION: c->region = optarg; break;
-        case OPT_CERT: c->tls_cert_file = optarg; break;
-        case OPT_TLS_KEY: c->tls_key_file = optarg; break;
-        case OPT_KA: rc = parse_size(optarg, &value); c->keepalive_ms = (uint32_t)value; break;
-        case OPT_OUT_LIMIT: rc = parse_size(optarg, &c->subscriber_output_limit); break;
-        case OPT_MAX_CONN: rc = parse_size(optarg, &c->max_connections); break;
-        case OPT_JSON: o->json = 1; break;
+        case OPT_KEY_FILE:
+            rc = add_key_file(o, optarg);
+            break;
+        case OPT_IAM:
+            rc = add_identity(o, optarg);
+            break;
+        case OPT_IAM_ENV:
+            rc = add_identity_from_env(o);
+            break;
+        case OPT_REGION:
+            c->region = optarg;
+            break;
+        case OPT_CERT:
+            c->tls_cert_file = optarg;
+            break;
+        case OPT_TLS_KEY:
+            c->tls_key_file = optarg;
+            break;
+        case OPT_KA:
+            rc = parse_size(optarg, &value);
+            c->keepalive_ms = (uint32_t)value;
+            break;
+        case OPT_OUT_LIMIT:
+            rc = parse_size(optarg, &c->subscriber_output_limit);
+            break;
+        case OPT_MAX_CONN:
+            rc = parse_size(optarg, &c->max_connections);
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
         case OPT_LOG: {
             int level = log_level_parse(optarg);
-            if (level < 0) rc = -EINVAL;
-            else log_set_level((enum log_level)level);
+            if (level < 0)
+                rc = -EINVAL;
+            else
+                log_set_level((enum log_level)level);
             break;
         }
-        case OPT_HELP: fputs(cmd_broker_help, stdout); exit(EXIT_OK);
-        default: return -EINVAL;
+        case OPT_HELP:
+            fputs(cmd_broker_help, stdout);
+            exit(EXIT_OK);
+        default:
+            return -EINVAL;
         }
         if (rc < 0) {
-            fprintf(stderr, "tether broker: bad value for --%s: %s\n", options[opt - OPT_LISTEN].name,
-                    optarg ? optarg : "(missing AWS_* variables)");
+            fprintf(stderr, "tether broker: bad value for --%s: %s\n",
+                    options[opt - OPT_LISTEN].name, optarg ? optarg : "(missing AWS_* variables)");
             return rc;
         }
     }
@@ -243,7 +296,8 @@ static void print_endpoints(const struct broker_options *o, uint16_t port)
                http, host, ws, host, port, o->generated_key[0] ? ",\"apiKey\":\"" : "",
                o->generated_key, o->generated_key[0] ? "\"" : "");
     } else {
-        printf("tether broker listening\n  http:     %s://%s/event\n  realtime: %s://%s/event/realtime\n",
+        printf("tether broker listening\n  http:     %s://%s/event\n  realtime: "
+               "%s://%s/event/realtime\n",
                http, host, ws, host);
         if (o->generated_key[0])
             printf("  api key:  %s (generated; pass --api-key to choose one)\n", o->generated_key);

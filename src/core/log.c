@@ -67,10 +67,10 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm tm;
     gmtime_r(&now.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s%-5s%s %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000,
-                     color_enabled ? level_colors[level] : "", level_names[level],
-                     color_enabled ? "\033[0m" : "", module);
+    int n =
+        snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s%-5s%s %s: ", tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, now.tv_nsec / 1000000, color_enabled ? level_colors[level] : "",
+                 level_names[level], color_enabled ? "\033[0m" : "", module);
     va_list ap;
     va_start(ap, fmt);
     if (n >= 0 && (size_t)n < sizeof(line))

@@ -147,11 +147,12 @@ static void handle_http_publish(struct broker_client *client, const struct http_
         return;
     }
     json_error_t err;
-    json_t *root = json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES,
-                              &err);
+    json_t *root =
+        json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &err);
     json_t *channel_value = json_object_get(root, "channel");
     if (!json_is_object(root) || !json_is_string(channel_value)) {
-        snprintf(cause, sizeof(cause), "the body must be a JSON object with \"channel\" and \"events\"");
+        snprintf(cause, sizeof(cause),
+                 "the body must be a JSON object with \"channel\" and \"events\"");
         send_http_error(client, 400, "BadRequestException", cause, m->keep_alive);
         json_decref(root);
         return;
@@ -261,15 +262,15 @@ static void handle_upgrade(struct broker_client *client, const struct http_messa
 {
     const char *key = http_header_get(m, "sec-websocket-key");
     const char *version = http_header_get(m, "sec-websocket-version");
-    if (!key || strlen(key) > 64 || !http_header_has_token(m, "upgrade", "websocket") ||
-        !version || strcmp(version, "13") != 0) {
+    if (!key || strlen(key) > 64 || !http_header_has_token(m, "upgrade", "websocket") || !version ||
+        strcmp(version, "13") != 0) {
         send_http_error(client, 400, "BadRequestException",
                         "expected a WebSocket upgrade (version 13)", 0);
         return;
     }
     int has_protocol;
-    json_t *auth = auth_from_subprotocols(http_header_get(m, "sec-websocket-protocol"),
-                                          &has_protocol);
+    json_t *auth =
+        auth_from_subprotocols(http_header_get(m, "sec-websocket-protocol"), &has_protocol);
     if (!has_protocol) {
         json_decref(auth);
         send_http_error(client, 400, "BadRequestException",
@@ -285,8 +286,8 @@ static void handle_upgrade(struct broker_client *client, const struct http_messa
                "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: " EVENTS_SUBPROTOCOL "\r\n\r\n",
                accept);
     conn_write(client->conn, buf_bytes(out), buf_length(out));
-    client->ws = ws_session_new(WS_SERVER, EVENTS_MAX_MESSAGE_BYTES, &ws_callbacks, write_to_conn,
-                                client);
+    client->ws =
+        ws_session_new(WS_SERVER, EVENTS_MAX_MESSAGE_BYTES, &ws_callbacks, write_to_conn, client);
     if (!client->ws) {
         json_decref(auth);
         broker_client_close(client, -ENOMEM, "out of memory");
@@ -463,8 +464,8 @@ static int copy_config(struct broker *b, const struct broker_config *c)
     b->api_key_count = c->api_key_count;
     b->api_keys = copy_strings(c->api_keys, c->api_key_count);
     b->identity_count = c->iam_identity_count;
-    b->identities = calloc(c->iam_identity_count ? c->iam_identity_count : 1,
-                           sizeof(*b->identities));
+    b->identities =
+        calloc(c->iam_identity_count ? c->iam_identity_count : 1, sizeof(*b->identities));
     for (size_t i = 0; b->identities && i < c->iam_identity_count; i++) {
         b->identities[i].access_key_id = copy_string(c->iam_identities[i].access_key_id);
         b->identities[i].secret_access_key = copy_string(c->iam_identities[i].secret_access_key);
@@ -475,8 +476,8 @@ static int copy_config(struct broker *b, const struct broker_config *c)
     b->connection_timeout_ms =
         c->connection_timeout_ms ? c->connection_timeout_ms : EVENTS_CONNECTION_TIMEOUT_MS;
     b->max_connection_age_s = c->max_connection_age_s ? c->max_connection_age_s : 86400;
-    b->output_limit = c->subscriber_output_limit ? c->subscriber_output_limit
-                                                 : CONN_DEFAULT_OUTPUT_LIMIT;
+    b->output_limit =
+        c->subscriber_output_limit ? c->subscriber_output_limit : CONN_DEFAULT_OUTPUT_LIMIT;
     b->max_connections = c->max_connections ? c->max_connections : 10000;
     return b->namespaces && b->api_keys && b->identities && b->region ? 0 : -ENOMEM;
 }
@@ -526,8 +527,8 @@ int broker_start(uv_loop_t *loop, const struct broker_config *config, struct bro
     if (rc == 0 && !(broker->conns = conn_context_new(loop)))
         rc = -ENOMEM;
     if (rc == 0 && config->tls_cert_file && config->tls_key_file)
-        rc = tls_config_new_server(config->tls_cert_file, config->tls_key_file, &broker->tls,
-                                   cause, cause_len);
+        rc = tls_config_new_server(config->tls_cert_file, config->tls_key_file, &broker->tls, cause,
+                                   cause_len);
     if (rc == 0)
         rc = conn_listen(broker->conns, config->listen_host ? config->listen_host : "127.0.0.1",
                          config->listen_port, broker->tls, on_accept, broker, &broker->listener,

@@ -19,15 +19,15 @@ struct broker_iam_identity {
 };
 
 struct broker_config {
-    const char *listen_host; /* default 127.0.0.1 */
-    uint16_t listen_port;    /* 0 picks a free port */
+    const char *listen_host;       /* default 127.0.0.1 */
+    uint16_t listen_port;          /* 0 picks a free port */
     const char *const *namespaces; /* default: "tether", "default" */
     size_t namespace_count;
     const char *const *api_keys;
     size_t api_key_count;
     const struct broker_iam_identity *iam_identities;
     size_t iam_identity_count;
-    const char *region; /* for SigV4 checks; default us-east-1 */
+    const char *region;        /* for SigV4 checks; default us-east-1 */
     const char *tls_cert_file; /* both set: serve TLS */
     const char *tls_key_file;
     uint32_t keepalive_ms;          /* default 60000 */

@@ -29,8 +29,8 @@ static int check_api_key(struct broker *broker, const char *key, char *cause, si
     size_t key_len = strlen(key);
     /* Compare against every key so timing does not reveal which one matched. */
     for (size_t i = 0; i < broker->api_key_count; i++)
-        match |= constant_time_equal(key, key_len, broker->api_keys[i],
-                                     strlen(broker->api_keys[i]));
+        match |=
+            constant_time_equal(key, key_len, broker->api_keys[i], strlen(broker->api_keys[i]));
     if (match)
         return 0;
     snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE);

@@ -39,8 +39,9 @@ static int authorize_message(struct broker_client *client, const struct events_m
     struct sigv4_header headers[MAX_AUTH_HEADERS];
     int n = broker_auth_headers_from_json(m->authorization, headers, MAX_AUTH_HEADERS);
     if (n < 0) {
-        snprintf(cause, cause_len, "You are not authorized to make this call. "
-                                   "(the message has no \"authorization\" object)");
+        snprintf(cause, cause_len,
+                 "You are not authorized to make this call. "
+                 "(the message has no \"authorization\" object)");
         client->broker->stats.auth_failures++;
         return -EACCES;
     }
@@ -75,8 +76,8 @@ static int check_id(struct broker_client *client, const struct events_message *m
     return -EINVAL;
 }
 
-static int check_channel(struct broker_client *client, const struct events_message *m,
-                         int wildcard, struct channel *channel, const char *reply_type)
+static int check_channel(struct broker_client *client, const struct events_message *m, int wildcard,
+                         struct channel *channel, const char *reply_type)
 {
     char cause[160];
     if (!m->channel) {

@@ -19,7 +19,7 @@ struct channel {
     char path[CHANNEL_MAX_LENGTH + 1]; /* normal form, with a leading '/' */
     size_t segment_count;              /* the '*' of a wildcard counts as a segment */
     int wildcard;
-    size_t namespace_length;           /* path + 1 .. + namespace_length is the namespace */
+    size_t namespace_length; /* path + 1 .. + namespace_length is the namespace */
 };
 
 /* Parses text (not NUL-terminated, len bytes). allow_wildcard: 1 for

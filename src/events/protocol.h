@@ -57,7 +57,7 @@ struct events_message {
     json_t *authorization; /* subscribe, publish: object */
     const char *event;     /* data: the event's JSON text */
     size_t event_length;
-    json_t *errors;            /* *_error, error: array */
+    json_t *errors;             /* *_error, error: array */
     long connection_timeout_ms; /* connection_ack, 0 when absent */
 };
 

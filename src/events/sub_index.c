@@ -127,8 +127,8 @@ void sub_index_remove(struct sub_index *index, struct sub_entry *entry)
         drop_bucket(index, b);
 }
 
-static size_t visit_bucket(struct sub_index *index, const char *key, size_t len,
-                           sub_visit_fn visit, void *ctx)
+static size_t visit_bucket(struct sub_index *index, const char *key, size_t len, sub_visit_fn visit,
+                           void *ctx)
 {
     struct sub_bucket *b = find(index, key, len, hash_key(key, len));
     size_t n = 0;
@@ -137,8 +137,8 @@ static size_t visit_bucket(struct sub_index *index, const char *key, size_t len,
     return n;
 }
 
-size_t sub_index_match(struct sub_index *index, const struct channel *published,
-                       sub_visit_fn visit, void *ctx)
+size_t sub_index_match(struct sub_index *index, const struct channel *published, sub_visit_fn visit,
+                       void *ctx)
 {
     const char *path = published->path;
     size_t len = strlen(path);

@@ -35,7 +35,7 @@ int sub_index_add(struct sub_index *index, const char *key, struct sub_entry *en
 void sub_index_remove(struct sub_index *index, struct sub_entry *entry);
 /* Calls visit for every subscription that matches the published channel.
  * visit must not add or remove entries. Returns the number visited. */
-size_t sub_index_match(struct sub_index *index, const struct channel *published,
-                       sub_visit_fn visit, void *ctx);
+size_t sub_index_match(struct sub_index *index, const struct channel *published, sub_visit_fn visit,
+                       void *ctx);
 
 #endif

@@ -17,7 +17,7 @@ struct conn_context {
      * timer or close callbacks never wait for the next wake-up. */
     uv_check_t flush_check;
     uv_prepare_t flush_prepare;
-    struct conn *dirty;     /* connections with unflushed output */
+    struct conn *dirty; /* connections with unflushed output */
     char read_buffer[READ_BUFFER_SIZE];
     int read_buffer_busy;
     struct buf tls_plain; /* scratch for decrypted input */
@@ -36,13 +36,13 @@ struct conn {
     struct conn_callbacks callbacks;
     void *user;
     struct tls_session *tls;
-    struct buf out;          /* unsent bytes (ciphertext when TLS) */
-    size_t in_flight;        /* bytes owned by a pending uv_write */
+    struct buf out;   /* unsent bytes (ciphertext when TLS) */
+    size_t in_flight; /* bytes owned by a pending uv_write */
     size_t output_limit;
     struct conn *next_dirty;
     int dirty;
     int closing;
-    int open;     /* connected (and TLS established) */
+    int open; /* connected (and TLS established) */
     int reading;
     int close_status;
     char close_cause[160];

@@ -45,9 +45,9 @@ uv_loop_t *conn_context_loop(struct conn_context *ctx);
 
 /* Starts connecting to host:port (a name is resolved first). tls may be NULL;
  * with TLS, server_name is the SNI/verification name (default: host). */
-int conn_connect(struct conn_context *ctx, const char *host, uint16_t port,
-                 struct tls_config *tls, const char *server_name,
-                 const struct conn_callbacks *callbacks, void *user, struct conn **out);
+int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
+                 const char *server_name, const struct conn_callbacks *callbacks, void *user,
+                 struct conn **out);
 
 struct conn_listener;
 typedef void (*conn_accept_cb)(struct conn_listener *listener, struct conn *conn);

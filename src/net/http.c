@@ -45,9 +45,8 @@ static int store_header(struct http_reader *r)
     if (m->header_count >= HTTP_MAX_HEADERS)
         return fail(r, 431, "too many headers");
     /* http-parser keeps trailing spaces of a value; trim them. */
-    while (buf_length(&r->value) > 0 &&
-           (buf_bytes(&r->value)[buf_length(&r->value) - 1] == ' ' ||
-            buf_bytes(&r->value)[buf_length(&r->value) - 1] == '\t'))
+    while (buf_length(&r->value) > 0 && (buf_bytes(&r->value)[buf_length(&r->value) - 1] == ' ' ||
+                                         buf_bytes(&r->value)[buf_length(&r->value) - 1] == '\t'))
         r->value.len--;
     char *name = buf_steal(&r->field, NULL);
     char *value = buf_steal(&r->value, NULL);
@@ -258,25 +257,44 @@ int http_header_has_token(const struct http_message *message, const char *name, 
 const char *http_status_reason(int status)
 {
     switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 

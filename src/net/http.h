@@ -77,8 +77,7 @@ void http_reader_finish(struct http_reader *reader);
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_header_get(const struct http_message *message, const char *name);
 /* Whether a comma-separated header contains token (case-insensitive). */
-int http_header_has_token(const struct http_message *message, const char *name,
-                          const char *token);
+int http_header_has_token(const struct http_message *message, const char *name, const char *token);
 
 const char *http_status_reason(int status);
 /* Appends a status line, the given "Name: value\r\n" header text (may be NULL),

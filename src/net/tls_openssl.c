@@ -17,8 +17,8 @@ struct tls_config {
 
 struct tls_session {
     SSL *ssl;
-    BIO *network_in;  /* ciphertext from the peer, read by OpenSSL */
-    BIO *network_out; /* ciphertext OpenSSL produced for the peer */
+    BIO *network_in;          /* ciphertext from the peer, read by OpenSSL */
+    BIO *network_out;         /* ciphertext OpenSSL produced for the peer */
     struct buf pending_plain; /* written before the handshake finished */
     int established;
 };

@@ -49,8 +49,7 @@ static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, s
     return (ssize_t)len;
 }
 
-static int genmask_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-                            void *user_data)
+static int genmask_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user_data)
 {
     (void)ctx;
     (void)user_data;

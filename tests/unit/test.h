@@ -44,7 +44,10 @@ struct test_case {
 };
 
 #define TEST(name) static void name(void)
-#define TEST_ENTRY(name) {#name, name}
+#define TEST_ENTRY(name)                                                                           \
+    {                                                                                              \
+#name, name                                                                                \
+    }
 
 static inline int test_run_all(const char *suite, const struct test_case *cases, size_t n)
 {

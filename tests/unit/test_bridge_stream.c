@@ -158,8 +158,8 @@ static struct bridge_packet make_packet(enum bridge_type type, const char *id, u
     return p;
 }
 
-static int push(struct bridge_reassembler *r, enum bridge_type type, const char *id,
-                uint32_t index, int final, const char *data, uint64_t now)
+static int push(struct bridge_reassembler *r, enum bridge_type type, const char *id, uint32_t index,
+                int final, const char *data, uint64_t now)
 {
     struct bridge_packet p = make_packet(type, id, index, final, data);
     int rc = bridge_reassembler_push(r, &p, now);
