@@ -9,6 +9,7 @@
 
 #define LOG_MODULE "broker"
 #include "cli/commands.h"
+#include "cli/shutdown.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -271,16 +272,10 @@ static int parse_options(int argc, char **argv, struct broker_options *o)
     return 0;
 }
 
-static struct broker *running_broker;
-
-static void on_signal(uv_signal_t *signal, int signum)
+static void on_stop(void *ctx, int signum)
 {
     log_info("received signal %d, shutting down", signum);
-    uv_signal_stop(signal);
-    uv_close((uv_handle_t *)signal, NULL);
-    if (running_broker)
-        broker_stop(running_broker);
-    running_broker = NULL;
+    broker_stop(ctx);
 }
 
 static void print_endpoints(const struct broker_options *o, uint16_t port)
@@ -335,18 +330,9 @@ int cmd_broker_main(int argc, char **argv)
         exit_code = EXIT_FAILURE_RUNTIME;
         goto out;
     }
-    running_broker = broker;
     print_endpoints(o, broker_port(broker));
-    uv_signal_t sigint, sigterm;
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_run(loop, UV_RUN_DEFAULT);
-    if (!uv_is_closing((uv_handle_t *)&sigint))
-        uv_close((uv_handle_t *)&sigint, NULL);
-    if (!uv_is_closing((uv_handle_t *)&sigterm))
-        uv_close((uv_handle_t *)&sigterm, NULL);
+    struct cli_shutdown shutdown;
+    cli_shutdown_init(loop, &shutdown, on_stop, broker);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     exit_code = EXIT_OK;

@@ -42,7 +42,9 @@ struct conn {
     struct conn *next_dirty;
     int dirty;
     int closing;
-    int open; /* connected (and TLS established) */
+    int connected; /* TCP is up: bytes (TLS handshake included) may flow */
+    int open;      /* connected and, with TLS, the handshake is done */
+    int resolving; /* a name lookup is in flight and holds the connection */
     int reading;
     int close_status;
     char close_cause[160];
@@ -157,6 +159,8 @@ static void unlink_dirty(struct conn *conn)
 static void close_handle(struct conn *conn)
 {
     unlink_dirty(conn);
+    if (conn->resolving)
+        return; /* on_resolved sees `closing` and comes back here */
     if (!uv_is_closing((uv_handle_t *)&conn->tcp))
         uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
 }
@@ -174,7 +178,7 @@ void conn_close(struct conn *conn, int status, const char *cause)
         conn->reading = 0;
     }
     /* An orderly close sends what is buffered first; an error close does not wait. */
-    if (status == 0 && conn->open && buf_length(&conn->out) > 0)
+    if (status == 0 && conn->connected && buf_length(&conn->out) > 0)
         flush_now(conn);
     if (status == 0 && conn->in_flight > 0)
         return; /* on_write_done closes once the kernel has the bytes */
@@ -263,7 +267,7 @@ static void flush_all(struct conn_context *ctx)
         struct conn *conn = ctx->dirty;
         ctx->dirty = conn->next_dirty;
         conn->dirty = 0;
-        if (conn->open && !uv_is_closing((uv_handle_t *)&conn->tcp))
+        if (conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp))
             flush_now(conn);
     }
 }
@@ -281,7 +285,7 @@ static void flush_dirty_before_poll(uv_prepare_t *prepare)
 void conn_flush(struct conn *conn)
 {
     unlink_dirty(conn);
-    if (conn->open && !uv_is_closing((uv_handle_t *)&conn->tcp))
+    if (conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp))
         flush_now(conn);
 }
 
@@ -342,6 +346,18 @@ static void open_done(struct conn *conn)
         mark_dirty(conn);
 }
 
+/* Hands decrypted bytes to the owner. They are copied out of the shared
+ * scratch buffer first: the callback may feed another TLS connection. */
+static void deliver_plain(struct conn *conn, struct buf *plain)
+{
+    if (buf_length(plain) == 0)
+        return;
+    size_t n = buf_length(plain);
+    char *copy = buf_steal(plain, NULL);
+    deliver(conn, copy, n);
+    free(copy);
+}
+
 static void on_tls_input(struct conn *conn, const char *data, size_t len)
 {
     struct buf *plain = &conn->ctx->tls_plain;
@@ -351,6 +367,8 @@ static void on_tls_input(struct conn *conn, const char *data, size_t len)
     if (buf_length(&conn->out) > 0)
         mark_dirty(conn);
     if (rc < 0) {
+        if (rc == -EPIPE)
+            deliver_plain(conn, plain); /* last data and close_notify in one read */
         if (!conn->open && conn->callbacks.on_open)
             conn->callbacks.on_open(conn, rc, cause);
         fail(conn, rc, cause);
@@ -358,14 +376,7 @@ static void on_tls_input(struct conn *conn, const char *data, size_t len)
     }
     if (!conn->open && tls_session_established(conn->tls))
         open_done(conn);
-    /* on_data may write (and so use tls_plain? no: writes go to conn->out). */
-    if (buf_length(plain) > 0) {
-        /* Copy out: a callback may feed another TLS connection. */
-        size_t n = buf_length(plain);
-        char *copy = buf_steal(plain, NULL);
-        deliver(conn, copy, n);
-        free(copy);
-    }
+    deliver_plain(conn, plain);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
@@ -443,6 +454,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     name_peer(conn);
+    conn->connected = 1;
     start_reading(conn);
     if (conn->tls) {
         tls_session_start(conn->tls, &conn->out);
@@ -455,6 +467,7 @@ static void on_connected(uv_connect_t *req, int status)
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct conn *conn = req->data;
+    conn->resolving = 0;
     if (status == 0 && !conn->closing) {
         conn->connect_req.data = conn;
         status = uv_tcp_connect(&conn->connect_req, &conn->tcp, res->ai_addr, on_connected);
@@ -495,8 +508,10 @@ int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, stru
     snprintf(port_text, sizeof(port_text), "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     conn->resolve.data = conn;
+    conn->resolving = 1;
     int rc = uv_getaddrinfo(ctx->loop, &conn->resolve, on_resolved, host, port_text, &hints);
     if (rc < 0) {
+        conn->resolving = 0;
         tls_session_free(conn->tls);
         uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
         return rc;
@@ -525,6 +540,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     name_peer(conn);
+    conn->connected = 1;
     if (!conn->tls)
         conn->open = 1;
     listener->on_accept(listener, conn);

@@ -1,0 +1,576 @@
+#include "bridge_runtime/relay.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "bridge"
+#include "bridge/stream.h"
+#include "bridge_runtime/runtime_client.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "events/client.h"
+
+extern char **environ;
+
+/* While dev works, it sends a Ping at least every second; this much silence
+ * means it is gone (killed, or its machine slept). */
+#define DEV_SILENCE_LIMIT_MS 5000
+/* Packets per publish: AppSync takes at most 5 events per publish. */
+#define PUBLISH_BATCH 5
+#define MAX_PUBLISHES_IN_FLIGHT 8
+
+struct relay;
+
+struct outgoing_batch {
+    struct outgoing_batch *next;
+    struct relay *relay;
+    char *events[PUBLISH_BATCH];
+    size_t count;
+    int attempts;
+};
+
+struct relay {
+    uv_loop_t *loop;
+    const struct bridge_settings *settings;
+    struct conn_context *conns;
+    struct events_client *events;
+    struct events_subscription *subscription;
+    struct runtime_client *runtime;
+    struct bridge_reassembler *reassembler;
+    uv_timer_t timer;        /* no-dev and dev-silence limits */
+    uv_timer_t housekeeping; /* reassembly expiry */
+    enum relay_state state;
+    int ready; /* subscription confirmed */
+    int polling_started;
+    char request_id[BRIDGE_MAX_ID_LENGTH + 1];
+    struct buf next_text; /* the current invocation, as relayed (for resends) */
+    struct buf result;    /* a buffered Response / Error body */
+    int streaming_started;
+    /* outgoing packets: batches waiting, and the batch being filled */
+    struct outgoing_batch *queue_head, *queue_tail;
+    struct outgoing_batch *filling;
+    size_t in_flight;
+    int stopping;
+};
+
+static const char *const state_names[] = {"connecting", "polling", "waiting-ping", "waiting-result",
+                                          "posting"};
+
+const char *relay_state_name(enum relay_state state)
+{
+    return state_names[state];
+}
+
+static void enter_state(struct relay *r, enum relay_state state)
+{
+    if (r->state == state)
+        return;
+    log_debug("%s -> %s", state_names[r->state], state_names[state]);
+    r->state = state;
+}
+
+static uint64_t now_ms(struct relay *r)
+{
+    return uv_now(r->loop);
+}
+
+static void poll_next(struct relay *r);
+
+/* ---- publishing packets, with retry until acknowledged ---- */
+
+static void pump_queue(struct relay *r);
+
+static void free_batch(struct outgoing_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        free(b->events[i]);
+    free(b);
+}
+
+static void requeue_front(struct relay *r, struct outgoing_batch *b)
+{
+    b->next = r->queue_head;
+    r->queue_head = b;
+    if (!r->queue_tail)
+        r->queue_tail = b;
+}
+
+static void on_published(void *user, const struct events_publish_result *result)
+{
+    struct outgoing_batch *b = user;
+    struct relay *r = b->relay;
+    r->in_flight--;
+    int retry = result->status == -ECONNRESET || result->status == -ETIMEDOUT ||
+                result->status == -ECANCELED || result->status == -EPIPE;
+    if (r->stopping || result->status == 0 || !retry || b->attempts >= 20) {
+        if (result->status < 0 && !r->stopping)
+            log_error("publishing to tether dev failed: %s", result->cause);
+        free_batch(b);
+    } else {
+        log_debug("publish will be retried: %s", result->cause);
+        requeue_front(r, b); /* duplicates are dropped by the receiver */
+    }
+    pump_queue(r);
+}
+
+static void publish_batch(struct relay *r, struct outgoing_batch *b)
+{
+    char cause[256];
+    b->attempts++;
+    b->relay = r;
+    int rc =
+        events_client_publish(r->events, r->settings->dev_channel, (const char *const *)b->events,
+                              b->count, on_published, b, cause, sizeof(cause));
+    if (rc < 0) {
+        log_error("cannot publish to tether dev: %s", cause);
+        free_batch(b);
+        return;
+    }
+    r->in_flight++;
+}
+
+static void pump_queue(struct relay *r)
+{
+    while (r->ready && r->queue_head && r->in_flight < MAX_PUBLISHES_IN_FLIGHT) {
+        struct outgoing_batch *b = r->queue_head;
+        r->queue_head = b->next;
+        if (!r->queue_head)
+            r->queue_tail = NULL;
+        b->next = NULL;
+        publish_batch(r, b);
+    }
+}
+
+static void flush_filling(struct relay *r)
+{
+    struct outgoing_batch *b = r->filling;
+    if (!b)
+        return;
+    r->filling = NULL;
+    if (r->queue_tail)
+        r->queue_tail->next = b;
+    else
+        r->queue_head = b;
+    r->queue_tail = b;
+    pump_queue(r);
+}
+
+static int emit_packet(void *ctx, const char *json, size_t len)
+{
+    struct relay *r = ctx;
+    if (!r->filling && !(r->filling = calloc(1, sizeof(*r->filling))))
+        return -ENOMEM;
+    char *copy = strndup(json, len);
+    if (!copy)
+        return -ENOMEM;
+    r->filling->events[r->filling->count++] = copy;
+    if (r->filling->count == PUBLISH_BATCH)
+        flush_filling(r);
+    return 0;
+}
+
+static int send_message(struct relay *r, enum bridge_type type, const char *id, const void *data,
+                        size_t len)
+{
+    int rc = bridge_send(type, r->settings->worker_id, id, data, len, emit_packet, r);
+    flush_filling(r);
+    return rc;
+}
+
+/* ---- Init ---- */
+
+static void send_init(struct relay *r)
+{
+    json_t *env = json_array();
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq && !bridge_settings_env_blocked(*e, (size_t)(eq - *e)))
+            json_array_append_new(env, json_string(*e));
+    }
+    json_t *init = json_pack("{s:s, s:s, s:o, s:b, s:i}", "functionID", r->settings->function_id,
+                             "workerID", r->settings->worker_id, "environment", env, "streaming",
+                             r->settings->streaming, "protocol", 1);
+    char *text = json_dumps(init, JSON_COMPACT);
+    char id[37];
+    random_uuid(id);
+    log_info("sending Init for %s (worker %s)", r->settings->function_id, r->settings->worker_id);
+    send_message(r, BRIDGE_INIT, id, text, strlen(text));
+    free(text);
+    json_decref(init);
+}
+
+/* ---- posting results ---- */
+
+static void on_posted(void *ctx, int status, const struct http_message *m, const char *cause)
+{
+    struct relay *r = ctx;
+    if (status < 0)
+        log_error("posting the result failed: %s", cause);
+    else if (status != 202)
+        log_warn("the Runtime API answered %d to the result of %s: %.*s", status, r->request_id,
+                 m ? (int)buf_length(&m->body) : 0, m ? buf_bytes(&m->body) : "");
+    r->request_id[0] = '\0';
+    r->streaming_started = 0;
+    buf_reset(&r->result);
+    poll_next(r);
+}
+
+static void post_error(struct relay *r, const char *error_type, const char *body, size_t len)
+{
+    char path[300], headers[200];
+    uv_timer_stop(&r->timer);
+    enter_state(r, RELAY_POSTING);
+    snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/error", r->request_id);
+    snprintf(headers, sizeof(headers),
+             "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: %.100s\r\n",
+             error_type);
+    if (runtime_client_request(r->runtime, "POST", path, headers, body, len, on_posted, r) < 0)
+        log_error("cannot post the error for %s", r->request_id);
+}
+
+static void fail_invocation(struct relay *r, const char *error_type, const char *message)
+{
+    log_warn("invocation %s failed: %s", r->request_id, message);
+    json_t *err = json_pack("{s:s, s:s, s:[]}", "errorMessage", message, "errorType", error_type,
+                            "stackTrace");
+    char *text = json_dumps(err, JSON_COMPACT);
+    post_error(r, error_type, text, strlen(text));
+    free(text);
+    json_decref(err);
+}
+
+static void post_response(struct relay *r)
+{
+    char path[300];
+    uv_timer_stop(&r->timer);
+    enter_state(r, RELAY_POSTING);
+    snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
+    runtime_client_request(r->runtime, "POST", path, NULL, buf_bytes(&r->result),
+                           buf_length(&r->result), on_posted, r);
+}
+
+static void post_error_body(struct relay *r)
+{
+    json_t *parsed = json_loadb(buf_bytes(&r->result), buf_length(&r->result), 0, NULL);
+    const char *type = json_string_value(json_object_get(parsed, "errorType"));
+    post_error(r, type ? type : "Unhandled", buf_bytes(&r->result), buf_length(&r->result));
+    json_decref(parsed);
+}
+
+/* ---- responses from dev ---- */
+
+static void arm_silence_limit(struct relay *r);
+
+static void stream_chunk(struct relay *r, const struct bridge_packet *p)
+{
+    if (!r->streaming_started) {
+        char path[300];
+        snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
+        runtime_client_stream_begin(r->runtime, path,
+                                    "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+                                    "Trailer: Lambda-Runtime-Function-Error-Type, "
+                                    "Lambda-Runtime-Function-Error-Body\r\n",
+                                    on_posted, r);
+        r->streaming_started = 1;
+    }
+    runtime_client_stream_write(r->runtime, buf_bytes(&p->data), buf_length(&p->data));
+    if (p->final) {
+        uv_timer_stop(&r->timer);
+        enter_state(r, RELAY_POSTING);
+        runtime_client_stream_end(r->runtime, NULL);
+    }
+}
+
+static void on_result_chunk(struct relay *r, const struct bridge_packet *p)
+{
+    arm_silence_limit(r);
+    if (p->type == BRIDGE_RESPONSE && r->settings->streaming) {
+        stream_chunk(r, p);
+        return;
+    }
+    if (buf_append(&r->result, buf_bytes(&p->data), buf_length(&p->data)) < 0) {
+        fail_invocation(r, "Runtime.OutOfMemory", "the bridge ran out of memory");
+        return;
+    }
+    if (!p->final)
+        return;
+    if (p->type == BRIDGE_RESPONSE)
+        post_response(r);
+    else
+        post_error_body(r);
+}
+
+static void on_chunk(void *ctx, const struct bridge_packet *p)
+{
+    struct relay *r = ctx;
+    if (p->type == BRIDGE_REBOOT) {
+        send_init(r);
+        return;
+    }
+    int current = r->request_id[0] && strcmp(p->id, r->request_id) == 0;
+    if (!current || r->state == RELAY_POSTING) {
+        log_debug("ignoring %s for %s (not the current invocation)", bridge_type_name(p->type),
+                  p->id);
+        return;
+    }
+    switch (p->type) {
+    case BRIDGE_PING:
+        if (r->state == RELAY_WAITING_PING)
+            enter_state(r, RELAY_WAITING_RESULT);
+        arm_silence_limit(r);
+        break;
+    case BRIDGE_RESPONSE:
+    case BRIDGE_ERROR:
+    case BRIDGE_INIT_ERROR:
+        enter_state(r, RELAY_WAITING_RESULT);
+        on_result_chunk(r, p);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
+                       const char *reason)
+{
+    struct relay *r = ctx;
+    (void)source;
+    if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state == RELAY_WAITING_RESULT &&
+        type != BRIDGE_PING) {
+        char message[300];
+        snprintf(message, sizeof(message), "the answer from tether dev was incomplete: %s", reason);
+        fail_invocation(r, "TetherTransportError", message);
+    }
+}
+
+static void on_event(void *user, struct events_subscription *sub, const char *event, size_t len)
+{
+    struct relay *r = user;
+    struct bridge_packet p;
+    char cause[200];
+    (void)sub;
+    if (bridge_packet_decode(event, len, &p, cause, sizeof(cause)) < 0) {
+        log_warn("dropping a malformed packet: %s", cause);
+        return;
+    }
+    bridge_reassembler_push(r->reassembler, &p, now_ms(r));
+    bridge_packet_free(&p);
+}
+
+/* ---- timers ---- */
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct relay *r = timer->data;
+    char message[400];
+    const struct bridge_settings *s = r->settings;
+    if (r->state == RELAY_WAITING_PING) {
+        snprintf(message, sizeof(message),
+                 "tether dev is not running for app \"%s\", stage \"%s\" (no answer within %u ms)."
+                 " Start it with `tether dev` in the project.",
+                 s->app, s->stage, s->no_dev_timeout_ms);
+        fail_invocation(r, "TetherDevNotRunning", message);
+    } else if (r->state == RELAY_WAITING_RESULT) {
+        snprintf(message, sizeof(message),
+                 "tether dev stopped answering (nothing for %d ms) while running this invocation",
+                 DEV_SILENCE_LIMIT_MS);
+        fail_invocation(r, "TetherDevGone", message);
+    }
+}
+
+static void arm_silence_limit(struct relay *r)
+{
+    uv_timer_start(&r->timer, on_timer, DEV_SILENCE_LIMIT_MS, 0);
+}
+
+static void on_housekeeping(uv_timer_t *timer)
+{
+    struct relay *r = timer->data;
+    bridge_reassembler_expire(r->reassembler, now_ms(r));
+}
+
+/* ---- invocations from the Runtime API ---- */
+
+static void relay_next(struct relay *r, const struct http_message *m)
+{
+    const char *id = http_header_get(m, "Lambda-Runtime-Aws-Request-Id");
+    if (!id || strlen(id) > BRIDGE_MAX_ID_LENGTH) {
+        log_error("the Runtime API sent an invocation without a usable request id");
+        poll_next(r);
+        return;
+    }
+    snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+    buf_reset(&r->next_text);
+    runtime_message_to_text(m, &r->next_text);
+    buf_reset(&r->result);
+    if (!r->ready) {
+        fail_invocation(r, "TetherEventsUnreachable",
+                        "the bridge cannot reach the events endpoint, so tether dev cannot "
+                        "receive this invocation (see the function's logs for the cause)");
+        return;
+    }
+    enter_state(r, RELAY_WAITING_PING);
+    send_message(r, BRIDGE_NEXT, r->request_id, buf_bytes(&r->next_text),
+                 buf_length(&r->next_text));
+    uv_timer_start(&r->timer, on_timer, r->settings->no_dev_timeout_ms, 0);
+}
+
+static void on_next(void *ctx, int status, const struct http_message *m, const char *cause)
+{
+    struct relay *r = ctx;
+    if (r->stopping)
+        return;
+    if (status == 200 && m) {
+        relay_next(r, m);
+        return;
+    }
+    if (status >= 0)
+        log_error("GET /next answered %d; the runtime must exit", status);
+    else
+        log_error("GET /next failed: %s", cause);
+    /* Lambda says a runtime should exit promptly when /next fails. */
+    exit(1);
+}
+
+static void poll_next(struct relay *r)
+{
+    if (r->stopping)
+        return;
+    enter_state(r, RELAY_POLLING);
+    if (runtime_client_request(r->runtime, "GET", "/2018-06-01/runtime/invocation/next", NULL, NULL,
+                               0, on_next, r) < 0)
+        log_error("cannot ask the Runtime API for the next invocation");
+}
+
+/* ---- events connection ---- */
+
+static void on_subscribed(void *user, struct events_subscription *sub, int status,
+                          const char *cause)
+{
+    struct relay *r = user;
+    if (status < 0) {
+        log_error("%s", cause);
+        r->subscription = NULL;
+        return;
+    }
+    (void)sub;
+    int first = !r->ready;
+    r->ready = 1;
+    if (first)
+        send_init(r);
+    /* After a reconnect, an invocation dev may have missed is sent again:
+     * dev answers a repeated Next by re-sending its result. */
+    if (!first && (r->state == RELAY_WAITING_PING || r->state == RELAY_WAITING_RESULT)) {
+        char resend_id[BRIDGE_MAX_ID_LENGTH + 1];
+        snprintf(resend_id, sizeof(resend_id), "%.100s.r%u", r->request_id,
+                 (unsigned)(now_ms(r) % 100000));
+        send_message(r, BRIDGE_NEXT, resend_id, buf_bytes(&r->next_text),
+                     buf_length(&r->next_text));
+        arm_silence_limit(r);
+    }
+    pump_queue(r);
+    if (!r->polling_started) {
+        r->polling_started = 1;
+        poll_next(r);
+    }
+}
+
+static void on_events_state(void *user, enum events_client_state state, const char *cause)
+{
+    struct relay *r = user;
+    if (state == EVENTS_CLIENT_BACKOFF || state == EVENTS_CLIENT_CLOSED) {
+        r->ready = 0;
+        log_warn("events connection lost: %s", cause ? cause : "closed");
+    }
+}
+
+/* Cold start must not hang on an unreachable endpoint: past this, invocations
+ * are taken and failed with a clear error until the connection comes up. */
+static void on_connect_deadline(uv_timer_t *timer)
+{
+    struct relay *r = timer->data;
+    if (!r->polling_started) {
+        log_error("the events endpoint is still unreachable: %s",
+                  events_client_last_error(r->events));
+        r->polling_started = 1;
+        poll_next(r);
+    }
+}
+
+static int connect_events(struct relay *r, char *cause, size_t cause_len)
+{
+    const struct bridge_settings *s = r->settings;
+    struct events_client_config config;
+    events_client_config_init(&config);
+    config.http_url = s->events_http;
+    config.realtime_url = s->events_realtime;
+    config.ca_file = s->ca_file;
+    config.conn_context = r->conns;
+    config.on_state = on_events_state;
+    config.user = r;
+    config.backoff_base_ms = 50;
+    config.backoff_cap_ms = 5000;
+    char region[64];
+    if (s->api_key)
+        config.api_key = s->api_key;
+    else if (events_client_config_iam_from_env(&config, s->region, region, sizeof(region), cause,
+                                               cause_len) < 0)
+        return -EINVAL;
+    int rc = events_client_new(r->loop, &config, &r->events, cause, cause_len);
+    if (rc == 0)
+        rc = events_client_subscribe(r->events, s->worker_channel, on_event, on_subscribed, r,
+                                     &r->subscription, cause, cause_len);
+    if (rc == 0)
+        rc = events_client_start(r->events);
+    return rc;
+}
+
+int relay_start(uv_loop_t *loop, const struct bridge_settings *settings, struct relay **out,
+                char *cause, size_t cause_len)
+{
+    struct relay *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->loop = loop;
+    r->settings = settings;
+    r->conns = conn_context_new(loop);
+    r->runtime = r->conns
+                     ? runtime_client_new(r->conns, settings->runtime_host, settings->runtime_port)
+                     : NULL;
+    r->reassembler = bridge_reassembler_new(NULL, on_chunk, on_abandon, r);
+    if (!r->runtime || !r->reassembler) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_init(loop, &r->housekeeping);
+    r->housekeeping.data = r;
+    uv_timer_start(&r->housekeeping, on_housekeeping, 1000, 1000);
+    uv_unref((uv_handle_t *)&r->housekeeping);
+    int rc = connect_events(r, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    static uv_timer_t connect_deadline;
+    uv_timer_init(loop, &connect_deadline);
+    connect_deadline.data = r;
+    uv_timer_start(&connect_deadline, on_connect_deadline,
+                   settings->no_dev_timeout_ms > 10000 ? 10000 : settings->no_dev_timeout_ms, 0);
+    uv_unref((uv_handle_t *)&connect_deadline);
+    *out = r;
+    return 0;
+}
+
+void relay_stop(struct relay *r)
+{
+    r->stopping = 1;
+    uv_timer_stop(&r->timer);
+    uv_timer_stop(&r->housekeeping);
+    events_client_free(r->events);
+    r->events = NULL;
+    runtime_client_free(r->runtime);
+    r->runtime = NULL;
+}

@@ -1,0 +1,35 @@
+/* The bridge's settings, read from its environment exactly as Lambda and the
+ * deployer set it (docs/bridge.md lists every variable). */
+#ifndef TETHER_BRIDGE_RUNTIME_SETTINGS_H
+#define TETHER_BRIDGE_RUNTIME_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bridge_settings {
+    char runtime_host[256]; /* from AWS_LAMBDA_RUNTIME_API */
+    uint16_t runtime_port;
+    const char *events_http;     /* TETHER_EVENTS_HTTP */
+    const char *events_realtime; /* TETHER_EVENTS_REALTIME, optional */
+    const char *api_key;         /* TETHER_EVENTS_API_KEY; else IAM from AWS_* */
+    const char *region;          /* TETHER_EVENTS_REGION, else AWS_REGION */
+    const char *ca_file;         /* TETHER_CA_FILE, optional */
+    const char *app;             /* TETHER_APP */
+    const char *stage;           /* TETHER_STAGE */
+    const char *namespace_name;  /* TETHER_NAMESPACE, default "tether" */
+    const char *function_id;     /* TETHER_FUNCTION_ID, else AWS_LAMBDA_FUNCTION_NAME */
+    char worker_id[33];          /* last 32 characters of AWS_LAMBDA_LOG_STREAM_NAME */
+    uint32_t no_dev_timeout_ms;  /* TETHER_NO_DEV_TIMEOUT_MS, default 3000 */
+    int streaming;               /* TETHER_STREAMING=1 */
+    char dev_channel[300];       /* /{ns}/{app}/{stage}/in */
+    char worker_channel[340];    /* /{ns}/{app}/{stage}/{worker}/in */
+};
+
+/* Fills settings from the environment; -EINVAL with a cause naming the
+ * missing or malformed variable. */
+int bridge_settings_load(struct bridge_settings *settings, char *cause, size_t cause_len);
+/* Whether a variable is kept out of the Init message (runtime plumbing that
+ * must not leak into the local worker's environment). */
+int bridge_settings_env_blocked(const char *name, size_t name_len);
+
+#endif

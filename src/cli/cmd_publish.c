@@ -1,0 +1,290 @@
+/* `tether publish`: publish events to an AppSync Events channel (AWS or the
+ * embedded broker), over the realtime WebSocket or HTTP. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#define LOG_MODULE "publish"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "events/client.h"
+
+const char cmd_publish_help[] =
+    "usage: tether publish --endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+    "                      [OPTIONS] CHANNEL EVENT_JSON...\n"
+    "\n"
+    "Publishes 1 to 5 events, each a JSON value, to an AppSync Events channel\n"
+    "(AWS AppSync Events or `tether broker`), over the realtime WebSocket, or\n"
+    "over HTTP POST with --http. Prints the server's answer as one JSON line:\n"
+    "{\"successful\":[{\"identifier\":...,\"index\":0}],\"failed\":[]}.\n"
+    "\n"
+    "options:\n"
+    "  --endpoint URL       the HTTP endpoint: https://ID.appsync-api.REGION.amazonaws.com/event\n"
+    "                       or a broker's http://127.0.0.1:PORT/event\n"
+    "  --realtime URL       the realtime endpoint (default: derived from --endpoint,\n"
+    "                       ws(s)://HOST[:PORT]/event/realtime)\n"
+    "  --api-key KEY        authorize with an API key\n"
+    "  --iam                sign with SigV4, credentials from AWS_ACCESS_KEY_ID,\n"
+    "                       AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN\n"
+    "  --region REGION      region for --iam (default: AWS_REGION, AWS_DEFAULT_REGION,\n"
+    "                       or the endpoint's host)\n"
+    "  --http               publish with HTTP POST instead of the WebSocket\n"
+    "  --timeout SECONDS    give up after this long (default 15)\n"
+    "  --ca-file FILE       trust the CA certificates in FILE (PEM) for https/wss\n"
+    "  --insecure           do not verify TLS certificates (testing only)\n"
+    "  --log-level LEVEL    error, warn, info, debug or trace\n"
+    "\n"
+    "Put -- before CHANNEL when an event starts with '-' (a negative number).\n"
+    "\n"
+    "example:\n"
+    "  tether publish --endpoint http://127.0.0.1:7070/event --api-key KEY \\\n"
+    "      /default/greetings '{\"hello\":\"world\"}' '42'\n"
+    "\n"
+    "exit codes: 0 every event published, 1 connection, authorization or publish\n"
+    "failure, 2 usage error.\n";
+
+struct publish_options {
+    const char *endpoint;
+    const char *realtime;
+    const char *api_key;
+    int iam;
+    const char *region;
+    const char *ca_file;
+    int insecure;
+    int http;
+    unsigned timeout_s;
+    const char *channel;
+    const char *const *events;
+    size_t event_count;
+};
+
+struct publish_run {
+    uv_loop_t loop;
+    struct events_client *client;
+    int exit_code;
+    int done;
+};
+
+static int parse_seconds(const char *text, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    if (*end || end == text || text[0] == '-' || v == 0 || v > 86400)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tether publish: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see `tether publish --help`)\n", stderr);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int parse_options(int argc, char **argv, struct publish_options *o)
+{
+    enum {
+        OPT_ENDPOINT = 256,
+        OPT_REALTIME,
+        OPT_API_KEY,
+        OPT_IAM,
+        OPT_REGION,
+        OPT_HTTP,
+        OPT_TIMEOUT,
+        OPT_CA_FILE,
+        OPT_INSECURE,
+        OPT_LOG,
+        OPT_HELP
+    };
+    static const struct option options[] = {
+        {"endpoint", required_argument, 0, OPT_ENDPOINT},
+        {"realtime", required_argument, 0, OPT_REALTIME},
+        {"api-key", required_argument, 0, OPT_API_KEY},
+        {"iam", no_argument, 0, OPT_IAM},
+        {"region", required_argument, 0, OPT_REGION},
+        {"http", no_argument, 0, OPT_HTTP},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"ca-file", required_argument, 0, OPT_CA_FILE},
+        {"insecure", no_argument, 0, OPT_INSECURE},
+        {"log-level", required_argument, 0, OPT_LOG},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
+    };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_ENDPOINT:
+            o->endpoint = optarg;
+            break;
+        case OPT_REALTIME:
+            o->realtime = optarg;
+            break;
+        case OPT_API_KEY:
+            o->api_key = optarg;
+            break;
+        case OPT_IAM:
+            o->iam = 1;
+            break;
+        case OPT_REGION:
+            o->region = optarg;
+            break;
+        case OPT_HTTP:
+            o->http = 1;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &o->timeout_s) < 0)
+                return usage_error("bad --timeout \"%s\" (seconds, 1-86400)", optarg);
+            break;
+        case OPT_CA_FILE:
+            o->ca_file = optarg;
+            break;
+        case OPT_INSECURE:
+            o->insecure = 1;
+            break;
+        case OPT_LOG: {
+            int level = log_level_parse(optarg);
+            if (level < 0)
+                return usage_error("unknown log level \"%s\"", optarg);
+            log_set_level((enum log_level)level);
+            break;
+        }
+        case 'h':
+        case OPT_HELP:
+            fputs(cmd_publish_help, stdout);
+            exit(EXIT_OK);
+        default:
+            return usage_error("bad option");
+        }
+    }
+    if (!o->endpoint)
+        return usage_error("--endpoint URL is required");
+    if (!o->api_key == !o->iam)
+        return usage_error("give either --api-key KEY or --iam");
+    if (argc - optind < 2)
+        return usage_error("give a CHANNEL and at least one EVENT_JSON");
+    o->channel = argv[optind];
+    o->events = (const char *const *)&argv[optind + 1];
+    o->event_count = (size_t)(argc - optind - 1);
+    return 0;
+}
+
+static void finish(struct publish_run *run, int exit_code)
+{
+    if (run->done)
+        return;
+    run->done = 1;
+    run->exit_code = exit_code;
+    events_client_free(run->client);
+}
+
+static void on_result(void *user, const struct events_publish_result *result)
+{
+    struct publish_run *run = user;
+    if (result->status < 0) {
+        fprintf(stderr, "tether publish: %s\n", result->cause);
+        finish(run, EXIT_FAILURE_RUNTIME);
+        return;
+    }
+    json_t *successful =
+        result->successful ? json_incref((json_t *)result->successful) : json_array();
+    json_t *failed = result->failed ? json_incref((json_t *)result->failed) : json_array();
+    /* "o" takes over both references. */
+    json_t *answer = json_pack("{soso}", "successful", successful, "failed", failed);
+    char *text = answer ? json_dumps(answer, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text)
+        printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    json_decref(answer);
+    if (result->failed_count > 0) {
+        fprintf(stderr, "tether publish: %s\n", result->cause);
+        finish(run, EXIT_FAILURE_RUNTIME);
+        return;
+    }
+    finish(run, EXIT_OK);
+}
+
+static void on_state(void *user, enum events_client_state state, const char *cause)
+{
+    /* A refused connection also fails the queued publish (reconnect is off),
+     * whose callback reports it: only log here. */
+    (void)user;
+    if (cause && (state == EVENTS_CLIENT_CLOSED || state == EVENTS_CLIENT_BACKOFF))
+        log_debug("realtime connection ended: %s", cause);
+}
+
+static int make_client(struct publish_run *run, const struct publish_options *o, char *region_buf,
+                       size_t region_len, char *cause, size_t cause_len)
+{
+    struct events_client_config config;
+    events_client_config_init(&config);
+    config.http_url = o->endpoint;
+    config.realtime_url = o->realtime;
+    config.api_key = o->api_key;
+    config.ca_file = o->ca_file;
+    config.insecure = o->insecure;
+    config.reconnect = 0; /* one attempt: a failure is reported, not retried */
+    config.connect_timeout_ms = o->timeout_s * 1000;
+    config.request_timeout_ms = o->timeout_s * 1000;
+    config.on_state = on_state;
+    config.user = run;
+    if (o->iam && events_client_config_iam_from_env(&config, o->region, region_buf, region_len,
+                                                    cause, cause_len) < 0)
+        return -EINVAL;
+    return events_client_new(&run->loop, &config, &run->client, cause, cause_len);
+}
+
+static int run_publish(const struct publish_options *o)
+{
+    struct publish_run run = {.exit_code = EXIT_FAILURE_RUNTIME};
+    char cause[600], region[64];
+    if (uv_loop_init(&run.loop) < 0) {
+        fprintf(stderr, "tether publish: cannot create the event loop\n");
+        return EXIT_FAILURE_RUNTIME;
+    }
+    int rc = make_client(&run, o, region, sizeof(region), cause, sizeof(cause));
+    if (rc == 0) {
+        if (o->http) {
+            rc = events_client_publish_http(run.client, o->channel, o->events, o->event_count,
+                                            on_result, &run, cause, sizeof(cause));
+        } else {
+            rc = events_client_publish(run.client, o->channel, o->events, o->event_count, on_result,
+                                       &run, cause, sizeof(cause));
+            if (rc == 0)
+                events_client_start(run.client);
+        }
+        if (rc < 0)
+            events_client_free(run.client);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tether publish: %s\n", cause);
+        run.exit_code = rc == -ENOMEM ? EXIT_FAILURE_RUNTIME : EXIT_USAGE;
+    }
+    uv_run(&run.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&run.loop) != 0)
+        log_debug("event loop closed with handles still open");
+    return run.exit_code;
+}
+
+int cmd_publish_main(int argc, char **argv)
+{
+    struct publish_options o = {.timeout_s = 15};
+    if (parse_options(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    /* A peer that resets the connection must not kill us with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    return run_publish(&o);
+}

@@ -1,0 +1,381 @@
+/* `tether subscribe`: print the events of an AppSync Events channel (AWS or
+ * the embedded broker), one JSON value per line. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#define LOG_MODULE "subscribe"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "events/client.h"
+
+const char cmd_subscribe_help[] =
+    "usage: tether subscribe --endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+    "                        [--count N] [--timeout SECONDS] [OPTIONS] CHANNEL\n"
+    "\n"
+    "Subscribes to an AppSync Events channel (AWS AppSync Events or `tether broker`)\n"
+    "and prints each event's JSON on its own line on stdout. CHANNEL may end in\n"
+    "/* to receive every channel below a prefix. A lost connection is reopened\n"
+    "(with backoff) and the subscription renewed; a first connection or\n"
+    "subscription that fails ends the command.\n"
+    "\n"
+    "options:\n"
+    "  --endpoint URL       the HTTP endpoint: https://ID.appsync-api.REGION.amazonaws.com/event\n"
+    "                       or a broker's http://127.0.0.1:PORT/event\n"
+    "  --realtime URL       the realtime endpoint (default: derived from --endpoint,\n"
+    "                       ws(s)://HOST[:PORT]/event/realtime)\n"
+    "  --api-key KEY        authorize with an API key\n"
+    "  --iam                sign with SigV4, credentials from AWS_ACCESS_KEY_ID,\n"
+    "                       AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN\n"
+    "  --region REGION      region for --iam (default: AWS_REGION, AWS_DEFAULT_REGION,\n"
+    "                       or the endpoint's host)\n"
+    "  --count N            exit after N events\n"
+    "  --timeout SECONDS    exit after this long: status 0 without --count, 1 when\n"
+    "                       fewer than N events arrived\n"
+    "  --no-reconnect       exit (status 1) when the connection is lost\n"
+    "  --ca-file FILE       trust the CA certificates in FILE (PEM) for wss\n"
+    "  --insecure           do not verify TLS certificates (testing only)\n"
+    "  --log-level LEVEL    error, warn, info, debug or trace\n"
+    "\n"
+    "example:\n"
+    "  tether subscribe --endpoint http://127.0.0.1:7070/event --api-key KEY \\\n"
+    "      --count 1 '/default/*'\n"
+    "\n"
+    "SIGINT or SIGTERM ends it like --timeout. Exit codes: 0 done, 1 connection,\n"
+    "authorization or subscription failure, 2 usage error.\n";
+
+struct subscribe_options {
+    const char *endpoint;
+    const char *realtime;
+    const char *api_key;
+    int iam;
+    const char *region;
+    const char *ca_file;
+    int insecure;
+    int no_reconnect;
+    unsigned long count; /* 0: no limit */
+    unsigned timeout_s;  /* 0: none */
+    const char *channel;
+};
+
+struct subscribe_run {
+    uv_loop_t loop;
+    const struct subscribe_options *options;
+    struct events_client *client;
+    uv_timer_t timeout;
+    uv_signal_t sigint, sigterm;
+    unsigned long received;
+    int ever_ready; /* the first connection succeeded */
+    int connected;  /* READY now */
+    int subscribed;
+    int exit_code;
+    int done;
+};
+
+static int parse_number(const char *text, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || end == text || text[0] == '-' || v == 0 || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tether subscribe: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see `tether subscribe --help`)\n", stderr);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int parse_options(int argc, char **argv, struct subscribe_options *o)
+{
+    enum {
+        OPT_ENDPOINT = 256,
+        OPT_REALTIME,
+        OPT_API_KEY,
+        OPT_IAM,
+        OPT_REGION,
+        OPT_COUNT,
+        OPT_TIMEOUT,
+        OPT_NO_RECONNECT,
+        OPT_CA_FILE,
+        OPT_INSECURE,
+        OPT_LOG,
+        OPT_HELP
+    };
+    static const struct option options[] = {
+        {"endpoint", required_argument, 0, OPT_ENDPOINT},
+        {"realtime", required_argument, 0, OPT_REALTIME},
+        {"api-key", required_argument, 0, OPT_API_KEY},
+        {"iam", no_argument, 0, OPT_IAM},
+        {"region", required_argument, 0, OPT_REGION},
+        {"count", required_argument, 0, OPT_COUNT},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"no-reconnect", no_argument, 0, OPT_NO_RECONNECT},
+        {"ca-file", required_argument, 0, OPT_CA_FILE},
+        {"insecure", no_argument, 0, OPT_INSECURE},
+        {"log-level", required_argument, 0, OPT_LOG},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
+    };
+    unsigned long value;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_ENDPOINT:
+            o->endpoint = optarg;
+            break;
+        case OPT_REALTIME:
+            o->realtime = optarg;
+            break;
+        case OPT_API_KEY:
+            o->api_key = optarg;
+            break;
+        case OPT_IAM:
+            o->iam = 1;
+            break;
+        case OPT_REGION:
+            o->region = optarg;
+            break;
+        case OPT_COUNT:
+            if (parse_number(optarg, 1000000000UL, &o->count) < 0)
+                return usage_error("bad --count \"%s\" (a positive number)", optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (parse_number(optarg, 31UL * 86400, &value) < 0)
+                return usage_error("bad --timeout \"%s\" (seconds, at least 1)", optarg);
+            o->timeout_s = (unsigned)value;
+            break;
+        case OPT_NO_RECONNECT:
+            o->no_reconnect = 1;
+            break;
+        case OPT_CA_FILE:
+            o->ca_file = optarg;
+            break;
+        case OPT_INSECURE:
+            o->insecure = 1;
+            break;
+        case OPT_LOG: {
+            int level = log_level_parse(optarg);
+            if (level < 0)
+                return usage_error("unknown log level \"%s\"", optarg);
+            log_set_level((enum log_level)level);
+            break;
+        }
+        case 'h':
+        case OPT_HELP:
+            fputs(cmd_subscribe_help, stdout);
+            exit(EXIT_OK);
+        default:
+            return usage_error("bad option");
+        }
+    }
+    if (!o->endpoint)
+        return usage_error("--endpoint URL is required");
+    if (!o->api_key == !o->iam)
+        return usage_error("give either --api-key KEY or --iam");
+    if (argc - optind != 1)
+        return usage_error("give exactly one CHANNEL");
+    o->channel = argv[optind];
+    return 0;
+}
+
+static void close_handle(uv_handle_t *handle)
+{
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
+/* Ends the run: frees the client and closes our handles, so the loop ends. */
+static void finish(struct subscribe_run *run, int exit_code)
+{
+    if (run->done)
+        return;
+    run->done = 1;
+    run->exit_code = exit_code;
+    events_client_free(run->client);
+    close_handle((uv_handle_t *)&run->timeout);
+    close_handle((uv_handle_t *)&run->sigint);
+    close_handle((uv_handle_t *)&run->sigterm);
+}
+
+/* Without --count, stopping on a timeout or signal is success; with it, only
+ * when every event arrived. */
+static void finish_early(struct subscribe_run *run, const char *why)
+{
+    unsigned long want = run->options->count;
+    if (want && run->received < want) {
+        fprintf(stderr, "tether subscribe: %s after %lu of %lu events\n", why, run->received, want);
+        finish(run, EXIT_FAILURE_RUNTIME);
+        return;
+    }
+    log_info("%s after %lu events", why, run->received);
+    finish(run, EXIT_OK);
+}
+
+/* Writes the event on one line: line breaks can only be whitespace between
+ * JSON tokens (inside strings they are escaped), so they become spaces. */
+static int print_event(const char *event, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char ch = event[i] == '\n' || event[i] == '\r' ? ' ' : event[i];
+        if (putchar(ch) == EOF)
+            return -1;
+    }
+    if (putchar('\n') == EOF || fflush(stdout) == EOF)
+        return -1;
+    return 0;
+}
+
+static void on_data(void *user, struct events_subscription *sub, const char *event, size_t len)
+{
+    struct subscribe_run *run = user;
+    (void)sub;
+    if (run->done)
+        return;
+    if (print_event(event, len) < 0) {
+        /* The reader went away (e.g. `| head -1`): nothing left to do. */
+        if (errno != EPIPE)
+            fprintf(stderr, "tether subscribe: writing to stdout: %s\n", strerror(errno));
+        finish(run, errno == EPIPE ? EXIT_OK : EXIT_FAILURE_RUNTIME);
+        return;
+    }
+    run->received++;
+    if (run->options->count && run->received >= run->options->count)
+        finish(run, EXIT_OK);
+}
+
+static void on_subscribed(void *user, struct events_subscription *sub, int status,
+                          const char *cause)
+{
+    struct subscribe_run *run = user;
+    (void)sub;
+    if (status < 0) {
+        fprintf(stderr, "tether subscribe: %s\n", cause);
+        finish(run, EXIT_FAILURE_RUNTIME);
+        return;
+    }
+    run->subscribed = 1;
+}
+
+static void on_state(void *user, enum events_client_state state, const char *cause)
+{
+    struct subscribe_run *run = user;
+    const char *why = cause ? cause : "closed";
+    if (state == EVENTS_CLIENT_READY) {
+        if (run->ever_ready && !run->connected)
+            log_info("reconnected");
+        run->ever_ready = run->connected = 1;
+        return;
+    }
+    if (state != EVENTS_CLIENT_BACKOFF && state != EVENTS_CLIENT_CLOSED)
+        return;
+    int was_connected = run->connected;
+    run->connected = 0;
+    if (!run->ever_ready) {
+        fprintf(stderr, "tether subscribe: cannot connect: %s\n", why);
+        finish(run, EXIT_FAILURE_RUNTIME);
+    } else if (state == EVENTS_CLIENT_CLOSED) {
+        fprintf(stderr, "tether subscribe: connection lost: %s\n", why);
+        finish(run, EXIT_FAILURE_RUNTIME);
+    } else if (was_connected) {
+        log_warn("connection lost (%s); reconnecting", why);
+    }
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    finish_early(timer->data, "timed out");
+}
+
+static void on_signal(uv_signal_t *signal, int signum)
+{
+    finish_early(signal->data, signum == SIGINT ? "interrupted" : "terminated");
+}
+
+static int make_client(struct subscribe_run *run, const struct subscribe_options *o,
+                       char *region_buf, size_t region_len, char *cause, size_t cause_len)
+{
+    struct events_client_config config;
+    events_client_config_init(&config);
+    config.http_url = o->endpoint;
+    config.realtime_url = o->realtime;
+    config.api_key = o->api_key;
+    config.ca_file = o->ca_file;
+    config.insecure = o->insecure;
+    config.reconnect = !o->no_reconnect;
+    config.on_state = on_state;
+    config.user = run;
+    if (o->iam && events_client_config_iam_from_env(&config, o->region, region_buf, region_len,
+                                                    cause, cause_len) < 0)
+        return -EINVAL;
+    return events_client_new(&run->loop, &config, &run->client, cause, cause_len);
+}
+
+static void start_handles(struct subscribe_run *run)
+{
+    uv_timer_init(&run->loop, &run->timeout);
+    run->timeout.data = run;
+    if (run->options->timeout_s)
+        uv_timer_start(&run->timeout, on_timeout, (uint64_t)run->options->timeout_s * 1000, 0);
+    uv_signal_init(&run->loop, &run->sigint);
+    uv_signal_init(&run->loop, &run->sigterm);
+    run->sigint.data = run->sigterm.data = run;
+    uv_signal_start(&run->sigint, on_signal, SIGINT);
+    uv_signal_start(&run->sigterm, on_signal, SIGTERM);
+}
+
+static int run_subscribe(const struct subscribe_options *o)
+{
+    struct subscribe_run run = {.options = o, .exit_code = EXIT_FAILURE_RUNTIME};
+    char cause[600], region[64];
+    if (uv_loop_init(&run.loop) < 0) {
+        fprintf(stderr, "tether subscribe: cannot create the event loop\n");
+        return EXIT_FAILURE_RUNTIME;
+    }
+    int rc = make_client(&run, o, region, sizeof(region), cause, sizeof(cause));
+    if (rc == 0) {
+        rc = events_client_subscribe(run.client, o->channel, on_data, on_subscribed, &run, NULL,
+                                     cause, sizeof(cause));
+        if (rc < 0)
+            events_client_free(run.client);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tether subscribe: %s\n", cause);
+        uv_run(&run.loop, UV_RUN_DEFAULT); /* lets the client release its memory */
+        uv_loop_close(&run.loop);
+        return rc == -ENOMEM ? EXIT_FAILURE_RUNTIME : EXIT_USAGE;
+    }
+    start_handles(&run);
+    events_client_start(run.client);
+    uv_run(&run.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&run.loop) != 0)
+        log_debug("event loop closed with handles still open");
+    return run.exit_code;
+}
+
+int cmd_subscribe_main(int argc, char **argv)
+{
+    struct subscribe_options o = {0};
+    if (parse_options(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    /* A peer that resets the connection, or a reader that goes away, must not
+     * kill us with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    return run_subscribe(&o);
+}
