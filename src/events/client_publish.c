@@ -1,0 +1,301 @@
+/* The events client's publishes: checking a publish and building its entry,
+ * the queues, reporting results (exactly one callback per accepted publish),
+ * and publishing over the realtime WebSocket: send, answer, failure and
+ * deadline. HTTP publishes are sent by client_http.c. See client_internal.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "events"
+#include "core/buf.h"
+#include "core/encoding.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "events/client_internal.h"
+
+/* ---- queues ---- */
+
+void events_client_publish_queue_push(struct publish_queue *q, struct publish *p)
+{
+    p->next = NULL;
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+}
+
+void events_client_publish_queue_push_front(struct publish_queue *q, struct publish *p)
+{
+    p->next = q->head;
+    q->head = p;
+    if (!q->tail)
+        q->tail = p;
+}
+
+void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p)
+{
+    struct publish *prev = NULL;
+    for (struct publish *it = q->head; it; prev = it, it = it->next) {
+        if (it != p)
+            continue;
+        if (prev)
+            prev->next = it->next;
+        else
+            q->head = it->next;
+        if (q->tail == it)
+            q->tail = prev;
+        it->next = NULL;
+        return;
+    }
+}
+
+/* ---- entries and results ---- */
+
+int events_client_publish_new(const char *channel, const char *const *events, size_t event_count,
+                              events_publish_cb on_result, void *user, struct publish **out,
+                              char *cause, size_t cause_len)
+{
+    struct channel parsed;
+    char why[200];
+    if (!channel || channel_parse(channel, strlen(channel), 0, &parsed, why, sizeof(why)) < 0) {
+        events_client_set_cause(cause, cause_len, "publish to %s failed: %s",
+                                channel ? channel : "(null)", channel ? why : "no channel");
+        return -EINVAL;
+    }
+    if (event_count < 1 || event_count > EVENTS_MAX_EVENTS_PER_PUBLISH) {
+        events_client_set_cause(cause, cause_len,
+                                "publish to %s failed: %zu events given, 1 to %d allowed",
+                                parsed.path, event_count, EVENTS_MAX_EVENTS_PER_PUBLISH);
+        return -EINVAL;
+    }
+    json_t *array = json_array();
+    size_t total = 0;
+    for (size_t i = 0; array && i < event_count; i++) {
+        size_t len = events[i] ? strlen(events[i]) : 0;
+        json_error_t error;
+        json_t *check = events[i] ? json_loadb(events[i], len, JSON_DECODE_ANY, &error) : NULL;
+        json_decref(check);
+        total += len;
+        if (!check || len > EVENTS_MAX_EVENT_BYTES || total > EVENTS_MAX_PUBLISH_BYTES) {
+            if (!check)
+                events_client_set_cause(cause, cause_len,
+                                        "publish to %s failed: event %zu is not JSON: %s",
+                                        parsed.path, i + 1, events[i] ? error.text : "missing");
+            else
+                events_client_set_cause(
+                    cause, cause_len,
+                    "publish to %s failed: events too large (%d bytes per event, %d in all)",
+                    parsed.path, EVENTS_MAX_EVENT_BYTES, EVENTS_MAX_PUBLISH_BYTES);
+            json_decref(array);
+            return -EINVAL;
+        }
+        if (json_array_append_new(array, json_stringn(events[i], len)) < 0) {
+            json_decref(array);
+            array = NULL;
+        }
+    }
+    struct publish *p = array ? calloc(1, sizeof(*p)) : NULL;
+    if (!p) {
+        json_decref(array);
+        events_client_set_cause(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(p->channel, sizeof(p->channel), "%s", parsed.path);
+    p->events = array;
+    p->on_result = on_result;
+    p->user = user;
+    *out = p;
+    return 0;
+}
+
+static void report_publish(struct publish *p, const struct events_publish_result *result)
+{
+    if (p->on_result)
+        p->on_result(p->user, result);
+    json_decref(p->events);
+    free(p);
+}
+
+void events_client_publish_fail(struct publish *p, int status, const char *error_type,
+                                const char *cause)
+{
+    struct events_publish_result r = {
+        .status = status,
+        .cause = cause,
+        .error_type = error_type,
+    };
+    report_publish(p, &r);
+}
+
+static size_t array_size_or_zero(const json_t *a)
+{
+    return json_is_array(a) ? json_array_size(a) : 0;
+}
+
+void events_client_publish_report_success(struct publish *p, const json_t *root)
+{
+    const json_t *successful = json_object_get(root, "successful");
+    const json_t *failed = json_object_get(root, "failed");
+    struct events_publish_result r = {
+        .status = 0,
+        .successful = json_is_array(successful) ? successful : NULL,
+        .failed = json_is_array(failed) ? failed : NULL,
+        .successful_count = array_size_or_zero(successful),
+        .failed_count = array_size_or_zero(failed),
+    };
+    char cause[CAUSE_SIZE];
+    if (r.failed_count > 0) {
+        json_t *first = json_array_get(failed, 0);
+        const char *message = json_string_value(json_object_get(first, "message"));
+        const char *code = json_string_value(json_object_get(first, "code"));
+        snprintf(cause, sizeof(cause), "publish to %s: %zu of %zu event(s) failed%s%s%s%s",
+                 p->channel, r.failed_count, r.failed_count + r.successful_count,
+                 code || message ? ": " : "", code ? code : "", code && message ? " " : "",
+                 message ? message : "");
+        r.cause = cause;
+    }
+    report_publish(p, &r);
+}
+
+/* ---- over the WebSocket ---- */
+
+int events_client_publish_ws_fail(struct events_client *c, int only_sent, int status,
+                                  const char *why)
+{
+    for (;;) {
+        struct publish *p = c->ws_publishes.head;
+        while (p && only_sent && !p->sent)
+            p = p->next;
+        if (!p)
+            return 0;
+        events_client_publish_queue_remove(&c->ws_publishes, p);
+        char cause[CAUSE_SIZE];
+        snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, why);
+        int was_freed = c->freed;
+        events_client_publish_fail(p, status, NULL, cause);
+        if (c->freed && !was_freed)
+            return -ECANCELED;
+    }
+}
+
+struct publish *events_client_publish_ws_find(struct events_client *c, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (struct publish *p = c->ws_publishes.head; p; p = p->next)
+        if (p->sent && strcmp(p->id, id) == 0)
+            return p;
+    return NULL;
+}
+
+static int append_events_array(struct buf *out, const json_t *events)
+{
+    int rc = buf_append_char(out, '[');
+    for (size_t i = 0; rc == 0 && i < json_array_size(events); i++) {
+        json_t *e = json_array_get(events, i);
+        if (i > 0)
+            rc = buf_append_char(out, ',');
+        if (rc == 0)
+            rc = json_quote(out, json_string_value(e), json_string_length(e));
+    }
+    return rc ? rc : buf_append_char(out, ']');
+}
+
+void events_client_publish_ws_send(struct events_client *c, struct publish *p)
+{
+    struct buf body = BUF_INIT, message = BUF_INIT;
+    char cause[CAUSE_SIZE] = "";
+    random_uuid(p->id);
+    int rc = events_signed_body_publish(&body, p->channel, strlen(p->channel), p->events);
+    if (rc == 0)
+        rc = buf_append_str(&message, "{\"type\":\"publish\",\"id\":");
+    if (rc == 0)
+        rc = json_quote(&message, p->id, strlen(p->id));
+    if (rc == 0)
+        rc = buf_append_str(&message, ",\"channel\":");
+    if (rc == 0)
+        rc = json_quote(&message, p->channel, strlen(p->channel));
+    if (rc == 0)
+        rc = buf_append_str(&message, ",\"events\":");
+    if (rc == 0)
+        rc = append_events_array(&message, p->events);
+    if (rc == 0)
+        rc = buf_append_str(&message, ",\"authorization\":");
+    if (rc == 0)
+        rc = events_client_auth_append_json(c, &message, buf_bytes(&body), buf_length(&body), cause,
+                                            sizeof(cause));
+    if (rc == 0)
+        rc = buf_append_char(&message, '}');
+    buf_free(&body);
+    if (rc < 0) {
+        buf_free(&message);
+        events_client_publish_queue_remove(&c->ws_publishes, p);
+        char why[CAUSE_SIZE + 64];
+        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel,
+                 cause[0] ? cause : strerror(-rc));
+        events_client_publish_fail(p, rc, NULL, why);
+        return;
+    }
+    p->sent = 1;
+    log_debug("publishing %zu event(s) to %s over WebSocket (id %s)", json_array_size(p->events),
+              p->channel, p->id);
+    events_client_ws_send(c, &message);
+    buf_free(&message);
+}
+
+void events_client_publish_ws_on_answer(struct events_client *c, const struct events_message *m,
+                                        struct publish *p)
+{
+    events_client_publish_queue_remove(&c->ws_publishes, p);
+    events_client_arm_request_timer(c);
+    if (m->type == EVENTS_PUBLISH_SUCCESS) {
+        events_client_publish_report_success(p, m->root);
+        return;
+    }
+    char errors[CAUSE_SIZE], cause[CAUSE_SIZE + 64];
+    const char *type;
+    events_client_format_errors(m->errors, errors, sizeof(errors), &type);
+    snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, errors);
+    log_debug("%s", cause);
+    events_client_publish_fail(p, events_client_error_status(type), type, cause);
+}
+
+int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
+{
+    char cause[CAUSE_SIZE];
+    for (struct publish *p = c->ws_publishes.head; p; p = p->next) {
+        if (p->deadline > now)
+            continue;
+        events_client_publish_queue_remove(&c->ws_publishes, p);
+        snprintf(cause, sizeof(cause), "publish to %s failed: %s within %u ms", p->channel,
+                 p->sent ? "no answer" : "not connected", c->request_timeout_ms);
+        events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
+        return 1;
+    }
+    return 0;
+}
+
+int events_client_publish(struct events_client *c, const char *channel, const char *const *events,
+                          size_t event_count, events_publish_cb on_result, void *user, char *cause,
+                          size_t cause_len)
+{
+    if (c->freed) {
+        events_client_set_cause(cause, cause_len, "the client is closing");
+        return -EINVAL;
+    }
+    struct publish *p;
+    int rc = events_client_publish_new(channel, events, event_count, on_result, user, &p, cause,
+                                       cause_len);
+    if (rc < 0)
+        return rc;
+    p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
+    events_client_publish_queue_push(&c->ws_publishes, p);
+    if (c->state != EVENTS_CLIENT_READY)
+        log_debug("publish to %s queued: the realtime connection is %s", p->channel,
+                  events_client_state_name(c->state));
+    events_client_arm_request_timer(c);
+    events_client_kick(c);
+    return 0;
+}

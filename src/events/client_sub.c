@@ -1,0 +1,201 @@
+/* The events client's subscriptions: the list the client owns, the subscribe
+ * messages sent for them (again after every reconnect), their answers and
+ * deadlines, and data delivery. See client_internal.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "events"
+#include "core/buf.h"
+#include "core/encoding.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "events/client_internal.h"
+
+struct events_subscription *events_client_sub_find(struct events_client *c, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (struct events_subscription *s = c->subs; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+void events_client_sub_unlink(struct events_client *c, struct events_subscription *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    c->sub_count--;
+}
+
+void events_client_sub_fail(struct events_client *c, struct events_subscription *s, int status,
+                            const char *cause)
+{
+    events_client_sub_unlink(c, s);
+    s->dead = 1;
+    log_debug("%s", cause);
+    if (s->on_result && !c->freed)
+        s->on_result(s->user, s, status, cause);
+    free(s);
+}
+
+void events_client_sub_send(struct events_client *c, struct events_subscription *s)
+{
+    struct buf body = BUF_INIT, message = BUF_INIT;
+    char cause[CAUSE_SIZE] = "";
+    random_uuid(s->id);
+    int rc = events_signed_body_subscribe(&body, s->channel, strlen(s->channel));
+    if (rc == 0)
+        rc = buf_append_str(&message, "{\"type\":\"subscribe\",\"id\":");
+    if (rc == 0)
+        rc = json_quote(&message, s->id, strlen(s->id));
+    if (rc == 0)
+        rc = buf_append_str(&message, ",\"channel\":");
+    if (rc == 0)
+        rc = json_quote(&message, s->channel, strlen(s->channel));
+    if (rc == 0)
+        rc = buf_append_str(&message, ",\"authorization\":");
+    if (rc == 0)
+        rc = events_client_auth_append_json(c, &message, buf_bytes(&body), buf_length(&body), cause,
+                                            sizeof(cause));
+    if (rc == 0)
+        rc = buf_append_char(&message, '}');
+    buf_free(&body);
+    if (rc < 0) {
+        buf_free(&message);
+        char why[CAUSE_SIZE + 64];
+        snprintf(why, sizeof(why), "subscribe %s failed: %s", s->channel,
+                 cause[0] ? cause : strerror(-rc));
+        events_client_sub_fail(c, s, rc, why);
+        return;
+    }
+    s->state = SUB_SENT;
+    s->deadline = events_client_now_ms(c) + c->request_timeout_ms;
+    log_debug("subscribing to %s (id %s)", s->channel, s->id);
+    events_client_ws_send(c, &message);
+    buf_free(&message);
+}
+
+void events_client_sub_on_answer(struct events_client *c, const struct events_message *m,
+                                 struct events_subscription *s)
+{
+    if (m->type == EVENTS_SUBSCRIBE_SUCCESS) {
+        s->state = SUB_ACTIVE;
+        log_info("subscribed to %s", s->channel);
+        events_client_arm_request_timer(c);
+        if (s->on_result)
+            s->on_result(s->user, s, 0, NULL);
+        return;
+    }
+    char errors[CAUSE_SIZE], cause[CAUSE_SIZE + 64];
+    const char *type;
+    events_client_format_errors(m->errors, errors, sizeof(errors), &type);
+    snprintf(cause, sizeof(cause), "subscribe %s failed: %s", s->channel, errors);
+    events_client_sub_fail(c, s, events_client_error_status(type), cause);
+    events_client_arm_request_timer(c);
+}
+
+void events_client_sub_on_data(struct events_client *c, const struct events_message *m)
+{
+    struct events_subscription *s = events_client_sub_find(c, m->id);
+    if (!s || s->state == SUB_WAITING) {
+        log_debug("data for unknown subscription %s", m->id ? m->id : "(none)");
+        return;
+    }
+    if (!m->event) {
+        log_warn("data message for %s without an event string", s->channel);
+        return;
+    }
+    if (s->on_data)
+        s->on_data(s->user, s, m->event, m->event_length);
+}
+
+int events_client_sub_expire(struct events_client *c, uint64_t now)
+{
+    char cause[CAUSE_SIZE];
+    for (struct events_subscription *s = c->subs; s; s = s->next) {
+        if (s->state != SUB_SENT || s->deadline > now)
+            continue;
+        snprintf(cause, sizeof(cause), "subscribe %s failed: no answer within %u ms", s->channel,
+                 c->request_timeout_ms);
+        if (c->link && c->state == EVENTS_CLIENT_READY)
+            events_client_ws_send_simple(c, "unsubscribe", s->id);
+        if (!s->dead && !c->freed)
+            events_client_sub_fail(c, s, -ETIMEDOUT, cause);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the API ---- */
+
+int events_client_subscribe(struct events_client *c, const char *channel, events_data_cb on_data,
+                            events_subscribe_cb on_result, void *user,
+                            struct events_subscription **out, char *cause, size_t cause_len)
+{
+    if (c->freed) {
+        events_client_set_cause(cause, cause_len, "the client is closing");
+        return -EINVAL;
+    }
+    struct channel parsed;
+    char why[200];
+    if (!channel || channel_parse(channel, strlen(channel), 1, &parsed, why, sizeof(why)) < 0) {
+        events_client_set_cause(cause, cause_len, "subscribe %s failed: %s",
+                                channel ? channel : "(null)", channel ? why : "no channel");
+        return -EINVAL;
+    }
+    if (c->sub_count >= EVENTS_MAX_SUBSCRIPTIONS) {
+        events_client_set_cause(cause, cause_len,
+                                "subscribe %s failed: at most %d subscriptions per connection",
+                                parsed.path, EVENTS_MAX_SUBSCRIPTIONS);
+        return -E2BIG;
+    }
+    struct events_subscription *s = calloc(1, sizeof(*s));
+    if (!s) {
+        events_client_set_cause(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    s->client = c;
+    snprintf(s->channel, sizeof(s->channel), "%s", parsed.path);
+    s->on_data = on_data;
+    s->on_result = on_result;
+    s->user = user;
+    s->state = SUB_WAITING;
+    s->next = c->subs;
+    if (c->subs)
+        c->subs->prev = s;
+    c->subs = s;
+    c->sub_count++;
+    if (out)
+        *out = s;
+    events_client_kick(c);
+    return 0;
+}
+
+void events_client_unsubscribe(struct events_subscription *s)
+{
+    if (!s || s->dead)
+        return;
+    struct events_client *c = s->client;
+    events_client_sub_unlink(c, s);
+    s->dead = 1;
+    if (s->state != SUB_WAITING && c->link && c->state == EVENTS_CLIENT_READY) {
+        log_debug("unsubscribing from %s (id %s)", s->channel, s->id);
+        events_client_ws_send_simple(c, "unsubscribe", s->id);
+    }
+    free(s);
+    if (!c->freed)
+        events_client_arm_request_timer(c);
+}
+
+const char *events_subscription_channel(const struct events_subscription *s)
+{
+    return s->channel;
+}
