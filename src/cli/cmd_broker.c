@@ -330,9 +330,10 @@ int cmd_broker_main(int argc, char **argv)
         exit_code = EXIT_FAILURE_RUNTIME;
         goto out;
     }
-    print_endpoints(o, broker_port(broker));
+    /* Signal handlers first: whoever reads the endpoints may signal at once. */
     struct cli_shutdown shutdown;
     cli_shutdown_init(loop, &shutdown, on_stop, broker);
+    print_endpoints(o, broker_port(broker));
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     exit_code = EXIT_OK;

@@ -322,6 +322,18 @@ static void route_request(struct broker_client *client, const struct http_messag
     }
 }
 
+/* A client that sent "Expect: 100-continue" waits for this before sending
+ * its body (curl does so for bodies over 1 MiB). */
+static void answer_expect_continue(struct broker_client *client)
+{
+    static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (client->continue_sent || !client->http->headers_complete ||
+        !http_header_has_token(&client->http->message, "expect", "100-continue"))
+        return;
+    client->continue_sent = 1;
+    conn_write(client->conn, continue_line, sizeof(continue_line) - 1);
+}
+
 static void feed_http(struct broker_client *client, const char *data, size_t len)
 {
     while (len > 0 && client->state == BROKER_CLIENT_HTTP) {
@@ -333,8 +345,11 @@ static void feed_http(struct broker_client *client, const char *data, size_t len
         }
         data += n;
         len -= (size_t)n;
-        if (client->http->state != HTTP_READER_COMPLETE)
+        if (client->http->state != HTTP_READER_COMPLETE) {
+            answer_expect_continue(client);
             return;
+        }
+        client->continue_sent = 0;
         route_request(client, &client->http->message);
         if (client->state == BROKER_CLIENT_WEBSOCKET) {
             http_reader_free(client->http);

@@ -41,6 +41,7 @@ struct broker_client {
     struct broker_subscription *subscriptions;
     size_t subscription_count;
     uint64_t connected_at_ms;
+    int continue_sent; /* "100 Continue" answered for the current request */
     struct broker_client *prev, *next;
 };
 

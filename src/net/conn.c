@@ -9,6 +9,8 @@
 #include "core/log.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
+/* How long an orderly close keeps draining the peer's input. */
+#define LINGER_MS 2000
 
 struct conn_context {
     uv_loop_t *loop;
@@ -45,6 +47,9 @@ struct conn {
     int connected; /* TCP is up: bytes (TLS handshake included) may flow */
     int open;      /* connected and, with TLS, the handshake is done */
     int resolving; /* a name lookup is in flight and holds the connection */
+    int lingering; /* closing: output shut down, input drained until EOF or timeout */
+    uv_shutdown_t shutdown_req;
+    uv_timer_t *linger_timer;
     int reading;
     int close_status;
     char close_cause[160];
@@ -161,8 +166,45 @@ static void close_handle(struct conn *conn)
     unlink_dirty(conn);
     if (conn->resolving)
         return; /* on_resolved sees `closing` and comes back here */
+    if (conn->linger_timer) {
+        uv_timer_stop(conn->linger_timer);
+        uv_close((uv_handle_t *)conn->linger_timer, (uv_close_cb)free);
+        conn->linger_timer = NULL;
+    }
     if (!uv_is_closing((uv_handle_t *)&conn->tcp))
         uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *timer)
+{
+    close_handle(timer->data);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    if (status < 0 && status != UV_ECANCELED)
+        close_handle(req->data);
+}
+
+/* An orderly close: send what is buffered, shut down the sending side, and
+ * read (and drop) what the peer still sends until it closes too. Closing with
+ * unread input would make the kernel answer with a reset, which can destroy
+ * our last bytes (an error answer, a WebSocket close frame) before the peer
+ * reads them. */
+static void start_linger(struct conn *conn)
+{
+    conn->lingering = 1;
+    conn->shutdown_req.data = conn;
+    conn->linger_timer = malloc(sizeof(*conn->linger_timer));
+    if (!conn->linger_timer ||
+        uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp, on_shutdown_done) < 0) {
+        close_handle(conn);
+        return;
+    }
+    uv_timer_init(conn->ctx->loop, conn->linger_timer);
+    conn->linger_timer->data = conn;
+    uv_timer_start(conn->linger_timer, on_linger_timeout, LINGER_MS, 0);
+    start_reading(conn);
 }
 
 void conn_close(struct conn *conn, int status, const char *cause)
@@ -173,15 +215,19 @@ void conn_close(struct conn *conn, int status, const char *cause)
     conn->close_status = status;
     if (cause)
         snprintf(conn->close_cause, sizeof(conn->close_cause), "%s", cause);
+    /* An orderly close sends what is buffered first; an error close does not wait. */
+    if (status == 0 && conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp)) {
+        if (buf_length(&conn->out) > 0)
+            flush_now(conn);
+        if (!uv_is_closing((uv_handle_t *)&conn->tcp)) {
+            start_linger(conn);
+            return;
+        }
+    }
     if (conn->reading) {
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = 0;
     }
-    /* An orderly close sends what is buffered first; an error close does not wait. */
-    if (status == 0 && conn->connected && buf_length(&conn->out) > 0)
-        flush_now(conn);
-    if (status == 0 && conn->in_flight > 0)
-        return; /* on_write_done closes once the kernel has the bytes */
     close_handle(conn);
 }
 
@@ -220,8 +266,7 @@ static void on_write_done(uv_write_t *req, int status)
         flush_now(conn);
         return;
     }
-    if (conn->closing && conn->in_flight == 0)
-        close_handle(conn);
+    /* A lingering close ends through its shutdown and input drain. */
 }
 
 /* Hands buffered bytes to the kernel: a direct try_write first, the rest
@@ -384,6 +429,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     struct conn *conn = stream->data;
     if (nread == 0)
         return;
+    if (conn->lingering) {
+        if (nread < 0)
+            close_handle(conn); /* the peer closed too: done */
+        return;                 /* input after our close is dropped */
+    }
     if (nread < 0) {
         if (nread == UV_EOF)
             fail(conn, 0, "connection closed by peer");
@@ -399,7 +449,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 
 static void start_reading(struct conn *conn)
 {
-    if (conn->reading || conn->closing)
+    if (conn->reading || (conn->closing && !conn->lingering))
         return;
     if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_read, on_read) == 0)
         conn->reading = 1;

@@ -114,6 +114,7 @@ static int on_headers_complete(http_parser *p)
     }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->limits.max_body_bytes)
         return fail(r, 413, "request body too large");
+    r->headers_complete = 1;
     return 0;
 }
 
@@ -183,6 +184,7 @@ void http_reader_reset(struct http_reader *reader)
     buf_reset(&reader->value);
     buf_reset(&reader->url);
     reader->header_bytes = 0;
+    reader->headers_complete = 0;
     reader->last_was_value = 0;
     reader->state = HTTP_READER_READING;
     reader->http_status_for_error = 0;

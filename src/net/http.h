@@ -54,8 +54,9 @@ struct http_reader {
     struct http_message message;
     enum http_reader_state state;
     size_t header_bytes;
-    struct buf field; /* header name being read */
-    struct buf value; /* header value being read */
+    int headers_complete; /* the head of the current message has been read */
+    struct buf field;     /* header name being read */
+    struct buf value;     /* header value being read */
     struct buf url;
     int last_was_value;
     int http_status_for_error; /* 400, 413, 431 ... */
