@@ -31,7 +31,7 @@ LDFLAGS_ALL += $(LDFLAGS)
 # links *_openssl.c and *_wslay.c; the static bridge links *_mbedtls.c and
 # *_builtin.c (docs/bridge.md says why).
 ALL_LIB_SRCS := $(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c src/dev/*.c))
-LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS))
+LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS)) $(sort $(wildcard src/lambda/*.c))
 BRIDGE_LIB_SRCS := $(filter-out %_openssl.c %_wslay.c,$(ALL_LIB_SRCS))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -25,6 +25,8 @@ int cmd_subscribe_main(int argc, char **argv);
 extern const char cmd_subscribe_help[];
 int cmd_demo_main(int argc, char **argv);
 extern const char cmd_demo_help[];
+int cmd_lambda_main(int argc, char **argv);
+extern const char cmd_lambda_help[];
 
 /* Shared option handling: --log-level LEVEL and --help are accepted by every
  * command; returns 1 when argv[i] was one of them (and *i advanced). */

@@ -13,107 +13,106 @@
 #endif
 
 static const struct command commands[] = {
-    {"demo", cmd_demo_main,
-     "start a broker and show a live publish/subscribe round trip",
+    {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip",
      cmd_demo_help},
-    {"broker", cmd_broker_main, "run the embedded AppSync Events broker",
-     cmd_broker_help},
-    {"publish", cmd_publish_main, "publish events to a channel",
-     cmd_publish_help},
+    {"broker", cmd_broker_main, "run the embedded AppSync Events broker", cmd_broker_help},
+    {"publish", cmd_publish_main, "publish events to a channel", cmd_publish_help},
     {"subscribe", cmd_subscribe_main, "print the events published to a channel",
      cmd_subscribe_help},
+    {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
-static void usage(FILE *out) {
-  fprintf(out,
-          "tether %s: run AWS Lambda functions live on your machine\n\n"
-          "usage: tether [--log-level LEVEL] COMMAND [OPTIONS]\n\ncommands:\n",
-          TETHER_VERSION);
-  for (size_t i = 0; i < COMMAND_COUNT; i++)
-    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(
-      out,
-      "\nglobal options:\n"
-      "  --log-level LEVEL  error, warn, info (default), debug or trace;\n"
-      "                     TETHER_LOG=LEVEL does the same\n"
-      "  --version          print the version\n"
-      "  --help             this text; `tether COMMAND --help` for a command\n"
-      "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n"
-      "NO_COLOR turns colour off.\n");
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "tether %s: run AWS Lambda functions live on your machine\n\n"
+            "usage: tether [--log-level LEVEL] COMMAND [OPTIONS]\n\ncommands:\n",
+            TETHER_VERSION);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nglobal options:\n"
+                 "  --log-level LEVEL  error, warn, info (default), debug or trace;\n"
+                 "                     TETHER_LOG=LEVEL does the same\n"
+                 "  --version          print the version\n"
+                 "  --help             this text; `tether COMMAND --help` for a command\n"
+                 "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n"
+                 "NO_COLOR turns colour off.\n");
 }
 
-int cli_common_option(int argc, char **argv, int *i, const char *help) {
-  const char *arg = argv[*i];
-  if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-    fputs(help, stdout);
-    exit(EXIT_OK);
-  }
-  if (strcmp(arg, "--log-level") == 0 && *i + 1 < argc) {
-    int level = log_level_parse(argv[*i + 1]);
-    if (level < 0) {
-      fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[*i + 1]);
-      exit(EXIT_USAGE);
+int cli_common_option(int argc, char **argv, int *i, const char *help)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        fputs(help, stdout);
+        exit(EXIT_OK);
     }
-    log_set_level((enum log_level)level);
-    (*i)++;
-    return 1;
-  }
-  return 0;
+    if (strcmp(arg, "--log-level") == 0 && *i + 1 < argc) {
+        int level = log_level_parse(argv[*i + 1]);
+        if (level < 0) {
+            fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[*i + 1]);
+            exit(EXIT_USAGE);
+        }
+        log_set_level((enum log_level)level);
+        (*i)++;
+        return 1;
+    }
+    return 0;
 }
 
-char *cli_read_file(const char *path, char *cause, size_t cause_len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(cause, cause_len, "cannot open %s: %m", path);
-    return NULL;
-  }
-  char *text = calloc(1, 65537);
-  size_t n = text ? fread(text, 1, 65536, f) : 0;
-  int too_big = text && n == 65536 && fgetc(f) != EOF;
-  fclose(f);
-  if (!text || too_big) {
-    snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
-    free(text);
-    return NULL;
-  }
-  return text;
+char *cli_read_file(const char *path, char *cause, size_t cause_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(cause, cause_len, "cannot open %s: %m", path);
+        return NULL;
+    }
+    char *text = calloc(1, 65537);
+    size_t n = text ? fread(text, 1, 65536, f) : 0;
+    int too_big = text && n == 65536 && fgetc(f) != EOF;
+    fclose(f);
+    if (!text || too_big) {
+        snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
-int main(int argc, char **argv) {
-  int level = -1;
-  int i = 1;
-  /* A peer that goes away must be an error on that connection, not a
-   * process-wide signal. */
-  signal(SIGPIPE, SIG_IGN);
-  for (; i < argc && argv[i][0] == '-'; i++) {
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("tether %s\n", TETHER_VERSION);
-      return EXIT_OK;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(stdout);
-      return EXIT_OK;
-    } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-      if ((level = log_level_parse(argv[++i])) < 0) {
-        fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[i]);
+int main(int argc, char **argv)
+{
+    int level = -1;
+    int i = 1;
+    /* A peer that goes away must be an error on that connection, not a
+     * process-wide signal. */
+    signal(SIGPIPE, SIG_IGN);
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("tether %s\n", TETHER_VERSION);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            if ((level = log_level_parse(argv[++i])) < 0) {
+                fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "tether: unknown option %s\n\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    log_init(level);
+    if (i >= argc) {
+        usage(stderr);
         return EXIT_USAGE;
-      }
-    } else {
-      fprintf(stderr, "tether: unknown option %s\n\n", argv[i]);
-      usage(stderr);
-      return EXIT_USAGE;
     }
-  }
-  log_init(level);
-  if (i >= argc) {
-    usage(stderr);
+    for (size_t c = 0; c < COMMAND_COUNT; c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            return commands[c].main(argc - i, argv + i);
+    fprintf(stderr, "tether: unknown command \"%s\"; try `tether --help`\n", argv[i]);
     return EXIT_USAGE;
-  }
-  for (size_t c = 0; c < COMMAND_COUNT; c++)
-    if (strcmp(argv[i], commands[c].name) == 0)
-      return commands[c].main(argc - i, argv + i);
-  fprintf(stderr, "tether: unknown command \"%s\"; try `tether --help`\n",
-          argv[i]);
-  return EXIT_USAGE;
 }

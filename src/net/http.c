@@ -115,6 +115,7 @@ static int on_headers_complete(http_parser *p)
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->limits.max_body_bytes)
         return fail(r, 413, "request body too large");
     r->headers_complete = 1;
+    r->last_was_value = 0;
     return 0;
 }
 
@@ -129,6 +130,10 @@ static int on_body(http_parser *p, const char *at, size_t len)
 static int on_message_complete(http_parser *p)
 {
     struct http_reader *r = reader_of(p);
+    /* A chunked body's trailers end without another field: keep the last one. */
+    if (r->last_was_value && store_header(r) < 0)
+        return -1;
+    r->last_was_value = 0;
     r->message.upgrade = p->upgrade;
     r->state = HTTP_READER_COMPLETE;
     http_parser_pause(p, 1);
@@ -256,48 +261,52 @@ int http_header_has_token(const struct http_message *message, const char *name, 
     return 0;
 }
 
+static const struct {
+    int status;
+    const char *reason;
+} status_reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Payload Too Large"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
 const char *http_status_reason(int status)
 {
-    switch (status) {
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Unknown";
-    }
+    for (size_t i = 0; i < sizeof(status_reasons) / sizeof(status_reasons[0]); i++)
+        if (status_reasons[i].status == status)
+            return status_reasons[i].reason;
+    return "Unknown";
 }
 
 int http_write_response(struct buf *out, int status, const char *headers, const void *body,

@@ -1,0 +1,536 @@
+/* Parsing and validating the `tether lambda` JSON configuration. */
+#include "lambda/config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/encoding.h"
+
+/* Reserved by AWS: a function cannot set these itself. */
+static const char *const reserved_names[] = {
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+};
+
+int lambda_env_name_is_reserved(const char *name)
+{
+    for (size_t i = 0; i < sizeof(reserved_names) / sizeof(reserved_names[0]); i++)
+        if (strcmp(name, reserved_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Parsing context: where we are, for messages like "functions[2].timeout: ...". */
+struct parse {
+    char path[128];
+    char *cause;
+    size_t cause_len;
+    const char *base_dir;
+};
+
+static int failf(struct parse *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int failf(struct parse *p, const char *key, const char *fmt, ...)
+{
+    char message[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    const char *dot = p->path[0] && key ? "." : "";
+    snprintf(p->cause, p->cause_len, "%s%s%s: %s", p->path, dot, key ? key : "", message);
+    return -EINVAL;
+}
+
+static int check_keys(struct parse *p, json_t *object, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value)
+    {
+        int known = 0;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (!known)
+            return failf(p, key, "unknown key");
+    }
+    return 0;
+}
+
+static int get_string(struct parse *p, json_t *object, const char *key, const char *fallback,
+                      char **out)
+{
+    json_t *value = json_object_get(object, key);
+    if (!value && !fallback) {
+        *out = NULL;
+        return 0;
+    }
+    if (value && !json_is_string(value))
+        return failf(p, key, "must be a string");
+    const char *text = value ? json_string_value(value) : fallback;
+    if (value && strlen(text) != json_string_length(value))
+        return failf(p, key, "must not contain NUL characters");
+    *out = strdup(text);
+    return *out ? 0 : -ENOMEM;
+}
+
+static int get_uint(struct parse *p, json_t *object, const char *key, unsigned fallback,
+                    unsigned min, unsigned max, unsigned *out)
+{
+    json_t *value = json_object_get(object, key);
+    if (!value) {
+        *out = fallback;
+        return 0;
+    }
+    json_int_t v = json_is_integer(value) ? json_integer_value(value) : -1;
+    if (!json_is_integer(value) || v < (json_int_t)min || v > (json_int_t)max)
+        return failf(p, key, "must be an integer from %u to %u", min, max);
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int get_bool(struct parse *p, json_t *object, const char *key, int *out)
+{
+    json_t *value = json_object_get(object, key);
+    if (value && !json_is_boolean(value))
+        return failf(p, key, "must be true or false");
+    *out = value ? json_is_true(value) : 0;
+    return 0;
+}
+
+static int valid_function_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > LAMBDA_MAX_NAME)
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '-' && *c != '_')
+            return 0;
+    return 1;
+}
+
+static int valid_env_name(const char *name)
+{
+    /* AWS: [a-zA-Z]([a-zA-Z0-9_])+ */
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')) || !name[1])
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '_')
+            return 0;
+    return 1;
+}
+
+static int parse_environment(struct parse *p, json_t *object, struct lambda_function_config *f)
+{
+    json_t *env = json_object_get(object, "environment");
+    if (!env)
+        return 0;
+    if (!json_is_object(env))
+        return failf(p, "environment", "must be an object of strings");
+    size_t count = json_object_size(env), total = 0, i = 0;
+    f->environment = calloc(count ? count : 1, sizeof(*f->environment));
+    if (!f->environment)
+        return -ENOMEM;
+    const char *key;
+    json_t *value;
+    json_object_foreach(env, key, value)
+    {
+        if (!valid_env_name(key))
+            return failf(p, "environment", "\"%.64s\" is not a valid variable name", key);
+        if (lambda_env_name_is_reserved(key))
+            return failf(p, "environment", "%s is reserved by Lambda and cannot be set", key);
+        if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
+            return failf(p, "environment", "%s must be a string without NUL characters", key);
+        total += strlen(key) + json_string_length(value);
+        if (total > LAMBDA_MAX_ENV_BYTES)
+            return failf(p, "environment", "larger than %d bytes in all (AWS's limit)",
+                         LAMBDA_MAX_ENV_BYTES);
+        f->environment[i].name = strdup(key);
+        f->environment[i].value = strdup(json_string_value(value));
+        f->environment_count = ++i;
+        if (!f->environment[i - 1].name || !f->environment[i - 1].value)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int add_arg(struct lambda_function_config *f, const char *arg)
+{
+    char **grown = realloc(f->bootstrap, (f->bootstrap_count + 2) * sizeof(char *));
+    if (!grown)
+        return -ENOMEM;
+    f->bootstrap = grown;
+    f->bootstrap[f->bootstrap_count] = strdup(arg);
+    f->bootstrap[f->bootstrap_count + 1] = NULL;
+    if (!f->bootstrap[f->bootstrap_count])
+        return -ENOMEM;
+    f->bootstrap_count++;
+    return 0;
+}
+
+static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_function_config *f)
+{
+    json_t *boot = json_object_get(object, "bootstrap");
+    if (!boot) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/bootstrap", f->working_dir);
+        return add_arg(f, path);
+    }
+    if (json_is_string(boot))
+        return json_string_length(boot) ? add_arg(f, json_string_value(boot))
+                                        : failf(p, "bootstrap", "must not be empty");
+    if (!json_is_array(boot) || json_array_size(boot) == 0 ||
+        json_array_size(boot) > LAMBDA_MAX_BOOTSTRAP_ARGS)
+        return failf(p, "bootstrap", "must be a command: a string or an array of 1 to %d strings",
+                     LAMBDA_MAX_BOOTSTRAP_ARGS);
+    size_t i;
+    json_t *arg;
+    json_array_foreach(boot, i, arg)
+    {
+        if (!json_is_string(arg) || strlen(json_string_value(arg)) != json_string_length(arg))
+            return failf(p, "bootstrap", "element %zu must be a string without NUL characters", i);
+        if (i == 0 && json_string_length(arg) == 0)
+            return failf(p, "bootstrap", "the program must not be empty");
+        int rc = add_arg(f, json_string_value(arg));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int resolve_dir(struct parse *p, json_t *object, struct lambda_function_config *f)
+{
+    json_t *value = json_object_get(object, "working_dir");
+    if (value && (!json_is_string(value) || json_string_length(value) == 0))
+        return failf(p, "working_dir", "must be a non-empty string");
+    const char *dir = value ? json_string_value(value) : ".";
+    char joined[PATH_MAX];
+    int n = dir[0] == '/' ? snprintf(joined, sizeof(joined), "%s", dir)
+                          : snprintf(joined, sizeof(joined), "%s/%s", p->base_dir, dir);
+    if (n < 0 || (size_t)n >= sizeof(joined))
+        return failf(p, "working_dir", "path too long");
+    /* Drop "/." and trailing slashes so the value reads well in the environment. */
+    size_t len = strlen(joined);
+    for (;;) {
+        if (len > 2 && joined[len - 1] == '.' && joined[len - 2] == '/')
+            joined[len -= 2] = '\0';
+        else if (len > 1 && joined[len - 1] == '/')
+            joined[--len] = '\0';
+        else
+            break;
+    }
+    f->working_dir = strdup(joined);
+    return f->working_dir ? 0 : -ENOMEM;
+}
+
+static int parse_url_port(struct parse *p, json_t *object, struct lambda_function_config *f)
+{
+    json_t *value = json_object_get(object, "url_port");
+    f->url_port = -1;
+    if (!value)
+        return 0;
+    if (!f->url)
+        return failf(p, "url_port", "needs \"url\": true");
+    unsigned port;
+    int rc = get_uint(p, object, "url_port", 0, 0, 65535, &port);
+    f->url_port = (int)port;
+    return rc;
+}
+
+static const char *const function_keys[] = {
+    "name",        "runtime",   "handler", "bootstrap",   "working_dir",
+    "environment", "timeout",   "memory",  "concurrency", "queue",
+    "async_queue", "streaming", "url",     "url_port",    NULL,
+};
+
+static int parse_function(struct parse *p, json_t *object, struct lambda_function_config *f)
+{
+    if (!json_is_object(object))
+        return failf(p, NULL, "must be an object");
+    int rc = check_keys(p, object, function_keys);
+    if (rc == 0 && !json_is_string(json_object_get(object, "name")))
+        return failf(p, "name", "is required (a string)");
+    if (rc == 0)
+        rc = get_string(p, object, "name", NULL, &f->name);
+    if (rc == 0 && !valid_function_name(f->name))
+        return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
+    if (rc == 0)
+        rc = get_string(p, object, "runtime", LAMBDA_DEFAULT_RUNTIME, &f->runtime);
+    if (rc == 0)
+        rc = get_string(p, object, "handler", "", &f->handler);
+    if (rc == 0)
+        rc = resolve_dir(p, object, f);
+    if (rc == 0)
+        rc = parse_bootstrap(p, object, f);
+    if (rc == 0)
+        rc = parse_environment(p, object, f);
+    if (rc == 0)
+        rc = get_uint(p, object, "timeout", LAMBDA_DEFAULT_TIMEOUT, 1, 900, &f->timeout_s);
+    if (rc == 0)
+        rc = get_uint(p, object, "memory", LAMBDA_DEFAULT_MEMORY, 128, 10240, &f->memory_mb);
+    if (rc == 0)
+        rc = get_uint(p, object, "concurrency", LAMBDA_DEFAULT_CONCURRENCY, 1, 1000,
+                      &f->concurrency);
+    if (rc == 0)
+        rc = get_uint(p, object, "queue", LAMBDA_DEFAULT_QUEUE, 0, 100000, &f->queue);
+    if (rc == 0)
+        rc = get_uint(p, object, "async_queue", LAMBDA_DEFAULT_ASYNC_QUEUE, 0, 100000,
+                      &f->async_queue);
+    if (rc == 0)
+        rc = get_bool(p, object, "streaming", &f->streaming);
+    if (rc == 0)
+        rc = get_bool(p, object, "url", &f->url);
+    if (rc == 0)
+        rc = parse_url_port(p, object, f);
+    return rc;
+}
+
+static int parse_credentials(struct parse *p, json_t *root, struct lambda_config *c)
+{
+    static const char *const keys[] = {"access_key_id", "secret_access_key", "session_token", NULL};
+    json_t *creds = json_object_get(root, "credentials");
+    if (!creds)
+        return 0;
+    if (!json_is_object(creds))
+        return failf(p, "credentials", "must be an object");
+    snprintf(p->path, sizeof(p->path), "credentials");
+    int rc = check_keys(p, creds, keys);
+    if (rc == 0)
+        rc = get_string(p, creds, "access_key_id", NULL, &c->access_key_id);
+    if (rc == 0)
+        rc = get_string(p, creds, "secret_access_key", NULL, &c->secret_access_key);
+    if (rc == 0)
+        rc = get_string(p, creds, "session_token", NULL, &c->session_token);
+    if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
+        rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
+    p->path[0] = '\0';
+    return rc;
+}
+
+static int parse_functions(struct parse *p, json_t *root, struct lambda_config *c)
+{
+    json_t *list = json_object_get(root, "functions");
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return failf(p, "functions", "is required: an array of 1 to %d functions",
+                     LAMBDA_MAX_FUNCTIONS);
+    if (json_array_size(list) > LAMBDA_MAX_FUNCTIONS)
+        return failf(p, "functions", "at most %d functions", LAMBDA_MAX_FUNCTIONS);
+    c->functions = calloc(json_array_size(list), sizeof(*c->functions));
+    if (!c->functions)
+        return -ENOMEM;
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        snprintf(p->path, sizeof(p->path), "functions[%zu]", i);
+        c->function_count = i + 1;
+        int rc = parse_function(p, item, &c->functions[i]);
+        if (rc < 0)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->functions[j].name, c->functions[i].name) == 0)
+                return failf(p, "name", "\"%s\" is used twice", c->functions[i].name);
+    }
+    p->path[0] = '\0';
+    return 0;
+}
+
+static int valid_account(const char *account)
+{
+    if (strlen(account) != 12)
+        return 0;
+    for (const char *c = account; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    return 1;
+}
+
+static const char *const top_keys[] = {
+    "region", "account_id", "idle_timeout", "init_timeout", "credentials", "functions", NULL};
+
+static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
+{
+    if (!json_is_object(root))
+        return failf(p, NULL, "the configuration must be a JSON object");
+    int rc = check_keys(p, root, top_keys);
+    if (rc == 0)
+        rc = get_string(p, root, "region", LAMBDA_DEFAULT_REGION, &c->region);
+    if (rc == 0 && (strlen(c->region) == 0 || strlen(c->region) > 30))
+        rc = failf(p, "region", "must be 1 to 30 characters");
+    if (rc == 0)
+        rc = get_string(p, root, "account_id", LAMBDA_DEFAULT_ACCOUNT, &c->account_id);
+    if (rc == 0 && !valid_account(c->account_id))
+        rc = failf(p, "account_id", "must be 12 digits");
+    if (rc == 0)
+        rc = get_uint(p, root, "idle_timeout", LAMBDA_DEFAULT_IDLE_TIMEOUT, 1, 86400,
+                      &c->idle_timeout_s);
+    if (rc == 0)
+        rc = get_uint(p, root, "init_timeout", LAMBDA_DEFAULT_INIT_TIMEOUT, 1, 900,
+                      &c->init_timeout_s);
+    if (rc == 0)
+        rc = parse_credentials(p, root, c);
+    if (rc == 0)
+        rc = parse_functions(p, root, c);
+    return rc;
+}
+
+int lambda_config_parse(const char *json, size_t len, const char *base_dir,
+                        struct lambda_config **out, char *cause, size_t cause_len)
+{
+    struct parse p = {.cause = cause, .cause_len = cause_len, .base_dir = base_dir};
+    if (len > LAMBDA_MAX_CONFIG_BYTES) {
+        snprintf(cause, cause_len, "configuration larger than %d bytes", LAMBDA_MAX_CONFIG_BYTES);
+        return -EFBIG;
+    }
+    json_error_t error;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        snprintf(cause, cause_len, "not valid JSON (line %d, column %d): %s", error.line,
+                 error.column, error.text);
+        return -EINVAL;
+    }
+    struct lambda_config *c = calloc(1, sizeof(*c));
+    int rc = c ? parse_root(&p, root, c) : -ENOMEM;
+    json_decref(root);
+    if (rc == -ENOMEM)
+        snprintf(cause, cause_len, "out of memory");
+    if (rc < 0) {
+        lambda_config_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int check_dirs(const struct lambda_config *c, char *cause, size_t cause_len)
+{
+    for (size_t i = 0; i < c->function_count; i++) {
+        struct stat st;
+        const char *dir = c->functions[i].working_dir;
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(cause, cause_len, "functions[%zu].working_dir: %s is not a folder", i, dir);
+            return -ENOENT;
+        }
+    }
+    return 0;
+}
+
+static char *read_config_file(const char *path, size_t *len, char *cause, size_t cause_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(LAMBDA_MAX_CONFIG_BYTES + 1);
+    size_t n = text ? fread(text, 1, LAMBDA_MAX_CONFIG_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!text || n > LAMBDA_MAX_CONFIG_BYTES) {
+        snprintf(cause, cause_len, "%s: larger than %d bytes", path, LAMBDA_MAX_CONFIG_BYTES);
+        free(text);
+        return NULL;
+    }
+    *len = n;
+    return text;
+}
+
+int lambda_config_load(const char *path, struct lambda_config **out, char *cause, size_t cause_len)
+{
+    char resolved[PATH_MAX];
+    if (!realpath(path, resolved)) {
+        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    size_t len = 0;
+    char *text = read_config_file(resolved, &len, cause, cause_len);
+    if (!text)
+        return -EINVAL;
+    char *slash = strrchr(resolved, '/');
+    *slash = '\0';
+    char inner[256];
+    int rc =
+        lambda_config_parse(text, len, resolved[0] ? resolved : "/", out, inner, sizeof(inner));
+    free(text);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "%s: %s", path, inner);
+        return rc;
+    }
+    if ((rc = check_dirs(*out, inner, sizeof(inner))) < 0) {
+        snprintf(cause, cause_len, "%s: %s", path, inner);
+        lambda_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void free_secret(char *s)
+{
+    if (s)
+        secure_wipe(s, strlen(s));
+    free(s);
+}
+
+static void function_free(struct lambda_function_config *f)
+{
+    free(f->name);
+    free(f->runtime);
+    free(f->handler);
+    for (size_t i = 0; i < f->bootstrap_count; i++)
+        free(f->bootstrap[i]);
+    free(f->bootstrap);
+    free(f->working_dir);
+    for (size_t i = 0; i < f->environment_count; i++) {
+        free(f->environment[i].name);
+        free(f->environment[i].value);
+    }
+    free(f->environment);
+}
+
+void lambda_config_free(struct lambda_config *config)
+{
+    if (!config)
+        return;
+    for (size_t i = 0; i < config->function_count; i++)
+        function_free(&config->functions[i]);
+    free(config->functions);
+    free(config->region);
+    free(config->account_id);
+    free_secret(config->access_key_id);
+    free_secret(config->secret_access_key);
+    free_secret(config->session_token);
+    free(config);
+}
+
+const struct lambda_function_config *lambda_config_find(const struct lambda_config *config,
+                                                        const char *name)
+{
+    for (size_t i = 0; i < config->function_count; i++)
+        if (strcmp(config->functions[i].name, name) == 0)
+            return &config->functions[i];
+    return NULL;
+}
