@@ -30,8 +30,9 @@ LDFLAGS_ALL += $(LDFLAGS)
 # Two backends exist for crypto, TLS and WebSocket sessions: the tether CLI
 # links *_openssl.c and *_wslay.c; the static bridge links *_mbedtls.c and
 # *_builtin.c (docs/bridge.md says why).
-ALL_LIB_SRCS := $(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c src/dev/*.c))
-LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS)) $(sort $(wildcard src/lambda/*.c))
+ALL_LIB_SRCS := $(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c))
+LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS)) \
+            $(sort $(wildcard src/lambda/*.c src/dev/*.c))
 BRIDGE_LIB_SRCS := $(filter-out %_openssl.c %_wslay.c,$(ALL_LIB_SRCS))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))

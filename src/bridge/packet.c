@@ -28,7 +28,8 @@ void bridge_packet_free(struct bridge_packet *packet)
 }
 
 int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source, const char *id,
-                         uint32_t index, int final, const void *data, size_t len)
+                         uint32_t index, int final, const void *data, size_t len,
+                         const char *content_type)
 {
     int rc = buf_printf(out, "{\"type\":%d,\"source\":", (int)type);
     if (rc == 0)
@@ -42,7 +43,14 @@ int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *sou
     if (rc == 0)
         rc = base64_encode(out, data, len);
     if (rc == 0)
-        rc = buf_printf(out, "\",\"final\":%s}", final ? "true" : "false");
+        rc = buf_printf(out, "\",\"final\":%s", final ? "true" : "false");
+    if (rc == 0 && content_type && *content_type) {
+        rc = buf_append_str(out, ",\"contentType\":");
+        if (rc == 0)
+            rc = json_quote(out, content_type, strlen(content_type));
+    }
+    if (rc == 0)
+        rc = buf_append_char(out, '}');
     return rc;
 }
 
@@ -86,7 +94,9 @@ static int decode_fields(json_t *root, struct bridge_packet *out, char *cause, s
     }
     out->type = (enum bridge_type)json_integer_value(type);
     if (copy_text(root, "source", out->source, sizeof(out->source), 1, cause, cause_len) < 0 ||
-        copy_text(root, "id", out->id, sizeof(out->id), 1, cause, cause_len) < 0)
+        copy_text(root, "id", out->id, sizeof(out->id), 1, cause, cause_len) < 0 ||
+        copy_text(root, "contentType", out->content_type, sizeof(out->content_type), 0, cause,
+                  cause_len) < 0)
         return -EINVAL;
     json_t *index = json_object_get(root, "index");
     if (index && (!json_is_integer(index) || json_integer_value(index) < 0 ||

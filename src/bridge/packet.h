@@ -39,15 +39,20 @@ struct bridge_packet {
     char id[BRIDGE_MAX_ID_LENGTH + 1];
     uint32_t index;
     int final;
+    /* Optional, on a message's first packet: the content type of a streamed
+     * Response (tether extension; SST readers ignore it). */
+    char content_type[128];
     struct buf data; /* decoded bytes, owned */
 };
 
 const char *bridge_type_name(enum bridge_type type);
 void bridge_packet_init(struct bridge_packet *packet);
 void bridge_packet_free(struct bridge_packet *packet);
-/* Appends the packet's JSON text (data: len raw bytes, base64-encoded here). */
+/* Appends the packet's JSON text (data: len raw bytes, base64-encoded here).
+ * content_type may be NULL. */
 int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *source, const char *id,
-                         uint32_t index, int final, const void *data, size_t len);
+                         uint32_t index, int final, const void *data, size_t len,
+                         const char *content_type);
 /* Decodes one packet's JSON text. -EINVAL with a cause on anything malformed:
  * unknown type, ids too long or with control characters, bad base64, a chunk
  * larger than BRIDGE_CHUNK_BYTES. */

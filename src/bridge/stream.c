@@ -21,8 +21,9 @@ void bridge_writer_init(struct bridge_writer *w, enum bridge_type type, const ch
 static int emit_chunk(struct bridge_writer *w, const char *data, size_t len, int final)
 {
     buf_reset(&w->scratch);
+    const char *content_type = w->next_index == 0 ? w->content_type : NULL;
     int rc = bridge_packet_encode(&w->scratch, w->type, w->source, w->id, w->next_index++, final,
-                                  data, len);
+                                  data, len, content_type);
     if (rc < 0)
         return rc;
     return w->emit(w->ctx, buf_bytes(&w->scratch), buf_length(&w->scratch));
@@ -57,6 +58,17 @@ int bridge_writer_write(struct bridge_writer *w, const void *data, size_t len)
         len -= n;
     }
     return 0;
+}
+
+int bridge_writer_flush(struct bridge_writer *w)
+{
+    if (w->closed)
+        return -EPIPE;
+    if (buf_length(&w->pending) == 0)
+        return 0;
+    int rc = emit_chunk(w, buf_bytes(&w->pending), buf_length(&w->pending), 0);
+    buf_reset(&w->pending);
+    return rc;
 }
 
 int bridge_writer_close(struct bridge_writer *w)

@@ -32,12 +32,15 @@ struct bridge_writer {
     bridge_emit_fn emit;
     void *ctx;
     int closed;
+    char content_type[128]; /* sent on the first packet when set */
 };
 
 void bridge_writer_init(struct bridge_writer *w, enum bridge_type type, const char *source,
                         const char *id, bridge_emit_fn emit, void *ctx);
 /* Emits every complete chunk; errors from emit are returned. */
 int bridge_writer_write(struct bridge_writer *w, const void *data, size_t len);
+/* Emits what is pending now, even less than a chunk (streamed answers). */
+int bridge_writer_flush(struct bridge_writer *w);
 /* Emits what is left, marked final. Further writes are refused. */
 int bridge_writer_close(struct bridge_writer *w);
 void bridge_writer_free(struct bridge_writer *w);

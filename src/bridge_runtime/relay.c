@@ -9,6 +9,7 @@
 #define LOG_MODULE "bridge"
 #include "bridge/stream.h"
 #include "bridge_runtime/runtime_client.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "events/client.h"
@@ -267,13 +268,16 @@ static void arm_silence_limit(struct relay *r);
 static void stream_chunk(struct relay *r, const struct bridge_packet *p)
 {
     if (!r->streaming_started) {
-        char path[300];
+        char path[300], headers[512];
         snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
-        runtime_client_stream_begin(r->runtime, path,
-                                    "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
-                                    "Trailer: Lambda-Runtime-Function-Error-Type, "
-                                    "Lambda-Runtime-Function-Error-Body\r\n",
-                                    on_posted, r);
+        snprintf(headers, sizeof(headers),
+                 "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+                 "Trailer: Lambda-Runtime-Function-Error-Type, "
+                 "Lambda-Runtime-Function-Error-Body\r\n"
+                 "%s%s%s",
+                 p->content_type[0] ? "Content-Type: " : "", p->content_type,
+                 p->content_type[0] ? "\r\n" : "");
+        runtime_client_stream_begin(r->runtime, path, headers, on_posted, r);
         r->streaming_started = 1;
     }
     runtime_client_stream_write(r->runtime, buf_bytes(&p->data), buf_length(&p->data));
@@ -282,6 +286,26 @@ static void stream_chunk(struct relay *r, const struct bridge_packet *p)
         enter_state(r, RELAY_POSTING);
         runtime_client_stream_end(r->runtime, NULL);
     }
+}
+
+/* An error after a streamed answer began: Lambda takes it in the trailers. */
+static void end_stream_with_error(struct relay *r)
+{
+    json_t *parsed = json_loadb(buf_bytes(&r->result), buf_length(&r->result), 0, NULL);
+    const char *type = json_string_value(json_object_get(parsed, "errorType"));
+    struct buf trailers = BUF_INIT, encoded = BUF_INIT;
+    base64_encode(&encoded, buf_bytes(&r->result), buf_length(&r->result));
+    buf_printf(&trailers,
+               "Lambda-Runtime-Function-Error-Type: %.100s\r\n"
+               "Lambda-Runtime-Function-Error-Body: %.*s\r\n",
+               type ? type : "Unhandled", (int)buf_length(&encoded), buf_bytes(&encoded));
+    buf_terminate(&trailers);
+    uv_timer_stop(&r->timer);
+    enter_state(r, RELAY_POSTING);
+    runtime_client_stream_end(r->runtime, buf_bytes(&trailers));
+    buf_free(&trailers);
+    buf_free(&encoded);
+    json_decref(parsed);
 }
 
 static void on_result_chunk(struct relay *r, const struct bridge_packet *p)
@@ -299,6 +323,8 @@ static void on_result_chunk(struct relay *r, const struct bridge_packet *p)
         return;
     if (p->type == BRIDGE_RESPONSE)
         post_response(r);
+    else if (r->streaming_started)
+        end_stream_with_error(r);
     else
         post_error_body(r);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define LOG_MODULE "runtime"
 #include "core/log.h"
@@ -227,10 +228,15 @@ int runtime_message_to_text(const struct http_message *m, struct buf *out)
 {
     int err = buf_printf(out, "HTTP/%u.%u %d %s\r\n", m->http_major, m->http_minor, m->status,
                          http_status_reason(m->status));
-    for (size_t i = 0; err == 0 && i < m->header_count; i++)
-        err = buf_printf(out, "%s: %s\r\n", m->headers[i].name, m->headers[i].value);
+    /* The body is written whole, so the framing headers are written anew. */
+    for (size_t i = 0; err == 0 && i < m->header_count; i++) {
+        const char *name = m->headers[i].name;
+        if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0)
+            continue;
+        err = buf_printf(out, "%s: %s\r\n", name, m->headers[i].value);
+    }
     if (err == 0)
-        err = buf_append_str(out, "\r\n");
+        err = buf_printf(out, "Content-Length: %zu\r\n\r\n", buf_length(&m->body));
     if (err == 0)
         err = buf_append(out, buf_bytes(&m->body), buf_length(&m->body));
     return err;

@@ -13,6 +13,8 @@
 #endif
 
 static const struct command commands[] = {
+    {"dev", cmd_dev_main, "run the project's functions on this machine (the main job)",
+     cmd_dev_help},
     {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip",
      cmd_demo_help},
     {"broker", cmd_broker_main, "run the embedded AppSync Events broker", cmd_broker_help},

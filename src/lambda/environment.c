@@ -128,6 +128,14 @@ int lambda_environment_build(const struct lambda_environment_input *in, char ***
      * reserved names, so these can only add or replace TZ, LANG, PATH and the like. */
     for (size_t i = 0; rc == 0 && i < in->function->environment_count; i++)
         rc = env_set(&b, in->function->environment[i].name, in->function->environment[i].value);
+    for (char *const *o = in->overrides; rc == 0 && o && *o; o++) {
+        const char *eq = strchr(*o, '=');
+        if (!eq || eq == *o)
+            continue;
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - *o), *o);
+        rc = env_set(&b, name, eq + 1);
+    }
     if (rc < 0) {
         lambda_environment_free(b.vars);
         return rc;

@@ -25,6 +25,9 @@ struct lambda_environment_input {
     const char *inherited_access_key_id;
     const char *inherited_secret_access_key;
     const char *inherited_session_token;
+    /* NAME=value entries applied last (tether dev: the deployed function's
+     * environment and credentials); NULL-terminated, may be NULL. */
+    char *const *overrides;
 };
 
 /* "2024/05/01/[$LATEST]<sandbox id>" into out (at least 64 bytes). */

@@ -69,6 +69,7 @@ void lambda_invocation_unref(struct lambda_invocation *inv)
     buf_free(&inv->payload);
     buf_free(&inv->result);
     free(inv->client_context);
+    free(inv->cognito_identity);
     free(inv);
 }
 

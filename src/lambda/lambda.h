@@ -35,4 +35,47 @@ void lambda_service_describe(const struct lambda_service *service, FILE *out, in
 void lambda_service_stop(struct lambda_service *service, void (*on_stopped)(void *user),
                          void *user);
 
+/* ---- live invocations (tether dev) ----
+ * An invocation relayed from a real (or embedded) Lambda: it keeps the
+ * request id, deadline, ARN, trace id and client context that Lambda sent,
+ * and runs in the sandbox serving its remote worker (`affinity`), started
+ * with that worker's environment. */
+struct lambda_live_request {
+    const char *function; /* a configured function's name */
+    const char *request_id;
+    uint64_t deadline_epoch_ms;
+    const char *function_arn;     /* "" or NULL: the function's own */
+    const char *trace_id;         /* may be NULL */
+    const char *client_context;   /* may be NULL */
+    const char *cognito_identity; /* may be NULL */
+    const void *payload;
+    size_t payload_len;
+    const char *affinity;      /* the remote worker id */
+    char *const *env_override; /* NAME=value, NULL-terminated; copied */
+};
+
+struct lambda_live_callbacks {
+    /* A streamed answer: content type, then the bytes as they come. */
+    void (*on_stream_begin)(void *ctx, const char *content_type);
+    void (*on_stream_data)(void *ctx, const char *data, size_t len);
+    /* The outcome, once: success with the answer (empty when it was streamed),
+     * or a function error with its type and error JSON. Arguments live for
+     * the call. After it, no callback runs for this invocation. */
+    void (*on_finish)(void *ctx, int success, const char *error_type, const char *body, size_t len);
+};
+
+/* 0, or -ENOENT (no such function), -EBUSY (that worker already has an
+ * invocation waiting), -ESHUTDOWN, -ENOMEM. */
+int lambda_service_invoke_live(struct lambda_service *service,
+                               const struct lambda_live_request *req,
+                               const struct lambda_live_callbacks *callbacks, void *ctx);
+/* The function URL of a function with "url": true ("http://HOST:PORT/url/NAME/");
+ * -ENOENT otherwise. */
+int lambda_service_function_url(const struct lambda_service *service, const char *function,
+                                char *out, size_t out_len);
+/* Stops a function's sandboxes so the next invocation runs new code;
+ * -ENOENT for an unknown function. */
+int lambda_service_restart_function(struct lambda_service *service, const char *function,
+                                    const char *why);
+
 #endif

@@ -86,6 +86,12 @@ struct lambda_invocation {
     enum lambda_invocation_state state;
     char request_id[37];
     char trace_id[128];
+    /* Live invocations (tether dev) relay what the real Lambda sent: */
+    char arn[256];             /* the invoked ARN; "" uses the function's */
+    char *cognito_identity;    /* owned; NULL when absent */
+    char affinity[64];         /* runs only in the sandbox serving this key */
+    int deadline_given;        /* deadline_epoch_ms came with the invocation */
+    char *const *env_override; /* borrowed until the sandbox starts: NAME=value */
     struct buf payload;
     char *client_context; /* decoded JSON, or NULL */
     struct lambda_invocation *queue_next;
@@ -161,6 +167,8 @@ struct lambda_sandbox {
     struct lambda_invocation *current;  /* BUSY: the running invocation */
     struct lambda_invocation *bound;    /* STARTING: the invocation this cold start is for */
     char last_request_id[37];
+    char affinity[64];   /* "" for the shared pool; else the remote worker it serves */
+    char **env_override; /* owned: applied last to its environment */
     uint64_t spawned_ns;
     double init_ms; /* < 0 until the runtime first asks for work */
     int init_reported;
@@ -216,6 +224,14 @@ struct lambda_function {
 /* 0, -EAGAIN when the queue is full (throttled), -ESHUTDOWN when stopping.
  * On success the function holds a reference to inv. */
 int lambda_function_submit(struct lambda_function *function, struct lambda_invocation *inv);
+/* Runs a live invocation in the sandbox serving inv->affinity: at once when
+ * it waits for work, when it next asks otherwise, or in a new sandbox
+ * started with inv->env_override. The function's concurrency does not apply:
+ * the remote side decides it. 0, -EBUSY (that sandbox already has one
+ * waiting), -ESHUTDOWN. */
+int lambda_function_submit_live(struct lambda_function *function, struct lambda_invocation *inv);
+/* Stops every sandbox (new code on the next invocation). */
+void lambda_function_stop_sandboxes(struct lambda_function *function, const char *why);
 /* Gives queued invocations to idle sandboxes and starts new ones. */
 void lambda_function_kick(struct lambda_function *function);
 /* A sandbox asks for work: its bound invocation, the queue's head, or idle. */

@@ -83,10 +83,21 @@ static size_t finishing_sandboxes(const struct lambda_function *f)
     return n;
 }
 
+/* An idle sandbox of the shared pool (sandboxes serving one remote worker
+ * take only that worker's invocations). */
 static struct lambda_sandbox *find_idle(struct lambda_function *f)
 {
     for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
-        if (sb->state == LAMBDA_SANDBOX_IDLE && sb->waiting_next)
+        if (sb->state == LAMBDA_SANDBOX_IDLE && sb->waiting_next && !sb->affinity[0])
+            return sb;
+    return NULL;
+}
+
+static struct lambda_sandbox *find_affine(struct lambda_function *f, const char *affinity)
+{
+    for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
+        if (strcmp(sb->affinity, affinity) == 0 && sb->state != LAMBDA_SANDBOX_STOPPING &&
+            sb->state != LAMBDA_SANDBOX_EXITED)
             return sb;
     return NULL;
 }
@@ -163,7 +174,7 @@ void lambda_function_sandbox_ready(struct lambda_function *f, struct lambda_sand
         lambda_sandbox_dispatch(sb, inv);
         return;
     }
-    if (!queue_empty(f) && f->service->state == LAMBDA_SERVICE_RUNNING)
+    if (!sb->affinity[0] && !queue_empty(f) && f->service->state == LAMBDA_SERVICE_RUNNING)
         lambda_sandbox_dispatch(sb, queue_pop(f));
 }
 
@@ -184,4 +195,31 @@ void lambda_function_cancel_queued(struct lambda_function *f)
     struct lambda_invocation *inv;
     while ((inv = queue_pop(f)) != NULL)
         lambda_invocation_cancel(inv);
+}
+
+int lambda_function_submit_live(struct lambda_function *f, struct lambda_invocation *inv)
+{
+    if (f->service->state != LAMBDA_SERVICE_RUNNING)
+        return -ESHUTDOWN;
+    struct lambda_sandbox *sb = find_affine(f, inv->affinity);
+    if (sb && sb->bound)
+        return -EBUSY;          /* one invocation at a time per remote sandbox */
+    lambda_invocation_ref(inv); /* the function's reference, dropped when done */
+    if (!sb) {
+        cold_start(f, inv);
+    } else if (sb->state == LAMBDA_SANDBOX_IDLE && sb->waiting_next) {
+        lambda_sandbox_dispatch(sb, inv);
+    } else {
+        /* Busy or finishing: it takes this one when it next asks for work. */
+        sb->bound = inv;
+        inv->sandbox = sb;
+    }
+    return 0;
+}
+
+void lambda_function_stop_sandboxes(struct lambda_function *f, const char *why)
+{
+    for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
+        if (sb->state != LAMBDA_SANDBOX_STOPPING && sb->state != LAMBDA_SANDBOX_EXITED)
+            lambda_sandbox_stop(sb, why);
 }

@@ -85,10 +85,12 @@ int lambda_runtime_api_send_next(struct http_exchange *ex, struct lambda_invocat
                                   "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
                                   "Lambda-Runtime-Trace-Id: %s\r\n",
                         inv->request_id, (unsigned long long)inv->deadline_epoch_ms,
-                        inv->function->arn, inv->trace_id);
+                        inv->arn[0] ? inv->arn : inv->function->arn, inv->trace_id);
     /* Only non-empty ones, as Lambda does. */
     if (rc == 0 && inv->client_context && *inv->client_context)
         rc = buf_printf(&headers, "Lambda-Runtime-Client-Context: %s\r\n", inv->client_context);
+    if (rc == 0 && inv->cognito_identity && *inv->cognito_identity)
+        rc = buf_printf(&headers, "Lambda-Runtime-Cognito-Identity: %s\r\n", inv->cognito_identity);
     if (rc == 0)
         rc = buf_terminate(&headers);
     if (rc == 0)

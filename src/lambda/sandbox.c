@@ -127,6 +127,7 @@ static void free_sandbox(struct lambda_sandbox *sb)
     struct lambda_service *service = service_of(sb);
     lambda_lines_free(&sb->out_lines);
     lambda_lines_free(&sb->err_lines);
+    lambda_environment_free(sb->env_override);
     free(sb);
     service->sandboxes_alive--;
     lambda_service_check_stopped(service);
@@ -355,6 +356,7 @@ static int build_environment(struct lambda_sandbox *sb, char ***env)
         .inherited_access_key_id = getenv("AWS_ACCESS_KEY_ID"),
         .inherited_secret_access_key = getenv("AWS_SECRET_ACCESS_KEY"),
         .inherited_session_token = getenv("AWS_SESSION_TOKEN"),
+        .overrides = sb->env_override,
     };
     lambda_log_stream_name(sb->log_stream, sizeof(sb->log_stream), in.now, sb->id);
     return lambda_environment_build(&in, env);
@@ -422,6 +424,20 @@ static void init_handles(struct lambda_sandbox *sb)
     sb->handles_open = SANDBOX_HANDLES;
 }
 
+static char **copy_env(char *const *env)
+{
+    size_t n = 0;
+    while (env && env[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(env[i]))) {
+            lambda_environment_free(copy);
+            return NULL;
+        }
+    return copy;
+}
+
 int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocation *bound,
                          char *cause, size_t cause_len)
 {
@@ -429,6 +445,10 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
     if (!sb) {
         snprintf(cause, cause_len, "out of memory");
         return -ENOMEM;
+    }
+    if (bound && bound->affinity[0]) {
+        snprintf(sb->affinity, sizeof(sb->affinity), "%s", bound->affinity);
+        sb->env_override = copy_env(bound->env_override);
     }
     int rc = start_runtime_api(sb, cause, cause_len);
     if (rc < 0) {
@@ -483,10 +503,16 @@ void lambda_sandbox_dispatch(struct lambda_sandbox *sb, struct lambda_invocation
     sb->current = inv;
     inv->sandbox = sb;
     inv->start_ns = uv_hrtime();
-    inv->deadline_epoch_ms = lambda_now_epoch_ms() + (uint64_t)f->timeout_s * 1000;
+    uint64_t now = lambda_now_epoch_ms();
+    uint64_t timeout_ms = (uint64_t)f->timeout_s * 1000;
+    /* A live invocation keeps the deadline the real Lambda gave it. */
+    if (inv->deadline_given && inv->deadline_epoch_ms > now)
+        timeout_ms = inv->deadline_epoch_ms - now;
+    else
+        inv->deadline_epoch_ms = now + timeout_ms;
     lambda_invocation_enter_state(inv, LAMBDA_INVOCATION_RUNNING);
     lambda_sandbox_enter_state(sb, LAMBDA_SANDBOX_BUSY);
-    uv_timer_start(&sb->timer, on_timer, (uint64_t)f->timeout_s * 1000, 0);
+    uv_timer_start(&sb->timer, on_timer, timeout_ms, 0);
     memory_used_mb(sb); /* a reading before the handler runs, in case it crashes */
     struct buf line = BUF_INIT;
     lambda_log_start_line(&line, inv->request_id);

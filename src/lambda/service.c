@@ -246,6 +246,19 @@ uint16_t lambda_service_port(const struct lambda_service *s)
     return s->api ? http_server_port(s->api) : 0;
 }
 
+int lambda_service_function_url(const struct lambda_service *s, const char *function, char *out,
+                                size_t out_len)
+{
+    for (size_t i = 0; i < s->function_count; i++) {
+        const struct lambda_function *f = &s->functions[i];
+        if (strcmp(f->config->name, function) != 0 || !f->config->url)
+            continue;
+        snprintf(out, out_len, "http://%s:%u/url/%s/", s->host, lambda_service_port(s), function);
+        return 0;
+    }
+    return -ENOENT;
+}
+
 void lambda_service_describe(const struct lambda_service *s, FILE *out, int json)
 {
     uint16_t port = lambda_service_port(s);

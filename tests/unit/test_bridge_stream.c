@@ -273,7 +273,7 @@ TEST(message_count_is_capped)
 TEST(packet_encoding_is_sst_shaped)
 {
     struct buf out = BUF_INIT;
-    CHECK_INT(bridge_packet_encode(&out, BRIDGE_NEXT, "w1", "id\"1", 3, 1, "hi", 2), 0);
+    CHECK_INT(bridge_packet_encode(&out, BRIDGE_NEXT, "w1", "id\"1", 3, 1, "hi", 2, NULL), 0);
     buf_terminate(&out);
     CHECK_STR(buf_bytes(&out),
               "{\"type\":2,\"source\":\"w1\",\"id\":\"id\\\"1\",\"index\":3,\"data\":\"aGk=\","

@@ -1,0 +1,238 @@
+#include "cli/dev_output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define DIM "\033[2m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+void dev_output_init(struct dev_output *out, int json, const char *app, const char *stage)
+{
+    memset(out, 0, sizeof(*out));
+    out->json = json;
+    out->color = !json && log_use_color() && isatty(STDOUT_FILENO);
+    snprintf(out->app, sizeof(out->app), "%s", app);
+    snprintf(out->stage, sizeof(out->stage), "%s", stage);
+    if (!json) {
+        printf("%stether dev%s  app %s, stage %s\n", out->color ? BOLD : "",
+               out->color ? RESET : "", app, stage);
+        fflush(stdout);
+    }
+}
+
+void dev_output_free(struct dev_output *out)
+{
+    (void)out;
+}
+
+FILE *dev_output_function_log(struct dev_output *out)
+{
+    return out->json ? stderr : stdout;
+}
+
+static const char *c(const struct dev_output *out, const char *code)
+{
+    return out->color ? code : "";
+}
+
+static void emit_json(json_t *object)
+{
+    char *text = json_dumps(object, JSON_COMPACT);
+    if (text) {
+        puts(text);
+        fflush(stdout);
+        free(text);
+    }
+    json_decref(object);
+}
+
+static void clock_now(char out[16])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(out, 16, "%H:%M:%S", &tm);
+}
+
+void dev_output_line(struct dev_output *out, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s}", "type", "info", "message", text));
+        return;
+    }
+    char now[16];
+    clock_now(now);
+    printf("%s%s%s %s\n", c(out, DIM), now, c(out, RESET), text);
+    fflush(stdout);
+}
+
+void dev_output_problem(struct dev_output *out, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (out->json)
+        emit_json(json_pack("{s:s, s:s}", "type", "error", "message", text));
+    fprintf(stderr, "%stether dev: %s%s\n", c(out, RED), text, c(out, RESET));
+}
+
+void dev_output_endpoints(struct dev_output *out, const char *events_http, const char *lambda)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s}", "type", "events", "endpoint", events_http));
+        emit_json(json_pack("{s:s, s:s}", "type", "lambda", "endpoint", lambda));
+        return;
+    }
+    printf("  events   %s (embedded broker)\n  lambda   %s (embedded Lambda service: "
+           "tether invoke, AWS SDKs)\n",
+           events_http, lambda);
+    fflush(stdout);
+}
+
+void dev_output_url(struct dev_output *out, const char *function, const char *url)
+{
+    if (!out->first_url[0])
+        snprintf(out->first_url, sizeof(out->first_url), "%s", url);
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s}", "type", "url", "function", function, "url", url));
+        return;
+    }
+    printf("  %-8s %s\n", function, url);
+    fflush(stdout);
+}
+
+void dev_output_ready(struct dev_output *out)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s}", "type", "ready"));
+        return;
+    }
+    printf("%sready%s", c(out, GREEN), c(out, RESET));
+    if (out->first_url[0])
+        printf("    try: curl %s", out->first_url);
+    printf("\n");
+    fflush(stdout);
+}
+
+void dev_output_worker(struct dev_output *out, const char *detail)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s}", "type", "worker", "worker", detail));
+        return;
+    }
+    dev_output_line(out, "bridge connected: %s", detail);
+}
+
+/* .tether/log/<time>-<request id>.json: the event, and the answer or error. */
+static void write_record(struct dev_output *out, const struct dev_invocation_report *r)
+{
+    if (!out->log_dir[0])
+        return;
+    char path[4200], stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(path, sizeof(path), "%s/%s-%.40s.json", out->log_dir, stamp, r->request_id);
+    json_t *event = json_loadb(r->event, r->event_len, JSON_DECODE_ANY, NULL);
+    json_t *answer = json_loadb(r->answer, r->answer_len, JSON_DECODE_ANY, NULL);
+    if (!event)
+        event = json_stringn(r->event, r->event_len);
+    if (!answer)
+        answer = json_stringn(r->answer, r->answer_len);
+    json_t *record =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:f, s:o, s:o}", "function", r->function, "requestId",
+                  r->request_id, "worker", r->worker, "source", r->source, "success", r->success,
+                  "durationMs", r->duration_ms, "event", event ? event : json_null(),
+                  r->success ? "response" : "error", answer ? answer : json_null());
+    if (record)
+        json_dump_file(record, path, JSON_INDENT(2));
+    json_decref(record);
+}
+
+void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r)
+{
+    out->invocations++;
+    write_record(out, r);
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:f}", "type", "invocation",
+                            "function", r->function, "requestId", r->request_id, "source",
+                            r->source, "status", r->success ? "ok" : "error", "errorType",
+                            r->error_type, "errorMessage", r->success ? NULL : r->error_message,
+                            "durationMs", r->duration_ms));
+        return;
+    }
+    char now[16];
+    clock_now(now);
+    if (r->success)
+        printf("%s%s%s %-8s %-24s %sok%s %7.1f ms  %s%.8s%s\n", c(out, DIM), now, c(out, RESET),
+               r->function, r->source, c(out, GREEN), c(out, RESET), r->duration_ms, c(out, DIM),
+               r->request_id, c(out, RESET));
+    else
+        printf("%s%s%s %-8s %-24s %s%s: %s%s %7.1f ms  %s%.8s%s\n", c(out, DIM), now, c(out, RESET),
+               r->function, r->source, c(out, RED), r->error_type, r->error_message, c(out, RESET),
+               r->duration_ms, c(out, DIM), r->request_id, c(out, RESET));
+    fflush(stdout);
+}
+
+void dev_output_reload(struct dev_output *out, const char *function, const char *path,
+                       double watcher_ms)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s, s:f}", "type", "reload", "function", function, "file",
+                            path, "watcherMs", watcher_ms));
+        return;
+    }
+    dev_output_line(out, "%s: %s changed, workers restart (%.1f ms after the write)", function,
+                    path, watcher_ms);
+}
+
+int dev_output_write_state(struct dev_output *out, const char *root, const char *events_http,
+                           const char *api_key, const char *lambda_endpoint)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/.tether", root);
+    mkdir(dir, 0700);
+    snprintf(out->log_dir, sizeof(out->log_dir), "%s/.tether/log", root);
+    mkdir(out->log_dir, 0700);
+    snprintf(path, sizeof(path), "%s/dev.json", dir);
+    json_t *state =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "app", out->app, "stage", out->stage, "events",
+                  events_http, "apiKey", api_key, "lambda", lambda_endpoint, "pid", (int)getpid());
+    char *text = json_dumps(state, JSON_INDENT(2));
+    json_decref(state);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
+void dev_output_remove_state(struct dev_output *out, const char *root)
+{
+    char path[4200];
+    if (!out->log_dir[0])
+        return;
+    snprintf(path, sizeof(path), "%s/.tether/dev.json", root);
+    unlink(path);
+}

@@ -1,0 +1,74 @@
+/* The dev session: answers every invocation the bridges relay by running it
+ * on the developer's machine. Protocol: docs/bridge-protocol.md.
+ *
+ * It subscribes to /{ns}/{app}/{stage}/in (only after making sure no other
+ * session serves the stage), records each remote sandbox's Init (function
+ * and environment), answers each Next with a Ping at once and every second
+ * while the invocation runs, runs it in the local worker that mirrors that
+ * remote sandbox (a sandbox of the `workers` Lambda service, started with the
+ * remote environment plus TETHER_DEV=true), and sends back Response or Error
+ * (streamed answers as they come). A Next for an unknown sandbox gets a
+ * Reboot, and runs once the Init arrives.
+ *
+ * The session borrows the project config and the workers service (both must
+ * outlive it) and owns its events client. */
+#ifndef TETHER_DEV_SESSION_H
+#define TETHER_DEV_SESSION_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "dev/config.h"
+#include "events/client.h"
+#include "lambda/lambda.h"
+
+enum dev_session_event {
+    DEV_SESSION_READY,       /* subscribed: invocations are served */
+    DEV_SESSION_REFUSED,     /* another session serves this stage (detail: who) */
+    DEV_SESSION_DISPLACED,   /* a newer session took over (--force) */
+    DEV_SESSION_FAILED,      /* cannot subscribe (detail: why) */
+    DEV_SESSION_EVENTS_LOST, /* the events connection dropped; retrying */
+    DEV_SESSION_EVENTS_BACK,
+    DEV_SESSION_WORKER_NEW, /* a remote sandbox said Init (detail: "Function worker") */
+};
+
+struct dev_invocation_report {
+    const char *function;
+    const char *request_id;
+    const char *worker;
+    const char *source; /* "GET /path" for function URLs, else the event's source */
+    int success;
+    const char *error_type; /* NULL on success */
+    const char *error_message;
+    const char *event; /* the event JSON, for the record */
+    size_t event_len;
+    const char *answer; /* the answer or error JSON */
+    size_t answer_len;
+    double duration_ms;
+};
+
+struct dev_session_callbacks {
+    void (*on_event)(void *ctx, enum dev_session_event event, const char *detail);
+    void (*on_invocation)(void *ctx, const struct dev_invocation_report *report);
+};
+
+struct dev_session_options {
+    const struct dev_config *project;
+    struct lambda_service *workers; /* one function per live function in the project */
+    const struct events_client_config *events;
+    int force;
+    uint32_t presence_wait_ms; /* default 800 */
+    struct dev_session_callbacks callbacks;
+    void *ctx;
+};
+
+struct dev_session;
+
+int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options,
+                      struct dev_session **out, char *cause, size_t cause_len);
+/* Restarts the local workers of a function (after a code change). */
+void dev_session_reload(struct dev_session *session, const char *function_id);
+void dev_session_stop(struct dev_session *session);
+
+#endif
