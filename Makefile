@@ -128,3 +128,10 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BRIDGE_LIB_OBJS:.o=.d) $(BRIDGE_OBJS:.o=.d)
 
+
+# Benchmarks (not part of the tests): bench/run builds and runs them.
+.PHONY: bench-build
+bench-build: build/bench/events_bench
+build/bench/events_bench: bench/events_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(PKG_LIBS) -lhiredis $(LDFLAGS_ALL)

@@ -3,12 +3,30 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
+
+/* Small requests (identifiers, masks) are served from a pool refilled from
+ * the CSPRNG 4 KiB at a time: one system call per ~250 identifiers. The
+ * process is single-threaded (one event loop). */
+static unsigned char pool[4096];
+static size_t pool_left;
 
 int random_bytes(void *out, size_t len)
 {
-    return crypto_random(out, len);
+    if (len > 64)
+        return crypto_random(out, len);
+    if (pool_left < len) {
+        if (crypto_random(pool, sizeof(pool)) < 0)
+            return -EIO;
+        pool_left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - pool_left, len);
+    secure_wipe(pool + sizeof(pool) - pool_left, len); /* used bytes never linger */
+    pool_left -= len;
+    return 0;
 }
 
 void random_uuid(char out[37])
