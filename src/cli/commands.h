@@ -25,6 +25,8 @@ int cmd_subscribe_main(int argc, char **argv);
 extern const char cmd_subscribe_help[];
 int cmd_dev_main(int argc, char **argv);
 extern const char cmd_dev_help[];
+int cmd_invoke_main(int argc, char **argv);
+extern const char cmd_invoke_help[];
 int cmd_demo_main(int argc, char **argv);
 extern const char cmd_demo_help[];
 int cmd_lambda_main(int argc, char **argv);

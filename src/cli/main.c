@@ -15,6 +15,8 @@
 static const struct command commands[] = {
     {"dev", cmd_dev_main, "run the project's functions on this machine (the main job)",
      cmd_dev_help},
+    {"invoke", cmd_invoke_main, "invoke a function through the running tether dev",
+     cmd_invoke_help},
     {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip",
      cmd_demo_help},
     {"broker", cmd_broker_main, "run the embedded AppSync Events broker", cmd_broker_help},

@@ -18,6 +18,11 @@
 #define UPGRADE_MAX_BODY_BYTES (64 * 1024)
 #define MIN_CONNECTION_TIMEOUT_MS 1000
 #define MAX_CONNECTION_TIMEOUT_MS (24L * 3600 * 1000)
+/* Unsent bytes this client may queue on its own connection. tether dev
+ * publishes a 6 MB answer as about 8.4 MB of base64 packets, so the
+ * connection default (8 MiB, a server's cap for slow peers) would cut the
+ * connection in the middle of every large answer. */
+#define LINK_OUTPUT_LIMIT (32u * 1024 * 1024)
 
 static const struct conn_callbacks ws_link_callbacks;
 static const struct ws_callbacks ws_session_callbacks;
@@ -163,6 +168,8 @@ void events_client_ws_connect(struct events_client *c)
         rc =
             conn_connect(c->conns, c->realtime.host, c->realtime.port,
                          c->realtime.secure ? c->tls : NULL, NULL, &ws_link_callbacks, l, &l->conn);
+    if (rc == 0)
+        conn_set_output_limit(l->conn, LINK_OUTPUT_LIMIT);
     if (rc < 0) {
         http_reader_free(&l->reader);
         free(l);
