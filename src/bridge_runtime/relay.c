@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define LOG_MODULE "bridge"
+#include "bridge/outbox.h"
 #include "bridge/stream.h"
 #include "bridge_runtime/runtime_client.h"
 #include "core/encoding.h"
@@ -19,19 +20,7 @@ extern char **environ;
 /* While dev works, it sends a Ping at least every second; this much silence
  * means it is gone (killed, or its machine slept). */
 #define DEV_SILENCE_LIMIT_MS 5000
-/* Packets per publish: AppSync takes at most 5 events per publish. */
-#define PUBLISH_BATCH 5
 #define MAX_PUBLISHES_IN_FLIGHT 8
-
-struct relay;
-
-struct outgoing_batch {
-    struct outgoing_batch *next;
-    struct relay *relay;
-    char *events[PUBLISH_BATCH];
-    size_t count;
-    int attempts;
-};
 
 struct relay {
     uv_loop_t *loop;
@@ -44,16 +33,15 @@ struct relay {
     uv_timer_t timer;        /* no-dev and dev-silence limits */
     uv_timer_t housekeeping; /* reassembly expiry */
     enum relay_state state;
-    int ready; /* subscription confirmed */
+    int ready;           /* subscription confirmed (and not lost since) */
+    int subscribed_once; /* Init sent; later subscriptions are reconnects */
     int polling_started;
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
     struct buf next_text; /* the current invocation, as relayed (for resends) */
     struct buf result;    /* a buffered Response / Error body */
     int streaming_started;
-    /* outgoing packets: batches waiting, and the batch being filled */
-    struct outgoing_batch *queue_head, *queue_tail;
-    struct outgoing_batch *filling;
-    size_t in_flight;
+    struct bridge_outbox *outbox; /* packets to dev, kept until acknowledged */
+    struct bridge_outbox_target to_dev;
     int stopping;
 };
 
@@ -80,104 +68,12 @@ static uint64_t now_ms(struct relay *r)
 
 static void poll_next(struct relay *r);
 
-/* ---- publishing packets, with retry until acknowledged ---- */
-
-static void pump_queue(struct relay *r);
-
-static void free_batch(struct outgoing_batch *b)
-{
-    for (size_t i = 0; i < b->count; i++)
-        free(b->events[i]);
-    free(b);
-}
-
-static void requeue_front(struct relay *r, struct outgoing_batch *b)
-{
-    b->next = r->queue_head;
-    r->queue_head = b;
-    if (!r->queue_tail)
-        r->queue_tail = b;
-}
-
-static void on_published(void *user, const struct events_publish_result *result)
-{
-    struct outgoing_batch *b = user;
-    struct relay *r = b->relay;
-    r->in_flight--;
-    int retry = result->status == -ECONNRESET || result->status == -ETIMEDOUT ||
-                result->status == -ECANCELED || result->status == -EPIPE;
-    if (r->stopping || result->status == 0 || !retry || b->attempts >= 20) {
-        if (result->status < 0 && !r->stopping)
-            log_error("publishing to tether dev failed: %s", result->cause);
-        free_batch(b);
-    } else {
-        log_debug("publish will be retried: %s", result->cause);
-        requeue_front(r, b); /* duplicates are dropped by the receiver */
-    }
-    pump_queue(r);
-}
-
-static void publish_batch(struct relay *r, struct outgoing_batch *b)
-{
-    char cause[256];
-    b->attempts++;
-    b->relay = r;
-    int rc =
-        events_client_publish(r->events, r->settings->dev_channel, (const char *const *)b->events,
-                              b->count, on_published, b, cause, sizeof(cause));
-    if (rc < 0) {
-        log_error("cannot publish to tether dev: %s", cause);
-        free_batch(b);
-        return;
-    }
-    r->in_flight++;
-}
-
-static void pump_queue(struct relay *r)
-{
-    while (r->ready && r->queue_head && r->in_flight < MAX_PUBLISHES_IN_FLIGHT) {
-        struct outgoing_batch *b = r->queue_head;
-        r->queue_head = b->next;
-        if (!r->queue_head)
-            r->queue_tail = NULL;
-        b->next = NULL;
-        publish_batch(r, b);
-    }
-}
-
-static void flush_filling(struct relay *r)
-{
-    struct outgoing_batch *b = r->filling;
-    if (!b)
-        return;
-    r->filling = NULL;
-    if (r->queue_tail)
-        r->queue_tail->next = b;
-    else
-        r->queue_head = b;
-    r->queue_tail = b;
-    pump_queue(r);
-}
-
-static int emit_packet(void *ctx, const char *json, size_t len)
-{
-    struct relay *r = ctx;
-    if (!r->filling && !(r->filling = calloc(1, sizeof(*r->filling))))
-        return -ENOMEM;
-    char *copy = strndup(json, len);
-    if (!copy)
-        return -ENOMEM;
-    r->filling->events[r->filling->count++] = copy;
-    if (r->filling->count == PUBLISH_BATCH)
-        flush_filling(r);
-    return 0;
-}
-
 static int send_message(struct relay *r, enum bridge_type type, const char *id, const void *data,
                         size_t len)
 {
-    int rc = bridge_send(type, r->settings->worker_id, id, data, len, emit_packet, r);
-    flush_filling(r);
+    int rc =
+        bridge_send(type, r->settings->worker_id, id, data, len, bridge_outbox_emit, &r->to_dev);
+    bridge_outbox_flush(r->outbox);
     return rc;
 }
 
@@ -382,7 +278,13 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
         log_warn("dropping a malformed packet: %s", cause);
         return;
     }
-    bridge_reassembler_push(r->reassembler, &p, now_ms(r));
+    /* Dev repeats the same Ping (same id, index 0) every second while it
+     * works: the reassembler would drop every one after the first as a
+     * duplicate, and the silence limit would fail a live invocation. */
+    if (p.type == BRIDGE_PING)
+        on_chunk(r, &p);
+    else
+        bridge_reassembler_push(r->reassembler, &p, now_ms(r));
     bridge_packet_free(&p);
 }
 
@@ -483,7 +385,10 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
         return;
     }
     (void)sub;
-    int first = !r->ready;
+    /* Not !r->ready: a lost connection clears ready, and a reconnect must
+     * re-send the current Next, not introduce the bridge again. */
+    int first = !r->subscribed_once;
+    r->subscribed_once = 1;
     r->ready = 1;
     if (first)
         send_init(r);
@@ -497,7 +402,7 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
                      buf_length(&r->next_text));
         arm_silence_limit(r);
     }
-    pump_queue(r);
+    bridge_outbox_set_ready(r->outbox, 1);
     if (!r->polling_started) {
         r->polling_started = 1;
         poll_next(r);
@@ -509,6 +414,8 @@ static void on_events_state(void *user, enum events_client_state state, const ch
     struct relay *r = user;
     if (state == EVENTS_CLIENT_BACKOFF || state == EVENTS_CLIENT_CLOSED) {
         r->ready = 0;
+        if (r->outbox)
+            bridge_outbox_set_ready(r->outbox, 0);
         log_warn("events connection lost: %s", cause ? cause : "closed");
     }
 }
@@ -546,6 +453,14 @@ static int connect_events(struct relay *r, char *cause, size_t cause_len)
                                                cause_len) < 0)
         return -EINVAL;
     int rc = events_client_new(r->loop, &config, &r->events, cause, cause_len);
+    if (rc == 0 && !(r->outbox = bridge_outbox_new(r->events, MAX_PUBLISHES_IN_FLIGHT, 1)))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        /* Nothing goes out before the subscription is confirmed. */
+        bridge_outbox_set_ready(r->outbox, 0);
+        r->to_dev.outbox = r->outbox;
+        r->to_dev.channel = s->dev_channel;
+    }
     if (rc == 0)
         rc = events_client_subscribe(r->events, s->worker_channel, on_event, on_subscribed, r,
                                      &r->subscription, cause, cause_len);
@@ -595,6 +510,8 @@ void relay_stop(struct relay *r)
     r->stopping = 1;
     uv_timer_stop(&r->timer);
     uv_timer_stop(&r->housekeeping);
+    bridge_outbox_free(r->outbox);
+    r->outbox = NULL;
     events_client_free(r->events);
     r->events = NULL;
     runtime_client_free(r->runtime);

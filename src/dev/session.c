@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define LOG_MODULE "dev"
+#include "bridge/outbox.h"
 #include "bridge/stream.h"
 #include "core/hashmap.h"
 #include "core/log.h"
@@ -14,7 +15,7 @@
 #include "dev/presence.h"
 
 #define HEARTBEAT_MS 1000
-#define PUBLISH_BATCH 5
+#define MAX_PUBLISHES_IN_FLIGHT 8
 /* Answers are kept this long so a Next sent again after the bridge
  * reconnected gets the same answer instead of a second run. */
 #define REMEMBER_ANSWERS 64
@@ -26,11 +27,6 @@ struct dev_worker {
     struct buf *waiting_next; /* a Next that came before the Init */
 };
 
-struct emit_target {
-    struct dev_session *session;
-    const char *channel;
-};
-
 struct dev_call {
     struct dev_session *session;
     struct dev_call *prev, *next;
@@ -40,8 +36,8 @@ struct dev_call {
     char channel[340];
     uv_timer_t heartbeat;
     uint64_t start_ns;
-    struct emit_target target;   /* where stream packets go */
-    struct bridge_writer stream; /* a streamed Response */
+    struct bridge_outbox_target target; /* where stream packets go */
+    struct bridge_writer stream;        /* a streamed Response */
     int streaming;
     struct buf event; /* for the report */
 };
@@ -51,12 +47,6 @@ struct remembered {
     char worker[BRIDGE_MAX_SOURCE_LENGTH + 1];
     enum bridge_type type;
     struct buf body;
-};
-
-struct publish_batch {
-    char *events[PUBLISH_BATCH];
-    size_t count;
-    char channel[340];
 };
 
 struct dev_session {
@@ -71,7 +61,7 @@ struct dev_session {
     struct dev_call *calls;
     struct remembered answers[REMEMBER_ANSWERS];
     size_t next_answer;
-    struct publish_batch batch;
+    struct bridge_outbox *outbox; /* packets to the bridges, paced and retried */
     uv_timer_t housekeeping;
     char dev_channel[300];
     char control_channel[300];
@@ -85,36 +75,6 @@ static void notify(struct dev_session *s, enum dev_session_event event, const ch
         s->options.callbacks.on_event(s->options.ctx, event, detail);
 }
 
-/* ---- sending packets to a bridge ---- */
-
-static void flush_batch(struct dev_session *s)
-{
-    struct publish_batch *b = &s->batch;
-    if (b->count == 0)
-        return;
-    char cause[256];
-    if (events_client_publish(s->events, b->channel, (const char *const *)b->events, b->count, NULL,
-                              NULL, cause, sizeof(cause)) < 0)
-        log_warn("cannot answer the bridge: %s", cause);
-    for (size_t i = 0; i < b->count; i++)
-        free(b->events[i]);
-    b->count = 0;
-}
-
-static int emit_packet(void *ctx, const char *json, size_t len)
-{
-    struct emit_target *t = ctx;
-    struct publish_batch *b = &t->session->batch;
-    if (b->count > 0 && strcmp(b->channel, t->channel) != 0)
-        flush_batch(t->session);
-    snprintf(b->channel, sizeof(b->channel), "%s", t->channel);
-    if (!(b->events[b->count] = strndup(json, len)))
-        return -ENOMEM;
-    if (++b->count == PUBLISH_BATCH)
-        flush_batch(t->session);
-    return 0;
-}
-
 static void worker_channel(struct dev_session *s, const char *worker, char *out, size_t cap)
 {
     const struct dev_config *p = s->options.project;
@@ -126,10 +86,10 @@ static void send_to(struct dev_session *s, const char *worker, enum bridge_type 
 {
     char channel[340];
     worker_channel(s, worker, channel, sizeof(channel));
-    struct emit_target t = {s, channel};
-    if (bridge_send(type, "dev", id, data, len, emit_packet, &t) < 0)
+    struct bridge_outbox_target t = {s->outbox, channel};
+    if (bridge_send(type, "dev", id, data, len, bridge_outbox_emit, &t) < 0)
         log_warn("cannot send %s for %s", bridge_type_name(type), id);
-    flush_batch(s);
+    bridge_outbox_flush(s->outbox);
 }
 
 /* ---- remembered answers ---- */
@@ -250,7 +210,7 @@ static void call_stream_data(void *ctx, const char *data, size_t len)
     struct dev_call *c = ctx;
     bridge_writer_write(&c->stream, data, len);
     bridge_writer_flush(&c->stream);
-    flush_batch(c->session);
+    bridge_outbox_flush(c->session->outbox);
 }
 
 static void call_finish(void *ctx, int success, const char *error_type, const char *body,
@@ -260,7 +220,7 @@ static void call_finish(void *ctx, int success, const char *error_type, const ch
     struct dev_session *s = c->session;
     if (success && c->streaming) {
         bridge_writer_close(&c->stream);
-        flush_batch(s);
+        bridge_outbox_flush(s->outbox);
     } else {
         enum bridge_type type = success ? BRIDGE_RESPONSE : BRIDGE_ERROR;
         send_to(s, c->worker, type, c->request_id, body, len);
@@ -310,9 +270,9 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         snprintf(c->worker, sizeof(c->worker), "%s", w->id);
         snprintf(c->function, sizeof(c->function), "%s", w->function);
         worker_channel(s, w->id, c->channel, sizeof(c->channel));
-        c->target.session = s;
+        c->target.outbox = s->outbox;
         c->target.channel = c->channel;
-        bridge_writer_init(&c->stream, BRIDGE_RESPONSE, "dev", c->request_id, emit_packet,
+        bridge_writer_init(&c->stream, BRIDGE_RESPONSE, "dev", c->request_id, bridge_outbox_emit,
                            &c->target);
         buf_append(&c->event, buf_bytes(&next.body), buf_length(&next.body));
         c->start_ns = uv_hrtime();
@@ -545,10 +505,13 @@ static void on_presence(void *ctx, enum dev_presence_event event, const char *ot
 static void on_events_state(void *user, enum events_client_state state, const char *cause)
 {
     struct dev_session *s = user;
-    if (state == EVENTS_CLIENT_BACKOFF)
+    if (state == EVENTS_CLIENT_BACKOFF) {
+        bridge_outbox_set_ready(s->outbox, 0);
         notify(s, DEV_SESSION_EVENTS_LOST, cause);
-    else if (state == EVENTS_CLIENT_READY && s->ready)
+    } else if (state == EVENTS_CLIENT_READY && s->ready) {
+        bridge_outbox_set_ready(s->outbox, 1);
         notify(s, DEV_SESSION_EVENTS_BACK, NULL);
+    }
 }
 
 static void on_housekeeping(uv_timer_t *timer)
@@ -580,6 +543,8 @@ int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options
         rc = -ENOMEM;
     if (rc == 0)
         rc = events_client_new(loop, &events, &s->events, cause, cause_len);
+    if (rc == 0 && !(s->outbox = bridge_outbox_new(s->events, MAX_PUBLISHES_IN_FLIGHT, 1)))
+        rc = -ENOMEM;
     if (rc == 0)
         rc = dev_presence_start(loop, s->events, s->control_channel, options->force,
                                 options->presence_wait_ms ? options->presence_wait_ms : 800,
@@ -640,6 +605,7 @@ void dev_session_stop(struct dev_session *s)
     while (s->calls)
         end_call(s->calls);
     dev_presence_stop(s->presence);
+    bridge_outbox_free(s->outbox);
     events_client_free(s->events);
     bridge_reassembler_free(s->reassembler);
     if (s->assembling.slots) {
@@ -652,8 +618,6 @@ void dev_session_stop(struct dev_session *s)
     }
     for (size_t i = 0; i < REMEMBER_ANSWERS; i++)
         buf_free(&s->answers[i].body);
-    for (size_t i = 0; i < s->batch.count; i++)
-        free(s->batch.events[i]);
     if (s->housekeeping.data) {
         uv_timer_stop(&s->housekeeping);
         uv_close((uv_handle_t *)&s->housekeeping, free_session);

@@ -1,0 +1,190 @@
+#include "bridge/outbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "outbox"
+#include "core/log.h"
+
+#define PUBLISH_BATCH 5
+#define MAX_ATTEMPTS 20
+
+struct batch {
+    struct batch *next;
+    struct batch *flight_prev, *flight_next; /* while published, not answered */
+    struct bridge_outbox *outbox;
+    char channel[340];
+    char *events[PUBLISH_BATCH];
+    size_t count;
+    int attempts;
+};
+
+struct bridge_outbox {
+    struct events_client *client;
+    size_t max_in_flight;
+    int retry;
+    int ready;
+    struct batch *head, *tail; /* waiting to be published */
+    struct batch *filling;
+    struct batch *flying; /* published, waiting for their answers */
+    size_t in_flight;
+    size_t queued;
+};
+
+struct bridge_outbox *bridge_outbox_new(struct events_client *client, size_t max_in_flight,
+                                        int retry)
+{
+    struct bridge_outbox *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    o->client = client;
+    o->max_in_flight = max_in_flight ? max_in_flight : 8;
+    o->retry = retry;
+    o->ready = 1;
+    return o;
+}
+
+static void free_batch(struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        free(b->events[i]);
+    free(b);
+}
+
+static void pump(struct bridge_outbox *o);
+
+static void requeue_front(struct bridge_outbox *o, struct batch *b)
+{
+    b->next = o->head;
+    o->head = b;
+    if (!o->tail)
+        o->tail = b;
+    o->queued++;
+}
+
+static void on_published(void *user, const struct events_publish_result *result)
+{
+    struct batch *b = user;
+    struct bridge_outbox *o = b->outbox;
+    if (!o) { /* the outbox is gone */
+        free_batch(b);
+        return;
+    }
+    if (b->flight_prev)
+        b->flight_prev->flight_next = b->flight_next;
+    else
+        o->flying = b->flight_next;
+    if (b->flight_next)
+        b->flight_next->flight_prev = b->flight_prev;
+    b->flight_prev = b->flight_next = NULL;
+    o->in_flight--;
+    int transient = result->status == -ECONNRESET || result->status == -ETIMEDOUT ||
+                    result->status == -ECANCELED || result->status == -EPIPE;
+    if (o->retry && transient && b->attempts < MAX_ATTEMPTS) {
+        log_debug("publish to %s will be retried: %s", b->channel, result->cause);
+        requeue_front(o, b);
+    } else {
+        if (result->status < 0)
+            log_warn("publishing to %s failed: %s", b->channel, result->cause);
+        free_batch(b);
+    }
+    pump(o);
+}
+
+static void publish(struct bridge_outbox *o, struct batch *b)
+{
+    char cause[256];
+    b->attempts++;
+    b->outbox = o;
+    if (events_client_publish(o->client, b->channel, (const char *const *)b->events, b->count,
+                              on_published, b, cause, sizeof(cause)) < 0) {
+        log_warn("cannot publish to %s: %s", b->channel, cause);
+        free_batch(b);
+        return;
+    }
+    b->flight_next = o->flying;
+    if (o->flying)
+        o->flying->flight_prev = b;
+    o->flying = b;
+    o->in_flight++;
+}
+
+static void pump(struct bridge_outbox *o)
+{
+    while (o->ready && o->head && o->in_flight < o->max_in_flight) {
+        struct batch *b = o->head;
+        o->head = b->next;
+        if (!o->head)
+            o->tail = NULL;
+        b->next = NULL;
+        o->queued--;
+        publish(o, b);
+    }
+}
+
+void bridge_outbox_flush(struct bridge_outbox *o)
+{
+    struct batch *b = o->filling;
+    if (!b)
+        return;
+    o->filling = NULL;
+    if (o->tail)
+        o->tail->next = b;
+    else
+        o->head = b;
+    o->tail = b;
+    o->queued++;
+    pump(o);
+}
+
+int bridge_outbox_emit(void *ctx, const char *json, size_t len)
+{
+    struct bridge_outbox_target *t = ctx;
+    struct bridge_outbox *o = t->outbox;
+    if (o->filling && strcmp(o->filling->channel, t->channel) != 0)
+        bridge_outbox_flush(o);
+    if (!o->filling) {
+        if (!(o->filling = calloc(1, sizeof(*o->filling))))
+            return -ENOMEM;
+        snprintf(o->filling->channel, sizeof(o->filling->channel), "%s", t->channel);
+    }
+    char *copy = strndup(json, len);
+    if (!copy)
+        return -ENOMEM;
+    o->filling->events[o->filling->count++] = copy;
+    if (o->filling->count == PUBLISH_BATCH)
+        bridge_outbox_flush(o);
+    return 0;
+}
+
+void bridge_outbox_set_ready(struct bridge_outbox *o, int ready)
+{
+    o->ready = ready;
+    pump(o);
+}
+
+size_t bridge_outbox_queued(const struct bridge_outbox *o)
+{
+    return o->queued + (o->filling ? 1 : 0);
+}
+
+void bridge_outbox_free(struct bridge_outbox *o)
+{
+    if (!o)
+        return;
+    while (o->head) {
+        struct batch *b = o->head;
+        o->head = b->next;
+        free_batch(b);
+    }
+    if (o->filling)
+        free_batch(o->filling);
+    /* Batches in flight are freed by their callbacks (the client calls them
+     * all, with -ECANCELED at the latest when it is freed); they must not
+     * find the outbox any more. */
+    for (struct batch *b = o->flying; b; b = b->flight_next)
+        b->outbox = NULL;
+    free(o);
+}

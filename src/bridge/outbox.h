@@ -1,0 +1,36 @@
+/* Publishing bridge packets: batches of up to 5 packets per publish (the
+ * AppSync limit), a bounded number of publishes in flight (so a 6 MB answer
+ * does not pile up in one connection's buffer), and, when asked, each batch
+ * kept until the broker acknowledges it and sent again after a lost
+ * connection (receivers drop duplicates). Shared by the bridge and tether dev.
+ *
+ * The outbox borrows the events client (which must outlive it) and owns the
+ * packets queued in it. */
+#ifndef TETHER_BRIDGE_OUTBOX_H
+#define TETHER_BRIDGE_OUTBOX_H
+
+#include <stddef.h>
+
+#include "events/client.h"
+
+struct bridge_outbox;
+
+/* Where bridge_outbox_emit sends: pass as the emit context of a writer. */
+struct bridge_outbox_target {
+    struct bridge_outbox *outbox;
+    const char *channel; /* copied when a packet is queued */
+};
+
+struct bridge_outbox *bridge_outbox_new(struct events_client *client, size_t max_in_flight,
+                                        int retry);
+/* Drops what is queued; publishes in flight finish without retry. */
+void bridge_outbox_free(struct bridge_outbox *outbox);
+/* A bridge_emit_fn: ctx is a struct bridge_outbox_target. */
+int bridge_outbox_emit(void *ctx, const char *packet_json, size_t len);
+/* Queues the batch being filled (call after each message). */
+void bridge_outbox_flush(struct bridge_outbox *outbox);
+/* Publishing waits while the connection is not ready (subscribed). */
+void bridge_outbox_set_ready(struct bridge_outbox *outbox, int ready);
+size_t bridge_outbox_queued(const struct bridge_outbox *outbox);
+
+#endif
