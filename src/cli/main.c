@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"publish", cmd_publish_main, "publish events to a channel", cmd_publish_help},
     {"subscribe", cmd_subscribe_main, "print the events published to a channel",
      cmd_subscribe_help},
+    {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion",
+     cmd_tunnel_help},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
 };
 
