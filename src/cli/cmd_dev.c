@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #define LOG_MODULE "dev"
+#include "aws/credentials_provider.h"
 #include "cli/commands.h"
 #include "cli/dev_output.h"
 #include "cli/shutdown.h"
@@ -48,6 +49,8 @@ const char cmd_dev_help[] =
     "  --inspect[=PORT]    start Node workers with the inspector (first port, default\n"
     "                      9229, one per worker) and Python workers with debugpy\n"
     "  --force             take over from another tether dev on the same stage\n"
+    "  --profile NAME      AWS profile for IAM auth to a remote events API (default:\n"
+    "                      AWS_PROFILE; the environment's keys are not used then)\n"
     "  --json              machine-readable output: one JSON object per line\n"
     "  --log-level LEVEL   error, warn, info, debug or trace\n";
 
@@ -63,7 +66,9 @@ struct dev_app {
     struct lambda_service *workers;
     struct dev_session *session;
     struct watcher *watcher;
-    FILE *cloud_log; /* where the bridges' function logs go */
+    struct aws_credentials_provider *credentials; /* remote mode with IAM */
+    const char *profile;                          /* --profile */
+    FILE *cloud_log;                              /* where the bridges' function logs go */
     char api_key[40];
     char events_http[128];
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
@@ -377,6 +382,48 @@ static int start_embedded(struct dev_app *app, char *cause, size_t cause_len)
                                   endpoint);
 }
 
+static int remote_region(const struct dev_app *app, char *region, size_t region_len)
+{
+    const struct dev_events *e = &app->project.events;
+    const char *set = e->region ? e->region : getenv("AWS_REGION");
+    if (!set || !*set)
+        set = getenv("AWS_DEFAULT_REGION");
+    if (set && *set) {
+        snprintf(region, region_len, "%s", set);
+        return 0;
+    }
+    if (events_client_region_from_url(e->http, region, region_len) == 0)
+        return 0;
+    return aws_region_resolve(app->profile, region, region_len);
+}
+
+/* Remote mode without an API key: SigV4 with the AWS credentials chain
+ * (refreshed before they expire) and the API's region. */
+static int remote_iam(struct dev_app *app, struct events_client_config *events, char *region,
+                      size_t region_len, char *cause, size_t cause_len)
+{
+    struct aws_credentials_options options = {.profile = app->profile};
+    char why[600];
+    int rc = aws_credentials_provider_new(&options, &app->credentials, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(cause, cause_len, "IAM authorization to the events API: %s", why);
+        return rc;
+    }
+    if (remote_region(app, region, region_len) < 0) {
+        snprintf(cause, cause_len,
+                 "IAM authorization to the events API needs its region: \"region\" in the "
+                 "events section of tether.json, AWS_REGION, or region in the AWS profile");
+        return -EINVAL;
+    }
+    struct aws_credentials current;
+    if (aws_credentials_provider_get(app->credentials, &current, why, sizeof(why)) == 0)
+        dev_output_line(&app->out, "AWS credentials from %s, region %s", current.source, region);
+    aws_credentials_wipe(&current);
+    events->credentials = app->credentials;
+    events->region = region;
+    return 0;
+}
+
 static int start_session(struct dev_app *app, char *cause, size_t cause_len)
 {
     int rc = build_config(app, 0, &app->worker_config, cause, cause_len);
@@ -389,7 +436,7 @@ static int start_session(struct dev_app *app, char *cause, size_t cause_len)
         return rc;
     struct events_client_config events;
     events_client_config_init(&events);
-    char region[64];
+    char region[AWS_REGION_MAX + 1];
     const struct dev_events *e = &app->project.events;
     if (e->mode == DEV_EVENTS_EMBEDDED) {
         events.http_url = app->events_http;
@@ -400,8 +447,7 @@ static int start_session(struct dev_app *app, char *cause, size_t cause_len)
         events.ca_file = e->ca_file;
         if (e->api_key)
             events.api_key = e->api_key;
-        else if ((rc = events_client_config_iam_from_env(&events, e->region, region, sizeof(region),
-                                                         cause, cause_len)) < 0)
+        else if ((rc = remote_iam(app, &events, region, sizeof(region), cause, cause_len)) < 0)
             return rc;
     }
     struct dev_session_options so = {
@@ -422,15 +468,12 @@ static int start_session(struct dev_app *app, char *cause, size_t cause_len)
 static int parse(int argc, char **argv, struct dev_app *app, char **config_path, char **stage,
                  int *json)
 {
-    static const struct option options[] = {{"config", required_argument, 0, 'c'},
-                                            {"stage", required_argument, 0, 's'},
-                                            {"port", required_argument, 0, 'p'},
-                                            {"inspect", optional_argument, 0, 'i'},
-                                            {"force", no_argument, 0, 'f'},
-                                            {"json", no_argument, 0, 'j'},
-                                            {"log-level", required_argument, 0, 'l'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, 0, 'c'}, {"stage", required_argument, 0, 's'},
+        {"port", required_argument, 0, 'p'},   {"inspect", optional_argument, 0, 'i'},
+        {"force", no_argument, 0, 'f'},        {"profile", required_argument, 0, 'P'},
+        {"json", no_argument, 0, 'j'},         {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -448,6 +491,9 @@ static int parse(int argc, char **argv, struct dev_app *app, char **config_path,
             break;
         case 'f':
             app->force = 1;
+            break;
+        case 'P':
+            app->profile = optarg;
             break;
         case 'j':
             *json = 1;
@@ -518,6 +564,7 @@ int cmd_dev_main(int argc, char **argv)
     lambda_config_free(app.cloud_config);
     lambda_config_free(app.worker_config);
     dev_config_free(&app.project);
+    aws_credentials_provider_free(app.credentials);
     dev_output_free(&app.out);
     if (app.cloud_log)
         fclose(app.cloud_log);

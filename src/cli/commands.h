@@ -29,6 +29,8 @@ int cmd_invoke_main(int argc, char **argv);
 extern const char cmd_invoke_help[];
 int cmd_tunnel_main(int argc, char **argv);
 extern const char cmd_tunnel_help[];
+int cmd_bridge_main(int argc, char **argv);
+extern const char cmd_bridge_help[];
 int cmd_demo_main(int argc, char **argv);
 extern const char cmd_demo_help[];
 int cmd_lambda_main(int argc, char **argv);

@@ -25,6 +25,7 @@ static const struct command commands[] = {
      cmd_subscribe_help},
     {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion",
      cmd_tunnel_help},
+    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda", cmd_bridge_help},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
 };
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define LOG_MODULE "events"
+#include "aws/credentials_provider.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -280,6 +281,8 @@ static void release(struct events_client *c)
     free(c->access_key_id);
     wipe_string(c->secret_access_key);
     wipe_string(c->session_token);
+    proxy_config_wipe(&c->http_proxy);
+    proxy_config_wipe(&c->realtime_proxy);
     free(c->region);
     tls_config_free(c->tls);
     if (c->own_conns)
@@ -302,6 +305,7 @@ static int copy_config(struct events_client *c, const struct events_client_confi
     c->secret_access_key = copy_string(config->secret_access_key, &failed);
     c->session_token = copy_string(config->session_token, &failed);
     c->region = copy_string(config->region, &failed);
+    c->credentials = config->credentials;
     if (failed) {
         events_client_set_cause(cause, cause_len, "out of memory");
         return -ENOMEM;
@@ -322,12 +326,36 @@ static int copy_config(struct events_client *c, const struct events_client_confi
     return 0;
 }
 
+/* HTTPS_PROXY / HTTP_PROXY / NO_PROXY, once per endpoint. */
+static int setup_proxies(struct events_client *c, char *cause, size_t cause_len)
+{
+    int rc = proxy_from_env(c->http.secure, c->http.host, c->http.port, &c->http_proxy, cause,
+                            cause_len);
+    if (rc < 0)
+        return rc;
+    c->use_http_proxy = rc;
+    rc = proxy_from_env(c->realtime.secure, c->realtime.host, c->realtime.port, &c->realtime_proxy,
+                        cause, cause_len);
+    if (rc < 0)
+        return rc;
+    c->use_realtime_proxy = rc;
+    if (c->use_http_proxy)
+        log_debug("HTTP publishes to %s go through proxy %s", c->http.host_header,
+                  c->http_proxy.display);
+    if (c->use_realtime_proxy)
+        log_debug("the realtime connection to %s goes through proxy %s", c->realtime.host_header,
+                  c->realtime_proxy.display);
+    return 0;
+}
+
 static int setup_transport(struct events_client *c, const struct events_client_config *config,
                            char *cause, size_t cause_len)
 {
+    int rc = setup_proxies(c, cause, cause_len);
+    if (rc < 0)
+        return rc;
     if (c->http.secure || c->realtime.secure) {
-        int rc =
-            tls_config_new_client(config->ca_file, !config->insecure, &c->tls, cause, cause_len);
+        rc = tls_config_new_client(config->ca_file, !config->insecure, &c->tls, cause, cause_len);
         if (rc < 0)
             return rc;
     }
@@ -383,7 +411,8 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
     init_timer(c, &c->kick_timer);
     log_debug("client for %s://%s%s (realtime %s://%s%s), %s auth", url_scheme_name(c->http.scheme),
               c->http.host_header, c->http_path, url_scheme_name(c->realtime.scheme),
-              c->realtime.host_header, c->realtime.path, c->access_key_id ? "IAM" : "API key");
+              c->realtime.host_header, c->realtime.path,
+              events_client_auth_is_iam(c) ? "IAM" : "API key");
     *out = c;
     return 0;
 }
@@ -522,6 +551,31 @@ static const char *env_nonempty(const char *name)
     return value && *value ? value : NULL;
 }
 
+/* The process-wide provider behind events_client_config_iam_from_env when
+ * the environment has no keys: made on first use, freed at exit. */
+static struct aws_credentials_provider *shared_provider;
+
+static void free_shared_provider(void)
+{
+    aws_credentials_provider_free(shared_provider);
+    shared_provider = NULL;
+}
+
+static int chain_credentials(struct events_client_config *config, char *cause, size_t cause_len)
+{
+    if (!shared_provider) {
+        char why[600];
+        if (aws_credentials_provider_new(NULL, &shared_provider, why, sizeof(why)) < 0) {
+            events_client_set_cause(cause, cause_len, "IAM authorization needs AWS credentials: %s",
+                                    why);
+            return -EINVAL;
+        }
+        atexit(free_shared_provider);
+    }
+    config->credentials = shared_provider;
+    return 0;
+}
+
 int events_client_config_iam_from_env(struct events_client_config *config, const char *region,
                                       char *region_buf, size_t region_buf_len, char *cause,
                                       size_t cause_len)
@@ -529,13 +583,14 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
     config->access_key_id = env_nonempty("AWS_ACCESS_KEY_ID");
     config->secret_access_key = env_nonempty("AWS_SECRET_ACCESS_KEY");
     config->session_token = env_nonempty("AWS_SESSION_TOKEN");
-    if (!config->access_key_id || !config->secret_access_key) {
+    if (!config->access_key_id != !config->secret_access_key) {
         events_client_set_cause(
             cause, cause_len,
-            "IAM authorization needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-            "environment");
+            "IAM authorization needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
         return -EINVAL;
     }
+    if (!config->access_key_id && chain_credentials(config, cause, cause_len) < 0)
+        return -EINVAL;
     if (!region || !*region)
         region = env_nonempty("AWS_REGION");
     if (!region)
@@ -543,10 +598,12 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
     if (!region && config->http_url &&
         events_client_region_from_url(config->http_url, region_buf, region_buf_len) == 0)
         region = region_buf;
+    if (!region && aws_region_resolve(NULL, region_buf, region_buf_len) == 0)
+        region = region_buf;
     if (!region) {
-        events_client_set_cause(
-            cause, cause_len,
-            "IAM authorization needs a region: --region, AWS_REGION or AWS_DEFAULT_REGION");
+        events_client_set_cause(cause, cause_len,
+                                "IAM authorization needs a region: --region, AWS_REGION, "
+                                "AWS_DEFAULT_REGION or region in the AWS profile");
         return -EINVAL;
     }
     config->region = region;

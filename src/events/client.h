@@ -39,6 +39,8 @@
 
 #include "net/conn.h"
 
+struct aws_credentials_provider;
+
 /* Answers of HTTP publishes larger than this are refused. */
 #define EVENTS_CLIENT_MAX_HTTP_RESPONSE (2u * 1024 * 1024)
 #define EVENTS_CLIENT_DEFAULT_TIMEOUT_MS 15000
@@ -73,14 +75,21 @@ struct events_client_config {
      * events_client_realtime_url). */
     const char *realtime_url;
     /* Authorization: an API key, or IAM credentials (SigV4, service appsync)
-     * with their region. Exactly one of api_key and access_key_id. */
+     * with their region: fixed keys, or a provider (aws/credentials_provider.h)
+     * asked for the current credentials at every signature, so refreshed
+     * credentials are used as soon as they exist. Exactly one of api_key,
+     * access_key_id and credentials. The provider is borrowed: it must
+     * outlive the client's memory (see events_client_free). */
     const char *api_key;
     const char *access_key_id;
     const char *secret_access_key;
     const char *session_token; /* optional */
+    struct aws_credentials_provider *credentials;
     const char *region;
     /* TLS for https/wss: CA bundle (PEM) to trust, NULL for the system store.
-     * insecure = 1 turns certificate verification off (tests only). */
+     * insecure = 1 turns certificate verification off (tests only).
+     * Proxies: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment are
+     * read by events_client_new and used for both endpoints (net/proxy.h). */
     const char *ca_file;
     int insecure;
     /* 1: after a lost or refused connection, retry with exponential backoff
@@ -189,11 +198,15 @@ int events_client_publish_http(struct events_client *client, const char *channel
  * "X.appsync-realtime-api.R.amazonaws.com"), path /event/realtime. */
 int events_client_realtime_url(const char *http_url, char *out, size_t out_len, char *cause,
                                size_t cause_len);
-/* Fills the IAM fields of a config from the environment: AWS_ACCESS_KEY_ID,
- * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), and the region from
- * `region` if given, else AWS_REGION, AWS_DEFAULT_REGION, or the endpoint's
- * host (config->http_url must be set first). The config then borrows the
- * environment's strings. -EINVAL with cause when something is missing. */
+/* Fills the IAM fields of a config the way AWS tools find credentials:
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (optional)
+ * when set (the config then borrows the environment's strings, as before);
+ * otherwise the rest of the standard chain (aws/credentials.h: AWS_PROFILE,
+ * the shared files, source_profile/role_arn, credential_process) through a
+ * process-wide provider that lives until exit (config->credentials). The
+ * region: `region` if given, else AWS_REGION, AWS_DEFAULT_REGION, the
+ * endpoint's host (config->http_url must be set first), or the profile's
+ * `region`. -EINVAL with cause when something is missing. */
 int events_client_config_iam_from_env(struct events_client_config *config, const char *region,
                                       char *region_buf, size_t region_buf_len, char *cause,
                                       size_t cause_len);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/credentials_provider.h"
 #include "aws/sigv4.h"
 #include "core/buf.h"
 #include "core/encoding.h"
@@ -26,10 +27,16 @@ static int header_safe(const char *s)
     return 1;
 }
 
+int events_client_auth_is_iam(const struct events_client *c)
+{
+    return c->access_key_id || c->credentials;
+}
+
 int events_client_auth_check_config(const struct events_client_config *config, char *cause,
                                     size_t cause_len)
 {
-    if (!config->api_key == !config->access_key_id) {
+    int given = !!config->api_key + !!config->access_key_id + !!config->credentials;
+    if (given != 1) {
         events_client_set_cause(cause, cause_len, "give either an API key or IAM credentials");
         return -EINVAL;
     }
@@ -46,7 +53,8 @@ int events_client_auth_check_config(const struct events_client_config *config, c
                                 "(printable ASCII)");
         return -EINVAL;
     }
-    if (config->access_key_id && (!config->region || !header_safe(config->region))) {
+    if ((config->access_key_id || config->credentials) &&
+        (!config->region || !header_safe(config->region))) {
         events_client_set_cause(cause, cause_len, "IAM authorization needs a region");
         return -EINVAL;
     }
@@ -65,17 +73,30 @@ static int append_member(struct buf *out, const char *key, const char *value, in
     return rc;
 }
 
-static void fill_sigv4_inputs(const struct events_client *c, struct sigv4_credentials *creds,
-                              struct sigv4_params *params)
+/* The credentials to sign with now: the fixed ones, or the provider's
+ * current ones copied into `held` (wiped by the caller). */
+static int fill_sigv4_inputs(const struct events_client *c, struct aws_credentials *held,
+                             struct sigv4_credentials *creds, struct sigv4_params *params,
+                             char *cause, size_t cause_len)
 {
-    creds->access_key_id = c->access_key_id;
-    creds->secret_access_key = c->secret_access_key;
-    creds->session_token = c->session_token;
+    if (c->credentials) {
+        int rc = aws_credentials_provider_get(c->credentials, held, cause, cause_len);
+        if (rc < 0)
+            return rc;
+        creds->access_key_id = held->access_key_id;
+        creds->secret_access_key = held->secret_access_key;
+        creds->session_token = held->session_token;
+    } else {
+        creds->access_key_id = c->access_key_id;
+        creds->secret_access_key = c->secret_access_key;
+        creds->session_token = c->session_token;
+    }
     memset(params, 0, sizeof(*params));
     params->region = c->region;
     params->service = "appsync";
     params->timestamp = time(NULL);
     params->normalize_path = 1;
+    return 0;
 }
 
 /* IAM over WebSocket: SigV4 over a synthetic POST https://HOST/event whose
@@ -99,9 +120,13 @@ static int append_iam_auth(const struct events_client *c, struct buf *out, const
     };
     struct sigv4_credentials creds;
     struct sigv4_params params;
-    fill_sigv4_inputs(c, &creds, &params);
+    struct aws_credentials held;
     struct sigv4_signed s;
-    int rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
+    int rc = fill_sigv4_inputs(c, &held, &creds, &params, cause, cause_len);
+    if (rc == 0)
+        rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
+    if (c->credentials)
+        aws_credentials_wipe(&held);
     if (rc < 0)
         return rc;
     rc = buf_append_char(out, '{');
@@ -124,7 +149,7 @@ static int append_iam_auth(const struct events_client *c, struct buf *out, const
 int events_client_auth_append_json(const struct events_client *c, struct buf *out, const char *body,
                                    size_t body_len, char *cause, size_t cause_len)
 {
-    if (c->access_key_id)
+    if (events_client_auth_is_iam(c))
         return append_iam_auth(c, out, body, body_len, cause, cause_len);
     int rc = buf_append_char(out, '{');
     if (rc == 0)
@@ -153,7 +178,7 @@ int events_client_auth_check_signing(const struct events_client *c, char *cause,
 int events_client_auth_append_http(const struct events_client *c, struct buf *out,
                                    const struct buf *body, char *cause, size_t cause_len)
 {
-    if (!c->access_key_id)
+    if (!events_client_auth_is_iam(c))
         return buf_printf(out, "x-api-key: %s\r\n", c->api_key);
     const struct sigv4_header headers[] = {
         {"content-type", "application/json"},
@@ -170,9 +195,13 @@ int events_client_auth_append_http(const struct events_client *c, struct buf *ou
     };
     struct sigv4_credentials creds;
     struct sigv4_params params;
-    fill_sigv4_inputs(c, &creds, &params);
+    struct aws_credentials held;
     struct sigv4_signed s;
-    int rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
+    int rc = fill_sigv4_inputs(c, &held, &creds, &params, cause, cause_len);
+    if (rc == 0)
+        rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
+    if (c->credentials)
+        aws_credentials_wipe(&held);
     if (rc < 0)
         return rc;
     struct sigv4_header add[4];

@@ -47,8 +47,9 @@ static struct http_link *http_link_open(struct events_client *c, char *cause, si
     h->owner = c;
     struct http_limits limits = {HTTP_MAX_HEADER_BYTES, EVENTS_CLIENT_MAX_HTTP_RESPONSE};
     http_reader_init(&h->reader, HTTP_RESPONSE, &limits);
-    int rc = conn_connect(c->conns, c->http.host, c->http.port, c->http.secure ? c->tls : NULL,
-                          NULL, &http_link_callbacks, h, &h->conn);
+    int rc = conn_connect_via(c->conns, c->http.host, c->http.port, c->http.secure ? c->tls : NULL,
+                              NULL, c->use_http_proxy ? &c->http_proxy : NULL, &http_link_callbacks,
+                              h, &h->conn);
     if (rc < 0) {
         http_reader_free(&h->reader);
         free(h);

@@ -35,6 +35,7 @@
 #include "events/protocol.h"
 #include "net/conn.h"
 #include "net/http.h"
+#include "net/proxy.h"
 #include "net/tls.h"
 #include "net/url.h"
 #include "net/ws.h"
@@ -112,7 +113,13 @@ struct events_client {
     char *access_key_id;
     char *secret_access_key;
     char *session_token;
+    struct aws_credentials_provider *credentials; /* borrowed (config.credentials) */
     char *region;
+    /* HTTPS_PROXY / HTTP_PROXY for each endpoint (net/proxy.h), read once. */
+    struct proxy_config http_proxy;
+    struct proxy_config realtime_proxy;
+    int use_http_proxy;
+    int use_realtime_proxy;
     int reconnect;
     uint32_t connect_timeout_ms;
     uint32_t request_timeout_ms;
@@ -251,8 +258,10 @@ void events_client_http_describe_body(const struct http_message *m, char *out, s
 
 /* ---- client_auth.c ---- */
 
-/* Checks the config's credentials: exactly one of an API key and IAM keys,
- * printable ASCII, and a region for IAM. */
+/* Whether requests are signed with SigV4 (IAM keys or a provider). */
+int events_client_auth_is_iam(const struct events_client *c);
+/* Checks the config's credentials: exactly one of an API key, IAM keys and a
+ * credentials provider; printable ASCII; a region for IAM. */
 int events_client_auth_check_config(const struct events_client_config *config, char *cause,
                                     size_t cause_len);
 /* Signs a connect once, so bad credentials fail here and not on every retry. */

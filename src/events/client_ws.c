@@ -19,9 +19,9 @@
 #define MIN_CONNECTION_TIMEOUT_MS 1000
 #define MAX_CONNECTION_TIMEOUT_MS (24L * 3600 * 1000)
 /* Unsent bytes this client may queue on its own connection. tether dev
- * publishes a 6 MB answer as about 8.4 MB of base64 packets, so the
- * connection default (8 MiB, a server's cap for slow peers) would cut the
- * connection in the middle of every large answer. */
+ * publishes a 6 MB answer as about 8.4 MB of base64 packets in one go, so
+ * the connection default (8 MiB, a server's cap for slow peers) would cut
+ * the connection in the middle of every large answer. */
 #define LINK_OUTPUT_LIMIT (32u * 1024 * 1024)
 
 static const struct conn_callbacks ws_link_callbacks;
@@ -165,9 +165,9 @@ void events_client_ws_connect(struct events_client *c)
     http_reader_init(&l->reader, HTTP_RESPONSE, &limits);
     int rc = ws_new_client_key(l->key);
     if (rc == 0)
-        rc =
-            conn_connect(c->conns, c->realtime.host, c->realtime.port,
-                         c->realtime.secure ? c->tls : NULL, NULL, &ws_link_callbacks, l, &l->conn);
+        rc = conn_connect_via(
+            c->conns, c->realtime.host, c->realtime.port, c->realtime.secure ? c->tls : NULL, NULL,
+            c->use_realtime_proxy ? &c->realtime_proxy : NULL, &ws_link_callbacks, l, &l->conn);
     if (rc == 0)
         conn_set_output_limit(l->conn, LINK_OUTPUT_LIMIT);
     if (rc < 0) {

@@ -7,6 +7,7 @@
 
 #define LOG_MODULE "conn"
 #include "core/log.h"
+#include "net/proxy.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
 /* How long an orderly close keeps draining the peer's input. */
@@ -23,6 +24,17 @@ struct conn_context {
     char read_buffer[READ_BUFFER_SIZE];
     int read_buffer_busy;
     struct buf tls_plain; /* scratch for decrypted input */
+};
+
+/* A connection made through an HTTP proxy: from the TCP connect to the proxy
+ * until it answers CONNECT. Plaintext written meanwhile waits in `held` (with
+ * TLS it waits inside the TLS session, which starts once the tunnel is up). */
+struct conn_tunnel {
+    struct proxy_config proxy; /* its authorization is wiped with the tunnel */
+    char target_host[256];
+    uint16_t target_port;
+    struct buf answer; /* the proxy's answer so far */
+    struct buf held;
 };
 
 struct write_request {
@@ -59,6 +71,7 @@ struct conn {
     uv_connect_t connect_req;
     char server_name[256];
     uint16_t port;
+    struct conn_tunnel *tunnel; /* set until the proxy's tunnel is up */
 };
 
 struct conn_listener {
@@ -136,12 +149,25 @@ static void mark_dirty(struct conn *conn)
     conn->ctx->dirty = conn;
 }
 
+static void tunnel_free(struct conn *conn)
+{
+    struct conn_tunnel *t = conn->tunnel;
+    if (!t)
+        return;
+    conn->tunnel = NULL;
+    proxy_config_wipe(&t->proxy);
+    buf_free(&t->answer);
+    buf_free(&t->held);
+    free(t);
+}
+
 static void on_handle_closed(uv_handle_t *handle)
 {
     struct conn *conn = handle->data;
     if (conn->callbacks.on_close)
         conn->callbacks.on_close(conn, conn->close_status,
                                  conn->close_cause[0] ? conn->close_cause : NULL);
+    tunnel_free(conn);
     tls_session_free(conn->tls);
     buf_free(&conn->out);
     free(conn);
@@ -338,6 +364,8 @@ static int append_output(struct conn *conn, const void *data, size_t len)
 {
     if (conn->tls)
         return tls_session_write(conn->tls, data, len, &conn->out);
+    if (conn->tunnel)
+        return buf_append(&conn->tunnel->held, data, len);
     return buf_append(&conn->out, data, len);
 }
 
@@ -424,6 +452,91 @@ static void on_tls_input(struct conn *conn, const char *data, size_t len)
     deliver_plain(conn, plain);
 }
 
+/* TCP (or the proxy's tunnel) is up: start TLS, or the connection is open. */
+static void begin_session(struct conn *conn)
+{
+    if (conn->tls) {
+        tls_session_start(conn->tls, &conn->out);
+        flush_now(conn);
+    } else {
+        open_done(conn);
+    }
+}
+
+static void tunnel_failed(struct conn *conn, int status, const char *cause)
+{
+    if (conn->callbacks.on_open)
+        conn->callbacks.on_open(conn, status, cause);
+    fail(conn, status, cause);
+}
+
+/* The tunnel is up: what the proxy sent after its answer belongs to the
+ * target, and plaintext written meanwhile goes out now. */
+static void tunnel_open(struct conn *conn, size_t head_len)
+{
+    struct conn_tunnel *t = conn->tunnel;
+    size_t rest_len = buf_length(&t->answer) - head_len;
+    char *rest = rest_len ? malloc(rest_len) : NULL;
+    if (rest_len && !rest) {
+        tunnel_failed(conn, -ENOMEM, "out of memory");
+        return;
+    }
+    if (rest)
+        memcpy(rest, buf_bytes(&t->answer) + head_len, rest_len);
+    int rc = buf_append(&conn->out, buf_bytes(&t->held), buf_length(&t->held));
+    log_debug("tunnel to %s:%u through %s is up", t->target_host, t->target_port, t->proxy.display);
+    tunnel_free(conn);
+    if (rc < 0) {
+        free(rest);
+        tunnel_failed(conn, -ENOMEM, "out of memory");
+        return;
+    }
+    if (buf_length(&conn->out) > 0)
+        mark_dirty(conn);
+    begin_session(conn);
+    if (rest && !conn->closing) {
+        if (conn->tls)
+            on_tls_input(conn, rest, rest_len);
+        else
+            deliver(conn, rest, rest_len);
+    }
+    free(rest);
+}
+
+static void on_tunnel_input(struct conn *conn, const char *data, size_t len)
+{
+    struct conn_tunnel *t = conn->tunnel;
+    char cause[600], reason[96];
+    int status = 0;
+    if (buf_append(&t->answer, data, len) < 0) {
+        tunnel_failed(conn, -ENOMEM, "out of memory");
+        return;
+    }
+    ssize_t n = proxy_read_connect_response(buf_bytes(&t->answer), buf_length(&t->answer), &status,
+                                            reason, sizeof(reason));
+    if (n == 0)
+        return;
+    if (n < 0) {
+        snprintf(cause, sizeof(cause), "proxy %s sent a malformed answer to CONNECT %s:%u",
+                 t->proxy.display, t->target_host, t->target_port);
+        tunnel_failed(conn, -EPROTO, cause);
+        return;
+    }
+    if (status / 100 != 2) {
+        /* 407 is the standard answer; some proxies (tinyproxy) send 401. */
+        int auth = status == 407 || status == 401;
+        snprintf(cause, sizeof(cause), "proxy %s refused CONNECT %s:%u: %d %s%s", t->proxy.display,
+                 t->target_host, t->target_port, status, reason,
+                 !auth ? ""
+                 : t->proxy.authorization[0]
+                     ? " (check the user name and password in the proxy URL)"
+                     : " (put user:password@ in the proxy URL)");
+        tunnel_failed(conn, auth ? -EACCES : -ECONNREFUSED, cause);
+        return;
+    }
+    tunnel_open(conn, (size_t)n);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
     struct conn *conn = stream->data;
@@ -441,7 +554,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
             fail(conn, (int)nread, uv_strerror((int)nread));
         return;
     }
-    if (conn->tls)
+    if (conn->tunnel)
+        on_tunnel_input(conn, b->base, (size_t)nread);
+    else if (conn->tls)
         on_tls_input(conn, b->base, (size_t)nread);
     else
         deliver(conn, b->base, (size_t)nread);
@@ -494,9 +609,13 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     if (status < 0) {
-        char cause[200];
-        snprintf(cause, sizeof(cause), "connecting to %s:%u: %s", conn->server_name, conn->port,
-                 uv_strerror(status));
+        char cause[400];
+        if (conn->tunnel)
+            snprintf(cause, sizeof(cause), "connecting to proxy %s: %s",
+                     conn->tunnel->proxy.display, uv_strerror(status));
+        else
+            snprintf(cause, sizeof(cause), "connecting to %s:%u: %s", conn->server_name, conn->port,
+                     uv_strerror(status));
         if (conn->callbacks.on_open)
             conn->callbacks.on_open(conn, status, cause);
         fail(conn, status, cause);
@@ -506,12 +625,16 @@ static void on_connected(uv_connect_t *req, int status)
     name_peer(conn);
     conn->connected = 1;
     start_reading(conn);
-    if (conn->tls) {
-        tls_session_start(conn->tls, &conn->out);
+    if (conn->tunnel) {
+        struct conn_tunnel *t = conn->tunnel;
+        if (proxy_write_connect(&conn->out, &t->proxy, t->target_host, t->target_port) < 0) {
+            tunnel_failed(conn, -ENOMEM, "out of memory");
+            return;
+        }
         flush_now(conn);
-    } else {
-        open_done(conn);
+        return;
     }
+    begin_session(conn);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -531,8 +654,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         close_handle(conn);
         return;
     }
-    char cause[300];
-    snprintf(cause, sizeof(cause), "resolving %s: %s", conn->server_name, uv_strerror(status));
+    char cause[400];
+    if (conn->tunnel)
+        snprintf(cause, sizeof(cause), "resolving proxy %s: %s", conn->tunnel->proxy.display,
+                 uv_strerror(status));
+    else
+        snprintf(cause, sizeof(cause), "resolving %s: %s", conn->server_name, uv_strerror(status));
     if (conn->callbacks.on_open)
         conn->callbacks.on_open(conn, status, cause);
     fail(conn, status, cause);
@@ -542,6 +669,27 @@ int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, stru
                  const char *server_name, const struct conn_callbacks *callbacks, void *user,
                  struct conn **out)
 {
+    return conn_connect_via(ctx, host, port, tls, server_name, NULL, callbacks, user, out);
+}
+
+static int tunnel_new(struct conn *conn, const struct proxy_config *proxy, const char *host,
+                      uint16_t port)
+{
+    struct conn_tunnel *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->proxy = *proxy;
+    snprintf(t->target_host, sizeof(t->target_host), "%s", host);
+    t->target_port = port;
+    conn->tunnel = t;
+    return 0;
+}
+
+int conn_connect_via(struct conn_context *ctx, const char *host, uint16_t port,
+                     struct tls_config *tls, const char *server_name,
+                     const struct proxy_config *proxy, const struct conn_callbacks *callbacks,
+                     void *user, struct conn **out)
+{
     struct conn *conn = conn_new(ctx);
     if (!conn)
         return -ENOMEM;
@@ -550,18 +698,22 @@ int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, stru
     conn->port = port;
     snprintf(conn->server_name, sizeof(conn->server_name), "%s", server_name ? server_name : host);
     snprintf(conn->peer, sizeof(conn->peer), "%.50s:%u", host, port);
-    if (tls && !(conn->tls = tls_session_new(tls, conn->server_name))) {
+    if ((tls && !(conn->tls = tls_session_new(tls, conn->server_name))) ||
+        (proxy && tunnel_new(conn, proxy, host, port) < 0)) {
+        tls_session_free(conn->tls);
         uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
         return -ENOMEM;
     }
     char port_text[8];
-    snprintf(port_text, sizeof(port_text), "%u", port);
+    snprintf(port_text, sizeof(port_text), "%u", proxy ? proxy->port : port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     conn->resolve.data = conn;
     conn->resolving = 1;
-    int rc = uv_getaddrinfo(ctx->loop, &conn->resolve, on_resolved, host, port_text, &hints);
+    int rc = uv_getaddrinfo(ctx->loop, &conn->resolve, on_resolved, proxy ? proxy->host : host,
+                            port_text, &hints);
     if (rc < 0) {
         conn->resolving = 0;
+        tunnel_free(conn);
         tls_session_free(conn->tls);
         uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
         return rc;

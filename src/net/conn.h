@@ -27,6 +27,7 @@
 
 struct conn;
 struct conn_context;
+struct proxy_config;
 
 struct conn_callbacks {
     /* Client connections: TCP (and TLS) established, or failed (status < 0). */
@@ -48,6 +49,15 @@ uv_loop_t *conn_context_loop(struct conn_context *ctx);
 int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
                  const char *server_name, const struct conn_callbacks *callbacks, void *user,
                  struct conn **out);
+/* The same through an HTTP proxy (net/proxy.h; NULL: direct): TCP to the
+ * proxy, a CONNECT tunnel to host:port, then TLS (if any) inside it; on_open
+ * reports once the tunnel (and TLS) is up, or the proxy's refusal (-EACCES
+ * for 407 or 401, -ECONNREFUSED for other answers, -EPROTO for garbage). The proxy
+ * settings are copied. */
+int conn_connect_via(struct conn_context *ctx, const char *host, uint16_t port,
+                     struct tls_config *tls, const char *server_name,
+                     const struct proxy_config *proxy, const struct conn_callbacks *callbacks,
+                     void *user, struct conn **out);
 
 struct conn_listener;
 typedef void (*conn_accept_cb)(struct conn_listener *listener, struct conn *conn);

@@ -1,0 +1,352 @@
+/* Reading the AWS shared config and credentials files (see profile.h). */
+#include "aws/profile.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/encoding.h"
+
+/* ---- the profile set ---- */
+
+static void wipe_free(char *s)
+{
+    if (s)
+        secure_wipe(s, strlen(s));
+    free(s);
+}
+
+void aws_shared_config_free(struct aws_shared_config *config)
+{
+    for (size_t i = 0; i < config->count; i++) {
+        struct aws_profile *p = &config->profiles[i];
+        for (size_t k = 0; k < p->count; k++) {
+            free(p->properties[k].key);
+            wipe_free(p->properties[k].value);
+        }
+        free(p->properties);
+        free(p->name);
+    }
+    free(config->profiles);
+    config->profiles = NULL;
+    config->count = 0;
+}
+
+const struct aws_profile *aws_shared_config_profile(const struct aws_shared_config *config,
+                                                    const char *name)
+{
+    for (size_t i = 0; name && i < config->count; i++)
+        if (strcmp(config->profiles[i].name, name) == 0)
+            return &config->profiles[i];
+    return NULL;
+}
+
+const char *aws_profile_get(const struct aws_profile *profile, const char *key)
+{
+    for (size_t i = 0; profile && i < profile->count; i++)
+        if (strcasecmp(profile->properties[i].key, key) == 0)
+            return profile->properties[i].value[0] ? profile->properties[i].value : NULL;
+    return NULL;
+}
+
+static struct aws_profile *profile_get_or_add(struct aws_shared_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->profiles[i].name, name) == 0)
+            return &c->profiles[i];
+    if (c->count >= AWS_PROFILE_MAX_PROFILES)
+        return NULL;
+    struct aws_profile *grown = realloc(c->profiles, (c->count + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    c->profiles = grown;
+    struct aws_profile *p = &c->profiles[c->count];
+    memset(p, 0, sizeof(*p));
+    if (!(p->name = strdup(name)))
+        return NULL;
+    c->count++;
+    return p;
+}
+
+/* Sets key (already lower-case) to value, replacing an earlier value. */
+static int profile_set(struct aws_profile *p, const char *key, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    for (size_t i = 0; i < p->count; i++) {
+        if (strcmp(p->properties[i].key, key) == 0) {
+            wipe_free(p->properties[i].value);
+            p->properties[i].value = copy;
+            return 0;
+        }
+    }
+    struct aws_profile_property *grown =
+        p->count < AWS_PROFILE_MAX_PROPERTIES
+            ? realloc(p->properties, (p->count + 1) * sizeof(*grown))
+            : NULL;
+    char *key_copy = grown ? strdup(key) : NULL;
+    if (grown)
+        p->properties = grown;
+    if (!key_copy) {
+        wipe_free(copy);
+        return p->count >= AWS_PROFILE_MAX_PROPERTIES ? -EFBIG : -ENOMEM;
+    }
+    p->properties[p->count].key = key_copy;
+    p->properties[p->count].value = copy;
+    p->count++;
+    return 0;
+}
+
+/* ---- the parser ---- */
+
+struct parse_state {
+    struct aws_shared_config *config;
+    enum aws_profile_file_kind kind;
+    const char *path;
+    unsigned line_number;
+    struct aws_profile *current; /* NULL: outside a profile (or a skipped section) */
+    int in_section;              /* a section header was seen (maybe skipped) */
+    char *cause;
+    size_t cause_len;
+};
+
+static int parse_error(struct parse_state *st, int rc, const char *what)
+{
+    snprintf(st->cause, st->cause_len, "%s:%u: %s", st->path, st->line_number, what);
+    return rc;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        s[--len] = '\0';
+    return s;
+}
+
+/* Cuts a comment: '#' or ';' at the start or after white space. */
+static void cut_comment(char *s)
+{
+    for (char *p = s; *p; p++) {
+        if ((*p == '#' || *p == ';') && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+/* The profile a section header names in this kind of file, or "" to skip. */
+static void section_profile_name(const struct parse_state *st, char *inside, char *out, size_t cap)
+{
+    out[0] = '\0';
+    char *name = trim(inside);
+    if (st->kind == AWS_PROFILE_CREDENTIALS_FILE) {
+        snprintf(out, cap, "%s", name);
+        return;
+    }
+    if (strcmp(name, "default") == 0) {
+        snprintf(out, cap, "default");
+        return;
+    }
+    if (strncmp(name, "profile", 7) == 0 && (name[7] == ' ' || name[7] == '\t'))
+        snprintf(out, cap, "%s", trim(name + 8));
+}
+
+static int parse_section(struct parse_state *st, char *line)
+{
+    char *close = strchr(line, ']');
+    if (!close)
+        return parse_error(st, -EINVAL, "section header without ']'");
+    *close = '\0';
+    cut_comment(close + 1);
+    if (*trim(close + 1))
+        return parse_error(st, -EINVAL, "text after a section header");
+    char name[AWS_PROFILE_MAX_NAME + 2];
+    if (strlen(trim(line + 1)) > AWS_PROFILE_MAX_NAME + 8)
+        return parse_error(st, -EINVAL, "profile name too long");
+    section_profile_name(st, line + 1, name, sizeof(name));
+    st->in_section = 1;
+    st->current = NULL;
+    if (!name[0])
+        return 0; /* a section that is not a profile: its keys are skipped */
+    if (strlen(name) > AWS_PROFILE_MAX_NAME)
+        return parse_error(st, -EINVAL, "profile name too long");
+    st->current = profile_get_or_add(st->config, name);
+    return st->current ? 0 : parse_error(st, -EFBIG, "too many profiles (or out of memory)");
+}
+
+static int parse_property(struct parse_state *st, char *line)
+{
+    char *eq = strchr(line, '=');
+    if (!eq)
+        return parse_error(st, -EINVAL, "expected \"key = value\"");
+    *eq = '\0';
+    char *key = trim(line);
+    if (!*key)
+        return parse_error(st, -EINVAL, "a property without a name");
+    if (!st->in_section)
+        return parse_error(st, -EINVAL, "a property before any [profile] section");
+    if (!st->current)
+        return 0;
+    for (char *k = key; *k; k++)
+        *k = (char)tolower((unsigned char)*k);
+    char *value = eq + 1;
+    cut_comment(value);
+    int rc = profile_set(st->current, key, trim(value));
+    return rc < 0 ? parse_error(st, rc, "too many properties (or out of memory)") : 0;
+}
+
+static int parse_line(struct parse_state *st, char *line)
+{
+    if (line[0] == ' ' || line[0] == '\t') {
+        char *rest = trim(line);
+        if (!*rest || *rest == '#' || *rest == ';')
+            return 0;
+        /* A continuation of the previous property (nested settings). */
+        return st->in_section ? 0 : parse_error(st, -EINVAL, "indented line outside a section");
+    }
+    char *text = trim(line);
+    if (!*text || *text == '#' || *text == ';')
+        return 0;
+    if (*text == '[')
+        return parse_section(st, text);
+    return parse_property(st, text);
+}
+
+int aws_shared_config_parse(struct aws_shared_config *config, const char *text, size_t len,
+                            enum aws_profile_file_kind kind, const char *path, char *cause,
+                            size_t cause_len)
+{
+    struct parse_state st = {
+        .config = config, .kind = kind, .path = path, .cause = cause, .cause_len = cause_len};
+    if (len > AWS_PROFILE_MAX_FILE)
+        return parse_error(&st, -EFBIG, "file too large");
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
+    char *line = malloc(AWS_PROFILE_MAX_LINE + 1);
+    if (!line)
+        return -ENOMEM;
+    int rc = 0;
+    size_t i = 0;
+    while (rc == 0 && i < len) {
+        const char *end = memchr(text + i, '\n', len - i);
+        size_t n = end ? (size_t)(end - (text + i)) : len - i;
+        st.line_number++;
+        if (n > AWS_PROFILE_MAX_LINE) {
+            rc = parse_error(&st, -EFBIG, "line too long");
+            break;
+        }
+        memcpy(line, text + i, n);
+        line[n] = '\0';
+        if (memchr(line, '\0', n))
+            rc = parse_error(&st, -EINVAL, "NUL byte in the file");
+        else
+            rc = parse_line(&st, line);
+        i += n + 1;
+    }
+    secure_wipe(line, AWS_PROFILE_MAX_LINE + 1);
+    free(line);
+    return rc;
+}
+
+/* ---- files ---- */
+
+int aws_profile_expand_path(const char *path, char *out, size_t out_len)
+{
+    const char *home = getenv("HOME");
+    int n;
+    if (strncmp(path, "~/", 2) == 0 && home && *home)
+        n = snprintf(out, out_len, "%s/%s", home, path + 2);
+    else
+        n = snprintf(out, out_len, "%s", path);
+    return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+static int file_path(const char *variable, const char *default_name, char *out, size_t out_len)
+{
+    const char *set = getenv(variable);
+    if (set && *set)
+        return aws_profile_expand_path(set, out, out_len);
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        out[0] = '\0';
+        return -ENOENT;
+    }
+    int n = snprintf(out, out_len, "%s/.aws/%s", home, default_name);
+    return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+}
+
+/* Reads a whole file (capped). -ENOENT when it does not exist. */
+static int read_file(const char *path, char **text, size_t *len, char *cause, size_t cause_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int err = errno;
+        if (err != ENOENT && err != ENOTDIR)
+            snprintf(cause, cause_len, "%s: %s", path, strerror(err));
+        return err == ENOENT || err == ENOTDIR ? -ENOENT : -err;
+    }
+    char *buf = malloc(AWS_PROFILE_MAX_FILE + 1);
+    size_t n = buf ? fread(buf, 1, AWS_PROFILE_MAX_FILE + 1, f) : 0;
+    int failed = !buf || ferror(f);
+    fclose(f);
+    if (failed || n > AWS_PROFILE_MAX_FILE) {
+        if (buf)
+            secure_wipe(buf, n);
+        free(buf);
+        snprintf(cause, cause_len, "%s: %s", path, failed ? "cannot read it" : "larger than 1 MiB");
+        return failed ? -EIO : -EFBIG;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static int load_one(struct aws_shared_config *config, const char *path,
+                    enum aws_profile_file_kind kind, char *cause, size_t cause_len)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &text, &len, cause, cause_len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = aws_shared_config_parse(config, text, len, kind, path, cause, cause_len);
+    secure_wipe(text, len);
+    free(text);
+    return rc;
+}
+
+int aws_shared_config_load(struct aws_shared_config *out, char *cause, size_t cause_len)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = 0;
+    if (file_path("AWS_CONFIG_FILE", "config", out->config_path, sizeof(out->config_path)) == 0)
+        rc = load_one(out, out->config_path, AWS_PROFILE_CONFIG_FILE, cause, cause_len);
+    if (rc == 0 && file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", out->credentials_path,
+                             sizeof(out->credentials_path)) == 0)
+        rc = load_one(out, out->credentials_path, AWS_PROFILE_CREDENTIALS_FILE, cause, cause_len);
+    if (rc < 0)
+        aws_shared_config_free(out);
+    return rc;
+}
+
+const char *aws_profile_selected(const char *explicit_name)
+{
+    if (explicit_name && *explicit_name)
+        return explicit_name;
+    const char *name = getenv("AWS_PROFILE");
+    if (name && *name)
+        return name;
+    name = getenv("AWS_DEFAULT_PROFILE");
+    return name && *name ? name : "default";
+}
