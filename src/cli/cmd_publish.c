@@ -12,6 +12,7 @@
 
 #define LOG_MODULE "publish"
 #include "cli/commands.h"
+#include "cli/events_options.h"
 #include "core/log.h"
 #include "events/client.h"
 
@@ -51,17 +52,11 @@ const char cmd_publish_help[] =
     "failure, 2 usage error.\n";
 
 struct publish_options {
-    const char *endpoint;
-    const char *realtime;
-    const char *api_key;
-    int iam;
-    const char *region;
-    const char *ca_file;
-    int insecure;
+    struct events_cli_options events;
     int http;
     unsigned timeout_s;
     const char *channel;
-    const char *const *events;
+    const char *const *events_json;
     size_t event_count;
 };
 
@@ -82,102 +77,38 @@ static int parse_seconds(const char *text, unsigned *out)
     return 0;
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tether publish: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see `tether publish --help`)\n", stderr);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static int parse_options(int argc, char **argv, struct publish_options *o)
 {
-    enum {
-        OPT_ENDPOINT = 256,
-        OPT_REALTIME,
-        OPT_API_KEY,
-        OPT_IAM,
-        OPT_REGION,
-        OPT_HTTP,
-        OPT_TIMEOUT,
-        OPT_CA_FILE,
-        OPT_INSECURE,
-        OPT_LOG,
-        OPT_HELP
-    };
+    enum { OPT_HTTP = EVENTS_OPT_OWN, OPT_TIMEOUT };
     static const struct option options[] = {
-        {"endpoint", required_argument, 0, OPT_ENDPOINT},
-        {"realtime", required_argument, 0, OPT_REALTIME},
-        {"api-key", required_argument, 0, OPT_API_KEY},
-        {"iam", no_argument, 0, OPT_IAM},
-        {"region", required_argument, 0, OPT_REGION},
+        EVENTS_CLI_LONG_OPTIONS,
         {"http", no_argument, 0, OPT_HTTP},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {"ca-file", required_argument, 0, OPT_CA_FILE},
-        {"insecure", no_argument, 0, OPT_INSECURE},
-        {"log-level", required_argument, 0, OPT_LOG},
-        {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
     };
+    o->events.command = "publish";
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_ENDPOINT:
-            o->endpoint = optarg;
-            break;
-        case OPT_REALTIME:
-            o->realtime = optarg;
-            break;
-        case OPT_API_KEY:
-            o->api_key = optarg;
-            break;
-        case OPT_IAM:
-            o->iam = 1;
-            break;
-        case OPT_REGION:
-            o->region = optarg;
-            break;
-        case OPT_HTTP:
+        int shared = events_cli_option(&o->events, opt, optarg, cmd_publish_help);
+        if (shared < 0)
+            return shared;
+        if (shared)
+            continue;
+        if (opt == OPT_HTTP)
             o->http = 1;
-            break;
-        case OPT_TIMEOUT:
-            if (parse_seconds(optarg, &o->timeout_s) < 0)
-                return usage_error("bad --timeout \"%s\" (seconds, 1-86400)", optarg);
-            break;
-        case OPT_CA_FILE:
-            o->ca_file = optarg;
-            break;
-        case OPT_INSECURE:
-            o->insecure = 1;
-            break;
-        case OPT_LOG: {
-            int level = log_level_parse(optarg);
-            if (level < 0)
-                return usage_error("unknown log level \"%s\"", optarg);
-            log_set_level((enum log_level)level);
-            break;
-        }
-        case 'h':
-        case OPT_HELP:
-            fputs(cmd_publish_help, stdout);
-            exit(EXIT_OK);
-        default:
-            return usage_error("bad option");
-        }
+        else if (opt == OPT_TIMEOUT && parse_seconds(optarg, &o->timeout_s) < 0)
+            return events_cli_usage_error(&o->events, "bad --timeout \"%s\" (seconds, 1-86400)",
+                                          optarg);
+        else if (opt != OPT_TIMEOUT)
+            return events_cli_usage_error(&o->events, "bad option");
     }
-    if (!o->endpoint)
-        return usage_error("--endpoint URL is required");
-    if (!o->api_key == !o->iam)
-        return usage_error("give either --api-key KEY or --iam");
+    if (events_cli_check(&o->events) < 0)
+        return -EINVAL;
     if (argc - optind < 2)
-        return usage_error("give a CHANNEL and at least one EVENT_JSON");
+        return events_cli_usage_error(&o->events, "give a CHANNEL and at least one EVENT_JSON");
     o->channel = argv[optind];
-    o->events = (const char *const *)&argv[optind + 1];
+    o->events_json = (const char *const *)&argv[optind + 1];
     o->event_count = (size_t)(argc - optind - 1);
     return 0;
 }
@@ -232,19 +163,13 @@ static int make_client(struct publish_run *run, const struct publish_options *o,
 {
     struct events_client_config config;
     events_client_config_init(&config);
-    config.http_url = o->endpoint;
-    config.realtime_url = o->realtime;
-    config.api_key = o->api_key;
-    config.ca_file = o->ca_file;
-    config.insecure = o->insecure;
+    if (events_cli_config(&o->events, &config, region_buf, region_len, cause, cause_len) < 0)
+        return -EINVAL;
     config.reconnect = 0; /* one attempt: a failure is reported, not retried */
     config.connect_timeout_ms = o->timeout_s * 1000;
     config.request_timeout_ms = o->timeout_s * 1000;
     config.on_state = on_state;
     config.user = run;
-    if (o->iam && events_client_config_iam_from_env(&config, o->region, region_buf, region_len,
-                                                    cause, cause_len) < 0)
-        return -EINVAL;
     return events_client_new(&run->loop, &config, &run->client, cause, cause_len);
 }
 
@@ -259,11 +184,11 @@ static int run_publish(const struct publish_options *o)
     int rc = make_client(&run, o, region, sizeof(region), cause, sizeof(cause));
     if (rc == 0) {
         if (o->http) {
-            rc = events_client_publish_http(run.client, o->channel, o->events, o->event_count,
+            rc = events_client_publish_http(run.client, o->channel, o->events_json, o->event_count,
                                             on_result, &run, cause, sizeof(cause));
         } else {
-            rc = events_client_publish(run.client, o->channel, o->events, o->event_count, on_result,
-                                       &run, cause, sizeof(cause));
+            rc = events_client_publish(run.client, o->channel, o->events_json, o->event_count,
+                                       on_result, &run, cause, sizeof(cause));
             if (rc == 0)
                 events_client_start(run.client);
         }

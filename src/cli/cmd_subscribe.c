@@ -12,6 +12,7 @@
 
 #define LOG_MODULE "subscribe"
 #include "cli/commands.h"
+#include "cli/events_options.h"
 #include "core/log.h"
 #include "events/client.h"
 
@@ -52,13 +53,7 @@ const char cmd_subscribe_help[] =
     "authorization or subscription failure, 2 usage error.\n";
 
 struct subscribe_options {
-    const char *endpoint;
-    const char *realtime;
-    const char *api_key;
-    int iam;
-    const char *region;
-    const char *ca_file;
-    int insecure;
+    struct events_cli_options events;
     int no_reconnect;
     unsigned long count; /* 0: no limit */
     unsigned timeout_s;  /* 0: none */
@@ -90,110 +85,58 @@ static int parse_number(const char *text, unsigned long max, unsigned long *out)
     return 0;
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tether subscribe: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see `tether subscribe --help`)\n", stderr);
-    va_end(ap);
-    return -EINVAL;
-}
+enum { OPT_COUNT = EVENTS_OPT_OWN, OPT_TIMEOUT, OPT_NO_RECONNECT };
+
+static int parse_own_option(struct subscribe_options *o, int opt, const char *arg);
 
 static int parse_options(int argc, char **argv, struct subscribe_options *o)
 {
-    enum {
-        OPT_ENDPOINT = 256,
-        OPT_REALTIME,
-        OPT_API_KEY,
-        OPT_IAM,
-        OPT_REGION,
-        OPT_COUNT,
-        OPT_TIMEOUT,
-        OPT_NO_RECONNECT,
-        OPT_CA_FILE,
-        OPT_INSECURE,
-        OPT_LOG,
-        OPT_HELP
-    };
     static const struct option options[] = {
-        {"endpoint", required_argument, 0, OPT_ENDPOINT},
-        {"realtime", required_argument, 0, OPT_REALTIME},
-        {"api-key", required_argument, 0, OPT_API_KEY},
-        {"iam", no_argument, 0, OPT_IAM},
-        {"region", required_argument, 0, OPT_REGION},
+        EVENTS_CLI_LONG_OPTIONS,
         {"count", required_argument, 0, OPT_COUNT},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
         {"no-reconnect", no_argument, 0, OPT_NO_RECONNECT},
-        {"ca-file", required_argument, 0, OPT_CA_FILE},
-        {"insecure", no_argument, 0, OPT_INSECURE},
-        {"log-level", required_argument, 0, OPT_LOG},
-        {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
     };
-    unsigned long value;
+    o->events.command = "subscribe";
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_ENDPOINT:
-            o->endpoint = optarg;
-            break;
-        case OPT_REALTIME:
-            o->realtime = optarg;
-            break;
-        case OPT_API_KEY:
-            o->api_key = optarg;
-            break;
-        case OPT_IAM:
-            o->iam = 1;
-            break;
-        case OPT_REGION:
-            o->region = optarg;
-            break;
-        case OPT_COUNT:
-            if (parse_number(optarg, 1000000000UL, &o->count) < 0)
-                return usage_error("bad --count \"%s\" (a positive number)", optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (parse_number(optarg, 31UL * 86400, &value) < 0)
-                return usage_error("bad --timeout \"%s\" (seconds, at least 1)", optarg);
-            o->timeout_s = (unsigned)value;
-            break;
-        case OPT_NO_RECONNECT:
-            o->no_reconnect = 1;
-            break;
-        case OPT_CA_FILE:
-            o->ca_file = optarg;
-            break;
-        case OPT_INSECURE:
-            o->insecure = 1;
-            break;
-        case OPT_LOG: {
-            int level = log_level_parse(optarg);
-            if (level < 0)
-                return usage_error("unknown log level \"%s\"", optarg);
-            log_set_level((enum log_level)level);
-            break;
-        }
-        case 'h':
-        case OPT_HELP:
-            fputs(cmd_subscribe_help, stdout);
-            exit(EXIT_OK);
-        default:
-            return usage_error("bad option");
-        }
+        int rc = events_cli_option(&o->events, opt, optarg, cmd_subscribe_help);
+        if (rc == 0)
+            rc = parse_own_option(o, opt, optarg);
+        if (rc < 0)
+            return rc;
     }
-    if (!o->endpoint)
-        return usage_error("--endpoint URL is required");
-    if (!o->api_key == !o->iam)
-        return usage_error("give either --api-key KEY or --iam");
+    if (events_cli_check(&o->events) < 0)
+        return -EINVAL;
     if (argc - optind != 1)
-        return usage_error("give exactly one CHANNEL");
+        return events_cli_usage_error(&o->events, "give exactly one CHANNEL");
     o->channel = argv[optind];
     return 0;
+}
+
+static int parse_own_option(struct subscribe_options *o, int opt, const char *arg)
+{
+    unsigned long value;
+    switch (opt) {
+    case OPT_COUNT:
+        if (parse_number(arg, 1000000000UL, &o->count) < 0)
+            return events_cli_usage_error(&o->events, "bad --count \"%s\" (a positive number)",
+                                          arg);
+        return 1;
+    case OPT_TIMEOUT:
+        if (parse_number(arg, 31UL * 86400, &value) < 0)
+            return events_cli_usage_error(&o->events, "bad --timeout \"%s\" (seconds, at least 1)",
+                                          arg);
+        o->timeout_s = (unsigned)value;
+        return 1;
+    case OPT_NO_RECONNECT:
+        o->no_reconnect = 1;
+        return 1;
+    default:
+        return events_cli_usage_error(&o->events, "bad option");
+    }
 }
 
 static void close_handle(uv_handle_t *handle)
@@ -314,17 +257,11 @@ static int make_client(struct subscribe_run *run, const struct subscribe_options
 {
     struct events_client_config config;
     events_client_config_init(&config);
-    config.http_url = o->endpoint;
-    config.realtime_url = o->realtime;
-    config.api_key = o->api_key;
-    config.ca_file = o->ca_file;
-    config.insecure = o->insecure;
+    if (events_cli_config(&o->events, &config, region_buf, region_len, cause, cause_len) < 0)
+        return -EINVAL;
     config.reconnect = !o->no_reconnect;
     config.on_state = on_state;
     config.user = run;
-    if (o->iam && events_client_config_iam_from_env(&config, o->region, region_buf, region_len,
-                                                    cause, cause_len) < 0)
-        return -EINVAL;
     return events_client_new(&run->loop, &config, &run->client, cause, cause_len);
 }
 
