@@ -61,26 +61,6 @@ struct broker_options {
     int json;
 };
 
-static int parse_listen(const char *text, struct broker_options *o)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof(o->listen_host))
-        return -EINVAL;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1)
-        return -EINVAL;
-    size_t host_len = (size_t)(colon - text);
-    if (text[0] == '[' && text[host_len - 1] == ']') { /* [::1]:7070 */
-        text++;
-        host_len -= 2;
-    }
-    memcpy(o->listen_host, text, host_len);
-    o->listen_host[host_len] = '\0';
-    o->listen_port = (uint16_t)port;
-    return 0;
-}
-
 static int add_identity(struct broker_options *o, char *spec)
 {
     if (o->identity_count >= MAX_LIST)
@@ -196,7 +176,7 @@ static int parse_options(int argc, char **argv, struct broker_options *o)
         int rc = 0;
         switch (opt) {
         case OPT_LISTEN:
-            rc = parse_listen(optarg, o);
+            rc = cli_parse_listen(optarg, o->listen_host, sizeof(o->listen_host), &o->listen_port);
             break;
         case OPT_NS:
             if (o->namespace_count >= MAX_LIST)

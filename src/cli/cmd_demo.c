@@ -195,12 +195,8 @@ static int parse(int argc, char **argv, struct demo *d, struct broker_config *co
         } else if (opt == 'o') {
             d->once = 1;
         } else if (opt == 'l') {
-            const char *colon = strrchr(optarg, ':');
-            if (!colon || (size_t)(colon - optarg) >= host_len)
+            if (cli_parse_listen(optarg, host, host_len, &config->listen_port) < 0)
                 return -EINVAL;
-            memcpy(host, optarg, (size_t)(colon - optarg));
-            host[colon - optarg] = '\0';
-            config->listen_port = (uint16_t)strtoul(colon + 1, NULL, 10);
         } else {
             return -EINVAL;
         }

@@ -47,26 +47,6 @@ struct lambda_options {
     int check;
 };
 
-static int parse_listen(const char *text, struct lambda_options *o)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof(o->host))
-        return -EINVAL;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        return -EINVAL;
-    size_t host_len = (size_t)(colon - text);
-    if (text[0] == '[' && host_len > 2 && text[host_len - 1] == ']') {
-        text++;
-        host_len -= 2;
-    }
-    memcpy(o->host, text, host_len);
-    o->host[host_len] = '\0';
-    o->port = (uint16_t)port;
-    return 0;
-}
-
 static int parse_ms(const char *text, uint64_t *out)
 {
     char *end;
@@ -98,7 +78,7 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
             o->config_path = optarg;
             break;
         case OPT_LISTEN:
-            rc = parse_listen(optarg, o);
+            rc = cli_parse_listen(optarg, o->host, sizeof(o->host), &o->port);
             break;
         case OPT_IDLE:
             rc = parse_ms(optarg, &o->idle_timeout_ms);

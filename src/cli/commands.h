@@ -4,6 +4,9 @@
 #ifndef TETHER_CLI_COMMANDS_H
 #define TETHER_CLI_COMMANDS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 enum exit_code {
     EXIT_OK = 0,
     EXIT_FAILURE_RUNTIME = 1, /* could not do the job: network, auth, peer */
@@ -39,6 +42,8 @@ extern const char cmd_lambda_help[];
 /* Shared option handling: --log-level LEVEL and --help are accepted by every
  * command; returns 1 when argv[i] was one of them (and *i advanced). */
 int cli_common_option(int argc, char **argv, int *i, const char *help);
+/* Parses HOST:PORT ([IPv6]:PORT too) for --listen; -EINVAL when malformed. */
+int cli_parse_listen(const char *text, char *host, size_t host_len, uint16_t *port);
 /* Reads a whole small file (keys, credentials) into a NUL-terminated string. */
 char *cli_read_file(const char *path, char *cause, size_t cause_len);
 

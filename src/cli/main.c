@@ -68,25 +68,6 @@ int cli_common_option(int argc, char **argv, int *i, const char *help)
     return 0;
 }
 
-char *cli_read_file(const char *path, char *cause, size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(cause, cause_len, "cannot open %s: %m", path);
-        return NULL;
-    }
-    char *text = calloc(1, 65537);
-    size_t n = text ? fread(text, 1, 65536, f) : 0;
-    int too_big = text && n == 65536 && fgetc(f) != EOF;
-    fclose(f);
-    if (!text || too_big) {
-        snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 int main(int argc, char **argv)
 {
     int level = -1;
