@@ -51,8 +51,9 @@ unsigned long long lambda_billed_ms(double duration_ms);
 /* Writes "[name] line\n" to out (the service's stdout) in one call. */
 void lambda_log_print(FILE *out, const char *function_name, const char *line, size_t len);
 
-/* Peak resident memory of every process in a process group, in KiB (from
- * /proc/PID/status VmHWM); 0 when unknown. Linux only (memory_linux.c). */
-unsigned long lambda_process_group_peak_kb(pid_t pgid);
+/* Peak resident memory of a sandbox's runtime and every process it started,
+ * in KiB (VmHWM from /proc/PID/status, summed over the process tree); 0 when
+ * unknown. Linux only (memory_linux.c). */
+unsigned long lambda_process_group_peak_kb(pid_t leader);
 
 #endif
