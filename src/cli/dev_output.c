@@ -142,6 +142,18 @@ void dev_output_worker(struct dev_output *out, const char *detail)
     dev_output_line(out, "bridge connected: %s", detail);
 }
 
+/* Payloads up to this size are kept whole in records; larger ones are
+ * described, so a stream of 6 MB events does not fill the disk. */
+#define RECORD_MAX_PAYLOAD (256 * 1024)
+
+static json_t *record_value(const char *text, size_t len)
+{
+    if (len > RECORD_MAX_PAYLOAD)
+        return json_pack("{s:I, s:b}", "bytes", (json_int_t)len, "omitted", 1);
+    json_t *value = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    return value ? value : json_stringn(text, len);
+}
+
 /* .tether/log/<time>-<request id>.json: the event, and the answer or error. */
 static void write_record(struct dev_output *out, const struct dev_invocation_report *r)
 {
@@ -153,12 +165,8 @@ static void write_record(struct dev_output *out, const struct dev_invocation_rep
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
     snprintf(path, sizeof(path), "%s/%s-%.40s.json", out->log_dir, stamp, r->request_id);
-    json_t *event = json_loadb(r->event, r->event_len, JSON_DECODE_ANY, NULL);
-    json_t *answer = json_loadb(r->answer, r->answer_len, JSON_DECODE_ANY, NULL);
-    if (!event)
-        event = json_stringn(r->event, r->event_len);
-    if (!answer)
-        answer = json_stringn(r->answer, r->answer_len);
+    json_t *event = record_value(r->event, r->event_len);
+    json_t *answer = record_value(r->answer, r->answer_len);
     json_t *record =
         json_pack("{s:s, s:s, s:s, s:s, s:b, s:f, s:o, s:o}", "function", r->function, "requestId",
                   r->request_id, "worker", r->worker, "source", r->source, "success", r->success,

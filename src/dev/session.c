@@ -150,9 +150,13 @@ static void end_call(struct dev_call *c)
     uv_close((uv_handle_t *)&c->heartbeat, free_call);
 }
 
+/* Events larger than this are labelled "invoke" without being parsed: the
+ * label is for the log line, not worth parsing megabytes for. */
+#define LABEL_MAX_EVENT_BYTES (64 * 1024)
+
 static const char *event_source(const char *event, size_t len, char *out, size_t cap)
 {
-    json_t *root = json_loadb(event, len, 0, NULL);
+    json_t *root = len <= LABEL_MAX_EVENT_BYTES ? json_loadb(event, len, 0, NULL) : NULL;
     const char *method = json_string_value(json_object_get(
         json_object_get(json_object_get(root, "requestContext"), "http"), "method"));
     const char *path = json_string_value(json_object_get(root, "rawPath"));
