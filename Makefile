@@ -9,7 +9,7 @@ ifeq ($(SAN),1)
 BUILD := build/san
 endif
 
-PKGS := libuv jansson openssl libssh
+PKGS := libuv jansson openssl libssh libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lwslay -lhttp_parser
 
@@ -32,7 +32,7 @@ LDFLAGS_ALL += $(LDFLAGS)
 # *_builtin.c (docs/bridge.md says why).
 ALL_LIB_SRCS := $(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c))
 LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS)) \
-            $(sort $(wildcard src/ssh/*.c src/tunnel/*.c src/lambda/*.c src/dev/*.c))
+            $(sort $(wildcard src/ssh/*.c src/tunnel/*.c src/lambda/*.c src/tun/*.c src/dev/*.c))
 BRIDGE_LIB_SRCS := $(filter-out %_openssl.c %_wslay.c,$(ALL_LIB_SRCS))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -127,7 +127,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BRIDGE_LIB_OBJS:.o=.d) $(BRIDGE_OBJS:.o=.d)
-
 
 # Benchmarks (not part of the tests): bench/run builds and runs them.
 .PHONY: bench-build

@@ -16,11 +16,15 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "ssh/identity.h"
+#include "tun/options.h"
+#include "tun/privileged.h"
+#include "tun/tun.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/tunnel_config.h"
 
 const char cmd_tunnel_help[] =
     "usage: tether tunnel --host HOST --user USER [--key FILE] [OPTIONS]\n"
+    "       tether tunnel install|uninstall [--user USER] [--root DIR]\n"
     "\n"
     "Connects to the VPC's SSH bastion and runs a SOCKS5 proxy whose connections go\n"
     "through it: addresses and names are reached and resolved from inside the VPC.\n"
@@ -56,7 +60,7 @@ const char cmd_tunnel_help[] =
     "  --max-streams N        open connections in total (default 1024)\n"
     "  --max-streams-per-client N\n"
     "                         open connections per client address (default 256)\n"
-    "\n"
+    "\n" TUN_OPTIONS_HELP "\n"
     "output:\n"
     "  --json                 print events as JSON lines on stdout\n"
     "  --log-level LEVEL      error, warn, info, debug or trace\n"
@@ -68,6 +72,7 @@ const char cmd_tunnel_help[] =
 
 struct tunnel_options {
     struct tunnel_config config;
+    struct tun_config tun; /* the TUN path, when there are --subnet blocks */
     struct tunnel_file_settings file;
     struct identity identity;
     const char *key_path;
@@ -85,6 +90,7 @@ struct tunnel_options {
 struct tunnel_run {
     struct tunnel_options *options;
     struct tunnel *tunnel;
+    struct tun *tun;
     uv_signal_t sigint, sigterm;
     uv_timer_t status_timer;
     int failed;
@@ -262,6 +268,12 @@ static int apply_option(int opt, const char *arg, struct tunnel_options *o)
         fputs(cmd_tunnel_help, stdout);
         exit(EXIT_OK);
     default:
+        if (opt >= TUN_OPT_SUBNET) {
+            char cause[512];
+            if (tun_options_apply(&o->tun, opt, arg, cause, sizeof(cause)) < 0)
+                return usage_error("%s", cause);
+            return 0;
+        }
         return apply_number(opt, arg, o);
     }
 }
@@ -290,6 +302,7 @@ static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
         {"json", no_argument, 0, OPT_JSON},
         {"log-level", required_argument, 0, OPT_LOG},
         {"help", no_argument, 0, OPT_HELP},
+        TUN_LONG_OPTIONS,
         {0, 0, 0, 0},
     };
     int opt;
@@ -314,6 +327,8 @@ static int merge_file(struct tunnel_options *o)
         return usage_error("%s", cause);
     if (!found && o->config_path)
         return usage_error("config file %s does not exist", path);
+    if (tun_options_load_file(&o->tun, path, cause, sizeof(cause)) < 0)
+        return usage_error("%s", cause);
     struct bastion_config *b = &o->config.bastion;
     if (!b->host)
         b->host = o->file.host;
@@ -361,6 +376,9 @@ static int finish_options(struct tunnel_options *o)
     b->give_up_on_first_failure = !o->retry;
     b->identity = &o->identity;
     o->status_line = isatty(STDERR_FILENO);
+    char cause[512];
+    if (o->tun.device.route_count && tun_config_finish(&o->tun, cause, sizeof(cause)) < 0)
+        return usage_error("%s", cause);
     return 0;
 }
 
@@ -462,6 +480,14 @@ static void on_stopped(void *user)
     run->tunnel = NULL;
 }
 
+static void on_tun_stopped(void *user)
+{
+    struct tunnel_run *run = user;
+    run->tun = NULL;
+    if (run->tunnel)
+        tunnel_stop(run->tunnel, on_stopped, run);
+}
+
 static void close_if_open(uv_handle_t *handle)
 {
     if (!uv_is_closing(handle))
@@ -478,7 +504,9 @@ static void stop(struct tunnel_run *run)
     close_if_open((uv_handle_t *)&run->sigint);
     close_if_open((uv_handle_t *)&run->sigterm);
     close_if_open((uv_handle_t *)&run->status_timer);
-    if (run->tunnel)
+    if (run->tun)
+        tun_stop(run->tun, on_tun_stopped, run); /* then the tunnel */
+    else if (run->tunnel)
         tunnel_stop(run->tunnel, on_stopped, run);
 }
 
@@ -502,8 +530,16 @@ static int run_tunnel(struct tunnel_options *o)
         uv_loop_close(loop);
         return rc == -EINVAL || rc == -EPERM ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
     }
+    if (o->tun.device.route_count &&
+        tun_start(loop, run.tunnel, &o->tun, &run.tun, cause, sizeof(cause)) < 0) {
+        fprintf(stderr, "tether tunnel: %s\n", cause);
+        run.tun = NULL;
+        run.failed = 1;
+    }
     if (o->json)
         print_json_event("listening", "socks", tunnel_socks_address(run.tunnel), NULL);
+    if (o->json && run.tun)
+        print_json_event("tun", "device", tun_device_name(run.tun), NULL);
     uv_signal_init(loop, &run.sigint);
     uv_signal_init(loop, &run.sigterm);
     run.sigint.data = run.sigterm.data = &run;
@@ -512,6 +548,8 @@ static int run_tunnel(struct tunnel_options *o)
     uv_timer_init(loop, &run.status_timer);
     run.status_timer.data = &run;
     uv_timer_start(&run.status_timer, on_status_tick, 1000, 1000);
+    if (run.failed)
+        stop(&run);
     uv_run(loop, UV_RUN_DEFAULT);
     stop(&run);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -523,10 +561,15 @@ static int run_tunnel(struct tunnel_options *o)
 
 int cmd_tunnel_main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "install") == 0)
+        return cmd_tunnel_install_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "uninstall") == 0)
+        return cmd_tunnel_uninstall_main(argc - 1, argv + 1);
     struct tunnel_options *o = calloc(1, sizeof(*o));
     if (!o)
         return EXIT_FAILURE_RUNTIME;
     o->config.bastion.keepalive_interval_ms = 10000; /* --keepalive 0 turns them off */
+    tun_config_init(&o->tun);
     int exit_code = EXIT_USAGE;
     if (parse_arguments(argc, argv, o) < 0 || merge_file(o) < 0 || finish_options(o) < 0)
         goto out;
@@ -537,7 +580,20 @@ int cmd_tunnel_main(int argc, char **argv)
         exit_code = rc == -ENOENT && !o->key_path ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
         goto out;
     }
-    exit_code = run_tunnel(o);
+    if (o->tun.device.route_count) {
+        char note[512] = "";
+        rc = tun_acquire(&o->tun, "sudo tether tunnel install", note, sizeof(note), cause,
+                         sizeof(cause));
+        if (rc < 0) {
+            fprintf(stderr, "tether tunnel: %s\n", cause);
+            identity_free(&o->identity);
+            exit_code = rc == -EPERM ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+            goto out;
+        }
+        if (note[0])
+            log_info("DNS: %s", note);
+    }
+    exit_code = run_tunnel(o); /* tun_start owns the TUN descriptors from here on */
     identity_free(&o->identity);
 out:
     tunnel_config_free(&o->file);

@@ -30,14 +30,21 @@ int cmd_dev_main(int argc, char **argv);
 extern const char cmd_dev_help[];
 int cmd_invoke_main(int argc, char **argv);
 extern const char cmd_invoke_help[];
-int cmd_tunnel_main(int argc, char **argv);
-extern const char cmd_tunnel_help[];
-int cmd_bridge_main(int argc, char **argv);
-extern const char cmd_bridge_help[];
 int cmd_demo_main(int argc, char **argv);
 extern const char cmd_demo_help[];
-int cmd_lambda_main(int argc, char **argv);
+int cmd_tunnel_main(int argc, char **argv);
+extern const char cmd_tunnel_help[];
+int cmd_lambda_main(int, char **);
 extern const char cmd_lambda_help[];
+int cmd_bridge_main(int argc, char **argv);
+extern const char cmd_bridge_help[];
+int cmd_tun_main(int argc, char **argv);
+extern const char cmd_tun_help[];
+int cmd_tun_helper_main(int argc, char **argv);
+extern const char cmd_tun_helper_help[];
+/* `tether tunnel install` / `uninstall` (cmd_tunnel_install.c). */
+int cmd_tunnel_install_main(int argc, char **argv);
+int cmd_tunnel_uninstall_main(int argc, char **argv);
 
 /* Shared option handling: --log-level LEVEL and --help are accepted by every
  * command; returns 1 when argv[i] was one of them (and *i advanced). */

@@ -25,8 +25,11 @@ static const struct command commands[] = {
      cmd_subscribe_help},
     {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion",
      cmd_tunnel_help},
-    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda", cmd_bridge_help},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
+    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda", cmd_bridge_help},
+    {"tun", cmd_tun_main, "the VPC tunnel through a TUN device: no proxy settings", cmd_tun_help},
+    {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper",
+     cmd_tun_helper_help},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -69,9 +69,9 @@ void stream_close(struct tunnel_stream *s, int reset, const char *why)
     uv_read_stop((uv_stream_t *)&s->tcp);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    if (reset)
-        uv_tcp_close_reset(&s->tcp, on_handle_closed);
-    else
+    /* A reset is refused while a shutdown is pending (UV_EINVAL): then the
+     * handle must still be closed, or the tunnel never finishes stopping. */
+    if (!reset || uv_tcp_close_reset(&s->tcp, on_handle_closed) < 0)
         uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
 }
 

@@ -8,9 +8,13 @@
 
 #include <jansson.h>
 
+#include "tun/options.h"
+
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-static const char known_keys[] = "host, user, key, port, socks, hostKeyFingerprint";
+static const char known_keys[] =
+    "host, user, key, port, socks, hostKeyFingerprint, subnets, dnsDomains, dnsServer, dnsAll, "
+    "tunMtu";
 
 static char *expand_home(const char *path)
 {
@@ -64,6 +68,8 @@ static int take_field(const char *key, json_t *value, const char *file,
         return take_string(value, file, key, &out->host_key_fingerprint, cause, cause_len);
     if (strcmp(key, "port") == 0)
         return take_port(value, file, &out->port, cause, cause_len);
+    if (tun_options_file_key(key))
+        return 0; /* subnets, dnsDomains, ...: the TUN path reads them (tun/options.h) */
     snprintf(cause, cause_len, "%s: unknown key \"tunnel.%s\" (known: %s)", file, key, known_keys);
     return -EINVAL;
 }

@@ -1,0 +1,82 @@
+/* The TUN path's command-line options and tether.json keys, shared by every
+ * command that runs it (`tether tunnel --subnet ...`, the privileged helper).
+ *
+ *   --subnet CIDR        route this VPC block into the tunnel (repeatable)
+ *   --tun-name NAME      the device (default "tether")
+ *   --tun-address ADDR   the device's IPv4 or IPv6 address (peer = ADDR + 1)
+ *   --tun-mtu N          default 65535
+ *   --dns-domain DOMAIN  a VPC-private domain for the DNS forwarder (repeatable)
+ *   --dns-server ADDR    the VPC resolver (default: first IPv4 subnet + 2)
+ *   --dns-all            forward every name, not only the domains
+ *   --no-dns             no DNS forwarder
+ *   --tun-no-offload     no checksum offload (IFF_VNET_HDR) on the device
+ *   --tun-hold-syn       answer a SYN only once the VPC host did (tun/engine.h)
+ *   --tun-hold-syn       answer a SYN only once the VPC host did (tun/engine.h)
+ *
+ * In tether.json's "tunnel" section: "subnets": [...], "dnsDomains": [...],
+ * "dnsServer", "dnsAll", "tunMtu".
+ *
+ * Nothing here prints; errors come back with their cause. */
+#ifndef TETHER_TUN_OPTIONS_H
+#define TETHER_TUN_OPTIONS_H
+
+#include <stddef.h>
+
+#include "tun/tun.h"
+
+enum tun_option {
+    TUN_OPT_SUBNET = 0x1000,
+    TUN_OPT_NAME,
+    TUN_OPT_ADDRESS,
+    TUN_OPT_MTU,
+    TUN_OPT_DNS_DOMAIN,
+    TUN_OPT_DNS_SERVER,
+    TUN_OPT_DNS_ALL,
+    TUN_OPT_NO_DNS,
+    TUN_OPT_NO_OFFLOAD,
+    TUN_OPT_HOLD_SYN,
+};
+
+/* Entries for a getopt_long table (struct option), in this order. */
+// clang-format off
+#define TUN_LONG_OPTIONS                                        \
+    {"subnet", required_argument, 0, TUN_OPT_SUBNET},           \
+    {"tun-name", required_argument, 0, TUN_OPT_NAME},           \
+    {"tun-address", required_argument, 0, TUN_OPT_ADDRESS},     \
+    {"tun-mtu", required_argument, 0, TUN_OPT_MTU},             \
+    {"dns-domain", required_argument, 0, TUN_OPT_DNS_DOMAIN},   \
+    {"dns-server", required_argument, 0, TUN_OPT_DNS_SERVER},   \
+    {"dns-all", no_argument, 0, TUN_OPT_DNS_ALL},               \
+    {"no-dns", no_argument, 0, TUN_OPT_NO_DNS},                 \
+    {"tun-no-offload", no_argument, 0, TUN_OPT_NO_OFFLOAD},     \
+    {"tun-hold-syn", no_argument, 0, TUN_OPT_HOLD_SYN}
+// clang-format on
+
+#define TUN_OPTIONS_HELP                                                                           \
+    "TUN (no proxy settings needed; see docs/tun.md):\n"                                           \
+    "  --subnet CIDR          route a VPC block through the tunnel (repeatable)\n"                 \
+    "  --tun-name NAME        the TUN device (default tether)\n"                                   \
+    "  --tun-address ADDR     its IPv4 or IPv6 address (default 100.127.255.253 and\n"             \
+    "                         fd00:7465:7468::1; the next address is used too)\n"                  \
+    "  --tun-mtu N            default 65535\n"                                                     \
+    "  --dns-domain DOMAIN    resolve DOMAIN's names in the VPC (repeatable)\n"                    \
+    "  --dns-server ADDR      the VPC resolver (default: first IPv4 subnet + 2)\n"                 \
+    "  --dns-all              send every DNS query that reaches tether to the VPC\n"               \
+    "  --no-dns               no DNS forwarder\n"                                                  \
+    "  --tun-no-offload       no checksum offload on the device (Linux)\n"                         \
+    "  --tun-hold-syn         complete a connection only once the VPC host accepted it:\n"         \
+    "                         a closed port is then \"connection refused\", not a reset\n"         \
+    "                         (costs ~0.1 ms per connection)\n"
+
+/* Applies one option (opt from TUN_LONG_OPTIONS); 0 or -EINVAL with cause. */
+int tun_options_apply(struct tun_config *config, int opt, const char *arg, char *cause,
+                      size_t cause_len);
+/* 1 when `key` of the "tunnel" section is one of the TUN path's (for a
+ * reader of the section that refuses keys it does not know). */
+int tun_options_file_key(const char *key);
+/* Reads the TUN keys of tether.json's "tunnel" section (a missing file is
+ * fine); values the command line already set win. */
+int tun_options_load_file(struct tun_config *config, const char *path, char *cause,
+                          size_t cause_len);
+
+#endif

@@ -1,0 +1,486 @@
+/* One TCP flow of the TUN path: the forward through the bastion is opened
+ * first (the application's SYN waits in the NAT table), then the SYN is
+ * passed to the kernel, the listener accepts, and the relay runs between
+ * the accepted socket and the forward.
+ *
+ * The relay keeps part 1's flow control (tunnel/stream.c): the socket is
+ * read only while the forward takes everything read, the forward is drained
+ * only while the previous write to the socket finished, so a session holds
+ * at most one read, one write and the forward's own cap. Half-closes pass
+ * through both ways. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "tun"
+#include "core/log.h"
+#include "tun/tun_internal.h"
+#include "tunnel/direct.h"
+
+static const char *const state_names[] = {
+    [TUN_SESSION_OPENING] = "opening",
+    [TUN_SESSION_ACCEPTING] = "accepting",
+    [TUN_SESSION_RELAY] = "relay",
+    [TUN_SESSION_CLOSING] = "closing",
+};
+
+const char *tun_session_state_name(enum tun_session_state state)
+{
+    return (unsigned)state <= TUN_SESSION_CLOSING ? state_names[state] : "?";
+}
+
+void tun_session_enter_state(struct tun_session *s, enum tun_session_state state)
+{
+    if (s->state == state)
+        return;
+    log_trace("session %llu %s: %s -> %s", (unsigned long long)s->id, s->target,
+              tun_session_state_name(s->state), tun_session_state_name(state));
+    s->state = state;
+}
+
+/* ---- closing ---- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct tun_session *s = handle->data;
+    if (handle != (uv_handle_t *)&s->timer)
+        free(handle); /* the accepted socket */
+    if (--s->handles_open > 0)
+        return;
+    buf_free(&s->up);
+    buf_free(&s->down);
+    tun_session_freed(s->tun, s);
+}
+
+void tun_session_close(struct tun_session *s, int reset, const char *why)
+{
+    if (s->state == TUN_SESSION_CLOSING)
+        return;
+    enum tun_session_state was = s->state;
+    tun_session_enter_state(s, TUN_SESSION_CLOSING);
+    log_debug("session %llu %s closed in state %s after %llu ms%s%s: %llu bytes up, %llu down",
+              (unsigned long long)s->id, s->target, tun_session_state_name(was),
+              (unsigned long long)(tun_now_ms() - s->started_ms), why ? ": " : "", why ? why : "",
+              (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down);
+    tun_engine_flow_attach(s->tun->engine, s->flow, NULL);
+    forward_close(s->forward);
+    s->forward = NULL;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    if (!s->tcp)
+        return;
+    uv_read_stop((uv_stream_t *)s->tcp);
+    /* libuv refuses a reset while a shutdown is pending (UV_EINVAL): the
+     * handle must still be closed, or the session would never be freed. */
+    if (!reset || uv_tcp_close_reset(s->tcp, on_handle_closed) < 0)
+        uv_close((uv_handle_t *)s->tcp, on_handle_closed);
+}
+
+static void on_accept_timeout(uv_timer_t *timer);
+
+/* Without hold_syn the application is connected already: the refusal is a
+ * reset of the accepted socket (now, or when it is accepted). */
+static void refuse_connected(struct tun_session *s, const char *why)
+{
+    struct tun *t = s->tun;
+    t->sessions_refused++;
+    tunnel_direct_count_stream(t->tunnel, 1);
+    log_info("connection to %s reset: %s", s->target, why);
+    if (s->tcp) {
+        tun_session_close(s, 1, why);
+        return;
+    }
+    s->refused = 1;
+    forward_close(s->forward);
+    s->forward = NULL;
+    tun_session_enter_state(s, TUN_SESSION_ACCEPTING);
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, on_accept_timeout, t->config.accept_timeout_ms, 0);
+}
+
+/* Answers the held SYN (RST or ICMP) and ends the session before accept. */
+static void refuse(struct tun_session *s, enum tun_refusal how, const char *why)
+{
+    struct tun *t = s->tun;
+    size_t len;
+    if (!t->config.hold_syn) {
+        refuse_connected(s, why);
+        return;
+    }
+    if (tun_engine_flow_refuse(t->engine, s->flow, how, tun_now_ms(), t->write_buffer, &len) == 0 &&
+        len)
+        tun_write_packet(t, t->write_buffer, len, 0);
+    t->sessions_refused++;
+    tunnel_direct_count_stream(t->tunnel, 1);
+    if (how != TUN_REFUSE_SILENT)
+        log_info("connection to %s refused (%s): %s", s->target,
+                 how == TUN_REFUSE_RESET ? "reset" : "unreachable", why);
+    tun_session_close(s, 1, why);
+}
+
+/* ---- relay ---- */
+
+static void relay_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct tun_session *s = handle->data;
+    buf->base = s->tun->read_buffer;
+    buf->len = sizeof(s->tun->read_buffer);
+}
+
+static void relay_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf);
+static void maybe_finish(struct tun_session *s);
+
+static void start_reading(struct tun_session *s)
+{
+    if (s->reading || s->local_eof || s->state != TUN_SESSION_RELAY)
+        return;
+    s->reading = 1;
+    uv_read_start((uv_stream_t *)s->tcp, relay_alloc, relay_read);
+}
+
+static void stop_reading(struct tun_session *s)
+{
+    if (!s->reading)
+        return;
+    s->reading = 0;
+    uv_read_stop((uv_stream_t *)s->tcp);
+}
+
+static void push_up(struct tun_session *s)
+{
+    while (buf_length(&s->up) > 0) {
+        ssize_t n = forward_write(s->forward, buf_bytes(&s->up), buf_length(&s->up));
+        if (n < 0) {
+            tun_session_close(s, 1, "the bastion closed the channel");
+            return;
+        }
+        if (n == 0) {
+            forward_want_write(s->forward, 1);
+            return;
+        }
+        buf_consume(&s->up, (size_t)n);
+    }
+    forward_want_write(s->forward, 0);
+    if (s->local_eof)
+        forward_send_eof(s->forward);
+    else
+        start_reading(s);
+}
+
+static void count_up(struct tun_session *s, size_t n)
+{
+    s->bytes_up += n;
+    tunnel_direct_count_bytes(s->tun->tunnel, n, 0);
+}
+
+static void relay_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf)
+{
+    struct tun_session *s = tcp->data;
+    if (nread == 0 || s->state != TUN_SESSION_RELAY)
+        return;
+    if (nread == UV_EOF) {
+        s->local_eof = 1;
+        stop_reading(s);
+        if (buf_length(&s->up) == 0)
+            forward_send_eof(s->forward);
+        maybe_finish(s);
+        return;
+    }
+    if (nread < 0) {
+        tun_session_close(s, 1, uv_strerror((int)nread));
+        return;
+    }
+    count_up(s, (size_t)nread);
+    ssize_t n = forward_write(s->forward, buf->base, (size_t)nread);
+    if (n < 0) {
+        tun_session_close(s, 1, "the bastion closed the channel");
+        return;
+    }
+    if (n < nread) {
+        /* The shared read buffer is reused at once: keep the rest and stop
+         * reading until the forward took it. */
+        if (buf_append(&s->up, buf->base + n, (size_t)(nread - n)) < 0) {
+            tun_session_close(s, 1, "out of memory");
+            return;
+        }
+        stop_reading(s);
+        forward_want_write(s->forward, 1);
+    }
+}
+
+static void pull_down(struct tun_session *s);
+
+static void on_down_written(uv_write_t *req, int status)
+{
+    struct tun_session *s = req->data;
+    s->writing = 0;
+    if (s->state != TUN_SESSION_RELAY)
+        return;
+    if (status < 0) {
+        tun_session_close(s, 1, uv_strerror(status));
+        return;
+    }
+    pull_down(s);
+    maybe_finish(s);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct tun_session *s = req->data;
+    s->shutdown_done = 1;
+    if (s->state == TUN_SESSION_RELAY)
+        maybe_finish(s);
+}
+
+static void pull_down(struct tun_session *s)
+{
+    if (s->writing || s->shutdown_started || s->state != TUN_SESSION_RELAY)
+        return;
+    buf_reset(&s->down);
+    size_t n = forward_take(s->forward, &s->down);
+    if (n > 0) {
+        uv_buf_t buf = uv_buf_init(buf_bytes(&s->down), (unsigned)n);
+        s->down_req.data = s;
+        int rc = uv_write(&s->down_req, (uv_stream_t *)s->tcp, &buf, 1, on_down_written);
+        if (rc < 0) {
+            tun_session_close(s, 1, uv_strerror(rc));
+            return;
+        }
+        s->writing = 1;
+        s->bytes_down += n;
+        tunnel_direct_count_bytes(s->tun->tunnel, 0, n);
+    } else if (forward_remote_eof(s->forward)) {
+        s->shutdown_started = 1;
+        s->shutdown_req.data = s;
+        if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)s->tcp, on_shutdown) < 0)
+            s->shutdown_done = 1;
+    }
+}
+
+static void maybe_finish(struct tun_session *s)
+{
+    if (s->state != TUN_SESSION_RELAY)
+        return;
+    int down_done = s->shutdown_done && !s->writing;
+    int up_done = s->local_eof && buf_length(&s->up) == 0;
+    if (down_done && up_done)
+        tun_session_close(s, 0, NULL);
+    else if (down_done && s->forward && forward_remote_closed(s->forward))
+        tun_session_close(s, 0, "the bastion closed the channel");
+}
+
+static void relay_event(struct tun_session *s)
+{
+    if (forward_get_state(s->forward) == FORWARD_LOST) {
+        tun_session_close(s, 1, "connection to the bastion lost");
+        return;
+    }
+    if (buf_length(&s->up) > 0)
+        push_up(s);
+    if (s->state != TUN_SESSION_RELAY)
+        return;
+    pull_down(s);
+    maybe_finish(s);
+}
+
+/* ---- opening ---- */
+
+static void on_accept_timeout(uv_timer_t *timer)
+{
+    struct tun_session *s = timer->data;
+    if (s->state == TUN_SESSION_ACCEPTING)
+        tun_session_close(s, 1, "the application's connection never reached the listener");
+}
+
+static void start_relay(struct tun_session *s);
+
+static void await_accept(struct tun_session *s)
+{
+    tun_session_enter_state(s, TUN_SESSION_ACCEPTING);
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, on_accept_timeout, s->tun->config.accept_timeout_ms, 0);
+}
+
+static void pass_syn(struct tun_session *s)
+{
+    struct tun *t = s->tun;
+    size_t len;
+    int csum_partial;
+    if (tun_engine_flow_open(t->engine, s->flow, tun_now_ms(), t->write_buffer, &len,
+                             &csum_partial) < 0) {
+        tun_session_close(s, 1, "the flow expired while its forward opened");
+        return;
+    }
+    await_accept(s);
+    tun_write_packet(t, t->write_buffer, len, csum_partial);
+}
+
+static void opening_event(struct tun_session *s)
+{
+    struct forward *f = s->forward;
+    char why[300];
+    switch (forward_get_state(f)) {
+    case FORWARD_OPEN:
+        if (s->tun->config.hold_syn)
+            pass_syn(s);
+        else if (s->tcp)
+            start_relay(s);
+        else
+            await_accept(s);
+        break;
+    case FORWARD_REFUSED:
+        snprintf(why, sizeof(why), "the bastion could not connect: %s (reason %u)",
+                 forward_failure_description(f), forward_failure_reason(f));
+        /* Reason 2 (connect failed) is what a closed port gives: RST, like
+         * the host would; anything else reads as unreachable. */
+        refuse(s, forward_failure_reason(f) == 2 ? TUN_REFUSE_RESET : TUN_REFUSE_UNREACHABLE, why);
+        break;
+    case FORWARD_LOST:
+        snprintf(why, sizeof(why), "no connection to the bastion: %s",
+                 forward_failure_description(f));
+        refuse(s, TUN_REFUSE_UNREACHABLE, why);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_forward_event(struct forward *f, void *user)
+{
+    struct tun_session *s = user;
+    if (s->state == TUN_SESSION_OPENING)
+        opening_event(s);
+    else if (s->state == TUN_SESSION_RELAY)
+        relay_event(s);
+    else if (s->state == TUN_SESSION_ACCEPTING && forward_get_state(f) == FORWARD_LOST)
+        tun_session_close(s, 1, "connection to the bastion lost");
+}
+
+static void on_open_timeout(uv_timer_t *timer)
+{
+    struct tun_session *s = timer->data;
+    if (s->state == TUN_SESSION_OPENING)
+        refuse(s, TUN_REFUSE_UNREACHABLE, "no channel in time");
+}
+
+static int describe_target(struct tun_session *s)
+{
+    int family;
+    uint8_t addr[16], client[16];
+    uint16_t client_port;
+    int rc = tun_engine_flow_target(s->tun->engine, s->flow, &family, addr, &s->port, client,
+                                    &client_port);
+    if (rc < 0)
+        return rc;
+    tun_addr_format(family, addr, s->host, sizeof(s->host));
+    snprintf(s->target, sizeof(s->target), family == 6 ? "[%s]:%u" : "%s:%u", s->host, s->port);
+    return 0;
+}
+
+static void link_session(struct tun *t, struct tun_session *s)
+{
+    s->next = t->sessions;
+    if (t->sessions)
+        t->sessions->prev = s;
+    t->sessions = s;
+    t->session_count++;
+    t->sessions_total++;
+}
+
+void tun_session_open(struct tun *t, struct nat_handle flow)
+{
+    struct tun_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return; /* the SYN is retransmitted; the flow expires */
+    s->tun = t;
+    s->flow = flow;
+    s->id = ++t->next_session_id;
+    s->started_ms = tun_now_ms();
+    uv_timer_init(t->loop, &s->timer);
+    s->timer.data = s;
+    s->handles_open = 1;
+    link_session(t, s);
+    struct bastion *b = tunnel_bastion(t->tunnel);
+    if (describe_target(s) < 0 || tun_engine_flow_attach(t->engine, flow, s) < 0) {
+        tun_session_close(s, 1, "the flow is gone");
+        return;
+    }
+    static const struct forward_callbacks callbacks = {on_forward_event};
+    if (!b || forward_open(b, s->host, s->port, "127.0.0.1", 0, &callbacks, s, &s->forward) < 0) {
+        refuse(s, TUN_REFUSE_UNREACHABLE, "the bastion connection has failed");
+        return;
+    }
+    uv_timer_start(&s->timer, on_open_timeout, tunnel_open_timeout_ms(t->tunnel), 0);
+    log_debug("session %llu: %s opening", (unsigned long long)s->id, s->target);
+}
+
+/* ---- accepting ---- */
+
+static void close_stray(uv_tcp_t *tcp)
+{
+    tcp->data = NULL;
+    if (uv_tcp_close_reset(tcp, (uv_close_cb)free) < 0)
+        uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+}
+
+static uint16_t peer_port(uv_tcp_t *tcp)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&addr, &len) < 0)
+        return 0;
+    if (addr.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+}
+
+static void attach(struct tun_session *s, uv_tcp_t *tcp)
+{
+    s->tcp = tcp;
+    tcp->data = s;
+    s->handles_open++;
+    uv_tcp_nodelay(tcp, 1);
+}
+
+/* Both ends are there: the accepted socket and the open forward. */
+static void start_relay(struct tun_session *s)
+{
+    uv_timer_stop(&s->timer);
+    tun_session_enter_state(s, TUN_SESSION_RELAY);
+    tunnel_direct_count_stream(s->tun->tunnel, 0);
+    log_debug("session %llu %s relaying after %llu ms", (unsigned long long)s->id, s->target,
+              (unsigned long long)(tun_now_ms() - s->started_ms));
+    start_reading(s);
+    pull_down(s);
+}
+
+void tun_session_accepted(struct tun *t, uv_tcp_t *tcp)
+{
+    struct sockaddr_storage local;
+    int len = sizeof(local);
+    int family =
+        uv_tcp_getsockname(tcp, (struct sockaddr *)&local, &len) == 0 && local.ss_family == AF_INET6
+            ? 6
+            : 4;
+    uint16_t port = peer_port(tcp);
+    struct tun_session *s = port ? tun_engine_session_by_port(t->engine, family, port) : NULL;
+    if (!s && port && !t->config.hold_syn) {
+        /* The kernel may have answered the SYN before the loop saw the
+         * engine's open request: take the queued requests first. */
+        tun_process_events(t);
+        s = tun_engine_session_by_port(t->engine, family, port);
+    }
+    /* Without hold_syn the accept may come while the forward still opens. */
+    int early = s && s->state == TUN_SESSION_OPENING && !t->config.hold_syn;
+    if (!s || (s->state != TUN_SESSION_ACCEPTING && !early) || s->tcp) {
+        log_debug("accepted a connection from NAT port %u that no session waits for", port);
+        close_stray(tcp);
+        return;
+    }
+    attach(s, tcp);
+    if (s->refused)
+        tun_session_close(s, 1, "the bastion could not connect");
+    else if (s->state == TUN_SESSION_ACCEPTING)
+        start_relay(s);
+}
