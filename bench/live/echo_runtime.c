@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 static int fd = -1;
-static char *buf;          /* what has been read: answer head + body */
-static size_t buf_cap;     /* allocated */
-static size_t buf_len;     /* bytes in buf */
-static const char *host;   /* for the Host header */
+static char *buf;        /* what has been read: answer head + body */
+static size_t buf_cap;   /* allocated */
+static size_t buf_len;   /* bytes in buf */
+static const char *host; /* for the Host header */
 
 static void die(const char *what)
 {

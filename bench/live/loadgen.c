@@ -41,14 +41,14 @@ static const char *label = "run";
 static char *body;
 static size_t body_len;
 static int concurrency = 1;
-static long requests;   /* per run, all threads together (latency mode) */
-static double seconds;  /* duration mode */
-static double warmup;   /* requests (latency mode) or seconds (duration mode) */
+static long requests;  /* per run, all threads together (latency mode) */
+static double seconds; /* duration mode */
+static double warmup;  /* requests (latency mode) or seconds (duration mode) */
 static int check_echo;
 
-static atomic_long issued;     /* latency mode: requests handed out */
-static atomic_int stop_flag;   /* duration mode */
-static atomic_int measuring;   /* duration mode: past warm-up */
+static atomic_long issued;   /* latency mode: requests handed out */
+static atomic_int stop_flag; /* duration mode */
+static atomic_int measuring; /* duration mode: past warm-up */
 static atomic_long errors;
 static atomic_long completed; /* good answers, warm-up included */
 
