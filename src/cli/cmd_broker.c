@@ -1,6 +1,5 @@
 /* `tether broker`: run the embedded AppSync Events broker in the foreground. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <uv.h>
 
 #define LOG_MODULE "broker"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/shutdown.h"
 #include "core/encoding.h"
@@ -17,64 +17,68 @@
 
 #define MAX_LIST 64
 
-const char cmd_broker_help[] =
-    "usage: tether broker [OPTIONS]\n"
-    "\n"
+static const char about[] =
     "Runs an AWS AppSync Events compatible broker: HTTP publish on POST /event and\n"
-    "the realtime WebSocket on /event/realtime, on one port.\n"
-    "\n"
-    "options:\n"
-    "  --listen HOST:PORT     address to listen on (default 127.0.0.1:7070; port 0 picks one)\n"
-    "  --namespace NAME       a channel namespace (repeatable; default: tether and default)\n"
-    "  --api-key KEY          accept this API key (repeatable)\n"
-    "  --api-key-file FILE    accept the API keys in FILE, one per line\n"
-    "  --iam AKID:SECRET[:TOKEN]\n"
-    "                         accept SigV4 (AWS_IAM) requests signed with these credentials\n"
-    "                         (repeatable)\n"
-    "  --iam-from-env         accept the credentials in AWS_ACCESS_KEY_ID,\n"
-    "                         AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN\n"
-    "  --region REGION        region SigV4 signatures must name (default us-east-1)\n"
-    "  --tls-cert FILE        serve TLS with this certificate chain (PEM) ...\n"
-    "  --tls-key FILE         ... and this private key (PEM)\n"
-    "  --keepalive-ms MS      keep-alive interval (default 60000)\n"
-    "  --output-limit BYTES   unsent bytes allowed per connection before a slow\n"
-    "                         subscriber is disconnected (default 8388608)\n"
-    "  --max-connections N    connection limit (default 10000)\n"
-    "  --json                 print the endpoints as one JSON line on stdout\n"
-    "  --log-level LEVEL      error, warn, info, debug or trace\n"
-    "\n"
+    "the realtime WebSocket on /event/realtime, on one port.\n";
+
+static const char footer[] =
     "With neither API keys nor IAM credentials, a fresh random API key is made\n"
     "and printed. Stop with Ctrl-C (SIGINT) or SIGTERM.\n";
 
 struct broker_options {
-    char listen_host[64];
-    uint16_t listen_port;
-    const char *namespaces[MAX_LIST];
-    size_t namespace_count;
-    const char *api_keys[MAX_LIST];
-    size_t api_key_count;
+    struct hostport listen;
+    const char *namespace_items[MAX_LIST];
+    struct cli_list namespaces;
+    const char *api_key_items[MAX_LIST];
+    struct cli_list api_keys; /* --api-key, --api-key-file and the generated key */
     struct broker_iam_identity identities[MAX_LIST];
     size_t identity_count;
+    uint64_t keepalive_ms, output_limit, max_connections;
     struct broker_config config;
     char *api_key_file_text;
     char generated_key[40];
     int json;
 };
 
-static int add_identity(struct broker_options *o, char *spec)
+/* Reads a whole small file (the API keys) into a NUL-terminated string. */
+static char *read_small_file(const char *path, char *cause, size_t cause_len)
 {
-    if (o->identity_count >= MAX_LIST)
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(cause, cause_len, "cannot open %s: %m", path);
+        return NULL;
+    }
+    char *text = calloc(1, 65537);
+    size_t n = text ? fread(text, 1, 65536, f) : 0;
+    int too_big = text && n == 65536 && fgetc(f) != EOF;
+    fclose(f);
+    if (!text || too_big) {
+        snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* --iam AKID:SECRET[:TOKEN]; the argument is split in place. */
+static int add_identity(void *target, const char *value, char *cause, size_t cause_len)
+{
+    struct broker_options *o = target;
+    if (o->identity_count >= MAX_LIST) {
+        snprintf(cause, cause_len, "at most %d identities", MAX_LIST);
         return -E2BIG;
+    }
     struct broker_iam_identity *id = &o->identities[o->identity_count];
+    char *spec = (char *)value;
     char *secret = strchr(spec, ':');
-    if (!secret)
+    char *token = secret ? strchr(secret + 1, ':') : NULL;
+    if (!secret || secret == spec || secret[1] == '\0' || secret + 1 == token) {
+        snprintf(cause, cause_len, "expected AKID:SECRET[:TOKEN]");
         return -EINVAL;
+    }
     *secret++ = '\0';
-    char *token = strchr(secret, ':');
     if (token)
         *token++ = '\0';
-    if (!*spec || !*secret)
-        return -EINVAL;
     id->access_key_id = spec;
     id->secret_access_key = secret;
     id->session_token = token && *token ? token : NULL;
@@ -82,12 +86,16 @@ static int add_identity(struct broker_options *o, char *spec)
     return 0;
 }
 
-static int add_identity_from_env(struct broker_options *o)
+static int add_identity_from_env(void *target, const char *value, char *cause, size_t cause_len)
 {
+    struct broker_options *o = target;
+    (void)value;
     const char *akid = getenv("AWS_ACCESS_KEY_ID");
     const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-    if (!akid || !secret || o->identity_count >= MAX_LIST)
+    if (!akid || !secret || o->identity_count >= MAX_LIST) {
+        snprintf(cause, cause_len, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set");
         return -EINVAL;
+    }
     struct broker_iam_identity *id = &o->identities[o->identity_count++];
     id->access_key_id = akid;
     id->secret_access_key = secret;
@@ -95,21 +103,26 @@ static int add_identity_from_env(struct broker_options *o)
     return 0;
 }
 
-static int add_key_file(struct broker_options *o, const char *path)
+static int add_key_file(void *target, const char *path, char *cause, size_t cause_len)
 {
-    char cause[256];
-    o->api_key_file_text = cli_read_file(path, cause, sizeof(cause));
-    if (!o->api_key_file_text) {
-        fprintf(stderr, "tether broker: %s\n", cause);
+    struct broker_options *o = target;
+    if (o->api_key_file_text) {
+        snprintf(cause, cause_len, "give it once");
         return -EINVAL;
     }
+    o->api_key_file_text = read_small_file(path, cause, cause_len);
+    if (!o->api_key_file_text)
+        return -EINVAL;
+    struct cli_list *keys = &o->api_keys;
     for (char *save = NULL, *line = strtok_r(o->api_key_file_text, "\r\n", &save); line;
          line = strtok_r(NULL, "\r\n", &save)) {
         if (!*line || *line == '#')
             continue;
-        if (o->api_key_count >= MAX_LIST)
+        if (keys->count >= keys->cap) {
+            snprintf(cause, cause_len, "more than %zu API keys", keys->cap);
             return -E2BIG;
-        o->api_keys[o->api_key_count++] = line;
+        }
+        keys->items[keys->count++] = line;
     }
     return 0;
 }
@@ -121,135 +134,71 @@ static void generate_key(struct broker_options *o)
     for (int i = 0; i < 26; i++)
         o->generated_key[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
     o->generated_key[30] = '\0';
-    o->api_keys[o->api_key_count++] = o->generated_key;
+    o->api_keys.items[o->api_keys.count++] = o->generated_key;
 }
 
-static int parse_size(const char *text, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end || end == text || v == 0)
-        return -EINVAL;
-    *out = (size_t)v;
-    return 0;
-}
-
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
 static int parse_options(int argc, char **argv, struct broker_options *o)
 {
-    enum {
-        OPT_LISTEN = 256,
-        OPT_NS,
-        OPT_KEY,
-        OPT_KEY_FILE,
-        OPT_IAM,
-        OPT_IAM_ENV,
-        OPT_REGION,
-        OPT_CERT,
-        OPT_TLS_KEY,
-        OPT_KA,
-        OPT_OUT_LIMIT,
-        OPT_MAX_CONN,
-        OPT_JSON,
-        OPT_LOG,
-        OPT_HELP
-    };
-    static const struct option options[] = {{"listen", required_argument, 0, OPT_LISTEN},
-                                            {"namespace", required_argument, 0, OPT_NS},
-                                            {"api-key", required_argument, 0, OPT_KEY},
-                                            {"api-key-file", required_argument, 0, OPT_KEY_FILE},
-                                            {"iam", required_argument, 0, OPT_IAM},
-                                            {"iam-from-env", no_argument, 0, OPT_IAM_ENV},
-                                            {"region", required_argument, 0, OPT_REGION},
-                                            {"tls-cert", required_argument, 0, OPT_CERT},
-                                            {"tls-key", required_argument, 0, OPT_TLS_KEY},
-                                            {"keepalive-ms", required_argument, 0, OPT_KA},
-                                            {"output-limit", required_argument, 0, OPT_OUT_LIMIT},
-                                            {"max-connections", required_argument, 0, OPT_MAX_CONN},
-                                            {"json", no_argument, 0, OPT_JSON},
-                                            {"log-level", required_argument, 0, OPT_LOG},
-                                            {"help", no_argument, 0, OPT_HELP},
-                                            {0, 0, 0, 0}};
     struct broker_config *c = &o->config;
-    size_t value = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-        case OPT_LISTEN:
-            rc = cli_parse_listen(optarg, o->listen_host, sizeof(o->listen_host), &o->listen_port);
-            break;
-        case OPT_NS:
-            if (o->namespace_count >= MAX_LIST)
-                rc = -E2BIG;
-            else
-                o->namespaces[o->namespace_count++] = optarg;
-            break;
-        case OPT_KEY:
-            if (o->api_key_count >= MAX_LIST)
-                rc = -E2BIG;
-            else
-                o->api_keys[o->api_key_count++] = optarg;
-            break;
-        case OPT_KEY_FILE:
-            rc = add_key_file(o, optarg);
-            break;
-        case OPT_IAM:
-            rc = add_identity(o, optarg);
-            break;
-        case OPT_IAM_ENV:
-            rc = add_identity_from_env(o);
-            break;
-        case OPT_REGION:
-            c->region = optarg;
-            break;
-        case OPT_CERT:
-            c->tls_cert_file = optarg;
-            break;
-        case OPT_TLS_KEY:
-            c->tls_key_file = optarg;
-            break;
-        case OPT_KA:
-            rc = parse_size(optarg, &value);
-            c->keepalive_ms = (uint32_t)value;
-            break;
-        case OPT_OUT_LIMIT:
-            rc = parse_size(optarg, &c->subscriber_output_limit);
-            break;
-        case OPT_MAX_CONN:
-            rc = parse_size(optarg, &c->max_connections);
-            break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_LOG: {
-            int level = log_level_parse(optarg);
-            if (level < 0)
-                rc = -EINVAL;
-            else
-                log_set_level((enum log_level)level);
-            break;
-        }
-        case OPT_HELP:
-            fputs(cmd_broker_help, stdout);
-            exit(EXIT_OK);
-        default:
-            return -EINVAL;
-        }
-        if (rc < 0) {
-            fprintf(stderr, "tether broker: bad value for --%s: %s\n",
-                    options[opt - OPT_LISTEN].name, optarg ? optarg : "(missing AWS_* variables)");
-            return rc;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tether broker: unexpected argument \"%s\"\n", argv[optind]);
-        return -EINVAL;
-    }
-    if (!c->tls_cert_file != !c->tls_key_file) {
-        fprintf(stderr, "tether broker: --tls-cert and --tls-key go together\n");
-        return -EINVAL;
-    }
-    return 0;
+    const struct cli_option table[] = {
+        CLI_HOSTPORT("listen", &o->listen, 0,
+                     "address to listen on (default 127.0.0.1:7070; port 0 picks one)"),
+        CLI_LIST("namespace", "NAME", &o->namespaces,
+                 "a channel namespace (repeatable; default: tether and default)"),
+        CLI_LIST("api-key", "KEY", &o->api_keys, "accept this API key (repeatable)"),
+        CLI_CALL("api-key-file", "FILE", add_key_file, o,
+                 "accept the API keys in FILE, one per line"),
+        CLI_CALL("iam", "AKID:SECRET[:TOKEN]", add_identity, o,
+                 "accept SigV4 (AWS_IAM) requests signed with these credentials\n"
+                 "(repeatable)"),
+        CLI_CALL("iam-from-env", NULL, add_identity_from_env, o,
+                 "accept the credentials in AWS_ACCESS_KEY_ID,\n"
+                 "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"),
+        CLI_STRING("region", "REGION", &c->region,
+                   "region SigV4 signatures must name (default us-east-1)"),
+        CLI_STRING("tls-cert", "FILE", &c->tls_cert_file,
+                   "serve TLS with this certificate chain (PEM) ..."),
+        CLI_STRING("tls-key", "FILE", &c->tls_key_file, "... and this private key (PEM)"),
+        CLI_NUMBER("keepalive-ms", "MS", &o->keepalive_ms, 1, UINT32_MAX,
+                   "keep-alive interval (default 60000)"),
+        CLI_NUMBER("output-limit", "BYTES", &o->output_limit, 1, SIZE_MAX,
+                   "unsent bytes allowed per connection before a slow\n"
+                   "subscriber is disconnected (default 8388608)"),
+        CLI_NUMBER("max-connections", "N", &o->max_connections, 1, SIZE_MAX,
+                   "connection limit (default 10000)"),
+        CLI_FLAG("json", &o->json, "print the endpoints as one JSON line on stdout"),
+        CLI_END,
+    };
+    const struct cli_spec spec = {
+        .command = "broker",
+        .usage = "[OPTIONS]",
+        .about = about,
+        .footer = footer,
+        .tables = {table},
+    };
+    struct cli_args args;
+    int code = cli_args_parse(&spec, argc, argv, &args);
+    if (code == CLI_ARGS_CONTINUE && !c->tls_cert_file != !c->tls_key_file)
+        return cli_args_usage_error(&spec, "--tls-cert and --tls-key go together");
+    return code;
+}
+
+/* Options not given keep the broker's own defaults (0 in its config). */
+static void fill_config(struct broker_options *o)
+{
+    struct broker_config *c = &o->config;
+    c->listen_host = o->listen.host;
+    c->listen_port = o->listen.port;
+    c->namespaces = o->namespaces.items;
+    c->namespace_count = o->namespaces.count;
+    c->api_keys = o->api_keys.items;
+    c->api_key_count = o->api_keys.count;
+    c->iam_identities = o->identities;
+    c->iam_identity_count = o->identity_count;
+    c->keepalive_ms = (uint32_t)o->keepalive_ms;
+    c->subscriber_output_limit = (size_t)o->output_limit;
+    c->max_connections = (size_t)o->max_connections;
 }
 
 static void on_stop(void *ctx, int signum)
@@ -262,9 +211,10 @@ static void print_endpoints(const struct broker_options *o, uint16_t port)
 {
     const char *http = o->config.tls_cert_file ? "https" : "http";
     const char *ws = o->config.tls_cert_file ? "wss" : "ws";
-    int v6 = strchr(o->listen_host, ':') != NULL;
-    char host[80];
-    snprintf(host, sizeof(host), v6 ? "[%s]:%u" : "%s:%u", o->listen_host, port);
+    struct hostport bound = o->listen;
+    bound.port = port;
+    char host[HOSTPORT_MAX_HOST + 9];
+    hostport_format(&bound, host, sizeof(host));
     if (o->json) {
         printf("{\"type\":\"listening\",\"http\":\"%s://%s/event\",\"realtime\":\"%s://%s/event/"
                "realtime\",\"port\":%u%s%s%s}\n",
@@ -285,23 +235,16 @@ int cmd_broker_main(int argc, char **argv)
     struct broker_options *o = calloc(1, sizeof(*o));
     if (!o)
         return EXIT_FAILURE_RUNTIME;
-    snprintf(o->listen_host, sizeof(o->listen_host), "127.0.0.1");
-    o->listen_port = 7070;
-    int exit_code = EXIT_USAGE;
-    if (parse_options(argc, argv, o) < 0)
+    o->listen = (struct hostport){.host = "127.0.0.1", .port = 7070};
+    o->namespaces = (struct cli_list){o->namespace_items, 0, MAX_LIST};
+    o->api_keys = (struct cli_list){o->api_key_items, 0, MAX_LIST};
+    int exit_code = parse_options(argc, argv, o);
+    if (exit_code != CLI_ARGS_CONTINUE)
         goto out;
-    if (o->api_key_count == 0 && o->identity_count == 0)
+    if (o->api_keys.count == 0 && o->identity_count == 0)
         generate_key(o);
+    fill_config(o);
     struct broker_config *c = &o->config;
-    c->listen_host = o->listen_host;
-    c->listen_port = o->listen_port;
-    c->namespaces = o->namespaces;
-    c->namespace_count = o->namespace_count;
-    c->api_keys = o->api_keys;
-    c->api_key_count = o->api_key_count;
-    c->iam_identities = o->identities;
-    c->iam_identity_count = o->identity_count;
-
     uv_loop_t *loop = uv_default_loop();
     char cause[256] = "";
     struct broker *broker;

@@ -4,7 +4,6 @@
  * event arriving with its round-trip time. Then it keeps the broker running
  * so the printed curl command can be tried. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <uv.h>
 
 #define LOG_MODULE "demo"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/shutdown.h"
 #include "core/log.h"
@@ -22,17 +22,11 @@
 #define DEMO_CHANNEL "/default/demo"
 #define DEMO_EVENTS 3
 
-const char cmd_demo_help[] =
-    "usage: tether demo [--listen HOST:PORT] [--once]\n"
-    "\n"
+static const char about[] =
     "Starts the embedded AppSync Events broker, subscribes to " DEMO_CHANNEL " with\n"
     "tether's events client, publishes events over the WebSocket and over HTTP, and\n"
     "prints each one as it arrives. Then it keeps the broker running (Ctrl-C stops it)\n"
-    "and prints a curl command that publishes to the same channel.\n"
-    "\n"
-    "options:\n"
-    "  --listen HOST:PORT  where the broker listens (default 127.0.0.1:7070; port 0 picks one)\n"
-    "  --once              exit after the round trip (exit code 0 when every event arrived)\n";
+    "and prints a curl command that publishes to the same channel.\n";
 
 struct demo {
     uv_loop_t *loop;
@@ -180,39 +174,37 @@ static int start_client(struct demo *d, uint16_t port, char *cause, size_t cause
     return rc;
 }
 
-static int parse(int argc, char **argv, struct demo *d, struct broker_config *config, char *host,
-                 size_t host_len)
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
+static int parse(int argc, char **argv, struct demo *d, struct hostport *listen)
 {
-    static const struct option options[] = {{"listen", required_argument, 0, 'l'},
-                                            {"once", no_argument, 0, 'o'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(cmd_demo_help, stdout);
-            exit(EXIT_OK);
-        } else if (opt == 'o') {
-            d->once = 1;
-        } else if (opt == 'l') {
-            if (cli_parse_listen(optarg, host, host_len, &config->listen_port) < 0)
-                return -EINVAL;
-        } else {
-            return -EINVAL;
-        }
-    }
-    return optind < argc ? -EINVAL : 0;
+    const struct cli_option table[] = {
+        CLI_HOSTPORT("listen", listen, 0,
+                     "where the broker listens (default 127.0.0.1:7070; port 0 picks one)"),
+        CLI_FLAG("once", &d->once,
+                 "exit after the round trip (exit code 0 when every event "
+                 "arrived)"),
+        CLI_END,
+    };
+    const struct cli_spec spec = {
+        .command = "demo",
+        .usage = "[--listen HOST:PORT] [--once]",
+        .about = about,
+        .tables = {table},
+    };
+    struct cli_args args;
+    return cli_args_parse(&spec, argc, argv, &args);
 }
 
 int cmd_demo_main(int argc, char **argv)
 {
     struct demo d = {.loop = uv_default_loop()};
-    char host[64] = "127.0.0.1", cause[256];
-    struct broker_config config = {.listen_port = 7070};
-    if (parse(argc, argv, &d, &config, host, sizeof(host)) < 0) {
-        fputs(cmd_demo_help, stderr);
-        return EXIT_USAGE;
-    }
+    char cause[256];
+    struct hostport listen = {.host = "127.0.0.1", .port = 7070};
+    int code = parse(argc, argv, &d, &listen);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
+    const char *host = listen.host;
+    struct broker_config config = {.listen_port = listen.port};
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     strcpy(d.api_key, "da2-");
     for (int i = 0; i < 26; i++)

@@ -4,7 +4,6 @@
  * that runs the real bridge (tether-bridge) as each function's runtime, so a
  * curl on a function URL travels exactly the live path. docs/dev.md. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #define LOG_MODULE "dev"
 #include "aws/credentials_provider.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/dev_output.h"
 #include "cli/shutdown.h"
@@ -30,9 +30,7 @@
 #include "lambda/config.h"
 #include "lambda/lambda.h"
 
-const char cmd_dev_help[] =
-    "usage: tether dev [OPTIONS]\n"
-    "\n"
+static const char about[] =
     "Runs the functions of the project (tether.json, found in this directory or a\n"
     "parent) on this machine: every invocation the bridge relays runs your real\n"
     "handler locally, with the deployed function's environment, and code changes\n"
@@ -40,19 +38,7 @@ const char cmd_dev_help[] =
     "\n"
     "Without an \"events\" endpoint in tether.json, the embedded defaults run here:\n"
     "an events broker and a local Lambda service whose functions run the bridge,\n"
-    "so function URLs and `tether invoke` go through the whole live path.\n"
-    "\n"
-    "options:\n"
-    "  --config FILE       tether.json to use (default: search upwards)\n"
-    "  --stage NAME        override the stage\n"
-    "  --port PORT         embedded Lambda service port (default 9000; 0 picks one)\n"
-    "  --inspect[=PORT]    start Node workers with the inspector (first port, default\n"
-    "                      9229, one per worker) and Python workers with debugpy\n"
-    "  --force             take over from another tether dev on the same stage\n"
-    "  --profile NAME      AWS profile for IAM auth to a remote events API (default:\n"
-    "                      AWS_PROFILE; the environment's keys are not used then)\n"
-    "  --json              machine-readable output: one JSON object per line\n"
-    "  --log-level LEVEL   error, warn, info, debug or trace\n";
+    "so function URLs and `tether invoke` go through the whole live path.\n";
 
 struct dev_app {
     uv_loop_t *loop;
@@ -465,52 +451,51 @@ static int start_session(struct dev_app *app, char *cause, size_t cause_len)
     return rc;
 }
 
-static int parse(int argc, char **argv, struct dev_app *app, char **config_path, char **stage,
-                 int *json)
+struct dev_cli_options {
+    const char *config_path;
+    const char *stage;
+    uint64_t port;
+    uint64_t inspect_port; /* 0: off */
+    int json;
+};
+
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
+static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_options *o)
 {
-    static const struct option options[] = {
-        {"config", required_argument, 0, 'c'}, {"stage", required_argument, 0, 's'},
-        {"port", required_argument, 0, 'p'},   {"inspect", optional_argument, 0, 'i'},
-        {"force", no_argument, 0, 'f'},        {"profile", required_argument, 0, 'P'},
-        {"json", no_argument, 0, 'j'},         {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            *config_path = optarg;
-            break;
-        case 's':
-            *stage = optarg;
-            break;
-        case 'p':
-            app->port = (uint16_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'i':
-            app->inspect_port = optarg ? atoi(optarg) : 9229;
-            break;
-        case 'f':
-            app->force = 1;
-            break;
-        case 'P':
-            app->profile = optarg;
-            break;
-        case 'j':
-            *json = 1;
-            break;
-        case 'l':
-            if (log_level_parse(optarg) < 0)
-                return -EINVAL;
-            log_set_level((enum log_level)log_level_parse(optarg));
-            break;
-        case 'h':
-            fputs(cmd_dev_help, stdout);
-            exit(EXIT_OK);
-        default:
-            return -EINVAL;
-        }
-    }
-    return optind < argc ? -EINVAL : 0;
+    const struct cli_option table[] = {
+        CLI_STRING("config", "FILE", &o->config_path,
+                   "tether.json to use (default: search upwards)"),
+        CLI_STRING("stage", "NAME", &o->stage, "override the stage"),
+        CLI_NUMBER("port", "PORT", &o->port, 0, 65535,
+                   "embedded Lambda service port (default 9000; 0 picks one)"),
+        {.name = "inspect",
+         .kind = CLI_ARG_NUMBER,
+         .metavar = "PORT",
+         .target = &o->inspect_port,
+         .min = 1,
+         .max = 65535,
+         .value_optional = 1,
+         .implicit = 9229,
+         .help = "start Node workers with the inspector (first port, default\n"
+                 "9229, one per worker) and Python workers with debugpy"},
+        CLI_FLAG("force", &app->force, "take over from another tether dev on the same stage"),
+        CLI_STRING("profile", "NAME", &app->profile,
+                   "AWS profile for IAM auth to a remote events API (default:\n"
+                   "AWS_PROFILE; the environment's keys are not used then)"),
+        CLI_FLAG("json", &o->json, "machine-readable output: one JSON object per line"),
+        CLI_END,
+    };
+    const struct cli_spec spec = {
+        .command = "dev",
+        .usage = "[OPTIONS]",
+        .about = about,
+        .tables = {table},
+    };
+    struct cli_args args;
+    int code = cli_args_parse(&spec, argc, argv, &args);
+    app->port = (uint16_t)o->port;
+    app->inspect_port = (int)o->inspect_port;
+    return code;
 }
 
 static int load_project(struct dev_app *app, const char *config_path, const char *stage,
@@ -536,19 +521,17 @@ static int load_project(struct dev_app *app, const char *config_path, const char
 int cmd_dev_main(int argc, char **argv)
 {
     static struct dev_app app;
-    char *config_path = NULL, *stage = NULL, cause[512] = "";
-    int json = 0;
+    char cause[512] = "";
+    struct dev_cli_options o = {.port = 9000};
     app.loop = uv_default_loop();
-    app.port = 9000;
-    if (parse(argc, argv, &app, &config_path, &stage, &json) < 0) {
-        fputs(cmd_dev_help, stderr);
-        return EXIT_USAGE;
-    }
-    if (load_project(&app, config_path, stage, cause, sizeof(cause)) < 0) {
+    int code = parse(argc, argv, &app, &o);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
+    if (load_project(&app, o.config_path, o.stage, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether dev: %s\n", cause);
         return EXIT_USAGE;
     }
-    dev_output_init(&app.out, json, app.project.app, app.project.stage);
+    dev_output_init(&app.out, o.json, app.project.app, app.project.stage);
     cli_shutdown_init(app.loop, &app.shutdown, on_signal, &app);
     int rc = find_install_root(&app, cause, sizeof(cause));
     if (rc == 0 && app.project.events.mode == DEV_EVENTS_EMBEDDED)

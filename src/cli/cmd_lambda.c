@@ -1,6 +1,5 @@
 /* `tether lambda`: run the local Lambda service in the foreground. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,28 +7,18 @@
 #include <uv.h>
 
 #define LOG_MODULE "lambda"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "lambda/config.h"
 #include "lambda/lambda.h"
 
-const char cmd_lambda_help[] =
-    "usage: tether lambda --config FILE.json [OPTIONS]\n"
-    "\n"
+static const char about[] =
     "Runs a local AWS Lambda service: functions from the configuration run the way\n"
     "Lambda runs them (a bootstrap process per sandbox, talking to the Runtime API),\n"
-    "invoked through the Lambda Invoke API and function URLs on one port.\n"
-    "\n"
-    "options:\n"
-    "  --config FILE          the functions (JSON; schema in docs/lambda.md)\n"
-    "  --listen HOST:PORT     address for the Invoke API and function URLs\n"
-    "                         (default 127.0.0.1:9001; port 0 picks one)\n"
-    "  --idle-timeout-ms MS   stop sandboxes idle this long (default: the\n"
-    "                         configuration's idle_timeout, 300 s)\n"
-    "  --json                 print the endpoints as one JSON line on stdout\n"
-    "  --check                validate the configuration and exit\n"
-    "  --log-level LEVEL      error, warn, info, debug or trace\n"
-    "\n"
+    "invoked through the Lambda Invoke API and function URLs on one port.\n";
+
+static const char footer[] =
     "Endpoints: POST /2015-03-31/functions/NAME/invocations (also the Runtime\n"
     "Interface Emulator's /2015-03-31/functions/function/invocations) and, for\n"
     "functions with \"url\": true, http://HOST:PORT/url/NAME/. Each sandbox's\n"
@@ -40,83 +29,41 @@ const char cmd_lambda_help[] =
 
 struct lambda_options {
     const char *config_path;
-    char host[64];
-    uint16_t port;
+    struct hostport listen;
     uint64_t idle_timeout_ms;
     int json;
     int check;
 };
 
-static int parse_ms(const char *text, uint64_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end || end == text || v == 0 || text[0] == '-')
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
 static int parse_options(int argc, char **argv, struct lambda_options *o)
 {
-    enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_IDLE, OPT_JSON, OPT_CHECK, OPT_LOG, OPT_HELP };
-    static const struct option options[] = {
-        {"config", required_argument, 0, OPT_CONFIG},
-        {"listen", required_argument, 0, OPT_LISTEN},
-        {"idle-timeout-ms", required_argument, 0, OPT_IDLE},
-        {"json", no_argument, 0, OPT_JSON},
-        {"check", no_argument, 0, OPT_CHECK},
-        {"log-level", required_argument, 0, OPT_LOG},
-        {"help", no_argument, 0, OPT_HELP},
-        {0, 0, 0, 0},
+    const struct cli_option table[] = {
+        {.name = "config",
+         .kind = CLI_ARG_STRING,
+         .metavar = "FILE",
+         .target = &o->config_path,
+         .required = 1,
+         .help = "the functions (JSON; schema in docs/lambda.md)"},
+        CLI_HOSTPORT("listen", &o->listen, 0,
+                     "address for the Invoke API and function URLs\n"
+                     "(default 127.0.0.1:9001; port 0 picks one)"),
+        CLI_NUMBER("idle-timeout-ms", "MS", &o->idle_timeout_ms, 1, UINT64_MAX,
+                   "stop sandboxes idle this long (default: the\n"
+                   "configuration's idle_timeout, 300 s)"),
+        CLI_FLAG("json", &o->json, "print the endpoints as one JSON line on stdout"),
+        CLI_FLAG("check", &o->check, "validate the configuration and exit"),
+        CLI_END,
     };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int rc = 0, level;
-        switch (opt) {
-        case OPT_CONFIG:
-            o->config_path = optarg;
-            break;
-        case OPT_LISTEN:
-            rc = cli_parse_listen(optarg, o->host, sizeof(o->host), &o->port);
-            break;
-        case OPT_IDLE:
-            rc = parse_ms(optarg, &o->idle_timeout_ms);
-            break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_CHECK:
-            o->check = 1;
-            break;
-        case OPT_LOG:
-            level = log_level_parse(optarg);
-            if (level < 0)
-                rc = -EINVAL;
-            else
-                log_set_level((enum log_level)level);
-            break;
-        case OPT_HELP:
-            fputs(cmd_lambda_help, stdout);
-            exit(EXIT_OK);
-        default:
-            return -EINVAL;
-        }
-        if (rc < 0) {
-            fprintf(stderr, "tether lambda: bad value for --%s: %s\n",
-                    options[opt - OPT_CONFIG].name, optarg);
-            return rc;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tether lambda: unexpected argument \"%s\"\n", argv[optind]);
-        return -EINVAL;
-    }
-    if (!o->config_path) {
-        fprintf(stderr, "tether lambda: --config FILE is required\n\n%s", cmd_lambda_help);
-        return -EINVAL;
-    }
-    return 0;
+    const struct cli_spec spec = {
+        .command = "lambda",
+        .usage = "--config FILE.json [OPTIONS]",
+        .about = about,
+        .footer = footer,
+        .tables = {table},
+    };
+    struct cli_args args;
+    return cli_args_parse(&spec, argc, argv, &args);
 }
 
 static struct lambda_service *running_service;
@@ -149,8 +96,8 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
 {
     uv_loop_t *loop = uv_default_loop();
     struct lambda_service_options options = {
-        .host = o->host,
-        .port = o->port,
+        .host = o->listen.host,
+        .port = o->listen.port,
         .log_out = stdout,
         .idle_timeout_ms = o->idle_timeout_ms,
     };
@@ -173,10 +120,10 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
 
 int cmd_lambda_main(int argc, char **argv)
 {
-    struct lambda_options o = {.port = 9001};
-    snprintf(o.host, sizeof(o.host), "127.0.0.1");
-    if (parse_options(argc, argv, &o) < 0)
-        return EXIT_USAGE;
+    struct lambda_options o = {.listen = {.host = "127.0.0.1", .port = 9001}};
+    int code = parse_options(argc, argv, &o);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
     char cause[512];
     struct lambda_config *config = NULL;
     if (lambda_config_load(o.config_path, &config, cause, sizeof(cause)) < 0) {

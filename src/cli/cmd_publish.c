@@ -1,9 +1,7 @@
 /* `tether publish`: publish events to an AppSync Events channel (AWS or the
  * embedded broker), over the realtime WebSocket or HTTP. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,32 +14,13 @@
 #include "core/log.h"
 #include "events/client.h"
 
-const char cmd_publish_help[] =
-    "usage: tether publish --endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
-    "                      [OPTIONS] CHANNEL EVENT_JSON...\n"
-    "\n"
+static const char about[] =
     "Publishes 1 to 5 events, each a JSON value, to an AppSync Events channel\n"
     "(AWS AppSync Events or `tether broker`), over the realtime WebSocket, or\n"
     "over HTTP POST with --http. Prints the server's answer as one JSON line:\n"
-    "{\"successful\":[{\"identifier\":...,\"index\":0}],\"failed\":[]}.\n"
-    "\n"
-    "options:\n"
-    "  --endpoint URL       the HTTP endpoint: https://ID.appsync-api.REGION.amazonaws.com/event\n"
-    "                       or a broker's http://127.0.0.1:PORT/event\n"
-    "  --realtime URL       the realtime endpoint (default: derived from --endpoint,\n"
-    "                       ws(s)://HOST[:PORT]/event/realtime)\n"
-    "  --api-key KEY        authorize with an API key\n"
-    "  --iam                sign with SigV4; credentials as the AWS CLI finds them:\n"
-    "                       AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,\n"
-    "                       then AWS_PROFILE in ~/.aws (role_arn, credential_process)\n"
-    "  --region REGION      region for --iam (default: AWS_REGION, AWS_DEFAULT_REGION,\n"
-    "                       or the endpoint's host)\n"
-    "  --http               publish with HTTP POST instead of the WebSocket\n"
-    "  --timeout SECONDS    give up after this long (default 15)\n"
-    "  --ca-file FILE       trust the CA certificates in FILE (PEM) for https/wss\n"
-    "  --insecure           do not verify TLS certificates (testing only)\n"
-    "  --log-level LEVEL    error, warn, info, debug or trace\n"
-    "\n"
+    "{\"successful\":[{\"identifier\":...,\"index\":0}],\"failed\":[]}.\n";
+
+static const char footer[] =
     "Put -- before CHANNEL when an event starts with '-' (a negative number).\n"
     "\n"
     "example:\n"
@@ -54,7 +33,7 @@ const char cmd_publish_help[] =
 struct publish_options {
     struct events_cli_options events;
     int http;
-    unsigned timeout_s;
+    uint64_t timeout_s;
     const char *channel;
     const char *const *events_json;
     size_t event_count;
@@ -67,50 +46,34 @@ struct publish_run {
     int done;
 };
 
-static int parse_seconds(const char *text, unsigned *out)
-{
-    char *end;
-    unsigned long v = strtoul(text, &end, 10);
-    if (*end || end == text || text[0] == '-' || v == 0 || v > 86400)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
 static int parse_options(int argc, char **argv, struct publish_options *o)
 {
-    enum { OPT_HTTP = EVENTS_OPT_OWN, OPT_TIMEOUT };
-    static const struct option options[] = {
-        EVENTS_CLI_LONG_OPTIONS,
-        {"http", no_argument, 0, OPT_HTTP},
-        {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {0, 0, 0, 0},
+    const struct cli_option own[] = {
+        CLI_FLAG("http", &o->http, "publish with HTTP POST instead of the WebSocket"),
+        CLI_NUMBER("timeout", "SECONDS", &o->timeout_s, 1, 86400,
+                   "give up after this long (default 15)"),
+        CLI_END,
     };
-    o->events.command = "publish";
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int shared = events_cli_option(&o->events, opt, optarg, cmd_publish_help);
-        if (shared < 0)
-            return shared;
-        if (shared)
-            continue;
-        if (opt == OPT_HTTP)
-            o->http = 1;
-        else if (opt == OPT_TIMEOUT && parse_seconds(optarg, &o->timeout_s) < 0)
-            return events_cli_usage_error(&o->events, "bad --timeout \"%s\" (seconds, 1-86400)",
-                                          optarg);
-        else if (opt != OPT_TIMEOUT)
-            return events_cli_usage_error(&o->events, "bad option");
-    }
-    if (events_cli_check(&o->events) < 0)
-        return -EINVAL;
-    if (argc - optind < 2)
-        return events_cli_usage_error(&o->events, "give a CHANNEL and at least one EVENT_JSON");
-    o->channel = argv[optind];
-    o->events_json = (const char *const *)&argv[optind + 1];
-    o->event_count = (size_t)(argc - optind - 1);
-    return 0;
+    struct cli_spec spec = {
+        .command = "publish",
+        .usage = "--endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+                 "                      [OPTIONS] CHANNEL EVENT_JSON...",
+        .about = about,
+        .footer = footer,
+        .tables = {own},
+        .min_operands = 2,
+        .max_operands = -1,
+        .operands_error = "give a CHANNEL and at least one EVENT_JSON",
+    };
+    struct cli_args args;
+    int code = events_cli_parse(&spec, &o->events, argc, argv, &args);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
+    o->channel = args.operands[0];
+    o->events_json = (const char *const *)&args.operands[1];
+    o->event_count = (size_t)args.operand_count - 1;
+    return CLI_ARGS_CONTINUE;
 }
 
 static void finish(struct publish_run *run, int exit_code)
@@ -162,12 +125,11 @@ static int make_client(struct publish_run *run, const struct publish_options *o,
                        size_t region_len, char *cause, size_t cause_len)
 {
     struct events_client_config config;
-    events_client_config_init(&config);
     if (events_cli_config(&o->events, &config, region_buf, region_len, cause, cause_len) < 0)
         return -EINVAL;
     config.reconnect = 0; /* one attempt: a failure is reported, not retried */
-    config.connect_timeout_ms = o->timeout_s * 1000;
-    config.request_timeout_ms = o->timeout_s * 1000;
+    config.connect_timeout_ms = (uint32_t)o->timeout_s * 1000;
+    config.request_timeout_ms = (uint32_t)o->timeout_s * 1000;
     config.on_state = on_state;
     config.user = run;
     return events_client_new(&run->loop, &config, &run->client, cause, cause_len);
@@ -208,8 +170,9 @@ static int run_publish(const struct publish_options *o)
 int cmd_publish_main(int argc, char **argv)
 {
     struct publish_options o = {.timeout_s = 15};
-    if (parse_options(argc, argv, &o) < 0)
-        return EXIT_USAGE;
+    int code = parse_options(argc, argv, &o);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
     /* A peer that resets the connection must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     return run_publish(&o);

@@ -1,9 +1,7 @@
 /* `tether subscribe`: print the events of an AppSync Events channel (AWS or
  * the embedded broker), one JSON value per line. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,35 +14,14 @@
 #include "core/log.h"
 #include "events/client.h"
 
-const char cmd_subscribe_help[] =
-    "usage: tether subscribe --endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
-    "                        [--count N] [--timeout SECONDS] [OPTIONS] CHANNEL\n"
-    "\n"
+static const char about[] =
     "Subscribes to an AppSync Events channel (AWS AppSync Events or `tether broker`)\n"
     "and prints each event's JSON on its own line on stdout. CHANNEL may end in\n"
     "/* to receive every channel below a prefix. A lost connection is reopened\n"
     "(with backoff) and the subscription renewed; a first connection or\n"
-    "subscription that fails ends the command.\n"
-    "\n"
-    "options:\n"
-    "  --endpoint URL       the HTTP endpoint: https://ID.appsync-api.REGION.amazonaws.com/event\n"
-    "                       or a broker's http://127.0.0.1:PORT/event\n"
-    "  --realtime URL       the realtime endpoint (default: derived from --endpoint,\n"
-    "                       ws(s)://HOST[:PORT]/event/realtime)\n"
-    "  --api-key KEY        authorize with an API key\n"
-    "  --iam                sign with SigV4; credentials as the AWS CLI finds them:\n"
-    "                       AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,\n"
-    "                       then AWS_PROFILE in ~/.aws (role_arn, credential_process)\n"
-    "  --region REGION      region for --iam (default: AWS_REGION, AWS_DEFAULT_REGION,\n"
-    "                       or the endpoint's host)\n"
-    "  --count N            exit after N events\n"
-    "  --timeout SECONDS    exit after this long: status 0 without --count, 1 when\n"
-    "                       fewer than N events arrived\n"
-    "  --no-reconnect       exit (status 1) when the connection is lost\n"
-    "  --ca-file FILE       trust the CA certificates in FILE (PEM) for wss\n"
-    "  --insecure           do not verify TLS certificates (testing only)\n"
-    "  --log-level LEVEL    error, warn, info, debug or trace\n"
-    "\n"
+    "subscription that fails ends the command.\n";
+
+static const char footer[] =
     "example:\n"
     "  tether subscribe --endpoint http://127.0.0.1:7070/event --api-key KEY \\\n"
     "      --count 1 '/default/*'\n"
@@ -55,8 +32,8 @@ const char cmd_subscribe_help[] =
 struct subscribe_options {
     struct events_cli_options events;
     int no_reconnect;
-    unsigned long count; /* 0: no limit */
-    unsigned timeout_s;  /* 0: none */
+    uint64_t count;     /* 0: no limit */
+    uint64_t timeout_s; /* 0: none */
     const char *channel;
 };
 
@@ -74,69 +51,33 @@ struct subscribe_run {
     int done;
 };
 
-static int parse_number(const char *text, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || *end || end == text || text[0] == '-' || v == 0 || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-enum { OPT_COUNT = EVENTS_OPT_OWN, OPT_TIMEOUT, OPT_NO_RECONNECT };
-
-static int parse_own_option(struct subscribe_options *o, int opt, const char *arg);
-
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
 static int parse_options(int argc, char **argv, struct subscribe_options *o)
 {
-    static const struct option options[] = {
-        EVENTS_CLI_LONG_OPTIONS,
-        {"count", required_argument, 0, OPT_COUNT},
-        {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {"no-reconnect", no_argument, 0, OPT_NO_RECONNECT},
-        {0, 0, 0, 0},
+    const struct cli_option own[] = {
+        CLI_NUMBER("count", "N", &o->count, 1, 1000000000, "exit after N events"),
+        CLI_NUMBER("timeout", "SECONDS", &o->timeout_s, 1, 31 * 86400,
+                   "exit after this long: status 0 without --count, 1 when\n"
+                   "fewer than N events arrived"),
+        CLI_FLAG("no-reconnect", &o->no_reconnect, "exit (status 1) when the connection is lost"),
+        CLI_END,
     };
-    o->events.command = "subscribe";
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int rc = events_cli_option(&o->events, opt, optarg, cmd_subscribe_help);
-        if (rc == 0)
-            rc = parse_own_option(o, opt, optarg);
-        if (rc < 0)
-            return rc;
-    }
-    if (events_cli_check(&o->events) < 0)
-        return -EINVAL;
-    if (argc - optind != 1)
-        return events_cli_usage_error(&o->events, "give exactly one CHANNEL");
-    o->channel = argv[optind];
-    return 0;
-}
-
-static int parse_own_option(struct subscribe_options *o, int opt, const char *arg)
-{
-    unsigned long value;
-    switch (opt) {
-    case OPT_COUNT:
-        if (parse_number(arg, 1000000000UL, &o->count) < 0)
-            return events_cli_usage_error(&o->events, "bad --count \"%s\" (a positive number)",
-                                          arg);
-        return 1;
-    case OPT_TIMEOUT:
-        if (parse_number(arg, 31UL * 86400, &value) < 0)
-            return events_cli_usage_error(&o->events, "bad --timeout \"%s\" (seconds, at least 1)",
-                                          arg);
-        o->timeout_s = (unsigned)value;
-        return 1;
-    case OPT_NO_RECONNECT:
-        o->no_reconnect = 1;
-        return 1;
-    default:
-        return events_cli_usage_error(&o->events, "bad option");
-    }
+    struct cli_spec spec = {
+        .command = "subscribe",
+        .usage = "--endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+                 "                        [--count N] [--timeout SECONDS] [OPTIONS] CHANNEL",
+        .about = about,
+        .footer = footer,
+        .tables = {own},
+        .min_operands = 1,
+        .max_operands = 1,
+        .operands_error = "give exactly one CHANNEL",
+    };
+    struct cli_args args;
+    int code = events_cli_parse(&spec, &o->events, argc, argv, &args);
+    if (code == CLI_ARGS_CONTINUE)
+        o->channel = args.operands[0];
+    return code;
 }
 
 static void close_handle(uv_handle_t *handle)
@@ -162,9 +103,10 @@ static void finish(struct subscribe_run *run, int exit_code)
  * when every event arrived. */
 static void finish_early(struct subscribe_run *run, const char *why)
 {
-    unsigned long want = run->options->count;
+    uint64_t want = run->options->count;
     if (want && run->received < want) {
-        fprintf(stderr, "tether subscribe: %s after %lu of %lu events\n", why, run->received, want);
+        fprintf(stderr, "tether subscribe: %s after %lu of %llu events\n", why, run->received,
+                (unsigned long long)want);
         finish(run, EXIT_FAILURE_RUNTIME);
         return;
     }
@@ -256,7 +198,6 @@ static int make_client(struct subscribe_run *run, const struct subscribe_options
                        char *region_buf, size_t region_len, char *cause, size_t cause_len)
 {
     struct events_client_config config;
-    events_client_config_init(&config);
     if (events_cli_config(&o->events, &config, region_buf, region_len, cause, cause_len) < 0)
         return -EINVAL;
     config.reconnect = !o->no_reconnect;
@@ -310,8 +251,9 @@ static int run_subscribe(const struct subscribe_options *o)
 int cmd_subscribe_main(int argc, char **argv)
 {
     struct subscribe_options o = {0};
-    if (parse_options(argc, argv, &o) < 0)
-        return EXIT_USAGE;
+    int code = parse_options(argc, argv, &o);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
     /* A peer that resets the connection, or a reader that goes away, must not
      * kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);

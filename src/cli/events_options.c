@@ -1,76 +1,51 @@
 #include "cli/events_options.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "cli/commands.h"
-#include "core/log.h"
 
-int events_cli_usage_error(const struct events_cli_options *o, const char *fmt, ...)
+int events_cli_parse(struct cli_spec *spec, struct events_cli_options *o, int argc, char **argv,
+                     struct cli_args *args)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "tether %s: ", o->command);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(see `tether %s --help`)\n", o->command);
-    va_end(ap);
-    return -EINVAL;
-}
-
-int events_cli_option(struct events_cli_options *o, int opt, const char *arg, const char *help)
-{
-    switch (opt) {
-    case EVENTS_OPT_ENDPOINT:
-        o->endpoint = arg;
-        return 1;
-    case EVENTS_OPT_REALTIME:
-        o->realtime = arg;
-        return 1;
-    case EVENTS_OPT_API_KEY:
-        o->api_key = arg;
-        return 1;
-    case EVENTS_OPT_IAM:
-        o->iam = 1;
-        return 1;
-    case EVENTS_OPT_REGION:
-        o->region = arg;
-        return 1;
-    case EVENTS_OPT_CA_FILE:
-        o->ca_file = arg;
-        return 1;
-    case EVENTS_OPT_INSECURE:
-        o->insecure = 1;
-        return 1;
-    case EVENTS_OPT_LOG: {
-        int level = log_level_parse(arg);
-        if (level < 0)
-            return events_cli_usage_error(o, "unknown log level \"%s\"", arg);
-        log_set_level((enum log_level)level);
-        return 1;
-    }
-    case 'h':
-    case EVENTS_OPT_HELP:
-        fputs(help, stdout);
-        exit(EXIT_OK);
-    default:
-        return 0;
-    }
-}
-
-int events_cli_check(const struct events_cli_options *o)
-{
+    const struct cli_option shared[] = {
+        CLI_STRING("endpoint", "URL", &o->endpoint,
+                   "the HTTP endpoint: https://ID.appsync-api.REGION.amazonaws.com/event\n"
+                   "or a broker's http://127.0.0.1:PORT/event"),
+        CLI_STRING("realtime", "URL", &o->realtime,
+                   "the realtime endpoint (default: derived from --endpoint,\n"
+                   "ws(s)://HOST[:PORT]/event/realtime)"),
+        CLI_STRING("api-key", "KEY", &o->api_key, "authorize with an API key"),
+        CLI_FLAG("iam", &o->iam,
+                 "sign with SigV4; credentials as the AWS CLI finds them:\n"
+                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,\n"
+                 "then AWS_PROFILE in ~/.aws (role_arn, credential_process)"),
+        CLI_STRING("region", "REGION", &o->region,
+                   "region for --iam (default: AWS_REGION, AWS_DEFAULT_REGION,\n"
+                   "or the endpoint's host)"),
+        CLI_STRING("ca-file", "FILE", &o->ca_file,
+                   "trust the CA certificates in FILE (PEM) for https/wss"),
+        CLI_FLAG("insecure", &o->insecure, "do not verify TLS certificates (testing only)"),
+        CLI_END,
+    };
+    const struct cli_option *own = spec->tables[0];
+    spec->tables[0] = shared;
+    spec->tables[1] = own;
+    int code = cli_args_parse(spec, argc, argv, args);
+    spec->tables[0] = own; /* `shared` ends with this call */
+    spec->tables[1] = NULL;
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
     if (!o->endpoint)
-        return events_cli_usage_error(o, "--endpoint URL is required");
+        return cli_args_usage_error(spec, "--endpoint URL is required");
     if (!o->api_key == !o->iam)
-        return events_cli_usage_error(o, "give either --api-key KEY or --iam");
-    return 0;
+        return cli_args_usage_error(spec, "give either --api-key KEY or --iam");
+    return CLI_ARGS_CONTINUE;
 }
 
 int events_cli_config(const struct events_cli_options *o, struct events_client_config *config,
                       char *region_buf, size_t region_len, char *cause, size_t cause_len)
 {
+    events_client_config_init(config);
     config->http_url = o->endpoint;
     config->realtime_url = o->realtime;
     config->api_key = o->api_key;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/log.h"
 
@@ -13,97 +14,82 @@
 #endif
 
 static const struct command commands[] = {
-    {"dev", cmd_dev_main, "run the project's functions on this machine (the main job)",
-     cmd_dev_help},
-    {"invoke", cmd_invoke_main, "invoke a function through the running tether dev",
-     cmd_invoke_help},
-    {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip",
-     cmd_demo_help},
-    {"broker", cmd_broker_main, "run the embedded AppSync Events broker", cmd_broker_help},
-    {"publish", cmd_publish_main, "publish events to a channel", cmd_publish_help},
-    {"subscribe", cmd_subscribe_main, "print the events published to a channel",
-     cmd_subscribe_help},
-    {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion",
-     cmd_tunnel_help},
-    {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
-    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda", cmd_bridge_help},
-    {"tun", cmd_tun_main, "the VPC tunnel through a TUN device: no proxy settings", cmd_tun_help},
-    {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper",
-     cmd_tun_helper_help},
+    {"dev", cmd_dev_main, "run the project's functions on this machine (the main job)"},
+    {"invoke", cmd_invoke_main, "invoke a function through the running tether dev"},
+    {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip"},
+    {"broker", cmd_broker_main, "run the embedded AppSync Events broker"},
+    {"publish", cmd_publish_main, "publish events to a channel"},
+    {"subscribe", cmd_subscribe_main, "print the events published to a channel"},
+    {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion"},
+    {"lambda", cmd_lambda_main, "run a local AWS Lambda service"},
+    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda"},
+    {"tun", cmd_tun_main, "the VPC tunnel through a TUN device: no proxy settings"},
+    {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper"},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static int show_version;
+
+/* The global options, before the command; the parser adds --log-level and
+ * --help, and stops at the command's name. */
+static const struct cli_option global_options[] = {
+    CLI_FLAG("version", &show_version, "print the version"),
+    CLI_END,
+};
+
+static const struct cli_spec global_spec = {
+    .usage = "[--log-level LEVEL] COMMAND [OPTIONS]",
+    .tables = {global_options},
+    .operands_end_options = 1,
+    .max_operands = -1,
+};
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "tether %s: run AWS Lambda functions live on your machine\n\n"
-            "usage: tether [--log-level LEVEL] COMMAND [OPTIONS]\n\ncommands:\n",
-            TETHER_VERSION);
+            "usage: tether %s\n\ncommands:\n",
+            TETHER_VERSION, global_spec.usage);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nglobal options:\n"
-                 "  --log-level LEVEL  error, warn, info (default), debug or trace;\n"
-                 "                     TETHER_LOG=LEVEL does the same\n"
-                 "  --version          print the version\n"
-                 "  --help             this text; `tether COMMAND --help` for a command\n"
-                 "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n"
+    fprintf(out, "\nglobal options:\n");
+    cli_args_print_options(&global_spec, out);
+    fprintf(out, "\nTETHER_LOG=LEVEL does what --log-level does; `tether COMMAND --help`\n"
+                 "describes a command.\n"
+                 "exit codes: 0 success, 1 runtime failure, 2 usage error\n"
                  "NO_COLOR turns colour off.\n");
-}
-
-int cli_common_option(int argc, char **argv, int *i, const char *help)
-{
-    const char *arg = argv[*i];
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-        fputs(help, stdout);
-        exit(EXIT_OK);
-    }
-    if (strcmp(arg, "--log-level") == 0 && *i + 1 < argc) {
-        int level = log_level_parse(argv[*i + 1]);
-        if (level < 0) {
-            fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[*i + 1]);
-            exit(EXIT_USAGE);
-        }
-        log_set_level((enum log_level)level);
-        (*i)++;
-        return 1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    int level = -1;
-    int i = 1;
     /* A peer that goes away must be an error on that connection, not a
      * process-wide signal. */
     signal(SIGPIPE, SIG_IGN);
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("tether %s\n", TETHER_VERSION);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-            if ((level = log_level_parse(argv[++i])) < 0) {
-                fprintf(stderr, "tether: unknown log level \"%s\"\n", argv[i]);
-                return EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "tether: unknown option %s\n\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
+    log_init(-1); /* TETHER_LOG; a --log-level below overrides it */
+    struct cli_args args;
+    char cause[256];
+    int rc = cli_args_parse_quiet(&global_spec, argc, argv, &args, cause, sizeof(cause));
+    if (rc == 1) {
+        usage(stdout);
+        return EXIT_OK;
     }
-    log_init(level);
-    if (i >= argc) {
+    if (rc < 0) {
+        fprintf(stderr, "tether: %s\n\n", cause);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (show_version) {
+        printf("tether %s\n", TETHER_VERSION);
+        return EXIT_OK;
+    }
+    if (args.operand_count == 0) {
         usage(stderr);
         return EXIT_USAGE;
     }
     for (size_t c = 0; c < COMMAND_COUNT; c++)
-        if (strcmp(argv[i], commands[c].name) == 0)
-            return commands[c].main(argc - i, argv + i);
-    fprintf(stderr, "tether: unknown command \"%s\"; try `tether --help`\n", argv[i]);
+        if (strcmp(args.operands[0], commands[c].name) == 0)
+            return commands[c].main(args.operand_count, args.operands);
+    fprintf(stderr, "tether: unknown command \"%s\"; try `tether --help`\n", args.operands[0]);
     return EXIT_USAGE;
 }
