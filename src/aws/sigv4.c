@@ -13,6 +13,7 @@
 
 #include "core/crypto.h"
 #include "core/encoding.h"
+#include "core/percent.h"
 
 #define SCOPE_TERMINATOR "aws4_request"
 /* sigv4_sign adds at most three headers to the caller's SIGV4_MAX_HEADERS. */
@@ -132,57 +133,11 @@ static int hmac_sha256(const void *key, size_t key_len, const void *data, size_t
 
 /* ------------------------------------------------------------ percent codes */
 
+/* RFC 3986 unreserved: what scope parts may hold (core/percent.c encodes). */
 static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Appends s percent-encoded (RFC 3986 unreserved kept, upper-case hex);
- * '/' is kept too when keep_slash. */
-static int append_encoded(struct buf *out, const char *s, size_t len, int keep_slash)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    int rc = buf_reserve(out, len * 3);
-    for (size_t i = 0; i < len && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            rc = buf_append_char(out, (char)c);
-        } else {
-            char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            rc = buf_append(out, esc, sizeof(esc));
-        }
-    }
-    return rc;
-}
-
-/* Appends s with every valid %XX decoded; a '%' not followed by two hex
- * digits is kept as a literal '%'. '+' stays '+'. */
-static int append_decoded(struct buf *out, const char *s, size_t len)
-{
-    int rc = buf_reserve(out, len);
-    for (size_t i = 0; i < len && rc == 0; i++) {
-        int hi = i + 2 < len && s[i] == '%' ? hex_value(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
-        if (lo >= 0) {
-            rc = buf_append_char(out, (char)(hi << 4 | lo));
-            i += 2;
-        } else {
-            rc = buf_append_char(out, s[i]);
-        }
-    }
-    return rc;
 }
 
 /* -------------------------------------------------------------------- path */
@@ -231,11 +186,11 @@ static int append_canonical_uri(struct buf *out, const char *path,
     else
         rc = buf_append(&norm, path, len);
     if (rc == 0 && opt->single_encode_path)
-        rc = append_decoded(&dec, buf_bytes(&norm), buf_length(&norm));
+        rc = percent_decode(&dec, buf_bytes(&norm), buf_length(&norm), PERCENT_LENIENT);
     else if (rc == 0)
         rc = buf_append(&dec, buf_bytes(&norm), buf_length(&norm));
     if (rc == 0)
-        rc = append_encoded(out, buf_bytes(&dec), buf_length(&dec), 1);
+        rc = percent_encode(out, buf_bytes(&dec), buf_length(&dec), "/");
     buf_free(&norm);
     buf_free(&dec);
     return rc;
@@ -252,9 +207,9 @@ struct query_param {
 static int reencode(const char *s, size_t len, char **out)
 {
     struct buf dec = BUF_INIT, enc = BUF_INIT;
-    int rc = append_decoded(&dec, s, len);
+    int rc = percent_decode(&dec, s, len, PERCENT_LENIENT);
     if (rc == 0)
-        rc = append_encoded(&enc, buf_bytes(&dec), buf_length(&dec), 0);
+        rc = percent_encode(&enc, buf_bytes(&dec), buf_length(&dec), NULL);
     if (rc == 0) {
         *out = buf_steal(&enc, NULL);
         rc = *out ? 0 : -ENOMEM;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/encoding.h"
+#include "core/percent.h"
 
 /* ---- text helpers ---- */
 
@@ -104,32 +105,11 @@ void lambda_url_time_format(uint64_t epoch_ms, char out[32])
              tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decoding only: '+' stays '+' (RFC 3986; docs/lambda.md). A '%' not
  * followed by two hex digits is kept as it is. */
 int lambda_url_decode_component(struct buf *out, const char *text, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (c == '%' && len - i >= 3 && hex_value(text[i + 1]) >= 0 &&
-            hex_value(text[i + 2]) >= 0) {
-            c = (char)(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-            i += 2;
-        }
-        if (buf_append_char(out, c) < 0)
-            return -ENOMEM;
-    }
-    return 0;
+    return percent_decode(out, text, len, PERCENT_LENIENT);
 }
 
 /* ---- the event ---- */

@@ -11,40 +11,28 @@
 #include <strings.h>
 
 #include "core/encoding.h"
+#include "core/percent.h"
 
 /* ---- proxy URLs ---- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes text[0..len) into out (NUL-terminated); -EINVAL when it
- * does not fit or has a bad escape. */
-static int percent_decode(const char *text, size_t len, char *out, size_t cap)
+ * does not fit or has a bad escape. The decoded copy is wiped: it holds
+ * credentials. */
+static int unescape_userinfo(const char *text, size_t len, char *out, size_t cap)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -EINVAL;
-            int hi = hex_value(text[i + 1]);
-            int lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -EINVAL;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (n + 1 >= cap)
-            return -EINVAL;
-        out[n++] = c;
+    struct buf b = BUF_INIT;
+    int rc = percent_decode(&b, text, len, PERCENT_STRICT);
+    size_t n = buf_length(&b);
+    if (rc == 0 && n + 1 > cap)
+        rc = -EINVAL;
+    if (rc == 0) {
+        memcpy(out, buf_bytes(&b), n);
+        out[n] = '\0';
     }
-    out[n] = '\0';
-    return 0;
+    if (b.data)
+        secure_wipe(b.data, b.cap);
+    buf_free(&b);
+    return rc < 0 ? -EINVAL : 0;
 }
 
 static int make_authorization(struct proxy_config *p, const char *userinfo, size_t len, char *cause,
@@ -54,9 +42,9 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
     const char *colon = memchr(userinfo, ':', len);
     size_t user_len = colon ? (size_t)(colon - userinfo) : len;
     char user[PROXY_MAX_USERINFO + 1], password[PROXY_MAX_USERINFO + 1] = "";
-    int rc = percent_decode(userinfo, user_len, user, sizeof(user));
+    int rc = unescape_userinfo(userinfo, user_len, user, sizeof(user));
     if (rc == 0 && colon)
-        rc = percent_decode(colon + 1, len - user_len - 1, password, sizeof(password));
+        rc = unescape_userinfo(colon + 1, len - user_len - 1, password, sizeof(password));
     int n = rc == 0 ? snprintf(decoded, sizeof(decoded), "%s:%s", user, password) : -1;
     secure_wipe(user, sizeof(user));
     secure_wipe(password, sizeof(password));
