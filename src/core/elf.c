@@ -16,7 +16,8 @@ static uint64_t le(const unsigned char *p, int n)
     return v;
 }
 
-const char *elf_machine_name(unsigned machine)
+/* "x86_64", "arm64", or "another machine". */
+static const char *elf_machine_name(unsigned machine)
 {
     return machine == ELF_MACHINE_X86_64    ? "x86_64"
            : machine == ELF_MACHINE_AARCH64 ? "arm64"

@@ -13,9 +13,6 @@ enum elf_machine {
     ELF_MACHINE_AARCH64 = 183,
 };
 
-/* "x86_64", "arm64", or "another machine". */
-const char *elf_machine_name(unsigned machine);
-
 /* 0, or -EINVAL with the reason in cause; `name` (a path) starts the cause. */
 int elf_check_static_executable(const void *data, size_t len, enum elf_machine machine,
                                 const char *name, char *cause, size_t cause_len);

@@ -534,3 +534,176 @@ const struct lambda_function_config *lambda_config_find(const struct lambda_conf
             return &config->functions[i];
     return NULL;
 }
+
+/* ---- building a configuration in C ---- */
+
+struct lambda_config *lambda_config_new(void)
+{
+    struct lambda_config *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    /* Room for every function at once: pointers to them stay valid. */
+    c->functions = calloc(LAMBDA_MAX_FUNCTIONS, sizeof(*c->functions));
+    c->region = strdup(LAMBDA_DEFAULT_REGION);
+    c->account_id = strdup(LAMBDA_DEFAULT_ACCOUNT);
+    c->idle_timeout_s = LAMBDA_DEFAULT_IDLE_TIMEOUT;
+    c->init_timeout_s = LAMBDA_DEFAULT_INIT_TIMEOUT;
+    if (!c->functions || !c->region || !c->account_id) {
+        lambda_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int fail_built(char *cause, size_t cause_len, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_built(char *cause, size_t cause_len, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, cause_len, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int lambda_config_add_function(struct lambda_config *c, const char *name, const char *working_dir,
+                               struct lambda_function_config **out, char *cause, size_t cause_len)
+{
+    if (c->function_count >= LAMBDA_MAX_FUNCTIONS)
+        return fail_built(cause, cause_len, -E2BIG, "at most %d functions", LAMBDA_MAX_FUNCTIONS);
+    if (!valid_function_name(name))
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function \"%.64s\": a name is 1 to 64 letters, digits, '-' or '_'",
+                          name);
+    if (lambda_config_find(c, name))
+        return fail_built(cause, cause_len, -EINVAL, "function \"%s\" is added twice", name);
+    if (working_dir[0] != '/')
+        return fail_built(cause, cause_len, -EINVAL, "function %s: working_dir must be absolute",
+                          name);
+    struct lambda_function_config *f = &c->functions[c->function_count++];
+    *f = (struct lambda_function_config){
+        .name = strdup(name),
+        .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
+        .handler = strdup(""),
+        .working_dir = strdup(working_dir),
+        .timeout_s = LAMBDA_DEFAULT_TIMEOUT,
+        .memory_mb = LAMBDA_DEFAULT_MEMORY,
+        .concurrency = LAMBDA_DEFAULT_CONCURRENCY,
+        .queue = LAMBDA_DEFAULT_QUEUE,
+        .async_queue = LAMBDA_DEFAULT_ASYNC_QUEUE,
+        .url_port = -1,
+    };
+    if (!f->name || !f->runtime || !f->handler || !f->working_dir)
+        return fail_built(cause, cause_len, -ENOMEM, "out of memory");
+    *out = f;
+    return 0;
+}
+
+static int replace_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+int lambda_function_set_runtime(struct lambda_function_config *f, const char *runtime)
+{
+    return replace_string(&f->runtime, runtime);
+}
+
+int lambda_function_set_handler(struct lambda_function_config *f, const char *handler)
+{
+    return replace_string(&f->handler, handler ? handler : "");
+}
+
+int lambda_function_add_arg(struct lambda_function_config *f, const char *arg)
+{
+    if (f->bootstrap_count >= LAMBDA_MAX_BOOTSTRAP_ARGS)
+        return -E2BIG;
+    return add_arg(f, arg);
+}
+
+static size_t environment_bytes(const struct lambda_function_config *f)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < f->environment_count; i++)
+        total += strlen(f->environment[i].name) + strlen(f->environment[i].value);
+    return total;
+}
+
+/* Finds the variable, or appends an empty slot for it. */
+static struct lambda_env_var *env_slot(struct lambda_function_config *f, const char *name)
+{
+    for (size_t i = 0; i < f->environment_count; i++)
+        if (strcmp(f->environment[i].name, name) == 0)
+            return &f->environment[i];
+    struct lambda_env_var *grown =
+        realloc(f->environment, (f->environment_count + 1) * sizeof(*f->environment));
+    if (!grown)
+        return NULL;
+    f->environment = grown;
+    struct lambda_env_var *v = &f->environment[f->environment_count];
+    v->name = strdup(name);
+    v->value = strdup("");
+    if (!v->name || !v->value) {
+        free(v->name);
+        free(v->value);
+        return NULL;
+    }
+    f->environment_count++;
+    return v;
+}
+
+int lambda_function_set_env(struct lambda_function_config *f, const char *name, const char *value,
+                            char *cause, size_t cause_len)
+{
+    if (!valid_env_name(name))
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function %s: \"%.64s\" is not a valid variable name", f->name, name);
+    if (lambda_env_name_is_reserved(name))
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function %s: %s is reserved by Lambda and cannot be set", f->name, name);
+    struct lambda_env_var *v = env_slot(f, name);
+    if (!v || replace_string(&v->value, value) < 0)
+        return fail_built(cause, cause_len, -ENOMEM, "out of memory");
+    if (environment_bytes(f) > LAMBDA_MAX_ENV_BYTES)
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function %s: environment larger than %d bytes in all (AWS's limit)",
+                          f->name, LAMBDA_MAX_ENV_BYTES);
+    return 0;
+}
+
+/* The ranges lambda_config_parse enforces, for fields a builder sets directly. */
+static int check_function(const struct lambda_function_config *f, char *cause, size_t cause_len)
+{
+    const char *bad = f->bootstrap_count == 0                      ? "bootstrap is missing"
+                      : f->timeout_s < 1 || f->timeout_s > 900     ? "timeout must be 1 to 900"
+                      : f->memory_mb < 128 || f->memory_mb > 10240 ? "memory must be 128 to 10240"
+                      : f->concurrency < 1 || f->concurrency > 1000
+                          ? "concurrency must be 1 to 1000"
+                      : f->queue > 100000 || f->async_queue > 100000 ? "queues hold 0 to 100000"
+                      : f->url_port > 65535 || (f->url_port >= 0 && !f->url)
+                          ? "url_port must be 0 to 65535, with a function URL"
+                          : NULL;
+    return bad ? fail_built(cause, cause_len, -EINVAL, "function %s: %s", f->name, bad) : 0;
+}
+
+int lambda_config_check(const struct lambda_config *c, char *cause, size_t cause_len)
+{
+    if (c->function_count == 0)
+        return fail_built(cause, cause_len, -EINVAL, "no functions to run");
+    if (c->idle_timeout_s < 1 || c->idle_timeout_s > 86400 || c->init_timeout_s < 1 ||
+        c->init_timeout_s > 900)
+        return fail_built(cause, cause_len, -EINVAL,
+                          "idle_timeout must be 1 to 86400 and init_timeout 1 to 900");
+    for (size_t i = 0; i < c->function_count; i++) {
+        int rc = check_function(&c->functions[i], cause, cause_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -6,6 +6,8 @@
  * (e.g. "functions[1].timeout: must be an integer from 1 to 900"). Unknown keys
  * are errors, so a typo never silently falls back to a default.
  *
+ * lambda_config_new() and the calls after it build the same structure in C.
+ *
  * Ownership: the returned struct lambda_config owns every string in it; free
  * it with lambda_config_free(), which also wipes the credentials. */
 #ifndef TETHER_LAMBDA_CONFIG_H
@@ -76,6 +78,31 @@ int lambda_config_load(const char *path, struct lambda_config **out, char *cause
 void lambda_config_free(struct lambda_config *config);
 const struct lambda_function_config *lambda_config_find(const struct lambda_config *config,
                                                         const char *name);
+/* ---- Building a configuration in C (tether dev), with no JSON text in
+ * between. Each call checks what lambda_config_parse checks for the same
+ * field and says why in cause; numbers are set in the struct directly, and
+ * lambda_config_check then checks their ranges. A half-built configuration
+ * is freed with lambda_config_free like a parsed one. ---- */
+
+/* The defaults of an empty JSON configuration, with no functions yet; NULL
+ * when out of memory. */
+struct lambda_config *lambda_config_new(void);
+/* Adds a function with the defaults (runtime provided.al2023, handler "",
+ * no bootstrap yet); working_dir must be absolute. *out stays valid for the
+ * configuration's lifetime. */
+int lambda_config_add_function(struct lambda_config *c, const char *name, const char *working_dir,
+                               struct lambda_function_config **out, char *cause, size_t cause_len);
+int lambda_function_set_runtime(struct lambda_function_config *f, const char *runtime);
+int lambda_function_set_handler(struct lambda_function_config *f, const char *handler);
+/* Appends one word of the bootstrap command (the program first). */
+int lambda_function_add_arg(struct lambda_function_config *f, const char *arg);
+/* Sets (or replaces) one environment variable: a valid name Lambda does not
+ * reserve, within LAMBDA_MAX_ENV_BYTES in all. */
+int lambda_function_set_env(struct lambda_function_config *f, const char *name, const char *value,
+                            char *cause, size_t cause_len);
+/* At least one function, each with a bootstrap, every number in range. */
+int lambda_config_check(const struct lambda_config *c, char *cause, size_t cause_len);
+
 /* Names AWS keeps for itself; 1 if name is one of them. */
 int lambda_env_name_is_reserved(const char *name);
 

@@ -283,8 +283,89 @@ TEST(load_checks_files)
     rmdir(dir);
 }
 
+/* The C builder gives what the same JSON gives (tether dev uses it). */
+TEST(built_equals_parsed)
+{
+    struct lambda_config *json =
+        parse("{\"idle_timeout\":3600,\"functions\":[{\"name\":\"Api\",\"runtime\":\"nodejs20.x\","
+              "\"handler\":\"src/api.handler\",\"bootstrap\":[\"node\",\"/r/index.mjs\"],"
+              "\"working_dir\":\"/srv/app\",\"environment\":{\"STAGE\":\"dev\",\"NN\":\"1\"},"
+              "\"timeout\":20,\"memory\":1024,\"concurrency\":1000,\"streaming\":true}]}");
+    CHECK(json != NULL);
+    struct lambda_config *c = lambda_config_new();
+    struct lambda_function_config *f = NULL;
+    c->idle_timeout_s = 3600;
+    CHECK_INT(lambda_config_add_function(c, "Api", "/srv/app", &f, cause, sizeof(cause)), 0);
+    CHECK_INT(lambda_function_set_runtime(f, "nodejs20.x"), 0);
+    CHECK_INT(lambda_function_set_handler(f, "src/api.handler"), 0);
+    CHECK_INT(lambda_function_add_arg(f, "node"), 0);
+    CHECK_INT(lambda_function_add_arg(f, "/r/index.mjs"), 0);
+    CHECK_INT(lambda_function_set_env(f, "STAGE", "test", cause, sizeof(cause)), 0);
+    CHECK_INT(lambda_function_set_env(f, "NN", "1", cause, sizeof(cause)), 0);
+    CHECK_INT(lambda_function_set_env(f, "STAGE", "dev", cause, sizeof(cause)), 0); /* replaces */
+    f->timeout_s = 20;
+    f->memory_mb = 1024;
+    f->concurrency = 1000;
+    f->streaming = 1;
+    CHECK_INT(lambda_config_check(c, cause, sizeof(cause)), 0);
+    const struct lambda_function_config *a = &json->functions[0], *b = &c->functions[0];
+    CHECK_STR(c->region, json->region);
+    CHECK_STR(c->account_id, json->account_id);
+    CHECK_INT(c->idle_timeout_s, json->idle_timeout_s);
+    CHECK_INT(c->init_timeout_s, json->init_timeout_s);
+    CHECK_STR(b->name, a->name);
+    CHECK_STR(b->runtime, a->runtime);
+    CHECK_STR(b->handler, a->handler);
+    CHECK_STR(b->working_dir, a->working_dir);
+    CHECK_INT(b->bootstrap_count, a->bootstrap_count);
+    CHECK_STR(b->bootstrap[1], a->bootstrap[1]);
+    CHECK(b->bootstrap[2] == NULL);
+    CHECK_INT(b->environment_count, a->environment_count);
+    CHECK_STR(b->environment[0].name, a->environment[0].name);
+    CHECK_STR(b->environment[0].value, a->environment[0].value);
+    CHECK_INT(b->timeout_s, a->timeout_s);
+    CHECK_INT(b->memory_mb, a->memory_mb);
+    CHECK_INT(b->concurrency, a->concurrency);
+    CHECK_INT(b->queue, a->queue);
+    CHECK_INT(b->async_queue, a->async_queue);
+    CHECK_INT(b->streaming, a->streaming);
+    CHECK_INT(b->url, a->url);
+    CHECK_INT(b->url_port, a->url_port);
+    lambda_config_free(json);
+    lambda_config_free(c);
+}
+
+TEST(builder_checks_like_the_parser)
+{
+    struct lambda_config *c = lambda_config_new();
+    struct lambda_function_config *f = NULL;
+    CHECK_INT(lambda_config_check(c, cause, sizeof(cause)), -EINVAL); /* no functions */
+    CHECK_INT(lambda_config_add_function(c, "bad name", "/x", &f, cause, sizeof(cause)), -EINVAL);
+    CHECK_INT(lambda_config_add_function(c, "Fn", "relative", &f, cause, sizeof(cause)), -EINVAL);
+    CHECK_INT(lambda_config_add_function(c, "Fn", "/x", &f, cause, sizeof(cause)), 0);
+    CHECK_INT(lambda_config_add_function(c, "Fn", "/y", &f, cause, sizeof(cause)), -EINVAL);
+    CHECK_INT(lambda_config_check(c, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "bootstrap") != NULL);
+    f = &c->functions[0];
+    CHECK_INT(lambda_function_add_arg(f, "/x/bootstrap"), 0);
+    CHECK_INT(lambda_config_check(c, cause, sizeof(cause)), 0);
+    f->timeout_s = 901;
+    CHECK_INT(lambda_config_check(c, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "timeout") != NULL);
+    f->timeout_s = 3;
+    CHECK_INT(lambda_function_set_env(f, "AWS_REGION", "x", cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "reserved") != NULL);
+    CHECK_INT(lambda_function_set_env(f, "1X", "x", cause, sizeof(cause)), -EINVAL);
+    char big[LAMBDA_MAX_ENV_BYTES];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    CHECK_INT(lambda_function_set_env(f, "BIG", big, cause, sizeof(cause)), -EINVAL);
+    lambda_config_free(c);
+}
+
 RUN_TESTS("test_lambda_config", TEST_ENTRY(defaults_are_lambdas), TEST_ENTRY(full_function),
           TEST_ENTRY(bootstrap_string_and_absolute_dir), TEST_ENTRY(errors_name_the_field),
           TEST_ENTRY(invalid_json_says_where), TEST_ENTRY(environment_rules),
           TEST_ENTRY(environment_has_every_lambda_variable), TEST_ENTRY(environment_precedence),
-          TEST_ENTRY(load_checks_files))
+          TEST_ENTRY(load_checks_files), TEST_ENTRY(built_equals_parsed),
+          TEST_ENTRY(builder_checks_like_the_parser))

@@ -1,0 +1,470 @@
+/* `tether dev`'s orchestration (dev/dev.h). */
+#include "dev/dev.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_MODULE "dev"
+#include "aws/credentials_provider.h"
+#include "core/encoding.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "dev/watcher.h"
+#include "events/broker.h"
+#include "events/client.h"
+#include "lambda/config.h"
+#include "lambda/lambda.h"
+
+#define WORKER_CONCURRENCY 1000 /* a local worker per invocation in flight */
+#define SERVICE_IDLE_TIMEOUT_S 3600
+
+struct dev {
+    uv_loop_t *loop;
+    struct dev_options options;
+    const struct dev_config *project;
+    struct broker *broker;
+    struct lambda_config *cloud_config; /* functions running the bridge */
+    struct lambda_service *cloud;
+    struct lambda_config *worker_config; /* functions running the handlers */
+    struct lambda_service *workers;
+    struct dev_session *session;
+    struct watcher *watcher;
+    struct aws_credentials_provider *credentials; /* remote mode with IAM */
+    FILE *cloud_log;                              /* where the bridges' function logs go */
+    struct dev_endpoints endpoints;
+    char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
+    int stopping;
+};
+
+/* ---- where tether's files are ---- */
+
+static int find_install_root(struct dev *d, char *cause, size_t cause_len)
+{
+    const char *env = getenv("TETHER_HOME");
+    if (env && *env) {
+        snprintf(d->root_dir, sizeof(d->root_dir), "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        snprintf(cause, cause_len, "cannot find tether's own files (set TETHER_HOME)");
+        return -ENOENT;
+    }
+    exe[n] = '\0';
+    /* build/tether or build/san/tether: the repository is above build/. */
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    snprintf(d->root_dir, sizeof(d->root_dir), "%s", exe);
+    for (int up = 0; up < 3; up++) {
+        char probe[PATH_MAX + 32];
+        snprintf(probe, sizeof(probe), "%s/runtimes/node/index.mjs", d->root_dir);
+        if (access(probe, R_OK) == 0)
+            return 0;
+        if (!(slash = strrchr(d->root_dir, '/')) || slash == d->root_dir)
+            break;
+        *slash = '\0';
+    }
+    snprintf(cause, cause_len, "cannot find tether's runtimes/ next to %s (set TETHER_HOME)", exe);
+    return -ENOENT;
+}
+
+static void bridge_path(const struct dev *d, char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, cap, "%s/tether-bridge", exe);
+    if (access(out, X_OK) != 0)
+        snprintf(out, cap, "%s/build/tether-bridge", d->root_dir);
+}
+
+/* ---- the two Lambda configurations ---- */
+
+/* What every function shares, both sides: name, folder, environment, sizes. */
+static int add_function(struct lambda_config *c, const struct dev *d, const struct dev_function *f,
+                        struct lambda_function_config **out, char *cause, size_t cause_len)
+{
+    int rc = lambda_config_add_function(c, f->id, d->project->root, out, cause, cause_len);
+    if (rc == 0)
+        rc = lambda_function_set_handler(*out, f->handler);
+    for (size_t i = 0; rc == 0 && i < f->environment_count; i++)
+        rc = lambda_function_set_env(*out, f->environment[i].name, f->environment[i].value, cause,
+                                     cause_len);
+    if (rc == 0) {
+        (*out)->timeout_s = f->timeout_s;
+        (*out)->memory_mb = f->memory_mb;
+        (*out)->streaming = f->streaming;
+    }
+    return rc;
+}
+
+/* The cloud side: each live function runs the bridge, as it would in AWS. */
+static int add_cloud_function(struct lambda_config *c, const struct dev *d,
+                              const struct dev_function *f, char *cause, size_t cause_len)
+{
+    struct lambda_function_config *fn = NULL;
+    char bridge[PATH_MAX + 32];
+    bridge_path(d, bridge, sizeof(bridge));
+    const struct dev_config *p = d->project;
+    const char *env[][2] = {
+        {"TETHER_EVENTS_HTTP", d->endpoints.events_http},
+        {"TETHER_EVENTS_API_KEY", d->endpoints.api_key},
+        {"TETHER_APP", p->app},
+        {"TETHER_STAGE", p->stage},
+        {"TETHER_NAMESPACE", p->namespace_name},
+        {"TETHER_FUNCTION_ID", f->id},
+        {"TETHER_STREAMING", f->streaming ? "1" : NULL},
+    };
+    int rc = add_function(c, d, f, &fn, cause, cause_len);
+    for (size_t i = 0; rc == 0 && i < sizeof(env) / sizeof(env[0]); i++)
+        if (env[i][1])
+            rc = lambda_function_set_env(fn, env[i][0], env[i][1], cause, cause_len);
+    if (rc == 0)
+        rc = lambda_function_add_arg(fn, bridge);
+    if (rc == 0) {
+        fn->concurrency = f->concurrency;
+        fn->url = f->url;
+    }
+    return rc;
+}
+
+/* The local side's bootstrap command: the runtime tether ships for the
+ * language, the project's aws-lambda-ric, or a provided executable. */
+static int add_worker_bootstrap(struct lambda_function_config *fn, const struct dev *d,
+                                const struct dev_function *f)
+{
+    char path[PATH_MAX + 64];
+    const char *program = NULL, *handler = NULL;
+    if (f->runtime == DEV_RUNTIME_NODE && f->node_worker == DEV_NODE_WORKER_RIC) {
+        snprintf(path, sizeof(path), "%s/node_modules/aws-lambda-ric/bin/index.mjs",
+                 d->project->root);
+        program = "node";
+        handler = f->handler;
+    } else if (f->runtime == DEV_RUNTIME_NODE) {
+        snprintf(path, sizeof(path), "%s/runtimes/node/index.mjs", d->root_dir);
+        program = "node";
+    } else if (f->runtime == DEV_RUNTIME_PYTHON) {
+        snprintf(path, sizeof(path), "%s/runtimes/python/bootstrap.py", d->root_dir);
+        program = "python3";
+    } else {
+        snprintf(path, sizeof(path), "%s/%s", d->project->root, f->bootstrap);
+    }
+    int rc = program ? lambda_function_add_arg(fn, program) : 0;
+    if (rc == 0)
+        rc = lambda_function_add_arg(fn, path);
+    if (rc == 0 && handler)
+        rc = lambda_function_add_arg(fn, handler);
+    return rc;
+}
+
+/* The local side: each function runs its real handler in workers. */
+static int add_worker_function(struct lambda_config *c, const struct dev *d,
+                               const struct dev_function *f, char *cause, size_t cause_len)
+{
+    struct lambda_function_config *fn = NULL;
+    int inspect = d->options.inspect_port;
+    char value[64];
+    int rc = add_function(c, d, f, &fn, cause, cause_len);
+    if (rc == 0)
+        rc = lambda_function_set_runtime(fn, f->runtime_name);
+    if (rc == 0)
+        rc = add_worker_bootstrap(fn, d, f);
+    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_NODE) {
+        /* Port 0 would pick a free one, but the user needs to know it: the
+         * first worker gets the given port (more workers: see docs/dev.md). */
+        snprintf(value, sizeof(value), "--inspect=127.0.0.1:%d", inspect);
+        rc = lambda_function_set_env(fn, "NODE_OPTIONS", value, cause, cause_len);
+    }
+    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_PYTHON) {
+        snprintf(value, sizeof(value), "%d", inspect);
+        rc = lambda_function_set_env(fn, "TETHER_DEBUGPY_PORT", value, cause, cause_len);
+    }
+    if (rc == 0)
+        fn->concurrency = WORKER_CONCURRENCY;
+    return rc;
+}
+
+static int build_config(const struct dev *d, int cloud, struct lambda_config **out, char *cause,
+                        size_t cause_len)
+{
+    struct lambda_config *c = lambda_config_new();
+    if (!c) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    c->idle_timeout_s = SERVICE_IDLE_TIMEOUT_S;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < d->project->function_count; i++) {
+        const struct dev_function *f = &d->project->functions[i];
+        if (f->live)
+            rc = cloud ? add_cloud_function(c, d, f, cause, cause_len)
+                       : add_worker_function(c, d, f, cause, cause_len);
+    }
+    if (rc == 0)
+        rc = lambda_config_check(c, cause, cause_len);
+    if (rc < 0) {
+        lambda_config_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- events from the parts ---- */
+
+static void on_session_event(void *ctx, enum dev_session_event event, const char *detail)
+{
+    struct dev *d = ctx;
+    if (event == DEV_SESSION_REFUSED || event == DEV_SESSION_DISPLACED ||
+        event == DEV_SESSION_FAILED)
+        dev_stop(d);
+    d->options.callbacks.on_event(d->options.ctx, event, detail);
+}
+
+static void on_invocation(void *ctx, const struct dev_invocation_report *r)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_invocation(d->options.ctx, r);
+}
+
+/* Which functions a changed file may affect: by language, so editing a
+ * Python module does not restart Node workers (docs/dev.md). */
+static int file_affects(const struct dev_function *f, const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *ext = dot && !strchr(dot, '/') ? dot + 1 : "";
+    static const char *const node[] = {"js", "mjs", "cjs", "ts", "mts", "cts", "json", "tsx", NULL};
+    int is_node = 0;
+    for (const char *const *e = node; *e; e++)
+        is_node |= strcmp(ext, *e) == 0;
+    int is_python = strcmp(ext, "py") == 0;
+    if (f->runtime == DEV_RUNTIME_NODE)
+        return is_node || (!is_python && ext[0] == '\0');
+    if (f->runtime == DEV_RUNTIME_PYTHON)
+        return is_python;
+    return !is_node && !is_python; /* provided: binaries, scripts, data */
+}
+
+static void on_change(void *ctx, const char *const *paths, size_t count, uint64_t first_event_ns)
+{
+    struct dev *d = ctx;
+    for (size_t i = 0; i < d->project->function_count; i++) {
+        const struct dev_function *f = &d->project->functions[i];
+        const char *hit = NULL;
+        for (size_t k = 0; k < count && !hit; k++)
+            if (file_affects(f, paths[k]) && strncmp(paths[k], ".tether/", 8) != 0)
+                hit = paths[k];
+        if (!hit || !f->live)
+            continue;
+        dev_session_reload(d->session, f->id);
+        double ms = (double)(uv_hrtime() - first_event_ns) / 1e6;
+        d->options.callbacks.on_reload(d->options.ctx, f->id, hit, ms);
+    }
+}
+
+/* ---- start ---- */
+
+static void generate_api_key(char *out)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    strcpy(out, "da2-");
+    for (int i = 0; i < 26; i++)
+        out[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
+    out[30] = '\0';
+}
+
+/* The embedded defaults: the broker, then the Lambda service that runs the
+ * bridge for every live function. */
+static int start_embedded(struct dev *d, char *cause, size_t cause_len)
+{
+    struct dev_endpoints *e = &d->endpoints;
+    generate_api_key(e->api_key);
+    const char *keys[] = {e->api_key};
+    const char *namespaces[] = {d->project->namespace_name, "default"};
+    struct broker_config bc = {.listen_host = "127.0.0.1",
+                               .api_keys = keys,
+                               .api_key_count = 1,
+                               .namespaces = namespaces,
+                               .namespace_count = 2};
+    int rc = broker_start(d->loop, &bc, &d->broker, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    snprintf(e->events_http, sizeof(e->events_http), "http://127.0.0.1:%u/event",
+             broker_port(d->broker));
+    rc = build_config(d, 1, &d->cloud_config, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    /* The bridges' own START/END lines would double every invocation's: they
+     * are shown only at debug level. */
+    if (!log_enabled(LOG_LEVEL_DEBUG))
+        d->cloud_log = fopen("/dev/null", "w");
+    struct lambda_service_options lo = {.host = "127.0.0.1",
+                                        .port = d->options.port,
+                                        .log_out =
+                                            d->cloud_log ? d->cloud_log : d->options.function_log};
+    rc = lambda_service_start(d->loop, d->cloud_config, &lo, &d->cloud, cause, cause_len);
+    if (rc == 0)
+        snprintf(e->lambda, sizeof(e->lambda), "http://127.0.0.1:%u",
+                 lambda_service_port(d->cloud));
+    return rc;
+}
+
+static int remote_region(const struct dev *d, char *region, size_t region_len)
+{
+    const struct dev_events *e = &d->project->events;
+    const char *set = e->region ? e->region : getenv("AWS_REGION");
+    if (!set || !*set)
+        set = getenv("AWS_DEFAULT_REGION");
+    if (set && *set) {
+        snprintf(region, region_len, "%s", set);
+        return 0;
+    }
+    if (events_client_region_from_url(e->http, region, region_len) == 0)
+        return 0;
+    return aws_region_resolve(d->options.profile, region, region_len);
+}
+
+/* Remote mode without an API key: SigV4 with the AWS credentials chain
+ * (refreshed before they expire) and the API's region. */
+static int remote_iam(struct dev *d, struct events_client_config *events, char *region,
+                      size_t region_len, char *cause, size_t cause_len)
+{
+    struct aws_credentials_options options = {.profile = d->options.profile};
+    char why[600];
+    int rc = aws_credentials_provider_new(&options, &d->credentials, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(cause, cause_len, "IAM authorization to the events API: %s", why);
+        return rc;
+    }
+    if (remote_region(d, region, region_len) < 0) {
+        snprintf(cause, cause_len,
+                 "IAM authorization to the events API needs its region: \"region\" in the "
+                 "events section of tether.json, AWS_REGION, or region in the AWS profile");
+        return -EINVAL;
+    }
+    struct aws_credentials current;
+    if (aws_credentials_provider_get(d->credentials, &current, why, sizeof(why)) == 0) {
+        char note[300];
+        snprintf(note, sizeof(note), "AWS credentials from %s, region %s", current.source, region);
+        d->options.callbacks.on_note(d->options.ctx, note);
+    }
+    aws_credentials_wipe(&current);
+    events->credentials = d->credentials;
+    events->region = region;
+    return 0;
+}
+
+/* The workers, the session on the events channel, and the watcher. */
+static int start_session(struct dev *d, char *cause, size_t cause_len)
+{
+    int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
+    struct lambda_service_options lo = {
+        .host = "127.0.0.1", .port = 0, .log_out = d->options.function_log};
+    if (rc == 0)
+        rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    struct events_client_config events;
+    events_client_config_init(&events);
+    char region[AWS_REGION_MAX + 1];
+    const struct dev_events *e = &d->project->events;
+    if (e->mode == DEV_EVENTS_EMBEDDED) {
+        events.http_url = d->endpoints.events_http;
+        events.api_key = d->endpoints.api_key;
+    } else {
+        events.http_url = e->http;
+        events.realtime_url = e->realtime;
+        events.ca_file = e->ca_file;
+        if (e->api_key)
+            events.api_key = e->api_key;
+        else if ((rc = remote_iam(d, &events, region, sizeof(region), cause, cause_len)) < 0)
+            return rc;
+    }
+    struct dev_session_options so = {
+        .project = d->project,
+        .workers = d->workers,
+        .events = &events,
+        .force = d->options.force,
+        .callbacks = {on_session_event, on_invocation},
+        .ctx = d,
+    };
+    rc = dev_session_start(d->loop, &so, &d->session, cause, cause_len);
+    if (rc == 0)
+        rc = watcher_start(d->loop, d->project->root, 0, on_change, d, &d->watcher, cause,
+                           cause_len);
+    return rc;
+}
+
+int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **out, char *cause,
+              size_t cause_len)
+{
+    struct dev *d = calloc(1, sizeof(*d));
+    *out = d;
+    if (!d) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    d->loop = loop;
+    d->options = *options;
+    d->project = options->project;
+    int rc = find_install_root(d, cause, cause_len);
+    if (rc == 0 && d->project->events.mode == DEV_EVENTS_EMBEDDED)
+        rc = start_embedded(d, cause, cause_len);
+    if (rc == 0)
+        rc = start_session(d, cause, cause_len);
+    if (rc < 0)
+        dev_stop(d);
+    return rc;
+}
+
+const struct dev_endpoints *dev_endpoints(const struct dev *d)
+{
+    return &d->endpoints;
+}
+
+int dev_function_url(const struct dev *d, const char *function_id, char *out, size_t out_len)
+{
+    if (!d->cloud)
+        return -ENOENT;
+    return lambda_service_function_url(d->cloud, function_id, out, out_len);
+}
+
+/* ---- stop ---- */
+
+void dev_stop(struct dev *d)
+{
+    if (!d || d->stopping)
+        return;
+    d->stopping = 1;
+    if (d->watcher)
+        watcher_stop(d->watcher);
+    if (d->session)
+        dev_session_stop(d->session);
+    if (d->cloud)
+        lambda_service_stop(d->cloud, NULL, NULL);
+    if (d->workers)
+        lambda_service_stop(d->workers, NULL, NULL);
+    if (d->broker)
+        broker_stop(d->broker);
+}
+
+void dev_free(struct dev *d)
+{
+    if (!d)
+        return;
+    lambda_config_free(d->cloud_config);
+    lambda_config_free(d->worker_config);
+    aws_credentials_provider_free(d->credentials);
+    if (d->cloud_log)
+        fclose(d->cloud_log);
+    secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
+    free(d);
+}

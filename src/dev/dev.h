@@ -1,0 +1,67 @@
+/* `tether dev`'s orchestration: what runs while a project's functions are
+ * served on this machine. With the embedded defaults (no "events" endpoint in
+ * tether.json) it starts the events broker and a local Lambda service whose
+ * functions run the real bridge (tether-bridge); in every mode it starts the
+ * workers (a local Lambda service running the handlers), the session that
+ * serves invocations from the events channel (dev/session.h), and the file
+ * watcher that reloads workers when code changes.
+ *
+ * The command (cli/cmd_dev.c) owns options and printing: this module reports
+ * through callbacks and returns causes in caller buffers. docs/dev.md. */
+#ifndef TETHER_DEV_DEV_H
+#define TETHER_DEV_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <uv.h>
+
+#include "dev/config.h"
+#include "dev/session.h"
+
+struct dev_callbacks {
+    /* Forwarded from the session. After DEV_SESSION_REFUSED, _DISPLACED and
+     * _FAILED the run is already stopping. */
+    void (*on_event)(void *ctx, enum dev_session_event event, const char *detail);
+    void (*on_invocation)(void *ctx, const struct dev_invocation_report *report);
+    /* A changed file restarted a function's workers; ms since the change. */
+    void (*on_reload)(void *ctx, const char *function_id, const char *path, double ms);
+    /* Something worth a line of output ("AWS credentials from ..."). */
+    void (*on_note)(void *ctx, const char *text);
+};
+
+struct dev_options {
+    const struct dev_config *project; /* borrowed; outlives the run */
+    const char *profile;              /* AWS profile for IAM to a remote events API */
+    uint16_t port;                    /* embedded Lambda service port; 0 picks one */
+    int inspect_port;                 /* 0: off */
+    int force;                        /* take over the stage */
+    FILE *function_log;               /* where function logs go */
+    struct dev_callbacks callbacks;
+    void *ctx;
+};
+
+/* The embedded defaults' endpoints; all "" in remote mode. */
+struct dev_endpoints {
+    char events_http[128];
+    char api_key[40];
+    char lambda[64]; /* http://127.0.0.1:PORT */
+};
+
+struct dev;
+
+/* Starts everything. On failure (cause says why) the parts already started
+ * are stopping: *out is set all the same (NULL only when out of memory), so
+ * run the loop until it ends, then dev_free. */
+int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **out, char *cause,
+              size_t cause_len);
+const struct dev_endpoints *dev_endpoints(const struct dev *dev);
+/* A live function's URL on the embedded Lambda service; -ENOENT when none. */
+int dev_function_url(const struct dev *dev, const char *function_id, char *out, size_t out_len);
+/* Stops every part (idempotent); the loop ends when they have closed. */
+void dev_stop(struct dev *dev);
+/* After the loop ended. */
+void dev_free(struct dev *dev);
+
+#endif
