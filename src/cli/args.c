@@ -260,6 +260,10 @@ int cli_args_parse_quiet(const struct cli_spec *spec, int argc, char **argv, str
     }
     if (rc != 0)
         return rc;
+    /* Like argv itself, the operands end with NULL (a command may exec them);
+     * the slot held an option already consumed. */
+    if (1 + operands < argc)
+        argv[1 + operands] = NULL;
     out->operands = argv + 1;
     out->operand_count = operands;
     rc = check_required(&p);

@@ -109,6 +109,7 @@ TEST(test_operands_anywhere_and_after_double_dash)
     CHECK_INT(args.operand_count, 2);
     CHECK_STR(args.operands[0], "first");
     CHECK_STR(args.operands[1], "second");
+    CHECK(args.operands[2] == NULL); /* NULL-terminated, as argv is */
     CHECK_INT(PARSE("--name", "x", "--", "-5", "-"), 0);
     CHECK_INT(args.operand_count, 2);
     CHECK_STR(args.operands[0], "-5");
