@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "ssh/forward.h"
 #include "tun/tun.h"
+#include "tunnel/relay.h"
 
 #define TUN_READ_SIZE (256u * 1024)
 #define TUN_EVENT_QUEUE 1024
@@ -41,14 +42,7 @@ struct tun_session {
     int refused;   /* the forward failed before the socket was accepted */
     int handles_open;
     struct forward *forward;
-    struct buf up; /* read, not yet taken by the forward */
-    int reading, local_eof;
-    struct buf down; /* being written to the application */
-    uv_write_t down_req;
-    int writing;
-    uv_shutdown_t shutdown_req;
-    int shutdown_started, shutdown_done;
-    uint64_t bytes_up, bytes_down;
+    struct relay relay; /* between the accepted socket and the forward */
 };
 
 /* Work the engine thread hands to the loop. */
