@@ -23,11 +23,13 @@ static const struct command commands[] = {
     {"publish", cmd_publish_main, "publish events to a channel", cmd_publish_help},
     {"subscribe", cmd_subscribe_main, "print the events published to a channel",
      cmd_subscribe_help},
-    {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion",
+    {"tunnel", cmd_tunnel_main,
+     "the VPC tunnel through its SSH bastion: SOCKS5 proxy, and TUN device with --subnet",
      cmd_tunnel_help},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service", cmd_lambda_help},
     {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda", cmd_bridge_help},
-    {"tun", cmd_tun_main, "the VPC tunnel through a TUN device: no proxy settings", cmd_tun_help},
+    /* An alias: the TUN path once had a command of its own. */
+    {"tun", cmd_tunnel_main, "another name for `tether tunnel`", cmd_tunnel_help},
     {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper",
      cmd_tun_helper_help},
 };

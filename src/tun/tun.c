@@ -97,6 +97,16 @@ static void pick_resolver(struct tun_config *c)
     }
 }
 
+void tun_config_release(struct tun_config *c)
+{
+    int *fds[] = {&c->device_fd, &c->dns_fd4, &c->dns_fd6};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
 int tun_config_finish(struct tun_config *c, char *cause, size_t cause_len)
 {
     struct tun_device_config *d = &c->device;

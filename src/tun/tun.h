@@ -53,6 +53,10 @@ void tun_config_init(struct tun_config *config);
  * (peers, resolver); 0 or -EINVAL with the cause. */
 int tun_config_finish(struct tun_config *config, char *cause, size_t cause_len);
 
+/* Closes the descriptors in the config (device_fd, dns_fd4, dns_fd6) when
+ * tun_start will not run to take them; they are -1 afterwards. */
+void tun_config_release(struct tun_config *config);
+
 int tun_start(uv_loop_t *loop, struct tunnel *tunnel, const struct tun_config *config,
               struct tun **out, char *cause, size_t cause_len);
 const char *tun_device_name(const struct tun *tun);
