@@ -101,28 +101,34 @@ static int parse_install(int argc, char **argv, const char *verb, struct tun_ins
     return 0;
 }
 
+typedef int install_step(const struct tun_install_config *config, char *report, size_t len);
+
+/* Both verbs: their options, the step, its report (stdout, or stderr when it
+ * failed); the caller adds what follows a success. */
+static int run_install(int argc, char **argv, const char *verb, install_step *step,
+                       struct tun_install_config *c)
+{
+    if (parse_install(argc, argv, verb, c) < 0)
+        return EXIT_USAGE;
+    char report[1024];
+    int rc = step(c, report, sizeof(report));
+    fprintf(rc < 0 ? stderr : stdout, "tether tunnel %s: %s\n", verb, report);
+    return rc < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+}
+
 int cmd_tunnel_install_main(int argc, char **argv)
 {
     struct tun_install_config c = {0};
-    if (parse_install(argc, argv, "install", &c) < 0)
-        return EXIT_USAGE;
-    char report[1024];
-    int rc = tun_install(&c, report, sizeof(report));
-    fprintf(rc < 0 ? stderr : stdout, "tether tunnel install: %s\n", report);
-    if (rc == 0)
+    int exit_code = run_install(argc, argv, "install", tun_install, &c);
+    if (exit_code == EXIT_OK)
         printf("%s may now run `tether tunnel --subnet ...` without sudo.\n", c.user);
-    return rc < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+    return exit_code;
 }
 
 int cmd_tunnel_uninstall_main(int argc, char **argv)
 {
     struct tun_install_config c = {0};
-    if (parse_install(argc, argv, "uninstall", &c) < 0)
-        return EXIT_USAGE;
-    char report[1024];
-    int rc = tun_uninstall(&c, report, sizeof(report));
-    fprintf(rc < 0 ? stderr : stdout, "tether tunnel uninstall: %s\n", report);
-    return rc < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+    return run_install(argc, argv, "uninstall", tun_uninstall, &c);
 }
 
 int cmd_tun_helper_main(int argc, char **argv)

@@ -16,18 +16,17 @@
 #include "tunnel/direct.h"
 
 static const char *const state_names[] = {
-    [TUN_SESSION_OPENING] = "opening",
-    [TUN_SESSION_ACCEPTING] = "accepting",
-    [TUN_SESSION_RELAY] = "relay",
+    [TUN_SESSION_OPENING] = "opening", [TUN_SESSION_ACCEPTING] = "accepting",
+    [TUN_SESSION_RELAY] = "relay",     [TUN_SESSION_REFUSED] = "refused",
     [TUN_SESSION_CLOSING] = "closing",
 };
 
-const char *tun_session_state_name(enum tun_session_state state)
+static const char *tun_session_state_name(enum tun_session_state state)
 {
     return (unsigned)state <= TUN_SESSION_CLOSING ? state_names[state] : "?";
 }
 
-void tun_session_enter_state(struct tun_session *s, enum tun_session_state state)
+static void tun_session_enter_state(struct tun_session *s, enum tun_session_state state)
 {
     if (s->state == state)
         return;
@@ -88,10 +87,9 @@ static void refuse_connected(struct tun_session *s, const char *why)
         tun_session_close(s, 1, why);
         return;
     }
-    s->refused = 1;
     forward_close(s->forward);
     s->forward = NULL;
-    tun_session_enter_state(s, TUN_SESSION_ACCEPTING);
+    tun_session_enter_state(s, TUN_SESSION_REFUSED);
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, on_accept_timeout, t->config.accept_timeout_ms, 0);
 }
@@ -143,7 +141,7 @@ static void relay_event(struct tun_session *s)
 static void on_accept_timeout(uv_timer_t *timer)
 {
     struct tun_session *s = timer->data;
-    if (s->state == TUN_SESSION_ACCEPTING)
+    if (s->state == TUN_SESSION_ACCEPTING || s->state == TUN_SESSION_REFUSED)
         tun_session_close(s, 1, "the application's connection never reached the listener");
 }
 
@@ -329,13 +327,14 @@ void tun_session_accepted(struct tun *t, uv_tcp_t *tcp)
     }
     /* Without hold_syn the accept may come while the forward still opens. */
     int early = s && s->state == TUN_SESSION_OPENING && !t->config.hold_syn;
-    if (!s || (s->state != TUN_SESSION_ACCEPTING && !early) || s->tcp) {
+    int awaited = s && (s->state == TUN_SESSION_ACCEPTING || s->state == TUN_SESSION_REFUSED);
+    if (!s || (!awaited && !early) || s->tcp) {
         log_debug("accepted a connection from NAT port %u that no session waits for", port);
         close_stray(tcp);
         return;
     }
     attach(s, tcp);
-    if (s->refused)
+    if (s->state == TUN_SESSION_REFUSED)
         tun_session_close(s, 1, "the bastion could not connect");
     else if (s->state == TUN_SESSION_ACCEPTING)
         start_relay(s);

@@ -12,10 +12,11 @@
 
 static const char *const state_names[] = {
     [STREAM_GREETING] = "greeting", [STREAM_AUTH] = "auth",   [STREAM_REQUEST] = "request",
-    [STREAM_OPENING] = "opening",   [STREAM_RELAY] = "relay", [STREAM_CLOSING] = "closing",
+    [STREAM_OPENING] = "opening",   [STREAM_RELAY] = "relay", [STREAM_REFUSING] = "refusing",
+    [STREAM_CLOSING] = "closing",
 };
 
-const char *stream_state_name(enum stream_state state)
+static const char *stream_state_name(enum stream_state state)
 {
     return (unsigned)state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state]
                                                                           : "?";
@@ -82,7 +83,7 @@ static void on_small_written(uv_write_t *req, int status)
     struct tunnel_stream *s = w->stream;
     free(w);
     s->writes_in_flight--;
-    if (s->close_after_write && s->writes_in_flight == 0)
+    if (s->state == STREAM_REFUSING && s->writes_in_flight == 0)
         stream_close(s, 0, NULL);
     else if (status < 0 && s->state != STREAM_CLOSING)
         stream_close(s, 1, uv_strerror(status));
@@ -128,7 +129,7 @@ void stream_refuse(struct tunnel_stream *s, uint8_t reply, const char *why)
     if (stream_send_small(s, message, sizeof(message)) < 0)
         return;
     if (s->writes_in_flight)
-        s->close_after_write = 1;
+        stream_enter_state(s, STREAM_REFUSING);
     else
         stream_close(s, 0, NULL);
 }

@@ -28,6 +28,7 @@ enum stream_state {
     STREAM_REQUEST,  /* waiting for the CONNECT request */
     STREAM_OPENING,  /* the forward is opening (or waiting for the bastion) */
     STREAM_RELAY,    /* bytes flow both ways */
+    STREAM_REFUSING, /* a refusal reply is being written; closed once it is */
     STREAM_CLOSING,  /* handles closing; freed when they are */
 };
 
@@ -45,7 +46,6 @@ struct tunnel_stream {
 
     uint8_t in[STREAM_HANDSHAKE_BUFFER];
     size_t in_len;
-    int close_after_write; /* a refusal is in flight; close when written */
     size_t writes_in_flight;
     char target[SOCKS5_HOST_MAX + 8]; /* "host:port" */
     char target_host[SOCKS5_HOST_MAX];
@@ -87,7 +87,6 @@ void socks5_session_start(struct tunnel_stream *stream);
 /* stream.c */
 /* Prepares the stream's relay (before the handshake queues data into it). */
 void stream_init_relay(struct tunnel_stream *stream);
-const char *stream_state_name(enum stream_state state);
 void stream_enter_state(struct tunnel_stream *stream, enum stream_state state);
 /* Opens the forward for stream->target_host:port (the request was parsed). */
 void stream_open_forward(struct tunnel_stream *stream);
