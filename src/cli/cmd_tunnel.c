@@ -1,5 +1,8 @@
-/* `tether tunnel`: the SOCKS5 proxy into the VPC through the bastion, in the
- * foreground, until SIGINT or SIGTERM. */
+/* `tether tunnel`: the VPC tunnel in the foreground, until SIGINT or SIGTERM:
+ * the SOCKS5 proxy through the bastion, and with --subnet the TUN device
+ * too. The one runner of both; `tether tun` is an alias of this command
+ * (main.c). Install, uninstall and the privileged helper are in
+ * cmd_tunnel_install.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -23,14 +26,17 @@
 #include "tunnel/tunnel_config.h"
 
 const char cmd_tunnel_help[] =
-    "usage: tether tunnel --host HOST --user USER [--key FILE] [OPTIONS]\n"
-    "       tether tunnel install|uninstall [--user USER] [--root DIR]\n"
+    "usage: tether tunnel --host HOST --user USER [--key FILE] [--subnet CIDR ...] [OPTIONS]\n"
+    "       sudo tether tunnel install|uninstall [--user USER] [--root DIR] [--prefix DIR]\n"
     "\n"
     "Connects to the VPC's SSH bastion and runs a SOCKS5 proxy whose connections go\n"
     "through it: addresses and names are reached and resolved from inside the VPC.\n"
+    "With --subnet, a TUN device routes those blocks through the bastion too, for\n"
+    "any program and with no proxy settings (once `sudo tether tunnel install`).\n"
     "Settings may also come from the \"tunnel\" section of ./tether.json\n"
-    "({\"host\", \"user\", \"key\", \"port\", \"socks\", \"hostKeyFingerprint\"});\n"
-    "the command line wins.\n"
+    "({\"host\", \"user\", \"key\", \"port\", \"socks\", \"hostKeyFingerprint\",\n"
+    "\"subnets\", \"dnsDomains\", \"dnsServer\", \"dnsAll\", \"tunMtu\"}); the command\n"
+    "line wins. `tether tun` is another name for this command.\n"
     "\n"
     "connection:\n"
     "  --host HOST            the bastion (name or address)\n"
@@ -53,7 +59,8 @@ const char cmd_tunnel_help[] =
     "                         sshd disable Nagle's algorithm: no 40 ms stalls)\n"
     "\n"
     "proxy:\n"
-    "  --socks ADDR           listen address (default 127.0.0.1:1080; port 0 picks one)\n"
+    "  --socks HOST:PORT      listen address (default 127.0.0.1:1080; port 0 picks one;\n"
+    "                         an IPv6 address in brackets: [::1]:1080)\n"
     "  --socks-allow-remote   allow a non-loopback --socks address\n"
     "  --socks-user USER      require RFC 1929 user/password; the password is read\n"
     "                         from TETHER_SOCKS_PASSWORD\n"
@@ -184,13 +191,31 @@ enum {
     OPT_HELP,
 };
 
+static const char *number_option_name(int opt)
+{
+    switch (opt) {
+    case OPT_CONNECT_TIMEOUT:
+        return "--connect-timeout";
+    case OPT_KEEPALIVE:
+        return "--keepalive";
+    case OPT_KEEPALIVE_COUNT:
+        return "--keepalive-count";
+    case OPT_MAX_STREAMS:
+        return "--max-streams";
+    default:
+        return "--max-streams-per-client";
+    }
+}
+
 static int apply_number(int opt, const char *arg, struct tunnel_options *o)
 {
     struct bastion_config *b = &o->config.bastion;
     unsigned long v;
-    int rc = parse_uint(arg, opt == OPT_PORT ? 65535 : 1000000, &v);
-    if (rc < 0 || (opt == OPT_PORT && v == 0))
-        return usage_error("bad number \"%s\"", arg);
+    if (opt == OPT_PORT && (parse_uint(arg, 65535, &v) < 0 || v == 0))
+        return usage_error("--port wants a number from 1 to 65535, not \"%s\"", arg);
+    if (opt != OPT_PORT && parse_uint(arg, 1000000, &v) < 0)
+        return usage_error("%s wants a number from 0 to 1000000, not \"%s\"",
+                           number_option_name(opt), arg);
     switch (opt) {
     case OPT_PORT:
         b->port = (uint16_t)v;
@@ -327,7 +352,7 @@ static int merge_file(struct tunnel_options *o)
         return usage_error("%s", cause);
     if (!found && o->config_path)
         return usage_error("config file %s does not exist", path);
-    if (tun_options_load_file(&o->tun, path, cause, sizeof(cause)) < 0)
+    if (tun_options_apply_file(&o->tun, &o->file, path, cause, sizeof(cause)) < 0)
         return usage_error("%s", cause);
     struct bastion_config *b = &o->config.bastion;
     if (!b->host)
@@ -526,6 +551,7 @@ static int run_tunnel(struct tunnel_options *o)
     int rc = tunnel_start(loop, &o->config, &callbacks, &run, &run.tunnel, cause, sizeof(cause));
     if (rc < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
+        tun_config_release(&o->tun);  /* tun_start never took the descriptors */
         uv_run(loop, UV_RUN_DEFAULT); /* finishes closing what was opened */
         uv_loop_close(loop);
         return rc == -EINVAL || rc == -EPERM ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;

@@ -20,10 +20,12 @@ static const struct command commands[] = {
     {"broker", cmd_broker_main, "run the embedded AppSync Events broker"},
     {"publish", cmd_publish_main, "publish events to a channel"},
     {"subscribe", cmd_subscribe_main, "print the events published to a channel"},
-    {"tunnel", cmd_tunnel_main, "SOCKS5 proxy into the VPC through its SSH bastion"},
+    {"tunnel", cmd_tunnel_main,
+     "the VPC tunnel through its SSH bastion: SOCKS5 proxy, and TUN device with --subnet"},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service"},
     {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda"},
-    {"tun", cmd_tun_main, "the VPC tunnel through a TUN device: no proxy settings"},
+    /* An alias: the TUN path once had a command of its own. */
+    {"tun", cmd_tunnel_main, "another name for `tether tunnel`"},
     {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper"},
 };
 

@@ -2,12 +2,9 @@
 #include "tun/options.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 static int add_subnet(struct tun_config *c, const char *arg, char *cause, size_t cause_len)
 {
@@ -128,84 +125,45 @@ int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *caus
 
 /* ---- tether.json ---- */
 
-int tun_options_file_key(const char *key)
+/* Applies one value from the file; its cause names the key as well. */
+static int apply_file_value(struct tun_config *c, int opt, const char *value, const char *key,
+                            const char *path, char *cause, size_t cause_len)
 {
-    static const char *const keys[] = {"subnets", "dnsDomains", "dnsServer", "dnsAll", "tunMtu"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strcmp(key, keys[i]) == 0)
-            return 1;
-    return 0;
+    char why[400];
+    if (tun_options_apply(c, opt, value, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(cause, cause_len, "%s: \"tunnel.%s\": %s", path, key, why);
+    return -EINVAL;
 }
 
-static int apply_array(struct tun_config *c, json_t *array, int opt, const char *key,
-                       const char *path, char *cause, size_t cause_len)
+static int apply_file_list(struct tun_config *c, int opt, char *const *values, size_t count,
+                           const char *key, const char *path, char *cause, size_t cause_len)
 {
-    if (!json_is_array(array)) {
-        snprintf(cause, cause_len, "%s: \"tunnel.%s\" must be an array of strings", path, key);
-        return -EINVAL;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(array, i, item)
-    {
-        if (!json_is_string(item)) {
-            snprintf(cause, cause_len, "%s: \"tunnel.%s\" must be an array of strings", path, key);
-            return -EINVAL;
-        }
-        int rc = tun_options_apply(c, opt, json_string_value(item), cause, cause_len);
+    for (size_t i = 0; i < count; i++) {
+        int rc = apply_file_value(c, opt, values[i], key, path, cause, cause_len);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-static int apply_string(struct tun_config *c, json_t *value, int opt, const char *key,
-                        const char *path, char *cause, size_t cause_len)
+int tun_options_apply_file(struct tun_config *c, const struct tunnel_file_settings *f,
+                           const char *path, char *cause, size_t cause_len)
 {
-    char text[32];
-    if (json_is_integer(value)) {
-        snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(value));
-        return tun_options_apply(c, opt, text, cause, cause_len);
-    }
-    if (!json_is_string(value)) {
-        snprintf(cause, cause_len, "%s: \"tunnel.%s\" must be a string", path, key);
-        return -EINVAL;
-    }
-    return tun_options_apply(c, opt, json_string_value(value), cause, cause_len);
-}
-
-static int apply_section(struct tun_config *c, json_t *t, const char *path, char *cause,
-                         size_t cause_len)
-{
-    json_t *v;
     int rc = 0;
-    if (c->device.route_count == 0 && (v = json_object_get(t, "subnets")))
-        rc = apply_array(c, v, TUN_OPT_SUBNET, "subnets", path, cause, cause_len);
-    if (rc == 0 && c->dns.domain_count == 0 && (v = json_object_get(t, "dnsDomains")))
-        rc = apply_array(c, v, TUN_OPT_DNS_DOMAIN, "dnsDomains", path, cause, cause_len);
-    if (rc == 0 && !c->dns.resolver_family && (v = json_object_get(t, "dnsServer")))
-        rc = apply_string(c, v, TUN_OPT_DNS_SERVER, "dnsServer", path, cause, cause_len);
-    if (rc == 0 && (v = json_object_get(t, "tunMtu")))
-        rc = apply_string(c, v, TUN_OPT_MTU, "tunMtu", path, cause, cause_len);
-    if (rc == 0 && (v = json_object_get(t, "dnsAll")) && json_is_true(v))
+    if (c->device.route_count == 0)
+        rc = apply_file_list(c, TUN_OPT_SUBNET, f->subnets, f->subnet_count, "subnets", path, cause,
+                             cause_len);
+    if (rc == 0 && c->dns.domain_count == 0)
+        rc = apply_file_list(c, TUN_OPT_DNS_DOMAIN, f->dns_domains, f->dns_domain_count,
+                             "dnsDomains", path, cause, cause_len);
+    if (rc == 0 && !c->dns.resolver_family && f->dns_server)
+        rc = apply_file_value(c, TUN_OPT_DNS_SERVER, f->dns_server, "dnsServer", path, cause,
+                              cause_len);
+    /* An MTU still at the default was not given on the command line. */
+    if (rc == 0 && c->device.mtu == TUN_DEFAULT_MTU && f->tun_mtu)
+        rc = apply_file_value(c, TUN_OPT_MTU, f->tun_mtu, "tunMtu", path, cause, cause_len);
+    if (rc == 0 && f->dns_all)
         c->dns.all = 1;
-    return rc;
-}
-
-int tun_options_load_file(struct tun_config *c, const char *path, char *cause, size_t cause_len)
-{
-    json_error_t error;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    json_t *root = json_loadf(f, 0, &error);
-    fclose(f);
-    if (!root) {
-        snprintf(cause, cause_len, "%s:%d: %s", path, error.line, error.text);
-        return -EINVAL;
-    }
-    json_t *section = json_object_get(root, "tunnel");
-    int rc = json_is_object(section) ? apply_section(c, section, path, cause, cause_len) : 0;
-    json_decref(root);
     return rc;
 }

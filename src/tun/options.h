@@ -11,7 +11,6 @@
  *   --no-dns             no DNS forwarder
  *   --tun-no-offload     no checksum offload (IFF_VNET_HDR) on the device
  *   --tun-hold-syn       answer a SYN only once the VPC host did (tun/engine.h)
- *   --tun-hold-syn       answer a SYN only once the VPC host did (tun/engine.h)
  *
  * In tether.json's "tunnel" section: "subnets": [...], "dnsDomains": [...],
  * "dnsServer", "dnsAll", "tunMtu".
@@ -23,6 +22,7 @@
 #include <stddef.h>
 
 #include "tun/tun.h"
+#include "tunnel/tunnel_config.h"
 
 enum tun_option {
     TUN_OPT_SUBNET = 0x1000,
@@ -71,12 +71,10 @@ enum tun_option {
 /* Applies one option (opt from TUN_LONG_OPTIONS); 0 or -EINVAL with cause. */
 int tun_options_apply(struct tun_config *config, int opt, const char *arg, char *cause,
                       size_t cause_len);
-/* 1 when `key` of the "tunnel" section is one of the TUN path's (for a
- * reader of the section that refuses keys it does not know). */
-int tun_options_file_key(const char *key);
-/* Reads the TUN keys of tether.json's "tunnel" section (a missing file is
- * fine); values the command line already set win. */
-int tun_options_load_file(struct tun_config *config, const char *path, char *cause,
-                          size_t cause_len);
+/* Applies the TUN keys of tether.json's "tunnel" section, as its one reader
+ * (tunnel/tunnel_config.h) found them in `path`; values the command line
+ * already set win. 0 or -EINVAL with a cause naming the file and key. */
+int tun_options_apply_file(struct tun_config *config, const struct tunnel_file_settings *file,
+                           const char *path, char *cause, size_t cause_len);
 
 #endif

@@ -26,6 +26,13 @@
 
 extern char **environ;
 
+/* What the privileged setup hands back: the descriptors (the caller's until
+ * stored in the config) and what became of DNS registration. */
+struct tun_privileged {
+    int device_fd, dns_fd4, dns_fd6;
+    char resolved_note[512]; /* what was registered, or what to configure */
+};
+
 struct helper_message {
     int32_t status; /* 0 or -errno */
     int32_t fd_count;
@@ -34,13 +41,13 @@ struct helper_message {
     char cause[512];
 };
 
-void tun_privileged_init(struct tun_privileged *p)
+static void tun_privileged_init(struct tun_privileged *p)
 {
     memset(p, 0, sizeof(*p));
     p->device_fd = p->dns_fd4 = p->dns_fd6 = -1;
 }
 
-void tun_privileged_close(struct tun_privileged *p)
+static void tun_privileged_close(struct tun_privileged *p)
 {
     int *fds[] = {&p->device_fd, &p->dns_fd4, &p->dns_fd6};
     for (size_t i = 0; i < 3; i++) {
@@ -90,8 +97,8 @@ static void dns_instructions(const struct tun_config *c, char *note, size_t note
              addr, c->dns.domain_count ? c->dns.domains[0] : "vpc.internal", addr, addr);
 }
 
-int tun_resolved_register(const struct tun_config *c, const char *device, char *note,
-                          size_t note_len)
+static int tun_resolved_register(const struct tun_config *c, const char *device, char *note,
+                                 size_t note_len)
 {
     if (!c->dns.enabled || (!c->dns.domain_count && !c->dns.all) || !c->device.has_ipv4) {
         snprintf(note, note_len, "no DNS domains to register");
@@ -125,8 +132,8 @@ int tun_resolved_register(const struct tun_config *c, const char *device, char *
 
 /* ---- the setup itself ---- */
 
-int tun_privileged_setup(const struct tun_config *c, struct tun_privileged *out, char *cause,
-                         size_t cause_len)
+static int tun_privileged_setup(const struct tun_config *c, struct tun_privileged *out, char *cause,
+                                size_t cause_len)
 {
     tun_privileged_init(out);
     struct tun_device device;
@@ -219,7 +226,7 @@ int tun_prefix_valid(const char *prefix)
            len;
 }
 
-const char *tun_helper_prefix(void)
+static const char *tun_helper_prefix(void)
 {
     const char *prefix = getenv("TETHER_TUN_PREFIX");
     return prefix && tun_prefix_valid(prefix) ? prefix : TUN_DEFAULT_PREFIX;
@@ -342,8 +349,8 @@ static int take_result(int conn, struct tun_privileged *out, char *cause, size_t
     return out->device_fd >= 0 ? 0 : -EPROTO;
 }
 
-int tun_helper_request(const struct tun_config *c, struct tun_privileged *out, char *cause,
-                       size_t cause_len)
+static int tun_helper_request(const struct tun_config *c, struct tun_privileged *out, char *cause,
+                              size_t cause_len)
 {
     tun_privileged_init(out);
     char binary[TUN_PREFIX_MAX + 16], name[64];

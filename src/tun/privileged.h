@@ -5,17 +5,18 @@
  * the VPC domains with systemd-resolved. Everything else (SSH, the packet
  * engine, the relay) runs without privileges.
  *
- * - As root, `tether tunnel` calls tun_privileged_setup in-process.
- * - Otherwise it runs the installed helper (`tether tunnel install`) through
- *   `sudo -n /opt/tether/tether tun-helper ...` (tun_helper_request; the
- *   prefix comes from TETHER_TUN_PREFIX when set, for tests). The
+ * - As root, `tether tunnel --subnet` (tun_acquire) does it in-process.
+ * - Otherwise tun_acquire runs the installed helper (`tether tunnel install`)
+ *   through `sudo -n /opt/tether/tether tun-helper ...` (the prefix comes
+ *   from TETHER_TUN_PREFIX when set, for tests). The
  *   helper parses its arguments strictly (tun_helper_main), does the setup,
  *   passes the descriptors back over an abstract Unix socket (no file is
  *   written; the listener's owner is checked to be the invoking user) and
  *   exits: the device lives exactly as long as the unprivileged process
  *   holding its descriptor.
  *
- * Ownership: descriptors in struct tun_privileged belong to the caller. */
+ * Ownership: the descriptors tun_acquire stores in the config are the
+ * caller's (tun_start takes them, tun_config_release closes them). */
 #ifndef TETHER_TUN_PRIVILEGED_H
 #define TETHER_TUN_PRIVILEGED_H
 
@@ -27,27 +28,6 @@
 #define TUN_HELPER_COMMAND "tun-helper"
 #define TUN_PREFIX_MAX 128
 
-struct tun_privileged {
-    int device_fd, dns_fd4, dns_fd6;
-    char resolved_note[512]; /* what was registered, or what to configure */
-};
-
-void tun_privileged_init(struct tun_privileged *p);
-void tun_privileged_close(struct tun_privileged *p);
-/* Device, DNS sockets, resolved registration (its failure is only a note). */
-int tun_privileged_setup(const struct tun_config *config, struct tun_privileged *out, char *cause,
-                         size_t cause_len);
-/* Registers the DNS domains for the device with systemd-resolved through
- * resolvectl: 1 done, 0 no resolved (note says what to configure), -errno. */
-int tun_resolved_register(const struct tun_config *config, const char *device, char *note,
-                          size_t note_len);
-
-/* Unprivileged side: runs the helper through sudo and receives the
- * descriptors. -EACCES when sudo refused (not installed for this user). */
-int tun_helper_request(const struct tun_config *config, struct tun_privileged *out, char *cause,
-                       size_t cause_len);
-/* Where the helper is installed (TETHER_TUN_PREFIX or /opt/tether). */
-const char *tun_helper_prefix(void);
 /* Checks an install prefix: absolute, [A-Za-z0-9/_-] only, no "//" or "..". */
 int tun_prefix_valid(const char *prefix);
 /* What a command calls before tun_start: as root, the setup in-process;

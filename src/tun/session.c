@@ -3,11 +3,8 @@
  * passed to the kernel, the listener accepts, and the relay runs between
  * the accepted socket and the forward.
  *
- * The relay keeps part 1's flow control (tunnel/stream.c): the socket is
- * read only while the forward takes everything read, the forward is drained
- * only while the previous write to the socket finished, so a session holds
- * at most one read, one write and the forward's own cap. Half-closes pass
- * through both ways. */
+ * The relay is the SOCKS5 path's (tunnel/relay.h): the same flow control,
+ * half-closes and byte counts. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +16,17 @@
 #include "tunnel/direct.h"
 
 static const char *const state_names[] = {
-    [TUN_SESSION_OPENING] = "opening",
-    [TUN_SESSION_ACCEPTING] = "accepting",
-    [TUN_SESSION_RELAY] = "relay",
+    [TUN_SESSION_OPENING] = "opening", [TUN_SESSION_ACCEPTING] = "accepting",
+    [TUN_SESSION_RELAY] = "relay",     [TUN_SESSION_REFUSED] = "refused",
     [TUN_SESSION_CLOSING] = "closing",
 };
 
-const char *tun_session_state_name(enum tun_session_state state)
+static const char *tun_session_state_name(enum tun_session_state state)
 {
     return (unsigned)state <= TUN_SESSION_CLOSING ? state_names[state] : "?";
 }
 
-void tun_session_enter_state(struct tun_session *s, enum tun_session_state state)
+static void tun_session_enter_state(struct tun_session *s, enum tun_session_state state)
 {
     if (s->state == state)
         return;
@@ -48,8 +44,7 @@ static void on_handle_closed(uv_handle_t *handle)
         free(handle); /* the accepted socket */
     if (--s->handles_open > 0)
         return;
-    buf_free(&s->up);
-    buf_free(&s->down);
+    relay_free(&s->relay);
     tun_session_freed(s->tun, s);
 }
 
@@ -62,8 +57,9 @@ void tun_session_close(struct tun_session *s, int reset, const char *why)
     log_debug("session %llu %s closed in state %s after %llu ms%s%s: %llu bytes up, %llu down",
               (unsigned long long)s->id, s->target, tun_session_state_name(was),
               (unsigned long long)(tun_now_ms() - s->started_ms), why ? ": " : "", why ? why : "",
-              (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down);
+              (unsigned long long)s->relay.bytes_up, (unsigned long long)s->relay.bytes_down);
     tun_engine_flow_attach(s->tun->engine, s->flow, NULL);
+    relay_stop(&s->relay);
     forward_close(s->forward);
     s->forward = NULL;
     uv_timer_stop(&s->timer);
@@ -91,10 +87,9 @@ static void refuse_connected(struct tun_session *s, const char *why)
         tun_session_close(s, 1, why);
         return;
     }
-    s->refused = 1;
     forward_close(s->forward);
     s->forward = NULL;
-    tun_session_enter_state(s, TUN_SESSION_ACCEPTING);
+    tun_session_enter_state(s, TUN_SESSION_REFUSED);
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, on_accept_timeout, t->config.accept_timeout_ms, 0);
 }
@@ -121,153 +116,15 @@ static void refuse(struct tun_session *s, enum tun_refusal how, const char *why)
 
 /* ---- relay ---- */
 
-static void relay_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+static void on_relay_bytes(struct relay *relay, uint64_t up, uint64_t down, void *user)
 {
-    struct tun_session *s = handle->data;
-    buf->base = s->tun->read_buffer;
-    buf->len = sizeof(s->tun->read_buffer);
+    struct tun_session *s = user;
+    tunnel_direct_count_bytes(s->tun->tunnel, up, down);
 }
 
-static void relay_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf);
-static void maybe_finish(struct tun_session *s);
-
-static void start_reading(struct tun_session *s)
+static void on_relay_finished(struct relay *relay, int reset, const char *why, void *user)
 {
-    if (s->reading || s->local_eof || s->state != TUN_SESSION_RELAY)
-        return;
-    s->reading = 1;
-    uv_read_start((uv_stream_t *)s->tcp, relay_alloc, relay_read);
-}
-
-static void stop_reading(struct tun_session *s)
-{
-    if (!s->reading)
-        return;
-    s->reading = 0;
-    uv_read_stop((uv_stream_t *)s->tcp);
-}
-
-static void push_up(struct tun_session *s)
-{
-    while (buf_length(&s->up) > 0) {
-        ssize_t n = forward_write(s->forward, buf_bytes(&s->up), buf_length(&s->up));
-        if (n < 0) {
-            tun_session_close(s, 1, "the bastion closed the channel");
-            return;
-        }
-        if (n == 0) {
-            forward_want_write(s->forward, 1);
-            return;
-        }
-        buf_consume(&s->up, (size_t)n);
-    }
-    forward_want_write(s->forward, 0);
-    if (s->local_eof)
-        forward_send_eof(s->forward);
-    else
-        start_reading(s);
-}
-
-static void count_up(struct tun_session *s, size_t n)
-{
-    s->bytes_up += n;
-    tunnel_direct_count_bytes(s->tun->tunnel, n, 0);
-}
-
-static void relay_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf)
-{
-    struct tun_session *s = tcp->data;
-    if (nread == 0 || s->state != TUN_SESSION_RELAY)
-        return;
-    if (nread == UV_EOF) {
-        s->local_eof = 1;
-        stop_reading(s);
-        if (buf_length(&s->up) == 0)
-            forward_send_eof(s->forward);
-        maybe_finish(s);
-        return;
-    }
-    if (nread < 0) {
-        tun_session_close(s, 1, uv_strerror((int)nread));
-        return;
-    }
-    count_up(s, (size_t)nread);
-    ssize_t n = forward_write(s->forward, buf->base, (size_t)nread);
-    if (n < 0) {
-        tun_session_close(s, 1, "the bastion closed the channel");
-        return;
-    }
-    if (n < nread) {
-        /* The shared read buffer is reused at once: keep the rest and stop
-         * reading until the forward took it. */
-        if (buf_append(&s->up, buf->base + n, (size_t)(nread - n)) < 0) {
-            tun_session_close(s, 1, "out of memory");
-            return;
-        }
-        stop_reading(s);
-        forward_want_write(s->forward, 1);
-    }
-}
-
-static void pull_down(struct tun_session *s);
-
-static void on_down_written(uv_write_t *req, int status)
-{
-    struct tun_session *s = req->data;
-    s->writing = 0;
-    if (s->state != TUN_SESSION_RELAY)
-        return;
-    if (status < 0) {
-        tun_session_close(s, 1, uv_strerror(status));
-        return;
-    }
-    pull_down(s);
-    maybe_finish(s);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    struct tun_session *s = req->data;
-    s->shutdown_done = 1;
-    if (s->state == TUN_SESSION_RELAY)
-        maybe_finish(s);
-}
-
-static void pull_down(struct tun_session *s)
-{
-    if (s->writing || s->shutdown_started || s->state != TUN_SESSION_RELAY)
-        return;
-    buf_reset(&s->down);
-    size_t n = forward_take(s->forward, &s->down);
-    if (n > 0) {
-        uv_buf_t buf = uv_buf_init(buf_bytes(&s->down), (unsigned)n);
-        s->down_req.data = s;
-        int rc = uv_write(&s->down_req, (uv_stream_t *)s->tcp, &buf, 1, on_down_written);
-        if (rc < 0) {
-            tun_session_close(s, 1, uv_strerror(rc));
-            return;
-        }
-        s->writing = 1;
-        s->bytes_down += n;
-        tunnel_direct_count_bytes(s->tun->tunnel, 0, n);
-    } else if (forward_remote_eof(s->forward)) {
-        s->shutdown_started = 1;
-        s->shutdown_req.data = s;
-        if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)s->tcp, on_shutdown) < 0)
-            s->shutdown_done = 1;
-    }
-}
-
-static void maybe_finish(struct tun_session *s)
-{
-    if (s->state != TUN_SESSION_RELAY)
-        return;
-    int down_done = s->shutdown_done && !s->writing;
-    int up_done = s->local_eof && buf_length(&s->up) == 0;
-    if (down_done && up_done)
-        tun_session_close(s, 0, NULL);
-    else if (down_done && s->forward && forward_remote_closed(s->forward))
-        tun_session_close(s, 0, "the bastion closed the channel");
+    tun_session_close(user, reset, why);
 }
 
 static void relay_event(struct tun_session *s)
@@ -276,12 +133,7 @@ static void relay_event(struct tun_session *s)
         tun_session_close(s, 1, "connection to the bastion lost");
         return;
     }
-    if (buf_length(&s->up) > 0)
-        push_up(s);
-    if (s->state != TUN_SESSION_RELAY)
-        return;
-    pull_down(s);
-    maybe_finish(s);
+    relay_forward_event(&s->relay);
 }
 
 /* ---- opening ---- */
@@ -289,7 +141,7 @@ static void relay_event(struct tun_session *s)
 static void on_accept_timeout(uv_timer_t *timer)
 {
     struct tun_session *s = timer->data;
-    if (s->state == TUN_SESSION_ACCEPTING)
+    if (s->state == TUN_SESSION_ACCEPTING || s->state == TUN_SESSION_REFUSED)
         tun_session_close(s, 1, "the application's connection never reached the listener");
 }
 
@@ -397,6 +249,9 @@ void tun_session_open(struct tun *t, struct nat_handle flow)
     s->flow = flow;
     s->id = ++t->next_session_id;
     s->started_ms = tun_now_ms();
+    static const struct relay_callbacks relay_callbacks = {on_relay_bytes, on_relay_finished};
+    relay_init(&s->relay, &relay_ssh_forward_ops, &relay_callbacks, s, t->read_buffer,
+               sizeof(t->read_buffer));
     uv_timer_init(t->loop, &s->timer);
     s->timer.data = s;
     s->handles_open = 1;
@@ -451,8 +306,7 @@ static void start_relay(struct tun_session *s)
     tunnel_direct_count_stream(s->tun->tunnel, 0);
     log_debug("session %llu %s relaying after %llu ms", (unsigned long long)s->id, s->target,
               (unsigned long long)(tun_now_ms() - s->started_ms));
-    start_reading(s);
-    pull_down(s);
+    relay_start(&s->relay, (uv_stream_t *)s->tcp, s->forward);
 }
 
 void tun_session_accepted(struct tun *t, uv_tcp_t *tcp)
@@ -473,13 +327,14 @@ void tun_session_accepted(struct tun *t, uv_tcp_t *tcp)
     }
     /* Without hold_syn the accept may come while the forward still opens. */
     int early = s && s->state == TUN_SESSION_OPENING && !t->config.hold_syn;
-    if (!s || (s->state != TUN_SESSION_ACCEPTING && !early) || s->tcp) {
+    int awaited = s && (s->state == TUN_SESSION_ACCEPTING || s->state == TUN_SESSION_REFUSED);
+    if (!s || (!awaited && !early) || s->tcp) {
         log_debug("accepted a connection from NAT port %u that no session waits for", port);
         close_stray(tcp);
         return;
     }
     attach(s, tcp);
-    if (s->refused)
+    if (s->state == TUN_SESSION_REFUSED)
         tun_session_close(s, 1, "the bastion could not connect");
     else if (s->state == TUN_SESSION_ACCEPTING)
         start_relay(s);

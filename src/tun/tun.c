@@ -97,6 +97,16 @@ static void pick_resolver(struct tun_config *c)
     }
 }
 
+void tun_config_release(struct tun_config *c)
+{
+    int *fds[] = {&c->device_fd, &c->dns_fd4, &c->dns_fd6};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
 int tun_config_finish(struct tun_config *c, char *cause, size_t cause_len)
 {
     struct tun_device_config *d = &c->device;
@@ -480,18 +490,6 @@ const char *tun_device_name(const struct tun *t)
     return t->device.name;
 }
 
-void tun_get_stats(struct tun *t, struct tun_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->sessions = t->session_count;
-    out->sessions_total = t->sessions_total;
-    out->sessions_refused = t->sessions_refused;
-    if (t->engine)
-        tun_engine_get_stats(t->engine, &out->engine);
-    if (t->dns)
-        tun_dns_get_stats(t->dns, &out->dns);
-}
-
 /* ---- stopping ---- */
 
 static void maybe_stopped(struct tun *t)
@@ -585,6 +583,15 @@ static void log_summary(struct tun *t)
              (unsigned long long)s.drops[TUN_DROP_TABLE_FULL],
              (unsigned long long)(s.drops[TUN_DROP_WAITING] + s.drops[TUN_DROP_SYN_TOO_BIG] +
                                   s.drops[TUN_DROP_PROTOCOL]));
+    if (!t->dns)
+        return;
+    struct tun_dns_stats d;
+    tun_dns_get_stats(t->dns, &d);
+    log_info("TUN DNS: %llu queries, %llu forwarded to the VPC, %llu answered, %llu refused, "
+             "%llu failed, %llu dropped",
+             (unsigned long long)d.queries, (unsigned long long)d.forwarded,
+             (unsigned long long)d.answered, (unsigned long long)d.refused,
+             (unsigned long long)d.failed, (unsigned long long)d.dropped);
 }
 
 void tun_stop(struct tun *t, void (*on_stopped)(void *user), void *user)

@@ -38,13 +38,6 @@ struct tun_config {
     struct tun_dns_config dns;
 };
 
-struct tun_stats {
-    size_t sessions;
-    uint64_t sessions_total, sessions_refused;
-    struct tun_engine_stats engine;
-    struct tun_dns_stats dns;
-};
-
 struct tun;
 
 /* Fills the defaults for everything but the subnets. */
@@ -53,10 +46,13 @@ void tun_config_init(struct tun_config *config);
  * (peers, resolver); 0 or -EINVAL with the cause. */
 int tun_config_finish(struct tun_config *config, char *cause, size_t cause_len);
 
+/* Closes the descriptors in the config (device_fd, dns_fd4, dns_fd6) when
+ * tun_start will not run to take them; they are -1 afterwards. */
+void tun_config_release(struct tun_config *config);
+
 int tun_start(uv_loop_t *loop, struct tunnel *tunnel, const struct tun_config *config,
               struct tun **out, char *cause, size_t cause_len);
 const char *tun_device_name(const struct tun *tun);
-void tun_get_stats(struct tun *tun, struct tun_stats *out);
 /* Resets every session, stops the engine and the DNS forwarder and closes
  * the device (which takes its routes with it); on_stopped runs last. */
 void tun_stop(struct tun *tun, void (*on_stopped)(void *user), void *user);

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "ssh/forward.h"
 #include "tun/tun.h"
+#include "tunnel/relay.h"
 
 #define TUN_READ_SIZE (256u * 1024)
 #define TUN_EVENT_QUEUE 1024
@@ -23,6 +24,7 @@ enum tun_session_state {
     TUN_SESSION_OPENING,   /* the forward is opening; the SYN is held */
     TUN_SESSION_ACCEPTING, /* SYN passed to the kernel; waiting for accept */
     TUN_SESSION_RELAY,     /* bytes flow both ways */
+    TUN_SESSION_REFUSED,   /* the forward failed before the accept, which resets the socket */
     TUN_SESSION_CLOSING,   /* handles closing; freed when they are */
 };
 
@@ -38,17 +40,9 @@ struct tun_session {
     uint64_t started_ms;
     uv_timer_t timer;
     uv_tcp_t *tcp; /* the accepted socket, once there is one */
-    int refused;   /* the forward failed before the socket was accepted */
     int handles_open;
     struct forward *forward;
-    struct buf up; /* read, not yet taken by the forward */
-    int reading, local_eof;
-    struct buf down; /* being written to the application */
-    uv_write_t down_req;
-    int writing;
-    uv_shutdown_t shutdown_req;
-    int shutdown_started, shutdown_done;
-    uint64_t bytes_up, bytes_down;
+    struct relay relay; /* between the accepted socket and the forward */
 };
 
 /* Work the engine thread hands to the loop. */
@@ -103,8 +97,6 @@ void tun_process_events(struct tun *tun);
 void tun_write_packet(struct tun *tun, const uint8_t *packet, size_t len, int csum_partial);
 
 /* session.c */
-const char *tun_session_state_name(enum tun_session_state state);
-void tun_session_enter_state(struct tun_session *session, enum tun_session_state state);
 /* A new flow's SYN is held: open its forward. */
 void tun_session_open(struct tun *tun, struct nat_handle flow);
 /* The listener accepted `tcp` (ownership passes to the session or is closed). */

@@ -9,11 +9,6 @@ struct bastion *tunnel_bastion(struct tunnel *t)
     return t->stopping ? NULL : t->bastion;
 }
 
-uv_loop_t *tunnel_loop(struct tunnel *t)
-{
-    return t->loop;
-}
-
 uint32_t tunnel_open_timeout_ms(const struct tunnel *t)
 {
     return t->config.open_timeout_ms;

@@ -13,7 +13,6 @@
 #include "tunnel/tunnel.h"
 
 struct bastion *tunnel_bastion(struct tunnel *tunnel);
-uv_loop_t *tunnel_loop(struct tunnel *tunnel);
 /* The tunnel's open_timeout_ms (request to channel open). */
 uint32_t tunnel_open_timeout_ms(const struct tunnel *tunnel);
 /* Adds a direct stream's traffic to the tunnel's statistics. */

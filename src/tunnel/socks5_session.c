@@ -155,9 +155,9 @@ static void on_handshake_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *b
     s->in_len -= (size_t)used;
     if (s->state == STREAM_OPENING) {
         uv_read_stop(tcp);
-        s->reading = 0;
-        /* Data sent ahead of our reply goes out once the forward is open. */
-        if (s->in_len && buf_append(&s->up, s->in, s->in_len) < 0) {
+        /* Data sent ahead of our reply goes out once the forward is open
+         * (it is less than the handshake buffer, well under the cap). */
+        if (s->in_len && relay_queue_up(&s->relay, s->in, s->in_len) < 0) {
             stream_close(s, 1, "out of memory");
             return;
         }
@@ -171,6 +171,5 @@ static void on_handshake_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *b
 void socks5_session_start(struct tunnel_stream *s)
 {
     stream_enter_state(s, STREAM_GREETING);
-    s->reading = 1;
     uv_read_start((uv_stream_t *)&s->tcp, handshake_alloc, on_handshake_read);
 }

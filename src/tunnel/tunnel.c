@@ -102,6 +102,7 @@ static void accept_stream(struct tunnel *t, struct tunnel_stream *s)
     s->handles_open = 2;
     uv_timer_init(t->loop, &s->timer);
     uv_tcp_nodelay(&s->tcp, 1);
+    stream_init_relay(s);
     s->next = t->streams;
     if (t->streams)
         t->streams->prev = s;

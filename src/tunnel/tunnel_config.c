@@ -4,11 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
-
-#include "tun/options.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -53,9 +50,71 @@ static int take_port(json_t *value, const char *file, uint16_t *out, char *cause
     return 0;
 }
 
+static int take_list(json_t *value, const char *file, const char *key, char **items, size_t *count,
+                     char *cause, size_t cause_len)
+{
+    if (!json_is_array(value)) {
+        snprintf(cause, cause_len, "%s: \"tunnel.%s\" must be an array of strings", file, key);
+        return -EINVAL;
+    }
+    if (json_array_size(value) > TUNNEL_FILE_LIST_MAX) {
+        snprintf(cause, cause_len, "%s: \"tunnel.%s\" has more than %d entries", file, key,
+                 TUNNEL_FILE_LIST_MAX);
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(value, i, item)
+    {
+        char *text = NULL;
+        int rc = take_string(item, file, key, &text, cause, cause_len);
+        if (rc < 0) {
+            snprintf(cause, cause_len, "%s: \"tunnel.%s\" must be an array of strings", file, key);
+            return rc;
+        }
+        items[(*count)++] = text;
+    }
+    return 0;
+}
+
+/* "tunMtu": 9000 or "9000"; tun/options.c checks the range. */
+static int take_number_text(json_t *value, const char *file, const char *key, char **out,
+                            char *cause, size_t cause_len)
+{
+    if (!json_is_integer(value))
+        return take_string(value, file, key, out, cause, cause_len);
+    char text[32];
+    snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(value));
+    free(*out);
+    *out = strdup(text);
+    return *out ? 0 : -ENOMEM;
+}
+
+static int take_tun_field(const char *key, json_t *value, const char *file,
+                          struct tunnel_file_settings *out, char *cause, size_t cause_len)
+{
+    if (strcmp(key, "subnets") == 0)
+        return take_list(value, file, key, out->subnets, &out->subnet_count, cause, cause_len);
+    if (strcmp(key, "dnsDomains") == 0)
+        return take_list(value, file, key, out->dns_domains, &out->dns_domain_count, cause,
+                         cause_len);
+    if (strcmp(key, "dnsServer") == 0)
+        return take_string(value, file, key, &out->dns_server, cause, cause_len);
+    if (strcmp(key, "tunMtu") == 0)
+        return take_number_text(value, file, key, &out->tun_mtu, cause, cause_len);
+    if (!json_is_boolean(value)) {
+        snprintf(cause, cause_len, "%s: \"tunnel.dnsAll\" must be true or false", file);
+        return -EINVAL;
+    }
+    out->dns_all = json_is_true(value);
+    return 0;
+}
+
 static int take_field(const char *key, json_t *value, const char *file,
                       struct tunnel_file_settings *out, char *cause, size_t cause_len)
 {
+    static const char *const tun_keys[] = {"subnets", "dnsDomains", "dnsServer", "dnsAll",
+                                           "tunMtu"};
     if (strcmp(key, "host") == 0)
         return take_string(value, file, key, &out->host, cause, cause_len);
     if (strcmp(key, "user") == 0)
@@ -68,10 +127,52 @@ static int take_field(const char *key, json_t *value, const char *file,
         return take_string(value, file, key, &out->host_key_fingerprint, cause, cause_len);
     if (strcmp(key, "port") == 0)
         return take_port(value, file, &out->port, cause, cause_len);
-    if (tun_options_file_key(key))
-        return 0; /* subnets, dnsDomains, ...: the TUN path reads them (tun/options.h) */
+    for (size_t i = 0; i < sizeof(tun_keys) / sizeof(tun_keys[0]); i++)
+        if (strcmp(key, tun_keys[i]) == 0)
+            return take_tun_field(key, value, file, out, cause, cause_len);
     snprintf(cause, cause_len, "%s: unknown key \"tunnel.%s\" (known: %s)", file, key, known_keys);
     return -EINVAL;
+}
+
+/* Reads the settings from a parsed file; owns nothing of root. */
+static int take_root(json_t *root, const char *file_name, struct tunnel_file_settings *out,
+                     char *cause, size_t cause_len)
+{
+    json_t *section = json_is_object(root) ? json_object_get(root, "tunnel") : NULL;
+    if (!json_is_object(root)) {
+        snprintf(cause, cause_len, "%s: the top level must be an object", file_name);
+        return -EINVAL;
+    }
+    if (section && !json_is_object(section)) {
+        snprintf(cause, cause_len, "%s: \"tunnel\" must be an object", file_name);
+        return -EINVAL;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(section, key, value)
+    {
+        int rc = take_field(key, value, file_name, out, cause, cause_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int finish_parse(json_t *root, const json_error_t *error, const char *file_name,
+                        struct tunnel_file_settings *out, char *cause, size_t cause_len)
+{
+    if (!root) {
+        snprintf(cause, cause_len, "%s:%d:%d: %s", file_name, error->line, error->column,
+                 error->text);
+        return -EINVAL;
+    }
+    int rc = take_root(root, file_name, out, cause, cause_len);
+    json_decref(root);
+    if (rc == -ENOMEM)
+        snprintf(cause, cause_len, "out of memory");
+    if (rc < 0)
+        tunnel_config_free(out);
+    return rc;
 }
 
 int tunnel_config_parse(const char *text, size_t len, const char *file_name,
@@ -80,31 +181,27 @@ int tunnel_config_parse(const char *text, size_t len, const char *file_name,
     memset(out, 0, sizeof(*out));
     json_error_t error;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
-    if (!root) {
-        snprintf(cause, cause_len, "%s:%d:%d: %s", file_name, error.line, error.column, error.text);
-        return -EINVAL;
+    return finish_parse(root, &error, file_name, out, cause, cause_len);
+}
+
+/* Feeds jansson at most CONFIG_FILE_MAX bytes of the file: the hard cap
+ * holds for any file, also one whose size stat cannot tell (a pipe). */
+struct capped_file {
+    FILE *f;
+    size_t left;
+    int too_big;
+};
+
+static size_t read_capped(void *buffer, size_t len, void *data)
+{
+    struct capped_file *c = data;
+    if (c->left == 0) {
+        c->too_big = fgetc(c->f) != EOF;
+        return c->too_big ? (size_t)-1 : 0;
     }
-    int rc = 0;
-    json_t *section = json_is_object(root) ? json_object_get(root, "tunnel") : NULL;
-    if (!json_is_object(root)) {
-        snprintf(cause, cause_len, "%s: the top level must be an object", file_name);
-        rc = -EINVAL;
-    } else if (section && !json_is_object(section)) {
-        snprintf(cause, cause_len, "%s: \"tunnel\" must be an object", file_name);
-        rc = -EINVAL;
-    } else if (section) {
-        const char *key;
-        json_t *value;
-        json_object_foreach(section, key, value)
-        {
-            if ((rc = take_field(key, value, file_name, out, cause, cause_len)) < 0)
-                break;
-        }
-    }
-    json_decref(root);
-    if (rc < 0)
-        tunnel_config_free(out);
-    return rc;
+    size_t n = fread(buffer, 1, len < c->left ? len : c->left, c->f);
+    c->left -= n;
+    return n;
 }
 
 int tunnel_config_load(const char *path, struct tunnel_file_settings *out, int *found, char *cause,
@@ -112,25 +209,28 @@ int tunnel_config_load(const char *path, struct tunnel_file_settings *out, int *
 {
     memset(out, 0, sizeof(*out));
     *found = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    struct capped_file file = {fopen(path, "rb"), CONFIG_FILE_MAX, 0};
+    if (!file.f) {
         if (errno == ENOENT)
             return 0;
         snprintf(cause, cause_len, "cannot read %s: %s", path, strerror(errno));
         return -errno;
     }
-    char *text = malloc(CONFIG_FILE_MAX + 1);
-    size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
-    fclose(f);
-    if (!text || n > CONFIG_FILE_MAX) {
+    *found = 1;
+    json_error_t error;
+    json_t *root = json_load_callback(read_capped, &file, JSON_REJECT_DUPLICATES, &error);
+    /* jansson may stop early (bytes after the value): the cap still decides. */
+    char rest[4096];
+    size_t n;
+    while ((n = read_capped(rest, sizeof(rest), &file)) != 0 && n != (size_t)-1)
+        ;
+    fclose(file.f);
+    if (file.too_big) {
+        json_decref(root);
         snprintf(cause, cause_len, "%s is larger than 1 MiB", path);
-        free(text);
         return -EFBIG;
     }
-    *found = 1;
-    int rc = tunnel_config_parse(text, n, path, out, cause, cause_len);
-    free(text);
-    return rc;
+    return finish_parse(root, &error, path, out, cause, cause_len);
 }
 
 void tunnel_config_free(struct tunnel_file_settings *s)
@@ -140,5 +240,11 @@ void tunnel_config_free(struct tunnel_file_settings *s)
     free(s->key);
     free(s->socks);
     free(s->host_key_fingerprint);
+    for (size_t i = 0; i < s->subnet_count; i++)
+        free(s->subnets[i]);
+    for (size_t i = 0; i < s->dns_domain_count; i++)
+        free(s->dns_domains[i]);
+    free(s->dns_server);
+    free(s->tun_mtu);
     memset(s, 0, sizeof(*s));
 }

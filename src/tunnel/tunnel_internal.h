@@ -11,11 +11,13 @@
 #include "core/buf.h"
 #include "ssh/bastion.h"
 #include "ssh/forward.h"
+#include "tunnel/relay.h"
 #include "tunnel/socks5.h"
 #include "tunnel/tunnel.h"
 
 /* Reads from clients go through one loop-wide buffer this large; the bytes
- * the forward cannot take at once stay with the stream (at most one read). */
+ * the forward cannot take at once stay with the stream's relay (at most one
+ * read). */
 #define TUNNEL_READ_SIZE (256u * 1024)
 /* The handshake's input: greeting + auth + request + some pipelined data. */
 #define STREAM_HANDSHAKE_BUFFER 2048
@@ -26,6 +28,7 @@ enum stream_state {
     STREAM_REQUEST,  /* waiting for the CONNECT request */
     STREAM_OPENING,  /* the forward is opening (or waiting for the bastion) */
     STREAM_RELAY,    /* bytes flow both ways */
+    STREAM_REFUSING, /* a refusal reply is being written; closed once it is */
     STREAM_CLOSING,  /* handles closing; freed when they are */
 };
 
@@ -43,24 +46,13 @@ struct tunnel_stream {
 
     uint8_t in[STREAM_HANDSHAKE_BUFFER];
     size_t in_len;
-    int close_after_write; /* a refusal is in flight; close when written */
     size_t writes_in_flight;
     char target[SOCKS5_HOST_MAX + 8]; /* "host:port" */
     char target_host[SOCKS5_HOST_MAX];
     uint16_t target_port;
 
     struct forward *forward;
-    /* client -> bastion */
-    struct buf up; /* read but not yet accepted by the forward */
-    int reading;
-    int local_eof;
-    /* bastion -> client */
-    struct buf down; /* being written to the client */
-    uv_write_t down_req;
-    int writing;
-    uv_shutdown_t shutdown_req;
-    int shutdown_started, shutdown_done;
-    uint64_t bytes_up, bytes_down;
+    struct relay relay; /* once the forward is open; initialised at accept */
 };
 
 struct tunnel {
@@ -93,7 +85,8 @@ void tunnel_stream_freed(struct tunnel *tunnel, struct tunnel_stream *stream);
 void socks5_session_start(struct tunnel_stream *stream);
 
 /* stream.c */
-const char *stream_state_name(enum stream_state state);
+/* Prepares the stream's relay (before the handshake queues data into it). */
+void stream_init_relay(struct tunnel_stream *stream);
 void stream_enter_state(struct tunnel_stream *stream, enum stream_state state);
 /* Opens the forward for stream->target_host:port (the request was parsed). */
 void stream_open_forward(struct tunnel_stream *stream);

@@ -1,5 +1,5 @@
-// The TUN path (`tether tun`, the same as `tether tunnel --subnet`) end to
-// end in a throwaway test VPC (tests/vpc/up): real OpenSSH sshd on the
+// The TUN path (`tether tunnel --subnet ...`, docs/tun.md) end to end in a
+// throwaway test VPC (tests/vpc/up): real OpenSSH sshd on the
 // bastion, PostgreSQL, curl and psql with no proxy settings, dnsmasq serving
 // a private zone in the VPC, the privileged helper through real sudo.
 // Needs root (network namespaces); skipped otherwise.
@@ -68,17 +68,19 @@ async function probeJson(args) {
 const tunArgs = (device = DEVICE) => ['--subnet', '198.18.2.0/24', '--subnet', '2001:2:0:2::/64',
   '--tun-address', TUN_ADDR, '--tun-address', TUN_ADDR6, '--tun-name', device, '--dns-domain', 'vpc.internal'];
 
-// Starts `tether tun` in the client namespace; events are its --json lines.
-function startTether(extraArgs, { user, env = {}, bin = tetherBin, home = work } = {}) {
-  const command = [bin, '--log-level', 'debug', 'tun', '--json', '--host', vpc.VPC_BASTION_ADDR, '--user', vpc.VPC_SSH_USER,
-    '--socks', '127.0.0.1:0', '--host-key-fingerprint', vpc.VPC_SSH_HOST_KEY_FP, ...extraArgs];
+// Starts `tether tunnel` in the client namespace; events are its --json
+// lines. `bare` leaves the connection settings out (tether.json has them).
+function startTether(extraArgs, { user, env = {}, bin = tetherBin, home = work, cwd = home, bare = false } = {}) {
+  const connection = bare ? [] : ['--host', vpc.VPC_BASTION_ADDR, '--user', vpc.VPC_SSH_USER,
+    '--socks', '127.0.0.1:0', '--host-key-fingerprint', vpc.VPC_SSH_HOST_KEY_FP];
+  const command = [bin, '--log-level', 'debug', 'tunnel', '--json', ...connection, ...extraArgs];
   // setpriv execs (no fork), so the child's pid is tether's.
   const argv = user ? ['netns', 'exec', vpc.VPC_NS_CLIENT, 'setpriv', `--reuid=${user}`, '--regid=nogroup', '--clear-groups', '--', ...command]
     : ['netns', 'exec', vpc.VPC_NS_CLIENT, ...command];
   const child = spawn('ip', argv, {
     env: { ...process.env, HOME: home, USER: user || 'root', XDG_CONFIG_HOME: '', TETHER_SSH_PRIVATE_KEY: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: home,
+    cwd,
   });
   const t = { child, events: [], stderr: '', exited: null };
   let pending = '';
@@ -138,7 +140,7 @@ const psqlArgs = (host) => [`host=${host} port=${vpc.VPC_PG_PORT} user=${vpc.VPC
 
 const httpUrl = (host) => `http://${host}:${vpc.VPC_HTTP_PORT}/hello.txt`;
 
-describe('tether tun (TUN path) in a test VPC', { skip, timeout: 300000 }, () => {
+describe('tether tunnel --subnet (TUN path) in a test VPC', { skip, timeout: 300000 }, () => {
   let tether; // shared by the data-path tests
   let idle; // a connection left idle across the data tests
 
@@ -318,19 +320,54 @@ describe('tether tun (TUN path) in a test VPC', { skip, timeout: 300000 }, () =>
     await inClient('ip', ['link', 'del', name]);
   });
 
+  test('host, user, key and subnets come from tether.json; --socks [::1]:PORT listens on ::1', async () => {
+    const dir = path.join(work, 'project');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'tether.json'), JSON.stringify({ tunnel: {
+      host: vpc.VPC_BASTION_ADDR, user: vpc.VPC_SSH_USER, key: path.join(work, 'key'),
+      hostKeyFingerprint: vpc.VPC_SSH_HOST_KEY_FP, subnets: ['198.18.2.0/24', '2001:2:0:2::/64'],
+      dnsDomains: ['vpc.internal'] } }));
+    const t = await startTether(['--socks', '[::1]:0', '--tun-address', TUN_ADDR, '--tun-address', TUN_ADDR6],
+      { bare: true, cwd: dir }).ready();
+    try {
+      const listening = t.events.find((e) => e.type === 'listening');
+      assert.match(listening.socks, /^\[::1\]:[1-9][0-9]*$/);
+      const { stdout } = await inClient('curl', ['-sS', '--max-time', '10', httpUrl('db.vpc.internal')]);
+      assert.equal(stdout.trim(), vpc.VPC_HTTP_CONTENT, 'through the TUN device');
+      const { stdout: proxied } = await inClient('curl', ['-sS', '--max-time', '10', '--socks5-hostname',
+        listening.socks, httpUrl(vpc.VPC_SERVICE_ADDR)]);
+      assert.equal(proxied.trim(), vpc.VPC_HTTP_CONTENT, 'through the SOCKS5 proxy on ::1');
+    } finally {
+      assert.deepEqual(await t.stop(), { code: 0, signal: null });
+    }
+  });
+
+  test('--port 70000 is refused with a clear error, before anything starts', async () => {
+    const t = startTether(['--key', path.join(work, 'key'), '--port', '70000', ...tunArgs()]);
+    assert.equal((await t.exit).code, 2);
+    assert.match(t.stderr, /--port wants a number from 1 to 65535, not "70000"/);
+    assert.equal(await deviceExists(), false);
+  });
+
+  test('`tether tun` is another name for `tether tunnel`', async () => {
+    const [tun, tunnel] = await Promise.all([run(tetherBin, ['tun', '--help']), run(tetherBin, ['tunnel', '--help'])]);
+    assert.equal(tun.stdout, tunnel.stdout);
+    assert.match(tunnel.stdout, /--subnet CIDR/);
+  });
+
   test('install and uninstall round trip in a scratch root', async () => {
     const scratch = path.join(work, 'root');
     fs.mkdirSync(scratch);
-    const { stdout } = await run(tetherBin, ['tun', 'install', '--user', 'nobody', '--root', scratch]);
+    const { stdout } = await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--root', scratch]);
     assert.match(stdout, /installed/);
     const rule = fs.readFileSync(path.join(scratch, 'etc/sudoers.d/tether-nobody'), 'utf8');
     assert.match(rule, /^nobody ALL=\(root\) NOPASSWD: \/opt\/tether\/tether tun-helper \*$/m);
     assert.equal(fs.statSync(path.join(scratch, 'etc/sudoers.d/tether-nobody')).mode & 0o777, 0o440);
     assert.equal(fs.statSync(path.join(scratch, 'opt/tether/tether')).mode & 0o777, 0o755);
-    await run(tetherBin, ['tun', 'uninstall', '--user', 'nobody', '--root', scratch]);
+    await run(tetherBin, ['tunnel', 'uninstall', '--user', 'nobody', '--root', scratch]);
     assert.equal(fs.existsSync(path.join(scratch, 'opt/tether')), false);
     assert.equal(fs.existsSync(path.join(scratch, 'etc/sudoers.d/tether-nobody')), false);
-    await assert.rejects(run(tetherBin, ['tun', 'install', '--user', 'no body', '--root', scratch]), /not a user name/);
+    await assert.rejects(run(tetherBin, ['tunnel', 'install', '--user', 'no body', '--root', scratch]), /not a user name/);
   });
 
   test('unprivileged without the helper: says exactly what to run', async () => {
@@ -338,14 +375,14 @@ describe('tether tun (TUN path) in a test VPC', { skip, timeout: 300000 }, () =>
       { user: 'nobody', home: nobodyHome, env: { TETHER_TUN_PREFIX: '/nonexistent/tether' } });
     const exit = await t.exit;
     assert.equal(exit.code, 2);
-    assert.match(t.stderr, /Run once:\n\s+sudo tether tun install/);
+    assert.match(t.stderr, /Run once:\n\s+sudo tether tunnel install/);
     assert.equal(await deviceExists(), false);
   });
 
   test('unprivileged through the installed helper and real sudo', { skip: !fs.existsSync('/usr/bin/sudo') && 'sudo is not installed' }, async () => {
     const prefix = `/opt/tether-tt${process.pid}`;
     const home = nobodyHome;
-    await run(tetherBin, ['tun', 'install', '--user', 'nobody', '--prefix', prefix]);
+    await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--prefix', prefix]);
     try {
       const t = startTether(['--key', path.join(home, 'key'), ...tunArgs()], { user: 'nobody', home, env: { TETHER_TUN_PREFIX: prefix } });
       await t.ready();
@@ -358,7 +395,7 @@ describe('tether tun (TUN path) in a test VPC', { skip, timeout: 300000 }, () =>
       assert.deepEqual(await t.stop(), { code: 0, signal: null });
       assert.equal(await deviceExists(), false);
     } finally {
-      await run(tetherBin, ['tun', 'uninstall', '--user', 'nobody', '--prefix', prefix]);
+      await run(tetherBin, ['tunnel', 'uninstall', '--user', 'nobody', '--prefix', prefix]);
     }
     assert.equal(fs.existsSync(prefix), false);
   });

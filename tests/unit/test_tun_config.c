@@ -86,37 +86,52 @@ TEST(options_apply_and_finish)
     CHECK_INT(tun_options_apply(&c, TUN_OPT_ADDRESS, "10.0.0.255", cause, sizeof(cause)), -EINVAL);
 }
 
+/* The file's TUN keys, read by tunnel/tunnel_config.c, applied here. */
+static int apply_text(struct tun_config *c, const char *text, char *cause, size_t cause_len)
+{
+    struct tunnel_file_settings file;
+    int rc = tunnel_config_parse(text, strlen(text), "tether.json", &file, cause, cause_len);
+    if (rc == 0)
+        rc = tun_options_apply_file(c, &file, "tether.json", cause, cause_len);
+    tunnel_config_free(&file);
+    return rc;
+}
+
 TEST(options_from_tether_json)
 {
-    char path[] = "/tmp/tun-config-XXXXXX";
-    int fd = mkstemp(path);
     const char *text = "{\"tunnel\": {\"host\": \"x\", \"subnets\": [\"10.1.0.0/16\", "
                        "\"2001:db8::/64\"], \"dnsDomains\": [\"corp.example\"], \"tunMtu\": 9000}}";
-    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-    close(fd);
     struct tun_config c;
     char cause[512];
     tun_config_init(&c);
-    CHECK_INT(tun_options_load_file(&c, path, cause, sizeof(cause)), 0);
+    CHECK_INT(apply_text(&c, text, cause, sizeof(cause)), 0);
     CHECK_INT(c.device.route_count, 2);
     CHECK_INT(c.device.mtu, 9000);
     CHECK_STR(c.dns.domains[0], "corp.example");
-    /* The command line's subnets win over the file's. */
+    /* The command line's subnets (and MTU) win over the file's. */
     tun_config_init(&c);
     tun_options_apply(&c, TUN_OPT_SUBNET, "10.9.0.0/16", cause, sizeof(cause));
-    CHECK_INT(tun_options_load_file(&c, path, cause, sizeof(cause)), 0);
+    tun_options_apply(&c, TUN_OPT_MTU, "1500", cause, sizeof(cause));
+    CHECK_INT(apply_text(&c, text, cause, sizeof(cause)), 0);
     CHECK_INT(c.device.route_count, 1);
-    fd = open(path, O_WRONLY | O_TRUNC);
-    const char *bad = "{\"tunnel\": {\"subnets\": \"10.0.0.0/8\"}}";
-    CHECK(write(fd, bad, strlen(bad)) == (ssize_t)strlen(bad));
-    close(fd);
+    CHECK_INT(c.device.mtu, 1500);
     tun_config_init(&c);
-    CHECK_INT(tun_options_load_file(&c, path, cause, sizeof(cause)), -EINVAL);
+    CHECK_INT(apply_text(&c, "{\"tunnel\": {\"subnets\": \"10.0.0.0/8\"}}", cause, sizeof(cause)),
+              -EINVAL);
     CHECK(strstr(cause, "tunnel.subnets") != NULL);
-    unlink(path);
-    CHECK_INT(tun_options_load_file(&c, path, cause, sizeof(cause)), 0); /* missing: fine */
-    CHECK(tun_options_file_key("subnets") && tun_options_file_key("dnsDomains"));
-    CHECK(!tun_options_file_key("host"));
+    /* A value the TUN path refuses names the file and the key. */
+    tun_config_init(&c);
+    CHECK_INT(apply_text(&c, "{\"tunnel\": {\"subnets\": [\"0.0.0.0/0\"]}}", cause, sizeof(cause)),
+              -EINVAL);
+    CHECK(strstr(cause, "tether.json: \"tunnel.subnets\"") != NULL);
+    tun_config_init(&c);
+    CHECK_INT(apply_text(&c, "{\"tunnel\": {\"tunMtu\": \"100\"}}", cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "tunnel.tunMtu") != NULL);
+    /* No file, no section: nothing changes. */
+    tun_config_init(&c);
+    CHECK_INT(apply_text(&c, "{}", cause, sizeof(cause)), 0);
+    CHECK_INT(c.device.route_count, 0);
+    CHECK_INT(c.device.mtu, TUN_DEFAULT_MTU);
 }
 
 static size_t make_query(uint8_t *out, const char *name, uint16_t id)
