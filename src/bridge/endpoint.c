@@ -345,7 +345,7 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
     struct bridge_endpoint *e = user;
     (void)sub;
     if (status < 0) {
-        log_error("%s", cause);
+        log_debug("%s", cause); /* the owner reports it */
         e->subscription = NULL; /* the client dropped it */
         e->subscribed = 0;
         begin_dispatch(e);

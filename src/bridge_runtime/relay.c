@@ -347,9 +347,10 @@ static void poll_next(struct relay *r)
 static void on_subscribed(void *ctx, int status, int reconnect, const char *cause)
 {
     struct relay *r = ctx;
-    (void)cause; /* the endpoint logged it */
-    if (status < 0)
+    if (status < 0) {
+        log_error("%s", cause);
         return;
+    }
     /* A reconnect must not introduce the bridge again: the endpoint sends
      * the pending Next again instead, and dev gets the silence limit's time
      * to be heard from. */
