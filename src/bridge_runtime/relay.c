@@ -32,7 +32,6 @@ struct relay {
     enum relay_state state;
     int polling_started;
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
-    struct buf next_text; /* the current invocation, as relayed */
     int streaming_started;
 };
 
@@ -48,7 +47,7 @@ static void enter_state(struct relay *r, enum relay_state state)
 {
     if (r->state == state)
         return;
-    log_debug("%s -> %s", state_names[r->state], state_names[state]);
+    log_debug("%s -> %s", relay_state_name(r->state), relay_state_name(state));
     r->state = state;
     /* Once the answer is being posted, the Next needs no more resends. */
     if (state == RELAY_POSTING)
@@ -304,8 +303,6 @@ static void relay_next(struct relay *r, const struct http_message *m)
         return;
     }
     snprintf(r->request_id, sizeof(r->request_id), "%s", id);
-    buf_reset(&r->next_text);
-    runtime_message_to_text(m, &r->next_text);
     if (!bridge_endpoint_subscribed(r->endpoint)) {
         fail_invocation(r, "TetherEventsUnreachable",
                         "the bridge cannot reach the events endpoint, so tether dev cannot "
@@ -313,9 +310,17 @@ static void relay_next(struct relay *r, const struct http_message *m)
         return;
     }
     enter_state(r, RELAY_WAITING_PING);
-    /* A request: sent again after a reconnect until dev is heard from. */
-    bridge_endpoint_request(r->endpoint, r->settings->dev_channel, BRIDGE_NEXT, r->request_id,
-                            buf_bytes(&r->next_text), buf_length(&r->next_text));
+    /* A request: the endpoint keeps it, to send it again after a reconnect
+     * until dev is heard from. */
+    struct buf text = BUF_INIT;
+    if (runtime_message_to_text(m, &text) < 0 ||
+        bridge_endpoint_request(r->endpoint, r->settings->dev_channel, BRIDGE_NEXT, r->request_id,
+                                buf_bytes(&text), buf_length(&text)) < 0) {
+        buf_free(&text);
+        fail_invocation(r, "Runtime.OutOfMemory", "the bridge ran out of memory");
+        return;
+    }
+    buf_free(&text);
     uv_timer_start(&r->timer, on_timer, r->settings->no_dev_timeout_ms, 0);
 }
 
@@ -434,7 +439,6 @@ static void relay_free(struct relay *r)
     runtime_client_free(r->runtime);
     if (r->conns)
         conn_context_free(r->conns);
-    buf_free(&r->next_text);
     free(r);
 }
 

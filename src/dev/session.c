@@ -68,16 +68,11 @@ const char *dev_session_state_name(enum dev_session_state state)
                                                                           : "unknown";
 }
 
-enum dev_session_state dev_session_get_state(const struct dev_session *s)
-{
-    return s->state;
-}
-
 static void set_state(struct dev_session *s, enum dev_session_state state)
 {
     if (s->state == state)
         return;
-    log_debug("session %s -> %s", state_names[s->state], state_names[state]);
+    log_debug("session %s -> %s", dev_session_state_name(s->state), dev_session_state_name(state));
     s->state = state;
 }
 

@@ -80,7 +80,6 @@ enum dev_session_state {
 struct dev_session;
 
 const char *dev_session_state_name(enum dev_session_state state);
-enum dev_session_state dev_session_get_state(const struct dev_session *session);
 
 int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options,
                       struct dev_session **out, char *cause, size_t cause_len);
