@@ -411,13 +411,21 @@ static void on_message(void *ctx, const struct bridge_message *m)
 
 /* ---- connection, presence, subscription ---- */
 
+/* The session cannot serve any more; the owner is told why and is expected
+ * to stop it (which it may do from the callback: nothing here touches the
+ * session afterwards). */
+static void end_session(struct dev_session *s, enum dev_session_event event, const char *detail)
+{
+    set_state(s, DEV_SESSION_ENDED);
+    notify(s, event, detail);
+}
+
 static void on_subscribed(void *ctx, int status, int reconnect, const char *cause)
 {
     struct dev_session *s = ctx;
     (void)reconnect;
     if (status < 0) {
-        set_state(s, DEV_SESSION_ENDED);
-        notify(s, DEV_SESSION_FAILED, cause); /* may stop the session */
+        end_session(s, DEV_SESSION_FAILED, cause);
         return;
     }
     if (s->state == DEV_SESSION_SUBSCRIBING) {
@@ -433,23 +441,18 @@ static void on_presence(void *ctx, enum dev_presence_event event, const char *ot
     switch (event) {
     case DEV_PRESENCE_CLEAR:
         set_state(s, DEV_SESSION_SUBSCRIBING);
-        if (bridge_endpoint_subscribe(s->endpoint, s->dev_channel, cause, sizeof(cause)) < 0) {
-            set_state(s, DEV_SESSION_ENDED);
-            notify(s, DEV_SESSION_FAILED, cause);
-        }
+        if (bridge_endpoint_subscribe(s->endpoint, s->dev_channel, cause, sizeof(cause)) < 0)
+            end_session(s, DEV_SESSION_FAILED, cause);
         break;
     case DEV_PRESENCE_TAKEN:
-        set_state(s, DEV_SESSION_ENDED);
-        notify(s, DEV_SESSION_REFUSED, other);
+        end_session(s, DEV_SESSION_REFUSED, other);
         break;
     case DEV_PRESENCE_DISPLACED:
         bridge_endpoint_unsubscribe(s->endpoint);
-        set_state(s, DEV_SESSION_ENDED);
-        notify(s, DEV_SESSION_DISPLACED, other);
+        end_session(s, DEV_SESSION_DISPLACED, other);
         break;
     case DEV_PRESENCE_FAILED:
-        set_state(s, DEV_SESSION_ENDED);
-        notify(s, DEV_SESSION_FAILED, other);
+        end_session(s, DEV_SESSION_FAILED, other);
         break;
     }
 }
