@@ -482,6 +482,40 @@ TEST(caps_on_message_size_and_held_bytes)
     world_end(&w);
 }
 
+TEST(messages_in_progress_are_capped)
+{
+    struct world w;
+    world_config(&w);
+    w.limits.max_messages = 2;
+    world_start(&w);
+    size_t len = 2 * BRIDGE_CHUNK_BYTES;
+    char *body = pattern(len);
+    struct packets p[3];
+    memset(p, 0, sizeof(p));
+    const char *ids[3] = {"m-0", "m-1", "m-2"};
+    for (int i = 0; i < 3; i++) {
+        peer_message(&p[i], BRIDGE_NEXT, ids[i], body, len);
+        feed(&w.fake, p[i].json[0], p[i].len[0]);
+        w.fake.now += 1;
+    }
+    /* The least recently active one made room for the third. */
+    CHECK_INT(w.owner.abandoned, 1);
+    CHECK(strstr(w.owner.reason, "too many messages") != NULL);
+    CHECK_INT(bridge_endpoint_assembling_count(w.endpoint), 2);
+    CHECK_INT(bridge_endpoint_assembling_bytes(w.endpoint), 2 * BRIDGE_CHUNK_BYTES);
+    /* The two kept ones complete. */
+    for (int i = 1; i < 3; i++)
+        feed(&w.fake, p[i].json[1], p[i].len[1]);
+    CHECK_INT(w.owner.messages, 2);
+    CHECK_INT(w.owner.abandoned, 1);
+    CHECK_STR(w.owner.id, "m-2");
+    CHECK_INT(bridge_endpoint_assembling_count(w.endpoint), 0);
+    for (int i = 0; i < 3; i++)
+        packets_free(&p[i]);
+    free(body);
+    world_end(&w);
+}
+
 TEST(streamed_types_come_chunk_by_chunk)
 {
     struct world w;
@@ -757,6 +791,7 @@ RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_wh
           TEST_ENTRY(duplicates_and_own_packets_are_dropped_pings_are_not),
           TEST_ENTRY(a_message_whose_chunks_stop_expires),
           TEST_ENTRY(caps_on_message_size_and_held_bytes),
+          TEST_ENTRY(messages_in_progress_are_capped),
           TEST_ENTRY(streamed_types_come_chunk_by_chunk),
           TEST_ENTRY(nothing_is_published_before_the_subscription_is_confirmed),
           TEST_ENTRY(the_outbox_retries_a_failed_publish),
