@@ -13,9 +13,11 @@
  * - duplicate handling: the reassembler drops repeated packets by (type,
  *   source, id, index); Pings are heartbeats that repeat their id, so they
  *   bypass it and are delivered every time;
- * - caps on what is held: out-of-order bytes (the reassembler's limits), the
- *   size of one whole message being assembled, and the bytes of all of them;
- *   a message over a cap is abandoned and its owner told;
+ * - caps on what is held: out-of-order bytes and messages in progress (the
+ *   reassembler's limits), the size of one whole message being assembled,
+ *   and the bytes of all of them; a message over a cap is abandoned and its
+ *   owner told (a one-packet message is never held: the packet cap of
+ *   BRIDGE_CHUNK_BYTES is its only limit);
  * - the outbox (bridge/outbox.h): batched, paced publishes, retried after a
  *   lost connection;
  * - the resend policy: a request (the bridge's Next) is kept until its owner
