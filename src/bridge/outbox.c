@@ -22,7 +22,8 @@ struct batch {
 };
 
 struct bridge_outbox {
-    struct events_client *client;
+    bridge_publish_fn publish;
+    void *publish_ctx;
     size_t max_in_flight;
     int retry;
     int ready;
@@ -33,13 +34,14 @@ struct bridge_outbox {
     size_t queued;
 };
 
-struct bridge_outbox *bridge_outbox_new(struct events_client *client, size_t max_in_flight,
-                                        int retry)
+struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish_ctx,
+                                        size_t max_in_flight, int retry)
 {
     struct bridge_outbox *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
-    o->client = client;
+    o->publish = publish;
+    o->publish_ctx = publish_ctx;
     o->max_in_flight = max_in_flight ? max_in_flight : 8;
     o->retry = retry;
     o->ready = 1;
@@ -98,8 +100,8 @@ static void publish(struct bridge_outbox *o, struct batch *b)
     char cause[256];
     b->attempts++;
     b->outbox = o;
-    if (events_client_publish(o->client, b->channel, (const char *const *)b->events, b->count,
-                              on_published, b, cause, sizeof(cause)) < 0) {
+    if (o->publish(o->publish_ctx, b->channel, (const char *const *)b->events, b->count,
+                   on_published, b, cause, sizeof(cause)) < 0) {
         log_warn("cannot publish to %s: %s", b->channel, cause);
         free_batch(b);
         return;

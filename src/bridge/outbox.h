@@ -4,8 +4,9 @@
  * kept until the broker acknowledges it and sent again after a lost
  * connection (receivers drop duplicates). Shared by the bridge and tether dev.
  *
- * The outbox borrows the events client (which must outlive it) and owns the
- * packets queued in it. */
+ * The outbox publishes through a bridge_publish_fn (the events client's
+ * events_client_publish, or a test's), whose context must outlive it, and
+ * owns the packets queued in it. */
 #ifndef TETHER_BRIDGE_OUTBOX_H
 #define TETHER_BRIDGE_OUTBOX_H
 
@@ -15,14 +16,21 @@
 
 struct bridge_outbox;
 
+/* Publishes 1-5 events to a channel, with events_client_publish's contract:
+ * 0 when accepted (on_result then runs exactly once, at the latest when the
+ * service is freed), or -errno with cause and no callback. */
+typedef int (*bridge_publish_fn)(void *ctx, const char *channel, const char *const *events,
+                                 size_t count, events_publish_cb on_result, void *user, char *cause,
+                                 size_t cause_len);
+
 /* Where bridge_outbox_emit sends: pass as the emit context of a writer. */
 struct bridge_outbox_target {
     struct bridge_outbox *outbox;
     const char *channel; /* copied when a packet is queued */
 };
 
-struct bridge_outbox *bridge_outbox_new(struct events_client *client, size_t max_in_flight,
-                                        int retry);
+struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish_ctx,
+                                        size_t max_in_flight, int retry);
 /* Drops what is queued; publishes in flight finish without retry. */
 void bridge_outbox_free(struct bridge_outbox *outbox);
 /* A bridge_emit_fn: ctx is a struct bridge_outbox_target. */

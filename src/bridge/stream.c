@@ -226,15 +226,16 @@ void bridge_reassembler_free(struct bridge_reassembler *r)
     free(r);
 }
 
-static int make_key(const struct bridge_packet *p, char *key, size_t cap)
+static int make_key(enum bridge_type type, const char *source, const char *id, char *key,
+                    size_t cap)
 {
-    return snprintf(key, cap, "%d\x1f%s\x1f%s", (int)p->type, p->source, p->id);
+    return snprintf(key, cap, "%d\x1f%s\x1f%s", (int)type, source, id);
 }
 
 static struct message_state *state_for(struct bridge_reassembler *r, const struct bridge_packet *p)
 {
     char key[sizeof(((struct message_state *)0)->key)];
-    int len = make_key(p, key, sizeof(key));
+    int len = make_key(p->type, p->source, p->id, key, sizeof(key));
     struct message_state *m = hashmap_get(&r->messages, key, (size_t)len);
     if (m)
         return m;
@@ -324,6 +325,18 @@ int bridge_reassembler_push(struct bridge_reassembler *r, struct bridge_packet *
     release(r, m, packet);
     release_held(r, m);
     return BRIDGE_PUSH_ACCEPTED;
+}
+
+int bridge_reassembler_abandon(struct bridge_reassembler *r, enum bridge_type type,
+                               const char *source, const char *id, const char *reason)
+{
+    char key[sizeof(((struct message_state *)0)->key)];
+    int len = make_key(type, source, id, key, sizeof(key));
+    struct message_state *m = hashmap_get(&r->messages, key, (size_t)len);
+    if (!m || m->done)
+        return -ENOENT;
+    abandon(r, m, reason);
+    return 0;
 }
 
 void bridge_reassembler_expire(struct bridge_reassembler *r, uint64_t now_ms)

@@ -7,8 +7,7 @@
 #include <string.h>
 
 #define LOG_MODULE "bridge"
-#include "bridge/outbox.h"
-#include "bridge/stream.h"
+#include "bridge/endpoint.h"
 #include "bridge_runtime/runtime_client.h"
 #include "core/encoding.h"
 #include "core/log.h"
@@ -20,29 +19,20 @@ extern char **environ;
 /* While dev works, it sends a Ping at least every second; this much silence
  * means it is gone (killed, or its machine slept). */
 #define DEV_SILENCE_LIMIT_MS 5000
-#define MAX_PUBLISHES_IN_FLIGHT 8
 
 struct relay {
     uv_loop_t *loop;
     const struct bridge_settings *settings;
     struct conn_context *conns;
     struct events_client *events;
-    struct events_subscription *subscription;
+    struct bridge_endpoint *endpoint; /* the channel to dev: packets, resends */
     struct runtime_client *runtime;
-    struct bridge_reassembler *reassembler;
-    uv_timer_t timer;        /* no-dev and dev-silence limits */
-    uv_timer_t housekeeping; /* reassembly expiry */
+    uv_timer_t timer;            /* no-dev and dev-silence limits */
+    uv_timer_t connect_deadline; /* cold start on an unreachable endpoint */
     enum relay_state state;
-    int ready;           /* subscription confirmed (and not lost since) */
-    int subscribed_once; /* Init sent; later subscriptions are reconnects */
     int polling_started;
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
-    struct buf next_text; /* the current invocation, as relayed (for resends) */
-    struct buf result;    /* a buffered Response / Error body */
     int streaming_started;
-    struct bridge_outbox *outbox; /* packets to dev, kept until acknowledged */
-    struct bridge_outbox_target to_dev;
-    int stopping;
 };
 
 static const char *const state_names[] = {"connecting", "polling", "waiting-ping", "waiting-result",
@@ -57,25 +47,14 @@ static void enter_state(struct relay *r, enum relay_state state)
 {
     if (r->state == state)
         return;
-    log_debug("%s -> %s", state_names[r->state], state_names[state]);
+    log_debug("%s -> %s", relay_state_name(r->state), relay_state_name(state));
     r->state = state;
-}
-
-static uint64_t now_ms(struct relay *r)
-{
-    return uv_now(r->loop);
+    /* Once the answer is being posted, the Next needs no more resends. */
+    if (state == RELAY_POSTING)
+        bridge_endpoint_request_end(r->endpoint);
 }
 
 static void poll_next(struct relay *r);
-
-static int send_message(struct relay *r, enum bridge_type type, const char *id, const void *data,
-                        size_t len)
-{
-    int rc =
-        bridge_send(type, r->settings->worker_id, id, data, len, bridge_outbox_emit, &r->to_dev);
-    bridge_outbox_flush(r->outbox);
-    return rc;
-}
 
 /* ---- Init ---- */
 
@@ -94,7 +73,8 @@ static void send_init(struct relay *r)
     char id[37];
     random_uuid(id);
     log_info("sending Init for %s (worker %s)", r->settings->function_id, r->settings->worker_id);
-    send_message(r, BRIDGE_INIT, id, text, strlen(text));
+    bridge_endpoint_send(r->endpoint, r->settings->dev_channel, BRIDGE_INIT, id, text,
+                         strlen(text));
     free(text);
     json_decref(init);
 }
@@ -111,7 +91,6 @@ static void on_posted(void *ctx, int status, const struct http_message *m, const
                  m ? (int)buf_length(&m->body) : 0, m ? buf_bytes(&m->body) : "");
     r->request_id[0] = '\0';
     r->streaming_started = 0;
-    buf_reset(&r->result);
     poll_next(r);
 }
 
@@ -139,25 +118,27 @@ static void fail_invocation(struct relay *r, const char *error_type, const char 
     json_decref(err);
 }
 
-static void post_response(struct relay *r)
+static void post_response(struct relay *r, const struct buf *body)
 {
     char path[300];
     uv_timer_stop(&r->timer);
     enter_state(r, RELAY_POSTING);
     snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
-    runtime_client_request(r->runtime, "POST", path, NULL, buf_bytes(&r->result),
-                           buf_length(&r->result), on_posted, r);
+    runtime_client_request(r->runtime, "POST", path, NULL, buf_bytes(body), buf_length(body),
+                           on_posted, r);
 }
 
-static void post_error_body(struct relay *r)
+/* The errorType an Error body names, into out ("Unhandled" when none). */
+static const char *error_type_of(const struct buf *body, char *out, size_t cap)
 {
-    json_t *parsed = json_loadb(buf_bytes(&r->result), buf_length(&r->result), 0, NULL);
+    json_t *parsed = json_loadb(buf_bytes(body), buf_length(body), 0, NULL);
     const char *type = json_string_value(json_object_get(parsed, "errorType"));
-    post_error(r, type ? type : "Unhandled", buf_bytes(&r->result), buf_length(&r->result));
+    snprintf(out, cap, "%s", type ? type : "Unhandled");
     json_decref(parsed);
+    return out;
 }
 
-/* ---- responses from dev ---- */
+/* ---- answers from dev ---- */
 
 static void arm_silence_limit(struct relay *r);
 
@@ -185,73 +166,90 @@ static void stream_chunk(struct relay *r, const struct bridge_packet *p)
 }
 
 /* An error after a streamed answer began: Lambda takes it in the trailers. */
-static void end_stream_with_error(struct relay *r)
+static void end_stream_with_error(struct relay *r, const struct buf *body)
 {
-    json_t *parsed = json_loadb(buf_bytes(&r->result), buf_length(&r->result), 0, NULL);
-    const char *type = json_string_value(json_object_get(parsed, "errorType"));
+    char type[128];
     struct buf trailers = BUF_INIT, encoded = BUF_INIT;
-    base64_encode(&encoded, buf_bytes(&r->result), buf_length(&r->result));
+    base64_encode(&encoded, buf_bytes(body), buf_length(body));
     buf_printf(&trailers,
                "Lambda-Runtime-Function-Error-Type: %.100s\r\n"
                "Lambda-Runtime-Function-Error-Body: %.*s\r\n",
-               type ? type : "Unhandled", (int)buf_length(&encoded), buf_bytes(&encoded));
+               error_type_of(body, type, sizeof(type)), (int)buf_length(&encoded),
+               buf_bytes(&encoded));
     buf_terminate(&trailers);
     uv_timer_stop(&r->timer);
     enter_state(r, RELAY_POSTING);
     runtime_client_stream_end(r->runtime, buf_bytes(&trailers));
     buf_free(&trailers);
     buf_free(&encoded);
-    json_decref(parsed);
 }
 
-static void on_result_chunk(struct relay *r, const struct bridge_packet *p)
+/* Whether a message from dev is about the invocation being waited for. */
+static int is_current(struct relay *r, enum bridge_type type, const char *id)
 {
-    arm_silence_limit(r);
-    if (p->type == BRIDGE_RESPONSE && r->settings->streaming) {
-        stream_chunk(r, p);
-        return;
-    }
-    if (buf_append(&r->result, buf_bytes(&p->data), buf_length(&p->data)) < 0) {
-        fail_invocation(r, "Runtime.OutOfMemory", "the bridge ran out of memory");
-        return;
-    }
-    if (!p->final)
-        return;
-    if (p->type == BRIDGE_RESPONSE)
-        post_response(r);
-    else if (r->streaming_started)
-        end_stream_with_error(r);
-    else
-        post_error_body(r);
+    if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state != RELAY_POSTING)
+        return 1;
+    log_debug("ignoring %s for %s (not the current invocation)", bridge_type_name(type), id);
+    return 0;
 }
 
-static void on_chunk(void *ctx, const struct bridge_packet *p)
+/* Anything from dev about the invocation shows dev has it. */
+static void heard_from_dev(struct relay *r)
+{
+    bridge_endpoint_request_heard(r->endpoint);
+    arm_silence_limit(r);
+}
+
+static void on_message(void *ctx, const struct bridge_message *m)
 {
     struct relay *r = ctx;
-    if (p->type == BRIDGE_REBOOT) {
+    char type[128];
+    if (m->type == BRIDGE_REBOOT) {
         send_init(r);
         return;
     }
-    int current = r->request_id[0] && strcmp(p->id, r->request_id) == 0;
-    if (!current || r->state == RELAY_POSTING) {
-        log_debug("ignoring %s for %s (not the current invocation)", bridge_type_name(p->type),
-                  p->id);
+    if (!is_current(r, m->type, m->id))
         return;
-    }
-    switch (p->type) {
+    heard_from_dev(r);
+    switch (m->type) {
     case BRIDGE_PING:
         if (r->state == RELAY_WAITING_PING)
             enter_state(r, RELAY_WAITING_RESULT);
-        arm_silence_limit(r);
         break;
     case BRIDGE_RESPONSE:
+        post_response(r, m->body);
+        break;
     case BRIDGE_ERROR:
     case BRIDGE_INIT_ERROR:
-        enter_state(r, RELAY_WAITING_RESULT);
-        on_result_chunk(r, p);
+        if (r->streaming_started)
+            end_stream_with_error(r, m->body);
+        else
+            post_error(r, error_type_of(m->body, type, sizeof(type)), buf_bytes(m->body),
+                       buf_length(m->body));
         break;
     default:
         break;
+    }
+}
+
+/* A streamed Response's chunks (TETHER_STREAMING=1), as they come in order. */
+static void on_stream_chunk(void *ctx, const struct bridge_packet *p)
+{
+    struct relay *r = ctx;
+    if (!is_current(r, p->type, p->id))
+        return;
+    heard_from_dev(r);
+    enter_state(r, RELAY_WAITING_RESULT);
+    stream_chunk(r, p);
+}
+
+/* A big buffered answer coming in is dev being alive. */
+static void on_progress(void *ctx, const struct bridge_packet *p)
+{
+    struct relay *r = ctx;
+    if (r->request_id[0] && strcmp(p->id, r->request_id) == 0 && r->state != RELAY_POSTING) {
+        heard_from_dev(r);
+        enter_state(r, RELAY_WAITING_RESULT);
     }
 }
 
@@ -266,26 +264,6 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
         snprintf(message, sizeof(message), "the answer from tether dev was incomplete: %s", reason);
         fail_invocation(r, "TetherTransportError", message);
     }
-}
-
-static void on_event(void *user, struct events_subscription *sub, const char *event, size_t len)
-{
-    struct relay *r = user;
-    struct bridge_packet p;
-    char cause[200];
-    (void)sub;
-    if (bridge_packet_decode(event, len, &p, cause, sizeof(cause)) < 0) {
-        log_warn("dropping a malformed packet: %s", cause);
-        return;
-    }
-    /* Dev repeats the same Ping (same id, index 0) every second while it
-     * works: the reassembler would drop every one after the first as a
-     * duplicate, and the silence limit would fail a live invocation. */
-    if (p.type == BRIDGE_PING)
-        on_chunk(r, &p);
-    else
-        bridge_reassembler_push(r->reassembler, &p, now_ms(r));
-    bridge_packet_free(&p);
 }
 
 /* ---- timers ---- */
@@ -314,12 +292,6 @@ static void arm_silence_limit(struct relay *r)
     uv_timer_start(&r->timer, on_timer, DEV_SILENCE_LIMIT_MS, 0);
 }
 
-static void on_housekeeping(uv_timer_t *timer)
-{
-    struct relay *r = timer->data;
-    bridge_reassembler_expire(r->reassembler, now_ms(r));
-}
-
 /* ---- invocations from the Runtime API ---- */
 
 static void relay_next(struct relay *r, const struct http_message *m)
@@ -331,26 +303,30 @@ static void relay_next(struct relay *r, const struct http_message *m)
         return;
     }
     snprintf(r->request_id, sizeof(r->request_id), "%s", id);
-    buf_reset(&r->next_text);
-    runtime_message_to_text(m, &r->next_text);
-    buf_reset(&r->result);
-    if (!r->ready) {
+    if (!bridge_endpoint_subscribed(r->endpoint)) {
         fail_invocation(r, "TetherEventsUnreachable",
                         "the bridge cannot reach the events endpoint, so tether dev cannot "
                         "receive this invocation (see the function's logs for the cause)");
         return;
     }
     enter_state(r, RELAY_WAITING_PING);
-    send_message(r, BRIDGE_NEXT, r->request_id, buf_bytes(&r->next_text),
-                 buf_length(&r->next_text));
+    /* A request: the endpoint keeps it, to send it again after a reconnect
+     * until dev is heard from. */
+    struct buf text = BUF_INIT;
+    if (runtime_message_to_text(m, &text) < 0 ||
+        bridge_endpoint_request(r->endpoint, r->settings->dev_channel, BRIDGE_NEXT, r->request_id,
+                                buf_bytes(&text), buf_length(&text)) < 0) {
+        buf_free(&text);
+        fail_invocation(r, "Runtime.OutOfMemory", "the bridge ran out of memory");
+        return;
+    }
+    buf_free(&text);
     uv_timer_start(&r->timer, on_timer, r->settings->no_dev_timeout_ms, 0);
 }
 
 static void on_next(void *ctx, int status, const struct http_message *m, const char *cause)
 {
     struct relay *r = ctx;
-    if (r->stopping)
-        return;
     if (status == 200 && m) {
         relay_next(r, m);
         return;
@@ -365,8 +341,6 @@ static void on_next(void *ctx, int status, const struct http_message *m, const c
 
 static void poll_next(struct relay *r)
 {
-    if (r->stopping)
-        return;
     enter_state(r, RELAY_POLLING);
     if (runtime_client_request(r->runtime, "GET", "/2018-06-01/runtime/invocation/next", NULL, NULL,
                                0, on_next, r) < 0)
@@ -375,34 +349,20 @@ static void poll_next(struct relay *r)
 
 /* ---- events connection ---- */
 
-static void on_subscribed(void *user, struct events_subscription *sub, int status,
-                          const char *cause)
+static void on_subscribed(void *ctx, int status, int reconnect, const char *cause)
 {
-    struct relay *r = user;
+    struct relay *r = ctx;
     if (status < 0) {
         log_error("%s", cause);
-        r->subscription = NULL;
         return;
     }
-    (void)sub;
-    /* Not !r->ready: a lost connection clears ready, and a reconnect must
-     * re-send the current Next, not introduce the bridge again. */
-    int first = !r->subscribed_once;
-    r->subscribed_once = 1;
-    r->ready = 1;
-    if (first)
+    /* A reconnect must not introduce the bridge again: the endpoint sends
+     * the pending Next again instead, and dev gets the silence limit's time
+     * to be heard from. */
+    if (!reconnect)
         send_init(r);
-    /* After a reconnect, an invocation dev may have missed is sent again:
-     * dev answers a repeated Next by re-sending its result. */
-    if (!first && (r->state == RELAY_WAITING_PING || r->state == RELAY_WAITING_RESULT)) {
-        char resend_id[BRIDGE_MAX_ID_LENGTH + 1];
-        snprintf(resend_id, sizeof(resend_id), "%.100s.r%u", r->request_id,
-                 (unsigned)(now_ms(r) % 100000));
-        send_message(r, BRIDGE_NEXT, resend_id, buf_bytes(&r->next_text),
-                     buf_length(&r->next_text));
+    else if (r->state == RELAY_WAITING_PING || r->state == RELAY_WAITING_RESULT)
         arm_silence_limit(r);
-    }
-    bridge_outbox_set_ready(r->outbox, 1);
     if (!r->polling_started) {
         r->polling_started = 1;
         poll_next(r);
@@ -412,12 +372,10 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
 static void on_events_state(void *user, enum events_client_state state, const char *cause)
 {
     struct relay *r = user;
-    if (state == EVENTS_CLIENT_BACKOFF || state == EVENTS_CLIENT_CLOSED) {
-        r->ready = 0;
-        if (r->outbox)
-            bridge_outbox_set_ready(r->outbox, 0);
+    if (r->endpoint)
+        bridge_endpoint_events_state(r->endpoint, state);
+    if (state == EVENTS_CLIENT_BACKOFF || state == EVENTS_CLIENT_CLOSED)
         log_warn("events connection lost: %s", cause ? cause : "closed");
-    }
 }
 
 /* Cold start must not hang on an unreachable endpoint: past this, invocations
@@ -433,7 +391,7 @@ static void on_connect_deadline(uv_timer_t *timer)
     }
 }
 
-static int connect_events(struct relay *r, char *cause, size_t cause_len)
+static int make_events_client(struct relay *r, char *cause, size_t cause_len)
 {
     const struct bridge_settings *s = r->settings;
     struct events_client_config config;
@@ -452,68 +410,70 @@ static int connect_events(struct relay *r, char *cause, size_t cause_len)
     else if (events_client_config_iam_from_env(&config, s->region, region, sizeof(region), cause,
                                                cause_len) < 0)
         return -EINVAL;
-    int rc = events_client_new(r->loop, &config, &r->events, cause, cause_len);
-    if (rc == 0 && !(r->outbox = bridge_outbox_new(r->events, MAX_PUBLISHES_IN_FLIGHT, 1)))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        /* Nothing goes out before the subscription is confirmed. */
-        bridge_outbox_set_ready(r->outbox, 0);
-        r->to_dev.outbox = r->outbox;
-        r->to_dev.channel = s->dev_channel;
-    }
+    return events_client_new(r->loop, &config, &r->events, cause, cause_len);
+}
+
+static int make_endpoint(struct relay *r, char *cause, size_t cause_len)
+{
+    const struct bridge_settings *s = r->settings;
+    struct bridge_endpoint_config config = {
+        .source = s->worker_id,
+        .events = r->events,
+        .stream_types = s->streaming ? 1u << BRIDGE_RESPONSE : 0,
+        .callbacks = {on_message, on_stream_chunk, on_progress, on_abandon, on_subscribed},
+        .ctx = r,
+    };
+    int rc = bridge_endpoint_new(r->loop, &config, &r->endpoint, cause, cause_len);
     if (rc == 0)
-        rc = events_client_subscribe(r->events, s->worker_channel, on_event, on_subscribed, r,
-                                     &r->subscription, cause, cause_len);
+        rc = bridge_endpoint_subscribe(r->endpoint, s->worker_channel, cause, cause_len);
     if (rc == 0)
         rc = events_client_start(r->events);
     return rc;
+}
+
+/* Undoes a relay_start that failed part way; no timer has been started. */
+static void relay_free(struct relay *r)
+{
+    bridge_endpoint_free(r->endpoint);
+    events_client_free(r->events);
+    runtime_client_free(r->runtime);
+    if (r->conns)
+        conn_context_free(r->conns);
+    free(r);
 }
 
 int relay_start(uv_loop_t *loop, const struct bridge_settings *settings, struct relay **out,
                 char *cause, size_t cause_len)
 {
     struct relay *r = calloc(1, sizeof(*r));
-    if (!r)
+    if (!r) {
+        snprintf(cause, cause_len, "out of memory");
         return -ENOMEM;
+    }
     r->loop = loop;
     r->settings = settings;
     r->conns = conn_context_new(loop);
     r->runtime = r->conns
                      ? runtime_client_new(r->conns, settings->runtime_host, settings->runtime_port)
                      : NULL;
-    r->reassembler = bridge_reassembler_new(NULL, on_chunk, on_abandon, r);
-    if (!r->runtime || !r->reassembler) {
+    int rc = r->runtime ? 0 : -ENOMEM;
+    if (rc < 0)
         snprintf(cause, cause_len, "out of memory");
-        return -ENOMEM;
+    if (rc == 0)
+        rc = make_events_client(r, cause, cause_len);
+    if (rc == 0)
+        rc = make_endpoint(r, cause, cause_len);
+    if (rc < 0) {
+        relay_free(r);
+        return rc;
     }
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
-    uv_timer_init(loop, &r->housekeeping);
-    r->housekeeping.data = r;
-    uv_timer_start(&r->housekeeping, on_housekeeping, 1000, 1000);
-    uv_unref((uv_handle_t *)&r->housekeeping);
-    int rc = connect_events(r, cause, cause_len);
-    if (rc < 0)
-        return rc;
-    static uv_timer_t connect_deadline;
-    uv_timer_init(loop, &connect_deadline);
-    connect_deadline.data = r;
-    uv_timer_start(&connect_deadline, on_connect_deadline,
+    uv_timer_init(loop, &r->connect_deadline);
+    r->connect_deadline.data = r;
+    uv_timer_start(&r->connect_deadline, on_connect_deadline,
                    settings->no_dev_timeout_ms > 10000 ? 10000 : settings->no_dev_timeout_ms, 0);
-    uv_unref((uv_handle_t *)&connect_deadline);
+    uv_unref((uv_handle_t *)&r->connect_deadline);
     *out = r;
     return 0;
-}
-
-void relay_stop(struct relay *r)
-{
-    r->stopping = 1;
-    uv_timer_stop(&r->timer);
-    uv_timer_stop(&r->housekeeping);
-    bridge_outbox_free(r->outbox);
-    r->outbox = NULL;
-    events_client_free(r->events);
-    r->events = NULL;
-    runtime_client_free(r->runtime);
-    r->runtime = NULL;
 }

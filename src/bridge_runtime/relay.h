@@ -19,9 +19,10 @@ enum relay_state {
 struct relay;
 
 const char *relay_state_name(enum relay_state state);
-/* The settings must outlive the relay. */
+/* The settings must outlive the relay, which runs until the process exits
+ * (Lambda ends a runtime by killing it). On failure everything made so far
+ * is freed and cause says why. */
 int relay_start(uv_loop_t *loop, const struct bridge_settings *settings, struct relay **out,
                 char *cause, size_t cause_len);
-void relay_stop(struct relay *relay);
 
 #endif

@@ -7,15 +7,13 @@
 #include <string.h>
 
 #define LOG_MODULE "dev"
-#include "bridge/outbox.h"
-#include "bridge/stream.h"
+#include "bridge/endpoint.h"
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "dev/next.h"
 #include "dev/presence.h"
 
 #define HEARTBEAT_MS 1000
-#define MAX_PUBLISHES_IN_FLIGHT 8
 /* Answers are kept this long so a Next sent again after the bridge
  * reconnected gets the same answer instead of a second run. */
 #define REMEMBER_ANSWERS 64
@@ -33,11 +31,9 @@ struct dev_call {
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
     char worker[BRIDGE_MAX_SOURCE_LENGTH + 1];
     char function[64];
-    char channel[340];
     uv_timer_t heartbeat;
     uint64_t start_ns;
-    struct bridge_outbox_target target; /* where stream packets go */
-    struct bridge_writer stream;        /* a streamed Response */
+    struct bridge_endpoint_stream stream; /* a streamed Response */
     int streaming;
     struct buf event; /* for the report */
 };
@@ -52,22 +48,33 @@ struct remembered {
 struct dev_session {
     uv_loop_t *loop;
     struct dev_session_options options;
+    enum dev_session_state state; /* changed only by set_state */
     struct events_client *events;
-    struct events_subscription *subscription;
     struct dev_presence *presence;
-    struct bridge_reassembler *reassembler;
-    struct hashmap assembling; /* message key -> struct buf */
-    struct hashmap workers;    /* worker id -> struct dev_worker */
+    struct bridge_endpoint *endpoint; /* packets to and from the bridges */
+    struct hashmap workers;           /* worker id -> struct dev_worker */
     struct dev_call *calls;
     struct remembered answers[REMEMBER_ANSWERS];
     size_t next_answer;
-    struct bridge_outbox *outbox; /* packets to the bridges, paced and retried */
-    uv_timer_t housekeeping;
     char dev_channel[300];
     char control_channel[300];
-    int ready;
-    int stopping;
 };
+
+static const char *const state_names[] = {"checking", "subscribing", "serving", "ended", "stopped"};
+
+const char *dev_session_state_name(enum dev_session_state state)
+{
+    return (unsigned)state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state]
+                                                                          : "unknown";
+}
+
+static void set_state(struct dev_session *s, enum dev_session_state state)
+{
+    if (s->state == state)
+        return;
+    log_debug("session %s -> %s", dev_session_state_name(s->state), dev_session_state_name(state));
+    s->state = state;
+}
 
 static void notify(struct dev_session *s, enum dev_session_event event, const char *detail)
 {
@@ -86,10 +93,7 @@ static void send_to(struct dev_session *s, const char *worker, enum bridge_type 
 {
     char channel[340];
     worker_channel(s, worker, channel, sizeof(channel));
-    struct bridge_outbox_target t = {s->outbox, channel};
-    if (bridge_send(type, "dev", id, data, len, bridge_outbox_emit, &t) < 0)
-        log_warn("cannot send %s for %s", bridge_type_name(type), id);
-    bridge_outbox_flush(s->outbox);
+    bridge_endpoint_send(s->endpoint, channel, type, id, data, len);
 }
 
 /* ---- remembered answers ---- */
@@ -132,7 +136,7 @@ static struct dev_call *find_call(struct dev_session *s, const char *request_id)
 static void free_call(uv_handle_t *handle)
 {
     struct dev_call *c = handle->data;
-    bridge_writer_free(&c->stream);
+    bridge_endpoint_stream_free(&c->stream);
     buf_free(&c->event);
     free(c);
 }
@@ -205,16 +209,13 @@ static void call_stream_begin(void *ctx, const char *content_type)
 {
     struct dev_call *c = ctx;
     c->streaming = 1;
-    snprintf(c->stream.content_type, sizeof(c->stream.content_type), "%s",
-             content_type ? content_type : "");
+    bridge_endpoint_stream_content_type(&c->stream, content_type);
 }
 
 static void call_stream_data(void *ctx, const char *data, size_t len)
 {
     struct dev_call *c = ctx;
-    bridge_writer_write(&c->stream, data, len);
-    bridge_writer_flush(&c->stream);
-    bridge_outbox_flush(c->session->outbox);
+    bridge_endpoint_stream_write(&c->stream, data, len);
 }
 
 static void call_finish(void *ctx, int success, const char *error_type, const char *body,
@@ -223,8 +224,7 @@ static void call_finish(void *ctx, int success, const char *error_type, const ch
     struct dev_call *c = ctx;
     struct dev_session *s = c->session;
     if (success && c->streaming) {
-        bridge_writer_close(&c->stream);
-        bridge_outbox_flush(s->outbox);
+        bridge_endpoint_stream_close(&c->stream);
     } else {
         enum bridge_type type = success ? BRIDGE_RESPONSE : BRIDGE_ERROR;
         send_to(s, c->worker, type, c->request_id, body, len);
@@ -273,11 +273,10 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         snprintf(c->request_id, sizeof(c->request_id), "%s", next.request_id);
         snprintf(c->worker, sizeof(c->worker), "%s", w->id);
         snprintf(c->function, sizeof(c->function), "%s", w->function);
-        worker_channel(s, w->id, c->channel, sizeof(c->channel));
-        c->target.outbox = s->outbox;
-        c->target.channel = c->channel;
-        bridge_writer_init(&c->stream, BRIDGE_RESPONSE, "dev", c->request_id, bridge_outbox_emit,
-                           &c->target);
+        char channel[340];
+        worker_channel(s, w->id, channel, sizeof(channel));
+        bridge_endpoint_stream_init(s->endpoint, &c->stream, channel, BRIDGE_RESPONSE,
+                                    c->request_id);
         buf_append(&c->event, buf_bytes(&next.body), buf_length(&next.body));
         c->start_ns = uv_hrtime();
         uv_timer_init(s->loop, &c->heartbeat);
@@ -395,88 +394,42 @@ static void handle_next(struct dev_session *s, const char *source, const char *i
         buf_append(w->waiting_next, text, len);
 }
 
-static void on_message(struct dev_session *s, enum bridge_type type, const char *source,
-                       const char *id, const struct buf *body)
+static void on_message(void *ctx, const struct bridge_message *m)
 {
-    switch (type) {
+    struct dev_session *s = ctx;
+    switch (m->type) {
     case BRIDGE_INIT:
-        handle_init(s, source, buf_bytes(body), buf_length(body));
+        handle_init(s, m->source, buf_bytes(m->body), buf_length(m->body));
         break;
     case BRIDGE_NEXT:
-        handle_next(s, source, id, buf_bytes(body), buf_length(body));
+        handle_next(s, m->source, m->id, buf_bytes(m->body), buf_length(m->body));
         break;
     default:
-        log_debug("ignoring %s from %s", bridge_type_name(type), source);
+        log_debug("ignoring %s from %s", bridge_type_name(m->type), m->source);
     }
-}
-
-static void on_chunk(void *ctx, const struct bridge_packet *p)
-{
-    struct dev_session *s = ctx;
-    char key[BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8];
-    int n = snprintf(key, sizeof(key), "%d/%s/%s", (int)p->type, p->source, p->id);
-    struct buf *body = hashmap_get(&s->assembling, key, (size_t)n);
-    if (p->final && !body) { /* one packet: no copy */
-        on_message(s, p->type, p->source, p->id, &p->data);
-        return;
-    }
-    if (!body && (!(body = calloc(1, sizeof(*body))) ||
-                  hashmap_put(&s->assembling, key, (size_t)n, body) < 0)) {
-        free(body);
-        return;
-    }
-    buf_append(body, buf_bytes(&p->data), buf_length(&p->data));
-    if (!p->final)
-        return;
-    hashmap_remove(&s->assembling, key, (size_t)n);
-    on_message(s, p->type, p->source, p->id, body);
-    buf_free(body);
-    free(body);
-}
-
-static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
-                       const char *reason)
-{
-    struct dev_session *s = ctx;
-    char key[BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8];
-    int n = snprintf(key, sizeof(key), "%d/%s/%s", (int)type, source, id);
-    struct buf *body = hashmap_remove(&s->assembling, key, (size_t)n);
-    if (body) {
-        buf_free(body);
-        free(body);
-    }
-    log_warn("%s %s from %s was incomplete: %s", bridge_type_name(type), id, source, reason);
-}
-
-static void on_packet(void *user, struct events_subscription *sub, const char *event, size_t len)
-{
-    struct dev_session *s = user;
-    struct bridge_packet p;
-    char cause[200];
-    (void)sub;
-    if (bridge_packet_decode(event, len, &p, cause, sizeof(cause)) < 0) {
-        log_warn("dropping a malformed packet: %s", cause);
-        return;
-    }
-    if (strcmp(p.source, "dev") != 0)
-        bridge_reassembler_push(s->reassembler, &p, uv_now(s->loop));
-    bridge_packet_free(&p);
 }
 
 /* ---- connection, presence, subscription ---- */
 
-static void on_subscribed(void *user, struct events_subscription *sub, int status,
-                          const char *cause)
+/* The session cannot serve any more; the owner is told why and is expected
+ * to stop it (which it may do from the callback: nothing here touches the
+ * session afterwards). */
+static void end_session(struct dev_session *s, enum dev_session_event event, const char *detail)
 {
-    struct dev_session *s = user;
-    (void)sub;
+    set_state(s, DEV_SESSION_ENDED);
+    notify(s, event, detail);
+}
+
+static void on_subscribed(void *ctx, int status, int reconnect, const char *cause)
+{
+    struct dev_session *s = ctx;
+    (void)reconnect;
     if (status < 0) {
-        s->subscription = NULL;
-        notify(s, DEV_SESSION_FAILED, cause);
+        end_session(s, DEV_SESSION_FAILED, cause);
         return;
     }
-    if (!s->ready) {
-        s->ready = 1;
+    if (s->state == DEV_SESSION_SUBSCRIBING) {
+        set_state(s, DEV_SESSION_SERVING);
         notify(s, DEV_SESSION_READY, s->dev_channel);
     }
 }
@@ -487,21 +440,19 @@ static void on_presence(void *ctx, enum dev_presence_event event, const char *ot
     char cause[256];
     switch (event) {
     case DEV_PRESENCE_CLEAR:
-        if (events_client_subscribe(s->events, s->dev_channel, on_packet, on_subscribed, s,
-                                    &s->subscription, cause, sizeof(cause)) < 0)
-            notify(s, DEV_SESSION_FAILED, cause);
+        set_state(s, DEV_SESSION_SUBSCRIBING);
+        if (bridge_endpoint_subscribe(s->endpoint, s->dev_channel, cause, sizeof(cause)) < 0)
+            end_session(s, DEV_SESSION_FAILED, cause);
         break;
     case DEV_PRESENCE_TAKEN:
-        notify(s, DEV_SESSION_REFUSED, other);
+        end_session(s, DEV_SESSION_REFUSED, other);
         break;
     case DEV_PRESENCE_DISPLACED:
-        if (s->subscription)
-            events_client_unsubscribe(s->subscription);
-        s->subscription = NULL;
-        notify(s, DEV_SESSION_DISPLACED, other);
+        bridge_endpoint_unsubscribe(s->endpoint);
+        end_session(s, DEV_SESSION_DISPLACED, other);
         break;
     case DEV_PRESENCE_FAILED:
-        notify(s, DEV_SESSION_FAILED, other);
+        end_session(s, DEV_SESSION_FAILED, other);
         break;
     }
 }
@@ -509,19 +460,23 @@ static void on_presence(void *ctx, enum dev_presence_event event, const char *ot
 static void on_events_state(void *user, enum events_client_state state, const char *cause)
 {
     struct dev_session *s = user;
-    if (state == EVENTS_CLIENT_BACKOFF) {
-        bridge_outbox_set_ready(s->outbox, 0);
+    if (s->endpoint)
+        bridge_endpoint_events_state(s->endpoint, state);
+    if (state == EVENTS_CLIENT_BACKOFF)
         notify(s, DEV_SESSION_EVENTS_LOST, cause);
-    } else if (state == EVENTS_CLIENT_READY && s->ready) {
-        bridge_outbox_set_ready(s->outbox, 1);
+    else if (state == EVENTS_CLIENT_READY && s->state == DEV_SESSION_SERVING)
         notify(s, DEV_SESSION_EVENTS_BACK, NULL);
-    }
 }
 
-static void on_housekeeping(uv_timer_t *timer)
+static int make_endpoint(struct dev_session *s, char *cause, size_t cause_len)
 {
-    struct dev_session *s = timer->data;
-    bridge_reassembler_expire(s->reassembler, uv_now(s->loop));
+    struct bridge_endpoint_config config = {
+        .source = "dev",
+        .events = s->events,
+        .callbacks = {.on_message = on_message, .on_subscribed = on_subscribed},
+        .ctx = s,
+    };
+    return bridge_endpoint_new(s->loop, &config, &s->endpoint, cause, cause_len);
 }
 
 int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options,
@@ -540,15 +495,11 @@ int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options
     struct events_client_config events = *options->events;
     events.on_state = on_events_state;
     events.user = s;
-    int rc = hashmap_init(&s->assembling);
-    if (rc == 0)
-        rc = hashmap_init(&s->workers);
-    if (rc == 0 && !(s->reassembler = bridge_reassembler_new(NULL, on_chunk, on_abandon, s)))
-        rc = -ENOMEM;
+    int rc = hashmap_init(&s->workers);
     if (rc == 0)
         rc = events_client_new(loop, &events, &s->events, cause, cause_len);
-    if (rc == 0 && !(s->outbox = bridge_outbox_new(s->events, MAX_PUBLISHES_IN_FLIGHT, 1)))
-        rc = -ENOMEM;
+    if (rc == 0)
+        rc = make_endpoint(s, cause, cause_len);
     if (rc == 0)
         rc = dev_presence_start(loop, s->events, s->control_channel, options->force,
                                 options->presence_wait_ms ? options->presence_wait_ms : 800,
@@ -559,10 +510,6 @@ int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options
         dev_session_stop(s);
         return rc;
     }
-    uv_timer_init(loop, &s->housekeeping);
-    s->housekeeping.data = s;
-    uv_timer_start(&s->housekeeping, on_housekeeping, 1000, 1000);
-    uv_unref((uv_handle_t *)&s->housekeeping);
     *out = s;
     return 0;
 }
@@ -570,15 +517,6 @@ int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options
 void dev_session_reload(struct dev_session *s, const char *function_id)
 {
     lambda_service_restart_function(s->options.workers, function_id, "code changed");
-}
-
-static int drop_assembling(const char *key, void *value, void *ctx)
-{
-    (void)key;
-    (void)ctx;
-    buf_free(value);
-    free(value);
-    return 1;
 }
 
 static int drop_worker(const char *key, void *value, void *ctx)
@@ -595,37 +533,24 @@ static int drop_worker(const char *key, void *value, void *ctx)
     return 1;
 }
 
-static void free_session(uv_handle_t *handle)
-{
-    struct dev_session *s = handle->data;
-    free(s);
-}
-
+/* Everything the session owns goes; callbacks that might still be running
+ * (this may be called from one) never touch the session again: the endpoint
+ * and the events client stop calling back when freed. */
 void dev_session_stop(struct dev_session *s)
 {
-    if (s->stopping)
+    if (s->state == DEV_SESSION_STOPPED)
         return;
-    s->stopping = 1;
+    set_state(s, DEV_SESSION_STOPPED);
     while (s->calls)
         end_call(s->calls);
     dev_presence_stop(s->presence);
-    bridge_outbox_free(s->outbox);
+    bridge_endpoint_free(s->endpoint);
     events_client_free(s->events);
-    bridge_reassembler_free(s->reassembler);
-    if (s->assembling.slots) {
-        hashmap_foreach(&s->assembling, drop_assembling, NULL);
-        hashmap_free(&s->assembling);
-    }
     if (s->workers.slots) {
         hashmap_foreach(&s->workers, drop_worker, NULL);
         hashmap_free(&s->workers);
     }
     for (size_t i = 0; i < REMEMBER_ANSWERS; i++)
         buf_free(&s->answers[i].body);
-    if (s->housekeeping.data) {
-        uv_timer_stop(&s->housekeeping);
-        uv_close((uv_handle_t *)&s->housekeeping, free_session);
-    } else {
-        free(s);
-    }
+    free(s);
 }

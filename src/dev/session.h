@@ -10,8 +10,13 @@
  * (streamed answers as they come). A Next for an unknown sandbox gets a
  * Reboot, and runs once the Init arrives.
  *
+ * The bridge protocol's mechanics (subscription, reassembly, duplicates,
+ * outbox, expiry) are the bridge endpoint's (bridge/endpoint.h); this file
+ * keeps only what dev does with each message.
+ *
  * The session borrows the project config and the workers service (both must
- * outlive it) and owns its events client. */
+ * outlive it) and owns its events client and endpoint. dev_session_stop may
+ * be called from the session's own callbacks; it frees the session. */
 #ifndef TETHER_DEV_SESSION_H
 #define TETHER_DEV_SESSION_H
 
@@ -63,7 +68,18 @@ struct dev_session_options {
     void *ctx;
 };
 
+/* The session's life. It changes in one place, logged at debug level. */
+enum dev_session_state {
+    DEV_SESSION_CHECKING,    /* asking whether another session serves the stage */
+    DEV_SESSION_SUBSCRIBING, /* the stage is ours; subscribing to its channel */
+    DEV_SESSION_SERVING,     /* subscribed: invocations are served */
+    DEV_SESSION_ENDED,       /* refused, displaced or failed: the owner should stop it */
+    DEV_SESSION_STOPPED,     /* dev_session_stop ran */
+};
+
 struct dev_session;
+
+const char *dev_session_state_name(enum dev_session_state state);
 
 int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options,
                       struct dev_session **out, char *cause, size_t cause_len);

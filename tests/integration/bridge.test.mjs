@@ -338,19 +338,20 @@ describe('when dev does not answer', () => {
 
 /* ------------------------------------------------------- broker restart */
 
-describe('broker restarted mid-invocation', () => {
+/** A broker that can be restarted on its port, one bridge function `name`
+ * (debug log) for app/stage, and one dev process (extra: more of its
+ * options), warmed by one invocation; and cleanup. */
+function useRestartableChain(name, app, stage, extra = {}) {
   const state = { broker: null, service: null, dev: null, port: 0 };
   before(async () => {
     state.broker = await brokerOn();
     state.port = state.broker.port;
-    state.service = await startLambda(tempDir('tether-bridge-restart-'), {
-      functions: [
-        bridgeFn('restart', { broker: state.broker, app: 'rs', stage: 'one', environment: { TETHER_LOG: 'debug' } }),
-      ],
+    state.service = await startLambda(tempDir(`tether-bridge-${name}-`), {
+      functions: [bridgeFn(name, { broker: state.broker, app, stage, environment: { TETHER_LOG: 'debug' } })],
     });
-    state.dev = await startDevProcess(devOptions(state.broker, 'rs', 'one'));
+    state.dev = await startDevProcess({ ...devOptions(state.broker, app, stage), ...extra });
     // Warm: the sandbox is up and introduced.
-    const warm = await state.service.invoke('restart', { warm: true });
+    const warm = await state.service.invoke(name, { warm: true });
     assert.deepEqual(warm.json, { warm: true });
   });
   afterEach(() => assertNoBridgeSanitizerReport(state.service));
@@ -362,6 +363,11 @@ describe('broker restarted mid-invocation', () => {
     }
     await state.broker?.stop();
   });
+  return state;
+}
+
+describe('broker restarted mid-invocation', () => {
+  const state = useRestartableChain('restart', 'rs', 'one');
 
   /** Starts a slow invocation, kills the broker after dev's first Ping,
    * and brings it back on the same port after `downMs`. */
@@ -448,6 +454,46 @@ describe('broker restarted mid-invocation', () => {
   });
 });
 
+/* ------------------------------------------- dev resubscribes after the bridge */
+
+describe('broker restarted while the Next is lost, dev back after the bridge', () => {
+  // Dev waits this long before reconnecting, so the bridge is back first and
+  // its first resend of the Next reaches nobody.
+  const DEV_RECONNECT_DELAY_MS = 3000;
+  const state = useRestartableChain('late', 'lt', 'one', { reconnectDelayMs: DEV_RECONNECT_DELAY_MS });
+
+  test('the bridge keeps sending the Next until dev answers', async (t) => {
+    const payload = { devMode: 'deaf', n: 3 };
+    const started = Date.now();
+    const logFrom = state.service.stdout.length;
+    const pending = state.service.invoke('late', payload, {}, 25000);
+    // Dev "loses" the first Next (deaf mode), then the broker goes away.
+    const first = await state.dev.waitFor((e) => e.type === 'next' && e.t >= started && !e.repeat, 5000, 'the Next');
+    state.broker.child.kill('SIGKILL');
+    await state.broker.stop();
+    state.broker = await brokerOn(state.port);
+    const res = await pending;
+    const ms = Date.now() - started;
+    // What happens: it completes, with the echo intact, once dev is back.
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    assert.equal(res.headers.get('x-amz-function-error'), null, res.text.slice(0, 300));
+    assert.deepEqual(res.json, payload);
+    const repeats = state.dev.ofType('next').filter((e) => e.repeat && e.requestId === first.requestId);
+    assert.ok(repeats.length >= 1, 'dev never saw the Next again');
+    for (const r of repeats) assert.match(r.id, new RegExp(`^${first.requestId}\\.r\\d+$`));
+    // The bridge was subscribed again before dev: its first resend went to
+    // nobody, and a later one is what dev answered.
+    const log = state.service.stdout.slice(logFrom);
+    const resends = (log.match(new RegExp(`sending Next ${first.requestId} again as`, 'g')) ?? []).length;
+    assert.ok(resends >= 2, `the bridge sent the Next again ${resends} time(s):\n${log}`);
+    t.diagnostic(`completed after ${ms} ms; ${resends} resend(s), dev answered ${repeats[0].id}`);
+    // And the chain keeps working afterwards.
+    await state.dev.waitFor(() => state.dev.ofType('reconnected').length > 0, 10000, 'dev to reconnect');
+    const again = await state.service.invoke('late', { after: 1 });
+    assert.deepEqual(again.json, { after: 1 });
+  });
+});
+
 /* -------------------------------------------------------------- settings */
 
 describe('settings and Init', () => {
@@ -455,6 +501,7 @@ describe('settings and Init', () => {
     (broker) => [
       bridgeFn('nohttp', { broker, app: 'cfg', stage: 'one', environment: { TETHER_EVENTS_HTTP: undefined } }),
       bridgeFn('noapp', { broker, app: undefined, stage: 'one' }),
+      bridgeFn('badurl', { broker, app: 'cfg', stage: 'one', environment: { TETHER_EVENTS_HTTP: 'notaurl' } }),
       bridgeFn('env', {
         broker,
         app: 'cfg',
@@ -478,6 +525,15 @@ describe('settings and Init', () => {
     const res = await chain.service.invoke('noapp', {}, {}, 10000);
     const err = assertFunctionError(res, 'Runtime.InitError');
     assert.match(err.errorMessage, /TETHER_APP is not set/);
+  });
+
+  // Settings load, but the relay cannot start: what it made so far is freed
+  // (a sanitizer build of the bridge reports leaks in the function log,
+  // which afterEach checks).
+  test('an unusable TETHER_EVENTS_HTTP: Runtime.InitError with the cause', async () => {
+    const res = await chain.service.invoke('badurl', {}, {}, 10000);
+    const err = assertFunctionError(res, 'Runtime.InitError');
+    assert.match(err.errorMessage, /^tether-bridge: bad HTTP endpoint notaurl/);
   });
 
   test("Init carries the function's environment minus runtime plumbing and TETHER_*, with credentials", async () => {

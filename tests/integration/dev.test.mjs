@@ -429,7 +429,7 @@ describe('one project, every runtime and behaviour (embedded mode)', () => {
     const node = await invokeApi(dev.lambda, 'NodeEcho', event, { ms: 60000 });
     const nodeMs = Date.now() - started;
     assert.equal(node.status, 200, node.text.slice(0, 300));
-    assert.equal(node.headers.get('x-amz-function-error'), null);
+    assert.equal(node.headers.get('x-amz-function-error'), null, node.text.slice(0, 300));
     assert.equal(node.text.length, event.length);
     assert.ok(Buffer.from(node.text).equals(event), 'the Node echo changed the payload');
     t.diagnostic(`6 MB round trip: C echo via tether invoke ${cMs} ms; Node echo via the Invoke API ${nodeMs} ms`);

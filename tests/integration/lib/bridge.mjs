@@ -56,6 +56,8 @@ export const STREAM_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-r
  * are always echoed). Values:
  *   echo             Ping, then the event back as the Response (default)
  *   silent           nothing at all: not even a Ping
+ *   deaf             the first Next is lost (nothing at all); a Next sent
+ *                    again is answered like echo
  *   ping-only        one Ping, then nothing (a dev that hangs)
  *   slow:MS          Ping at once and every second, Response after MS
  *   error            Ping, then an Error {errorType: "EchoError", ...}
@@ -126,6 +128,8 @@ export class DevSide {
    * (called with {type, ...} for everything worth reporting), details
    * (false: report only connection events, not every invocation) and modes
    * (false: always echo, never look into events); both for benchmarks.
+   * reconnectDelayMs (default 20): how long it waits to reconnect after a
+   * lost connection, so a test can make dev resubscribe after the bridge.
    */
   constructor(options) {
     this.options = { namespace: 'tether', ...options };
@@ -188,7 +192,7 @@ export class DevSide {
       // duplicates).
       for (const events of this.inFlight.values()) this.pending.push(events);
       this.inFlight.clear();
-      setTimeout(() => this.connect(), wasReady ? 20 : 100);
+      setTimeout(() => this.connect(), wasReady ? (this.options.reconnectDelayMs ?? 20) : 100);
     });
   }
 
@@ -315,9 +319,9 @@ export class DevSide {
         event: next.body.length <= 64 * 1024 ? next.body.toString('base64') : undefined,
       });
     }
-    if (mode === 'silent') return;
+    if (mode === 'silent' || (mode === 'deaf' && !repeat)) return;
     const done = this.answers.get(requestId);
-    if (mode === 'echo' && !done && !this.running.has(requestId)) {
+    if ((mode === 'echo' || mode === 'deaf') && !done && !this.running.has(requestId)) {
       // The usual case, in as few publishes as possible: the Ping and the
       // Response's first packets go out together.
       const ping = packetize(PACKET_TYPES.Ping, 'dev', requestId, Buffer.alloc(0));

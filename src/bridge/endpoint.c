@@ -1,0 +1,548 @@
+#include "bridge/endpoint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "endpoint"
+#include "core/hashmap.h"
+#include "core/log.h"
+
+#define DEFAULT_TICK_MS 250
+#define DEFAULT_MAX_PUBLISHES_IN_FLIGHT 8
+#define KEY_CAP (BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8)
+
+/* A message being put together from its in-order chunks. */
+struct assembly {
+    struct buf body;
+    char content_type[128];
+};
+
+/* The pending request and where its resends stand. */
+struct pending_request {
+    int active;
+    int resending; /* reconnected since the peer was last heard from */
+    enum bridge_type type;
+    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    char channel[340];
+    struct buf body;
+    unsigned resends;
+    uint64_t last_sent_ms;
+};
+
+struct bridge_endpoint {
+    uv_loop_t *loop;
+    struct bridge_endpoint_config config;
+    char source[BRIDGE_MAX_SOURCE_LENGTH + 1];
+    const struct bridge_endpoint_ops *ops;
+    void *ops_ctx;
+    struct events_subscription *subscription;
+    int subscribed;      /* confirmed and not lost since */
+    int subscribed_once; /* later confirmations are reconnects */
+    struct bridge_reassembler *reassembler;
+    struct hashmap assembling; /* (type, source, id) -> struct assembly */
+    size_t assembling_bytes;
+    struct bridge_outbox *outbox;
+    struct pending_request request;
+    uv_timer_t timer;
+    /* Owners may free the endpoint from its own callbacks: the parts are
+     * then freed when the outermost dispatch returns, and no callback runs
+     * after bridge_endpoint_free. */
+    int dispatching;
+    int freed;
+};
+
+/* ---- the real events service ---- */
+
+static int events_subscribe(void *ctx, const char *channel, events_data_cb on_data,
+                            events_subscribe_cb on_result, void *user,
+                            struct events_subscription **out, char *cause, size_t cause_len)
+{
+    return events_client_subscribe(ctx, channel, on_data, on_result, user, out, cause, cause_len);
+}
+
+static void events_unsubscribe(void *ctx, struct events_subscription *sub)
+{
+    (void)ctx;
+    events_client_unsubscribe(sub);
+}
+
+static int events_publish(void *ctx, const char *channel, const char *const *events, size_t count,
+                          events_publish_cb on_result, void *user, char *cause, size_t cause_len)
+{
+    return events_client_publish(ctx, channel, events, count, on_result, user, cause, cause_len);
+}
+
+/* No now_ms: the real clock is the loop's (endpoint_now). */
+static const struct bridge_endpoint_ops events_ops = {events_subscribe, events_unsubscribe,
+                                                      events_publish, NULL};
+
+static uint64_t endpoint_now(const struct bridge_endpoint *e)
+{
+    return e->ops->now_ms ? e->ops->now_ms(e->ops_ctx) : uv_now(e->loop);
+}
+
+/* ---- receiving ---- */
+
+static int make_key(enum bridge_type type, const char *source, const char *id, char *key)
+{
+    return snprintf(key, KEY_CAP, "%d/%s/%s", (int)type, source, id);
+}
+
+static int is_streamed(const struct bridge_endpoint *e, enum bridge_type type)
+{
+    return (e->config.stream_types >> (unsigned)type) & 1u;
+}
+
+static void free_assembly(struct bridge_endpoint *e, struct assembly *a)
+{
+    e->assembling_bytes -= buf_length(&a->body);
+    buf_free(&a->body);
+    free(a);
+}
+
+static void drop_assembly(struct bridge_endpoint *e, enum bridge_type type, const char *source,
+                          const char *id)
+{
+    char key[KEY_CAP];
+    int n = make_key(type, source, id, key);
+    struct assembly *a = hashmap_remove(&e->assembling, key, (size_t)n);
+    if (a)
+        free_assembly(e, a);
+}
+
+static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
+                       const char *reason)
+{
+    struct bridge_endpoint *e = ctx;
+    drop_assembly(e, type, source, id);
+    log_warn("%s %s from %s was incomplete: %s", bridge_type_name(type), id, source, reason);
+    if (e->config.callbacks.on_abandon && !e->freed)
+        e->config.callbacks.on_abandon(e->config.ctx, type, source, id, reason);
+}
+
+static void deliver(struct bridge_endpoint *e, const struct bridge_packet *p,
+                    const struct buf *body, const char *content_type)
+{
+    if (e->freed)
+        return;
+    struct bridge_message m = {p->type, p->source, p->id, content_type, body};
+    e->config.callbacks.on_message(e->config.ctx, &m);
+}
+
+/* Refuses a message that grew past a cap: the reassembler forgets it (later
+ * packets are duplicates) and the owner is told. */
+static void refuse(struct bridge_endpoint *e, const struct bridge_packet *p, const char *reason)
+{
+    drop_assembly(e, p->type, p->source, p->id);
+    if (bridge_reassembler_abandon(e->reassembler, p->type, p->source, p->id, reason) < 0)
+        on_abandon(e, p->type, p->source, p->id, reason); /* it was the final packet */
+}
+
+static struct assembly *assembly_for(struct bridge_endpoint *e, const struct bridge_packet *p)
+{
+    char key[KEY_CAP];
+    int n = make_key(p->type, p->source, p->id, key);
+    struct assembly *a = hashmap_get(&e->assembling, key, (size_t)n);
+    if (a)
+        return a;
+    if (!(a = calloc(1, sizeof(*a))))
+        return NULL;
+    snprintf(a->content_type, sizeof(a->content_type), "%s", p->content_type);
+    if (hashmap_put(&e->assembling, key, (size_t)n, a) < 0) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void assemble(struct bridge_endpoint *e, const struct bridge_packet *p)
+{
+    char key[KEY_CAP];
+    int n = make_key(p->type, p->source, p->id, key);
+    if (p->final && !hashmap_get(&e->assembling, key, (size_t)n)) {
+        deliver(e, p, &p->data, p->content_type); /* one packet: no copy */
+        return;
+    }
+    struct assembly *a = assembly_for(e, p);
+    size_t len = buf_length(&p->data);
+    if (!a) {
+        refuse(e, p, "out of memory");
+        return;
+    }
+    if (buf_length(&a->body) + len > e->config.max_message_bytes ||
+        e->assembling_bytes + len > e->config.max_assembling_bytes) {
+        refuse(e, p, "the message is larger than the endpoint holds");
+        return;
+    }
+    if (buf_append(&a->body, buf_bytes(&p->data), len) < 0) {
+        refuse(e, p, "out of memory");
+        return;
+    }
+    e->assembling_bytes += len;
+    if (!p->final)
+        return;
+    hashmap_remove(&e->assembling, key, (size_t)n);
+    deliver(e, p, &a->body, a->content_type);
+    free_assembly(e, a);
+}
+
+static void on_chunk(void *ctx, const struct bridge_packet *p)
+{
+    struct bridge_endpoint *e = ctx;
+    if (e->freed)
+        return;
+    if (is_streamed(e, p->type)) {
+        if (e->config.callbacks.on_chunk)
+            e->config.callbacks.on_chunk(e->config.ctx, p);
+        return;
+    }
+    if (e->config.callbacks.on_progress && !p->final)
+        e->config.callbacks.on_progress(e->config.ctx, p);
+    if (!e->freed)
+        assemble(e, p);
+}
+
+static void finish_free(struct bridge_endpoint *e);
+
+static void begin_dispatch(struct bridge_endpoint *e)
+{
+    e->dispatching++;
+}
+
+static void end_dispatch(struct bridge_endpoint *e)
+{
+    if (--e->dispatching == 0 && e->freed)
+        finish_free(e);
+}
+
+static void on_event(void *user, struct events_subscription *sub, const char *event, size_t len)
+{
+    struct bridge_endpoint *e = user;
+    struct bridge_packet p;
+    char cause[200];
+    (void)sub;
+    if (bridge_packet_decode(event, len, &p, cause, sizeof(cause)) < 0) {
+        log_warn("dropping a malformed packet: %s", cause);
+        return;
+    }
+    begin_dispatch(e);
+    /* Per-message authentication goes here, before anything is held. */
+    if (strcmp(p.source, e->source) == 0) {
+        /* our own packet, echoed on a channel we also publish to */
+    } else if (p.type == BRIDGE_PING) {
+        /* A heartbeat repeats its id every second: the reassembler would
+         * drop every one after the first, and the peer would look silent. */
+        on_chunk(e, &p);
+    } else {
+        bridge_reassembler_push(e->reassembler, &p, endpoint_now(e));
+    }
+    bridge_packet_free(&p);
+    end_dispatch(e);
+}
+
+/* ---- sending ---- */
+
+int bridge_endpoint_send(struct bridge_endpoint *e, const char *channel, enum bridge_type type,
+                         const char *id, const void *data, size_t len)
+{
+    struct bridge_outbox_target target = {e->outbox, channel};
+    int rc = bridge_send(type, e->source, id, data, len, bridge_outbox_emit, &target);
+    bridge_outbox_flush(e->outbox);
+    if (rc < 0)
+        log_warn("cannot send %s %s: %s", bridge_type_name(type), id, strerror(-rc));
+    return rc;
+}
+
+static void resend_request(struct bridge_endpoint *e)
+{
+    struct pending_request *q = &e->request;
+    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    q->resends++;
+    q->last_sent_ms = endpoint_now(e);
+    /* A fresh message id: the peer's reassembler drops repeated ones. */
+    snprintf(id, sizeof(id), "%.100s.r%u", q->id, q->resends);
+    log_debug("sending %s %s again as %s", bridge_type_name(q->type), q->id, id);
+    bridge_endpoint_send(e, q->channel, q->type, id, buf_bytes(&q->body), buf_length(&q->body));
+}
+
+int bridge_endpoint_request(struct bridge_endpoint *e, const char *channel, enum bridge_type type,
+                            const char *id, const void *data, size_t len)
+{
+    struct pending_request *q = &e->request;
+    buf_reset(&q->body);
+    if (buf_append(&q->body, data, len) < 0)
+        return -ENOMEM;
+    q->active = 1;
+    q->resending = 0;
+    q->resends = 0;
+    q->type = type;
+    snprintf(q->id, sizeof(q->id), "%s", id);
+    snprintf(q->channel, sizeof(q->channel), "%s", channel);
+    q->last_sent_ms = endpoint_now(e);
+    return bridge_endpoint_send(e, channel, type, id, data, len);
+}
+
+void bridge_endpoint_request_heard(struct bridge_endpoint *e)
+{
+    e->request.resending = 0;
+}
+
+void bridge_endpoint_request_end(struct bridge_endpoint *e)
+{
+    e->request.active = 0;
+    e->request.resending = 0;
+    buf_free(&e->request.body); /* a 6 MB Next is not kept between invocations */
+}
+
+unsigned bridge_endpoint_request_resends(const struct bridge_endpoint *e)
+{
+    return e->request.active ? e->request.resends : 0;
+}
+
+void bridge_endpoint_stream_init(struct bridge_endpoint *e, struct bridge_endpoint_stream *s,
+                                 const char *channel, enum bridge_type type, const char *id)
+{
+    s->endpoint = e;
+    snprintf(s->channel, sizeof(s->channel), "%s", channel);
+    s->target.outbox = e->outbox;
+    s->target.channel = s->channel;
+    bridge_writer_init(&s->writer, type, e->source, id, bridge_outbox_emit, &s->target);
+}
+
+void bridge_endpoint_stream_content_type(struct bridge_endpoint_stream *s, const char *type)
+{
+    snprintf(s->writer.content_type, sizeof(s->writer.content_type), "%s", type ? type : "");
+}
+
+int bridge_endpoint_stream_write(struct bridge_endpoint_stream *s, const void *data, size_t len)
+{
+    int rc = bridge_writer_write(&s->writer, data, len);
+    if (rc == 0)
+        rc = bridge_writer_flush(&s->writer);
+    bridge_outbox_flush(s->endpoint->outbox);
+    return rc;
+}
+
+int bridge_endpoint_stream_close(struct bridge_endpoint_stream *s)
+{
+    int rc = bridge_writer_close(&s->writer);
+    bridge_outbox_flush(s->endpoint->outbox);
+    return rc;
+}
+
+void bridge_endpoint_stream_free(struct bridge_endpoint_stream *s)
+{
+    bridge_writer_free(&s->writer);
+}
+
+/* ---- subscription and connection ---- */
+
+static void on_subscribed(void *user, struct events_subscription *sub, int status,
+                          const char *cause)
+{
+    struct bridge_endpoint *e = user;
+    (void)sub;
+    if (status < 0) {
+        log_debug("%s", cause); /* the owner reports it */
+        e->subscription = NULL; /* the client dropped it */
+        e->subscribed = 0;
+        begin_dispatch(e);
+        if (e->config.callbacks.on_subscribed)
+            e->config.callbacks.on_subscribed(e->config.ctx, status, 0, cause);
+        end_dispatch(e);
+        return;
+    }
+    int reconnect = e->subscribed_once;
+    e->subscribed_once = 1;
+    e->subscribed = 1;
+    bridge_outbox_set_ready(e->outbox, 1);
+    /* The peer may have missed the request while either side was away, and
+     * may come back after us: send it now and keep at it until heard. */
+    if (reconnect && e->request.active) {
+        e->request.resending = 1;
+        resend_request(e);
+    }
+    begin_dispatch(e);
+    if (e->config.callbacks.on_subscribed)
+        e->config.callbacks.on_subscribed(e->config.ctx, 0, reconnect, NULL);
+    end_dispatch(e);
+}
+
+int bridge_endpoint_subscribe(struct bridge_endpoint *e, const char *channel, char *cause,
+                              size_t cause_len)
+{
+    if (e->subscription)
+        return -EALREADY;
+    return e->ops->subscribe(e->ops_ctx, channel, on_event, on_subscribed, e, &e->subscription,
+                             cause, cause_len);
+}
+
+void bridge_endpoint_unsubscribe(struct bridge_endpoint *e)
+{
+    if (e->subscription)
+        e->ops->unsubscribe(e->ops_ctx, e->subscription);
+    e->subscription = NULL;
+    e->subscribed = 0;
+    bridge_outbox_set_ready(e->outbox, 0);
+}
+
+int bridge_endpoint_subscribed(const struct bridge_endpoint *e)
+{
+    return e->subscribed;
+}
+
+void bridge_endpoint_events_state(struct bridge_endpoint *e, enum events_client_state state)
+{
+    if (state == EVENTS_CLIENT_BACKOFF || state == EVENTS_CLIENT_CLOSED) {
+        e->subscribed = 0;
+        bridge_outbox_set_ready(e->outbox, 0);
+    }
+}
+
+/* ---- housekeeping ---- */
+
+void bridge_endpoint_tick(struct bridge_endpoint *e)
+{
+    if (e->freed)
+        return;
+    uint64_t now = endpoint_now(e);
+    begin_dispatch(e);
+    bridge_reassembler_expire(e->reassembler, now);
+    end_dispatch(e);
+    if (e->freed)
+        return;
+    struct pending_request *q = &e->request;
+    if (q->active && q->resending && e->subscribed &&
+        now - q->last_sent_ms >= e->config.resend_interval_ms)
+        resend_request(e);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    bridge_endpoint_tick(timer->data);
+}
+
+/* ---- life ---- */
+
+static void apply_defaults(struct bridge_endpoint_config *c)
+{
+    if (!c->max_message_bytes)
+        c->max_message_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_MESSAGE;
+    if (!c->max_assembling_bytes)
+        c->max_assembling_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_ASSEMBLING;
+    if (!c->resend_interval_ms)
+        c->resend_interval_ms = BRIDGE_ENDPOINT_DEFAULT_RESEND_MS;
+    if (!c->tick_ms)
+        c->tick_ms = DEFAULT_TICK_MS;
+    if (!c->max_publishes_in_flight)
+        c->max_publishes_in_flight = DEFAULT_MAX_PUBLISHES_IN_FLIGHT;
+}
+
+static int make_parts(struct bridge_endpoint *e)
+{
+    if (hashmap_init(&e->assembling) < 0)
+        return -ENOMEM;
+    e->reassembler = bridge_reassembler_new(e->config.limits, on_chunk, on_abandon, e);
+    e->outbox =
+        bridge_outbox_new(e->ops->publish, e->ops_ctx, e->config.max_publishes_in_flight, 1);
+    if (!e->reassembler || !e->outbox)
+        return -ENOMEM;
+    /* Nothing goes out before the subscription is confirmed. */
+    bridge_outbox_set_ready(e->outbox, 0);
+    return 0;
+}
+
+static int drop_one(const char *key, void *value, void *ctx)
+{
+    (void)key;
+    free_assembly(ctx, value);
+    return 1;
+}
+
+static void free_parts(struct bridge_endpoint *e)
+{
+    bridge_outbox_free(e->outbox);
+    bridge_reassembler_free(e->reassembler);
+    if (e->assembling.slots) {
+        hashmap_foreach(&e->assembling, drop_one, e);
+        hashmap_free(&e->assembling);
+    }
+    buf_free(&e->request.body);
+}
+
+int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *config,
+                        struct bridge_endpoint **out, char *cause, size_t cause_len)
+{
+    if (!config->callbacks.on_message || !config->source ||
+        strlen(config->source) > BRIDGE_MAX_SOURCE_LENGTH || (!config->ops && !config->events)) {
+        snprintf(cause, cause_len, "bridge endpoint: incomplete configuration");
+        return -EINVAL;
+    }
+    struct bridge_endpoint *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    e->loop = loop;
+    e->config = *config;
+    apply_defaults(&e->config);
+    snprintf(e->source, sizeof(e->source), "%s", config->source);
+    e->ops = config->ops ? config->ops : &events_ops;
+    e->ops_ctx = config->ops ? config->ops_ctx : config->events;
+    if (make_parts(e) < 0) {
+        free_parts(e);
+        free(e);
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    uv_timer_init(loop, &e->timer);
+    e->timer.data = e;
+    uv_timer_start(&e->timer, on_timer, e->config.tick_ms, e->config.tick_ms);
+    uv_unref((uv_handle_t *)&e->timer);
+    *out = e;
+    return 0;
+}
+
+static void free_endpoint(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void finish_free(struct bridge_endpoint *e)
+{
+    free_parts(e);
+    uv_close((uv_handle_t *)&e->timer, free_endpoint);
+}
+
+void bridge_endpoint_free(struct bridge_endpoint *e)
+{
+    if (!e || e->freed)
+        return;
+    bridge_endpoint_unsubscribe(e);
+    uv_timer_stop(&e->timer);
+    e->freed = 1;
+    if (!e->dispatching)
+        finish_free(e);
+}
+
+size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *e)
+{
+    return bridge_reassembler_held_bytes(e->reassembler);
+}
+
+size_t bridge_endpoint_assembling_bytes(const struct bridge_endpoint *e)
+{
+    return e->assembling_bytes;
+}
+
+size_t bridge_endpoint_assembling_count(const struct bridge_endpoint *e)
+{
+    return hashmap_count(&e->assembling);
+}
+
+size_t bridge_endpoint_queued(const struct bridge_endpoint *e)
+{
+    return bridge_outbox_queued(e->outbox);
+}
