@@ -23,6 +23,20 @@ static char *dup_header(const struct http_message *m, const char *name)
     return v && *v ? strdup(v) : NULL;
 }
 
+/* A request id dev can use: non-empty (dev's table of answers takes an empty
+ * id for a free slot), shorter than the field, and free of control
+ * characters (the bridge refuses packets whose id has one). */
+static int usable_request_id(const char *id, size_t cap)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len >= cap)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 int dev_next_parse(const char *text, size_t len, struct dev_next *out, char *cause,
                    size_t cause_len)
 {
@@ -41,9 +55,8 @@ int dev_next_parse(const char *text, size_t len, struct dev_next *out, char *cau
     } else if (reader.state != HTTP_READER_COMPLETE || m->status != 200) {
         snprintf(cause, cause_len, "the relayed invocation is incomplete or not a 200 answer");
         rc = -EINVAL;
-    } else if (!http_header_get(m, "Lambda-Runtime-Aws-Request-Id") ||
-               strlen(http_header_get(m, "Lambda-Runtime-Aws-Request-Id")) >=
-                   sizeof(out->request_id)) {
+    } else if (!usable_request_id(http_header_get(m, "Lambda-Runtime-Aws-Request-Id"),
+                                  sizeof(out->request_id))) {
         snprintf(cause, cause_len, "the relayed invocation has no usable request id");
         rc = -EINVAL;
     }

@@ -20,7 +20,8 @@ struct dev_next {
     struct buf body;        /* the event */
 };
 
-/* -EINVAL with cause when the text is not a 200 answer carrying a request id. */
+/* -EINVAL with cause when the text is not a 200 answer carrying a usable
+ * request id (1 to 128 bytes, no control characters). */
 int dev_next_parse(const char *text, size_t len, struct dev_next *out, char *cause,
                    size_t cause_len);
 void dev_next_free(struct dev_next *next);

@@ -1,13 +1,15 @@
-/* Tests for src/aws/sigv4: the official aws-c-auth SigV4 suite (header
- * signing, byte for byte), verification round trips and rejections, and the
- * AppSync Events IAM request shape. */
+/* Tests for src/aws/sigv4: the official aws-c-auth SigV4 suite (a copy in
+ * tests/unit/data/sigv4; header signing, byte for byte), verification round
+ * trips and rejections, and the AppSync Events IAM request shape. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -221,18 +223,39 @@ static int load_context(const char *dir, struct suite_context *c)
 
 /* -------------------------------------------------------- suite runner */
 
+/* The suite lives in the repository, under SUITE_SUBDIR. The test binary is
+ * built somewhere below the repository's root (build/tests/ or
+ * build/san/tests/), so the suite is found by walking up from the binary's
+ * own directory, whatever the current directory is; $TETHER_SIGV4_SUITE
+ * overrides the search. */
+#define SUITE_SUBDIR "tests/unit/data/sigv4/v4"
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static const char *find_suite(void)
 {
-    static const char *const candidates[] = {"../shared/testdata/sigv4/v4",
-                                             "../../shared/testdata/sigv4/v4"};
+    static char found[PATH_MAX + sizeof(SUITE_SUBDIR) + 1];
+    char dir[PATH_MAX];
     const char *env = getenv("TETHER_SIGV4_SUITE");
-    struct stat st;
     if (env && *env)
         return env;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
-            return candidates[i];
-    return NULL;
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+    if (n <= 0)
+        return is_dir(SUITE_SUBDIR) ? SUITE_SUBDIR : NULL;
+    dir[n] = '\0';
+
+    /* Drop one path component at a time, down to the root. */
+    for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
+        *slash = '\0';
+        snprintf(found, sizeof(found), "%s/%s", dir, SUITE_SUBDIR);
+        if (is_dir(found))
+            return found;
+    }
+    return is_dir(SUITE_SUBDIR) ? SUITE_SUBDIR : NULL;
 }
 
 static int compare_expected(const char *dir, const char *file, const char *got)
