@@ -546,3 +546,8 @@ size_t bridge_endpoint_queued(const struct bridge_endpoint *e)
 {
     return bridge_outbox_queued(e->outbox);
 }
+
+size_t bridge_endpoint_unacknowledged(const struct bridge_endpoint *e)
+{
+    return bridge_outbox_unacknowledged(e->outbox);
+}

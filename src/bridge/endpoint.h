@@ -185,5 +185,7 @@ size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *endpoint);
 size_t bridge_endpoint_assembling_bytes(const struct bridge_endpoint *endpoint);
 size_t bridge_endpoint_assembling_count(const struct bridge_endpoint *endpoint);
 size_t bridge_endpoint_queued(const struct bridge_endpoint *endpoint);
+/* Batches of packets the broker has not acknowledged yet (bridge/outbox.h). */
+size_t bridge_endpoint_unacknowledged(const struct bridge_endpoint *endpoint);
 
 #endif

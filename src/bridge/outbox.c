@@ -172,6 +172,11 @@ size_t bridge_outbox_queued(const struct bridge_outbox *o)
     return o->queued + (o->filling ? 1 : 0);
 }
 
+size_t bridge_outbox_unacknowledged(const struct bridge_outbox *o)
+{
+    return o->queued + o->in_flight + (o->filling ? 1 : 0);
+}
+
 void bridge_outbox_free(struct bridge_outbox *o)
 {
     if (!o)

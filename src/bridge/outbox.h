@@ -40,5 +40,8 @@ void bridge_outbox_flush(struct bridge_outbox *outbox);
 /* Publishing waits while the connection is not ready (subscribed). */
 void bridge_outbox_set_ready(struct bridge_outbox *outbox, int ready);
 size_t bridge_outbox_queued(const struct bridge_outbox *outbox);
+/* Packets not acknowledged by the broker yet, in batches: being filled,
+ * queued, or published and waiting for their answers. */
+size_t bridge_outbox_unacknowledged(const struct bridge_outbox *outbox);
 
 #endif

@@ -273,7 +273,15 @@ static void on_timer(uv_timer_t *timer)
     struct relay *r = timer->data;
     char message[400];
     const struct bridge_settings *s = r->settings;
-    if (r->state == RELAY_WAITING_PING) {
+    if (r->state == RELAY_WAITING_PING && bridge_endpoint_subscribed(r->endpoint) &&
+        bridge_endpoint_unacknowledged(r->endpoint) > 0) {
+        /* The Next is still on its way over a live connection (a big event
+         * over a slow link): the time dev has to answer counts from its
+         * delivery, not from its start. */
+        log_debug("the Next for %s is still being delivered; waiting %u ms more", r->request_id,
+                  s->no_dev_timeout_ms);
+        uv_timer_start(&r->timer, on_timer, s->no_dev_timeout_ms, 0);
+    } else if (r->state == RELAY_WAITING_PING) {
         snprintf(message, sizeof(message),
                  "tether dev is not running for app \"%s\", stage \"%s\" (no answer within %u ms)."
                  " Start it with `tether dev` in the project.",

@@ -564,6 +564,10 @@ TEST(nothing_is_published_before_the_subscription_is_confirmed)
     CHECK_INT(w.fake.publish_count, 1);
     CHECK_STR(w.fake.publishes[0].channel, CHANNEL_IN);
     CHECK_INT(bridge_endpoint_queued(w.endpoint), 0);
+    /* Published but not answered yet: still unacknowledged. */
+    CHECK_INT(bridge_endpoint_unacknowledged(w.endpoint), 1);
+    CHECK_INT(answer_publishes(&w.fake, 0), 1);
+    CHECK_INT(bridge_endpoint_unacknowledged(w.endpoint), 0);
     world_end(&w);
 }
 
