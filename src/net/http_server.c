@@ -21,7 +21,7 @@
 #define INPUT_SLACK (64u * 1024) /* unread input kept beyond a head */
 
 static const char *const connection_state_names[] = {"reading-head", "reading-body", "waiting",
-                                                     "closing"};
+                                                     "upgraded", "closing"};
 
 static const char *http_connection_state_name(enum http_connection_state state)
 {
@@ -154,6 +154,36 @@ void http_exchange_resume_body(struct http_exchange *ex)
 
 /* ---- reading requests ---- */
 
+/* The header text (at least Content-Type) and body of an answer the server
+ * writes itself: the user's shape, or plain text. */
+void http_server_error_answer(struct http_server *server, int status, const char *why,
+                              struct buf *headers, struct buf *body)
+{
+    if (server->callbacks.format_error) {
+        server->callbacks.format_error(status, why, headers, body, server->user);
+        return;
+    }
+    buf_append_str(headers, "Content-Type: text/plain\r\n");
+    buf_printf(body, "%s\n", why);
+}
+
+/* Writes a whole "Connection: close" answer outside any exchange. */
+static void write_error_answer(struct http_connection *c, int status, const char *why)
+{
+    struct buf headers = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
+    char date[32];
+    http_date_now(date);
+    http_server_error_answer(c->server, status, why, &headers, &body);
+    buf_printf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_reason(status), date);
+    buf_append(&out, buf_bytes(&headers), buf_length(&headers));
+    buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", buf_length(&body));
+    if (buf_append(&out, buf_bytes(&body), buf_length(&body)) == 0)
+        conn_write(c->conn, buf_bytes(&out), buf_length(&out));
+    buf_free(&headers);
+    buf_free(&body);
+    buf_free(&out);
+}
+
 /* Answers a protocol error itself and closes the connection; a handler that
  * still holds the exchange is told through on_abort. */
 static void fail_connection(struct http_connection *c, int status, const char *why)
@@ -164,18 +194,8 @@ static void fail_connection(struct http_connection *c, int status, const char *w
     if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
         return;
     int answered = ex && ex->answer != HTTP_ANSWER_NONE;
-    if (!answered) {
-        char date[32], head[256];
-        http_date_now(date);
-        char body[200];
-        int body_len = snprintf(body, sizeof(body), "%s\n", why);
-        int n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-                         "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                         status, http_status_reason(status), date, body_len);
-        conn_write(c->conn, head, (size_t)n);
-        conn_write(c->conn, body, (size_t)body_len);
-    }
+    if (!answered)
+        write_error_answer(c, status, why);
     http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
     if (ex && !ex->handler_released) {
         ex->handler_released = 1;
@@ -240,8 +260,12 @@ static void tell_too_large(struct http_connection *c)
     server->callbacks.on_request(ex, server->user);
     if (c->state == HTTP_CONNECTION_CLOSING || ex->answer != HTTP_ANSWER_NONE)
         return;
-    static const char body[] = "request body too large\n";
-    http_exchange_respond(ex, 413, "Content-Type: text/plain\r\n", body, sizeof(body) - 1);
+    struct buf headers = BUF_INIT, body = BUF_INIT;
+    http_server_error_answer(server, 413, "request body too large", &headers, &body);
+    buf_terminate(&headers);
+    http_exchange_respond(ex, 413, buf_bytes(&headers), buf_bytes(&body), buf_length(&body));
+    buf_free(&headers);
+    buf_free(&body);
 }
 
 /* Moves body bytes the reader collected to where the mode says they go. */
@@ -363,17 +387,35 @@ static void finish_exchange_if_done(struct http_connection *c)
         return;
     if (c->state == HTTP_CONNECTION_CLOSING || !c->conn)
         return;
-    int upgrade = c->reader.message.upgrade;
+    int upgraded = ex->upgraded;
     exchange_free(ex);
     c->ex = NULL;
     http_reader_reset(&c->reader);
-    if (upgrade) { /* protocol switches are not supported: the bytes that follow are not HTTP */
-        http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
-        conn_close(c->conn, 0, NULL);
+    if (upgraded) {
+        /* No HTTP from now on: no head or idle timeout either, the new
+         * protocol has its own. */
+        uv_timer_stop(&c->timer);
+        http_connection_enter_state(c, HTTP_CONNECTION_UPGRADED);
         return;
     }
     http_connection_enter_state(c, HTTP_CONNECTION_READING_HEAD);
     restart_timer(c, c->server->config.head_timeout_ms);
+}
+
+/* Hands input kept since the switch (read with the request, or while the
+ * upgrade was pending) to the new owner, in order. */
+static void deliver_upgraded(struct http_connection *c)
+{
+    while (c->conn && c->state == HTTP_CONNECTION_UPGRADED && buf_length(&c->input) > 0) {
+        size_t n = buf_length(&c->input);
+        char *bytes = buf_steal(&c->input, NULL);
+        if (!bytes) {
+            fail_connection(c, 500, "out of memory");
+            return;
+        }
+        c->upgrade.on_data(c->upgrade_user, bytes, n);
+        free(bytes);
+    }
 }
 
 static void process_input(struct http_connection *c)
@@ -381,6 +423,8 @@ static void process_input(struct http_connection *c)
     finish_exchange_if_done(c);
     while (c->conn && feed_once(c))
         ;
+    if (c->conn && c->state == HTTP_CONNECTION_UPGRADED)
+        deliver_upgraded(c);
     update_reading(c);
 }
 
@@ -432,6 +476,10 @@ static void on_data(struct conn *conn, const char *data, size_t len)
     struct http_connection *c = conn_user(conn);
     if (c->state == HTTP_CONNECTION_CLOSING)
         return;
+    if (c->state == HTTP_CONNECTION_UPGRADED && buf_length(&c->input) == 0) {
+        c->upgrade.on_data(c->upgrade_user, data, len); /* the hot path: no copy */
+        return;
+    }
     if (buf_append(&c->input, data, len) < 0) {
         fail_connection(c, 500, "out of memory");
         return;
@@ -475,6 +523,8 @@ static void on_conn_close(struct conn *conn, int status, const char *cause)
         server->connections = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->upgrade.on_close)
+        c->upgrade.on_close(c->upgrade_user, status, cause);
     uv_close((uv_handle_t *)&c->timer, on_connection_freed);
 }
 
@@ -585,7 +635,7 @@ int http_server_start(struct conn_context *ctx, const struct http_server_config 
     server->config.name = server->name;
     server->callbacks = *callbacks;
     server->user = user;
-    int rc = conn_listen(ctx, config->host, config->port, NULL, on_accept, server,
+    int rc = conn_listen(ctx, config->host, config->port, config->tls, on_accept, server,
                          &server->listener, cause, cause_len);
     if (rc < 0) {
         free(server);
