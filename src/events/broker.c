@@ -238,16 +238,7 @@ static int authorize_connect(struct broker *broker, const struct http_message *m
         snprintf(cause, cause_len, "the authorization header object is malformed");
         return -EACCES;
     }
-    struct broker_auth_request auth = {
-        .headers = headers,
-        .header_count = (size_t)n,
-        .method = "POST",
-        .path = "/event",
-        .query = "",
-        .body = "{}",
-        .body_len = 2,
-    };
-    return broker_authorize(broker, &auth, cause, cause_len);
+    return broker_authorize_event(broker, headers, (size_t)n, "{}", 2, cause, cause_len);
 }
 
 /* ---- upgraded (realtime) connections ---- */

@@ -110,6 +110,11 @@ struct broker_auth_request {
 };
 int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
                      size_t cause_len);
+/* The realtime protocol's checks (connect, subscribe, publish): each signs
+ * the request POST /event with the given body. */
+int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,
+                           size_t header_count, const void *body, size_t body_len, char *cause,
+                           size_t cause_len);
 /* Collects string members of a JSON authorization object as headers
  * (borrowed from the object). Returns the count, or -EINVAL. */
 int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap);
