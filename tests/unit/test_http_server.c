@@ -49,6 +49,7 @@ static void answer_text(struct http_exchange *ex, int status, const char *text)
 /* An upgraded connection that echoes what it gets and closes on "bye". */
 static struct conn *upgraded;
 static int upgrade_closes;
+static int upgraded_state_checks; /* conn states seen as expected */
 static char upgrade_seen[256];
 
 static void on_upgraded_data(void *user, const char *data, size_t len)
@@ -57,9 +58,15 @@ static void on_upgraded_data(void *user, const char *data, size_t len)
     size_t have = strlen(upgrade_seen);
     if (have + len < sizeof(upgrade_seen))
         memcpy(upgrade_seen + have, data, len);
+    upgraded_state_checks += conn_get_state(upgraded) == CONN_OPEN;
     conn_write(upgraded, data, len);
-    if (strstr(upgrade_seen, "bye"))
+    if (strstr(upgrade_seen, "bye")) {
         conn_close(upgraded, 0, "bye");
+        /* An orderly close drains the peer's input before the handle goes. */
+        upgraded_state_checks += conn_get_state(upgraded) == CONN_LINGERING &&
+                                 conn_is_closing(upgraded) &&
+                                 strcmp(conn_state_name(CONN_LINGERING), "lingering") == 0;
+    }
 }
 
 static void on_upgraded_close(void *user, int status, const char *cause)
@@ -441,7 +448,9 @@ TEST(bad_input_closes_one_connection)
 TEST(upgrade)
 {
     upgrade_closes = 0;
+    upgraded_state_checks = 0;
     run_with_server(test_upgrade);
+    CHECK(upgraded_state_checks >= 3); /* open for every delivery, then lingering */
     /* One closed by "bye", one by the server closing. */
     CHECK_INT(upgrade_closes, 2);
     CHECK(upgraded == NULL);
