@@ -84,14 +84,14 @@ static void exchange_free(struct http_exchange *ex)
 const struct http_message *http_exchange_request(const struct http_exchange *ex)
 {
     static const struct http_message empty;
-    return ex->connection ? &ex->connection->reader.message : &empty;
+    return ex->connection ? &ex->connection->reader->message : &empty;
 }
 
 const char *http_exchange_trailer(const struct http_exchange *ex, const char *name)
 {
     if (!ex->connection)
         return NULL;
-    const struct http_message *m = &ex->connection->reader.message;
+    const struct http_message *m = &ex->connection->reader->message;
     for (size_t i = ex->header_count_at_head; i < m->header_count; i++)
         if (strcasecmp(m->headers[i].name, name) == 0)
             return m->headers[i].value;
@@ -221,7 +221,7 @@ static void deliver_head(struct http_connection *c)
         fail_connection(c, 500, "out of memory");
         return;
     }
-    const struct http_message *m = &c->reader.message;
+    const struct http_message *m = &c->reader->message;
     ex->connection = c;
     ex->server = server;
     ex->body_mode = HTTP_BODY_BUFFER;
@@ -230,7 +230,7 @@ static void deliver_head(struct http_connection *c)
     ex->is_head = strcmp(m->method, "HEAD") == 0;
     ex->keep_alive = m->keep_alive;
     ex->expects_continue = http_header_has_token(m, "Expect", "100-continue") &&
-                           c->reader.state != HTTP_READER_COMPLETE;
+                           c->reader->state != HTTP_READER_COMPLETE;
     c->ex = ex;
     c->discarded = 0;
     http_connection_enter_state(c, HTTP_CONNECTION_READING_BODY);
@@ -239,8 +239,8 @@ static void deliver_head(struct http_connection *c)
     server->callbacks.on_head(ex, server->user);
     if (c->state == HTTP_CONNECTION_CLOSING || ex->answer != HTTP_ANSWER_NONE)
         return;
-    int has_length = (c->reader.parser.flags & F_CONTENTLENGTH) != 0;
-    if (has_length && c->reader.parser.content_length + buf_length(&m->body) > ex->body_cap) {
+    int has_length = (c->reader->parser.flags & F_CONTENTLENGTH) != 0;
+    if (has_length && c->reader->parser.content_length + buf_length(&m->body) > ex->body_cap) {
         ex->too_large = 1;
         tell_too_large(c);
         return;
@@ -272,7 +272,7 @@ static void tell_too_large(struct http_connection *c)
 static void deliver_body(struct http_connection *c)
 {
     struct http_exchange *ex = c->ex;
-    struct buf *body = &c->reader.message.body;
+    struct buf *body = &c->reader->message.body;
     /* Buffered bodies grow in place; only bytes not seen before are new. */
     size_t n = buf_length(body) - ex->body_buffered;
     if (n == 0)
@@ -336,14 +336,14 @@ static int feed_once(struct http_connection *c)
         if (end)
             available = (size_t)(end - bytes) + 4;
     }
-    ssize_t n = http_reader_feed(&c->reader, bytes, available);
+    ssize_t n = http_reader_feed(c->reader, bytes, available);
     if (n < 0) {
-        int status = c->reader.http_status_for_error ? c->reader.http_status_for_error : 400;
-        fail_connection(c, status, c->reader.error);
+        int status = c->reader->http_status_for_error ? c->reader->http_status_for_error : 400;
+        fail_connection(c, status, c->reader->error);
         return 0;
     }
     buf_consume(&c->input, (size_t)n);
-    if (!c->ex && head_complete(&c->reader)) {
+    if (!c->ex && head_complete(c->reader)) {
         deliver_head(c);
         if (c->state == HTTP_CONNECTION_CLOSING)
             return 0;
@@ -357,7 +357,7 @@ static int feed_once(struct http_connection *c)
             return 0;
         }
     }
-    if (c->reader.state == HTTP_READER_COMPLETE && c->ex) {
+    if (c->reader->state == HTTP_READER_COMPLETE && c->ex) {
         deliver_complete(c);
         return c->state == HTTP_CONNECTION_READING_HEAD;
     }
@@ -390,11 +390,16 @@ static void finish_exchange_if_done(struct http_connection *c)
     int upgraded = ex->upgraded;
     exchange_free(ex);
     c->ex = NULL;
-    http_reader_reset(&c->reader);
+    http_reader_reset(c->reader);
     if (upgraded) {
         /* No HTTP from now on: no head or idle timeout either, the new
-         * protocol has its own. */
+         * protocol has its own. The reader's and the input's memory go. */
         uv_timer_stop(&c->timer);
+        http_reader_free(c->reader);
+        free(c->reader);
+        c->reader = NULL;
+        if (buf_length(&c->input) == 0)
+            buf_free(&c->input);
         http_connection_enter_state(c, HTTP_CONNECTION_UPGRADED);
         return;
     }
@@ -452,7 +457,7 @@ static void on_timer(uv_timer_t *timer)
     if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
         return;
     if (c->state == HTTP_CONNECTION_READING_HEAD) {
-        if (buf_length(&c->input) == 0 && c->reader.header_bytes == 0) {
+        if (buf_length(&c->input) == 0 && c->reader->header_bytes == 0) {
             http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
             conn_close(c->conn, 0, "idle");
         } else {
@@ -493,7 +498,10 @@ static void on_connection_freed(uv_handle_t *handle)
 {
     struct http_connection *c = handle->data;
     struct http_server *server = c->server;
-    http_reader_free(&c->reader);
+    if (c->reader) {
+        http_reader_free(c->reader);
+        free(c->reader);
+    }
     buf_free(&c->input);
     free(c);
     server->connection_count--;
@@ -560,17 +568,21 @@ static void on_accept(struct conn_listener *listener, struct conn *conn)
         return;
     }
     struct http_connection *c = calloc(1, sizeof(*c));
-    if (!c) {
+    struct http_reader *reader = calloc(1, sizeof(*reader));
+    if (!c || !reader) {
+        free(c);
+        free(reader);
         refuse_connection(conn, "out of memory");
         return;
     }
+    c->reader = reader;
     struct http_limits limits = {
         .max_header_bytes = server->config.max_header_bytes,
         /* Caps are applied per exchange (deliver_body); the reader only ever
          * holds one read's worth of body beyond them. */
         .max_body_bytes = SIZE_MAX / 4,
     };
-    http_reader_init(&c->reader, HTTP_REQUEST, &limits);
+    http_reader_init(c->reader, HTTP_REQUEST, &limits);
     c->server = server;
     c->conn = conn;
     c->state = HTTP_CONNECTION_READING_HEAD;

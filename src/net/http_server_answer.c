@@ -54,14 +54,14 @@ static int write_head(struct http_exchange *ex, int status, const char *headers,
                       long long content_length)
 {
     struct http_connection *c = ex->connection;
-    const struct http_message *m = &c->reader.message;
+    const struct http_message *m = &c->reader->message;
     char date[32];
     http_date_now(date);
     /* A body we refused before the client sent it (no "100 Continue"), or
      * one too big to read and drop, leaves the stream out of step: close. */
     int refused_unsent = ex->expects_continue && !ex->continue_sent;
     int too_big_to_drop = ex->too_large && !ex->request_complete &&
-                          c->reader.parser.content_length > HTTP_SERVER_MAX_DISCARD;
+                          c->reader->parser.content_length > HTTP_SERVER_MAX_DISCARD;
     ex->keep_alive = m->keep_alive && !refused_unsent && !too_big_to_drop && !ex->close_after &&
                      !c->server->closing && !m->upgrade;
     struct buf head = BUF_INIT;
@@ -210,7 +210,7 @@ void http_exchange_close_after(struct http_exchange *ex)
 struct conn *http_exchange_upgrade(struct http_exchange *ex, const char *headers,
                                    const struct http_upgrade_callbacks *callbacks, void *user)
 {
-    if (answer_check(ex) < 0 || !ex->connection->reader.message.upgrade)
+    if (answer_check(ex) < 0 || !ex->connection->reader->message.upgrade)
         return NULL;
     struct http_connection *c = ex->connection;
     struct buf head = BUF_INIT;

@@ -54,7 +54,10 @@ struct http_exchange {
 struct http_connection {
     struct http_server *server;
     struct conn *conn;
-    struct http_reader reader;
+    /* Allocated apart so that an upgraded connection, which reads no more
+     * HTTP, gives it back (NULL from then on): a realtime connection's
+     * resident memory matters to the broker. */
+    struct http_reader *reader;
     enum http_connection_state state;
     struct buf input;
     struct http_exchange *ex;
