@@ -368,14 +368,6 @@ static void handle_upgrade(struct broker *broker, struct http_exchange *ex,
         log_debug("%s: realtime connection open", conn_peer_name(client->conn));
 }
 
-static void on_head(struct http_exchange *ex, void *user)
-{
-    /* Every route needs the whole request: the body is buffered (the
-     * server's default) and routed in on_request. */
-    (void)ex;
-    (void)user;
-}
-
 static void on_request(struct http_exchange *ex, void *user)
 {
     struct broker *broker = user;
@@ -402,8 +394,9 @@ static void on_request(struct http_exchange *ex, void *user)
     }
 }
 
+/* No on_head: every route needs the whole request, so bodies are buffered
+ * (the server's default) and requests routed once complete. */
 static const struct http_server_callbacks http_callbacks = {
-    .on_head = on_head,
     .on_request = on_request,
     .format_error = json_error_shape,
 };

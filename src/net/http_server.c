@@ -236,7 +236,8 @@ static void deliver_head(struct http_connection *c)
     http_connection_enter_state(c, HTTP_CONNECTION_READING_BODY);
     restart_timer(c, server->config.body_timeout_ms);
     log_trace("%s %s: %s %s", server->name, conn_peer_name(c->conn), m->method, m->target);
-    server->callbacks.on_head(ex, server->user);
+    if (server->callbacks.on_head)
+        server->callbacks.on_head(ex, server->user);
     if (c->state == HTTP_CONNECTION_CLOSING || ex->answer != HTTP_ANSWER_NONE)
         return;
     int has_length = (c->reader->parser.flags & F_CONTENTLENGTH) != 0;

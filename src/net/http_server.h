@@ -65,7 +65,8 @@ enum http_body_mode {
 struct http_server_callbacks {
     /* The request line and headers are in; the body has not been delivered
      * yet. May answer at once (the body is then dropped), choose the body
-     * mode, keep the exchange for later, or do nothing. Required. */
+     * mode, keep the exchange for later, or do nothing. Optional: without
+     * it every body is buffered under the server's cap. */
     void (*on_head)(struct http_exchange *ex, void *user);
     /* HTTP_BODY_STREAM only: the next piece of the body. */
     void (*on_body)(struct http_exchange *ex, const char *data, size_t len, void *user);
