@@ -1,5 +1,7 @@
-/* The broker's connections: accept, read HTTP, route POST /event (publish)
- * and GET /event/realtime (WebSocket upgrade), keep-alives, shutdown.
+/* The broker's endpoints on net/http_server: POST /event (publish) and
+ * GET /event/realtime (the WebSocket upgrade), then the realtime
+ * connections' lifetime, keep-alives and shutdown. HTTP itself (keep-alive,
+ * 100-continue, caps, lingering close) is the server's.
  * Realtime messages are handled in broker_ws.c, authorization in
  * broker_auth.c. */
 #include <errno.h>
@@ -12,12 +14,14 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "events/broker_internal.h"
+#include "net/http_server.h"
 
 #define HTTP_MAX_HEADER_BYTES (32 * 1024)
+/* A whole publish plus room for its JSON framing. */
 #define HTTP_MAX_BODY_BYTES (EVENTS_MAX_PUBLISH_BYTES + 64 * 1024)
 #define JSON_HEADERS "Content-Type: application/json\r\n"
 
-static const char *const state_names[] = {"http", "websocket", "closing"};
+static const char *const state_names[] = {"websocket", "closing"};
 
 const char *broker_client_state_name(enum broker_client_state state)
 {
@@ -76,34 +80,43 @@ void broker_client_send(struct broker_client *client, const char *text, size_t l
     }
 }
 
-/* ---- HTTP ---- */
+/* ---- HTTP, through net/http_server ---- */
 
-static void send_http(struct broker_client *client, int status, const char *headers,
-                      const char *body, size_t body_len, int keep_alive)
+/* AWS's error shape: {"errors":[{"errorType":...,"message":...}]}. */
+static void write_error_body(struct buf *body, const char *error_type, const char *message)
 {
-    struct buf *out = &client->broker->scratch;
-    buf_reset(out);
-    char extra[256];
-    snprintf(extra, sizeof(extra), "%s%s", headers ? headers : "",
-             keep_alive ? "" : "Connection: close\r\n");
-    http_write_response(out, status, extra, body, body_len);
-    conn_write(client->conn, buf_bytes(out), buf_length(out));
-    if (!keep_alive)
-        broker_client_close(client, 0, NULL);
+    buf_append_str(body, "{\"errors\":[{\"errorType\":");
+    json_quote(body, error_type, strlen(error_type));
+    buf_append_str(body, ",\"message\":");
+    json_quote(body, message, strlen(message));
+    buf_append_str(body, "}]}");
 }
 
-static void send_http_error(struct broker_client *client, int status, const char *error_type,
-                            const char *message, int keep_alive)
+static void write_error_headers(struct buf *headers, const char *error_type)
 {
-    struct buf body = BUF_INIT;
-    buf_append_str(&body, "{\"errors\":[{\"errorType\":");
-    json_quote(&body, error_type, strlen(error_type));
-    buf_append_str(&body, ",\"message\":");
-    json_quote(&body, message, strlen(message));
-    buf_append_str(&body, "}]}");
-    char headers[160];
-    snprintf(headers, sizeof(headers), JSON_HEADERS "x-amzn-ErrorType: %s\r\n", error_type);
-    send_http(client, status, headers, buf_bytes(&body), buf_length(&body), keep_alive);
+    buf_printf(headers, JSON_HEADERS "x-amzn-ErrorType: %s\r\n", error_type);
+}
+
+/* The server's own answers (malformed requests, oversized heads) in AWS's
+ * shape, as every broker error is. */
+static void json_error_shape(int status, const char *why, struct buf *headers, struct buf *body,
+                             void *user)
+{
+    (void)status;
+    (void)user;
+    write_error_headers(headers, "BadRequestException");
+    write_error_body(body, "BadRequestException", why);
+}
+
+static void send_http_error(struct http_exchange *ex, int status, const char *error_type,
+                            const char *message)
+{
+    struct buf headers = BUF_INIT, body = BUF_INIT;
+    write_error_headers(&headers, error_type);
+    buf_terminate(&headers);
+    write_error_body(&body, error_type, message);
+    http_exchange_respond(ex, status, buf_bytes(&headers), buf_bytes(&body), buf_length(&body));
+    buf_free(&headers);
     buf_free(&body);
 }
 
@@ -128,9 +141,9 @@ static int publish_status_for(const char *error_type)
     return 400;
 }
 
-static void handle_http_publish(struct broker_client *client, const struct http_message *m)
+static void handle_http_publish(struct broker *broker, struct http_exchange *ex,
+                                const struct http_message *m)
 {
-    struct broker *broker = client->broker;
     char cause[256];
     struct sigv4_header headers[HTTP_MAX_HEADERS];
     struct broker_auth_request auth = {
@@ -143,7 +156,7 @@ static void handle_http_publish(struct broker_client *client, const struct http_
         .body_len = buf_length(&m->body),
     };
     if (broker_authorize(broker, &auth, cause, sizeof(cause)) < 0) {
-        send_http_error(client, 401, "UnauthorizedException", cause, m->keep_alive);
+        send_http_error(ex, 401, "UnauthorizedException", cause);
         return;
     }
     json_error_t err;
@@ -151,9 +164,8 @@ static void handle_http_publish(struct broker_client *client, const struct http_
         json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &err);
     json_t *channel_value = json_object_get(root, "channel");
     if (!json_is_object(root) || !json_is_string(channel_value)) {
-        snprintf(cause, sizeof(cause),
-                 "the body must be a JSON object with \"channel\" and \"events\"");
-        send_http_error(client, 400, "BadRequestException", cause, m->keep_alive);
+        send_http_error(ex, 400, "BadRequestException",
+                        "the body must be a JSON object with \"channel\" and \"events\"");
         json_decref(root);
         return;
     }
@@ -166,7 +178,7 @@ static void handle_http_publish(struct broker_client *client, const struct http_
     const char *error_type;
     if (broker_publish_validate(broker, &publish, &channel, &error_type, cause, sizeof(cause)) <
         0) {
-        send_http_error(client, publish_status_for(error_type), error_type, cause, m->keep_alive);
+        send_http_error(ex, publish_status_for(error_type), error_type, cause);
         json_decref(root);
         return;
     }
@@ -174,7 +186,7 @@ static void handle_http_publish(struct broker_client *client, const struct http_
     buf_append_char(&body, '{');
     broker_publish_deliver(broker, &channel, publish.events, &body);
     buf_append_char(&body, '}');
-    send_http(client, 200, JSON_HEADERS, buf_bytes(&body), buf_length(&body), m->keep_alive);
+    http_exchange_respond(ex, 200, JSON_HEADERS, buf_bytes(&body), buf_length(&body));
     buf_free(&body);
     json_decref(root);
 }
@@ -216,7 +228,7 @@ static void send_connection_error(struct broker_client *client, const char *erro
     broker_client_close(client, 0, message);
 }
 
-static int authorize_connect(struct broker_client *client, const struct http_message *m,
+static int authorize_connect(struct broker *broker, const struct http_message *m,
                              json_t *auth_object, char *cause, size_t cause_len)
 {
     struct sigv4_header headers[HTTP_MAX_HEADERS];
@@ -226,17 +238,10 @@ static int authorize_connect(struct broker_client *client, const struct http_mes
         snprintf(cause, cause_len, "the authorization header object is malformed");
         return -EACCES;
     }
-    struct broker_auth_request auth = {
-        .headers = headers,
-        .header_count = (size_t)n,
-        .method = "POST",
-        .path = "/event",
-        .query = "",
-        .body = "{}",
-        .body_len = 2,
-    };
-    return broker_authorize(client->broker, &auth, cause, cause_len);
+    return broker_authorize_event(broker, headers, (size_t)n, "{}", 2, cause, cause_len);
 }
+
+/* ---- upgraded (realtime) connections ---- */
 
 static void on_ws_message(void *user, int is_text, const char *data, size_t len)
 {
@@ -258,14 +263,86 @@ static void on_ws_closed(void *user, uint16_t code)
 
 static const struct ws_callbacks ws_callbacks = {on_ws_message, on_ws_closed};
 
-static void handle_upgrade(struct broker_client *client, const struct http_message *m)
+static void on_client_data(void *user, const char *data, size_t len)
+{
+    struct broker_client *client = user;
+    if (client->state != BROKER_CLIENT_WEBSOCKET)
+        return;
+    if (ws_session_feed(client->ws, data, len) < 0)
+        broker_client_close(client, -EPROTO, "websocket protocol error");
+}
+
+static void on_client_closed(void *user, int status, const char *cause)
+{
+    struct broker_client *client = user;
+    struct broker *broker = client->broker;
+    if (status == -ENOBUFS) {
+        broker->stats.dropped_slow_consumers++;
+        log_warn("%s: disconnected a slow subscriber: %s", conn_peer_name(client->conn), cause);
+    } else if (status < 0) {
+        log_debug("%s: connection ended: %s", conn_peer_name(client->conn),
+                  cause ? cause : "error");
+    }
+    broker_ws_drop_subscriptions(client);
+    if (client->prev)
+        client->prev->next = client->next;
+    else
+        broker->clients = client->next;
+    if (client->next)
+        client->next->prev = client->prev;
+    ws_session_free(client->ws);
+    free(client);
+}
+
+static const struct http_upgrade_callbacks client_callbacks = {on_client_data, on_client_closed};
+
+/* Switches the exchange's connection to the realtime protocol; the new
+ * client is linked into the broker's list. */
+static struct broker_client *open_client(struct broker *broker, struct http_exchange *ex,
+                                         const char *key)
+{
+    struct broker_client *client = calloc(1, sizeof(*client));
+    if (client)
+        client->ws = ws_session_new(WS_SERVER, EVENTS_MAX_MESSAGE_BYTES, &ws_callbacks,
+                                    write_to_conn, client);
+    if (!client || !client->ws) {
+        free(client);
+        send_http_error(ex, 500, "InternalFailureException", "out of memory");
+        return NULL;
+    }
+    char accept[29], headers[256];
+    ws_accept_key(key, accept);
+    snprintf(headers, sizeof(headers),
+             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+             "Sec-WebSocket-Protocol: " EVENTS_SUBPROTOCOL "\r\n",
+             accept);
+    client->conn = http_exchange_upgrade(ex, headers, &client_callbacks, client);
+    if (!client->conn) {
+        ws_session_free(client->ws);
+        free(client);
+        return NULL;
+    }
+    client->broker = broker;
+    client->connected_at_ms = now_ms(broker);
+    client->next = broker->clients;
+    if (broker->clients)
+        broker->clients->prev = client;
+    broker->clients = client;
+    return client;
+}
+
+static void handle_upgrade(struct broker *broker, struct http_exchange *ex,
+                           const struct http_message *m)
 {
     const char *key = http_header_get(m, "sec-websocket-key");
     const char *version = http_header_get(m, "sec-websocket-version");
+    /* A refused upgrade ends the connection (the client may already be
+     * sending WebSocket frames). */
+    http_exchange_close_after(ex);
     if (!key || strlen(key) > 64 || !http_header_has_token(m, "upgrade", "websocket") || !version ||
         strcmp(version, "13") != 0) {
-        send_http_error(client, 400, "BadRequestException",
-                        "expected a WebSocket upgrade (version 13)", 0);
+        send_http_error(ex, 400, "BadRequestException",
+                        "expected a WebSocket upgrade (version 13)");
         return;
     }
     int has_protocol;
@@ -273,172 +350,56 @@ static void handle_upgrade(struct broker_client *client, const struct http_messa
         auth_from_subprotocols(http_header_get(m, "sec-websocket-protocol"), &has_protocol);
     if (!has_protocol) {
         json_decref(auth);
-        send_http_error(client, 400, "BadRequestException",
-                        "the WebSocket subprotocol " EVENTS_SUBPROTOCOL " is required", 0);
+        send_http_error(ex, 400, "BadRequestException",
+                        "the WebSocket subprotocol " EVENTS_SUBPROTOCOL " is required");
         return;
     }
-    char accept[29];
-    ws_accept_key(key, accept);
-    struct buf *out = &client->broker->scratch;
-    buf_reset(out);
-    buf_printf(out,
-               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: " EVENTS_SUBPROTOCOL "\r\n\r\n",
-               accept);
-    conn_write(client->conn, buf_bytes(out), buf_length(out));
-    client->ws =
-        ws_session_new(WS_SERVER, EVENTS_MAX_MESSAGE_BYTES, &ws_callbacks, write_to_conn, client);
-    if (!client->ws) {
-        json_decref(auth);
-        broker_client_close(client, -ENOMEM, "out of memory");
-        return;
-    }
-    broker_client_enter_state(client, BROKER_CLIENT_WEBSOCKET);
+    /* Checked before the switch (the request is gone after it); a refusal is
+     * told in the realtime protocol, as AWS does. */
     char cause[256];
-    if (authorize_connect(client, m, auth, cause, sizeof(cause)) < 0)
+    int authorized = authorize_connect(broker, m, auth, cause, sizeof(cause));
+    json_decref(auth);
+    struct broker_client *client = open_client(broker, ex, key);
+    if (!client)
+        return;
+    if (authorized < 0)
         send_connection_error(client, "UnauthorizedException", cause);
     else
         log_debug("%s: realtime connection open", conn_peer_name(client->conn));
-    json_decref(auth);
 }
 
-static void route_request(struct broker_client *client, const struct http_message *m)
+static void on_request(struct http_exchange *ex, void *user)
 {
-    log_trace("%s: %s %s", conn_peer_name(client->conn), m->method, m->target);
+    struct broker *broker = user;
+    const struct http_message *m = http_exchange_request(ex);
+    if (http_exchange_body_too_large(ex)) {
+        /* The rest of that body is not read: the connection ends. */
+        http_exchange_close_after(ex);
+        send_http_error(ex, 413, "BadRequestException", "request body too large");
+        return;
+    }
     if (strcmp(m->path, "/event/realtime") == 0) {
         if (m->upgrade && strcmp(m->method, "GET") == 0)
-            handle_upgrade(client, m);
+            handle_upgrade(broker, ex, m);
         else
-            send_http_error(client, 426, "BadRequestException",
-                            "this endpoint takes WebSocket connections", m->keep_alive);
+            send_http_error(ex, 426, "BadRequestException",
+                            "this endpoint takes WebSocket connections");
     } else if (strcmp(m->path, "/event") == 0) {
         if (strcmp(m->method, "POST") == 0)
-            handle_http_publish(client, m);
+            handle_http_publish(broker, ex, m);
         else
-            send_http_error(client, 405, "BadRequestException", "use POST to publish",
-                            m->keep_alive);
+            send_http_error(ex, 405, "BadRequestException", "use POST to publish");
     } else {
-        send_http_error(client, 404, "NotFoundException", "no such endpoint", m->keep_alive);
+        send_http_error(ex, 404, "NotFoundException", "no such endpoint");
     }
 }
 
-/* A client that sent "Expect: 100-continue" waits for this before sending
- * its body (curl does so for bodies over 1 MiB). */
-static void answer_expect_continue(struct broker_client *client)
-{
-    static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (client->continue_sent || !client->http->headers_complete ||
-        !http_header_has_token(&client->http->message, "expect", "100-continue"))
-        return;
-    client->continue_sent = 1;
-    conn_write(client->conn, continue_line, sizeof(continue_line) - 1);
-}
-
-static void feed_http(struct broker_client *client, const char *data, size_t len)
-{
-    while (len > 0 && client->state == BROKER_CLIENT_HTTP) {
-        ssize_t n = http_reader_feed(client->http, data, len);
-        if (n < 0) {
-            struct http_reader *r = client->http;
-            send_http_error(client, r->http_status_for_error, "BadRequestException", r->error, 0);
-            return;
-        }
-        data += n;
-        len -= (size_t)n;
-        if (client->http->state != HTTP_READER_COMPLETE) {
-            answer_expect_continue(client);
-            return;
-        }
-        client->continue_sent = 0;
-        route_request(client, &client->http->message);
-        if (client->state == BROKER_CLIENT_WEBSOCKET) {
-            http_reader_free(client->http);
-            free(client->http);
-            client->http = NULL;
-            if (len > 0 && ws_session_feed(client->ws, data, len) < 0)
-                broker_client_close(client, -EPROTO, "websocket protocol error");
-            return;
-        }
-        http_reader_reset(client->http);
-    }
-}
-
-static void on_data(struct conn *conn, const char *data, size_t len)
-{
-    struct broker_client *client = conn_user(conn);
-    if (client->state == BROKER_CLIENT_HTTP)
-        feed_http(client, data, len);
-    else if (client->state == BROKER_CLIENT_WEBSOCKET) {
-        if (ws_session_feed(client->ws, data, len) < 0)
-            broker_client_close(client, -EPROTO, "websocket protocol error");
-    }
-}
-
-static void unlink_client(struct broker *broker, struct broker_client *client)
-{
-    if (client->prev)
-        client->prev->next = client->next;
-    else
-        broker->clients = client->next;
-    if (client->next)
-        client->next->prev = client->prev;
-    broker->stats.connections--;
-}
-
-static void finish_stop(struct broker *broker);
-
-static void on_close(struct conn *conn, int status, const char *cause)
-{
-    struct broker_client *client = conn_user(conn);
-    struct broker *broker = client->broker;
-    if (status == -ENOBUFS) {
-        broker->stats.dropped_slow_consumers++;
-        log_warn("%s: disconnected a slow subscriber: %s", conn_peer_name(conn), cause);
-    } else if (status < 0) {
-        log_debug("%s: connection ended: %s", conn_peer_name(conn), cause ? cause : "error");
-    }
-    broker_ws_drop_subscriptions(client);
-    unlink_client(broker, client);
-    if (client->http) {
-        http_reader_free(client->http);
-        free(client->http);
-    }
-    ws_session_free(client->ws);
-    free(client);
-    if (broker->stopping && !broker->clients)
-        finish_stop(broker);
-}
-
-static const struct conn_callbacks client_callbacks = {NULL, on_data, on_close};
-
-static void on_accept(struct conn_listener *listener, struct conn *conn)
-{
-    struct broker *broker = conn_listener_user(listener);
-    struct broker_client *client = calloc(1, sizeof(*client));
-    struct http_reader *http = calloc(1, sizeof(*http));
-    if (!client || !http || broker->stats.connections >= broker->max_connections) {
-        free(client);
-        free(http);
-        conn_set_callbacks(conn, &(struct conn_callbacks){0}, NULL);
-        log_warn("%s: refused: connection limit (%zu) reached", conn_peer_name(conn),
-                 broker->max_connections);
-        conn_close(conn, -EMFILE, "connection limit reached");
-        return;
-    }
-    struct http_limits limits = {HTTP_MAX_HEADER_BYTES, HTTP_MAX_BODY_BYTES};
-    http_reader_init(http, HTTP_REQUEST, &limits);
-    client->http = http;
-    client->broker = broker;
-    client->conn = conn;
-    client->connected_at_ms = now_ms(broker);
-    client->next = broker->clients;
-    if (broker->clients)
-        broker->clients->prev = client;
-    broker->clients = client;
-    broker->stats.connections++;
-    conn_set_output_limit(conn, broker->output_limit);
-    conn_set_callbacks(conn, &client_callbacks, client);
-}
+/* No on_head: every route needs the whole request, so bodies are buffered
+ * (the server's default) and requests routed once complete. */
+static const struct http_server_callbacks http_callbacks = {
+    .on_request = on_request,
+    .format_error = json_error_shape,
+};
 
 static void on_keepalive(uv_timer_t *timer)
 {
@@ -529,6 +490,25 @@ static void free_broker(struct broker *broker)
     free(broker);
 }
 
+static int start_http(struct broker *broker, const struct broker_config *config, char *cause,
+                      size_t cause_len)
+{
+    /* No head or idle timeouts: the broker never had them, and realtime
+     * connections have their own keep-alive once upgraded. */
+    struct http_server_config http = {
+        .name = "broker",
+        .host = config->listen_host ? config->listen_host : "127.0.0.1",
+        .port = config->listen_port,
+        .max_header_bytes = HTTP_MAX_HEADER_BYTES,
+        .max_body_bytes = HTTP_MAX_BODY_BYTES,
+        .max_connections = broker->max_connections,
+        .output_limit = broker->output_limit,
+        .tls = broker->tls,
+    };
+    return http_server_start(broker->conns, &http, &http_callbacks, broker, &broker->http, cause,
+                             cause_len);
+}
+
 int broker_start(uv_loop_t *loop, const struct broker_config *config, struct broker **out,
                  char *cause, size_t cause_len)
 {
@@ -545,9 +525,7 @@ int broker_start(uv_loop_t *loop, const struct broker_config *config, struct bro
         rc = tls_config_new_server(config->tls_cert_file, config->tls_key_file, &broker->tls, cause,
                                    cause_len);
     if (rc == 0)
-        rc = conn_listen(broker->conns, config->listen_host ? config->listen_host : "127.0.0.1",
-                         config->listen_port, broker->tls, on_accept, broker, &broker->listener,
-                         cause, cause_len);
+        rc = start_http(broker, config, cause, cause_len);
     if (rc < 0) {
         if (rc == -ENOMEM)
             snprintf(cause, cause_len, "out of memory");
@@ -564,12 +542,13 @@ int broker_start(uv_loop_t *loop, const struct broker_config *config, struct bro
 
 uint16_t broker_port(const struct broker *broker)
 {
-    return conn_listener_port(broker->listener);
+    return http_server_port(broker->http);
 }
 
 void broker_get_stats(const struct broker *broker, struct broker_stats *out)
 {
     *out = broker->stats;
+    out->connections = http_server_connection_count(broker->http);
     out->subscriptions = 0;
     for (const struct broker_client *c = broker->clients; c; c = c->next)
         out->subscriptions += c->subscription_count;
@@ -580,8 +559,10 @@ static void on_timer_closed(uv_handle_t *handle)
     free_broker(handle->data);
 }
 
-static void finish_stop(struct broker *broker)
+/* Every connection is closed and the HTTP server is gone. */
+static void on_http_closed(void *user)
 {
+    struct broker *broker = user;
     uv_close((uv_handle_t *)&broker->keepalive_timer, on_timer_closed);
 }
 
@@ -591,14 +572,11 @@ void broker_stop(struct broker *broker)
         return;
     broker->stopping = 1;
     uv_timer_stop(&broker->keepalive_timer);
-    conn_listener_close(broker->listener);
-    if (!broker->clients) {
-        finish_stop(broker);
-        return;
-    }
+    /* Realtime clients hear why (1001) before the server closes the rest. */
     for (struct broker_client *c = broker->clients; c; c = c->next) {
         if (c->state == BROKER_CLIENT_WEBSOCKET)
             ws_send_close(c->ws, 1001, "broker shutting down");
         broker_client_close(c, 0, "broker shutting down");
     }
+    http_server_close(broker->http, on_http_closed, broker);
 }

@@ -100,6 +100,22 @@ int broker_authorize(struct broker *broker, const struct broker_auth_request *re
     return rc;
 }
 
+int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,
+                           size_t header_count, const void *body, size_t body_len, char *cause,
+                           size_t cause_len)
+{
+    struct broker_auth_request auth = {
+        .headers = headers,
+        .header_count = header_count,
+        .method = "POST",
+        .path = "/event",
+        .query = "",
+        .body = body,
+        .body_len = body_len,
+    };
+    return broker_authorize(broker, &auth, cause, cause_len);
+}
+
 int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap)
 {
     if (!json_is_object(object))

@@ -1,4 +1,5 @@
-/* Shared between the broker's files (broker.c: connections and HTTP;
+/* Shared between the broker's files (broker.c: HTTP routes on
+ * net/http_server, the upgrade and realtime connections;
  * broker_ws.c: realtime messages; broker_auth.c: authorization). Not for use
  * outside src/events/broker*.c. */
 #ifndef TETHER_EVENTS_BROKER_INTERNAL_H
@@ -15,13 +16,15 @@
 #include "net/http.h"
 #include "net/ws.h"
 
+/* A realtime client: a connection net/http_server has switched to the
+ * WebSocket protocol (HTTP requests never become clients). */
 enum broker_client_state {
-    BROKER_CLIENT_HTTP,      /* reading HTTP requests */
     BROKER_CLIENT_WEBSOCKET, /* upgraded to the realtime protocol */
     BROKER_CLIENT_CLOSING,
 };
 
 struct broker_client;
+struct http_server;
 
 struct broker_subscription {
     struct sub_entry entry; /* first: the index hands entries back */
@@ -34,21 +37,19 @@ struct broker_subscription {
 
 struct broker_client {
     struct broker *broker;
-    struct conn *conn;
+    struct conn *conn; /* handed over by http_exchange_upgrade; valid until closed */
     enum broker_client_state state;
-    struct http_reader *http; /* while in HTTP state */
-    struct ws_session *ws;    /* once upgraded */
+    struct ws_session *ws;
     struct broker_subscription *subscriptions;
     size_t subscription_count;
     uint64_t connected_at_ms;
-    int continue_sent; /* "100 Continue" answered for the current request */
     struct broker_client *prev, *next;
 };
 
 struct broker {
     uv_loop_t *loop;
     struct conn_context *conns;
-    struct conn_listener *listener;
+    struct http_server *http; /* the one listener: HTTP publish and the upgrade */
     struct tls_config *tls;
     uv_timer_t keepalive_timer;
     struct sub_index index;
@@ -109,6 +110,11 @@ struct broker_auth_request {
 };
 int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
                      size_t cause_len);
+/* The realtime protocol's checks (connect, subscribe, publish): each signs
+ * the request POST /event with the given body. */
+int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,
+                           size_t header_count, const void *body, size_t body_len, char *cause,
+                           size_t cause_len);
 /* Collects string members of a JSON authorization object as headers
  * (borrowed from the object). Returns the count, or -EINVAL. */
 int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap);

@@ -46,16 +46,8 @@ static int authorize_message(struct broker_client *client, const struct events_m
         client->broker->stats.auth_failures++;
         return -EACCES;
     }
-    struct broker_auth_request auth = {
-        .headers = headers,
-        .header_count = (size_t)n,
-        .method = "POST",
-        .path = "/event",
-        .query = "",
-        .body = buf_bytes(signed_body),
-        .body_len = buf_length(signed_body),
-    };
-    return broker_authorize(client->broker, &auth, cause, cause_len);
+    return broker_authorize_event(client->broker, headers, (size_t)n, buf_bytes(signed_body),
+                                  buf_length(signed_body), cause, cause_len);
 }
 
 /* API-key authorization signs nothing: only SigV4 needs the signed body. */

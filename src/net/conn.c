@@ -53,16 +53,20 @@ struct conn {
     struct buf out;   /* unsent bytes (ciphertext when TLS) */
     size_t in_flight; /* bytes owned by a pending uv_write */
     size_t output_limit;
-    struct conn *next_dirty;
+    enum conn_state state;
+    /* Three facts that are independent of the state, so they stay bits:
+     * `dirty`: listed in ctx->dirty (unflushed output), in any state;
+     * `reading`: libuv is reading, which the owner switches off and on
+     *   (back-pressure) in any state where bytes flow;
+     * `resolve_pending`: a name lookup is in flight; libuv cannot cancel it
+     *   at once, so it outlives a close and holds the memory until it
+     *   returns (on_resolved then finishes the close). */
     int dirty;
-    int closing;
-    int connected; /* TCP is up: bytes (TLS handshake included) may flow */
-    int open;      /* connected and, with TLS, the handshake is done */
-    int resolving; /* a name lookup is in flight and holds the connection */
-    int lingering; /* closing: output shut down, input drained until EOF or timeout */
+    int reading;
+    int resolve_pending;
+    struct conn *next_dirty;
     uv_shutdown_t shutdown_req;
     uv_timer_t *linger_timer;
-    int reading;
     int close_status;
     char close_cause[160];
     char peer[64];
@@ -82,6 +86,40 @@ struct conn_listener {
     void *user;
     uint16_t port;
 };
+
+static const char *const state_names[] = {
+    [CONN_RESOLVING] = "resolving", [CONN_CONNECTING] = "connecting",
+    [CONN_TUNNELING] = "tunneling", [CONN_HANDSHAKING] = "handshaking",
+    [CONN_OPEN] = "open",           [CONN_LINGERING] = "lingering",
+    [CONN_CLOSING] = "closing",
+};
+
+const char *conn_state_name(enum conn_state state)
+{
+    return state_names[state];
+}
+
+enum conn_state conn_get_state(const struct conn *conn)
+{
+    return conn->state;
+}
+
+/* The one place the state changes. */
+static void enter_state(struct conn *conn, enum conn_state state)
+{
+    if (conn->state == state)
+        return;
+    log_trace("%s: %s -> %s", conn->peer, state_names[conn->state], state_names[state]);
+    conn->state = state;
+}
+
+/* TCP is up and the handle is not closing: bytes (a TLS handshake or a
+ * CONNECT included) may be sent. */
+static int can_send(const struct conn *conn)
+{
+    return conn->state >= CONN_TUNNELING && conn->state <= CONN_LINGERING &&
+           !uv_is_closing((const uv_handle_t *)&conn->tcp);
+}
 
 static void flush_dirty(uv_check_t *check);
 static void flush_dirty_before_poll(uv_prepare_t *prepare);
@@ -190,8 +228,9 @@ static void unlink_dirty(struct conn *conn)
 static void close_handle(struct conn *conn)
 {
     unlink_dirty(conn);
-    if (conn->resolving)
-        return; /* on_resolved sees `closing` and comes back here */
+    enter_state(conn, CONN_CLOSING);
+    if (conn->resolve_pending)
+        return; /* on_resolved sees CONN_CLOSING and comes back here */
     if (conn->linger_timer) {
         uv_timer_stop(conn->linger_timer);
         uv_close((uv_handle_t *)conn->linger_timer, (uv_close_cb)free);
@@ -219,7 +258,6 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
  * reads them. */
 static void start_linger(struct conn *conn)
 {
-    conn->lingering = 1;
     conn->shutdown_req.data = conn;
     conn->linger_timer = malloc(sizeof(*conn->linger_timer));
     if (!conn->linger_timer ||
@@ -235,17 +273,19 @@ static void start_linger(struct conn *conn)
 
 void conn_close(struct conn *conn, int status, const char *cause)
 {
-    if (conn->closing)
+    if (conn_is_closing(conn))
         return;
-    conn->closing = 1;
     conn->close_status = status;
     if (cause)
         snprintf(conn->close_cause, sizeof(conn->close_cause), "%s", cause);
     /* An orderly close sends what is buffered first; an error close does not wait. */
-    if (status == 0 && conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp)) {
+    if (status == 0 && can_send(conn)) {
+        /* Closing from here on: writes are refused, and a failed flush
+         * keeps this close's status. */
+        enter_state(conn, CONN_LINGERING);
         if (buf_length(&conn->out) > 0)
             flush_now(conn);
-        if (!uv_is_closing((uv_handle_t *)&conn->tcp)) {
+        if (can_send(conn)) {
             start_linger(conn);
             return;
         }
@@ -259,13 +299,12 @@ void conn_close(struct conn *conn, int status, const char *cause)
 
 int conn_is_closing(const struct conn *conn)
 {
-    return conn->closing;
+    return conn->state == CONN_LINGERING || conn->state == CONN_CLOSING;
 }
 
 static void fail(struct conn *conn, int status, const char *cause)
 {
-    if (!conn->closing) {
-        conn->closing = 1;
+    if (!conn_is_closing(conn)) {
         conn->close_status = status;
         snprintf(conn->close_cause, sizeof(conn->close_cause), "%s", cause);
     }
@@ -338,7 +377,7 @@ static void flush_all(struct conn_context *ctx)
         struct conn *conn = ctx->dirty;
         ctx->dirty = conn->next_dirty;
         conn->dirty = 0;
-        if (conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp))
+        if (can_send(conn))
             flush_now(conn);
     }
 }
@@ -356,7 +395,7 @@ static void flush_dirty_before_poll(uv_prepare_t *prepare)
 void conn_flush(struct conn *conn)
 {
     unlink_dirty(conn);
-    if (conn->connected && !uv_is_closing((uv_handle_t *)&conn->tcp))
+    if (can_send(conn))
         flush_now(conn);
 }
 
@@ -371,7 +410,7 @@ static int append_output(struct conn *conn, const void *data, size_t len)
 
 int conn_write(struct conn *conn, const void *data, size_t len)
 {
-    if (conn->closing)
+    if (conn_is_closing(conn))
         return -EPIPE;
     if (buf_length(&conn->out) + conn->in_flight + len > conn->output_limit) {
         log_debug("%s: output limit %zu bytes exceeded, closing", conn->peer, conn->output_limit);
@@ -404,15 +443,15 @@ static void alloc_read(uv_handle_t *handle, size_t suggested, uv_buf_t *out)
 
 static void deliver(struct conn *conn, const char *data, size_t len)
 {
-    if (len > 0 && conn->callbacks.on_data && !conn->closing)
+    if (len > 0 && conn->callbacks.on_data && !conn_is_closing(conn))
         conn->callbacks.on_data(conn, data, len);
 }
 
 static void open_done(struct conn *conn)
 {
-    if (conn->open)
+    if (conn->state >= CONN_OPEN)
         return;
-    conn->open = 1;
+    enter_state(conn, CONN_OPEN);
     if (conn->callbacks.on_open)
         conn->callbacks.on_open(conn, 0, NULL);
     if (buf_length(&conn->out) > 0)
@@ -442,12 +481,12 @@ static void on_tls_input(struct conn *conn, const char *data, size_t len)
     if (rc < 0) {
         if (rc == -EPIPE)
             deliver_plain(conn, plain); /* last data and close_notify in one read */
-        if (!conn->open && conn->callbacks.on_open)
+        if (conn->state == CONN_HANDSHAKING && conn->callbacks.on_open)
             conn->callbacks.on_open(conn, rc, cause);
         fail(conn, rc, cause);
         return;
     }
-    if (!conn->open && tls_session_established(conn->tls))
+    if (conn->state == CONN_HANDSHAKING && tls_session_established(conn->tls))
         open_done(conn);
     deliver_plain(conn, plain);
 }
@@ -456,6 +495,7 @@ static void on_tls_input(struct conn *conn, const char *data, size_t len)
 static void begin_session(struct conn *conn)
 {
     if (conn->tls) {
+        enter_state(conn, CONN_HANDSHAKING);
         tls_session_start(conn->tls, &conn->out);
         flush_now(conn);
     } else {
@@ -494,7 +534,7 @@ static void tunnel_open(struct conn *conn, size_t head_len)
     if (buf_length(&conn->out) > 0)
         mark_dirty(conn);
     begin_session(conn);
-    if (rest && !conn->closing) {
+    if (rest && !conn_is_closing(conn)) {
         if (conn->tls)
             on_tls_input(conn, rest, rest_len);
         else
@@ -542,7 +582,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     struct conn *conn = stream->data;
     if (nread == 0)
         return;
-    if (conn->lingering) {
+    if (conn->state == CONN_LINGERING) {
         if (nread < 0)
             close_handle(conn); /* the peer closed too: done */
         return;                 /* input after our close is dropped */
@@ -564,7 +604,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 
 static void start_reading(struct conn *conn)
 {
-    if (conn->reading || (conn->closing && !conn->lingering))
+    if (conn->reading || conn->state == CONN_CLOSING)
         return;
     if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_read, on_read) == 0)
         conn->reading = 1;
@@ -604,7 +644,7 @@ static void name_peer(struct conn *conn)
 static void on_connected(uv_connect_t *req, int status)
 {
     struct conn *conn = req->data;
-    if (conn->closing) {
+    if (conn->state == CONN_CLOSING) {
         close_handle(conn);
         return;
     }
@@ -623,9 +663,9 @@ static void on_connected(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     name_peer(conn);
-    conn->connected = 1;
     start_reading(conn);
     if (conn->tunnel) {
+        enter_state(conn, CONN_TUNNELING);
         struct conn_tunnel *t = conn->tunnel;
         if (proxy_write_connect(&conn->out, &t->proxy, t->target_host, t->target_port) < 0) {
             tunnel_failed(conn, -ENOMEM, "out of memory");
@@ -640,17 +680,18 @@ static void on_connected(uv_connect_t *req, int status)
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct conn *conn = req->data;
-    conn->resolving = 0;
-    if (status == 0 && !conn->closing) {
+    conn->resolve_pending = 0;
+    if (status == 0 && conn->state != CONN_CLOSING) {
         conn->connect_req.data = conn;
         status = uv_tcp_connect(&conn->connect_req, &conn->tcp, res->ai_addr, on_connected);
         if (status == 0) {
+            enter_state(conn, CONN_CONNECTING);
             uv_freeaddrinfo(res);
             return;
         }
     }
     uv_freeaddrinfo(res);
-    if (conn->closing) {
+    if (conn->state == CONN_CLOSING) {
         close_handle(conn);
         return;
     }
@@ -708,11 +749,11 @@ int conn_connect_via(struct conn_context *ctx, const char *host, uint16_t port,
     snprintf(port_text, sizeof(port_text), "%u", proxy ? proxy->port : port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     conn->resolve.data = conn;
-    conn->resolving = 1;
+    conn->resolve_pending = 1;
     int rc = uv_getaddrinfo(ctx->loop, &conn->resolve, on_resolved, proxy ? proxy->host : host,
                             port_text, &hints);
     if (rc < 0) {
-        conn->resolving = 0;
+        conn->resolve_pending = 0;
         tunnel_free(conn);
         tls_session_free(conn->tls);
         uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
@@ -742,9 +783,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     name_peer(conn);
-    conn->connected = 1;
-    if (!conn->tls)
-        conn->open = 1;
+    enter_state(conn, conn->tls ? CONN_HANDSHAKING : CONN_OPEN);
     listener->on_accept(listener, conn);
     start_reading(conn);
 }

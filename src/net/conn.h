@@ -29,6 +29,24 @@ struct conn;
 struct conn_context;
 struct proxy_config;
 
+/* Where a connection is in its life. Client connections go RESOLVING ->
+ * CONNECTING -> (TUNNELING, through a proxy) -> (HANDSHAKING, with TLS) ->
+ * OPEN; accepted ones start at HANDSHAKING or OPEN. An orderly close goes
+ * through LINGERING (output shut down, the peer's input drained until it
+ * closes or a timeout), an error close straight to CLOSING; on_close follows
+ * CLOSING. conn_is_closing() is true in both. */
+enum conn_state {
+    CONN_RESOLVING,
+    CONN_CONNECTING,
+    CONN_TUNNELING,
+    CONN_HANDSHAKING,
+    CONN_OPEN,
+    CONN_LINGERING,
+    CONN_CLOSING,
+};
+
+const char *conn_state_name(enum conn_state state);
+
 struct conn_callbacks {
     /* Client connections: TCP (and TLS) established, or failed (status < 0). */
     void (*on_open)(struct conn *conn, int status, const char *cause);
@@ -83,6 +101,7 @@ size_t conn_pending_output(const struct conn *conn);
 /* Flushes buffered output (best effort), then closes. */
 void conn_close(struct conn *conn, int status, const char *cause);
 int conn_is_closing(const struct conn *conn);
+enum conn_state conn_get_state(const struct conn *conn);
 /* Stops/starts reading (back-pressure). */
 void conn_pause_reading(struct conn *conn);
 void conn_resume_reading(struct conn *conn);

@@ -21,7 +21,7 @@
 #define INPUT_SLACK (64u * 1024) /* unread input kept beyond a head */
 
 static const char *const connection_state_names[] = {"reading-head", "reading-body", "waiting",
-                                                     "closing"};
+                                                     "upgraded", "closing"};
 
 static const char *http_connection_state_name(enum http_connection_state state)
 {
@@ -84,14 +84,14 @@ static void exchange_free(struct http_exchange *ex)
 const struct http_message *http_exchange_request(const struct http_exchange *ex)
 {
     static const struct http_message empty;
-    return ex->connection ? &ex->connection->reader.message : &empty;
+    return ex->connection ? &ex->connection->reader->message : &empty;
 }
 
 const char *http_exchange_trailer(const struct http_exchange *ex, const char *name)
 {
     if (!ex->connection)
         return NULL;
-    const struct http_message *m = &ex->connection->reader.message;
+    const struct http_message *m = &ex->connection->reader->message;
     for (size_t i = ex->header_count_at_head; i < m->header_count; i++)
         if (strcasecmp(m->headers[i].name, name) == 0)
             return m->headers[i].value;
@@ -154,6 +154,36 @@ void http_exchange_resume_body(struct http_exchange *ex)
 
 /* ---- reading requests ---- */
 
+/* The header text (at least Content-Type) and body of an answer the server
+ * writes itself: the user's shape, or plain text. */
+void http_server_error_answer(struct http_server *server, int status, const char *why,
+                              struct buf *headers, struct buf *body)
+{
+    if (server->callbacks.format_error) {
+        server->callbacks.format_error(status, why, headers, body, server->user);
+        return;
+    }
+    buf_append_str(headers, "Content-Type: text/plain\r\n");
+    buf_printf(body, "%s\n", why);
+}
+
+/* Writes a whole "Connection: close" answer outside any exchange. */
+static void write_error_answer(struct http_connection *c, int status, const char *why)
+{
+    struct buf headers = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
+    char date[32];
+    http_date_now(date);
+    http_server_error_answer(c->server, status, why, &headers, &body);
+    buf_printf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_reason(status), date);
+    buf_append(&out, buf_bytes(&headers), buf_length(&headers));
+    buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", buf_length(&body));
+    if (buf_append(&out, buf_bytes(&body), buf_length(&body)) == 0)
+        conn_write(c->conn, buf_bytes(&out), buf_length(&out));
+    buf_free(&headers);
+    buf_free(&body);
+    buf_free(&out);
+}
+
 /* Answers a protocol error itself and closes the connection; a handler that
  * still holds the exchange is told through on_abort. */
 static void fail_connection(struct http_connection *c, int status, const char *why)
@@ -164,18 +194,8 @@ static void fail_connection(struct http_connection *c, int status, const char *w
     if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
         return;
     int answered = ex && ex->answer != HTTP_ANSWER_NONE;
-    if (!answered) {
-        char date[32], head[256];
-        http_date_now(date);
-        char body[200];
-        int body_len = snprintf(body, sizeof(body), "%s\n", why);
-        int n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-                         "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                         status, http_status_reason(status), date, body_len);
-        conn_write(c->conn, head, (size_t)n);
-        conn_write(c->conn, body, (size_t)body_len);
-    }
+    if (!answered)
+        write_error_answer(c, status, why);
     http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
     if (ex && !ex->handler_released) {
         ex->handler_released = 1;
@@ -201,7 +221,7 @@ static void deliver_head(struct http_connection *c)
         fail_connection(c, 500, "out of memory");
         return;
     }
-    const struct http_message *m = &c->reader.message;
+    const struct http_message *m = &c->reader->message;
     ex->connection = c;
     ex->server = server;
     ex->body_mode = HTTP_BODY_BUFFER;
@@ -210,17 +230,18 @@ static void deliver_head(struct http_connection *c)
     ex->is_head = strcmp(m->method, "HEAD") == 0;
     ex->keep_alive = m->keep_alive;
     ex->expects_continue = http_header_has_token(m, "Expect", "100-continue") &&
-                           c->reader.state != HTTP_READER_COMPLETE;
+                           c->reader->state != HTTP_READER_COMPLETE;
     c->ex = ex;
     c->discarded = 0;
     http_connection_enter_state(c, HTTP_CONNECTION_READING_BODY);
     restart_timer(c, server->config.body_timeout_ms);
     log_trace("%s %s: %s %s", server->name, conn_peer_name(c->conn), m->method, m->target);
-    server->callbacks.on_head(ex, server->user);
+    if (server->callbacks.on_head)
+        server->callbacks.on_head(ex, server->user);
     if (c->state == HTTP_CONNECTION_CLOSING || ex->answer != HTTP_ANSWER_NONE)
         return;
-    int has_length = (c->reader.parser.flags & F_CONTENTLENGTH) != 0;
-    if (has_length && c->reader.parser.content_length + buf_length(&m->body) > ex->body_cap) {
+    int has_length = (c->reader->parser.flags & F_CONTENTLENGTH) != 0;
+    if (has_length && c->reader->parser.content_length + buf_length(&m->body) > ex->body_cap) {
         ex->too_large = 1;
         tell_too_large(c);
         return;
@@ -240,15 +261,19 @@ static void tell_too_large(struct http_connection *c)
     server->callbacks.on_request(ex, server->user);
     if (c->state == HTTP_CONNECTION_CLOSING || ex->answer != HTTP_ANSWER_NONE)
         return;
-    static const char body[] = "request body too large\n";
-    http_exchange_respond(ex, 413, "Content-Type: text/plain\r\n", body, sizeof(body) - 1);
+    struct buf headers = BUF_INIT, body = BUF_INIT;
+    http_server_error_answer(server, 413, "request body too large", &headers, &body);
+    buf_terminate(&headers);
+    http_exchange_respond(ex, 413, buf_bytes(&headers), buf_bytes(&body), buf_length(&body));
+    buf_free(&headers);
+    buf_free(&body);
 }
 
 /* Moves body bytes the reader collected to where the mode says they go. */
 static void deliver_body(struct http_connection *c)
 {
     struct http_exchange *ex = c->ex;
-    struct buf *body = &c->reader.message.body;
+    struct buf *body = &c->reader->message.body;
     /* Buffered bodies grow in place; only bytes not seen before are new. */
     size_t n = buf_length(body) - ex->body_buffered;
     if (n == 0)
@@ -312,14 +337,14 @@ static int feed_once(struct http_connection *c)
         if (end)
             available = (size_t)(end - bytes) + 4;
     }
-    ssize_t n = http_reader_feed(&c->reader, bytes, available);
+    ssize_t n = http_reader_feed(c->reader, bytes, available);
     if (n < 0) {
-        int status = c->reader.http_status_for_error ? c->reader.http_status_for_error : 400;
-        fail_connection(c, status, c->reader.error);
+        int status = c->reader->http_status_for_error ? c->reader->http_status_for_error : 400;
+        fail_connection(c, status, c->reader->error);
         return 0;
     }
     buf_consume(&c->input, (size_t)n);
-    if (!c->ex && head_complete(&c->reader)) {
+    if (!c->ex && head_complete(c->reader)) {
         deliver_head(c);
         if (c->state == HTTP_CONNECTION_CLOSING)
             return 0;
@@ -333,7 +358,7 @@ static int feed_once(struct http_connection *c)
             return 0;
         }
     }
-    if (c->reader.state == HTTP_READER_COMPLETE && c->ex) {
+    if (c->reader->state == HTTP_READER_COMPLETE && c->ex) {
         deliver_complete(c);
         return c->state == HTTP_CONNECTION_READING_HEAD;
     }
@@ -363,17 +388,40 @@ static void finish_exchange_if_done(struct http_connection *c)
         return;
     if (c->state == HTTP_CONNECTION_CLOSING || !c->conn)
         return;
-    int upgrade = c->reader.message.upgrade;
+    int upgraded = ex->upgraded;
     exchange_free(ex);
     c->ex = NULL;
-    http_reader_reset(&c->reader);
-    if (upgrade) { /* protocol switches are not supported: the bytes that follow are not HTTP */
-        http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
-        conn_close(c->conn, 0, NULL);
+    http_reader_reset(c->reader);
+    if (upgraded) {
+        /* No HTTP from now on: no head or idle timeout either, the new
+         * protocol has its own. The reader's and the input's memory go. */
+        uv_timer_stop(&c->timer);
+        http_reader_free(c->reader);
+        free(c->reader);
+        c->reader = NULL;
+        if (buf_length(&c->input) == 0)
+            buf_free(&c->input);
+        http_connection_enter_state(c, HTTP_CONNECTION_UPGRADED);
         return;
     }
     http_connection_enter_state(c, HTTP_CONNECTION_READING_HEAD);
     restart_timer(c, c->server->config.head_timeout_ms);
+}
+
+/* Hands input kept since the switch (read with the request, or while the
+ * upgrade was pending) to the new owner, in order. */
+static void deliver_upgraded(struct http_connection *c)
+{
+    while (c->conn && c->state == HTTP_CONNECTION_UPGRADED && buf_length(&c->input) > 0) {
+        size_t n = buf_length(&c->input);
+        char *bytes = buf_steal(&c->input, NULL);
+        if (!bytes) {
+            fail_connection(c, 500, "out of memory");
+            return;
+        }
+        c->upgrade.on_data(c->upgrade_user, bytes, n);
+        free(bytes);
+    }
 }
 
 static void process_input(struct http_connection *c)
@@ -381,6 +429,8 @@ static void process_input(struct http_connection *c)
     finish_exchange_if_done(c);
     while (c->conn && feed_once(c))
         ;
+    if (c->conn && c->state == HTTP_CONNECTION_UPGRADED)
+        deliver_upgraded(c);
     update_reading(c);
 }
 
@@ -408,7 +458,7 @@ static void on_timer(uv_timer_t *timer)
     if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
         return;
     if (c->state == HTTP_CONNECTION_READING_HEAD) {
-        if (buf_length(&c->input) == 0 && c->reader.header_bytes == 0) {
+        if (buf_length(&c->input) == 0 && c->reader->header_bytes == 0) {
             http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
             conn_close(c->conn, 0, "idle");
         } else {
@@ -432,6 +482,10 @@ static void on_data(struct conn *conn, const char *data, size_t len)
     struct http_connection *c = conn_user(conn);
     if (c->state == HTTP_CONNECTION_CLOSING)
         return;
+    if (c->state == HTTP_CONNECTION_UPGRADED && buf_length(&c->input) == 0) {
+        c->upgrade.on_data(c->upgrade_user, data, len); /* the hot path: no copy */
+        return;
+    }
     if (buf_append(&c->input, data, len) < 0) {
         fail_connection(c, 500, "out of memory");
         return;
@@ -445,7 +499,10 @@ static void on_connection_freed(uv_handle_t *handle)
 {
     struct http_connection *c = handle->data;
     struct http_server *server = c->server;
-    http_reader_free(&c->reader);
+    if (c->reader) {
+        http_reader_free(c->reader);
+        free(c->reader);
+    }
     buf_free(&c->input);
     free(c);
     server->connection_count--;
@@ -475,6 +532,8 @@ static void on_conn_close(struct conn *conn, int status, const char *cause)
         server->connections = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->upgrade.on_close)
+        c->upgrade.on_close(c->upgrade_user, status, cause);
     uv_close((uv_handle_t *)&c->timer, on_connection_freed);
 }
 
@@ -510,17 +569,21 @@ static void on_accept(struct conn_listener *listener, struct conn *conn)
         return;
     }
     struct http_connection *c = calloc(1, sizeof(*c));
-    if (!c) {
+    struct http_reader *reader = calloc(1, sizeof(*reader));
+    if (!c || !reader) {
+        free(c);
+        free(reader);
         refuse_connection(conn, "out of memory");
         return;
     }
+    c->reader = reader;
     struct http_limits limits = {
         .max_header_bytes = server->config.max_header_bytes,
         /* Caps are applied per exchange (deliver_body); the reader only ever
          * holds one read's worth of body beyond them. */
         .max_body_bytes = SIZE_MAX / 4,
     };
-    http_reader_init(&c->reader, HTTP_REQUEST, &limits);
+    http_reader_init(c->reader, HTTP_REQUEST, &limits);
     c->server = server;
     c->conn = conn;
     c->state = HTTP_CONNECTION_READING_HEAD;
@@ -585,7 +648,7 @@ int http_server_start(struct conn_context *ctx, const struct http_server_config 
     server->config.name = server->name;
     server->callbacks = *callbacks;
     server->user = user;
-    int rc = conn_listen(ctx, config->host, config->port, NULL, on_accept, server,
+    int rc = conn_listen(ctx, config->host, config->port, config->tls, on_accept, server,
                          &server->listener, cause, cause_len);
     if (rc < 0) {
         free(server);

@@ -26,7 +26,16 @@
  * closed after the answer.
  *
  * Bad input (malformed HTTP, oversized head, timeouts) gets a 4xx answer and
- * closes that one connection; nothing else is affected. Pipelined requests are
+ * closes that one connection; nothing else is affected. The body of that
+ * answer (and of the server's own 413) is plain text unless the user shapes
+ * it with callbacks.format_error (the broker writes AWS's JSON errors).
+ *
+ * Upgrades. A handler may answer a request that asks for a protocol switch
+ * with http_exchange_upgrade(): the server writes "101 Switching Protocols"
+ * and from then on hands every byte the client sends, starting with those it
+ * had already read after the request, to the upgrade callbacks. The
+ * connection stays the server's: it counts against max_connections and
+ * http_server_close() closes it. Pipelined requests are
  * read one at a time: input that arrives while an answer is pending is kept up
  * to a small cap, then reading pauses. Output goes through conn_write, so a
  * client that does not read is disconnected at the output limit; streaming
@@ -56,7 +65,8 @@ enum http_body_mode {
 struct http_server_callbacks {
     /* The request line and headers are in; the body has not been delivered
      * yet. May answer at once (the body is then dropped), choose the body
-     * mode, keep the exchange for later, or do nothing. Required. */
+     * mode, keep the exchange for later, or do nothing. Optional: without
+     * it every body is buffered under the server's cap. */
     void (*on_head)(struct http_exchange *ex, void *user);
     /* HTTP_BODY_STREAM only: the next piece of the body. */
     void (*on_body)(struct http_exchange *ex, const char *data, size_t len, void *user);
@@ -66,6 +76,22 @@ struct http_server_callbacks {
     /* The exchange ends before the handler's answer was complete: the client
      * closed, the connection failed, or the server is closing. Optional. */
     void (*on_abort)(struct http_exchange *ex, void *user);
+    /* Shapes the answers the server writes itself (malformed or oversized
+     * requests, timeouts, a refused body): appends "Name: value\r\n" header
+     * text (at least Content-Type) and the body. Optional: the default is
+     * text/plain with `why` as the body. */
+    void (*format_error)(int status, const char *why, struct buf *headers, struct buf *body,
+                         void *user);
+};
+
+/* The connection after http_exchange_upgrade(): bytes arrive here instead of
+ * going to the HTTP reader. */
+struct http_upgrade_callbacks {
+    /* What the client sent (borrowed, valid during the call). */
+    void (*on_data)(void *user, const char *data, size_t len);
+    /* The connection is closed (status 0 orderly, else -errno) and the conn
+     * handed out by http_exchange_upgrade() is gone. Called once. */
+    void (*on_close)(void *user, int status, const char *cause);
 };
 
 struct http_server_config {
@@ -78,6 +104,7 @@ struct http_server_config {
     size_t output_limit;      /* per connection; default CONN_DEFAULT_OUTPUT_LIMIT */
     uint64_t head_timeout_ms; /* idle keep-alive and reading a head; default 60 s, 0 none */
     uint64_t body_timeout_ms; /* silence while reading a body; default 60 s, 0 none */
+    struct tls_config *tls;   /* NULL: plain TCP; borrowed, must outlive the server */
 };
 
 /* Starts listening. The server keeps pointers to config->name (copied) only;
@@ -127,6 +154,20 @@ int http_exchange_end_stream(struct http_exchange *ex, const char *trailers);
  * chunk so the client sees it was cut short. Finishes the exchange. */
 void http_exchange_abort(struct http_exchange *ex, const char *why);
 int http_exchange_answer_started(const struct http_exchange *ex);
+/* Before answering: the connection ends after this answer ("Connection:
+ * close"), whether or not the rest of the request has arrived. For refusals
+ * that leave the client's stream in an unknown state. */
+void http_exchange_close_after(struct http_exchange *ex);
+/* Answers a protocol-switch request (the request's `upgrade` is set) with
+ * "HTTP/1.1 101 Switching Protocols", the given header text (as for
+ * respond, but written as is: no Date) and the blank line, and hands the
+ * connection to `callbacks`. Finishes the exchange. Returns the connection
+ * for the caller's writes and conn_close(), valid until callbacks->on_close;
+ * NULL (with nothing written) when the request did not ask for an upgrade,
+ * an answer was already started, or the connection is gone. Bytes the client
+ * sent after the request reach callbacks->on_data only after this returns. */
+struct conn *http_exchange_upgrade(struct http_exchange *ex, const char *headers,
+                                   const struct http_upgrade_callbacks *callbacks, void *user);
 /* Bytes written to this exchange's connection and not yet sent. */
 size_t http_exchange_pending_output(const struct http_exchange *ex);
 /* Calls cb once pending output falls to `low` bytes or less (checked every

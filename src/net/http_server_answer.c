@@ -54,16 +54,16 @@ static int write_head(struct http_exchange *ex, int status, const char *headers,
                       long long content_length)
 {
     struct http_connection *c = ex->connection;
-    const struct http_message *m = &c->reader.message;
+    const struct http_message *m = &c->reader->message;
     char date[32];
     http_date_now(date);
     /* A body we refused before the client sent it (no "100 Continue"), or
      * one too big to read and drop, leaves the stream out of step: close. */
     int refused_unsent = ex->expects_continue && !ex->continue_sent;
     int too_big_to_drop = ex->too_large && !ex->request_complete &&
-                          c->reader.parser.content_length > HTTP_SERVER_MAX_DISCARD;
-    ex->keep_alive =
-        m->keep_alive && !refused_unsent && !too_big_to_drop && !c->server->closing && !m->upgrade;
+                          c->reader->parser.content_length > HTTP_SERVER_MAX_DISCARD;
+    ex->keep_alive = m->keep_alive && !refused_unsent && !too_big_to_drop && !ex->close_after &&
+                     !c->server->closing && !m->upgrade;
     struct buf head = BUF_INIT;
     int rc = buf_printf(&head, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s", status,
                         http_status_reason(status), date, headers ? headers : "");
@@ -200,6 +200,36 @@ void http_exchange_abort(struct http_exchange *ex, const char *why)
 int http_exchange_answer_started(const struct http_exchange *ex)
 {
     return ex->answer != HTTP_ANSWER_NONE;
+}
+
+void http_exchange_close_after(struct http_exchange *ex)
+{
+    ex->close_after = 1;
+}
+
+struct conn *http_exchange_upgrade(struct http_exchange *ex, const char *headers,
+                                   const struct http_upgrade_callbacks *callbacks, void *user)
+{
+    if (answer_check(ex) < 0 || !ex->connection->reader->message.upgrade)
+        return NULL;
+    struct http_connection *c = ex->connection;
+    struct buf head = BUF_INIT;
+    int rc = buf_printf(&head, "HTTP/1.1 101 %s\r\n%s\r\n", http_status_reason(101),
+                        headers ? headers : "");
+    if (rc == 0)
+        rc = http_server_write_text(c, buf_bytes(&head), buf_length(&head));
+    buf_free(&head);
+    if (rc < 0) {
+        /* The connection is closing: the exchange ends as if answered. */
+        answer_done(ex);
+        return NULL;
+    }
+    c->upgrade = *callbacks;
+    c->upgrade_user = user;
+    ex->upgraded = 1;
+    ex->keep_alive = 1; /* the connection goes on, in the new protocol */
+    answer_done(ex);
+    return c->conn;
 }
 
 size_t http_exchange_pending_output(const struct http_exchange *ex)

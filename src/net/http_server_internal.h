@@ -10,6 +10,7 @@ enum http_connection_state {
     HTTP_CONNECTION_READING_HEAD, /* idle keep-alive or a head arriving */
     HTTP_CONNECTION_READING_BODY, /* head handled, body arriving */
     HTTP_CONNECTION_WAITING,      /* request read, answer pending */
+    HTTP_CONNECTION_UPGRADED,     /* switched protocols: bytes go to the upgrade callbacks */
     HTTP_CONNECTION_CLOSING,
 };
 
@@ -40,6 +41,8 @@ struct http_exchange {
     int keep_alive;
     int expects_continue; /* "Expect: 100-continue" and the body is still to come */
     int continue_sent;
+    int close_after; /* http_exchange_close_after(): no keep-alive */
+    int upgraded;    /* answered with 101: the connection switches once the request is done */
     /* drain watch */
     void (*drain_cb)(struct http_exchange *ex, void *user);
     void *drain_user;
@@ -51,7 +54,10 @@ struct http_exchange {
 struct http_connection {
     struct http_server *server;
     struct conn *conn;
-    struct http_reader reader;
+    /* Allocated apart so that an upgraded connection, which reads no more
+     * HTTP, gives it back (NULL from then on): a realtime connection's
+     * resident memory matters to the broker. */
+    struct http_reader *reader;
     enum http_connection_state state;
     struct buf input;
     struct http_exchange *ex;
@@ -62,6 +68,10 @@ struct http_connection {
     int ready;
     int paused;
     size_t discarded;
+    /* Set by http_exchange_upgrade (on_close non-NULL from then on): the
+     * connection's owner after the switch, told when it closes. */
+    struct http_upgrade_callbacks upgrade;
+    void *upgrade_user;
     char peer_ip[64];
 };
 
@@ -88,6 +98,9 @@ struct http_server {
 void http_connection_enter_state(struct http_connection *c, enum http_connection_state state);
 /* Queues the connection to go on reading at the next loop turn. */
 void http_connection_mark_ready(struct http_connection *c);
+/* The header text and body of an answer the server writes itself. */
+void http_server_error_answer(struct http_server *server, int status, const char *why,
+                              struct buf *headers, struct buf *body);
 int http_server_write_text(struct http_connection *c, const void *data, size_t len);
 void http_exchange_unlink_drain(struct http_exchange *ex);
 void http_server_on_drain_timer(uv_timer_t *timer);

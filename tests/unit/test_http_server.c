@@ -46,15 +46,68 @@ static void answer_text(struct http_exchange *ex, int status, const char *text)
     http_exchange_respond(ex, status, "Content-Type: text/plain\r\n", text, strlen(text));
 }
 
+/* An upgraded connection that echoes what it gets and closes on "bye". */
+static struct conn *upgraded;
+static int upgrade_closes;
+static int upgraded_state_checks; /* conn states seen as expected */
+static char upgrade_seen[256];
+
+static void on_upgraded_data(void *user, const char *data, size_t len)
+{
+    (void)user;
+    size_t have = strlen(upgrade_seen);
+    if (have + len < sizeof(upgrade_seen))
+        memcpy(upgrade_seen + have, data, len);
+    upgraded_state_checks += conn_get_state(upgraded) == CONN_OPEN;
+    conn_write(upgraded, data, len);
+    if (strstr(upgrade_seen, "bye")) {
+        conn_close(upgraded, 0, "bye");
+        /* An orderly close drains the peer's input before the handle goes. */
+        upgraded_state_checks += conn_get_state(upgraded) == CONN_LINGERING &&
+                                 conn_is_closing(upgraded) &&
+                                 strcmp(conn_state_name(CONN_LINGERING), "lingering") == 0;
+    }
+}
+
+static void on_upgraded_close(void *user, int status, const char *cause)
+{
+    (void)user;
+    (void)status;
+    (void)cause;
+    upgrade_closes++;
+    upgraded = NULL;
+}
+
+static const struct http_upgrade_callbacks echo_callbacks = {on_upgraded_data, on_upgraded_close};
+
+static void answer_upgrade(struct http_exchange *ex)
+{
+    struct conn *conn = http_exchange_upgrade(ex, "Upgrade: echo\r\nConnection: Upgrade\r\n",
+                                              &echo_callbacks, NULL);
+    if (conn) {
+        upgraded = conn;
+        upgrade_seen[0] = '\0';
+    } else {
+        answer_text(ex, 400, "not an upgrade\n");
+    }
+}
+
 static void on_request(struct http_exchange *ex, void *user)
 {
     (void)user;
     const struct http_message *m = http_exchange_request(ex);
     char text[256];
+    if (strcmp(m->path, "/default-413") == 0 && http_exchange_body_too_large(ex))
+        return; /* the server answers */
     if (http_exchange_body_too_large(ex)) {
         answer_text(ex, 413, "too big\n");
     } else if (strcmp(m->path, "/echo") == 0) {
         http_exchange_respond(ex, 200, NULL, buf_bytes(&m->body), buf_length(&m->body));
+    } else if (strcmp(m->path, "/upgrade") == 0) {
+        answer_upgrade(ex);
+    } else if (strcmp(m->path, "/close-after") == 0) {
+        http_exchange_close_after(ex);
+        answer_text(ex, 200, "last\n");
     } else if (strcmp(m->path, "/later") == 0) {
         held = ex;
     } else if (strcmp(m->path, "/release") == 0 && held) {
@@ -82,7 +135,29 @@ static void on_abort(struct http_exchange *ex, void *user)
         held = NULL;
 }
 
-static const struct http_server_callbacks callbacks = {on_head, on_body, on_request, on_abort};
+static const struct http_server_callbacks callbacks = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_request = on_request,
+    .on_abort = on_abort,
+};
+
+/* The server's own answers in a shape of the user's choosing. */
+static void shape_error(int status, const char *why, struct buf *headers, struct buf *body,
+                        void *user)
+{
+    (void)user;
+    buf_append_str(headers, "Content-Type: application/x-test\r\nX-Shaped: yes\r\n");
+    buf_printf(body, "[%d %s]", status, why);
+}
+
+static const struct http_server_callbacks shaping_callbacks = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_request = on_request,
+    .on_abort = on_abort,
+    .format_error = shape_error,
+};
 
 static void on_done(uv_async_t *async)
 {
@@ -245,6 +320,64 @@ static void test_bad_input_closes_one_connection(void)
     close(big);
 }
 
+static void test_upgrade(void)
+{
+    char got[4096];
+    /* Bytes sent with the request reach the new owner, then the rest. */
+    int fd = connect_client();
+    send_text(fd, "GET /upgrade HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly ");
+    read_until(fd, "early ", got, sizeof(got));
+    static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n";
+    CHECK(strncmp(got, head, sizeof(head) - 1) == 0);
+    CHECK(strstr(got, "Content-Length") == NULL && strstr(got, "Date:") == NULL);
+    CHECK(strstr(got, "\r\n\r\nearly ") != NULL);
+    send_text(fd, "GET / HTTP/1.1\r\n\r\n"); /* not HTTP any more: echoed */
+    CHECK(strstr(read_until(fd, "\r\n\r\n", got, sizeof(got)), "GET / HTTP/1.1\r\n\r\n") != NULL);
+    send_text(fd, "bye");
+    read_until(fd, "bye", got, sizeof(got));
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    /* The hook refuses a request that did not ask to switch; HTTP goes on. */
+    fd = connect_client();
+    send_text(fd, "GET /upgrade HTTP/1.1\r\n\r\n");
+    CHECK(strstr(read_until(fd, "upgrade\n", got, sizeof(got)), "400 Bad Request") != NULL);
+    send_text(fd, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(strstr(read_until(fd, "\r\n\r\nok", got, sizeof(got)), "200 OK") != NULL);
+    close(fd);
+    /* An upgraded connection open when the server closes is closed by it. */
+    fd = connect_client();
+    send_text(fd, "GET /upgrade HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhi");
+    read_until(fd, "hi", got, sizeof(got));
+    CHECK(strstr(got, "\r\n\r\nhi") != NULL);
+}
+
+static void test_close_after_and_error_shape(void)
+{
+    char got[4096];
+    /* close_after: the answer says so and the connection ends, although the
+     * client asked for keep-alive and the body never came. */
+    int fd = connect_client();
+    send_text(fd, "POST /close-after HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    read_until(fd, "last\n", got, sizeof(got));
+    CHECK(strstr(got, "200 OK") != NULL && strstr(got, "Connection: close\r\n") != NULL);
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    /* The server's own answers take the user's shape. */
+    fd = connect_client();
+    send_text(fd, "NONSENSE\r\n\r\n");
+    read_until(fd, "]", got, sizeof(got));
+    CHECK(strstr(got, "HTTP/1.1 400 Bad Request\r\n") != NULL);
+    CHECK(strstr(got, "Content-Type: application/x-test\r\nX-Shaped: yes\r\n") != NULL);
+    CHECK(strstr(got, "\r\n\r\n[400 malformed HTTP") != NULL);
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    /* ... the default 413 too, when the handler leaves it to the server. */
+    fd = connect_client();
+    send_text(fd, "POST /default-413 HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n");
+    CHECK(strstr(read_until(fd, "]", got, sizeof(got)), "[413 request body too large]") != NULL);
+    close(fd);
+}
+
 static void (*scenario)(void);
 
 static void *client_main(void *arg)
@@ -256,7 +389,7 @@ static void *client_main(void *arg)
 }
 
 /* Runs one client scenario against a fresh server on its own loop. */
-static void run_with_server(void (*client)(void))
+static void run_with_server_using(const struct http_server_callbacks *cbs, void (*client)(void))
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -269,7 +402,7 @@ static void run_with_server(void (*client)(void))
         .body_timeout_ms = 5000,
     };
     char cause[200];
-    CHECK_INT(http_server_start(ctx, &config, &callbacks, NULL, &server, cause, sizeof(cause)), 0);
+    CHECK_INT(http_server_start(ctx, &config, cbs, NULL, &server, cause, sizeof(cause)), 0);
     port = http_server_port(server);
     uv_async_init(&loop, &done_async, on_done);
     scenario = client;
@@ -280,6 +413,11 @@ static void run_with_server(void (*client)(void))
     conn_context_free(ctx);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_INT(uv_loop_close(&loop), 0);
+}
+
+static void run_with_server(void (*client)(void))
+{
+    run_with_server_using(&callbacks, client);
 }
 
 TEST(keep_alive_and_pipelining)
@@ -307,6 +445,23 @@ TEST(bad_input_closes_one_connection)
     run_with_server(test_bad_input_closes_one_connection);
 }
 
+TEST(upgrade)
+{
+    upgrade_closes = 0;
+    upgraded_state_checks = 0;
+    run_with_server(test_upgrade);
+    CHECK(upgraded_state_checks >= 3); /* open for every delivery, then lingering */
+    /* One closed by "bye", one by the server closing. */
+    CHECK_INT(upgrade_closes, 2);
+    CHECK(upgraded == NULL);
+}
+
+TEST(close_after_and_error_shape)
+{
+    run_with_server_using(&shaping_callbacks, test_close_after_and_error_shape);
+}
+
 RUN_TESTS("test_http_server", TEST_ENTRY(keep_alive_and_pipelining), TEST_ENTRY(long_poll),
           TEST_ENTRY(streams_both_ways), TEST_ENTRY(body_caps),
-          TEST_ENTRY(bad_input_closes_one_connection))
+          TEST_ENTRY(bad_input_closes_one_connection), TEST_ENTRY(upgrade),
+          TEST_ENTRY(close_after_and_error_shape))
