@@ -26,14 +26,6 @@ void events_client_publish_queue_push(struct publish_queue *q, struct publish *p
     q->tail = p;
 }
 
-void events_client_publish_queue_push_front(struct publish_queue *q, struct publish *p)
-{
-    p->next = q->head;
-    q->head = p;
-    if (!q->tail)
-        q->tail = p;
-}
-
 void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p)
 {
     struct publish *prev = NULL;
@@ -277,9 +269,10 @@ int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
     return 0;
 }
 
-int events_client_publish(struct events_client *c, const char *channel, const char *const *events,
-                          size_t event_count, events_publish_cb on_result, void *user, char *cause,
-                          size_t cause_len)
+/* Queues a publish for either transport; the kick timer sends it. */
+static int enqueue(struct events_client *c, struct publish_queue *queue, const char *channel,
+                   const char *const *events, size_t event_count, events_publish_cb on_result,
+                   void *user, char *cause, size_t cause_len)
 {
     if (c->freed) {
         events_client_set_cause(cause, cause_len, "the client is closing");
@@ -291,11 +284,29 @@ int events_client_publish(struct events_client *c, const char *channel, const ch
     if (rc < 0)
         return rc;
     p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
-    events_client_publish_queue_push(&c->ws_publishes, p);
-    if (c->state != EVENTS_CLIENT_READY)
-        log_debug("publish to %s queued: the realtime connection is %s", p->channel,
-                  events_client_state_name(c->state));
+    events_client_publish_queue_push(queue, p);
     events_client_arm_request_timer(c);
     events_client_kick(c);
     return 0;
+}
+
+int events_client_publish(struct events_client *c, const char *channel, const char *const *events,
+                          size_t event_count, events_publish_cb on_result, void *user, char *cause,
+                          size_t cause_len)
+{
+    int rc = enqueue(c, &c->ws_publishes, channel, events, event_count, on_result, user, cause,
+                     cause_len);
+    if (rc == 0 && c->state != EVENTS_CLIENT_READY)
+        log_debug("publish to %s queued: the realtime connection is %s", channel,
+                  events_client_state_name(c->state));
+    return rc;
+}
+
+int events_client_publish_http(struct events_client *c, const char *channel,
+                               const char *const *events, size_t event_count,
+                               events_publish_cb on_result, void *user, char *cause,
+                               size_t cause_len)
+{
+    return enqueue(c, &c->http_queue, channel, events, event_count, on_result, user, cause,
+                   cause_len);
 }
