@@ -70,6 +70,8 @@ int lambda_invoke(const struct lambda_invoke_request *request, struct lambda_inv
         rc = append_path_segment(&target, request->function);
     if (rc == 0)
         rc = buf_append_str(&target, "/invocations");
+    if (rc == 0)
+        rc = buf_terminate(&target);
     if (rc < 0) {
         buf_free(&target);
         snprintf(cause, cause_len, "out of memory");
