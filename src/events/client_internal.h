@@ -185,6 +185,11 @@ void events_client_ws_lost(struct events_client *c, const char *cause);
 int events_client_ws_send(struct events_client *c, const struct buf *message);
 /* Sends a message with only a type and an optional id. */
 int events_client_ws_send_simple(struct events_client *c, const char *type, const char *id);
+/* Builds a subscribe or publish message: type, id, the members of the
+ * signed body (as signed) and the authorization of that body. */
+int events_client_ws_request(const struct events_client *c, const char *type, const char *id,
+                             const struct buf *signed_body, struct buf *out, char *cause,
+                             size_t cause_len);
 /* Sends what waited for READY. Stops if a callback drops the link. */
 void events_client_ws_send_waiting(struct events_client *c);
 

@@ -182,19 +182,6 @@ struct publish *events_client_publish_ws_find(struct events_client *c, const cha
     return NULL;
 }
 
-static int append_events_array(struct buf *out, const json_t *events)
-{
-    int rc = buf_append_char(out, '[');
-    for (size_t i = 0; rc == 0 && i < json_array_size(events); i++) {
-        json_t *e = json_array_get(events, i);
-        if (i > 0)
-            rc = buf_append_char(out, ',');
-        if (rc == 0)
-            rc = json_quote(out, json_string_value(e), json_string_length(e));
-    }
-    return rc ? rc : buf_append_char(out, ']');
-}
-
 void events_client_publish_ws_send(struct events_client *c, struct publish *p)
 {
     struct buf body = BUF_INIT, message = BUF_INIT;
@@ -202,24 +189,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
     random_uuid(p->id);
     int rc = events_signed_body_publish(&body, p->channel, strlen(p->channel), p->events);
     if (rc == 0)
-        rc = buf_append_str(&message, "{\"type\":\"publish\",\"id\":");
-    if (rc == 0)
-        rc = json_quote(&message, p->id, strlen(p->id));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"channel\":");
-    if (rc == 0)
-        rc = json_quote(&message, p->channel, strlen(p->channel));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"events\":");
-    if (rc == 0)
-        rc = append_events_array(&message, p->events);
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"authorization\":");
-    if (rc == 0)
-        rc = events_client_auth_append_json(c, &message, buf_bytes(&body), buf_length(&body), cause,
-                                            sizeof(cause));
-    if (rc == 0)
-        rc = buf_append_char(&message, '}');
+        rc = events_client_ws_request(c, "publish", p->id, &body, &message, cause, sizeof(cause));
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);
