@@ -7,12 +7,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "aws/credentials_http.h"
 #include "aws/sigv4.h"
 #include "core/encoding.h"
+#include "net/http_client.h"
+#include "net/proxy.h"
+#include "net/tls.h"
 #include "net/url.h"
 
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define STS_MAX_RESPONSE (256 * 1024)
+#define STS_TIMEOUT_MS 15000
 
 /* ---- the request ---- */
 
@@ -96,17 +100,13 @@ static int build_request(const struct aws_credentials *source, const struct aws_
     if (rc < 0)
         return rc;
     rc = buf_printf(head,
-                    "POST %s%s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
-                    "Content-Length: %zu\r\nAccept: */*\r\nUser-Agent: tether\r\n"
+                    "Content-Type: %s\r\nAccept: */*\r\nUser-Agent: tether\r\n"
                     "Connection: close\r\n",
-                    u->path, u->query[0] ? "?" : "", u->query, u->host_header, STS_CONTENT_TYPE,
-                    buf_length(body));
+                    STS_CONTENT_TYPE);
     struct sigv4_header add[4];
     size_t n = sigv4_signed_headers_to_add(&s, add);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = buf_printf(head, "%s: %s\r\n", add[i].name, add[i].value);
-    if (rc == 0)
-        rc = buf_append_str(head, "\r\n");
     if (rc == 0)
         rc = buf_terminate(head);
     sigv4_signed_free(&s);
@@ -234,6 +234,58 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
 
 /* ---- the call ---- */
 
+struct sts_answer {
+    struct aws_credentials *out;
+    int rc;
+    char cause[400];
+};
+
+static void on_answer(void *user, int status, const struct http_message *m, const char *cause)
+{
+    struct sts_answer *a = user;
+    (void)cause;
+    a->rc = aws_sts_parse_response(status, buf_bytes(&m->body), buf_length(&m->body), a->out,
+                                   a->cause, sizeof(a->cause));
+}
+
+/* One blocking request (net/http_client.h): HTTPS_PROXY / HTTP_PROXY /
+ * NO_PROXY apply; TLS verifies against AWS_CA_BUNDLE when set, else the
+ * system store. The answer is wiped once parsed: it holds credentials. */
+static int sts_send(const char *endpoint, const struct url *u, const struct buf *headers,
+                    const struct buf *body, struct aws_credentials *out, char *cause,
+                    size_t cause_len)
+{
+    struct http_client_config config = {.host = u->host, .port = u->port};
+    config.host_header = u->host_header;
+    config.limits.max_body_bytes = STS_MAX_RESPONSE;
+    config.timeout_ms = STS_TIMEOUT_MS;
+    config.wipe_answers = 1;
+    struct proxy_config proxy;
+    int use_proxy = proxy_from_env(u->secure, u->host, u->port, &proxy, cause, cause_len);
+    if (use_proxy < 0)
+        return use_proxy;
+    config.proxy = use_proxy ? &proxy : NULL;
+    const char *bundle = env_nonempty("AWS_CA_BUNDLE");
+    int rc = u->secure ? tls_config_new_client(bundle, 1, &config.tls, cause, cause_len) : 0;
+    char target[URL_MAX_PATH + URL_MAX_QUERY + 2];
+    snprintf(target, sizeof(target), "%s%s%s", u->path, u->query[0] ? "?" : "", u->query);
+    struct http_client_request request = {"POST", target, buf_bytes(headers), buf_bytes(body),
+                                          buf_length(body)};
+    struct sts_answer answer = {.out = out};
+    if (rc == 0) {
+        char why[400];
+        rc = http_client_run(&config, &request, on_answer, &answer, why, sizeof(why));
+        if (rc < 0)
+            snprintf(cause, cause_len, "request to %s: %s", endpoint, why);
+        else if ((rc = answer.rc) < 0)
+            snprintf(cause, cause_len, "%s", answer.cause);
+    }
+    tls_config_free(config.tls);
+    if (use_proxy)
+        proxy_config_wipe(&proxy);
+    return rc;
+}
+
 int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_sts_assume_role *p,
                         struct aws_credentials *out, char *cause, size_t cause_len)
 {
@@ -241,7 +293,8 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
     struct url u;
     char why[200];
     if (aws_sts_endpoint(p, endpoint, sizeof(endpoint)) < 0 ||
-        url_parse(endpoint, &u, why, sizeof(why)) < 0) {
+        url_parse(endpoint, &u, why, sizeof(why)) < 0 ||
+        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS)) {
         snprintf(cause, cause_len, "bad STS endpoint %s", endpoint);
         return -EINVAL;
     }
@@ -257,18 +310,10 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
     int rc = aws_sts_form_body(&body, p, session);
     if (rc == 0)
         rc = build_request(source, p, &u, &body, &head, cause, cause_len);
-    struct aws_http_response response = {0};
-    if (rc == 0) {
-        struct aws_http_request request = {endpoint, buf_bytes(&head), buf_bytes(&body),
-                                           buf_length(&body), 0};
-        rc = aws_http_send(&request, &response, cause, cause_len);
-    }
     if (rc == 0)
-        rc = aws_sts_parse_response(response.status, buf_bytes(&response.body),
-                                    buf_length(&response.body), out, cause, cause_len);
+        rc = sts_send(endpoint, &u, &head, &body, out, cause, cause_len);
     if (rc == 0)
         snprintf(out->source, sizeof(out->source), "role %.150s", p->role_arn);
-    aws_http_response_free(&response);
     wipe_buf(&head);
     buf_free(&body);
     return rc;

@@ -9,7 +9,11 @@
  * signed with SigV4 (service "sts") by the source credentials. The XML
  * answer's Credentials (AccessKeyId, SecretAccessKey, SessionToken,
  * Expiration) become the role's credentials; an ErrorResponse's Code and
- * Message become the cause. Blocking (see credentials_http.h). */
+ * Message become the cause. Blocking: it runs a private loop on the calling
+ * thread (net/http_client.h's http_client_run), so it may be called from any
+ * thread but never from inside another loop's callback. HTTPS_PROXY /
+ * HTTP_PROXY / NO_PROXY apply; TLS verifies against AWS_CA_BUNDLE when set,
+ * else the system store. */
 #ifndef TETHER_AWS_CREDENTIALS_STS_H
 #define TETHER_AWS_CREDENTIALS_STS_H
 

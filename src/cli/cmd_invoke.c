@@ -7,12 +7,9 @@
  * the current directory, or --project DIR, upwards), written by `tether dev`
  * in embedded mode: {app, stage, events, apiKey, lambda, pid}.
  *
- * The HTTP client is the project's own libuv stack (net/conn.h for the
- * connection, net/http.h's reader with hard caps for the answer) rather than
- * a blocking socket loop: the answer may be 6 MB in any framing the service
- * chooses (Content-Length, chunked, close-delimited) and the http_reader
- * already handles every one of them with limits; a uv timer bounds the whole
- * call, so nothing here can hang. */
+ * The call itself is lambda/invoke_client.h (on net/http_client: capped
+ * answers in any framing, one deadline for the whole call); this file
+ * handles the command line and prints. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -23,16 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uv.h>
-
 #define LOG_MODULE "invoke"
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "dev/config.h"
-#include "net/conn.h"
-#include "net/http.h"
-#include "net/url.h"
+#include "lambda/invoke_client.h"
 
 const char cmd_invoke_help[] =
     "usage: tether invoke FUNCTION [--event FILE|-] [--project DIR]\n"
@@ -55,26 +48,10 @@ const char cmd_invoke_help[] =
 
 /* Lambda's synchronous request limit (docs/lambda.md). */
 #define EVENT_MAX_BYTES 6291456
-/* The largest answer: a response of 6291556 bytes, or a little error JSON. */
-#define ANSWER_MAX_BODY_BYTES (8u * 1024 * 1024)
-#define ANSWER_MAX_HEADER_BYTES (64 * 1024)
 /* Without a timeout from tether.json: Lambda's longest. */
 #define DEFAULT_TIMEOUT_S 900
 /* On top of the function's timeout: a cold start (init_timeout) and slack. */
 #define TIMEOUT_MARGIN_S 30
-
-struct invoke {
-    uv_loop_t *loop;
-    struct conn_context *conns;
-    struct conn *conn;
-    struct http_reader reader;
-    uv_timer_t timer;
-    struct buf request;
-    const char *function;
-    char endpoint[256];
-    int answered;
-    int exit_code;
-};
 
 /* ---- finding the running dev ---- */
 
@@ -179,18 +156,7 @@ static int read_event(const char *source, struct buf *out)
     return 0;
 }
 
-/* ---- the request ---- */
-
-static void finish(struct invoke *inv, int exit_code)
-{
-    if (inv->answered)
-        return;
-    inv->answered = 1;
-    inv->exit_code = exit_code;
-    uv_timer_stop(&inv->timer);
-    if (inv->conn)
-        conn_close(inv->conn, 0, NULL);
-}
+/* ---- the call and its outcome ---- */
 
 static void write_all(FILE *f, const char *data, size_t len)
 {
@@ -199,172 +165,71 @@ static void write_all(FILE *f, const char *data, size_t len)
     fflush(f);
 }
 
-static void print_service_error(struct invoke *inv, const struct http_message *m)
+static int print_answer(const char *function, const struct lambda_invoke_answer *a)
 {
-    const char *type = http_header_get(m, "x-amzn-ErrorType");
-    json_t *body = json_loadb(buf_bytes(&m->body), buf_length(&m->body), 0, NULL);
-    const char *message = json_string_value(json_object_get(body, "Message"));
-    if (!message)
-        message = json_string_value(json_object_get(body, "message"));
-    if (type && strncmp(type, "ResourceNotFoundException", 25) == 0) {
+    const char *body = buf_bytes(&a->body);
+    size_t len = buf_length(&a->body);
+    if (a->status == 200 && a->function_error) {
+        write_all(stderr, body, len);
+        fputc('\n', stderr);
+        return EXIT_FAILURE_RUNTIME;
+    }
+    if (a->status == 200) {
+        write_all(stdout, body, len);
+        if (isatty(STDOUT_FILENO) && len && body[len - 1] != '\n')
+            write_all(stdout, "\n", 1);
+        return EXIT_OK;
+    }
+    if (strncmp(a->error_type, "ResourceNotFoundException", 25) == 0) {
         fprintf(stderr,
                 "tether invoke: the running tether dev has no function \"%s\" (%s); is it in "
                 "tether.json with \"live\" on, and was dev restarted since it was added?\n",
-                inv->function, message ? message : "not found");
-        finish(inv, EXIT_USAGE);
-    } else {
-        fprintf(stderr, "tether invoke: the Lambda service of tether dev answered %d%s%s: %.*s\n",
-                m->status, type ? " " : "", type ? type : "",
-                message ? (int)strlen(message) : (int)buf_length(&m->body),
-                message ? message : buf_bytes(&m->body));
-        finish(inv, EXIT_FAILURE_RUNTIME);
+                function, a->message[0] ? a->message : "not found");
+        return EXIT_USAGE;
     }
-    json_decref(body);
+    fprintf(stderr, "tether invoke: the Lambda service of tether dev answered %d%s%s: %.*s\n",
+            a->status, a->error_type[0] ? " " : "", a->error_type,
+            a->message[0] ? (int)strlen(a->message) : (int)len, a->message[0] ? a->message : body);
+    return EXIT_FAILURE_RUNTIME;
 }
 
-static void on_answer(struct invoke *inv, const struct http_message *m)
+static void print_failure(const char *endpoint, int rc, const char *cause)
 {
-    const char *function_error = http_header_get(m, "X-Amz-Function-Error");
-    if (m->status == 200 && function_error) {
-        write_all(stderr, buf_bytes(&m->body), buf_length(&m->body));
-        fputc('\n', stderr);
-        finish(inv, EXIT_FAILURE_RUNTIME);
-    } else if (m->status == 200) {
-        write_all(stdout, buf_bytes(&m->body), buf_length(&m->body));
-        size_t len = buf_length(&m->body);
-        if (isatty(STDOUT_FILENO) && len && buf_bytes(&m->body)[len - 1] != '\n')
-            write_all(stdout, "\n", 1);
-        finish(inv, EXIT_OK);
-    } else {
-        print_service_error(inv, m);
-    }
-}
-
-static void on_data(struct conn *conn, const char *data, size_t len)
-{
-    struct invoke *inv = conn_user(conn);
-    if (inv->answered)
-        return;
-    if (http_reader_feed(&inv->reader, data, len) < 0) {
-        fprintf(stderr, "tether invoke: bad answer from %s: %s\n", inv->endpoint,
-                inv->reader.error);
-        finish(inv, EXIT_FAILURE_RUNTIME);
-        return;
-    }
-    if (inv->reader.state == HTTP_READER_COMPLETE)
-        on_answer(inv, &inv->reader.message);
-}
-
-static void on_open(struct conn *conn, int status, const char *cause)
-{
-    struct invoke *inv = conn_user(conn);
-    (void)cause;
-    if (status < 0)
-        return; /* on_close says why */
-    conn_set_output_limit(conn, buf_length(&inv->request) + 65536);
-    conn_write(conn, buf_bytes(&inv->request), buf_length(&inv->request));
-    buf_free(&inv->request);
-}
-
-static void on_timer_closed(uv_handle_t *handle)
-{
-    (void)handle;
-}
-
-static void on_close(struct conn *conn, int status, const char *cause)
-{
-    struct invoke *inv = conn_user(conn);
-    inv->conn = NULL;
-    if (!inv->answered) {
-        http_reader_finish(&inv->reader);
-        if (inv->reader.state == HTTP_READER_COMPLETE) {
-            on_answer(inv, &inv->reader.message);
-        } else if (status == -ECONNREFUSED) {
-            fprintf(stderr,
-                    "tether invoke: tether dev is not running (nothing listens at %s); start it "
-                    "with `tether dev`\n",
-                    inv->endpoint);
-            finish(inv, EXIT_FAILURE_RUNTIME);
-        } else {
-            fprintf(stderr, "tether invoke: the connection to tether dev (%s) failed: %s\n",
-                    inv->endpoint, cause ? cause : "closed before the answer");
-            finish(inv, EXIT_FAILURE_RUNTIME);
-        }
-    }
-    uv_close((uv_handle_t *)&inv->timer, on_timer_closed);
-    conn_context_free(inv->conns);
-    inv->conns = NULL;
-}
-
-static const struct conn_callbacks callbacks = {on_open, on_data, on_close};
-
-static void on_timeout(uv_timer_t *timer)
-{
-    struct invoke *inv = timer->data;
-    fprintf(stderr, "tether invoke: no answer from tether dev (%s) in time; giving up\n",
-            inv->endpoint);
-    finish(inv, EXIT_FAILURE_RUNTIME);
-}
-
-static void append_path_segment(struct buf *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            buf_append_char(out, (char)*p);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            buf_append(out, esc, 3);
-        }
-    }
-}
-
-static int run(struct invoke *inv, const struct buf *event, unsigned timeout_s)
-{
-    struct url url;
-    char cause[256];
-    if (url_parse(inv->endpoint, &url, cause, sizeof(cause)) < 0 || url.secure) {
+    if (rc == -EINVAL)
         fprintf(stderr, "tether invoke: .tether/dev.json: bad \"lambda\" endpoint %s: %s\n",
-                inv->endpoint, url.secure ? "https is not served by tether dev" : cause);
-        return EXIT_FAILURE_RUNTIME;
-    }
-    buf_append_str(&inv->request, "POST /2015-03-31/functions/");
-    append_path_segment(&inv->request, inv->function);
-    buf_printf(&inv->request,
-               "/invocations HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-               "X-Amz-Invocation-Type: RequestResponse\r\nUser-Agent: tether-invoke\r\n"
-               "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-               url.host_header, buf_length(event));
-    if (buf_append(&inv->request, buf_bytes(event), buf_length(event)) < 0) {
-        fprintf(stderr, "tether invoke: out of memory\n");
-        return EXIT_FAILURE_RUNTIME;
-    }
-    inv->loop = uv_default_loop();
-    struct http_limits limits = {ANSWER_MAX_HEADER_BYTES, ANSWER_MAX_BODY_BYTES};
-    http_reader_init(&inv->reader, HTTP_RESPONSE, &limits);
-    inv->conns = conn_context_new(inv->loop);
-    if (!inv->conns) {
-        http_reader_free(&inv->reader);
-        fprintf(stderr, "tether invoke: out of memory\n");
-        return EXIT_FAILURE_RUNTIME;
-    }
-    uv_timer_init(inv->loop, &inv->timer);
-    inv->timer.data = inv;
-    uv_timer_start(&inv->timer, on_timeout, (uint64_t)(timeout_s + TIMEOUT_MARGIN_S) * 1000, 0);
-    int rc = conn_connect(inv->conns, url.host, url.port, NULL, NULL, &callbacks, inv, &inv->conn);
+                endpoint, cause);
+    else if (rc == -ECONNREFUSED)
+        fprintf(stderr,
+                "tether invoke: tether dev is not running (nothing listens at %s); start it with "
+                "`tether dev`\n",
+                endpoint);
+    else if (rc == -ETIMEDOUT)
+        fprintf(stderr, "tether invoke: no answer from tether dev (%s) in time; giving up\n",
+                endpoint);
+    else if (rc == -EPROTO)
+        fprintf(stderr, "tether invoke: bad answer from %s: %s\n", endpoint, cause);
+    else
+        fprintf(stderr, "tether invoke: the connection to tether dev (%s) failed: %s\n", endpoint,
+                cause);
+}
+
+static int run(const char *endpoint, const char *function, const struct buf *event,
+               unsigned timeout_s)
+{
+    struct lambda_invoke_request request = {endpoint, function, buf_bytes(event), buf_length(event),
+                                            (timeout_s + TIMEOUT_MARGIN_S) * 1000u};
+    struct lambda_invoke_answer answer;
+    char cause[512];
+    int rc = lambda_invoke(&request, &answer, cause, sizeof(cause));
+    int exit_code;
     if (rc < 0) {
-        fprintf(stderr, "tether invoke: cannot connect to %s: %s\n", inv->endpoint,
-                uv_strerror(rc));
-        inv->exit_code = EXIT_FAILURE_RUNTIME;
-        uv_close((uv_handle_t *)&inv->timer, on_timer_closed);
-        conn_context_free(inv->conns);
+        print_failure(endpoint, rc, cause);
+        exit_code = EXIT_FAILURE_RUNTIME;
+    } else {
+        exit_code = print_answer(function, &answer);
     }
-    uv_run(inv->loop, UV_RUN_DEFAULT);
-    http_reader_free(&inv->reader);
-    buf_free(&inv->request);
-    uv_loop_close(inv->loop);
-    return inv->exit_code;
+    lambda_invoke_answer_free(&answer);
+    return exit_code;
 }
 
 /* ---- command line ---- */
@@ -457,15 +322,14 @@ int cmd_invoke_main(int argc, char **argv)
         fputs(cmd_invoke_help, stderr);
         return EXIT_USAGE;
     }
-    static struct invoke inv;
-    inv.function = argv[optind];
+    const char *function = argv[optind];
     char root[PATH_MAX];
     if (find_root(project_dir, root, sizeof(root)) < 0) {
         fprintf(stderr, "tether invoke: no tether.json in %s or its parents\n", project_dir);
         return EXIT_USAGE;
     }
     unsigned timeout_s = DEFAULT_TIMEOUT_S;
-    if (check_function(root, inv.function, &timeout_s) < 0)
+    if (check_function(root, function, &timeout_s) < 0)
         return EXIT_USAGE;
     struct buf event = BUF_INIT;
     if (read_event(event_source, &event) < 0) {
@@ -473,11 +337,12 @@ int cmd_invoke_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     int exit_code;
-    if (read_state(root, inv.endpoint, sizeof(inv.endpoint), &exit_code) < 0) {
+    char endpoint[256];
+    if (read_state(root, endpoint, sizeof(endpoint), &exit_code) < 0) {
         buf_free(&event);
         return exit_code;
     }
-    exit_code = run(&inv, &event, timeout_s);
+    exit_code = run(endpoint, function, &event, timeout_s);
     buf_free(&event);
     return exit_code;
 }

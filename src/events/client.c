@@ -449,10 +449,9 @@ static void on_timer_closed(uv_handle_t *handle)
 
 static void fail_all_publishes(struct events_client *c)
 {
-    struct http_link *h = c->http_link;
-    if (h && h->current) {
-        struct publish *p = h->current;
-        h->current = NULL;
+    if (c->http_current) {
+        struct publish *p = c->http_current;
+        c->http_current = NULL;
         char cause[CAUSE_SIZE];
         snprintf(cause, sizeof(cause), "publish to %s failed: the client was freed", p->channel);
         events_client_publish_fail(p, -ECANCELED, NULL, cause);
@@ -481,9 +480,7 @@ void events_client_free(struct events_client *c)
     }
     /* Publish callbacks may call the API; c->freed makes every call a no-op. */
     fail_all_publishes(c);
-    struct http_link *h = c->http_link;
-    if (h)
-        events_client_http_drop(c, h->open ? 0 : -ECANCELED, NULL);
+    events_client_http_close(c);
     uv_timer_t *timers[] = {&c->connect_timer, &c->keepalive_timer, &c->backoff_timer,
                             &c->request_timer, &c->kick_timer};
     for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)

@@ -73,30 +73,27 @@ static int append_member(struct buf *out, const char *key, const char *value, in
     return rc;
 }
 
-/* The credentials to sign with now: the fixed ones, or the provider's
- * current ones copied into `held` (wiped by the caller). */
-static int fill_sigv4_inputs(const struct events_client *c, struct aws_credentials *held,
-                             struct sigv4_credentials *creds, struct sigv4_params *params,
-                             char *cause, size_t cause_len)
+/* Signs req with the credentials of the moment: the fixed ones, or the
+ * provider's current ones, copied for the call and wiped after it. */
+static int sign(const struct events_client *c, const struct sigv4_request *req,
+                struct sigv4_signed *out, char *cause, size_t cause_len)
 {
+    struct aws_credentials held;
+    struct sigv4_credentials creds = {c->access_key_id, c->secret_access_key, c->session_token};
     if (c->credentials) {
-        int rc = aws_credentials_provider_get(c->credentials, held, cause, cause_len);
+        int rc = aws_credentials_provider_get(c->credentials, &held, cause, cause_len);
         if (rc < 0)
             return rc;
-        creds->access_key_id = held->access_key_id;
-        creds->secret_access_key = held->secret_access_key;
-        creds->session_token = held->session_token;
-    } else {
-        creds->access_key_id = c->access_key_id;
-        creds->secret_access_key = c->secret_access_key;
-        creds->session_token = c->session_token;
+        creds.access_key_id = held.access_key_id;
+        creds.secret_access_key = held.secret_access_key;
+        creds.session_token = held.session_token;
     }
-    memset(params, 0, sizeof(*params));
-    params->region = c->region;
-    params->service = "appsync";
-    params->timestamp = time(NULL);
-    params->normalize_path = 1;
-    return 0;
+    struct sigv4_params params = {
+        .region = c->region, .service = "appsync", .timestamp = time(NULL), .normalize_path = 1};
+    int rc = sigv4_sign(req, &creds, &params, out, cause, cause_len);
+    if (c->credentials)
+        aws_credentials_wipe(&held);
+    return rc;
 }
 
 /* IAM over WebSocket: SigV4 over a synthetic POST https://HOST/event whose
@@ -118,15 +115,8 @@ static int append_iam_auth(const struct events_client *c, struct buf *out, const
         .body = body,
         .body_len = body_len,
     };
-    struct sigv4_credentials creds;
-    struct sigv4_params params;
-    struct aws_credentials held;
     struct sigv4_signed s;
-    int rc = fill_sigv4_inputs(c, &held, &creds, &params, cause, cause_len);
-    if (rc == 0)
-        rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
-    if (c->credentials)
-        aws_credentials_wipe(&held);
+    int rc = sign(c, &req, &s, cause, cause_len);
     if (rc < 0)
         return rc;
     rc = buf_append_char(out, '{');
@@ -193,15 +183,8 @@ int events_client_auth_append_http(const struct events_client *c, struct buf *ou
         .body = buf_bytes(body),
         .body_len = buf_length(body),
     };
-    struct sigv4_credentials creds;
-    struct sigv4_params params;
-    struct aws_credentials held;
     struct sigv4_signed s;
-    int rc = fill_sigv4_inputs(c, &held, &creds, &params, cause, cause_len);
-    if (rc == 0)
-        rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
-    if (c->credentials)
-        aws_credentials_wipe(&held);
+    int rc = sign(c, &req, &s, cause, cause_len);
     if (rc < 0)
         return rc;
     struct sigv4_header add[4];

@@ -1,7 +1,7 @@
-/* The events client's HTTP publishes: POSTs to the HTTP endpoint over one
- * keep-alive connection (struct http_link), one request at a time, in order;
- * a reused connection closed under a request is retried once on a new one.
- * See client_internal.h. */
+/* The events client's HTTP publishes: POSTs to the HTTP endpoint through one
+ * net/http_client (keep-alive, one request at a time, in order; a reused
+ * connection closed under a request is retried once on a new one). See
+ * client_internal.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +13,6 @@
 #include "events/client_internal.h"
 
 #define HTTP_MAX_HEADER_BYTES (64 * 1024)
-#define HTTP_PUBLISH_ATTEMPTS 2 /* a reused keep-alive connection may be closed under us */
-
-static const struct conn_callbacks http_link_callbacks;
 
 void events_client_http_describe_body(const struct http_message *m, char *out, size_t out_len)
 {
@@ -37,42 +34,38 @@ void events_client_http_describe_body(const struct http_message *m, char *out, s
     json_decref(root);
 }
 
-static struct http_link *http_link_open(struct events_client *c, char *cause, size_t cause_len)
+static void http_client_released(void *user)
 {
-    struct http_link *h = calloc(1, sizeof(*h));
-    if (!h) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return NULL;
-    }
-    h->owner = c;
-    struct http_limits limits = {HTTP_MAX_HEADER_BYTES, EVENTS_CLIENT_MAX_HTTP_RESPONSE};
-    http_reader_init(&h->reader, HTTP_RESPONSE, &limits);
-    int rc = conn_connect_via(c->conns, c->http.host, c->http.port, c->http.secure ? c->tls : NULL,
-                              NULL, c->use_http_proxy ? &c->http_proxy : NULL, &http_link_callbacks,
-                              h, &h->conn);
-    if (rc < 0) {
-        http_reader_free(&h->reader);
-        free(h);
-        events_client_set_cause(cause, cause_len, "connecting to %s: %s", c->http.host_header,
-                                uv_strerror(rc));
-        return NULL;
-    }
-    h->active = 1;
-    c->http_link = h;
-    c->links_open++;
-    log_debug("connecting to %s://%s for HTTP publishes", url_scheme_name(c->http.scheme),
-              c->http.host_header);
-    return h;
+    struct events_client *c = user;
+    c->links_open--;
+    events_client_maybe_release(c); /* c may be gone after this */
 }
 
-void events_client_http_drop(struct events_client *c, int status, const char *cause)
+/* The HTTP client, made on the first HTTP publish. */
+static int http_client_ready(struct events_client *c)
 {
-    struct http_link *h = c->http_link;
-    if (!h)
-        return;
-    c->http_link = NULL;
-    h->active = 0;
-    conn_close(h->conn, status, cause);
+    if (c->http_client)
+        return 0;
+    struct http_client_config config = {.host = c->http.host, .port = c->http.port};
+    config.host_header = c->http.host_header;
+    config.tls = c->http.secure ? c->tls : NULL;
+    config.proxy = c->use_http_proxy ? &c->http_proxy : NULL;
+    config.limits.max_header_bytes = HTTP_MAX_HEADER_BYTES;
+    config.limits.max_body_bytes = EVENTS_CLIENT_MAX_HTTP_RESPONSE;
+    config.retry_on_reused = 1; /* a publish the server never saw is safe to send again */
+    config.on_released = http_client_released;
+    config.released_user = c;
+    int rc = http_client_new(c->conns, &config, &c->http_client);
+    if (rc == 0)
+        c->links_open++;
+    return rc;
+}
+
+void events_client_http_close(struct events_client *c)
+{
+    struct http_client *h = c->http_client;
+    c->http_client = NULL;
+    http_client_free(h); /* http_client_released follows once it has closed */
 }
 
 void events_client_http_fail_queue(struct events_client *c, int status, const char *why)
@@ -86,72 +79,18 @@ void events_client_http_fail_queue(struct events_client *c, int status, const ch
     }
 }
 
-static int build_http_request(const struct events_client *c, const struct publish *p,
-                              struct buf *out, char *cause, size_t cause_len)
+/* The body and the headers of a publish (authorization included). */
+static int build_request(const struct events_client *c, const struct publish *p,
+                         struct buf *headers, struct buf *body, char *cause, size_t cause_len)
 {
-    struct buf body = BUF_INIT;
-    int rc = events_signed_body_publish(&body, p->channel, strlen(p->channel), p->events);
+    int rc = events_signed_body_publish(body, p->channel, strlen(p->channel), p->events);
     if (rc == 0)
-        rc = buf_printf(out,
-                        "POST %s%s%s HTTP/1.1\r\n"
-                        "Host: %s\r\n"
-                        "Content-Type: application/json\r\n"
-                        "Accept: application/json\r\n"
-                        "Content-Length: %zu\r\n"
-                        "User-Agent: tether\r\n",
-                        c->http_path, c->http.query[0] ? "?" : "", c->http.query,
-                        c->http.host_header, buf_length(&body));
+        rc = buf_append_str(headers, "Content-Type: application/json\r\n"
+                                     "Accept: application/json\r\n"
+                                     "User-Agent: tether\r\n");
     if (rc == 0)
-        rc = events_client_auth_append_http(c, out, &body, cause, cause_len);
-    if (rc == 0)
-        rc = buf_append_str(out, "\r\n");
-    if (rc == 0)
-        rc = buf_append(out, buf_bytes(&body), buf_length(&body));
-    buf_free(&body);
+        rc = events_client_auth_append_http(c, headers, body, cause, cause_len);
     return rc;
-}
-
-/* Writes the next queued publish on an open, idle connection. */
-static int http_send(struct events_client *c, struct http_link *h, struct publish *p)
-{
-    struct buf request = BUF_INIT;
-    char cause[CAUSE_SIZE] = "";
-    int rc = build_http_request(c, p, &request, cause, sizeof(cause));
-    if (rc == 0)
-        rc = conn_write(h->conn, buf_bytes(&request), buf_length(&request));
-    buf_free(&request);
-    if (rc < 0) {
-        char why[CAUSE_SIZE + 64];
-        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel,
-                 cause[0] ? cause : strerror(-rc));
-        events_client_publish_fail(p, rc, NULL, why);
-        return rc;
-    }
-    h->current = p;
-    h->received = 0;
-    p->attempts++;
-    log_debug("publishing %zu event(s) to %s over HTTP", json_array_size(p->events), p->channel);
-    return 0;
-}
-
-void events_client_http_pump(struct events_client *c)
-{
-    while (!c->freed && c->http_queue.head) {
-        struct http_link *h = c->http_link;
-        if (h && (h->current || !h->open || conn_is_closing(h->conn)))
-            return;
-        if (!h) {
-            char cause[CAUSE_SIZE];
-            if (!http_link_open(c, cause, sizeof(cause)))
-                events_client_http_fail_queue(c, -ECONNREFUSED, cause);
-            return; /* on_open pumps again */
-        }
-        struct publish *p = c->http_queue.head;
-        events_client_publish_queue_remove(&c->http_queue, p);
-        http_send(c, h, p);
-    }
-    if (!c->freed)
-        events_client_arm_request_timer(c);
 }
 
 static void finish_http_publish(struct publish *p, const struct http_message *m)
@@ -184,171 +123,98 @@ static void finish_http_publish(struct publish *p, const struct http_message *m)
     json_decref(root);
 }
 
-static void http_link_on_open(struct conn *conn, int status, const char *cause)
+static void on_http_answer(void *user, int status, const struct http_message *m, const char *cause)
 {
-    struct http_link *h = conn_user(conn);
-    if (!h->active || status < 0)
-        return; /* a failure is handled by on_close, which follows */
-    h->open = 1;
-    events_client_http_pump(h->owner);
-}
-
-static void http_answer_done(struct events_client *c, struct http_link *h, int clean)
-{
-    struct publish *p = h->current;
-    h->current = NULL;
-    h->responses++;
-    int keep = clean && h->reader.message.keep_alive;
-    finish_http_publish(p, &h->reader.message);
-    if (h->active) {
-        if (keep)
-            http_reader_reset(&h->reader);
-        else
-            events_client_http_drop(c, 0, NULL);
+    struct events_client *c = user;
+    struct publish *p = c->http_current;
+    c->http_current = NULL;
+    if (status >= 0) {
+        finish_http_publish(p, m);
+    } else {
+        char why[CAUSE_SIZE + 64];
+        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel, cause);
+        log_debug("%s", why);
+        events_client_publish_fail(p, status, NULL, why);
     }
     if (!c->freed)
         events_client_http_pump(c);
 }
 
-static void http_link_on_data(struct conn *conn, const char *data, size_t len)
+/* Hands a publish to the HTTP client; a failure is reported at once. */
+static void http_send(struct events_client *c, struct publish *p)
 {
-    struct http_link *h = conn_user(conn);
-    struct events_client *c = h->owner;
-    if (!h->active)
-        return;
-    if (!h->current) {
-        events_client_http_drop(c, -EPROTO, "unexpected data from the HTTP server");
+    struct buf headers = BUF_INIT, body = BUF_INIT;
+    char cause[CAUSE_SIZE] = "", target[URL_MAX_PATH + URL_MAX_QUERY + 2];
+    snprintf(target, sizeof(target), "%s%s%s", c->http_path, c->http.query[0] ? "?" : "",
+             c->http.query);
+    int rc = build_request(c, p, &headers, &body, cause, sizeof(cause));
+    if (rc == 0) {
+        struct http_client_request request = {"POST", target, buf_bytes(&headers), buf_bytes(&body),
+                                              buf_length(&body)};
+        rc = http_client_request(c->http_client, &request, on_http_answer, c);
+        if (rc < 0)
+            events_client_set_cause(cause, sizeof(cause), "connecting to %s: %s",
+                                    c->http.host_header, uv_strerror(rc));
+    }
+    buf_free(&headers);
+    buf_free(&body);
+    if (rc < 0) {
+        char why[CAUSE_SIZE + 64];
+        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel,
+                 cause[0] ? cause : strerror(-rc));
+        events_client_publish_fail(p, rc, NULL, why);
         return;
     }
-    h->received += len;
-    ssize_t n = http_reader_feed(&h->reader, data, len);
-    if (n < 0) {
-        struct publish *p = h->current;
-        h->current = NULL;
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: bad HTTP answer: %s", p->channel,
-                 h->reader.error);
-        events_client_http_drop(c, -EPROTO, cause);
-        events_client_publish_fail(p, -EPROTO, NULL, cause);
-        if (!c->freed)
-            events_client_http_pump(c);
-        return;
-    }
-    if (h->reader.state == HTTP_READER_COMPLETE)
-        http_answer_done(c, h, (size_t)n == len);
+    c->http_current = p;
+    log_debug("publishing %zu event(s) to %s over HTTP", json_array_size(p->events), p->channel);
 }
 
-/* The connection closed with a request in flight: retry it once if a reused
- * keep-alive connection was closed before answering, else fail it. */
-static void http_link_lost_current(struct events_client *c, struct http_link *h, const char *why)
+void events_client_http_pump(struct events_client *c)
 {
-    struct publish *p = h->current;
-    if (h->received == 0 && h->responses > 0 && p->attempts < HTTP_PUBLISH_ATTEMPTS) {
-        h->current = NULL;
-        log_debug("keep-alive connection closed before answering; retrying on a new one");
-        events_client_publish_queue_push_front(&c->http_queue, p);
-        return;
-    }
-    if (h->reader.state == HTTP_READER_READING && h->reader.message.status > 0) {
-        http_reader_finish(&h->reader); /* a body delimited by the close */
-        if (h->reader.state == HTTP_READER_COMPLETE) {
-            http_answer_done(c, h, 0);
+    while (!c->freed && c->http_queue.head && !c->http_current) {
+        if (http_client_ready(c) < 0) {
+            events_client_http_fail_queue(c, -ENOMEM, "out of memory");
             return;
         }
+        struct publish *p = c->http_queue.head;
+        events_client_publish_queue_remove(&c->http_queue, p);
+        http_send(c, p);
     }
-    h->current = NULL;
-    char cause[CAUSE_SIZE + 64];
-    snprintf(cause, sizeof(cause), "publish to %s failed: connection closed before the answer (%s)",
-             p->channel, why);
-    events_client_publish_fail(p, -ECONNRESET, NULL, cause);
+    if (!c->freed)
+        events_client_arm_request_timer(c);
 }
-
-static void http_link_on_close(struct conn *conn, int status, const char *cause)
-{
-    struct http_link *h = conn_user(conn);
-    struct events_client *c = h->owner;
-    if (h->active) {
-        const char *why = cause ? cause : "connection closed";
-        c->http_link = NULL;
-        h->active = 0;
-        if (h->current)
-            http_link_lost_current(c, h, why);
-        else if (!h->open && !c->freed)
-            events_client_http_fail_queue(c, status < 0 ? status : -ECONNRESET, why);
-        if (!c->freed)
-            events_client_http_pump(c);
-    }
-    http_reader_free(&h->reader);
-    free(h);
-    c->links_open--;
-    events_client_maybe_release(c); /* c may be gone after this */
-}
-
-static const struct conn_callbacks http_link_callbacks = {
-    .on_open = http_link_on_open,
-    .on_data = http_link_on_data,
-    .on_close = http_link_on_close,
-};
 
 /* ---- deadlines ---- */
 
 int events_client_http_current_deadline(const struct events_client *c, uint64_t *deadline)
 {
-    const struct http_link *h = c->http_link;
-    if (!h || !h->current)
+    if (!c->http_current)
         return 0;
-    *deadline = h->current->deadline;
+    *deadline = c->http_current->deadline;
     return 1;
 }
 
 int events_client_http_expire(struct events_client *c, uint64_t now)
 {
     char cause[CAUSE_SIZE];
-    uint64_t deadline;
-    if (events_client_http_current_deadline(c, &deadline) && deadline <= now) {
-        struct publish *p = c->http_link->current;
-        c->http_link->current = NULL;
-        snprintf(cause, sizeof(cause), "publish to %s failed: no HTTP answer within %u ms",
-                 p->channel, c->request_timeout_ms);
-        events_client_http_drop(c, -ETIMEDOUT, cause);
+    struct publish *p = c->http_current;
+    if (p && p->deadline <= now) {
+        c->http_current = NULL;
+        snprintf(cause, sizeof(cause), "publish to %s failed: no HTTP %s within %u ms", p->channel,
+                 http_client_connected(c->http_client) ? "answer" : "connection",
+                 c->request_timeout_ms);
+        http_client_cancel(c->http_client, -ETIMEDOUT, cause);
         events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
         return 1;
     }
-    for (struct publish *p = c->http_queue.head; p; p = p->next) {
+    for (p = c->http_queue.head; p; p = p->next) {
         if (p->deadline > now)
             continue;
         events_client_publish_queue_remove(&c->http_queue, p);
         snprintf(cause, sizeof(cause), "publish to %s failed: no HTTP connection within %u ms",
                  p->channel, c->request_timeout_ms);
-        /* A connection that has not opened by now is abandoned: the next
-         * publish starts a fresh one. */
-        if (c->http_link && !c->http_link->open)
-            events_client_http_drop(c, -ETIMEDOUT, cause);
         events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
         return 1;
     }
-    return 0;
-}
-
-/* ---- the API ---- */
-
-int events_client_publish_http(struct events_client *c, const char *channel,
-                               const char *const *events, size_t event_count,
-                               events_publish_cb on_result, void *user, char *cause,
-                               size_t cause_len)
-{
-    if (c->freed) {
-        events_client_set_cause(cause, cause_len, "the client is closing");
-        return -EINVAL;
-    }
-    struct publish *p;
-    int rc = events_client_publish_new(channel, events, event_count, on_result, user, &p, cause,
-                                       cause_len);
-    if (rc < 0)
-        return rc;
-    p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
-    events_client_publish_queue_push(&c->http_queue, p);
-    events_client_arm_request_timer(c);
-    events_client_kick(c);
     return 0;
 }

@@ -10,16 +10,18 @@
  * - client_sub.c: subscriptions: subscribe/unsubscribe, their answers, data.
  * - client_publish.c: publish entries (checks, queues, results) and
  *   publishing over the realtime WebSocket.
- * - client_http.c: publishing over the HTTP keep-alive connection.
+ * - client_http.c: publishing over HTTP (through net/http_client).
  * - client_auth.c: authorization (API key or SigV4) for every request.
  *
  * Structure: the client owns at most one realtime link (struct ws_link: a conn,
  * the HTTP upgrade reader, then a WebSocket session) and at most one HTTP
- * publish link (struct http_link). A link that is dropped is detached at once
- * (active = 0, the client forgets it) but its memory lives until its conn
- * reports on_close, so a drop from inside a callback never frees what the
- * caller's stack still uses. The client's own memory is released only from a
- * close callback, once its timers and every link are gone. */
+ * client for publishes (net/http_client.h). A link that is dropped is
+ * detached at once (active = 0, the client forgets it) but its memory lives
+ * until its conn reports on_close, so a drop from inside a callback never
+ * frees what the caller's stack still uses; the HTTP client, once freed,
+ * reports its release the same way. links_open counts both. The client's own
+ * memory is released only from a close callback, once its timers and every
+ * link are gone. */
 #ifndef TETHER_EVENTS_CLIENT_INTERNAL_H
 #define TETHER_EVENTS_CLIENT_INTERNAL_H
 
@@ -35,6 +37,7 @@
 #include "events/protocol.h"
 #include "net/conn.h"
 #include "net/http.h"
+#include "net/http_client.h"
 #include "net/proxy.h"
 #include "net/tls.h"
 #include "net/url.h"
@@ -69,7 +72,6 @@ struct publish {
     char channel[CHANNEL_MAX_LENGTH + 1];
     json_t *events; /* array of strings */
     int sent;       /* WebSocket: on the current link */
-    int attempts;   /* HTTP: requests written */
     uint64_t deadline;
     events_publish_cb on_result;
     void *user;
@@ -88,17 +90,6 @@ struct ws_link {
     struct http_reader reader; /* the upgrade response */
     char key[25];
     char accept[29];
-};
-
-struct http_link {
-    struct events_client *owner;
-    int active; /* owner->http_link == this */
-    int open;
-    struct conn *conn;
-    struct http_reader reader;
-    unsigned responses;      /* answers completed on this connection */
-    struct publish *current; /* the request in flight */
-    size_t received;         /* bytes of its answer so far */
 };
 
 struct events_client {
@@ -135,7 +126,8 @@ struct events_client {
     unsigned attempt; /* consecutive failed connections, for backoff */
     uint64_t connection_timeout_ms;
     struct ws_link *link;
-    struct http_link *http_link;
+    struct http_client *http_client; /* made on the first HTTP publish */
+    struct publish *http_current;    /* the HTTP publish in flight */
     struct events_subscription *subs;
     size_t sub_count;
     struct publish_queue ws_publishes;
@@ -193,6 +185,11 @@ void events_client_ws_lost(struct events_client *c, const char *cause);
 int events_client_ws_send(struct events_client *c, const struct buf *message);
 /* Sends a message with only a type and an optional id. */
 int events_client_ws_send_simple(struct events_client *c, const char *type, const char *id);
+/* Builds a subscribe or publish message: type, id, the members of the
+ * signed body (as signed) and the authorization of that body. */
+int events_client_ws_request(const struct events_client *c, const char *type, const char *id,
+                             const struct buf *signed_body, struct buf *out, char *cause,
+                             size_t cause_len);
 /* Sends what waited for READY. Stops if a callback drops the link. */
 void events_client_ws_send_waiting(struct events_client *c);
 
@@ -214,7 +211,6 @@ int events_client_sub_expire(struct events_client *c, uint64_t now);
 /* ---- client_publish.c ---- */
 
 void events_client_publish_queue_push(struct publish_queue *q, struct publish *p);
-void events_client_publish_queue_push_front(struct publish_queue *q, struct publish *p);
 void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p);
 /* Checks a publish and builds its queue entry. */
 int events_client_publish_new(const char *channel, const char *const *events, size_t event_count,
@@ -241,11 +237,11 @@ int events_client_publish_ws_expire(struct events_client *c, uint64_t now);
 
 /* ---- client_http.c ---- */
 
-/* Writes queued HTTP publishes, opening a connection when there is none. */
+/* Hands the next queued HTTP publish to the HTTP client when it is free. */
 void events_client_http_pump(struct events_client *c);
-/* Forgets the HTTP connection and closes it; its current request (if any)
- * must have been taken by the caller. */
-void events_client_http_drop(struct events_client *c, int status, const char *cause);
+/* Frees the HTTP client (its publish in flight, if any, must have been taken
+ * by the caller); links_open drops once it has closed. */
+void events_client_http_close(struct events_client *c);
 /* Fails every queued HTTP publish (a callback may free the client). */
 void events_client_http_fail_queue(struct events_client *c, int status, const char *why);
 /* The deadline of the request in flight; returns 0 when there is none. */

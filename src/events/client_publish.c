@@ -26,14 +26,6 @@ void events_client_publish_queue_push(struct publish_queue *q, struct publish *p
     q->tail = p;
 }
 
-void events_client_publish_queue_push_front(struct publish_queue *q, struct publish *p)
-{
-    p->next = q->head;
-    q->head = p;
-    if (!q->tail)
-        q->tail = p;
-}
-
 void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p)
 {
     struct publish *prev = NULL;
@@ -190,19 +182,6 @@ struct publish *events_client_publish_ws_find(struct events_client *c, const cha
     return NULL;
 }
 
-static int append_events_array(struct buf *out, const json_t *events)
-{
-    int rc = buf_append_char(out, '[');
-    for (size_t i = 0; rc == 0 && i < json_array_size(events); i++) {
-        json_t *e = json_array_get(events, i);
-        if (i > 0)
-            rc = buf_append_char(out, ',');
-        if (rc == 0)
-            rc = json_quote(out, json_string_value(e), json_string_length(e));
-    }
-    return rc ? rc : buf_append_char(out, ']');
-}
-
 void events_client_publish_ws_send(struct events_client *c, struct publish *p)
 {
     struct buf body = BUF_INIT, message = BUF_INIT;
@@ -210,24 +189,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
     random_uuid(p->id);
     int rc = events_signed_body_publish(&body, p->channel, strlen(p->channel), p->events);
     if (rc == 0)
-        rc = buf_append_str(&message, "{\"type\":\"publish\",\"id\":");
-    if (rc == 0)
-        rc = json_quote(&message, p->id, strlen(p->id));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"channel\":");
-    if (rc == 0)
-        rc = json_quote(&message, p->channel, strlen(p->channel));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"events\":");
-    if (rc == 0)
-        rc = append_events_array(&message, p->events);
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"authorization\":");
-    if (rc == 0)
-        rc = events_client_auth_append_json(c, &message, buf_bytes(&body), buf_length(&body), cause,
-                                            sizeof(cause));
-    if (rc == 0)
-        rc = buf_append_char(&message, '}');
+        rc = events_client_ws_request(c, "publish", p->id, &body, &message, cause, sizeof(cause));
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);
@@ -277,9 +239,10 @@ int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
     return 0;
 }
 
-int events_client_publish(struct events_client *c, const char *channel, const char *const *events,
-                          size_t event_count, events_publish_cb on_result, void *user, char *cause,
-                          size_t cause_len)
+/* Queues a publish for either transport; the kick timer sends it. */
+static int enqueue(struct events_client *c, struct publish_queue *queue, const char *channel,
+                   const char *const *events, size_t event_count, events_publish_cb on_result,
+                   void *user, char *cause, size_t cause_len)
 {
     if (c->freed) {
         events_client_set_cause(cause, cause_len, "the client is closing");
@@ -291,11 +254,29 @@ int events_client_publish(struct events_client *c, const char *channel, const ch
     if (rc < 0)
         return rc;
     p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
-    events_client_publish_queue_push(&c->ws_publishes, p);
-    if (c->state != EVENTS_CLIENT_READY)
-        log_debug("publish to %s queued: the realtime connection is %s", p->channel,
-                  events_client_state_name(c->state));
+    events_client_publish_queue_push(queue, p);
     events_client_arm_request_timer(c);
     events_client_kick(c);
     return 0;
+}
+
+int events_client_publish(struct events_client *c, const char *channel, const char *const *events,
+                          size_t event_count, events_publish_cb on_result, void *user, char *cause,
+                          size_t cause_len)
+{
+    int rc = enqueue(c, &c->ws_publishes, channel, events, event_count, on_result, user, cause,
+                     cause_len);
+    if (rc == 0 && c->state != EVENTS_CLIENT_READY)
+        log_debug("publish to %s queued: the realtime connection is %s", channel,
+                  events_client_state_name(c->state));
+    return rc;
+}
+
+int events_client_publish_http(struct events_client *c, const char *channel,
+                               const char *const *events, size_t event_count,
+                               events_publish_cb on_result, void *user, char *cause,
+                               size_t cause_len)
+{
+    return enqueue(c, &c->http_queue, channel, events, event_count, on_result, user, cause,
+                   cause_len);
 }

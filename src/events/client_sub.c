@@ -53,20 +53,7 @@ void events_client_sub_send(struct events_client *c, struct events_subscription 
     random_uuid(s->id);
     int rc = events_signed_body_subscribe(&body, s->channel, strlen(s->channel));
     if (rc == 0)
-        rc = buf_append_str(&message, "{\"type\":\"subscribe\",\"id\":");
-    if (rc == 0)
-        rc = json_quote(&message, s->id, strlen(s->id));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"channel\":");
-    if (rc == 0)
-        rc = json_quote(&message, s->channel, strlen(s->channel));
-    if (rc == 0)
-        rc = buf_append_str(&message, ",\"authorization\":");
-    if (rc == 0)
-        rc = events_client_auth_append_json(c, &message, buf_bytes(&body), buf_length(&body), cause,
-                                            sizeof(cause));
-    if (rc == 0)
-        rc = buf_append_char(&message, '}');
+        rc = events_client_ws_request(c, "subscribe", s->id, &body, &message, cause, sizeof(cause));
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);

@@ -60,6 +60,32 @@ int events_client_ws_send_simple(struct events_client *c, const char *type, cons
     return rc;
 }
 
+int events_client_ws_request(const struct events_client *c, const char *type, const char *id,
+                             const struct buf *signed_body, struct buf *out, char *cause,
+                             size_t cause_len)
+{
+    /* The message carries the signed body's members as they were signed:
+     * {"type":T,"id":I,<members of the body>,"authorization":{...}}. */
+    const char *body = buf_bytes(signed_body);
+    size_t len = buf_length(signed_body);
+    if (len < 2 || body[0] != '{' || body[len - 1] != '}')
+        return -EINVAL;
+    int rc = buf_printf(out, "{\"type\":\"%s\",\"id\":", type);
+    if (rc == 0)
+        rc = json_quote(out, id, strlen(id));
+    if (rc == 0 && len > 2)
+        rc = buf_append_char(out, ',');
+    if (rc == 0)
+        rc = buf_append(out, body + 1, len - 2);
+    if (rc == 0)
+        rc = buf_append_str(out, ",\"authorization\":");
+    if (rc == 0)
+        rc = events_client_auth_append_json(c, out, body, len, cause, cause_len);
+    if (rc == 0)
+        rc = buf_append_char(out, '}');
+    return rc;
+}
+
 void events_client_ws_send_waiting(struct events_client *c)
 {
     struct ws_link *l = c->link;
