@@ -76,18 +76,53 @@ struct tunnel_options {
     int retry;
 };
 
+/* The run's lifecycle: STARTING until the bastion first accepts us, READY
+ * from then on (a reconnection stays READY: the bastion has its own states),
+ * and one of the two ends, STOPPING after a signal or FAILED when the bastion
+ * cannot be used or the TUN device did not start (exit status 1). */
+enum tunnel_run_state {
+    TUNNEL_RUN_STARTING,
+    TUNNEL_RUN_READY,
+    TUNNEL_RUN_STOPPING,
+    TUNNEL_RUN_FAILED,
+};
+
+static const char *tunnel_run_state_name(enum tunnel_run_state state)
+{
+    switch (state) {
+    case TUNNEL_RUN_STARTING:
+        return "starting";
+    case TUNNEL_RUN_READY:
+        return "ready";
+    case TUNNEL_RUN_STOPPING:
+        return "stopping";
+    case TUNNEL_RUN_FAILED:
+        return "failed";
+    }
+    return "?";
+}
+
 struct tunnel_run {
     struct tunnel_options *options;
     struct tunnel *tunnel;
     struct tun *tun;
     uv_signal_t sigint, sigterm;
     uv_timer_t status_timer;
-    int failed;
-    int stopping;
-    int was_ready;
+    enum tunnel_run_state state;
     uint64_t last_logged_bytes;
     uint64_t ticks;
 };
+
+static int run_ending(const struct tunnel_run *run)
+{
+    return run->state == TUNNEL_RUN_STOPPING || run->state == TUNNEL_RUN_FAILED;
+}
+
+static void set_run_state(struct tunnel_run *run, enum tunnel_run_state state)
+{
+    log_debug("run: %s -> %s", tunnel_run_state_name(run->state), tunnel_run_state_name(state));
+    run->state = state;
+}
 
 /* ---- options ---- */
 
@@ -363,7 +398,7 @@ static void draw_status(struct tunnel_run *run)
 static void on_status_tick(uv_timer_t *timer)
 {
     struct tunnel_run *run = timer->data;
-    if (!run->tunnel || run->stopping)
+    if (!run->tunnel || run_ending(run))
         return;
     if (run->options->status_line) {
         draw_status(run);
@@ -383,7 +418,7 @@ static void on_status_tick(uv_timer_t *timer)
              (unsigned long long)stats.bytes_down);
 }
 
-static void stop(struct tunnel_run *run);
+static void stop(struct tunnel_run *run, enum tunnel_run_state end);
 
 static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state,
                              enum bastion_state new_state, const char *cause, void *user)
@@ -392,14 +427,15 @@ static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state
     if (run->options->json)
         print_json_event("state", "state", bastion_state_name(new_state), cause);
     if (new_state == BASTION_READY) {
-        log_info("%s to the bastion", run->was_ready ? "reconnected" : "connected");
-        run->was_ready = 1;
+        log_info("%s to the bastion",
+                 run->state == TUNNEL_RUN_STARTING ? "connected" : "reconnected");
+        if (run->state == TUNNEL_RUN_STARTING)
+            set_run_state(run, TUNNEL_RUN_READY);
     } else if (new_state == BASTION_BACKOFF) {
         log_warn("%s", cause);
     } else if (new_state == BASTION_FAILED) {
         log_error("%s", cause);
-        run->failed = 1;
-        stop(run);
+        stop(run, TUNNEL_RUN_FAILED);
     }
 }
 
@@ -425,11 +461,12 @@ static void close_if_open(uv_handle_t *handle)
         uv_close(handle, NULL);
 }
 
-static void stop(struct tunnel_run *run)
+/* Ends the run once; `end` is TUNNEL_RUN_STOPPING or TUNNEL_RUN_FAILED. */
+static void stop(struct tunnel_run *run, enum tunnel_run_state end)
 {
-    if (run->stopping)
+    if (run_ending(run))
         return;
-    run->stopping = 1;
+    set_run_state(run, end);
     if (run->options->status_line)
         fputs("\r\033[K", stderr);
     close_if_open((uv_handle_t *)&run->sigint);
@@ -445,7 +482,7 @@ static void on_signal(uv_signal_t *signal, int signum)
 {
     struct tunnel_run *run = signal->data;
     log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    stop(run);
+    stop(run, TUNNEL_RUN_STOPPING);
 }
 
 static int run_tunnel(struct tunnel_options *o)
@@ -454,6 +491,7 @@ static int run_tunnel(struct tunnel_options *o)
     struct tunnel_run run = {.options = o};
     static const struct tunnel_callbacks callbacks = {on_bastion_state};
     char cause[1024] = "";
+    int tun_failed = 0;
     int rc = tunnel_start(loop, &o->config, &callbacks, &run, &run.tunnel, cause, sizeof(cause));
     if (rc < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
@@ -466,7 +504,7 @@ static int run_tunnel(struct tunnel_options *o)
         tun_start(loop, run.tunnel, &o->tun, &run.tun, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
         run.tun = NULL;
-        run.failed = 1;
+        tun_failed = 1;
     }
     if (o->json)
         print_json_event("listening", "socks", tunnel_socks_address(run.tunnel), NULL);
@@ -480,15 +518,15 @@ static int run_tunnel(struct tunnel_options *o)
     uv_timer_init(loop, &run.status_timer);
     run.status_timer.data = &run;
     uv_timer_start(&run.status_timer, on_status_tick, 1000, 1000);
-    if (run.failed)
-        stop(&run);
+    if (tun_failed)
+        stop(&run, TUNNEL_RUN_FAILED);
     uv_run(loop, UV_RUN_DEFAULT);
-    stop(&run);
+    stop(&run, TUNNEL_RUN_STOPPING); /* nothing to do when the loop ended after a stop */
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     if (o->json)
         print_json_event("stopped", NULL, NULL, NULL);
-    return run.failed ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+    return run.state == TUNNEL_RUN_FAILED ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }
 
 int cmd_tunnel_main(int argc, char **argv)
