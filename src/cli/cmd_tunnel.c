@@ -4,7 +4,6 @@
  * (main.c). Install, uninstall and the privileged helper are in
  * cmd_tunnel_install.c. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +13,12 @@
 #include <uv.h>
 
 #define LOG_MODULE "tunnel"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/log.h"
+#include "net/hostport.h"
 #include "ssh/identity.h"
 #include "tun/options.h"
 #include "tun/privileged.h"
@@ -25,68 +26,49 @@
 #include "tunnel/tunnel.h"
 #include "tunnel/tunnel_config.h"
 
-const char cmd_tunnel_help[] =
-    "usage: tether tunnel --host HOST --user USER [--key FILE] [--subnet CIDR ...] [OPTIONS]\n"
-    "       sudo tether tunnel install|uninstall [--user USER] [--root DIR] [--prefix DIR]\n"
-    "\n"
+static const char usage[] =
+    "--host HOST --user USER [--key FILE] [--subnet CIDR ...] [OPTIONS]\n"
+    "       sudo tether tunnel install|uninstall [--user USER] [--root DIR] [--prefix DIR]";
+
+static const char about[] =
     "Connects to the VPC's SSH bastion and runs a SOCKS5 proxy whose connections go\n"
     "through it: addresses and names are reached and resolved from inside the VPC.\n"
     "With --subnet, a TUN device routes those blocks through the bastion too, for\n"
-    "any program and with no proxy settings (once `sudo tether tunnel install`).\n"
-    "Settings may also come from the \"tunnel\" section of ./tether.json\n"
-    "({\"host\", \"user\", \"key\", \"port\", \"socks\", \"hostKeyFingerprint\",\n"
-    "\"subnets\", \"dnsDomains\", \"dnsServer\", \"dnsAll\", \"tunMtu\"}); the command\n"
-    "line wins. `tether tun` is another name for this command.\n"
-    "\n"
-    "connection:\n"
-    "  --host HOST            the bastion (name or address)\n"
-    "  --port PORT            its SSH port (default 22)\n"
-    "  --user USER            the login user (e.g. ec2-user)\n"
-    "  --key FILE             private key file; without it the key is read from\n"
-    "                         TETHER_SSH_PRIVATE_KEY (the key text), else ssh-agent is used\n"
-    "  --host-key-fingerprint SHA256:...\n"
-    "                         trust this host key on first contact (and record it)\n"
-    "  --accept-new-host-key  trust whatever key the bastion shows on first contact\n"
-    "                         (recorded; a changed key is always refused)\n"
-    "  --known-hosts FILE     tether's known-hosts file (default\n"
-    "                         ~/.config/tether/known_hosts; ~/.ssh/known_hosts is read too)\n"
-    "  --connect-timeout S    per connection attempt (default 15)\n"
-    "  --keepalive S          keep-alive interval (default 10; 0 turns them off)\n"
-    "  --keepalive-count N    unanswered intervals before reconnecting (default 3)\n"
-    "  --retry                keep retrying when the very first connection fails\n"
-    "                         (default: exit with status 1)\n"
-    "  --no-warm-up           skip running `true` on the bastion after login (it makes\n"
-    "                         sshd disable Nagle's algorithm: no 40 ms stalls)\n"
-    "\n"
-    "proxy:\n"
-    "  --socks HOST:PORT      listen address (default 127.0.0.1:1080; port 0 picks one;\n"
-    "                         an IPv6 address in brackets: [::1]:1080)\n"
-    "  --socks-allow-remote   allow a non-loopback --socks address\n"
-    "  --socks-user USER      require RFC 1929 user/password; the password is read\n"
-    "                         from TETHER_SOCKS_PASSWORD\n"
-    "  --max-streams N        open connections in total (default 1024)\n"
-    "  --max-streams-per-client N\n"
-    "                         open connections per client address (default 256)\n"
-    "\n" TUN_OPTIONS_HELP "\n"
-    "output:\n"
-    "  --json                 print events as JSON lines on stdout\n"
-    "  --log-level LEVEL      error, warn, info, debug or trace\n"
-    "\n"
+    "any program and with no proxy settings (once `sudo tether tunnel install`;\n"
+    "see docs/tun.md). Settings may also come from the \"tunnel\" section of\n"
+    "./tether.json ({\"host\", \"user\", \"key\", \"port\", \"socks\",\n"
+    "\"hostKeyFingerprint\", \"subnets\", \"dnsDomains\", \"dnsServer\", \"dnsAll\",\n"
+    "\"tunMtu\"}); the command line wins. `tether tun` is another name for this\n"
+    "command. Options: the connection, the proxy, the TUN device, the output.\n";
+
+static const char footer[] =
     "A status line (connection, streams, bytes) is kept on stderr when it is a\n"
     "terminal; otherwise state changes are logged. Stop with Ctrl-C or SIGTERM.\n"
     "Exit status: 0 after a signal, 1 when the bastion cannot be used (refused host\n"
     "key or login, unreachable at start), 2 for bad options.\n";
 
+/* A number option the command line did not give. */
+#define NOT_GIVEN UINT64_MAX
+#define COUNT_MAX 1000000
+
+/* What one TUN option's table entry writes to: tun/options.c checks the value. */
+struct tun_binding {
+    struct tun_config *config;
+    enum tun_option opt;
+};
+
 struct tunnel_options {
     struct tunnel_config config;
     struct tun_config tun; /* the TUN path, when there are --subnet blocks */
+    struct tun_binding tun_bindings[TUN_OPTION_COUNT];
     struct tunnel_file_settings file;
     struct identity identity;
     const char *key_path;
-    const char *socks;
+    const char *port;
     const char *known_hosts;
     const char *config_path;
-    char socks_host[64];
+    struct hostport socks; /* host "" until given or read from the file */
+    uint64_t connect_timeout_s, keepalive_s, keepalive_count, max_streams, max_per_client;
     char user_known_hosts[1024];
     char tether_known_hosts[1024];
     int json;
@@ -94,66 +76,158 @@ struct tunnel_options {
     int retry;
 };
 
+/* The run's lifecycle: STARTING until the bastion first accepts us, READY
+ * from then on (a reconnection stays READY: the bastion has its own states),
+ * and one of the two ends, STOPPING after a signal or FAILED when the bastion
+ * cannot be used or the TUN device did not start (exit status 1). */
+enum tunnel_run_state {
+    TUNNEL_RUN_STARTING,
+    TUNNEL_RUN_READY,
+    TUNNEL_RUN_STOPPING,
+    TUNNEL_RUN_FAILED,
+};
+
+static const char *tunnel_run_state_name(enum tunnel_run_state state)
+{
+    switch (state) {
+    case TUNNEL_RUN_STARTING:
+        return "starting";
+    case TUNNEL_RUN_READY:
+        return "ready";
+    case TUNNEL_RUN_STOPPING:
+        return "stopping";
+    case TUNNEL_RUN_FAILED:
+        return "failed";
+    }
+    return "?";
+}
+
 struct tunnel_run {
     struct tunnel_options *options;
     struct tunnel *tunnel;
     struct tun *tun;
     uv_signal_t sigint, sigterm;
     uv_timer_t status_timer;
-    int failed;
-    int stopping;
-    int was_ready;
+    enum tunnel_run_state state;
     uint64_t last_logged_bytes;
     uint64_t ticks;
 };
 
+static int run_ending(const struct tunnel_run *run)
+{
+    return run->state == TUNNEL_RUN_STOPPING || run->state == TUNNEL_RUN_FAILED;
+}
+
+static void set_run_state(struct tunnel_run *run, enum tunnel_run_state state)
+{
+    log_debug("run: %s -> %s", tunnel_run_state_name(run->state), tunnel_run_state_name(state));
+    run->state = state;
+}
+
 /* ---- options ---- */
 
-static int parse_host_port(const char *text, char *host, size_t host_len, uint16_t *port)
+static int set_tun_option(void *target, const char *value, char *cause, size_t cause_len)
 {
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text)
-        return -EINVAL;
-    char *end;
-    long value = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || value < 0 || value > 65535)
-        return -EINVAL;
-    size_t len = (size_t)(colon - text);
-    if (text[0] == '[' && len >= 2 && text[len - 1] == ']') {
-        text++;
-        len -= 2;
-    }
-    if (len == 0 || len >= host_len)
-        return -EINVAL;
-    memcpy(host, text, len);
-    host[len] = '\0';
-    *port = (uint16_t)value;
-    return 0;
+    const struct tun_binding *binding = target;
+    return tun_option_set(binding->config, binding->opt, value, cause, cause_len);
 }
 
-static int parse_uint(const char *text, unsigned long max, unsigned long *out)
+static struct tun_binding *bind_tun(struct tunnel_options *o, enum tun_option opt)
 {
-    char *end;
-    errno = 0;
-    unsigned long value = strtoul(text, &end, 10);
-    if (errno || *end || end == text || value > max || text[0] == '-')
-        return -EINVAL;
-    *out = value;
-    return 0;
+    struct tun_binding *binding = &o->tun_bindings[opt - TUN_OPT_SUBNET];
+    *binding = (struct tun_binding){&o->tun, opt};
+    return binding;
 }
 
-static void default_paths(struct tunnel_options *o)
+#define TUN_VALUE(OPT, NAME, METAVAR, HELP)                                                        \
+    CLI_CALL(NAME, METAVAR, set_tun_option, bind_tun(o, OPT), HELP)
+#define TUN_FLAG(OPT, NAME, HELP) CLI_CALL(NAME, NULL, set_tun_option, bind_tun(o, OPT), HELP)
+
+/* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. The
+ * tables fill `o` only; the file and the defaults come after (merge_file). */
+static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
 {
-    const char *home = getenv("HOME");
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    if (home)
-        snprintf(o->user_known_hosts, sizeof(o->user_known_hosts), "%s/.ssh/known_hosts", home);
-    if (xdg && *xdg)
-        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts), "%s/tether/known_hosts",
-                 xdg);
-    else if (home)
-        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts),
-                 "%s/.config/tether/known_hosts", home);
+    struct bastion_config *b = &o->config.bastion;
+    const struct cli_option connection[] = {
+        CLI_STRING("host", "HOST", &b->host, "the bastion (name or address)"),
+        CLI_STRING("port", "PORT", &o->port, "its SSH port (default 22)"),
+        CLI_STRING("user", "USER", &b->user, "the login user (e.g. ec2-user)"),
+        CLI_STRING("key", "FILE", &o->key_path,
+                   "private key file; without it the key is read from\n"
+                   "TETHER_SSH_PRIVATE_KEY (the key text), else ssh-agent is used"),
+        CLI_STRING("host-key-fingerprint", "SHA256:...", &b->host_key_fingerprint,
+                   "trust this host key on first contact (and record it)"),
+        CLI_FLAG("accept-new-host-key", &b->accept_new_host_key,
+                 "trust whatever key the bastion shows on first contact\n"
+                 "(recorded; a changed key is always refused)"),
+        CLI_STRING("known-hosts", "FILE", &o->known_hosts,
+                   "tether's known-hosts file (default\n"
+                   "~/.config/tether/known_hosts; ~/.ssh/known_hosts is read too)"),
+        CLI_NUMBER("connect-timeout", "S", &o->connect_timeout_s, 0, COUNT_MAX,
+                   "per connection attempt (default 15)"),
+        CLI_NUMBER("keepalive", "S", &o->keepalive_s, 0, COUNT_MAX,
+                   "keep-alive interval (default 10; 0 turns them off)"),
+        CLI_NUMBER("keepalive-count", "N", &o->keepalive_count, 0, COUNT_MAX,
+                   "unanswered intervals before reconnecting (default 3)"),
+        CLI_FLAG("retry", &o->retry,
+                 "keep retrying when the very first connection fails\n"
+                 "(default: exit with status 1)"),
+        CLI_FLAG("no-warm-up", &b->skip_warm_up,
+                 "skip running `true` on the bastion after login (it makes\n"
+                 "sshd disable Nagle's algorithm: no 40 ms stalls)"),
+        CLI_STRING("config", "FILE", &o->config_path,
+                   "read the \"tunnel\" section from FILE (default ./tether.json)"),
+        CLI_END,
+    };
+    const struct cli_option proxy[] = {
+        CLI_HOSTPORT("socks", &o->socks, 0,
+                     "listen address (default 127.0.0.1:1080; port 0 picks one;\n"
+                     "an IPv6 address in brackets: [::1]:1080)"),
+        CLI_FLAG("socks-allow-remote", &o->config.socks_allow_remote,
+                 "allow a non-loopback --socks address"),
+        CLI_STRING("socks-user", "USER", &o->config.socks_user,
+                   "require RFC 1929 user/password; the password is read\n"
+                   "from TETHER_SOCKS_PASSWORD"),
+        CLI_NUMBER("max-streams", "N", &o->max_streams, 0, COUNT_MAX,
+                   "open connections in total (default 1024)"),
+        CLI_NUMBER("max-streams-per-client", "N", &o->max_per_client, 0, COUNT_MAX,
+                   "open connections per client address (default 256)"),
+        CLI_END,
+    };
+    const struct cli_option tun[] = {
+        TUN_VALUE(TUN_OPT_SUBNET, "subnet", "CIDR",
+                  "route a VPC block through the tunnel (repeatable)"),
+        TUN_VALUE(TUN_OPT_NAME, "tun-name", "NAME", "the TUN device (default tether)"),
+        TUN_VALUE(TUN_OPT_ADDRESS, "tun-address", "ADDR",
+                  "its IPv4 or IPv6 address (default 100.127.255.253 and\n"
+                  "fd00:7465:7468::1; the next address is used too)"),
+        TUN_VALUE(TUN_OPT_MTU, "tun-mtu", "N", "default 65535"),
+        TUN_VALUE(TUN_OPT_DNS_DOMAIN, "dns-domain", "DOMAIN",
+                  "resolve DOMAIN's names in the VPC (repeatable)"),
+        TUN_VALUE(TUN_OPT_DNS_SERVER, "dns-server", "ADDR",
+                  "the VPC resolver (default: first IPv4 subnet + 2)"),
+        TUN_FLAG(TUN_OPT_DNS_ALL, "dns-all", "send every DNS query that reaches tether to the VPC"),
+        TUN_FLAG(TUN_OPT_NO_DNS, "no-dns", "no DNS forwarder"),
+        TUN_FLAG(TUN_OPT_NO_OFFLOAD, "tun-no-offload", "no checksum offload on the device (Linux)"),
+        TUN_FLAG(TUN_OPT_HOLD_SYN, "tun-hold-syn",
+                 "complete a connection only once the VPC host accepted it:\n"
+                 "a closed port is then \"connection refused\", not a reset\n"
+                 "(costs ~0.1 ms per connection)"),
+        CLI_END,
+    };
+    const struct cli_option output[] = {
+        CLI_FLAG("json", &o->json, "print events as JSON lines on stdout"),
+        CLI_END,
+    };
+    const struct cli_spec spec = {
+        .command = "tunnel",
+        .usage = usage,
+        .about = about,
+        .footer = footer,
+        .tables = {connection, proxy, tun, output},
+    };
+    struct cli_args args;
+    return cli_args_parse(&spec, argc, argv, &args);
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -165,181 +239,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     fputc('\n', stderr);
     va_end(ap);
     return -EINVAL;
-}
-
-enum {
-    OPT_HOST = 256,
-    OPT_PORT,
-    OPT_USER,
-    OPT_KEY,
-    OPT_FINGERPRINT,
-    OPT_ACCEPT_NEW,
-    OPT_KNOWN_HOSTS,
-    OPT_CONNECT_TIMEOUT,
-    OPT_KEEPALIVE,
-    OPT_KEEPALIVE_COUNT,
-    OPT_RETRY,
-    OPT_NO_WARM_UP,
-    OPT_SOCKS,
-    OPT_SOCKS_REMOTE,
-    OPT_SOCKS_USER,
-    OPT_MAX_STREAMS,
-    OPT_MAX_PER_CLIENT,
-    OPT_CONFIG,
-    OPT_JSON,
-    OPT_LOG,
-    OPT_HELP,
-};
-
-static const char *number_option_name(int opt)
-{
-    switch (opt) {
-    case OPT_CONNECT_TIMEOUT:
-        return "--connect-timeout";
-    case OPT_KEEPALIVE:
-        return "--keepalive";
-    case OPT_KEEPALIVE_COUNT:
-        return "--keepalive-count";
-    case OPT_MAX_STREAMS:
-        return "--max-streams";
-    default:
-        return "--max-streams-per-client";
-    }
-}
-
-static int apply_number(int opt, const char *arg, struct tunnel_options *o)
-{
-    struct bastion_config *b = &o->config.bastion;
-    unsigned long v;
-    if (opt == OPT_PORT && (parse_uint(arg, 65535, &v) < 0 || v == 0))
-        return usage_error("--port wants a number from 1 to 65535, not \"%s\"", arg);
-    if (opt != OPT_PORT && parse_uint(arg, 1000000, &v) < 0)
-        return usage_error("%s wants a number from 0 to 1000000, not \"%s\"",
-                           number_option_name(opt), arg);
-    switch (opt) {
-    case OPT_PORT:
-        b->port = (uint16_t)v;
-        break;
-    case OPT_CONNECT_TIMEOUT:
-        b->connect_timeout_ms = (uint32_t)(v ? v * 1000 : 1000);
-        break;
-    case OPT_KEEPALIVE:
-        b->keepalive_interval_ms = (uint32_t)(v * 1000);
-        break;
-    case OPT_KEEPALIVE_COUNT:
-        b->keepalive_count_max = (uint32_t)(v ? v : 1);
-        break;
-    case OPT_MAX_STREAMS:
-        o->config.max_streams = v ? v : 1;
-        break;
-    case OPT_MAX_PER_CLIENT:
-        o->config.max_streams_per_client = v ? v : 1;
-        break;
-    }
-    return 0;
-}
-
-static int apply_option(int opt, const char *arg, struct tunnel_options *o)
-{
-    struct bastion_config *b = &o->config.bastion;
-    switch (opt) {
-    case OPT_HOST:
-        b->host = arg;
-        return 0;
-    case OPT_USER:
-        b->user = arg;
-        return 0;
-    case OPT_KEY:
-        o->key_path = arg;
-        return 0;
-    case OPT_FINGERPRINT:
-        b->host_key_fingerprint = arg;
-        return 0;
-    case OPT_ACCEPT_NEW:
-        b->accept_new_host_key = 1;
-        return 0;
-    case OPT_KNOWN_HOSTS:
-        o->known_hosts = arg;
-        return 0;
-    case OPT_RETRY:
-        o->retry = 1;
-        return 0;
-    case OPT_NO_WARM_UP:
-        b->skip_warm_up = 1;
-        return 0;
-    case OPT_SOCKS:
-        o->socks = arg;
-        return 0;
-    case OPT_SOCKS_REMOTE:
-        o->config.socks_allow_remote = 1;
-        return 0;
-    case OPT_SOCKS_USER:
-        o->config.socks_user = arg;
-        return 0;
-    case OPT_CONFIG:
-        o->config_path = arg;
-        return 0;
-    case OPT_JSON:
-        o->json = 1;
-        return 0;
-    case OPT_LOG: {
-        int level = log_level_parse(arg);
-        if (level < 0)
-            return usage_error("unknown log level \"%s\"", arg);
-        log_set_level((enum log_level)level);
-        return 0;
-    }
-    case OPT_HELP:
-        fputs(cmd_tunnel_help, stdout);
-        exit(EXIT_OK);
-    default:
-        if (opt >= TUN_OPT_SUBNET) {
-            char cause[512];
-            if (tun_options_apply(&o->tun, opt, arg, cause, sizeof(cause)) < 0)
-                return usage_error("%s", cause);
-            return 0;
-        }
-        return apply_number(opt, arg, o);
-    }
-}
-
-static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
-{
-    static const struct option options[] = {
-        {"host", required_argument, 0, OPT_HOST},
-        {"port", required_argument, 0, OPT_PORT},
-        {"user", required_argument, 0, OPT_USER},
-        {"key", required_argument, 0, OPT_KEY},
-        {"host-key-fingerprint", required_argument, 0, OPT_FINGERPRINT},
-        {"accept-new-host-key", no_argument, 0, OPT_ACCEPT_NEW},
-        {"known-hosts", required_argument, 0, OPT_KNOWN_HOSTS},
-        {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
-        {"keepalive", required_argument, 0, OPT_KEEPALIVE},
-        {"keepalive-count", required_argument, 0, OPT_KEEPALIVE_COUNT},
-        {"retry", no_argument, 0, OPT_RETRY},
-        {"no-warm-up", no_argument, 0, OPT_NO_WARM_UP},
-        {"socks", required_argument, 0, OPT_SOCKS},
-        {"socks-allow-remote", no_argument, 0, OPT_SOCKS_REMOTE},
-        {"socks-user", required_argument, 0, OPT_SOCKS_USER},
-        {"max-streams", required_argument, 0, OPT_MAX_STREAMS},
-        {"max-streams-per-client", required_argument, 0, OPT_MAX_PER_CLIENT},
-        {"config", required_argument, 0, OPT_CONFIG},
-        {"json", no_argument, 0, OPT_JSON},
-        {"log-level", required_argument, 0, OPT_LOG},
-        {"help", no_argument, 0, OPT_HELP},
-        TUN_LONG_OPTIONS,
-        {0, 0, 0, 0},
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (opt == 'h')
-            opt = OPT_HELP;
-        if (opt == '?' || apply_option(opt, optarg, o) < 0)
-            return -EINVAL;
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument \"%s\"", argv[optind]);
-    return 0;
 }
 
 /* tether.json fills what the command line left unset. */
@@ -359,20 +258,73 @@ static int merge_file(struct tunnel_options *o)
         b->host = o->file.host;
     if (!b->user)
         b->user = o->file.user;
-    if (!b->port && o->file.port)
+    if (!o->port && o->file.port)
         b->port = o->file.port;
     if (!b->host_key_fingerprint)
         b->host_key_fingerprint = o->file.host_key_fingerprint;
     if (!o->key_path)
         o->key_path = o->file.key;
-    if (!o->socks)
-        o->socks = o->file.socks;
+    if (!o->socks.host[0] && o->file.socks &&
+        hostport_parse(o->file.socks, HOSTPORT_ALLOW_PORT_0, &o->socks, cause, sizeof(cause)) < 0)
+        return usage_error("%s: \"tunnel.socks\": %s", path, cause);
+    return 0;
+}
+
+static void default_paths(struct tunnel_options *o)
+{
+    const char *home = getenv("HOME");
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    if (home)
+        snprintf(o->user_known_hosts, sizeof(o->user_known_hosts), "%s/.ssh/known_hosts", home);
+    if (xdg && *xdg)
+        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts), "%s/tether/known_hosts",
+                 xdg);
+    else if (home)
+        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts),
+                 "%s/.config/tether/known_hosts", home);
+}
+
+/* The numbers given on the command line, into the tunnel's units. A zero
+ * where zero means nothing useful becomes the smallest useful value. */
+static void apply_numbers(struct tunnel_options *o)
+{
+    struct bastion_config *b = &o->config.bastion;
+    if (o->connect_timeout_s != NOT_GIVEN)
+        b->connect_timeout_ms =
+            (uint32_t)(o->connect_timeout_s ? o->connect_timeout_s * 1000 : 1000);
+    if (o->keepalive_s != NOT_GIVEN)
+        b->keepalive_interval_ms = (uint32_t)(o->keepalive_s * 1000);
+    if (o->keepalive_count != NOT_GIVEN)
+        b->keepalive_count_max = (uint32_t)(o->keepalive_count ? o->keepalive_count : 1);
+    if (o->max_streams != NOT_GIVEN)
+        o->config.max_streams = o->max_streams ? o->max_streams : 1;
+    if (o->max_per_client != NOT_GIVEN)
+        o->config.max_streams_per_client = o->max_per_client ? o->max_per_client : 1;
+}
+
+static int finish_socks(struct tunnel_options *o)
+{
+    if (!o->socks.host[0])
+        o->socks = (struct hostport){.host = "127.0.0.1", .port = 1080};
+    o->config.socks_host = o->socks.host;
+    o->config.socks_port = o->socks.port;
+    if (!o->config.socks_user)
+        return 0;
+    o->config.socks_password = getenv("TETHER_SOCKS_PASSWORD");
+    if (!o->config.socks_password || !*o->config.socks_password)
+        return usage_error("%s", "--socks-user needs the password in TETHER_SOCKS_PASSWORD");
+    if (strlen(o->config.socks_user) > 255 || strlen(o->config.socks_password) > 255)
+        return usage_error("%s", "SOCKS user and password are limited to 255 bytes");
     return 0;
 }
 
 static int finish_options(struct tunnel_options *o)
 {
     struct bastion_config *b = &o->config.bastion;
+    char cause[512];
+    /* Checked here, not by the table, to keep the message users know. */
+    if (o->port && hostport_parse_port(o->port, 0, &b->port, cause, sizeof(cause)) < 0)
+        return usage_error("--port wants a number from 1 to 65535, not \"%s\"", o->port);
     if (!b->host || !b->user)
         return usage_error("%s", "--host and --user are required (or \"host\" and \"user\" in "
                                  "tether.json's \"tunnel\" section)");
@@ -380,19 +332,9 @@ static int finish_options(struct tunnel_options *o)
         return usage_error("--host-key-fingerprint must look like SHA256:... (ssh-keygen -lf "
                            "shows it), not \"%s\"",
                            b->host_key_fingerprint);
-    uint16_t port = 1080;
-    snprintf(o->socks_host, sizeof(o->socks_host), "127.0.0.1");
-    if (o->socks && parse_host_port(o->socks, o->socks_host, sizeof(o->socks_host), &port) < 0)
-        return usage_error("--socks wants HOST:PORT, not \"%s\"", o->socks);
-    o->config.socks_host = o->socks_host;
-    o->config.socks_port = port;
-    if (o->config.socks_user) {
-        o->config.socks_password = getenv("TETHER_SOCKS_PASSWORD");
-        if (!o->config.socks_password || !*o->config.socks_password)
-            return usage_error("%s", "--socks-user needs the password in TETHER_SOCKS_PASSWORD");
-        if (strlen(o->config.socks_user) > 255 || strlen(o->config.socks_password) > 255)
-            return usage_error("%s", "SOCKS user and password are limited to 255 bytes");
-    }
+    if (finish_socks(o) < 0)
+        return -EINVAL;
+    apply_numbers(o);
     default_paths(o);
     b->user_known_hosts = o->user_known_hosts[0] ? o->user_known_hosts : NULL;
     b->tether_known_hosts = o->known_hosts             ? o->known_hosts
@@ -401,7 +343,6 @@ static int finish_options(struct tunnel_options *o)
     b->give_up_on_first_failure = !o->retry;
     b->identity = &o->identity;
     o->status_line = isatty(STDERR_FILENO);
-    char cause[512];
     if (o->tun.device.route_count && tun_config_finish(&o->tun, cause, sizeof(cause)) < 0)
         return usage_error("%s", cause);
     return 0;
@@ -457,7 +398,7 @@ static void draw_status(struct tunnel_run *run)
 static void on_status_tick(uv_timer_t *timer)
 {
     struct tunnel_run *run = timer->data;
-    if (!run->tunnel || run->stopping)
+    if (!run->tunnel || run_ending(run))
         return;
     if (run->options->status_line) {
         draw_status(run);
@@ -477,7 +418,7 @@ static void on_status_tick(uv_timer_t *timer)
              (unsigned long long)stats.bytes_down);
 }
 
-static void stop(struct tunnel_run *run);
+static void stop(struct tunnel_run *run, enum tunnel_run_state end);
 
 static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state,
                              enum bastion_state new_state, const char *cause, void *user)
@@ -486,14 +427,15 @@ static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state
     if (run->options->json)
         print_json_event("state", "state", bastion_state_name(new_state), cause);
     if (new_state == BASTION_READY) {
-        log_info("%s to the bastion", run->was_ready ? "reconnected" : "connected");
-        run->was_ready = 1;
+        log_info("%s to the bastion",
+                 run->state == TUNNEL_RUN_STARTING ? "connected" : "reconnected");
+        if (run->state == TUNNEL_RUN_STARTING)
+            set_run_state(run, TUNNEL_RUN_READY);
     } else if (new_state == BASTION_BACKOFF) {
         log_warn("%s", cause);
     } else if (new_state == BASTION_FAILED) {
         log_error("%s", cause);
-        run->failed = 1;
-        stop(run);
+        stop(run, TUNNEL_RUN_FAILED);
     }
 }
 
@@ -519,11 +461,12 @@ static void close_if_open(uv_handle_t *handle)
         uv_close(handle, NULL);
 }
 
-static void stop(struct tunnel_run *run)
+/* Ends the run once; `end` is TUNNEL_RUN_STOPPING or TUNNEL_RUN_FAILED. */
+static void stop(struct tunnel_run *run, enum tunnel_run_state end)
 {
-    if (run->stopping)
+    if (run_ending(run))
         return;
-    run->stopping = 1;
+    set_run_state(run, end);
     if (run->options->status_line)
         fputs("\r\033[K", stderr);
     close_if_open((uv_handle_t *)&run->sigint);
@@ -539,7 +482,7 @@ static void on_signal(uv_signal_t *signal, int signum)
 {
     struct tunnel_run *run = signal->data;
     log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    stop(run);
+    stop(run, TUNNEL_RUN_STOPPING);
 }
 
 static int run_tunnel(struct tunnel_options *o)
@@ -548,6 +491,7 @@ static int run_tunnel(struct tunnel_options *o)
     struct tunnel_run run = {.options = o};
     static const struct tunnel_callbacks callbacks = {on_bastion_state};
     char cause[1024] = "";
+    int tun_failed = 0;
     int rc = tunnel_start(loop, &o->config, &callbacks, &run, &run.tunnel, cause, sizeof(cause));
     if (rc < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
@@ -560,7 +504,7 @@ static int run_tunnel(struct tunnel_options *o)
         tun_start(loop, run.tunnel, &o->tun, &run.tun, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
         run.tun = NULL;
-        run.failed = 1;
+        tun_failed = 1;
     }
     if (o->json)
         print_json_event("listening", "socks", tunnel_socks_address(run.tunnel), NULL);
@@ -574,15 +518,15 @@ static int run_tunnel(struct tunnel_options *o)
     uv_timer_init(loop, &run.status_timer);
     run.status_timer.data = &run;
     uv_timer_start(&run.status_timer, on_status_tick, 1000, 1000);
-    if (run.failed)
-        stop(&run);
+    if (tun_failed)
+        stop(&run, TUNNEL_RUN_FAILED);
     uv_run(loop, UV_RUN_DEFAULT);
-    stop(&run);
+    stop(&run, TUNNEL_RUN_STOPPING); /* nothing to do when the loop ended after a stop */
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     if (o->json)
         print_json_event("stopped", NULL, NULL, NULL);
-    return run.failed ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+    return run.state == TUNNEL_RUN_FAILED ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }
 
 int cmd_tunnel_main(int argc, char **argv)
@@ -595,9 +539,14 @@ int cmd_tunnel_main(int argc, char **argv)
     if (!o)
         return EXIT_FAILURE_RUNTIME;
     o->config.bastion.keepalive_interval_ms = 10000; /* --keepalive 0 turns them off */
+    o->connect_timeout_s = o->keepalive_s = o->keepalive_count = NOT_GIVEN;
+    o->max_streams = o->max_per_client = NOT_GIVEN;
     tun_config_init(&o->tun);
-    int exit_code = EXIT_USAGE;
-    if (parse_arguments(argc, argv, o) < 0 || merge_file(o) < 0 || finish_options(o) < 0)
+    int exit_code = parse_arguments(argc, argv, o);
+    if (exit_code != CLI_ARGS_CONTINUE)
+        goto out;
+    exit_code = EXIT_USAGE;
+    if (merge_file(o) < 0 || finish_options(o) < 0)
         goto out;
     char cause[1024];
     int rc = identity_load(&o->identity, o->key_path, cause, sizeof(cause));

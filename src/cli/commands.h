@@ -26,11 +26,9 @@ int cmd_invoke_main(int argc, char **argv);
 extern const char cmd_invoke_help[];
 int cmd_demo_main(int argc, char **argv);
 int cmd_tunnel_main(int argc, char **argv);
-extern const char cmd_tunnel_help[];
 int cmd_lambda_main(int, char **);
 int cmd_bridge_main(int argc, char **argv);
 int cmd_tun_helper_main(int argc, char **argv);
-extern const char cmd_tun_helper_help[];
 /* `tether tunnel install` / `uninstall` and `tether tun-helper`
  * (cmd_tunnel_install.c); `tether tun` is `tether tunnel` (main.c). */
 int cmd_tunnel_install_main(int argc, char **argv);

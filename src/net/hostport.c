@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The port after the last colon: decimal digits only (no sign, no spaces). */
-static int parse_port(const char *text, unsigned flags, uint16_t *port, char *cause,
-                      size_t cause_len)
+/* Decimal digits only (no sign, no spaces): the port after the last colon,
+ * or a port given alone. */
+int hostport_parse_port(const char *text, unsigned flags, uint16_t *port, char *cause,
+                        size_t cause_len)
 {
     unsigned long value = 0;
     size_t digits = strspn(text, "0123456789");
@@ -68,7 +69,7 @@ int hostport_parse(const char *text, unsigned flags, struct hostport *out, char 
         return -EINVAL;
     }
     struct hostport hp = {0};
-    int rc = parse_port(colon + 1, flags, &hp.port, cause, cause_len);
+    int rc = hostport_parse_port(colon + 1, flags, &hp.port, cause, cause_len);
     if (rc == 0)
         rc = parse_host(text, (size_t)(colon - text), &hp, cause, cause_len);
     if (rc == 0)

@@ -30,6 +30,11 @@ struct hostport {
 int hostport_parse(const char *text, unsigned flags, struct hostport *out, char *cause,
                    size_t cause_len);
 
+/* A port alone ("--port 2222"), by the same rules as the PORT of HOST:PORT:
+ * 0, or -EINVAL with the reason in cause and *port untouched. */
+int hostport_parse_port(const char *text, unsigned flags, uint16_t *port, char *cause,
+                        size_t cause_len);
+
 /* Writes "host:port", or "[host]:port" for IPv6, into out (NUL-terminated,
  * truncated to out_len). Returns what snprintf returns. */
 int hostport_format(const struct hostport *hp, char *out, size_t out_len);

@@ -14,18 +14,15 @@ static int add_subnet(struct tun_config *c, const char *arg, char *cause, size_t
         return -EINVAL;
     }
     struct tun_cidr cidr;
-    char why[200];
-    if (tun_cidr_parse(arg, &cidr, why, sizeof(why)) < 0) {
-        snprintf(cause, cause_len, "--subnet: %s", why);
+    if (tun_cidr_parse(arg, &cidr, cause, cause_len) < 0)
         return -EINVAL;
-    }
     if (cidr.prefix == 0) {
-        snprintf(cause, cause_len, "--subnet %s would route everything into the VPC", arg);
+        snprintf(cause, cause_len, "%s would route everything into the VPC", arg);
         return -EINVAL;
     }
     for (size_t i = 0; i < d->route_count; i++) {
         if (tun_cidr_overlap(&d->routes[i], &cidr)) {
-            snprintf(cause, cause_len, "--subnet %s overlaps another --subnet", arg);
+            snprintf(cause, cause_len, "%s overlaps another --subnet", arg);
             return -EINVAL;
         }
     }
@@ -38,13 +35,13 @@ static int set_address(struct tun_config *c, const char *arg, char *cause, size_
     int family;
     uint8_t addr[16];
     if (tun_addr_parse(arg, &family, addr) < 0) {
-        snprintf(cause, cause_len, "--tun-address: \"%s\" is not an IP address", arg);
+        snprintf(cause, cause_len, "\"%s\" is not an IP address", arg);
         return -EINVAL;
     }
     uint8_t last = family == 4 ? addr[3] : addr[15];
     if (last == 0xff || last == 0xfe || (family == 4 && last == 0)) {
         snprintf(cause, cause_len,
-                 "--tun-address %s: the next address is used as the device's peer; pick one "
+                 "%s: the next address is used as the device's peer; pick one "
                  "that ends below .254",
                  arg);
         return -EINVAL;
@@ -61,7 +58,7 @@ static int add_domain(struct tun_config *c, const char *arg, char *cause, size_t
         return -EINVAL;
     }
     if (tun_dns_domain_valid(arg, d->domains[d->domain_count], TUN_DNS_NAME_MAX) < 0) {
-        snprintf(cause, cause_len, "--dns-domain: \"%.80s\" is not a domain name", arg);
+        snprintf(cause, cause_len, "\"%.80s\" is not a domain name", arg);
         return -EINVAL;
     }
     d->domain_count++;
@@ -73,21 +70,35 @@ static int set_mtu(struct tun_config *c, const char *arg, char *cause, size_t ca
     char *end;
     long value = strtol(arg, &end, 10);
     if (*end || end == arg || value < 1280 || value > (long)TUN_PACKET_MAX) {
-        snprintf(cause, cause_len, "--tun-mtu must be a number from 1280 to %u", TUN_PACKET_MAX);
+        snprintf(cause, cause_len, "\"%.20s\" is not a number from 1280 to %u", arg,
+                 TUN_PACKET_MAX);
         return -EINVAL;
     }
     c->device.mtu = (uint32_t)value;
     return 0;
 }
 
-int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *cause, size_t cause_len)
+/* The long names, in enum tun_option's order (TUN_LONG_OPTIONS has the same). */
+static const char *const option_names[TUN_OPTION_COUNT] = {
+    "subnet",     "tun-name", "tun-address", "tun-mtu",        "dns-domain",
+    "dns-server", "dns-all",  "no-dns",      "tun-no-offload", "tun-hold-syn",
+};
+
+const char *tun_option_name(enum tun_option opt)
+{
+    size_t i = (size_t)opt - TUN_OPT_SUBNET;
+    return i < TUN_OPTION_COUNT ? option_names[i] : "?";
+}
+
+int tun_option_set(struct tun_config *c, enum tun_option opt, const char *arg, char *cause,
+                   size_t cause_len)
 {
     switch (opt) {
     case TUN_OPT_SUBNET:
         return add_subnet(c, arg, cause, cause_len);
     case TUN_OPT_NAME:
         if (!tun_device_name_valid(arg)) {
-            snprintf(cause, cause_len, "--tun-name: \"%.40s\" is not a valid interface name", arg);
+            snprintf(cause, cause_len, "\"%.40s\" is not a valid interface name", arg);
             return -EINVAL;
         }
         snprintf(c->device.name, sizeof(c->device.name), "%s", arg);
@@ -100,7 +111,7 @@ int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *caus
         return add_domain(c, arg, cause, cause_len);
     case TUN_OPT_DNS_SERVER:
         if (tun_addr_parse(arg, &c->dns.resolver_family, c->dns.resolver) < 0) {
-            snprintf(cause, cause_len, "--dns-server: \"%.60s\" is not an IP address", arg);
+            snprintf(cause, cause_len, "\"%.60s\" is not an IP address", arg);
             c->dns.resolver_family = 0;
             return -EINVAL;
         }
@@ -117,10 +128,18 @@ int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *caus
     case TUN_OPT_HOLD_SYN:
         c->hold_syn = 1;
         return 0;
-    default:
-        snprintf(cause, cause_len, "unknown option");
-        return -EINVAL;
     }
+    snprintf(cause, cause_len, "unknown option");
+    return -EINVAL;
+}
+
+int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *cause, size_t cause_len)
+{
+    char why[400];
+    if (tun_option_set(c, (enum tun_option)opt, arg, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(cause, cause_len, "--%s: %s", tun_option_name((enum tun_option)opt), why);
+    return -EINVAL;
 }
 
 /* ---- tether.json ---- */
@@ -130,7 +149,7 @@ static int apply_file_value(struct tun_config *c, int opt, const char *value, co
                             const char *path, char *cause, size_t cause_len)
 {
     char why[400];
-    if (tun_options_apply(c, opt, value, why, sizeof(why)) == 0)
+    if (tun_option_set(c, (enum tun_option)opt, value, why, sizeof(why)) == 0)
         return 0;
     snprintf(cause, cause_len, "%s: \"tunnel.%s\": %s", path, key, why);
     return -EINVAL;

@@ -15,7 +15,10 @@
  * In tether.json's "tunnel" section: "subnets": [...], "dnsDomains": [...],
  * "dnsServer", "dnsAll", "tunMtu".
  *
- * Nothing here prints; errors come back with their cause. */
+ * Only the checks of the values live here: `tether tunnel` declares these
+ * options, with their help, in its option table (cli/cmd_tunnel.c), and the
+ * privileged helper reads them with the getopt entries below. Nothing here
+ * prints; errors come back with their cause. */
 #ifndef TETHER_TUN_OPTIONS_H
 #define TETHER_TUN_OPTIONS_H
 
@@ -36,8 +39,13 @@ enum tun_option {
     TUN_OPT_NO_OFFLOAD,
     TUN_OPT_HOLD_SYN,
 };
+#define TUN_OPTION_COUNT (TUN_OPT_HOLD_SYN - TUN_OPT_SUBNET + 1)
 
-/* Entries for a getopt_long table (struct option), in this order. */
+/* Entries for a getopt_long table (struct option), in this order. Only the
+ * privileged helper (tun/privileged.c) parses with getopt: it runs as root
+ * and must accept exactly these options and --connect, which the table
+ * parser of the commands (cli/args.h, with its --help and --log-level)
+ * would widen; `tether tunnel` declares the same options in its table. */
 // clang-format off
 #define TUN_LONG_OPTIONS                                        \
     {"subnet", required_argument, 0, TUN_OPT_SUBNET},           \
@@ -52,23 +60,15 @@ enum tun_option {
     {"tun-hold-syn", no_argument, 0, TUN_OPT_HOLD_SYN}
 // clang-format on
 
-#define TUN_OPTIONS_HELP                                                                           \
-    "TUN (no proxy settings needed; see docs/tun.md):\n"                                           \
-    "  --subnet CIDR          route a VPC block through the tunnel (repeatable)\n"                 \
-    "  --tun-name NAME        the TUN device (default tether)\n"                                   \
-    "  --tun-address ADDR     its IPv4 or IPv6 address (default 100.127.255.253 and\n"             \
-    "                         fd00:7465:7468::1; the next address is used too)\n"                  \
-    "  --tun-mtu N            default 65535\n"                                                     \
-    "  --dns-domain DOMAIN    resolve DOMAIN's names in the VPC (repeatable)\n"                    \
-    "  --dns-server ADDR      the VPC resolver (default: first IPv4 subnet + 2)\n"                 \
-    "  --dns-all              send every DNS query that reaches tether to the VPC\n"               \
-    "  --no-dns               no DNS forwarder\n"                                                  \
-    "  --tun-no-offload       no checksum offload on the device (Linux)\n"                         \
-    "  --tun-hold-syn         complete a connection only once the VPC host accepted it:\n"         \
-    "                         a closed port is then \"connection refused\", not a reset\n"         \
-    "                         (costs ~0.1 ms per connection)\n"
-
-/* Applies one option (opt from TUN_LONG_OPTIONS); 0 or -EINVAL with cause. */
+/* Sets one option's value (NULL for the options without one) after checking
+ * it; 0, or -EINVAL with a cause that reads after "--NAME: ". The command
+ * line's table (cli/cmd_tunnel.c) and the tether.json keys use it. */
+int tun_option_set(struct tun_config *config, enum tun_option opt, const char *arg, char *cause,
+                   size_t cause_len);
+/* The option's long name without "--" ("subnet"). */
+const char *tun_option_name(enum tun_option opt);
+/* tun_option_set for a getopt code from TUN_LONG_OPTIONS (the privileged
+ * helper's strict getopt loop): the cause starts with "--NAME: ". */
 int tun_options_apply(struct tun_config *config, int opt, const char *arg, char *cause,
                       size_t cause_len);
 /* Applies the TUN keys of tether.json's "tunnel" section, as its one reader

@@ -29,7 +29,7 @@ const DEVICE = 'tether';
 function missingTools() {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces';
   for (const tool of ['/usr/sbin/sshd', '/usr/bin/psql', '/usr/bin/curl', '/usr/sbin/dnsmasq', '/usr/bin/python3'])
-    if (!fs.existsSync(tool)) return `${tool} is not installed (scripts/install-deps)`;
+    if (!fs.existsSync(tool)) return `${tool} is not installed (scripts/install-deps --tests)`;
   if (!fs.existsSync('/dev/net/tun')) return 'no /dev/net/tun';
   return false;
 }
@@ -353,6 +353,10 @@ describe('tether tunnel --subnet (TUN path) in a test VPC', { skip, timeout: 300
     const [tun, tunnel] = await Promise.all([run(tetherBin, ['tun', '--help']), run(tetherBin, ['tunnel', '--help'])]);
     assert.equal(tun.stdout, tunnel.stdout);
     assert.match(tunnel.stdout, /--subnet CIDR/);
+    assert.match(tunnel.stdout, /sudo tether tunnel install\|uninstall/);
+    const install = await run(tetherBin, ['tunnel', 'install', '--help']);
+    assert.match(install.stdout, /usage: tether tunnel install .*\n\s+tether tunnel uninstall /);
+    assert.match(install.stdout, /--prefix DIR/);
   });
 
   test('install and uninstall round trip in a scratch root', async () => {

@@ -24,7 +24,7 @@ const LARGE = 100 * 1000 * 1000;
 function missingTools() {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces';
   for (const tool of ['/usr/sbin/sshd', '/usr/bin/proxychains4', '/usr/bin/psql', '/usr/bin/curl'])
-    if (!fs.existsSync(tool)) return `${tool} is not installed (scripts/install-deps)`;
+    if (!fs.existsSync(tool)) return `${tool} is not installed (scripts/install-deps --tests)`;
   return false;
 }
 const skip = missingTools();

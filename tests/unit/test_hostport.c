@@ -105,7 +105,27 @@ TEST(test_format)
     CHECK_STR(out, "127.0.0.1:80");
 }
 
+/* A port alone: the same digits-only rule and range, nothing else taken. */
+TEST(test_port_alone)
+{
+    uint16_t port = 7;
+    CHECK_INT(hostport_parse_port("2222", 0, &port, cause, sizeof(cause)), 0);
+    CHECK_INT(port, 2222);
+    CHECK_INT(hostport_parse_port("65535", 0, &port, cause, sizeof(cause)), 0);
+    CHECK_INT(port, 65535);
+    const char *bad[] = {"70000", "0", "", "-1", "+22", " 22", "22 ", "0x16", "22:", "100000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        port = 7;
+        CHECK_INT(hostport_parse_port(bad[i], 0, &port, cause, sizeof(cause)), -EINVAL);
+        CHECK_INT(port, 7);
+    }
+    CHECK_INT(hostport_parse_port("0", HOSTPORT_ALLOW_PORT_0, &port, cause, sizeof(cause)), 0);
+    CHECK_INT(port, 0);
+    CHECK_INT(hostport_parse_port("70000", 0, &port, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "out of range") != NULL);
+}
+
 RUN_TESTS("hostport", TEST_ENTRY(test_name_and_ipv4), TEST_ENTRY(test_ipv6_in_brackets),
           TEST_ENTRY(test_ipv6_without_brackets_is_refused), TEST_ENTRY(test_port_range),
           TEST_ENTRY(test_malformed), TEST_ENTRY(test_failure_leaves_output_alone),
-          TEST_ENTRY(test_host_length_cap), TEST_ENTRY(test_format))
+          TEST_ENTRY(test_host_length_cap), TEST_ENTRY(test_format), TEST_ENTRY(test_port_alone))

@@ -86,6 +86,36 @@ TEST(options_apply_and_finish)
     CHECK_INT(tun_options_apply(&c, TUN_OPT_ADDRESS, "10.0.0.255", cause, sizeof(cause)), -EINVAL);
 }
 
+/* tun_option_set's cause reads after the "--NAME: " the command line's parser
+ * puts in front; the helper's tun_options_apply adds that prefix itself. */
+TEST(option_causes_and_names)
+{
+    struct tun_config c;
+    char cause[512];
+    tun_config_init(&c);
+    CHECK_INT(tun_option_set(&c, TUN_OPT_SUBNET, "0.0.0.0/0", cause, sizeof(cause)), -EINVAL);
+    CHECK_STR(cause, "0.0.0.0/0 would route everything into the VPC");
+    CHECK_INT(tun_option_set(&c, TUN_OPT_MTU, "1000", cause, sizeof(cause)), -EINVAL);
+    CHECK_STR(cause, "\"1000\" is not a number from 1280 to 65535");
+    CHECK_INT(tun_options_apply(&c, TUN_OPT_MTU, "1000", cause, sizeof(cause)), -EINVAL);
+    CHECK_STR(cause, "--tun-mtu: \"1000\" is not a number from 1280 to 65535");
+    CHECK_INT(tun_options_apply(&c, TUN_OPT_SUBNET, "10.0.0.0/33", cause, sizeof(cause)), -EINVAL);
+    CHECK(strncmp(cause, "--subnet: ", 10) == 0 && !strstr(cause + 10, "--subnet"));
+    /* The flags take no value. */
+    CHECK_INT(tun_option_set(&c, TUN_OPT_NO_DNS, NULL, cause, sizeof(cause)), 0);
+    CHECK_INT(c.dns.enabled, 0);
+    CHECK_INT(tun_option_set(&c, TUN_OPT_HOLD_SYN, NULL, cause, sizeof(cause)), 0);
+    CHECK_INT(c.hold_syn, 1);
+    /* The names match the helper's getopt table, entry by entry. */
+    const struct option longs[] = {TUN_LONG_OPTIONS};
+    CHECK_INT(sizeof(longs) / sizeof(longs[0]), TUN_OPTION_COUNT);
+    for (size_t i = 0; i < TUN_OPTION_COUNT; i++) {
+        CHECK_STR(tun_option_name((enum tun_option)longs[i].val), longs[i].name);
+        CHECK_INT(longs[i].val, TUN_OPT_SUBNET + (int)i);
+    }
+    CHECK_STR(tun_option_name((enum tun_option)0), "?");
+}
+
 /* The file's TUN keys, read by tunnel/tunnel_config.c, applied here. */
 static int apply_text(struct tun_config *c, const char *text, char *cause, size_t cause_len)
 {
@@ -271,6 +301,6 @@ TEST(install_rule_and_names)
 }
 
 RUN_TESTS("tun_config", TEST_ENTRY(cidr_parse_strict), TEST_ENTRY(cidr_contains_and_overlap),
-          TEST_ENTRY(options_apply_and_finish), TEST_ENTRY(options_from_tether_json),
-          TEST_ENTRY(dns_question_and_errors), TEST_ENTRY(install_round_trip_in_scratch_root),
-          TEST_ENTRY(install_rule_and_names))
+          TEST_ENTRY(options_apply_and_finish), TEST_ENTRY(option_causes_and_names),
+          TEST_ENTRY(options_from_tether_json), TEST_ENTRY(dns_question_and_errors),
+          TEST_ENTRY(install_round_trip_in_scratch_root), TEST_ENTRY(install_rule_and_names))
