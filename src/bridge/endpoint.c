@@ -9,8 +9,11 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 
-#define DEFAULT_TICK_MS 250
-#define DEFAULT_MAX_PUBLISHES_IN_FLIGHT 8
+#define TICK_MS 250
+#define RESEND_MS 1000
+#define MAX_PUBLISHES_IN_FLIGHT 8
+#define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
+#define DEFAULT_MAX_ASSEMBLING (64u * 1024 * 1024)
 #define KEY_CAP (BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8)
 
 /* A message being put together from its in-order chunks. */
@@ -90,11 +93,6 @@ static int make_key(enum bridge_type type, const char *source, const char *id, c
     return snprintf(key, KEY_CAP, "%d/%s/%s", (int)type, source, id);
 }
 
-static int is_streamed(const struct bridge_endpoint *e, enum bridge_type type)
-{
-    return (e->config.stream_types >> (unsigned)type) & 1u;
-}
-
 static void free_assembly(struct bridge_endpoint *e, struct assembly *a)
 {
     e->assembling_bytes -= buf_length(&a->body);
@@ -102,21 +100,15 @@ static void free_assembly(struct bridge_endpoint *e, struct assembly *a)
     free(a);
 }
 
-static void drop_assembly(struct bridge_endpoint *e, enum bridge_type type, const char *source,
-                          const char *id)
+static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
+                       const char *reason)
 {
+    struct bridge_endpoint *e = ctx;
     char key[KEY_CAP];
     int n = make_key(type, source, id, key);
     struct assembly *a = hashmap_remove(&e->assembling, key, (size_t)n);
     if (a)
         free_assembly(e, a);
-}
-
-static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
-                       const char *reason)
-{
-    struct bridge_endpoint *e = ctx;
-    drop_assembly(e, type, source, id);
     log_warn("%s %s from %s was incomplete: %s", bridge_type_name(type), id, source, reason);
     if (e->config.callbacks.on_abandon && !e->freed)
         e->config.callbacks.on_abandon(e->config.ctx, type, source, id, reason);
@@ -132,45 +124,40 @@ static void deliver(struct bridge_endpoint *e, const struct bridge_packet *p,
 }
 
 /* Refuses a message that grew past a cap: the reassembler forgets it (later
- * packets are duplicates) and the owner is told. */
+ * packets are duplicates) and on_abandon drops what was assembled. */
 static void refuse(struct bridge_endpoint *e, const struct bridge_packet *p, const char *reason)
 {
-    drop_assembly(e, p->type, p->source, p->id);
     if (bridge_reassembler_abandon(e->reassembler, p->type, p->source, p->id, reason) < 0)
         on_abandon(e, p->type, p->source, p->id, reason); /* it was the final packet */
 }
 
-static struct assembly *assembly_for(struct bridge_endpoint *e, const struct bridge_packet *p)
+static struct assembly *new_assembly(struct hashmap *map, const char *key, size_t n,
+                                     const struct bridge_packet *p)
 {
-    char key[KEY_CAP];
-    int n = make_key(p->type, p->source, p->id, key);
-    struct assembly *a = hashmap_get(&e->assembling, key, (size_t)n);
-    if (a)
-        return a;
-    if (!(a = calloc(1, sizeof(*a))))
-        return NULL;
-    snprintf(a->content_type, sizeof(a->content_type), "%s", p->content_type);
-    if (hashmap_put(&e->assembling, key, (size_t)n, a) < 0) {
+    struct assembly *a = calloc(1, sizeof(*a));
+    if (a && hashmap_put(map, key, n, a) < 0) {
         free(a);
         return NULL;
     }
+    if (a)
+        snprintf(a->content_type, sizeof(a->content_type), "%s", p->content_type);
     return a;
 }
 
 static void assemble(struct bridge_endpoint *e, const struct bridge_packet *p)
 {
     char key[KEY_CAP];
-    int n = make_key(p->type, p->source, p->id, key);
-    if (p->final && !hashmap_get(&e->assembling, key, (size_t)n)) {
+    size_t n = (size_t)make_key(p->type, p->source, p->id, key);
+    struct assembly *a = hashmap_get(&e->assembling, key, n);
+    if (!a && p->final) {
         deliver(e, p, &p->data, p->content_type); /* one packet: no copy */
         return;
     }
-    struct assembly *a = assembly_for(e, p);
-    size_t len = buf_length(&p->data);
-    if (!a) {
+    if (!a && !(a = new_assembly(&e->assembling, key, n, p))) {
         refuse(e, p, "out of memory");
         return;
     }
+    size_t len = buf_length(&p->data);
     if (buf_length(&a->body) + len > e->config.max_message_bytes ||
         e->assembling_bytes + len > e->config.max_assembling_bytes) {
         refuse(e, p, "the message is larger than the endpoint holds");
@@ -183,7 +170,7 @@ static void assemble(struct bridge_endpoint *e, const struct bridge_packet *p)
     e->assembling_bytes += len;
     if (!p->final)
         return;
-    hashmap_remove(&e->assembling, key, (size_t)n);
+    hashmap_remove(&e->assembling, key, n);
     deliver(e, p, &a->body, a->content_type);
     free_assembly(e, a);
 }
@@ -193,7 +180,7 @@ static void on_chunk(void *ctx, const struct bridge_packet *p)
     struct bridge_endpoint *e = ctx;
     if (e->freed)
         return;
-    if (is_streamed(e, p->type)) {
+    if ((e->config.stream_types >> (unsigned)p->type) & 1u) {
         if (e->config.callbacks.on_chunk)
             e->config.callbacks.on_chunk(e->config.ctx, p);
         return;
@@ -414,8 +401,7 @@ void bridge_endpoint_tick(struct bridge_endpoint *e)
     if (e->freed)
         return;
     struct pending_request *q = &e->request;
-    if (q->active && q->resending && e->subscribed &&
-        now - q->last_sent_ms >= e->config.resend_interval_ms)
+    if (q->active && q->resending && e->subscribed && now - q->last_sent_ms >= RESEND_MS)
         resend_request(e);
 }
 
@@ -426,32 +412,13 @@ static void on_timer(uv_timer_t *timer)
 
 /* ---- life ---- */
 
-static void apply_defaults(struct bridge_endpoint_config *c)
-{
-    if (!c->max_message_bytes)
-        c->max_message_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_MESSAGE;
-    if (!c->max_assembling_bytes)
-        c->max_assembling_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_ASSEMBLING;
-    if (!c->resend_interval_ms)
-        c->resend_interval_ms = BRIDGE_ENDPOINT_DEFAULT_RESEND_MS;
-    if (!c->tick_ms)
-        c->tick_ms = DEFAULT_TICK_MS;
-    if (!c->max_publishes_in_flight)
-        c->max_publishes_in_flight = DEFAULT_MAX_PUBLISHES_IN_FLIGHT;
-}
-
 static int make_parts(struct bridge_endpoint *e)
 {
     if (hashmap_init(&e->assembling) < 0)
         return -ENOMEM;
     e->reassembler = bridge_reassembler_new(e->config.limits, on_chunk, on_abandon, e);
-    e->outbox =
-        bridge_outbox_new(e->ops->publish, e->ops_ctx, e->config.max_publishes_in_flight, 1);
-    if (!e->reassembler || !e->outbox)
-        return -ENOMEM;
-    /* Nothing goes out before the subscription is confirmed. */
-    bridge_outbox_set_ready(e->outbox, 0);
-    return 0;
+    e->outbox = bridge_outbox_new(e->ops->publish, e->ops_ctx, MAX_PUBLISHES_IN_FLIGHT);
+    return e->reassembler && e->outbox ? 0 : -ENOMEM;
 }
 
 static int drop_one(const char *key, void *value, void *ctx)
@@ -487,7 +454,10 @@ int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *co
     }
     e->loop = loop;
     e->config = *config;
-    apply_defaults(&e->config);
+    if (!e->config.max_message_bytes)
+        e->config.max_message_bytes = DEFAULT_MAX_MESSAGE;
+    if (!e->config.max_assembling_bytes)
+        e->config.max_assembling_bytes = DEFAULT_MAX_ASSEMBLING;
     snprintf(e->source, sizeof(e->source), "%s", config->source);
     e->ops = config->ops ? config->ops : &events_ops;
     e->ops_ctx = config->ops ? config->ops_ctx : config->events;
@@ -499,7 +469,7 @@ int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *co
     }
     uv_timer_init(loop, &e->timer);
     e->timer.data = e;
-    uv_timer_start(&e->timer, on_timer, e->config.tick_ms, e->config.tick_ms);
+    uv_timer_start(&e->timer, on_timer, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&e->timer);
     *out = e;
     return 0;
