@@ -257,8 +257,7 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
 {
     struct relay *r = ctx;
     (void)source;
-    if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state == RELAY_WAITING_RESULT &&
-        type != BRIDGE_PING) {
+    if (type != BRIDGE_PING && r->state == RELAY_WAITING_RESULT && is_current(r, type, id)) {
         char message[300];
         snprintf(message, sizeof(message), "the answer from tether dev was incomplete: %s", reason);
         fail_invocation(r, "TetherTransportError", message);
