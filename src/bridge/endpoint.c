@@ -193,11 +193,6 @@ static void on_chunk(void *ctx, const struct bridge_packet *p)
 
 static void finish_free(struct bridge_endpoint *e);
 
-static void begin_dispatch(struct bridge_endpoint *e)
-{
-    e->dispatching++;
-}
-
 static void end_dispatch(struct bridge_endpoint *e)
 {
     if (--e->dispatching == 0 && e->freed)
@@ -214,7 +209,7 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
         log_warn("dropping a malformed packet: %s", cause);
         return;
     }
-    begin_dispatch(e);
+    e->dispatching++;
     /* Per-message authentication goes here, before anything is held. */
     if (strcmp(p.source, e->source) == 0) {
         /* our own packet, echoed on a channel we also publish to */
@@ -330,30 +325,28 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
                           const char *cause)
 {
     struct bridge_endpoint *e = user;
+    int reconnect = 0;
     (void)sub;
     if (status < 0) {
         log_debug("%s", cause); /* the owner reports it */
         e->subscription = NULL; /* the client dropped it */
         e->subscribed = 0;
-        begin_dispatch(e);
-        if (e->config.callbacks.on_subscribed)
-            e->config.callbacks.on_subscribed(e->config.ctx, status, 0, cause);
-        end_dispatch(e);
-        return;
+    } else {
+        reconnect = e->subscribed_once;
+        e->subscribed_once = e->subscribed = 1;
+        bridge_outbox_set_ready(e->outbox, 1);
+        /* The peer may have missed the request while either side was away,
+         * and may come back after us: send it now and keep at it until
+         * heard. */
+        if (reconnect && e->request.active) {
+            e->request.resending = 1;
+            resend_request(e);
+        }
     }
-    int reconnect = e->subscribed_once;
-    e->subscribed_once = 1;
-    e->subscribed = 1;
-    bridge_outbox_set_ready(e->outbox, 1);
-    /* The peer may have missed the request while either side was away, and
-     * may come back after us: send it now and keep at it until heard. */
-    if (reconnect && e->request.active) {
-        e->request.resending = 1;
-        resend_request(e);
-    }
-    begin_dispatch(e);
+    e->dispatching++;
     if (e->config.callbacks.on_subscribed)
-        e->config.callbacks.on_subscribed(e->config.ctx, 0, reconnect, NULL);
+        e->config.callbacks.on_subscribed(e->config.ctx, status < 0 ? status : 0, reconnect,
+                                          status < 0 ? cause : NULL);
     end_dispatch(e);
 }
 
@@ -395,7 +388,7 @@ void bridge_endpoint_tick(struct bridge_endpoint *e)
     if (e->freed)
         return;
     uint64_t now = endpoint_now(e);
-    begin_dispatch(e);
+    e->dispatching++;
     bridge_reassembler_expire(e->reassembler, now);
     end_dispatch(e);
     if (e->freed)
