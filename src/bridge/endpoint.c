@@ -286,7 +286,6 @@ unsigned bridge_endpoint_request_resends(const struct bridge_endpoint *e)
 void bridge_endpoint_stream_init(struct bridge_endpoint *e, struct bridge_endpoint_stream *s,
                                  const char *channel, enum bridge_type type, const char *id)
 {
-    s->endpoint = e;
     snprintf(s->channel, sizeof(s->channel), "%s", channel);
     s->target.outbox = e->outbox;
     s->target.channel = s->channel;
@@ -303,14 +302,14 @@ int bridge_endpoint_stream_write(struct bridge_endpoint_stream *s, const void *d
     int rc = bridge_writer_write(&s->writer, data, len);
     if (rc == 0)
         rc = bridge_writer_flush(&s->writer);
-    bridge_outbox_flush(s->endpoint->outbox);
+    bridge_outbox_flush(s->target.outbox);
     return rc;
 }
 
 int bridge_endpoint_stream_close(struct bridge_endpoint_stream *s)
 {
     int rc = bridge_writer_close(&s->writer);
-    bridge_outbox_flush(s->endpoint->outbox);
+    bridge_outbox_flush(s->target.outbox);
     return rc;
 }
 

@@ -123,9 +123,8 @@ unsigned bridge_endpoint_request_resends(const struct bridge_endpoint *endpoint)
 
 /* A message sent as it is produced (a streamed Response): every write goes
  * out at once as one or more packets; close sends the final one. The stream
- * borrows the endpoint. */
+ * borrows the endpoint's outbox. */
 struct bridge_endpoint_stream {
-    struct bridge_endpoint *endpoint;
     char channel[340];
     struct bridge_outbox_target target;
     struct bridge_writer writer;
