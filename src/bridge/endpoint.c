@@ -6,21 +6,11 @@
 #include <string.h>
 
 #define LOG_MODULE "endpoint"
-#include "core/hashmap.h"
 #include "core/log.h"
 
 #define TICK_MS 250
 #define RESEND_MS 1000
 #define MAX_PUBLISHES_IN_FLIGHT 8
-#define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
-#define DEFAULT_MAX_ASSEMBLING (64u * 1024 * 1024)
-#define KEY_CAP (BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8)
-
-/* A message being put together from its in-order chunks. */
-struct assembly {
-    struct buf body;
-    char content_type[128];
-};
 
 /* The pending request and where its resends stand. */
 struct pending_request {
@@ -44,8 +34,6 @@ struct bridge_endpoint {
     int subscribed;      /* confirmed and not lost since */
     int subscribed_once; /* later confirmations are reconnects */
     struct bridge_reassembler *reassembler;
-    struct hashmap assembling; /* (type, source, id) -> struct assembly */
-    size_t assembling_bytes;
     struct bridge_outbox *outbox;
     struct pending_request request;
     uv_timer_t timer;
@@ -88,93 +76,17 @@ static uint64_t endpoint_now(const struct bridge_endpoint *e)
 
 /* ---- receiving ---- */
 
-static int make_key(enum bridge_type type, const char *source, const char *id, char *key)
-{
-    return snprintf(key, KEY_CAP, "%d/%s/%s", (int)type, source, id);
-}
-
-static void free_assembly(struct bridge_endpoint *e, struct assembly *a)
-{
-    e->assembling_bytes -= buf_length(&a->body);
-    buf_free(&a->body);
-    free(a);
-}
-
 static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
                        const char *reason)
 {
     struct bridge_endpoint *e = ctx;
-    char key[KEY_CAP];
-    int n = make_key(type, source, id, key);
-    struct assembly *a = hashmap_remove(&e->assembling, key, (size_t)n);
-    if (a)
-        free_assembly(e, a);
     log_warn("%s %s from %s was incomplete: %s", bridge_type_name(type), id, source, reason);
     if (e->config.callbacks.on_abandon && !e->freed)
         e->config.callbacks.on_abandon(e->config.ctx, type, source, id, reason);
 }
 
-static void deliver(struct bridge_endpoint *e, const struct bridge_packet *p,
-                    const struct buf *body, const char *content_type)
-{
-    if (e->freed)
-        return;
-    struct bridge_message m = {p->type, p->source, p->id, content_type, body};
-    e->config.callbacks.on_message(e->config.ctx, &m);
-}
-
-/* Refuses a message that grew past a cap: the reassembler forgets it (later
- * packets are duplicates) and on_abandon drops what was assembled. */
-static void refuse(struct bridge_endpoint *e, const struct bridge_packet *p, const char *reason)
-{
-    if (bridge_reassembler_abandon(e->reassembler, p->type, p->source, p->id, reason) < 0)
-        on_abandon(e, p->type, p->source, p->id, reason); /* it was the final packet */
-}
-
-static struct assembly *new_assembly(struct hashmap *map, const char *key, size_t n,
-                                     const struct bridge_packet *p)
-{
-    struct assembly *a = calloc(1, sizeof(*a));
-    if (a && hashmap_put(map, key, n, a) < 0) {
-        free(a);
-        return NULL;
-    }
-    if (a)
-        snprintf(a->content_type, sizeof(a->content_type), "%s", p->content_type);
-    return a;
-}
-
-static void assemble(struct bridge_endpoint *e, const struct bridge_packet *p)
-{
-    char key[KEY_CAP];
-    size_t n = (size_t)make_key(p->type, p->source, p->id, key);
-    struct assembly *a = hashmap_get(&e->assembling, key, n);
-    if (!a && p->final) {
-        deliver(e, p, &p->data, p->content_type); /* one packet: no copy */
-        return;
-    }
-    if (!a && !(a = new_assembly(&e->assembling, key, n, p))) {
-        refuse(e, p, "out of memory");
-        return;
-    }
-    size_t len = buf_length(&p->data);
-    if (buf_length(&a->body) + len > e->config.max_message_bytes ||
-        e->assembling_bytes + len > e->config.max_assembling_bytes) {
-        refuse(e, p, "the message is larger than the endpoint holds");
-        return;
-    }
-    if (buf_append(&a->body, buf_bytes(&p->data), len) < 0) {
-        refuse(e, p, "out of memory");
-        return;
-    }
-    e->assembling_bytes += len;
-    if (!p->final)
-        return;
-    hashmap_remove(&e->assembling, key, n);
-    deliver(e, p, &a->body, a->content_type);
-    free_assembly(e, a);
-}
-
+/* Streamed types come chunk by chunk; the others (assembled by the
+ * reassembler, or a Ping) as progress and then one whole final packet. */
 static void on_chunk(void *ctx, const struct bridge_packet *p)
 {
     struct bridge_endpoint *e = ctx;
@@ -183,12 +95,13 @@ static void on_chunk(void *ctx, const struct bridge_packet *p)
     if ((e->config.stream_types >> (unsigned)p->type) & 1u) {
         if (e->config.callbacks.on_chunk)
             e->config.callbacks.on_chunk(e->config.ctx, p);
-        return;
+    } else if (!p->final) {
+        if (e->config.callbacks.on_progress)
+            e->config.callbacks.on_progress(e->config.ctx, p);
+    } else {
+        struct bridge_message m = {p->type, p->source, p->id, p->content_type, &p->data};
+        e->config.callbacks.on_message(e->config.ctx, &m);
     }
-    if (e->config.callbacks.on_progress && !p->final)
-        e->config.callbacks.on_progress(e->config.ctx, p);
-    if (!e->freed)
-        assemble(e, p);
 }
 
 static void finish_free(struct bridge_endpoint *e);
@@ -406,28 +319,25 @@ static void on_timer(uv_timer_t *timer)
 
 static int make_parts(struct bridge_endpoint *e)
 {
-    if (hashmap_init(&e->assembling) < 0)
-        return -ENOMEM;
-    e->reassembler = bridge_reassembler_new(e->config.limits, on_chunk, on_abandon, e);
+    struct bridge_reassembly_limits limits;
+    if (e->config.limits)
+        limits = *e->config.limits;
+    else
+        bridge_reassembly_default_limits(&limits);
+    limits.assemble_types = ~e->config.stream_types;
+    if (e->config.max_message_bytes)
+        limits.max_message_bytes = e->config.max_message_bytes;
+    if (e->config.max_assembling_bytes)
+        limits.max_assembled_total = e->config.max_assembling_bytes;
+    e->reassembler = bridge_reassembler_new(&limits, on_chunk, on_abandon, e);
     e->outbox = bridge_outbox_new(e->ops->publish, e->ops_ctx, MAX_PUBLISHES_IN_FLIGHT);
     return e->reassembler && e->outbox ? 0 : -ENOMEM;
-}
-
-static int drop_one(const char *key, void *value, void *ctx)
-{
-    (void)key;
-    free_assembly(ctx, value);
-    return 1;
 }
 
 static void free_parts(struct bridge_endpoint *e)
 {
     bridge_outbox_free(e->outbox);
     bridge_reassembler_free(e->reassembler);
-    if (e->assembling.slots) {
-        hashmap_foreach(&e->assembling, drop_one, e);
-        hashmap_free(&e->assembling);
-    }
     buf_free(&e->request.body);
 }
 
@@ -446,10 +356,6 @@ int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *co
     }
     e->loop = loop;
     e->config = *config;
-    if (!e->config.max_message_bytes)
-        e->config.max_message_bytes = DEFAULT_MAX_MESSAGE;
-    if (!e->config.max_assembling_bytes)
-        e->config.max_assembling_bytes = DEFAULT_MAX_ASSEMBLING;
     snprintf(e->source, sizeof(e->source), "%s", config->source);
     e->ops = config->ops ? config->ops : &events_ops;
     e->ops_ctx = config->ops ? config->ops_ctx : config->events;
@@ -496,12 +402,12 @@ size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *e)
 
 size_t bridge_endpoint_assembling_bytes(const struct bridge_endpoint *e)
 {
-    return e->assembling_bytes;
+    return bridge_reassembler_assembled_bytes(e->reassembler);
 }
 
 size_t bridge_endpoint_assembling_count(const struct bridge_endpoint *e)
 {
-    return hashmap_count(&e->assembling);
+    return bridge_reassembler_assembling_count(e->reassembler);
 }
 
 size_t bridge_endpoint_queued(const struct bridge_endpoint *e)

@@ -2,10 +2,9 @@
  * bridge in Lambda (bridge_runtime/relay.c) and tether dev (dev/session.c),
  * which keep only what each message means to them. The endpoint owns the
  * rest: the subscription to its own channel; packet decode (our own echoed
- * packets are dropped); ordered reassembly and duplicate dropping
- * (bridge/stream.h) into whole messages, or chunk by chunk for stream_types;
- * caps on one message and on all messages being assembled (a one-packet
- * message is never copied); the outbox (bridge/outbox.h); and the resend
+ * packets are dropped); ordered reassembly, duplicate dropping and
+ * whole-message assembly under caps (bridge/stream.h; stream_types come
+ * chunk by chunk instead); the outbox (bridge/outbox.h); and the resend
  * policy: the pending request (the bridge's Next) is sent again under a fresh
  * id ("<id>.r<n>") after every reconnect, then every second until the
  * owner says the peer was heard from, because the peer may resubscribe
@@ -79,8 +78,8 @@ struct bridge_endpoint_config {
     const struct bridge_endpoint_ops *ops; /* tests */
     void *ops_ctx;
     const struct bridge_reassembly_limits *limits; /* NULL: the defaults */
-    size_t max_message_bytes;                      /* one whole message; 0: 16 MiB */
-    size_t max_assembling_bytes;                   /* all of them; 0: 64 MiB */
+    size_t max_message_bytes;                      /* one whole message; 0: limits (16 MiB) */
+    size_t max_assembling_bytes;                   /* all of them; 0: limits (64 MiB) */
     unsigned stream_types;                         /* bit (1u << type) per streamed type */
     struct bridge_endpoint_callbacks callbacks;
     void *ctx;
