@@ -6,18 +6,11 @@
 #include <string.h>
 
 #define LOG_MODULE "endpoint"
-#include "core/hashmap.h"
 #include "core/log.h"
 
-#define DEFAULT_TICK_MS 250
-#define DEFAULT_MAX_PUBLISHES_IN_FLIGHT 8
-#define KEY_CAP (BRIDGE_MAX_SOURCE_LENGTH + BRIDGE_MAX_ID_LENGTH + 8)
-
-/* A message being put together from its in-order chunks. */
-struct assembly {
-    struct buf body;
-    char content_type[128];
-};
+#define TICK_MS 250
+#define RESEND_MS 1000
+#define MAX_PUBLISHES_IN_FLIGHT 8
 
 /* The pending request and where its resends stand. */
 struct pending_request {
@@ -41,8 +34,6 @@ struct bridge_endpoint {
     int subscribed;      /* confirmed and not lost since */
     int subscribed_once; /* later confirmations are reconnects */
     struct bridge_reassembler *reassembler;
-    struct hashmap assembling; /* (type, source, id) -> struct assembly */
-    size_t assembling_bytes;
     struct bridge_outbox *outbox;
     struct pending_request request;
     uv_timer_t timer;
@@ -85,131 +76,35 @@ static uint64_t endpoint_now(const struct bridge_endpoint *e)
 
 /* ---- receiving ---- */
 
-static int make_key(enum bridge_type type, const char *source, const char *id, char *key)
-{
-    return snprintf(key, KEY_CAP, "%d/%s/%s", (int)type, source, id);
-}
-
-static int is_streamed(const struct bridge_endpoint *e, enum bridge_type type)
-{
-    return (e->config.stream_types >> (unsigned)type) & 1u;
-}
-
-static void free_assembly(struct bridge_endpoint *e, struct assembly *a)
-{
-    e->assembling_bytes -= buf_length(&a->body);
-    buf_free(&a->body);
-    free(a);
-}
-
-static void drop_assembly(struct bridge_endpoint *e, enum bridge_type type, const char *source,
-                          const char *id)
-{
-    char key[KEY_CAP];
-    int n = make_key(type, source, id, key);
-    struct assembly *a = hashmap_remove(&e->assembling, key, (size_t)n);
-    if (a)
-        free_assembly(e, a);
-}
-
 static void on_abandon(void *ctx, enum bridge_type type, const char *source, const char *id,
                        const char *reason)
 {
     struct bridge_endpoint *e = ctx;
-    drop_assembly(e, type, source, id);
     log_warn("%s %s from %s was incomplete: %s", bridge_type_name(type), id, source, reason);
     if (e->config.callbacks.on_abandon && !e->freed)
         e->config.callbacks.on_abandon(e->config.ctx, type, source, id, reason);
 }
 
-static void deliver(struct bridge_endpoint *e, const struct bridge_packet *p,
-                    const struct buf *body, const char *content_type)
-{
-    if (e->freed)
-        return;
-    struct bridge_message m = {p->type, p->source, p->id, content_type, body};
-    e->config.callbacks.on_message(e->config.ctx, &m);
-}
-
-/* Refuses a message that grew past a cap: the reassembler forgets it (later
- * packets are duplicates) and the owner is told. */
-static void refuse(struct bridge_endpoint *e, const struct bridge_packet *p, const char *reason)
-{
-    drop_assembly(e, p->type, p->source, p->id);
-    if (bridge_reassembler_abandon(e->reassembler, p->type, p->source, p->id, reason) < 0)
-        on_abandon(e, p->type, p->source, p->id, reason); /* it was the final packet */
-}
-
-static struct assembly *assembly_for(struct bridge_endpoint *e, const struct bridge_packet *p)
-{
-    char key[KEY_CAP];
-    int n = make_key(p->type, p->source, p->id, key);
-    struct assembly *a = hashmap_get(&e->assembling, key, (size_t)n);
-    if (a)
-        return a;
-    if (!(a = calloc(1, sizeof(*a))))
-        return NULL;
-    snprintf(a->content_type, sizeof(a->content_type), "%s", p->content_type);
-    if (hashmap_put(&e->assembling, key, (size_t)n, a) < 0) {
-        free(a);
-        return NULL;
-    }
-    return a;
-}
-
-static void assemble(struct bridge_endpoint *e, const struct bridge_packet *p)
-{
-    char key[KEY_CAP];
-    int n = make_key(p->type, p->source, p->id, key);
-    if (p->final && !hashmap_get(&e->assembling, key, (size_t)n)) {
-        deliver(e, p, &p->data, p->content_type); /* one packet: no copy */
-        return;
-    }
-    struct assembly *a = assembly_for(e, p);
-    size_t len = buf_length(&p->data);
-    if (!a) {
-        refuse(e, p, "out of memory");
-        return;
-    }
-    if (buf_length(&a->body) + len > e->config.max_message_bytes ||
-        e->assembling_bytes + len > e->config.max_assembling_bytes) {
-        refuse(e, p, "the message is larger than the endpoint holds");
-        return;
-    }
-    if (buf_append(&a->body, buf_bytes(&p->data), len) < 0) {
-        refuse(e, p, "out of memory");
-        return;
-    }
-    e->assembling_bytes += len;
-    if (!p->final)
-        return;
-    hashmap_remove(&e->assembling, key, (size_t)n);
-    deliver(e, p, &a->body, a->content_type);
-    free_assembly(e, a);
-}
-
+/* Streamed types come chunk by chunk; the others (assembled by the
+ * reassembler, or a Ping) as progress and then one whole final packet. */
 static void on_chunk(void *ctx, const struct bridge_packet *p)
 {
     struct bridge_endpoint *e = ctx;
     if (e->freed)
         return;
-    if (is_streamed(e, p->type)) {
+    if ((e->config.stream_types >> (unsigned)p->type) & 1u) {
         if (e->config.callbacks.on_chunk)
             e->config.callbacks.on_chunk(e->config.ctx, p);
-        return;
+    } else if (!p->final) {
+        if (e->config.callbacks.on_progress)
+            e->config.callbacks.on_progress(e->config.ctx, p);
+    } else {
+        struct bridge_message m = {p->type, p->source, p->id, p->content_type, &p->data};
+        e->config.callbacks.on_message(e->config.ctx, &m);
     }
-    if (e->config.callbacks.on_progress && !p->final)
-        e->config.callbacks.on_progress(e->config.ctx, p);
-    if (!e->freed)
-        assemble(e, p);
 }
 
 static void finish_free(struct bridge_endpoint *e);
-
-static void begin_dispatch(struct bridge_endpoint *e)
-{
-    e->dispatching++;
-}
 
 static void end_dispatch(struct bridge_endpoint *e)
 {
@@ -227,7 +122,7 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
         log_warn("dropping a malformed packet: %s", cause);
         return;
     }
-    begin_dispatch(e);
+    e->dispatching++;
     /* Per-message authentication goes here, before anything is held. */
     if (strcmp(p.source, e->source) == 0) {
         /* our own packet, echoed on a channel we also publish to */
@@ -304,7 +199,6 @@ unsigned bridge_endpoint_request_resends(const struct bridge_endpoint *e)
 void bridge_endpoint_stream_init(struct bridge_endpoint *e, struct bridge_endpoint_stream *s,
                                  const char *channel, enum bridge_type type, const char *id)
 {
-    s->endpoint = e;
     snprintf(s->channel, sizeof(s->channel), "%s", channel);
     s->target.outbox = e->outbox;
     s->target.channel = s->channel;
@@ -321,14 +215,14 @@ int bridge_endpoint_stream_write(struct bridge_endpoint_stream *s, const void *d
     int rc = bridge_writer_write(&s->writer, data, len);
     if (rc == 0)
         rc = bridge_writer_flush(&s->writer);
-    bridge_outbox_flush(s->endpoint->outbox);
+    bridge_outbox_flush(s->target.outbox);
     return rc;
 }
 
 int bridge_endpoint_stream_close(struct bridge_endpoint_stream *s)
 {
     int rc = bridge_writer_close(&s->writer);
-    bridge_outbox_flush(s->endpoint->outbox);
+    bridge_outbox_flush(s->target.outbox);
     return rc;
 }
 
@@ -343,30 +237,28 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
                           const char *cause)
 {
     struct bridge_endpoint *e = user;
+    int reconnect = 0;
     (void)sub;
     if (status < 0) {
         log_debug("%s", cause); /* the owner reports it */
         e->subscription = NULL; /* the client dropped it */
         e->subscribed = 0;
-        begin_dispatch(e);
-        if (e->config.callbacks.on_subscribed)
-            e->config.callbacks.on_subscribed(e->config.ctx, status, 0, cause);
-        end_dispatch(e);
-        return;
+    } else {
+        reconnect = e->subscribed_once;
+        e->subscribed_once = e->subscribed = 1;
+        bridge_outbox_set_ready(e->outbox, 1);
+        /* The peer may have missed the request while either side was away,
+         * and may come back after us: send it now and keep at it until
+         * heard. */
+        if (reconnect && e->request.active) {
+            e->request.resending = 1;
+            resend_request(e);
+        }
     }
-    int reconnect = e->subscribed_once;
-    e->subscribed_once = 1;
-    e->subscribed = 1;
-    bridge_outbox_set_ready(e->outbox, 1);
-    /* The peer may have missed the request while either side was away, and
-     * may come back after us: send it now and keep at it until heard. */
-    if (reconnect && e->request.active) {
-        e->request.resending = 1;
-        resend_request(e);
-    }
-    begin_dispatch(e);
+    e->dispatching++;
     if (e->config.callbacks.on_subscribed)
-        e->config.callbacks.on_subscribed(e->config.ctx, 0, reconnect, NULL);
+        e->config.callbacks.on_subscribed(e->config.ctx, status < 0 ? status : 0, reconnect,
+                                          status < 0 ? cause : NULL);
     end_dispatch(e);
 }
 
@@ -408,14 +300,13 @@ void bridge_endpoint_tick(struct bridge_endpoint *e)
     if (e->freed)
         return;
     uint64_t now = endpoint_now(e);
-    begin_dispatch(e);
+    e->dispatching++;
     bridge_reassembler_expire(e->reassembler, now);
     end_dispatch(e);
     if (e->freed)
         return;
     struct pending_request *q = &e->request;
-    if (q->active && q->resending && e->subscribed &&
-        now - q->last_sent_ms >= e->config.resend_interval_ms)
+    if (q->active && q->resending && e->subscribed && now - q->last_sent_ms >= RESEND_MS)
         resend_request(e);
 }
 
@@ -426,49 +317,27 @@ static void on_timer(uv_timer_t *timer)
 
 /* ---- life ---- */
 
-static void apply_defaults(struct bridge_endpoint_config *c)
-{
-    if (!c->max_message_bytes)
-        c->max_message_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_MESSAGE;
-    if (!c->max_assembling_bytes)
-        c->max_assembling_bytes = BRIDGE_ENDPOINT_DEFAULT_MAX_ASSEMBLING;
-    if (!c->resend_interval_ms)
-        c->resend_interval_ms = BRIDGE_ENDPOINT_DEFAULT_RESEND_MS;
-    if (!c->tick_ms)
-        c->tick_ms = DEFAULT_TICK_MS;
-    if (!c->max_publishes_in_flight)
-        c->max_publishes_in_flight = DEFAULT_MAX_PUBLISHES_IN_FLIGHT;
-}
-
 static int make_parts(struct bridge_endpoint *e)
 {
-    if (hashmap_init(&e->assembling) < 0)
-        return -ENOMEM;
-    e->reassembler = bridge_reassembler_new(e->config.limits, on_chunk, on_abandon, e);
-    e->outbox =
-        bridge_outbox_new(e->ops->publish, e->ops_ctx, e->config.max_publishes_in_flight, 1);
-    if (!e->reassembler || !e->outbox)
-        return -ENOMEM;
-    /* Nothing goes out before the subscription is confirmed. */
-    bridge_outbox_set_ready(e->outbox, 0);
-    return 0;
-}
-
-static int drop_one(const char *key, void *value, void *ctx)
-{
-    (void)key;
-    free_assembly(ctx, value);
-    return 1;
+    struct bridge_reassembly_limits limits;
+    if (e->config.limits)
+        limits = *e->config.limits;
+    else
+        bridge_reassembly_default_limits(&limits);
+    limits.assemble_types = ~e->config.stream_types;
+    if (e->config.max_message_bytes)
+        limits.max_message_bytes = e->config.max_message_bytes;
+    if (e->config.max_assembling_bytes)
+        limits.max_assembled_total = e->config.max_assembling_bytes;
+    e->reassembler = bridge_reassembler_new(&limits, on_chunk, on_abandon, e);
+    e->outbox = bridge_outbox_new(e->ops->publish, e->ops_ctx, MAX_PUBLISHES_IN_FLIGHT);
+    return e->reassembler && e->outbox ? 0 : -ENOMEM;
 }
 
 static void free_parts(struct bridge_endpoint *e)
 {
     bridge_outbox_free(e->outbox);
     bridge_reassembler_free(e->reassembler);
-    if (e->assembling.slots) {
-        hashmap_foreach(&e->assembling, drop_one, e);
-        hashmap_free(&e->assembling);
-    }
     buf_free(&e->request.body);
 }
 
@@ -487,7 +356,6 @@ int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *co
     }
     e->loop = loop;
     e->config = *config;
-    apply_defaults(&e->config);
     snprintf(e->source, sizeof(e->source), "%s", config->source);
     e->ops = config->ops ? config->ops : &events_ops;
     e->ops_ctx = config->ops ? config->ops_ctx : config->events;
@@ -499,7 +367,7 @@ int bridge_endpoint_new(uv_loop_t *loop, const struct bridge_endpoint_config *co
     }
     uv_timer_init(loop, &e->timer);
     e->timer.data = e;
-    uv_timer_start(&e->timer, on_timer, e->config.tick_ms, e->config.tick_ms);
+    uv_timer_start(&e->timer, on_timer, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&e->timer);
     *out = e;
     return 0;
@@ -534,12 +402,12 @@ size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *e)
 
 size_t bridge_endpoint_assembling_bytes(const struct bridge_endpoint *e)
 {
-    return e->assembling_bytes;
+    return bridge_reassembler_assembled_bytes(e->reassembler);
 }
 
 size_t bridge_endpoint_assembling_count(const struct bridge_endpoint *e)
 {
-    return hashmap_count(&e->assembling);
+    return bridge_reassembler_assembling_count(e->reassembler);
 }
 
 size_t bridge_endpoint_queued(const struct bridge_endpoint *e)

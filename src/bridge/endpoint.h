@@ -1,52 +1,25 @@
 /* One end of the bridge protocol (docs/bridge-protocol.md), shared by the
- * bridge in Lambda (bridge_runtime/relay.c) and tether dev (dev/session.c).
- * Each of them keeps only its protocol logic (what an Init, a Next, a Ping or
- * a Response means to it); the endpoint owns everything between that logic
- * and the events channel:
+ * bridge in Lambda (bridge_runtime/relay.c) and tether dev (dev/session.c),
+ * which keep only what each message means to them. The endpoint owns the
+ * rest: the subscription to its own channel; packet decode (our own echoed
+ * packets are dropped); ordered reassembly, duplicate dropping and
+ * whole-message assembly under caps (bridge/stream.h; stream_types come
+ * chunk by chunk instead); the outbox (bridge/outbox.h); and the resend
+ * policy: the pending request (the bridge's Next) is sent again under a fresh
+ * id ("<id>.r<n>") after every reconnect, then every second until the
+ * owner says the peer was heard from, because the peer may resubscribe
+ * later and the broker keeps nothing for late subscribers.
  *
- * - the subscription to the endpoint's own channel, and knowing when the
- *   connection is usable (subscribed) and when it was lost;
- * - packet decode; packets carrying the endpoint's own source are dropped;
- * - ordered reassembly (bridge/stream.h) into whole messages, delivered with
- *   their type, source, id and body; types listed in stream_types are
- *   delivered chunk by chunk instead, as they come in order;
- * - duplicate handling: the reassembler drops repeated packets by (type,
- *   source, id, index); Pings are heartbeats that repeat their id, so they
- *   bypass it and are delivered every time;
- * - caps on what is held: out-of-order bytes and messages in progress (the
- *   reassembler's limits), the size of one whole message being assembled,
- *   and the bytes of all of them; a message over a cap is abandoned and its
- *   owner told (a one-packet message is never held: the packet cap of
- *   BRIDGE_CHUNK_BYTES is its only limit);
- * - the outbox (bridge/outbox.h): batched, paced publishes, retried after a
- *   lost connection;
- * - the resend policy: a request (the bridge's Next) is kept until its owner
- *   ends it; after every reconnect it is sent again under a fresh message id
- *   ("<id>.r<n>") at once and then every resend_interval_ms, until the owner
- *   says the peer was heard from (the other side may resubscribe later than
- *   this one, and the broker keeps nothing for late subscribers);
- * - housekeeping: expiry of partial messages and of remembered ones, and the
- *   resend clock, from one timer.
+ * Pings repeat their id (heartbeats), so they bypass the reassembler. Coming
+ * work: per-message authentication goes in on_event(), after decode and
+ * before anything is held; with fresh ids for every message the Ping bypass
+ * goes away and a resend is just another fresh id.
  *
- * The events service and the clock are reached through bridge_endpoint_ops,
- * so unit tests can script both; the real ones wrap an events client
- * (bridge_endpoint_config.events) and the loop's clock.
- *
- * Where the coming work slots in:
- * - Authenticating every message (a per-session key): in on_event(), after
- *   decode and before anything is reassembled, the endpoint will check each
- *   packet against the expected peer (Init/Next only from the stage's
- *   bridges, Response/Error/Ping only from the session that owns the stage)
- *   and drop the rest; the owner then only configures who is expected.
- * - Fresh ids for Ping/Init/Next/Reboot/InitError (SST's reassembler keys by
- *   id): the reassembly and duplicate keys already are (type, source, id), so
- *   only the Ping bypass (a heartbeat with a repeated id) goes away, and a
- *   resend becomes just another fresh id instead of "<id>.r<n>".
- *
- * Ownership: the endpoint borrows the events client (which must outlive it)
- * and owns its subscription, outbox, reassembler and everything held. All
- * calls happen on the loop's thread; callbacks may call any function here,
- * bridge_endpoint_free included (no callback runs after it). */
+ * The events service and the clock are reached through bridge_endpoint_ops
+ * so unit tests can script both. The endpoint borrows the events client
+ * (which must outlive it) and owns everything else it holds. All calls happen
+ * on the loop's thread; callbacks may call anything here, including
+ * bridge_endpoint_free (no callback runs after it). */
 #ifndef TETHER_BRIDGE_ENDPOINT_H
 #define TETHER_BRIDGE_ENDPOINT_H
 
@@ -59,11 +32,8 @@
 #include "bridge/stream.h"
 #include "events/client.h"
 
-/* How the endpoint reaches the events service and the clock. ctx is
- * bridge_endpoint_config.ops_ctx. subscribe and publish follow
- * events/client.h exactly (a subscribe result after every reconnect; one
- * publish callback per accepted publish, at the latest when the service is
- * freed). */
+/* ctx is bridge_endpoint_config.ops_ctx; subscribe and publish keep
+ * events/client.h's contracts exactly. */
 struct bridge_endpoint_ops {
     int (*subscribe)(void *ctx, const char *channel, events_data_cb on_data,
                      events_subscribe_cb on_result, void *user, struct events_subscription **out,
@@ -108,19 +78,12 @@ struct bridge_endpoint_config {
     const struct bridge_endpoint_ops *ops; /* tests */
     void *ops_ctx;
     const struct bridge_reassembly_limits *limits; /* NULL: the defaults */
-    size_t max_message_bytes;                      /* one whole message; 0: 16 MiB */
-    size_t max_assembling_bytes;                   /* all of them; 0: 64 MiB */
+    size_t max_message_bytes;                      /* one whole message; 0: limits (16 MiB) */
+    size_t max_assembling_bytes;                   /* all of them; 0: limits (64 MiB) */
     unsigned stream_types;                         /* bit (1u << type) per streamed type */
-    uint32_t resend_interval_ms;                   /* 0: 1000 */
-    uint32_t tick_ms;                              /* housekeeping period; 0: 250 */
-    size_t max_publishes_in_flight;                /* 0: 8 */
     struct bridge_endpoint_callbacks callbacks;
     void *ctx;
 };
-
-#define BRIDGE_ENDPOINT_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
-#define BRIDGE_ENDPOINT_DEFAULT_MAX_ASSEMBLING (64u * 1024 * 1024)
-#define BRIDGE_ENDPOINT_DEFAULT_RESEND_MS 1000
 
 struct bridge_endpoint;
 
@@ -145,8 +108,8 @@ void bridge_endpoint_events_state(struct bridge_endpoint *endpoint, enum events_
 int bridge_endpoint_send(struct bridge_endpoint *endpoint, const char *channel,
                          enum bridge_type type, const char *id, const void *data, size_t len);
 
-/* Sends a message and keeps it as the pending request (one at a time; a new
- * one replaces the old), re-sent after reconnects as described above. */
+/* Sends a message and keeps it as the pending request (a new one replaces
+ * the old), re-sent after reconnects as described above. */
 int bridge_endpoint_request(struct bridge_endpoint *endpoint, const char *channel,
                             enum bridge_type type, const char *id, const void *data, size_t len);
 /* The peer answered the pending request: no more resends until the next
@@ -159,9 +122,8 @@ unsigned bridge_endpoint_request_resends(const struct bridge_endpoint *endpoint)
 
 /* A message sent as it is produced (a streamed Response): every write goes
  * out at once as one or more packets; close sends the final one. The stream
- * borrows the endpoint. */
+ * borrows the endpoint's outbox. */
 struct bridge_endpoint_stream {
-    struct bridge_endpoint *endpoint;
     char channel[340];
     struct bridge_outbox_target target;
     struct bridge_writer writer;

@@ -25,7 +25,6 @@ struct bridge_outbox {
     bridge_publish_fn publish;
     void *publish_ctx;
     size_t max_in_flight;
-    int retry;
     int ready;
     struct batch *head, *tail; /* waiting to be published */
     struct batch *filling;
@@ -35,16 +34,14 @@ struct bridge_outbox {
 };
 
 struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish_ctx,
-                                        size_t max_in_flight, int retry)
+                                        size_t max_in_flight)
 {
     struct bridge_outbox *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
     o->publish = publish;
     o->publish_ctx = publish_ctx;
-    o->max_in_flight = max_in_flight ? max_in_flight : 8;
-    o->retry = retry;
-    o->ready = 1;
+    o->max_in_flight = max_in_flight;
     return o;
 }
 
@@ -84,7 +81,7 @@ static void on_published(void *user, const struct events_publish_result *result)
     o->in_flight--;
     int transient = result->status == -ECONNRESET || result->status == -ETIMEDOUT ||
                     result->status == -ECANCELED || result->status == -EPIPE;
-    if (o->retry && transient && b->attempts < MAX_ATTEMPTS) {
+    if (transient && b->attempts < MAX_ATTEMPTS) {
         log_debug("publish to %s will be retried: %s", b->channel, result->cause);
         requeue_front(o, b);
     } else {

@@ -1,8 +1,8 @@
 /* Publishing bridge packets: batches of up to 5 packets per publish (the
  * AppSync limit), a bounded number of publishes in flight (so a 6 MB answer
- * does not pile up in one connection's buffer), and, when asked, each batch
- * kept until the broker acknowledges it and sent again after a lost
- * connection (receivers drop duplicates). Shared by the bridge and tether dev.
+ * does not pile up in one connection's buffer), and each batch kept until the
+ * broker acknowledges it and sent again after a lost connection (receivers
+ * drop duplicates). Used by the bridge endpoint.
  *
  * The outbox publishes through a bridge_publish_fn (the events client's
  * events_client_publish, or a test's), whose context must outlive it, and
@@ -29,8 +29,9 @@ struct bridge_outbox_target {
     const char *channel; /* copied when a packet is queued */
 };
 
+/* Starts not ready: nothing is published before bridge_outbox_set_ready. */
 struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish_ctx,
-                                        size_t max_in_flight, int retry);
+                                        size_t max_in_flight);
 /* Drops what is queued; publishes in flight finish without retry. */
 void bridge_outbox_free(struct bridge_outbox *outbox);
 /* A bridge_emit_fn: ctx is a struct bridge_outbox_target. */

@@ -116,6 +116,9 @@ struct message_state {
     int done; /* final released, or abandoned: later packets are duplicates */
     struct held_packet *held;
     size_t held_bytes;
+    int assembling;  /* body holds chunks of an assemble_types message */
+    struct buf body; /* those chunks, in order */
+    char content_type[128];
     uint64_t last_activity_ms;
     struct message_state *older, *newer; /* age list, for eviction */
 };
@@ -128,6 +131,8 @@ struct bridge_reassembler {
     struct hashmap messages;
     struct message_state *oldest, *newest;
     size_t held_total;
+    size_t assembled_total;
+    size_t assembling;
 };
 
 void bridge_reassembly_default_limits(struct bridge_reassembly_limits *limits)
@@ -137,6 +142,9 @@ void bridge_reassembly_default_limits(struct bridge_reassembly_limits *limits)
     limits->idle_timeout_ms = 30000;
     limits->remember_done_ms = 60000;
     limits->max_messages = 65536;
+    limits->assemble_types = 0;
+    limits->max_message_bytes = 16u * 1024 * 1024;
+    limits->max_assembled_total = 64u * 1024 * 1024;
 }
 
 struct bridge_reassembler *bridge_reassembler_new(const struct bridge_reassembly_limits *limits,
@@ -170,6 +178,12 @@ static void drop_held(struct bridge_reassembler *r, struct message_state *m)
     }
     r->held_total -= m->held_bytes;
     m->held_bytes = 0;
+    if (m->assembling) {
+        r->assembled_total -= buf_length(&m->body);
+        r->assembling--;
+        m->assembling = 0;
+    }
+    buf_free(&m->body);
 }
 
 static void unlink_age(struct bridge_reassembler *r, struct message_state *m)
@@ -261,13 +275,53 @@ static struct message_state *state_for(struct bridge_reassembler *r, const struc
     return m;
 }
 
+/* Collects a chunk of an assemble_types message. Earlier chunks are shown
+ * to on_chunk too, as signs of progress; the final one goes out with the
+ * whole body (a one-packet message without a copy). */
+static void assemble(struct bridge_reassembler *r, struct message_state *m,
+                     const struct bridge_packet *p)
+{
+    size_t len = buf_length(&p->data);
+    if (p->final && !m->assembling) {
+        r->on_chunk(r->ctx, p);
+        return;
+    }
+    if (!p->final)
+        r->on_chunk(r->ctx, p);
+    if (buf_length(&m->body) + len > r->limits.max_message_bytes ||
+        r->assembled_total + len > r->limits.max_assembled_total) {
+        abandon(r, m, "the message is larger than the receiver holds");
+        return;
+    }
+    if (buf_append(&m->body, buf_bytes(&p->data), len) < 0) {
+        abandon(r, m, "out of memory");
+        return;
+    }
+    r->assembled_total += len;
+    if (!m->assembling) {
+        m->assembling = 1;
+        r->assembling++;
+        memcpy(m->content_type, p->content_type, sizeof(m->content_type));
+    }
+    if (!p->final)
+        return;
+    struct bridge_packet whole = *p;
+    memcpy(whole.content_type, m->content_type, sizeof(whole.content_type));
+    whole.data = m->body;
+    r->on_chunk(r->ctx, &whole);
+    drop_held(r, m);
+}
+
 static void release(struct bridge_reassembler *r, struct message_state *m,
                     const struct bridge_packet *p)
 {
     m->next_index++;
     if (p->final)
         m->done = 1;
-    r->on_chunk(r->ctx, p);
+    if ((r->limits.assemble_types >> (unsigned)p->type) & 1u)
+        assemble(r, m, p);
+    else
+        r->on_chunk(r->ctx, p);
 }
 
 static void release_held(struct bridge_reassembler *r, struct message_state *m)
@@ -365,4 +419,14 @@ size_t bridge_reassembler_held_bytes(const struct bridge_reassembler *r)
 size_t bridge_reassembler_message_count(const struct bridge_reassembler *r)
 {
     return hashmap_count(&r->messages);
+}
+
+size_t bridge_reassembler_assembled_bytes(const struct bridge_reassembler *r)
+{
+    return r->assembled_total;
+}
+
+size_t bridge_reassembler_assembling_count(const struct bridge_reassembler *r)
+{
+    return r->assembling;
 }

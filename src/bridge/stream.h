@@ -9,7 +9,9 @@
  * order, so a consumer can read a body before its last chunk arrives. Early
  * packets are held under per-message and total byte caps; duplicates (same
  * source, type, id and index — also after the message completed) are
- * dropped; messages that stop arriving are abandoned after an idle timeout. */
+ * dropped; messages that stop arriving are abandoned after an idle timeout.
+ * Messages of the assemble_types are also collected, under their own caps,
+ * and released whole as their final packet. */
 #ifndef TETHER_BRIDGE_STREAM_H
 #define TETHER_BRIDGE_STREAM_H
 
@@ -54,10 +56,15 @@ struct bridge_reassembly_limits {
     uint64_t idle_timeout_ms;  /* abandon a message with no packet for this long */
     uint64_t remember_done_ms; /* how long finished messages are remembered (dedup) */
     size_t max_messages;       /* in progress + remembered */
+    unsigned assemble_types;   /* bit (1u << type) per type released whole; default none */
+    size_t max_message_bytes;  /* one assembled message */
+    size_t max_assembled_total;
 };
 
 /* Called for each in-order chunk; packet->final marks the message's end.
- * The packet (and its data) is valid only during the call. */
+ * For assemble_types, the final packet carries the whole body and the first
+ * packet's content type. The packet (and its data) is valid only during the
+ * call. */
 typedef void (*bridge_chunk_fn)(void *ctx, const struct bridge_packet *packet);
 /* A message was given up (timed out, or over a cap): the consumer should
  * fail whatever waited for it. */
@@ -89,5 +96,9 @@ int bridge_reassembler_abandon(struct bridge_reassembler *r, enum bridge_type ty
 void bridge_reassembler_expire(struct bridge_reassembler *r, uint64_t now_ms);
 size_t bridge_reassembler_held_bytes(const struct bridge_reassembler *r);
 size_t bridge_reassembler_message_count(const struct bridge_reassembler *r);
+/* Bytes collected for assemble_types messages not finished yet, and how
+ * many such messages there are. */
+size_t bridge_reassembler_assembled_bytes(const struct bridge_reassembler *r);
+size_t bridge_reassembler_assembling_count(const struct bridge_reassembler *r);
 
 #endif

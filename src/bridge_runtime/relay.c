@@ -45,13 +45,16 @@ const char *relay_state_name(enum relay_state state)
 
 static void enter_state(struct relay *r, enum relay_state state)
 {
+    /* Once the answer is being posted, dev's time limits are over and the
+     * Next needs no more resends. */
+    if (state == RELAY_POSTING) {
+        uv_timer_stop(&r->timer);
+        bridge_endpoint_request_end(r->endpoint);
+    }
     if (r->state == state)
         return;
     log_debug("%s -> %s", relay_state_name(r->state), relay_state_name(state));
     r->state = state;
-    /* Once the answer is being posted, the Next needs no more resends. */
-    if (state == RELAY_POSTING)
-        bridge_endpoint_request_end(r->endpoint);
 }
 
 static void poll_next(struct relay *r);
@@ -97,7 +100,6 @@ static void on_posted(void *ctx, int status, const struct http_message *m, const
 static void post_error(struct relay *r, const char *error_type, const char *body, size_t len)
 {
     char path[300], headers[200];
-    uv_timer_stop(&r->timer);
     enter_state(r, RELAY_POSTING);
     snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/error", r->request_id);
     snprintf(headers, sizeof(headers),
@@ -121,7 +123,6 @@ static void fail_invocation(struct relay *r, const char *error_type, const char 
 static void post_response(struct relay *r, const struct buf *body)
 {
     char path[300];
-    uv_timer_stop(&r->timer);
     enter_state(r, RELAY_POSTING);
     snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
     runtime_client_request(r->runtime, "POST", path, NULL, buf_bytes(body), buf_length(body),
@@ -159,7 +160,6 @@ static void stream_chunk(struct relay *r, const struct bridge_packet *p)
     }
     runtime_client_stream_write(r->runtime, buf_bytes(&p->data), buf_length(&p->data));
     if (p->final) {
-        uv_timer_stop(&r->timer);
         enter_state(r, RELAY_POSTING);
         runtime_client_stream_end(r->runtime, NULL);
     }
@@ -177,7 +177,6 @@ static void end_stream_with_error(struct relay *r, const struct buf *body)
                error_type_of(body, type, sizeof(type)), (int)buf_length(&encoded),
                buf_bytes(&encoded));
     buf_terminate(&trailers);
-    uv_timer_stop(&r->timer);
     enter_state(r, RELAY_POSTING);
     runtime_client_stream_end(r->runtime, buf_bytes(&trailers));
     buf_free(&trailers);
@@ -247,7 +246,7 @@ static void on_stream_chunk(void *ctx, const struct bridge_packet *p)
 static void on_progress(void *ctx, const struct bridge_packet *p)
 {
     struct relay *r = ctx;
-    if (r->request_id[0] && strcmp(p->id, r->request_id) == 0 && r->state != RELAY_POSTING) {
+    if (is_current(r, p->type, p->id)) {
         heard_from_dev(r);
         enter_state(r, RELAY_WAITING_RESULT);
     }
@@ -258,8 +257,7 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
 {
     struct relay *r = ctx;
     (void)source;
-    if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state == RELAY_WAITING_RESULT &&
-        type != BRIDGE_PING) {
+    if (type != BRIDGE_PING && r->state == RELAY_WAITING_RESULT && is_current(r, type, id)) {
         char message[300];
         snprintf(message, sizeof(message), "the answer from tether dev was incomplete: %s", reason);
         fail_invocation(r, "TetherTransportError", message);

@@ -319,25 +319,35 @@ static void free_worker_env(struct dev_worker *w)
     w->env = NULL;
 }
 
+/* The remote sandbox named source, remembered from now on (NULL when out of
+ * memory). */
+static struct dev_worker *worker_for(struct dev_session *s, const char *source)
+{
+    struct dev_worker *w = hashmap_get(&s->workers, source, strlen(source));
+    if (w)
+        return w;
+    w = calloc(1, sizeof(*w));
+    if (!w || hashmap_put(&s->workers, source, strlen(source), w) < 0) {
+        free(w);
+        return NULL;
+    }
+    snprintf(w->id, sizeof(w->id), "%s", source);
+    return w;
+}
+
 static void handle_init(struct dev_session *s, const char *source, const char *text, size_t len)
 {
     json_t *init = json_loadb(text, len, 0, NULL);
     const char *function = json_string_value(json_object_get(init, "functionID"));
     json_t *env = json_object_get(init, "environment");
-    struct dev_worker *w = hashmap_get(&s->workers, source, strlen(source));
-    if (!function || !json_is_array(env)) {
+    struct dev_worker *w = NULL;
+    if (!function || !json_is_array(env))
         log_warn("%s: malformed Init ignored", source);
+    else
+        w = worker_for(s, source);
+    if (!w) {
         json_decref(init);
         return;
-    }
-    if (!w) {
-        w = calloc(1, sizeof(*w));
-        if (!w || hashmap_put(&s->workers, source, strlen(source), w) < 0) {
-            free(w);
-            json_decref(init);
-            return;
-        }
-        snprintf(w->id, sizeof(w->id), "%s", source);
     }
     free_worker_env(w);
     snprintf(w->function, sizeof(w->function), "%s", function);
@@ -364,24 +374,16 @@ static void handle_init(struct dev_session *s, const char *source, const char *t
     }
 }
 
-static void handle_next(struct dev_session *s, const char *source, const char *id, const char *text,
-                        size_t len)
+static void handle_next(struct dev_session *s, const char *source, const char *text, size_t len)
 {
-    struct dev_worker *w = hashmap_get(&s->workers, source, strlen(source));
+    struct dev_worker *w = worker_for(s, source);
     if (w && w->env) {
         run_next(s, w, text, len);
         return;
     }
-    /* A sandbox started before this session: ask it to introduce itself. */
-    if (!w && (w = calloc(1, sizeof(*w)))) {
-        snprintf(w->id, sizeof(w->id), "%s", source);
-        if (hashmap_put(&s->workers, source, strlen(source), w) < 0) {
-            free(w);
-            return;
-        }
-    }
     if (!w)
         return;
+    /* A sandbox started before this session: ask it to introduce itself. */
     struct dev_next next;
     char cause[200];
     if (dev_next_parse(text, len, &next, cause, sizeof(cause)) == 0) {
@@ -389,7 +391,6 @@ static void handle_next(struct dev_session *s, const char *source, const char *i
         send_to(s, source, BRIDGE_REBOOT, next.request_id, NULL, 0);
         dev_next_free(&next);
     }
-    (void)id;
     if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next))))
         buf_append(w->waiting_next, text, len);
 }
@@ -402,7 +403,7 @@ static void on_message(void *ctx, const struct bridge_message *m)
         handle_init(s, m->source, buf_bytes(m->body), buf_length(m->body));
         break;
     case BRIDGE_NEXT:
-        handle_next(s, m->source, m->id, buf_bytes(m->body), buf_length(m->body));
+        handle_next(s, m->source, buf_bytes(m->body), buf_length(m->body));
         break;
     default:
         log_debug("ignoring %s from %s", bridge_type_name(m->type), m->source);
