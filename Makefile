@@ -97,17 +97,27 @@ $(BUILD)/tests/test_ws_builtin: tests/unit/test_ws.c tests/unit/test.h $(BRIDGE_
 	    -lmbedtls -lmbedx509 -lmbedcrypto $(shell pkg-config --libs libuv jansson) -lhttp_parser $(LDFLAGS_ALL)
 tests: $(BUILD)/tests/test_ws_builtin
 
-# libFuzzer harnesses: clang only, built against the library sources directly.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
-               -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+# libFuzzer harnesses: clang only. The library is compiled once for them
+# (sanitizers plus fuzzer coverage, no fuzzer main) into two archives, one
+# per backend set, and each harness links against the one it needs.
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer
+FUZZ_OBJ_CFLAGS := $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS := $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_LIB := build/fuzz/libtether.a
+FUZZ_BRIDGE_LIB := build/fuzz/libtether-bridge.a
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_OBJ_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BRIDGE_LIB): $(BRIDGE_LIB_SRCS:%.c=build/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
 fuzz: $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRCS)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
 # The built-in WebSocket codec is fuzzed through the bridge's backends.
-build/fuzz/fuzz_ws_builtin: fuzz/fuzz_ws_frames.c $(BRIDGE_LIB_SRCS)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(BRIDGE_LIB_SRCS) -lmbedtls -lmbedx509 -lmbedcrypto \
+build/fuzz/fuzz_ws_builtin: fuzz/fuzz_ws_frames.c $(FUZZ_BRIDGE_LIB)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BRIDGE_LIB) -lmbedtls -lmbedx509 -lmbedcrypto \
 	    $(shell pkg-config --libs libuv jansson) -lhttp_parser
 fuzz: build/fuzz/fuzz_ws_builtin
 
@@ -126,7 +136,8 @@ format-check:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BRIDGE_LIB_OBJS:.o=.d) $(BRIDGE_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BRIDGE_LIB_OBJS:.o=.d) $(BRIDGE_OBJS:.o=.d) \
+         $(wildcard build/fuzz/obj/src/*/*.d)
 
 # Benchmarks (not part of the tests): bench/run builds and runs them.
 .PHONY: bench-build
