@@ -1,5 +1,5 @@
 /* A custom Lambda runtime ("runtime": "provided") in plain C: the Runtime API
- * loop of shared/spec/lambda.md with one blocking socket per request and
+ * loop (docs/lambda.md) with one blocking socket per request and
  * nothing but libc.
  *
  *   loop: GET  /2018-06-01/runtime/invocation/next       -> event + request id

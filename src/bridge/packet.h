@@ -2,7 +2,7 @@
  * compatible. JSON {"type":N,"source":S,"id":ID,"index":I,"data":BASE64,
  * "final":B}, stringified into the publish's events array.
  *
- * Facts: shared/spec/bridge.md; design: docs/bridge-protocol.md. */
+ * Design: docs/bridge-protocol.md. */
 #ifndef TETHER_BRIDGE_PACKET_H
 #define TETHER_BRIDGE_PACKET_H
 

@@ -1,5 +1,5 @@
 // The test Runtime API itself, driven with plain HTTP: it must hold to the
-// contract of shared/spec/lambda.md for the shim tests to mean anything.
+// contract of the Lambda Runtime API (docs/lambda.md) for the shim tests to mean anything.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 // A small but real Lambda Runtime API (2018-06-01), written from
-// shared/spec/lambda.md, to be the peer of the runtime shims in tests:
+// the Lambda Runtime API (docs/lambda.md), to be the peer of the runtime shims in tests:
 //
 //   GET  /2018-06-01/runtime/invocation/next           long poll; 200 + event and headers
 //   POST /2018-06-01/runtime/invocation/{id}/response  202; 400 bad id / mode; 403 state; 413 size
