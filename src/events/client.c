@@ -64,11 +64,6 @@ void events_client_enter_state(struct events_client *c, enum events_client_state
         c->on_state(c->user, state, cause);
 }
 
-enum events_client_state events_client_get_state(const struct events_client *c)
-{
-    return c->state;
-}
-
 const char *events_client_last_error(const struct events_client *c)
 {
     return c->last_error;
@@ -426,18 +421,6 @@ int events_client_start(struct events_client *c)
         return 0;
     events_client_ws_connect(c);
     return 0;
-}
-
-void events_client_stop(struct events_client *c)
-{
-    if (c->freed)
-        return;
-    c->started = 0;
-    uv_timer_stop(&c->backoff_timer);
-    events_client_ws_detach(c, 0, NULL);
-    events_client_enter_state(c, EVENTS_CLIENT_CLOSED, NULL);
-    if (!c->freed)
-        events_client_publish_ws_fail(c, 0, -ECANCELED, "the client was stopped");
 }
 
 static void on_timer_closed(uv_handle_t *handle)

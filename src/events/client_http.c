@@ -12,8 +12,6 @@
 #include "core/log.h"
 #include "events/client_internal.h"
 
-#define HTTP_MAX_HEADER_BYTES (64 * 1024)
-
 void events_client_http_describe_body(const struct http_message *m, char *out, size_t out_len)
 {
     out[0] = '\0';
@@ -50,7 +48,6 @@ static int http_client_ready(struct events_client *c)
     config.host_header = c->http.host_header;
     config.tls = c->http.secure ? c->tls : NULL;
     config.proxy = c->use_http_proxy ? &c->http_proxy : NULL;
-    config.limits.max_header_bytes = HTTP_MAX_HEADER_BYTES;
     config.limits.max_body_bytes = EVENTS_CLIENT_MAX_HTTP_RESPONSE;
     config.retry_on_reused = 1; /* a publish the server never saw is safe to send again */
     config.on_released = http_client_released;

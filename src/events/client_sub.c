@@ -181,8 +181,3 @@ void events_client_unsubscribe(struct events_subscription *s)
     if (!c->freed)
         events_client_arm_request_timer(c);
 }
-
-const char *events_subscription_channel(const struct events_subscription *s)
-{
-    return s->channel;
-}

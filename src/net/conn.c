@@ -856,11 +856,6 @@ void conn_set_output_limit(struct conn *conn, size_t limit)
     conn->output_limit = limit;
 }
 
-int conn_is_tls(const struct conn *conn)
-{
-    return conn->tls != NULL;
-}
-
 const char *conn_peer_name(const struct conn *conn)
 {
     return conn->peer;

@@ -105,7 +105,6 @@ enum conn_state conn_get_state(const struct conn *conn);
 /* Stops/starts reading (back-pressure). */
 void conn_pause_reading(struct conn *conn);
 void conn_resume_reading(struct conn *conn);
-int conn_is_tls(const struct conn *conn);
 /* "ip:port" of the peer. */
 const char *conn_peer_name(const struct conn *conn);
 

@@ -129,11 +129,6 @@ int http_exchange_body_too_large(const struct http_exchange *ex)
     return ex->too_large;
 }
 
-size_t http_exchange_body_received(const struct http_exchange *ex)
-{
-    return ex->body_received;
-}
-
 void http_exchange_pause_body(struct http_exchange *ex)
 {
     ex->body_paused = 1;
