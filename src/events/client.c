@@ -234,8 +234,8 @@ static int parse_urls(struct events_client *c, const struct events_client_config
                                 c->http.host[0] ? "must be http:// or https://" : why);
         return -EINVAL;
     }
-    snprintf(c->http_path, sizeof(c->http_path), "%s",
-             strcmp(c->http.path, "/") == 0 ? "/event" : c->http.path);
+    if (strcmp(c->http.path, "/") == 0)
+        snprintf(c->http.path, sizeof(c->http.path), "/event"); /* the endpoint's usual path */
     char derived[URL_MAX_LENGTH + 1];
     const char *realtime = config->realtime_url;
     if (!realtime) {
@@ -405,7 +405,7 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
     init_timer(c, &c->request_timer);
     init_timer(c, &c->kick_timer);
     log_debug("client for %s://%s%s (realtime %s://%s%s), %s auth", url_scheme_name(c->http.scheme),
-              c->http.host_header, c->http_path, url_scheme_name(c->realtime.scheme),
+              c->http.host_header, c->http.path, url_scheme_name(c->realtime.scheme),
               c->realtime.host_header, c->realtime.path,
               events_client_auth_is_iam(c) ? "IAM" : "API key");
     *out = c;

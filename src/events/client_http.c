@@ -142,8 +142,7 @@ static void http_send(struct events_client *c, struct publish *p)
 {
     struct buf headers = BUF_INIT, body = BUF_INIT;
     char cause[CAUSE_SIZE] = "", target[URL_MAX_PATH + URL_MAX_QUERY + 2];
-    snprintf(target, sizeof(target), "%s%s%s", c->http_path, c->http.query[0] ? "?" : "",
-             c->http.query);
+    url_target(&c->http, target, sizeof(target)); /* sized for the longest */
     int rc = build_request(c, p, &headers, &body, cause, sizeof(cause));
     if (rc == 0) {
         struct http_client_request request = {"POST", target, buf_bytes(&headers), buf_bytes(&body),

@@ -97,9 +97,8 @@ struct events_client {
     struct conn_context *conns;
     int own_conns;
     struct tls_config *tls;
-    struct url http;
+    struct url http; /* its path is "/event" when the URL names none */
     struct url realtime;
-    char http_path[URL_MAX_PATH + 1]; /* "/event" when the URL names none */
     char *api_key;
     char *access_key_id;
     char *secret_access_key;
