@@ -706,13 +706,6 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     fail(conn, status, cause);
 }
 
-int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
-                 const char *server_name, const struct conn_callbacks *callbacks, void *user,
-                 struct conn **out)
-{
-    return conn_connect_via(ctx, host, port, tls, server_name, NULL, callbacks, user, out);
-}
-
 static int tunnel_new(struct conn *conn, const struct proxy_config *proxy, const char *host,
                       uint16_t port)
 {
