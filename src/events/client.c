@@ -435,17 +435,13 @@ static void fail_all_publishes(struct events_client *c)
     if (c->http_current) {
         struct publish *p = c->http_current;
         c->http_current = NULL;
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: the client was freed", p->channel);
-        events_client_publish_fail(p, -ECANCELED, NULL, cause);
+        events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
     events_client_http_fail_queue(c, -ECANCELED, "the client was freed");
     while (c->ws_publishes.head) {
         struct publish *p = c->ws_publishes.head;
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: the client was freed", p->channel);
-        events_client_publish_fail(p, -ECANCELED, NULL, cause);
+        events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
 }
 
