@@ -358,8 +358,8 @@ static void tether_connect(struct client *c)
     struct http_limits limits = {16 * 1024, 16 * 1024};
     http_reader_init(&c->http, HTTP_RESPONSE, &limits);
     c->http_live = 1;
-    int rc = conn_connect(B.conns, HOST, (uint16_t)B.opt.port, NULL, NULL, &tether_conn_callbacks,
-                          c, &c->conn);
+    int rc = conn_connect_via(B.conns, HOST, (uint16_t)B.opt.port, NULL, NULL, NULL,
+                              &tether_conn_callbacks, c, &c->conn);
     if (rc < 0)
         fatal("connect: %s", strerror(-rc));
     B.open_clients++;
@@ -751,8 +751,8 @@ static const struct conn_callbacks lean_redis_callbacks = {lean_redis_on_open, l
 static void redis_connect(struct client *c)
 {
     if (!B.opt.hiredis_client) {
-        int rc = conn_connect(B.conns, HOST, (uint16_t)B.opt.port, NULL, NULL,
-                              &lean_redis_callbacks, c, &c->conn);
+        int rc = conn_connect_via(B.conns, HOST, (uint16_t)B.opt.port, NULL, NULL, NULL,
+                                  &lean_redis_callbacks, c, &c->conn);
         if (rc < 0)
             fatal("connect: %s", strerror(-rc));
         B.open_clients++;

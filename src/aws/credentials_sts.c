@@ -268,7 +268,7 @@ static int sts_send(const char *endpoint, const struct url *u, const struct buf 
     const char *bundle = env_nonempty("AWS_CA_BUNDLE");
     int rc = u->secure ? tls_config_new_client(bundle, 1, &config.tls, cause, cause_len) : 0;
     char target[URL_MAX_PATH + URL_MAX_QUERY + 2];
-    snprintf(target, sizeof(target), "%s%s%s", u->path, u->query[0] ? "?" : "", u->query);
+    url_target(u, target, sizeof(target)); /* sized for the longest */
     struct http_client_request request = {"POST", target, buf_bytes(headers), buf_bytes(body),
                                           buf_length(body)};
     struct sts_answer answer = {.out = out};

@@ -2,62 +2,29 @@
  * on the one HTTP client (net/http_client.h). */
 #include "bridge_runtime/runtime_client.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define LOG_MODULE "runtime"
-#include "core/log.h"
 #include "net/http_client.h"
 
 /* GET /next may carry a 6 MB event; Lambda answers little else. */
-#define ANSWER_MAX_HEADER_BYTES (64 * 1024)
 #define ANSWER_MAX_BODY_BYTES (7 * 1024 * 1024)
 
+/* The call's state is the HTTP client's own (http_client_state); this only
+ * adds the Runtime API's limits and names it in transport failures. */
 struct runtime_client {
     struct http_client *http;
-    enum runtime_client_state state;
     runtime_answer_cb on_answer;
     void *ctx;
 };
-
-const char *runtime_client_state_name(enum runtime_client_state state)
-{
-    switch (state) {
-    case RUNTIME_CLIENT_IDLE:
-        return "idle";
-    case RUNTIME_CLIENT_CALLING:
-        return "calling";
-    case RUNTIME_CLIENT_STREAMING:
-        return "streaming";
-    case RUNTIME_CLIENT_STREAM_ENDED:
-        return "stream-ended";
-    }
-    return "?";
-}
-
-/* The only place the state changes. */
-static void set_state(struct runtime_client *rc, enum runtime_client_state state)
-{
-    if (rc->state != state)
-        log_trace("%s -> %s", runtime_client_state_name(rc->state),
-                  runtime_client_state_name(state));
-    rc->state = state;
-}
-
-enum runtime_client_state runtime_client_state(const struct runtime_client *rc)
-{
-    return rc->state;
-}
 
 static void on_http_answer(void *user, int status, const struct http_message *m, const char *cause)
 {
     struct runtime_client *rc = user;
     runtime_answer_cb cb = rc->on_answer;
     rc->on_answer = NULL;
-    set_state(rc, RUNTIME_CLIENT_IDLE);
     char why[512];
     if (status < 0)
         snprintf(why, sizeof(why), "Runtime API: %s", cause ? cause : "request failed");
@@ -72,7 +39,6 @@ struct runtime_client *runtime_client_new(struct conn_context *conns, const char
     if (!rc)
         return NULL;
     struct http_client_config config = {.host = host, .port = port};
-    config.limits.max_header_bytes = ANSWER_MAX_HEADER_BYTES;
     config.limits.max_body_bytes = ANSWER_MAX_BODY_BYTES;
     if (http_client_new(conns, &config, &rc->http) < 0) {
         free(rc);
@@ -89,60 +55,38 @@ void runtime_client_free(struct runtime_client *rc)
     free(rc);
 }
 
-static int begin(struct runtime_client *rc, enum runtime_client_state state,
-                 runtime_answer_cb on_answer, void *ctx)
-{
-    if (rc->state != RUNTIME_CLIENT_IDLE)
-        return -EBUSY;
-    rc->on_answer = on_answer;
-    rc->ctx = ctx;
-    set_state(rc, state);
-    return 0;
-}
-
-/* A call that could not start leaves the client idle. */
-static int started(struct runtime_client *rc, int err)
-{
-    if (err < 0) {
-        rc->on_answer = NULL;
-        set_state(rc, RUNTIME_CLIENT_IDLE);
-    }
-    return err;
-}
-
 int runtime_client_request(struct runtime_client *rc, const char *method, const char *path,
                            const char *headers, const void *body, size_t len,
                            runtime_answer_cb on_answer, void *ctx)
 {
-    int err = begin(rc, RUNTIME_CLIENT_CALLING, on_answer, ctx);
-    if (err < 0)
-        return err;
     struct http_client_request request = {method, path, headers, body, len};
-    return started(rc, http_client_request(rc->http, &request, on_http_answer, rc));
+    int err = http_client_request(rc->http, &request, on_http_answer, rc);
+    if (err == 0) {
+        rc->on_answer = on_answer;
+        rc->ctx = ctx;
+    }
+    return err;
 }
 
 int runtime_client_stream_begin(struct runtime_client *rc, const char *path, const char *headers,
                                 runtime_answer_cb on_answer, void *ctx)
 {
-    int err = begin(rc, RUNTIME_CLIENT_STREAMING, on_answer, ctx);
-    if (err < 0)
-        return err;
     struct http_client_request request = {"POST", path, headers, NULL, 0};
-    return started(rc, http_client_stream_begin(rc->http, &request, on_http_answer, rc));
+    int err = http_client_stream_begin(rc->http, &request, on_http_answer, rc);
+    if (err == 0) {
+        rc->on_answer = on_answer;
+        rc->ctx = ctx;
+    }
+    return err;
 }
 
 int runtime_client_stream_write(struct runtime_client *rc, const void *data, size_t len)
 {
-    if (rc->state != RUNTIME_CLIENT_STREAMING)
-        return -EPIPE;
     return http_client_stream_write(rc->http, data, len);
 }
 
 int runtime_client_stream_end(struct runtime_client *rc, const char *trailers)
 {
-    if (rc->state != RUNTIME_CLIENT_STREAMING)
-        return -EPIPE;
-    set_state(rc, RUNTIME_CLIENT_STREAM_ENDED);
     return http_client_stream_end(rc->http, trailers);
 }
 

@@ -3,7 +3,8 @@
  * one request at a time, reconnecting when the service closed it. Request
  * bodies are sent whole or streamed with chunked encoding and trailers
  * (response streaming). The answer callback never runs inside the call that
- * made the request; runtime_client_free may be called from it. */
+ * made the request; runtime_client_free may be called from it. The call's
+ * state is the HTTP client's (enum http_client_state). */
 #ifndef TETHER_BRIDGE_RUNTIME_CLIENT_H
 #define TETHER_BRIDGE_RUNTIME_CLIENT_H
 
@@ -16,14 +17,6 @@
 #include "net/http.h"
 
 struct runtime_client;
-
-/* The call in progress. */
-enum runtime_client_state {
-    RUNTIME_CLIENT_IDLE,
-    RUNTIME_CLIENT_CALLING,      /* a whole request is out; waiting for its answer */
-    RUNTIME_CLIENT_STREAMING,    /* a streamed POST: its body is being written */
-    RUNTIME_CLIENT_STREAM_ENDED, /* the streamed body has ended; waiting for the answer */
-};
 
 /* The answer: status < 0 is a transport failure (cause set), else the HTTP
  * status with the message (borrowed for the call). */
@@ -45,9 +38,6 @@ int runtime_client_stream_begin(struct runtime_client *rc, const char *path, con
                                 runtime_answer_cb on_answer, void *ctx);
 int runtime_client_stream_write(struct runtime_client *rc, const void *data, size_t len);
 int runtime_client_stream_end(struct runtime_client *rc, const char *trailers);
-
-enum runtime_client_state runtime_client_state(const struct runtime_client *rc);
-const char *runtime_client_state_name(enum runtime_client_state state);
 
 /* The answer to GET /next written back as HTTP/1.1 text (status line,
  * headers, blank line, body): what the bridge relays as Next. */

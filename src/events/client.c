@@ -64,11 +64,6 @@ void events_client_enter_state(struct events_client *c, enum events_client_state
         c->on_state(c->user, state, cause);
 }
 
-enum events_client_state events_client_get_state(const struct events_client *c)
-{
-    return c->state;
-}
-
 const char *events_client_last_error(const struct events_client *c)
 {
     return c->last_error;
@@ -239,8 +234,8 @@ static int parse_urls(struct events_client *c, const struct events_client_config
                                 c->http.host[0] ? "must be http:// or https://" : why);
         return -EINVAL;
     }
-    snprintf(c->http_path, sizeof(c->http_path), "%s",
-             strcmp(c->http.path, "/") == 0 ? "/event" : c->http.path);
+    if (strcmp(c->http.path, "/") == 0)
+        snprintf(c->http.path, sizeof(c->http.path), "/event"); /* the endpoint's usual path */
     char derived[URL_MAX_LENGTH + 1];
     const char *realtime = config->realtime_url;
     if (!realtime) {
@@ -410,7 +405,7 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
     init_timer(c, &c->request_timer);
     init_timer(c, &c->kick_timer);
     log_debug("client for %s://%s%s (realtime %s://%s%s), %s auth", url_scheme_name(c->http.scheme),
-              c->http.host_header, c->http_path, url_scheme_name(c->realtime.scheme),
+              c->http.host_header, c->http.path, url_scheme_name(c->realtime.scheme),
               c->realtime.host_header, c->realtime.path,
               events_client_auth_is_iam(c) ? "IAM" : "API key");
     *out = c;
@@ -428,18 +423,6 @@ int events_client_start(struct events_client *c)
     return 0;
 }
 
-void events_client_stop(struct events_client *c)
-{
-    if (c->freed)
-        return;
-    c->started = 0;
-    uv_timer_stop(&c->backoff_timer);
-    events_client_ws_detach(c, 0, NULL);
-    events_client_enter_state(c, EVENTS_CLIENT_CLOSED, NULL);
-    if (!c->freed)
-        events_client_publish_ws_fail(c, 0, -ECANCELED, "the client was stopped");
-}
-
 static void on_timer_closed(uv_handle_t *handle)
 {
     struct events_client *c = handle->data;
@@ -452,17 +435,13 @@ static void fail_all_publishes(struct events_client *c)
     if (c->http_current) {
         struct publish *p = c->http_current;
         c->http_current = NULL;
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: the client was freed", p->channel);
-        events_client_publish_fail(p, -ECANCELED, NULL, cause);
+        events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
     events_client_http_fail_queue(c, -ECANCELED, "the client was freed");
     while (c->ws_publishes.head) {
         struct publish *p = c->ws_publishes.head;
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: the client was freed", p->channel);
-        events_client_publish_fail(p, -ECANCELED, NULL, cause);
+        events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
 }
 

@@ -6,8 +6,8 @@
  * Threads and blocking: every function must be called on the loop's thread;
  * none blocks. Callbacks run on that loop. subscribe, unsubscribe and the
  * publish calls never run a callback before they return (their work is done
- * from the loop); start and stop report their state change at once, stop
- * also fails pending WebSocket publishes, and free cancels publishes (below).
+ * from the loop); start reports its state change at once, and free cancels
+ * publishes (below).
  * Any callback may call any function here, events_client_free included.
  *
  * Ownership:
@@ -56,7 +56,7 @@ enum events_client_state {
     EVENTS_CLIENT_INITIALIZING, /* connection_init sent, waiting for connection_ack */
     EVENTS_CLIENT_READY,        /* acknowledged: subscriptions and publishes flow */
     EVENTS_CLIENT_BACKOFF,      /* connection lost or refused; waiting to retry */
-    EVENTS_CLIENT_CLOSED,       /* stopped, or lost with reconnect off */
+    EVENTS_CLIENT_CLOSED,       /* lost with reconnect off */
 };
 
 struct events_client;
@@ -115,14 +115,9 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
 /* Starts (or, from BACKOFF or CLOSED, restarts at once) the realtime
  * connection. HTTP publishes need no start. Returns 0 or -EINVAL after free. */
 int events_client_start(struct events_client *client);
-/* Closes the realtime connection and goes CLOSED (no reconnect). WebSocket
- * publishes still pending fail with -ECANCELED; subscriptions are kept and
- * sent again by the next events_client_start(). */
-void events_client_stop(struct events_client *client);
 /* See "Ownership" above. NULL is ignored. */
 void events_client_free(struct events_client *client);
 
-enum events_client_state events_client_get_state(const struct events_client *client);
 const char *events_client_state_name(enum events_client_state state);
 /* Why the last connection ended ("" if none); valid until the next change. */
 const char *events_client_last_error(const struct events_client *client);
@@ -149,8 +144,6 @@ int events_client_subscribe(struct events_client *client, const char *channel,
 /* Stops delivery at once (no callback for this subscription runs after it
  * returns), tells the server, and frees the handle. Safe inside callbacks. */
 void events_client_unsubscribe(struct events_subscription *sub);
-/* The channel in normal form (leading '/'). */
-const char *events_subscription_channel(const struct events_subscription *sub);
 
 /* ---- publishing ---- */
 
@@ -160,7 +153,7 @@ struct events_publish_result {
      * server refused: publish_error, error, or non-2xx HTTP), -EPROTO
      * (unreadable answer), -ETIMEDOUT, -ECONNRESET (connection lost before
      * the answer; the events may or may not have been delivered),
-     * -ECANCELED (stopped or freed), or another -errno from the network. */
+     * -ECANCELED (freed), or another -errno from the network. */
     int status;
     const char *cause;      /* set when status < 0 or failed_count > 0 */
     const char *error_type; /* server's first errorType, or NULL */

@@ -109,7 +109,7 @@ static int append_iam_auth(const struct events_client *c, struct buf *out, const
     };
     struct sigv4_request req = {
         .method = "POST",
-        .path = c->http_path,
+        .path = c->http.path,
         .headers = headers,
         .header_count = sizeof(headers) / sizeof(headers[0]),
         .body = body,
@@ -176,7 +176,7 @@ int events_client_auth_append_http(const struct events_client *c, struct buf *ou
     };
     struct sigv4_request req = {
         .method = "POST",
-        .path = c->http_path,
+        .path = c->http.path,
         .query = c->http.query,
         .headers = headers,
         .header_count = sizeof(headers) / sizeof(headers[0]),

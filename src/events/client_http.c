@@ -12,8 +12,6 @@
 #include "core/log.h"
 #include "events/client_internal.h"
 
-#define HTTP_MAX_HEADER_BYTES (64 * 1024)
-
 void events_client_http_describe_body(const struct http_message *m, char *out, size_t out_len)
 {
     out[0] = '\0';
@@ -50,7 +48,6 @@ static int http_client_ready(struct events_client *c)
     config.host_header = c->http.host_header;
     config.tls = c->http.secure ? c->tls : NULL;
     config.proxy = c->use_http_proxy ? &c->http_proxy : NULL;
-    config.limits.max_header_bytes = HTTP_MAX_HEADER_BYTES;
     config.limits.max_body_bytes = EVENTS_CLIENT_MAX_HTTP_RESPONSE;
     config.retry_on_reused = 1; /* a publish the server never saw is safe to send again */
     config.on_released = http_client_released;
@@ -73,9 +70,7 @@ void events_client_http_fail_queue(struct events_client *c, int status, const ch
     while (c->http_queue.head) {
         struct publish *p = c->http_queue.head;
         events_client_publish_queue_remove(&c->http_queue, p);
-        char cause[CAUSE_SIZE + 64];
-        snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, why);
-        events_client_publish_fail(p, status, NULL, cause);
+        events_client_publish_fail(p, status, NULL, "%s", why);
     }
 }
 
@@ -96,14 +91,11 @@ static int build_request(const struct events_client *c, const struct publish *p,
 static void finish_http_publish(struct publish *p, const struct http_message *m)
 {
     json_t *root = json_loadb(buf_bytes(&m->body), buf_length(&m->body), 0, NULL);
-    char cause[CAUSE_SIZE + 64];
     if (m->status >= 200 && m->status < 300) {
         if (json_is_object(root)) {
             events_client_publish_report_success(p, root);
         } else {
-            snprintf(cause, sizeof(cause), "publish to %s: unreadable answer (HTTP %d)", p->channel,
-                     m->status);
-            events_client_publish_fail(p, -EPROTO, NULL, cause);
+            events_client_publish_fail(p, -EPROTO, NULL, "unreadable answer (HTTP %d)", m->status);
         }
         json_decref(root);
         return;
@@ -116,10 +108,8 @@ static void finish_http_publish(struct publish *p, const struct http_message *m)
     else
         events_client_http_describe_body(m, errors, sizeof(errors));
     int status = m->status == 401 || m->status == 403 ? -EACCES : events_client_error_status(type);
-    snprintf(cause, sizeof(cause), "publish to %s failed: HTTP %d%s%s", p->channel, m->status,
-             errors[0] ? ": " : "", errors);
-    log_debug("%s", cause);
-    events_client_publish_fail(p, status, type, cause);
+    events_client_publish_fail(p, status, type, "HTTP %d%s%s", m->status, errors[0] ? ": " : "",
+                               errors);
     json_decref(root);
 }
 
@@ -131,10 +121,7 @@ static void on_http_answer(void *user, int status, const struct http_message *m,
     if (status >= 0) {
         finish_http_publish(p, m);
     } else {
-        char why[CAUSE_SIZE + 64];
-        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel, cause);
-        log_debug("%s", why);
-        events_client_publish_fail(p, status, NULL, why);
+        events_client_publish_fail(p, status, NULL, "%s", cause);
     }
     if (!c->freed)
         events_client_http_pump(c);
@@ -145,8 +132,7 @@ static void http_send(struct events_client *c, struct publish *p)
 {
     struct buf headers = BUF_INIT, body = BUF_INIT;
     char cause[CAUSE_SIZE] = "", target[URL_MAX_PATH + URL_MAX_QUERY + 2];
-    snprintf(target, sizeof(target), "%s%s%s", c->http_path, c->http.query[0] ? "?" : "",
-             c->http.query);
+    url_target(&c->http, target, sizeof(target)); /* sized for the longest */
     int rc = build_request(c, p, &headers, &body, cause, sizeof(cause));
     if (rc == 0) {
         struct http_client_request request = {"POST", target, buf_bytes(&headers), buf_bytes(&body),
@@ -159,10 +145,7 @@ static void http_send(struct events_client *c, struct publish *p)
     buf_free(&headers);
     buf_free(&body);
     if (rc < 0) {
-        char why[CAUSE_SIZE + 64];
-        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel,
-                 cause[0] ? cause : strerror(-rc));
-        events_client_publish_fail(p, rc, NULL, why);
+        events_client_publish_fail(p, rc, NULL, "%s", cause[0] ? cause : strerror(-rc));
         return;
     }
     c->http_current = p;
@@ -200,20 +183,19 @@ int events_client_http_expire(struct events_client *c, uint64_t now)
     struct publish *p = c->http_current;
     if (p && p->deadline <= now) {
         c->http_current = NULL;
-        snprintf(cause, sizeof(cause), "publish to %s failed: no HTTP %s within %u ms", p->channel,
+        snprintf(cause, sizeof(cause), "no HTTP %s within %u ms",
                  http_client_connected(c->http_client) ? "answer" : "connection",
                  c->request_timeout_ms);
         http_client_cancel(c->http_client, -ETIMEDOUT, cause);
-        events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
+        events_client_publish_fail(p, -ETIMEDOUT, NULL, "%s", cause);
         return 1;
     }
     for (p = c->http_queue.head; p; p = p->next) {
         if (p->deadline > now)
             continue;
         events_client_publish_queue_remove(&c->http_queue, p);
-        snprintf(cause, sizeof(cause), "publish to %s failed: no HTTP connection within %u ms",
-                 p->channel, c->request_timeout_ms);
-        events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
+        events_client_publish_fail(p, -ETIMEDOUT, NULL, "no HTTP connection within %u ms",
+                                   c->request_timeout_ms);
         return 1;
     }
     return 0;

@@ -97,9 +97,8 @@ struct events_client {
     struct conn_context *conns;
     int own_conns;
     struct tls_config *tls;
-    struct url http;
+    struct url http; /* its path is "/event" when the URL names none */
     struct url realtime;
-    char http_path[URL_MAX_PATH + 1]; /* "/event" when the URL names none */
     char *api_key;
     char *access_key_id;
     char *secret_access_key;
@@ -197,9 +196,11 @@ void events_client_ws_send_waiting(struct events_client *c);
 
 struct events_subscription *events_client_sub_find(struct events_client *c, const char *id);
 void events_client_sub_unlink(struct events_client *c, struct events_subscription *s);
-/* Removes a subscription and reports why; the handle dies afterwards. */
+/* Removes a subscription and reports why: "subscribe CHANNEL failed: " and
+ * the formatted reason (also logged at debug level); the handle dies
+ * afterwards. */
 void events_client_sub_fail(struct events_client *c, struct events_subscription *s, int status,
-                            const char *cause);
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void events_client_sub_send(struct events_client *c, struct events_subscription *s);
 /* subscribe_success or subscribe_error for a subscription in SUB_SENT. */
 void events_client_sub_on_answer(struct events_client *c, const struct events_message *m,
@@ -219,9 +220,10 @@ int events_client_publish_new(const char *channel, const char *const *events, si
 /* Reports a publish answer: arrays of successful and failed events (the
  * publish_success message or the HTTP 200 body). Frees p. */
 void events_client_publish_report_success(struct publish *p, const json_t *root);
-/* Reports a failure and frees p. */
+/* Reports a failure whose cause is "publish to CHANNEL failed: " and the
+ * formatted reason (also logged at debug level), and frees p. */
 void events_client_publish_fail(struct publish *p, int status, const char *error_type,
-                                const char *cause);
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Fails WebSocket publishes (only those sent on the lost link, or all), one at
  * a time so a callback may free the client. Returns -ECANCELED if it did. */
 int events_client_publish_ws_fail(struct events_client *c, int only_sent, int status,

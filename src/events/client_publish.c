@@ -3,6 +3,7 @@
  * and publishing over the realtime WebSocket: send, answer, failure and
  * deadline. HTTP publishes are sent by client_http.c. See client_internal.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +112,17 @@ static void report_publish(struct publish *p, const struct events_publish_result
 }
 
 void events_client_publish_fail(struct publish *p, int status, const char *error_type,
-                                const char *cause)
+                                const char *fmt, ...)
 {
+    char cause[CAUSE_SIZE + 64];
+    int n = snprintf(cause, sizeof(cause), "publish to %s failed: ", p->channel);
+    if (n > 0 && (size_t)n < sizeof(cause)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cause + n, sizeof(cause) - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    log_debug("%s", cause);
     struct events_publish_result r = {
         .status = status,
         .cause = cause,
@@ -163,10 +173,8 @@ int events_client_publish_ws_fail(struct events_client *c, int only_sent, int st
         if (!p)
             return 0;
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        char cause[CAUSE_SIZE];
-        snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, why);
         int was_freed = c->freed;
-        events_client_publish_fail(p, status, NULL, cause);
+        events_client_publish_fail(p, status, NULL, "%s", why);
         if (c->freed && !was_freed)
             return -ECANCELED;
     }
@@ -194,10 +202,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
     if (rc < 0) {
         buf_free(&message);
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        char why[CAUSE_SIZE + 64];
-        snprintf(why, sizeof(why), "publish to %s failed: %s", p->channel,
-                 cause[0] ? cause : strerror(-rc));
-        events_client_publish_fail(p, rc, NULL, why);
+        events_client_publish_fail(p, rc, NULL, "%s", cause[0] ? cause : strerror(-rc));
         return;
     }
     p->sent = 1;
@@ -216,24 +221,20 @@ void events_client_publish_ws_on_answer(struct events_client *c, const struct ev
         events_client_publish_report_success(p, m->root);
         return;
     }
-    char errors[CAUSE_SIZE], cause[CAUSE_SIZE + 64];
+    char errors[CAUSE_SIZE];
     const char *type;
     events_client_format_errors(m->errors, errors, sizeof(errors), &type);
-    snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, errors);
-    log_debug("%s", cause);
-    events_client_publish_fail(p, events_client_error_status(type), type, cause);
+    events_client_publish_fail(p, events_client_error_status(type), type, "%s", errors);
 }
 
 int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
 {
-    char cause[CAUSE_SIZE];
     for (struct publish *p = c->ws_publishes.head; p; p = p->next) {
         if (p->deadline > now)
             continue;
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        snprintf(cause, sizeof(cause), "publish to %s failed: %s within %u ms", p->channel,
-                 p->sent ? "no answer" : "not connected", c->request_timeout_ms);
-        events_client_publish_fail(p, -ETIMEDOUT, NULL, cause);
+        events_client_publish_fail(p, -ETIMEDOUT, NULL, "%s within %u ms",
+                                   p->sent ? "no answer" : "not connected", c->request_timeout_ms);
         return 1;
     }
     return 0;

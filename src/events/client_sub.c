@@ -2,6 +2,7 @@
  * messages sent for them (again after every reconnect), their answers and
  * deadlines, and data delivery. See client_internal.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,16 @@ void events_client_sub_unlink(struct events_client *c, struct events_subscriptio
 }
 
 void events_client_sub_fail(struct events_client *c, struct events_subscription *s, int status,
-                            const char *cause)
+                            const char *fmt, ...)
 {
+    char cause[CAUSE_SIZE + 64];
+    int n = snprintf(cause, sizeof(cause), "subscribe %s failed: ", s->channel);
+    if (n > 0 && (size_t)n < sizeof(cause)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cause + n, sizeof(cause) - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
     events_client_sub_unlink(c, s);
     s->dead = 1;
     log_debug("%s", cause);
@@ -57,10 +66,7 @@ void events_client_sub_send(struct events_client *c, struct events_subscription 
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);
-        char why[CAUSE_SIZE + 64];
-        snprintf(why, sizeof(why), "subscribe %s failed: %s", s->channel,
-                 cause[0] ? cause : strerror(-rc));
-        events_client_sub_fail(c, s, rc, why);
+        events_client_sub_fail(c, s, rc, "%s", cause[0] ? cause : strerror(-rc));
         return;
     }
     s->state = SUB_SENT;
@@ -81,11 +87,10 @@ void events_client_sub_on_answer(struct events_client *c, const struct events_me
             s->on_result(s->user, s, 0, NULL);
         return;
     }
-    char errors[CAUSE_SIZE], cause[CAUSE_SIZE + 64];
+    char errors[CAUSE_SIZE];
     const char *type;
     events_client_format_errors(m->errors, errors, sizeof(errors), &type);
-    snprintf(cause, sizeof(cause), "subscribe %s failed: %s", s->channel, errors);
-    events_client_sub_fail(c, s, events_client_error_status(type), cause);
+    events_client_sub_fail(c, s, events_client_error_status(type), "%s", errors);
     events_client_arm_request_timer(c);
 }
 
@@ -106,16 +111,14 @@ void events_client_sub_on_data(struct events_client *c, const struct events_mess
 
 int events_client_sub_expire(struct events_client *c, uint64_t now)
 {
-    char cause[CAUSE_SIZE];
     for (struct events_subscription *s = c->subs; s; s = s->next) {
         if (s->state != SUB_SENT || s->deadline > now)
             continue;
-        snprintf(cause, sizeof(cause), "subscribe %s failed: no answer within %u ms", s->channel,
-                 c->request_timeout_ms);
         if (c->link && c->state == EVENTS_CLIENT_READY)
             events_client_ws_send_simple(c, "unsubscribe", s->id);
         if (!s->dead && !c->freed)
-            events_client_sub_fail(c, s, -ETIMEDOUT, cause);
+            events_client_sub_fail(c, s, -ETIMEDOUT, "no answer within %u ms",
+                                   c->request_timeout_ms);
         return 1;
     }
     return 0;
@@ -180,9 +183,4 @@ void events_client_unsubscribe(struct events_subscription *s)
     free(s);
     if (!c->freed)
         events_client_arm_request_timer(c);
-}
-
-const char *events_subscription_channel(const struct events_subscription *s)
-{
-    return s->channel;
 }

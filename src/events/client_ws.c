@@ -412,13 +412,10 @@ static void on_error_message(struct events_client *c, const struct events_messag
     struct events_subscription *s = events_client_sub_find(c, m->id);
     struct publish *p = events_client_publish_ws_find(c, m->id);
     if (s && s->state == SUB_SENT) {
-        snprintf(cause, sizeof(cause), "subscribe %s failed: %s", s->channel, errors);
-        events_client_sub_fail(c, s, events_client_error_status(type), cause);
+        events_client_sub_fail(c, s, events_client_error_status(type), "%s", errors);
     } else if (p) {
         events_client_publish_queue_remove(&c->ws_publishes, p);
-        snprintf(cause, sizeof(cause), "publish to %s failed: %s", p->channel, errors);
-        log_debug("%s", cause);
-        events_client_publish_fail(p, events_client_error_status(type), type, cause);
+        events_client_publish_fail(p, events_client_error_status(type), type, "%s", errors);
     } else if (c->state != EVENTS_CLIENT_READY) {
         snprintf(cause, sizeof(cause), "server error during the handshake: %s", errors);
         events_client_ws_lost(c, cause);

@@ -706,13 +706,6 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     fail(conn, status, cause);
 }
 
-int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
-                 const char *server_name, const struct conn_callbacks *callbacks, void *user,
-                 struct conn **out)
-{
-    return conn_connect_via(ctx, host, port, tls, server_name, NULL, callbacks, user, out);
-}
-
 static int tunnel_new(struct conn *conn, const struct proxy_config *proxy, const char *host,
                       uint16_t port)
 {
@@ -854,11 +847,6 @@ void *conn_user(const struct conn *conn)
 void conn_set_output_limit(struct conn *conn, size_t limit)
 {
     conn->output_limit = limit;
-}
-
-int conn_is_tls(const struct conn *conn)
-{
-    return conn->tls != NULL;
 }
 
 const char *conn_peer_name(const struct conn *conn)

@@ -63,12 +63,9 @@ void conn_context_free(struct conn_context *ctx);
 uv_loop_t *conn_context_loop(struct conn_context *ctx);
 
 /* Starts connecting to host:port (a name is resolved first). tls may be NULL;
- * with TLS, server_name is the SNI/verification name (default: host). */
-int conn_connect(struct conn_context *ctx, const char *host, uint16_t port, struct tls_config *tls,
-                 const char *server_name, const struct conn_callbacks *callbacks, void *user,
-                 struct conn **out);
-/* The same through an HTTP proxy (net/proxy.h; NULL: direct): TCP to the
- * proxy, a CONNECT tunnel to host:port, then TLS (if any) inside it; on_open
+ * with TLS, server_name is the SNI/verification name (default: host).
+ * Through an HTTP proxy (net/proxy.h; NULL: direct) it is TCP to the proxy, a
+ * CONNECT tunnel to host:port, then TLS (if any) inside it; on_open
  * reports once the tunnel (and TLS) is up, or the proxy's refusal (-EACCES
  * for 407 or 401, -ECONNREFUSED for other answers, -EPROTO for garbage). The proxy
  * settings are copied. */
@@ -105,7 +102,6 @@ enum conn_state conn_get_state(const struct conn *conn);
 /* Stops/starts reading (back-pressure). */
 void conn_pause_reading(struct conn *conn);
 void conn_resume_reading(struct conn *conn);
-int conn_is_tls(const struct conn *conn);
 /* "ip:port" of the peer. */
 const char *conn_peer_name(const struct conn *conn);
 

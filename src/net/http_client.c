@@ -398,21 +398,13 @@ int http_client_request(struct http_client *c, const struct http_client_request 
     char framing[48];
     snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", r->body_len);
     set_state(c, HTTP_CLIENT_WAITING);
-    if (c->config.retry_on_reused) {
-        rc = format_head(c, r, framing, &c->retained);
-        if (rc == 0 && r->body_len)
-            rc = buf_append(&c->retained, r->body, r->body_len);
-        if (rc == 0)
-            rc = send_bytes(c, buf_bytes(&c->retained), buf_length(&c->retained));
-        return rc < 0 ? abandon(c, rc) : 0;
-    }
-    struct buf head = BUF_INIT;
-    rc = format_head(c, r, framing, &head);
-    if (rc == 0)
-        rc = send_bytes(c, buf_bytes(&head), buf_length(&head));
-    buf_free(&head);
+    rc = format_head(c, r, framing, &c->retained);
     if (rc == 0 && r->body_len)
-        rc = send_bytes(c, r->body, r->body_len);
+        rc = buf_append(&c->retained, r->body, r->body_len);
+    if (rc == 0)
+        rc = send_bytes(c, buf_bytes(&c->retained), buf_length(&c->retained));
+    if (!c->config.retry_on_reused)
+        buf_free(&c->retained); /* kept only to send it again */
     return rc < 0 ? abandon(c, rc) : 0;
 }
 

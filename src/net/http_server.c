@@ -129,11 +129,6 @@ int http_exchange_body_too_large(const struct http_exchange *ex)
     return ex->too_large;
 }
 
-size_t http_exchange_body_received(const struct http_exchange *ex)
-{
-    return ex->body_received;
-}
-
 void http_exchange_pause_body(struct http_exchange *ex)
 {
     ex->body_paused = 1;
@@ -173,11 +168,11 @@ static void write_error_answer(struct http_connection *c, int status, const char
     struct buf headers = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
     char date[32];
     http_date_now(date);
+    int rc = buf_printf(&headers, "Date: %s\r\nConnection: close\r\n", date);
     http_server_error_answer(c->server, status, why, &headers, &body);
-    buf_printf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_reason(status), date);
-    buf_append(&out, buf_bytes(&headers), buf_length(&headers));
-    buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", buf_length(&body));
-    if (buf_append(&out, buf_bytes(&body), buf_length(&body)) == 0)
+    if (rc == 0 && buf_terminate(&headers) == 0 &&
+        http_write_response(&out, status, buf_bytes(&headers), buf_bytes(&body),
+                            buf_length(&body)) == 0)
         conn_write(c->conn, buf_bytes(&out), buf_length(&out));
     buf_free(&headers);
     buf_free(&body);

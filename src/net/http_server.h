@@ -131,8 +131,6 @@ void *http_exchange_user(const struct http_exchange *ex);
 /* In on_head: how to take the body and its cap (0: the server's default). */
 void http_exchange_take_body(struct http_exchange *ex, enum http_body_mode mode, size_t max_bytes);
 int http_exchange_body_too_large(const struct http_exchange *ex);
-/* Body bytes received so far (also those dropped as too large). */
-size_t http_exchange_body_received(const struct http_exchange *ex);
 /* Back-pressure for streamed bodies: stop/restart delivering on_body. */
 void http_exchange_pause_body(struct http_exchange *ex);
 void http_exchange_resume_body(struct http_exchange *ex);

@@ -12,6 +12,7 @@
 
 #include "core/encoding.h"
 #include "core/percent.h"
+#include "net/hostport.h"
 
 /* ---- proxy URLs ---- */
 
@@ -87,40 +88,24 @@ static int parse_port(const char *text, size_t len, uint16_t *out)
     return 0;
 }
 
-/* host[:port] or [v6][:port] */
+/* host[:port] or [v6][:port], the port 80 when none is given, read by the
+ * one HOST:PORT parser (net/hostport.h). */
 static int parse_host_port(struct proxy_config *p, const char *s, size_t len)
 {
-    const char *host = s, *port = NULL;
-    size_t host_len = len;
-    if (len > 0 && s[0] == '[') {
-        const char *close = memchr(s, ']', len);
-        if (!close)
-            return -EINVAL;
-        host = s + 1;
-        host_len = (size_t)(close - s - 1);
-        size_t rest = len - (size_t)(close - s) - 1;
-        if (rest > 0 && close[1] != ':')
-            return -EINVAL;
-        port = rest > 0 ? close + 2 : NULL;
-    } else {
-        const char *colon = memchr(s, ':', len);
-        if (colon) {
-            host_len = (size_t)(colon - s);
-            port = colon + 1;
-        }
-    }
-    if (host_len == 0 || host_len > PROXY_MAX_HOST)
+    char text[PROXY_MAX_HOST + 16], why[120];
+    if (len + sizeof(":80") > sizeof(text))
         return -EINVAL;
-    for (size_t i = 0; i < host_len; i++)
-        if (!isalnum((unsigned char)host[i]) && !strchr("-._:%", host[i]))
-            return -EINVAL;
-    p->port = 80;
-    if (port && parse_port(port, (size_t)(s + len - port), &p->port) < 0)
+    memcpy(text, s, len);
+    text[len] = '\0';
+    const char *colon = strrchr(text, ':'), *bracket = strrchr(text, ']');
+    if (!colon || (bracket && colon < bracket))
+        strcat(text, ":80");
+    struct hostport hp;
+    if (hostport_parse(text, 0, &hp, why, sizeof(why)) < 0)
         return -EINVAL;
-    memcpy(p->host, host, host_len);
-    p->host[host_len] = '\0';
-    for (char *c = p->host; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
+    for (size_t i = 0, n = strlen(hp.host); i <= n; i++) /* the NUL too */
+        p->host[i] = (char)tolower((unsigned char)hp.host[i]);
+    p->port = hp.port;
     return 0;
 }
 
