@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "dev/config.h"
 #include "dev/dev.h"
+#include "dev/state.h"
 
 static const char about[] =
     "Runs the functions of the project (tether.json, found in this directory or a\n"
@@ -38,6 +40,7 @@ struct dev_app {
     uint16_t port;
     int inspect_port; /* 0: off */
     int force;
+    int wrote_state; /* .tether/dev.json is ours to remove */
     int exit_code;
 };
 
@@ -123,8 +126,17 @@ static int show_endpoints(struct dev_app *app)
         if (f->live && dev_function_url(app->dev, f->id, url, sizeof(url)) == 0)
             dev_output_url(&app->out, f->id, url);
     }
-    return dev_output_write_state(&app->out, app->project.root, e->events_http, e->api_key,
-                                  e->lambda);
+    struct dev_state state = {.pid = getpid()};
+    snprintf(state.app, sizeof(state.app), "%s", app->project.app);
+    snprintf(state.stage, sizeof(state.stage), "%s", app->project.stage);
+    snprintf(state.events, sizeof(state.events), "%s", e->events_http);
+    snprintf(state.api_key, sizeof(state.api_key), "%s", e->api_key);
+    snprintf(state.lambda, sizeof(state.lambda), "%s", e->lambda);
+    if (dev_state_write(app->project.root, &state) < 0)
+        return -EIO;
+    app->wrote_state = 1;
+    dev_output_keep_records(&app->out, app->project.root);
+    return 0;
 }
 
 static int start(struct dev_app *app, char *cause, size_t cause_len)
@@ -234,10 +246,10 @@ int cmd_dev_main(int argc, char **argv)
         stop(&app, EXIT_FAILURE_RUNTIME);
     }
     uv_run(app.loop, UV_RUN_DEFAULT);
-    dev_output_remove_state(&app.out, app.project.root);
+    if (app.wrote_state)
+        dev_state_remove(app.project.root);
     dev_free(app.dev);
     dev_config_free(&app.project);
-    dev_output_free(&app.out);
     uv_loop_close(app.loop);
     return app.exit_code;
 }

@@ -6,28 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/percent.h"
 #include "net/http_client.h"
 #include "net/url.h"
 
 #define ANSWER_MAX_HEADER_BYTES (64 * 1024)
-
-/* Function names are plain, but the path must stay one segment whatever the
- * caller passes. (A small local codec until core/ has the shared one.) */
-static int append_path_segment(struct buf *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = 0;
-    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            rc = buf_append_char(out, (char)*p);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            rc = buf_append(out, esc, 3);
-        }
-    }
-    return rc;
-}
 
 /* The service's own error: its type header and the Message of its body. */
 static void read_service_error(const struct http_message *m, struct lambda_invoke_answer *out)
@@ -67,7 +50,9 @@ int lambda_invoke(const struct lambda_invoke_request *request, struct lambda_inv
     struct buf target = BUF_INIT;
     int rc = buf_append_str(&target, "/2015-03-31/functions/");
     if (rc == 0)
-        rc = append_path_segment(&target, request->function);
+        /* Function names are plain, but the path must stay one segment
+         * whatever the caller passes. */
+        rc = percent_encode(&target, request->function, strlen(request->function), NULL);
     if (rc == 0)
         rc = buf_append_str(&target, "/invocations");
     if (rc == 0)
