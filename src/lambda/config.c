@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,56 @@ int lambda_env_name_is_reserved(const char *name)
         if (strcmp(name, reserved_names[i]) == 0)
             return 1;
     return 0;
+}
+
+/* The numbers of a configuration and of a function: JSON key, field, default
+ * and range, one table for the parser and for lambda_config_check alike. */
+struct number_field {
+    const char *key;
+    size_t offset;
+    unsigned fallback, min, max;
+};
+
+#define FUNCTION_NUMBER(KEY, FIELD, FALLBACK, MIN, MAX)                                            \
+    {                                                                                              \
+        KEY, offsetof(struct lambda_function_config, FIELD), FALLBACK, MIN, MAX                    \
+    }
+static const struct number_field function_numbers[] = {
+    FUNCTION_NUMBER("timeout", timeout_s, LAMBDA_DEFAULT_TIMEOUT, 1, 900),
+    FUNCTION_NUMBER("memory", memory_mb, LAMBDA_DEFAULT_MEMORY, 128, 10240),
+    FUNCTION_NUMBER("concurrency", concurrency, LAMBDA_DEFAULT_CONCURRENCY, 1, 1000),
+    FUNCTION_NUMBER("queue", queue, LAMBDA_DEFAULT_QUEUE, 0, 100000),
+    FUNCTION_NUMBER("async_queue", async_queue, LAMBDA_DEFAULT_ASYNC_QUEUE, 0, 100000),
+};
+static const struct number_field config_numbers[] = {
+    {"idle_timeout", offsetof(struct lambda_config, idle_timeout_s), LAMBDA_DEFAULT_IDLE_TIMEOUT, 1,
+     86400},
+    {"init_timeout", offsetof(struct lambda_config, init_timeout_s), LAMBDA_DEFAULT_INIT_TIMEOUT, 1,
+     900},
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static unsigned *number_at(const void *base, const struct number_field *n)
+{
+    return (unsigned *)((const char *)base + n->offset);
+}
+
+static void set_defaults(void *base, const struct number_field *numbers, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        *number_at(base, &numbers[i]) = numbers[i].fallback;
+}
+
+/* The first number out of its range, or NULL. */
+static const struct number_field *
+number_out_of_range(const void *base, const struct number_field *numbers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        unsigned v = *number_at(base, &numbers[i]);
+        if (v < numbers[i].min || v > numbers[i].max)
+            return &numbers[i];
+    }
+    return NULL;
 }
 
 /* Parsing context: where we are, for messages like "functions[2].timeout: ...". */
@@ -112,6 +163,16 @@ static int get_uint(struct parse *p, json_t *object, const char *key, unsigned f
     return 0;
 }
 
+static int get_numbers(struct parse *p, json_t *object, void *base,
+                       const struct number_field *numbers, size_t count)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = get_uint(p, object, numbers[i].key, numbers[i].fallback, numbers[i].min,
+                      numbers[i].max, number_at(base, &numbers[i]));
+    return rc;
+}
+
 static int get_bool(struct parse *p, json_t *object, const char *key, int *out)
 {
     json_t *value = json_object_get(object, key);
@@ -145,6 +206,59 @@ static int valid_env_name(const char *name)
     return 1;
 }
 
+static int replace_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static size_t environment_bytes(const struct lambda_function_config *f)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < f->environment_count; i++)
+        total += strlen(f->environment[i].name) + strlen(f->environment[i].value);
+    return total;
+}
+
+/* Finds the variable, or appends an empty slot for it. */
+static struct lambda_env_var *env_slot(struct lambda_function_config *f, const char *name)
+{
+    for (size_t i = 0; i < f->environment_count; i++)
+        if (strcmp(f->environment[i].name, name) == 0)
+            return &f->environment[i];
+    struct lambda_env_var *grown =
+        realloc(f->environment, (f->environment_count + 1) * sizeof(*f->environment));
+    if (!grown)
+        return NULL;
+    f->environment = grown;
+    struct lambda_env_var *v = &f->environment[f->environment_count];
+    v->name = strdup(name);
+    v->value = strdup("");
+    if (!v->name || !v->value) {
+        free(v->name);
+        free(v->value);
+        return NULL;
+    }
+    f->environment_count++;
+    return v;
+}
+
+/* Why NAME cannot be set (in why), or 0. */
+static int env_name_problem(const char *name, char *why, size_t why_len)
+{
+    if (!valid_env_name(name))
+        snprintf(why, why_len, "\"%.64s\" is not a valid variable name", name);
+    else if (lambda_env_name_is_reserved(name))
+        snprintf(why, why_len, "%s is reserved by Lambda and cannot be set", name);
+    else
+        return 0;
+    return -EINVAL;
+}
+
 static int parse_environment(struct parse *p, json_t *object, struct lambda_function_config *f)
 {
     json_t *env = json_object_get(object, "environment");
@@ -152,29 +266,21 @@ static int parse_environment(struct parse *p, json_t *object, struct lambda_func
         return 0;
     if (!json_is_object(env))
         return failf(p, "environment", "must be an object of strings");
-    size_t count = json_object_size(env), total = 0, i = 0;
-    f->environment = calloc(count ? count : 1, sizeof(*f->environment));
-    if (!f->environment)
-        return -ENOMEM;
     const char *key;
     json_t *value;
     json_object_foreach(env, key, value)
     {
-        if (!valid_env_name(key))
-            return failf(p, "environment", "\"%.64s\" is not a valid variable name", key);
-        if (lambda_env_name_is_reserved(key))
-            return failf(p, "environment", "%s is reserved by Lambda and cannot be set", key);
+        char why[160];
+        if (env_name_problem(key, why, sizeof(why)) < 0)
+            return failf(p, "environment", "%s", why);
         if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
             return failf(p, "environment", "%s must be a string without NUL characters", key);
-        total += strlen(key) + json_string_length(value);
-        if (total > LAMBDA_MAX_ENV_BYTES)
+        struct lambda_env_var *v = env_slot(f, key);
+        if (!v || replace_string(&v->value, json_string_value(value)) < 0)
+            return -ENOMEM;
+        if (environment_bytes(f) > LAMBDA_MAX_ENV_BYTES)
             return failf(p, "environment", "larger than %d bytes in all (AWS's limit)",
                          LAMBDA_MAX_ENV_BYTES);
-        f->environment[i].name = strdup(key);
-        f->environment[i].value = strdup(json_string_value(value));
-        f->environment_count = ++i;
-        if (!f->environment[i - 1].name || !f->environment[i - 1].value)
-            return -ENOMEM;
     }
     return 0;
 }
@@ -290,17 +396,7 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
     if (rc == 0)
         rc = parse_environment(p, object, f);
     if (rc == 0)
-        rc = get_uint(p, object, "timeout", LAMBDA_DEFAULT_TIMEOUT, 1, 900, &f->timeout_s);
-    if (rc == 0)
-        rc = get_uint(p, object, "memory", LAMBDA_DEFAULT_MEMORY, 128, 10240, &f->memory_mb);
-    if (rc == 0)
-        rc = get_uint(p, object, "concurrency", LAMBDA_DEFAULT_CONCURRENCY, 1, 1000,
-                      &f->concurrency);
-    if (rc == 0)
-        rc = get_uint(p, object, "queue", LAMBDA_DEFAULT_QUEUE, 0, 100000, &f->queue);
-    if (rc == 0)
-        rc = get_uint(p, object, "async_queue", LAMBDA_DEFAULT_ASYNC_QUEUE, 0, 100000,
-                      &f->async_queue);
+        rc = get_numbers(p, object, f, function_numbers, COUNT(function_numbers));
     if (rc == 0)
         rc = get_bool(p, object, "streaming", &f->streaming);
     if (rc == 0)
@@ -387,11 +483,7 @@ static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
     if (rc == 0 && !valid_account(c->account_id))
         rc = failf(p, "account_id", "must be 12 digits");
     if (rc == 0)
-        rc = get_uint(p, root, "idle_timeout", LAMBDA_DEFAULT_IDLE_TIMEOUT, 1, 86400,
-                      &c->idle_timeout_s);
-    if (rc == 0)
-        rc = get_uint(p, root, "init_timeout", LAMBDA_DEFAULT_INIT_TIMEOUT, 1, 900,
-                      &c->init_timeout_s);
+        rc = get_numbers(p, root, c, config_numbers, COUNT(config_numbers));
     if (rc == 0)
         rc = parse_credentials(p, root, c);
     if (rc == 0)
@@ -546,8 +638,7 @@ struct lambda_config *lambda_config_new(void)
     c->functions = calloc(LAMBDA_MAX_FUNCTIONS, sizeof(*c->functions));
     c->region = strdup(LAMBDA_DEFAULT_REGION);
     c->account_id = strdup(LAMBDA_DEFAULT_ACCOUNT);
-    c->idle_timeout_s = LAMBDA_DEFAULT_IDLE_TIMEOUT;
-    c->init_timeout_s = LAMBDA_DEFAULT_INIT_TIMEOUT;
+    set_defaults(c, config_numbers, COUNT(config_numbers));
     if (!c->functions || !c->region || !c->account_id) {
         lambda_config_free(c);
         return NULL;
@@ -587,26 +678,12 @@ int lambda_config_add_function(struct lambda_config *c, const char *name, const 
         .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
         .handler = strdup(""),
         .working_dir = strdup(working_dir),
-        .timeout_s = LAMBDA_DEFAULT_TIMEOUT,
-        .memory_mb = LAMBDA_DEFAULT_MEMORY,
-        .concurrency = LAMBDA_DEFAULT_CONCURRENCY,
-        .queue = LAMBDA_DEFAULT_QUEUE,
-        .async_queue = LAMBDA_DEFAULT_ASYNC_QUEUE,
         .url_port = -1,
     };
+    set_defaults(f, function_numbers, COUNT(function_numbers));
     if (!f->name || !f->runtime || !f->handler || !f->working_dir)
         return fail_built(cause, cause_len, -ENOMEM, "out of memory");
     *out = f;
-    return 0;
-}
-
-static int replace_string(char **field, const char *value)
-{
-    char *copy = strdup(value);
-    if (!copy)
-        return -ENOMEM;
-    free(*field);
-    *field = copy;
     return 0;
 }
 
@@ -627,46 +704,12 @@ int lambda_function_add_arg(struct lambda_function_config *f, const char *arg)
     return add_arg(f, arg);
 }
 
-static size_t environment_bytes(const struct lambda_function_config *f)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < f->environment_count; i++)
-        total += strlen(f->environment[i].name) + strlen(f->environment[i].value);
-    return total;
-}
-
-/* Finds the variable, or appends an empty slot for it. */
-static struct lambda_env_var *env_slot(struct lambda_function_config *f, const char *name)
-{
-    for (size_t i = 0; i < f->environment_count; i++)
-        if (strcmp(f->environment[i].name, name) == 0)
-            return &f->environment[i];
-    struct lambda_env_var *grown =
-        realloc(f->environment, (f->environment_count + 1) * sizeof(*f->environment));
-    if (!grown)
-        return NULL;
-    f->environment = grown;
-    struct lambda_env_var *v = &f->environment[f->environment_count];
-    v->name = strdup(name);
-    v->value = strdup("");
-    if (!v->name || !v->value) {
-        free(v->name);
-        free(v->value);
-        return NULL;
-    }
-    f->environment_count++;
-    return v;
-}
-
 int lambda_function_set_env(struct lambda_function_config *f, const char *name, const char *value,
                             char *cause, size_t cause_len)
 {
-    if (!valid_env_name(name))
-        return fail_built(cause, cause_len, -EINVAL,
-                          "function %s: \"%.64s\" is not a valid variable name", f->name, name);
-    if (lambda_env_name_is_reserved(name))
-        return fail_built(cause, cause_len, -EINVAL,
-                          "function %s: %s is reserved by Lambda and cannot be set", f->name, name);
+    char why[160];
+    if (env_name_problem(name, why, sizeof(why)) < 0)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: %s", f->name, why);
     struct lambda_env_var *v = env_slot(f, name);
     if (!v || replace_string(&v->value, value) < 0)
         return fail_built(cause, cause_len, -ENOMEM, "out of memory");
@@ -677,29 +720,29 @@ int lambda_function_set_env(struct lambda_function_config *f, const char *name, 
     return 0;
 }
 
-/* The ranges lambda_config_parse enforces, for fields a builder sets directly. */
+/* What lambda_config_parse enforces, for fields a builder sets directly. */
 static int check_function(const struct lambda_function_config *f, char *cause, size_t cause_len)
 {
-    const char *bad = f->bootstrap_count == 0                      ? "bootstrap is missing"
-                      : f->timeout_s < 1 || f->timeout_s > 900     ? "timeout must be 1 to 900"
-                      : f->memory_mb < 128 || f->memory_mb > 10240 ? "memory must be 128 to 10240"
-                      : f->concurrency < 1 || f->concurrency > 1000
-                          ? "concurrency must be 1 to 1000"
-                      : f->queue > 100000 || f->async_queue > 100000 ? "queues hold 0 to 100000"
-                      : f->url_port > 65535 || (f->url_port >= 0 && !f->url)
-                          ? "url_port must be 0 to 65535, with a function URL"
-                          : NULL;
-    return bad ? fail_built(cause, cause_len, -EINVAL, "function %s: %s", f->name, bad) : 0;
+    const struct number_field *n =
+        number_out_of_range(f, function_numbers, COUNT(function_numbers));
+    if (n)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: %s must be %u to %u", f->name,
+                          n->key, n->min, n->max);
+    if (f->bootstrap_count == 0)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: bootstrap is missing", f->name);
+    if (f->url_port > 65535 || (f->url_port >= 0 && !f->url))
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function %s: url_port must be 0 to 65535, with a function URL", f->name);
+    return 0;
 }
 
 int lambda_config_check(const struct lambda_config *c, char *cause, size_t cause_len)
 {
     if (c->function_count == 0)
         return fail_built(cause, cause_len, -EINVAL, "no functions to run");
-    if (c->idle_timeout_s < 1 || c->idle_timeout_s > 86400 || c->init_timeout_s < 1 ||
-        c->init_timeout_s > 900)
-        return fail_built(cause, cause_len, -EINVAL,
-                          "idle_timeout must be 1 to 86400 and init_timeout 1 to 900");
+    const struct number_field *n = number_out_of_range(c, config_numbers, COUNT(config_numbers));
+    if (n)
+        return fail_built(cause, cause_len, -EINVAL, "%s must be %u to %u", n->key, n->min, n->max);
     for (size_t i = 0; i < c->function_count; i++) {
         int rc = check_function(&c->functions[i], cause, cause_len);
         if (rc < 0)
