@@ -129,11 +129,7 @@ static int add_key_file(void *target, const char *path, char *cause, size_t caus
 
 static void generate_key(struct broker_options *o)
 {
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    strcpy(o->generated_key, "da2-");
-    for (int i = 0; i < 26; i++)
-        o->generated_key[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
-    o->generated_key[30] = '\0';
+    random_api_key(o->generated_key);
     o->api_keys.items[o->api_keys.count++] = o->generated_key;
 }
 

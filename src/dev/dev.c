@@ -272,21 +272,12 @@ static void on_change(void *ctx, const char *const *paths, size_t count, uint64_
 
 /* ---- start ---- */
 
-static void generate_api_key(char *out)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    strcpy(out, "da2-");
-    for (int i = 0; i < 26; i++)
-        out[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
-    out[30] = '\0';
-}
-
 /* The embedded defaults: the broker, then the Lambda service that runs the
  * bridge for every live function. */
 static int start_embedded(struct dev *d, char *cause, size_t cause_len)
 {
     struct dev_endpoints *e = &d->endpoints;
-    generate_api_key(e->api_key);
+    random_api_key(e->api_key);
     const char *keys[] = {e->api_key};
     const char *namespaces[] = {d->project->namespace_name, "default"};
     struct broker_config bc = {.listen_host = "127.0.0.1",
