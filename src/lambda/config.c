@@ -131,31 +131,37 @@ static int check_keys(struct parse *p, json_t *object, const char *const *allowe
     return 0;
 }
 
-static int get_string(struct parse *p, json_t *object, const char *key, const char *fallback,
-                      char **out)
+static int replace_string(char **field, const char *value)
 {
-    json_t *value = json_object_get(object, key);
-    if (!value && !fallback) {
-        *out = NULL;
-        return 0;
-    }
-    if (value && !json_is_string(value))
-        return failf(p, key, "must be a string");
-    const char *text = value ? json_string_value(value) : fallback;
-    if (value && strlen(text) != json_string_length(value))
-        return failf(p, key, "must not contain NUL characters");
-    *out = strdup(text);
-    return *out ? 0 : -ENOMEM;
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
 }
 
-static int get_uint(struct parse *p, json_t *object, const char *key, unsigned fallback,
-                    unsigned min, unsigned max, unsigned *out)
+/* Replaces *out with the string at key, when there is one: *out holds the
+ * default (lambda_config_new, init_function). */
+static int get_string(struct parse *p, json_t *object, const char *key, char **out)
 {
     json_t *value = json_object_get(object, key);
-    if (!value) {
-        *out = fallback;
+    if (!value)
         return 0;
-    }
+    if (!json_is_string(value))
+        return failf(p, key, "must be a string");
+    if (strlen(json_string_value(value)) != json_string_length(value))
+        return failf(p, key, "must not contain NUL characters");
+    return replace_string(out, json_string_value(value));
+}
+
+/* Sets *out to the number at key, when there is one. */
+static int get_uint(struct parse *p, json_t *object, const char *key, unsigned min, unsigned max,
+                    unsigned *out)
+{
+    json_t *value = json_object_get(object, key);
+    if (!value)
+        return 0;
     json_int_t v = json_is_integer(value) ? json_integer_value(value) : -1;
     if (!json_is_integer(value) || v < (json_int_t)min || v > (json_int_t)max)
         return failf(p, key, "must be an integer from %u to %u", min, max);
@@ -168,8 +174,8 @@ static int get_numbers(struct parse *p, json_t *object, void *base,
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++)
-        rc = get_uint(p, object, numbers[i].key, numbers[i].fallback, numbers[i].min,
-                      numbers[i].max, number_at(base, &numbers[i]));
+        rc = get_uint(p, object, numbers[i].key, numbers[i].min, numbers[i].max,
+                      number_at(base, &numbers[i]));
     return rc;
 }
 
@@ -204,16 +210,6 @@ static int valid_env_name(const char *name)
             *c != '_')
             return 0;
     return 1;
-}
-
-static int replace_string(char **field, const char *value)
-{
-    char *copy = strdup(value);
-    if (!copy)
-        return -ENOMEM;
-    free(*field);
-    *field = copy;
-    return 0;
 }
 
 static size_t environment_bytes(const struct lambda_function_config *f)
@@ -329,16 +325,16 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
     return 0;
 }
 
-static int resolve_dir(struct parse *p, json_t *object, struct lambda_function_config *f)
+/* working_dir, absolute, into joined (PATH_MAX bytes). */
+static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
     if (value && (!json_is_string(value) || json_string_length(value) == 0))
         return failf(p, "working_dir", "must be a non-empty string");
     const char *dir = value ? json_string_value(value) : ".";
-    char joined[PATH_MAX];
-    int n = dir[0] == '/' ? snprintf(joined, sizeof(joined), "%s", dir)
-                          : snprintf(joined, sizeof(joined), "%s/%s", p->base_dir, dir);
-    if (n < 0 || (size_t)n >= sizeof(joined))
+    int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
+                          : snprintf(joined, PATH_MAX, "%s/%s", p->base_dir, dir);
+    if (n < 0 || n >= PATH_MAX)
         return failf(p, "working_dir", "path too long");
     /* Drop "/." and trailing slashes so the value reads well in the environment. */
     size_t len = strlen(joined);
@@ -350,20 +346,32 @@ static int resolve_dir(struct parse *p, json_t *object, struct lambda_function_c
         else
             break;
     }
-    f->working_dir = strdup(joined);
-    return f->working_dir ? 0 : -ENOMEM;
+    return 0;
+}
+
+/* A function with the defaults: parsed and built ones start here. */
+static int init_function(struct lambda_function_config *f, const char *name,
+                         const char *working_dir)
+{
+    *f = (struct lambda_function_config){
+        .name = strdup(name),
+        .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
+        .handler = strdup(""),
+        .working_dir = strdup(working_dir),
+        .url_port = -1,
+    };
+    set_defaults(f, function_numbers, COUNT(function_numbers));
+    return f->name && f->runtime && f->handler && f->working_dir ? 0 : -ENOMEM;
 }
 
 static int parse_url_port(struct parse *p, json_t *object, struct lambda_function_config *f)
 {
-    json_t *value = json_object_get(object, "url_port");
-    f->url_port = -1;
-    if (!value)
+    if (!json_object_get(object, "url_port"))
         return 0;
     if (!f->url)
         return failf(p, "url_port", "needs \"url\": true");
-    unsigned port;
-    int rc = get_uint(p, object, "url_port", 0, 0, 65535, &port);
+    unsigned port = 0;
+    int rc = get_uint(p, object, "url_port", 0, 65535, &port);
     f->url_port = (int)port;
     return rc;
 }
@@ -378,19 +386,22 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
 {
     if (!json_is_object(object))
         return failf(p, NULL, "must be an object");
+    json_t *name = json_object_get(object, "name");
+    char dir[PATH_MAX];
     int rc = check_keys(p, object, function_keys);
-    if (rc == 0 && !json_is_string(json_object_get(object, "name")))
+    if (rc == 0 && !json_is_string(name))
         return failf(p, "name", "is required (a string)");
-    if (rc == 0)
-        rc = get_string(p, object, "name", NULL, &f->name);
-    if (rc == 0 && !valid_function_name(f->name))
+    if (rc == 0 && (!valid_function_name(json_string_value(name)) ||
+                    json_string_length(name) != strlen(json_string_value(name))))
         return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
     if (rc == 0)
-        rc = get_string(p, object, "runtime", LAMBDA_DEFAULT_RUNTIME, &f->runtime);
+        rc = resolve_dir(p, object, dir);
     if (rc == 0)
-        rc = get_string(p, object, "handler", "", &f->handler);
+        rc = init_function(f, json_string_value(name), dir);
     if (rc == 0)
-        rc = resolve_dir(p, object, f);
+        rc = get_string(p, object, "runtime", &f->runtime);
+    if (rc == 0)
+        rc = get_string(p, object, "handler", &f->handler);
     if (rc == 0)
         rc = parse_bootstrap(p, object, f);
     if (rc == 0)
@@ -417,11 +428,11 @@ static int parse_credentials(struct parse *p, json_t *root, struct lambda_config
     snprintf(p->path, sizeof(p->path), "credentials");
     int rc = check_keys(p, creds, keys);
     if (rc == 0)
-        rc = get_string(p, creds, "access_key_id", NULL, &c->access_key_id);
+        rc = get_string(p, creds, "access_key_id", &c->access_key_id);
     if (rc == 0)
-        rc = get_string(p, creds, "secret_access_key", NULL, &c->secret_access_key);
+        rc = get_string(p, creds, "secret_access_key", &c->secret_access_key);
     if (rc == 0)
-        rc = get_string(p, creds, "session_token", NULL, &c->session_token);
+        rc = get_string(p, creds, "session_token", &c->session_token);
     if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
         rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
     p->path[0] = '\0';
@@ -436,9 +447,6 @@ static int parse_functions(struct parse *p, json_t *root, struct lambda_config *
                      LAMBDA_MAX_FUNCTIONS);
     if (json_array_size(list) > LAMBDA_MAX_FUNCTIONS)
         return failf(p, "functions", "at most %d functions", LAMBDA_MAX_FUNCTIONS);
-    c->functions = calloc(json_array_size(list), sizeof(*c->functions));
-    if (!c->functions)
-        return -ENOMEM;
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item)
@@ -475,11 +483,11 @@ static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
         return failf(p, NULL, "the configuration must be a JSON object");
     int rc = check_keys(p, root, top_keys);
     if (rc == 0)
-        rc = get_string(p, root, "region", LAMBDA_DEFAULT_REGION, &c->region);
+        rc = get_string(p, root, "region", &c->region);
     if (rc == 0 && (strlen(c->region) == 0 || strlen(c->region) > 30))
         rc = failf(p, "region", "must be 1 to 30 characters");
     if (rc == 0)
-        rc = get_string(p, root, "account_id", LAMBDA_DEFAULT_ACCOUNT, &c->account_id);
+        rc = get_string(p, root, "account_id", &c->account_id);
     if (rc == 0 && !valid_account(c->account_id))
         rc = failf(p, "account_id", "must be 12 digits");
     if (rc == 0)
@@ -506,7 +514,7 @@ int lambda_config_parse(const char *json, size_t len, const char *base_dir,
                  error.column, error.text);
         return -EINVAL;
     }
-    struct lambda_config *c = calloc(1, sizeof(*c));
+    struct lambda_config *c = lambda_config_new();
     int rc = c ? parse_root(&p, root, c) : -ENOMEM;
     json_decref(root);
     if (rc == -ENOMEM)
@@ -673,15 +681,7 @@ int lambda_config_add_function(struct lambda_config *c, const char *name, const 
         return fail_built(cause, cause_len, -EINVAL, "function %s: working_dir must be absolute",
                           name);
     struct lambda_function_config *f = &c->functions[c->function_count++];
-    *f = (struct lambda_function_config){
-        .name = strdup(name),
-        .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
-        .handler = strdup(""),
-        .working_dir = strdup(working_dir),
-        .url_port = -1,
-    };
-    set_defaults(f, function_numbers, COUNT(function_numbers));
-    if (!f->name || !f->runtime || !f->handler || !f->working_dir)
+    if (init_function(f, name, working_dir) < 0)
         return fail_built(cause, cause_len, -ENOMEM, "out of memory");
     *out = f;
     return 0;
