@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <uv.h>
 
@@ -18,7 +17,6 @@
 #include "core/log.h"
 #include "dev/config.h"
 #include "dev/dev.h"
-#include "dev/state.h"
 
 static const char about[] =
     "Runs the functions of the project (tether.json, found in this directory or a\n"
@@ -116,23 +114,17 @@ static void on_note(void *ctx, const char *text)
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
 {
-    const struct dev_endpoints *e = dev_endpoints(app->dev);
+    const struct dev_state *e = dev_endpoints(app->dev);
     if (!e->lambda[0])
         return 0;
-    dev_output_endpoints(&app->out, e->events_http, e->lambda);
+    dev_output_endpoints(&app->out, e->events, e->lambda);
     for (size_t i = 0; i < app->project.function_count; i++) {
         char url[256];
         const struct dev_function *f = &app->project.functions[i];
         if (f->live && dev_function_url(app->dev, f->id, url, sizeof(url)) == 0)
             dev_output_url(&app->out, f->id, url);
     }
-    struct dev_state state = {.pid = getpid()};
-    snprintf(state.app, sizeof(state.app), "%s", app->project.app);
-    snprintf(state.stage, sizeof(state.stage), "%s", app->project.stage);
-    snprintf(state.events, sizeof(state.events), "%s", e->events_http);
-    snprintf(state.api_key, sizeof(state.api_key), "%s", e->api_key);
-    snprintf(state.lambda, sizeof(state.lambda), "%s", e->lambda);
-    if (dev_state_write(app->project.root, &state) < 0)
+    if (dev_state_write(app->project.root, e) < 0)
         return -EIO;
     app->wrote_state = 1;
     dev_output_keep_records(&app->out, app->project.root);
