@@ -97,26 +97,17 @@ static int read_event(const char *source, struct buf *out)
         fprintf(stderr, "tether invoke: cannot open %s: %s\n", source, strerror(errno));
         return -1;
     }
-    char chunk[65536];
-    size_t n;
-    int too_big = 0;
-    while (!too_big && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (buf_length(out) + n > EVENT_MAX_BYTES)
-            too_big = 1;
-        else if (buf_append(out, chunk, n) < 0)
-            break;
-    }
-    int failed = ferror(f);
+    int rc = buf_read_stream(out, f, EVENT_MAX_BYTES);
     if (f != stdin)
         fclose(f);
     const char *name = strcmp(source, "-") == 0 ? "stdin" : source;
-    if (too_big) {
+    if (rc == -EFBIG) {
         fprintf(stderr,
                 "tether invoke: the event in %s is larger than Lambda's %d-byte request limit\n",
                 name, EVENT_MAX_BYTES);
         return -1;
     }
-    if (failed) {
+    if (rc < 0) {
         fprintf(stderr, "tether invoke: cannot read %s\n", name);
         return -1;
     }

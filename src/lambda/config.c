@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/buf.h"
 #include "core/encoding.h"
 
 /* Reserved by AWS: a function cannot set these itself. */
@@ -540,25 +541,6 @@ static int check_dirs(const struct lambda_config *c, char *cause, size_t cause_l
     return 0;
 }
 
-static char *read_config_file(const char *path, size_t *len, char *cause, size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = malloc(LAMBDA_MAX_CONFIG_BYTES + 1);
-    size_t n = text ? fread(text, 1, LAMBDA_MAX_CONFIG_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!text || n > LAMBDA_MAX_CONFIG_BYTES) {
-        snprintf(cause, cause_len, "%s: larger than %d bytes", path, LAMBDA_MAX_CONFIG_BYTES);
-        free(text);
-        return NULL;
-    }
-    *len = n;
-    return text;
-}
-
 int lambda_config_load(const char *path, struct lambda_config **out, char *cause, size_t cause_len)
 {
     char resolved[PATH_MAX];
@@ -566,16 +548,23 @@ int lambda_config_load(const char *path, struct lambda_config **out, char *cause
         snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
         return -errno;
     }
-    size_t len = 0;
-    char *text = read_config_file(resolved, &len, cause, cause_len);
-    if (!text)
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, resolved, LAMBDA_MAX_CONFIG_BYTES);
+    if (rc < 0) {
+        if (rc == -EFBIG)
+            snprintf(cause, cause_len, "%s: larger than %d bytes", resolved,
+                     LAMBDA_MAX_CONFIG_BYTES);
+        else
+            snprintf(cause, cause_len, "cannot open %s: %s", resolved, strerror(-rc));
+        buf_free(&text);
         return -EINVAL;
+    }
     char *slash = strrchr(resolved, '/');
     *slash = '\0';
     char inner[256];
-    int rc =
-        lambda_config_parse(text, len, resolved[0] ? resolved : "/", out, inner, sizeof(inner));
-    free(text);
+    rc = lambda_config_parse(buf_bytes(&text), buf_length(&text), resolved[0] ? resolved : "/", out,
+                             inner, sizeof(inner));
+    buf_free(&text);
     if (rc < 0) {
         snprintf(cause, cause_len, "%s: %s", path, inner);
         return rc;
