@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/shutdown.h"
+#include "core/buf.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -43,21 +44,15 @@ struct broker_options {
 /* Reads a whole small file (the API keys) into a NUL-terminated string. */
 static char *read_small_file(const char *path, char *cause, size_t cause_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(cause, cause_len, "cannot open %s: %m", path);
-        return NULL;
-    }
-    char *text = calloc(1, 65537);
-    size_t n = text ? fread(text, 1, 65536, f) : 0;
-    int too_big = text && n == 65536 && fgetc(f) != EOF;
-    fclose(f);
-    if (!text || too_big) {
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, path, 65536);
+    char *out = rc == 0 ? buf_steal(&text, NULL) : NULL;
+    if (rc == -EFBIG)
         snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
-        free(text);
-        return NULL;
-    }
-    return text;
+    else if (!out)
+        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(rc < 0 ? -rc : ENOMEM));
+    buf_free(&text);
+    return out;
 }
 
 /* --iam AKID:SECRET[:TOKEN]; the argument is split in place. */
@@ -129,11 +124,7 @@ static int add_key_file(void *target, const char *path, char *cause, size_t caus
 
 static void generate_key(struct broker_options *o)
 {
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    strcpy(o->generated_key, "da2-");
-    for (int i = 0; i < 26; i++)
-        o->generated_key[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
-    o->generated_key[30] = '\0';
+    random_api_key(o->generated_key);
     o->api_keys.items[o->api_keys.count++] = o->generated_key;
 }
 

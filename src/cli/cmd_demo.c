@@ -205,10 +205,7 @@ int cmd_demo_main(int argc, char **argv)
         return code;
     const char *host = listen.host;
     struct broker_config config = {.listen_port = listen.port};
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    strcpy(d.api_key, "da2-");
-    for (int i = 0; i < 26; i++)
-        d.api_key[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
+    random_api_key(d.api_key);
     const char *keys[] = {d.api_key};
     config.listen_host = host;
     config.api_keys = keys;

@@ -38,6 +38,7 @@ struct dev_app {
     uint16_t port;
     int inspect_port; /* 0: off */
     int force;
+    int wrote_state; /* .tether/dev.json is ours to remove */
     int exit_code;
 };
 
@@ -113,18 +114,21 @@ static void on_note(void *ctx, const char *text)
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
 {
-    const struct dev_endpoints *e = dev_endpoints(app->dev);
+    const struct dev_state *e = dev_endpoints(app->dev);
     if (!e->lambda[0])
         return 0;
-    dev_output_endpoints(&app->out, e->events_http, e->lambda);
+    dev_output_endpoints(&app->out, e->events, e->lambda);
     for (size_t i = 0; i < app->project.function_count; i++) {
         char url[256];
         const struct dev_function *f = &app->project.functions[i];
         if (f->live && dev_function_url(app->dev, f->id, url, sizeof(url)) == 0)
             dev_output_url(&app->out, f->id, url);
     }
-    return dev_output_write_state(&app->out, app->project.root, e->events_http, e->api_key,
-                                  e->lambda);
+    if (dev_state_write(app->project.root, e) < 0)
+        return -EIO;
+    app->wrote_state = 1;
+    dev_output_keep_records(&app->out, app->project.root);
+    return 0;
 }
 
 static int start(struct dev_app *app, char *cause, size_t cause_len)
@@ -234,10 +238,10 @@ int cmd_dev_main(int argc, char **argv)
         stop(&app, EXIT_FAILURE_RUNTIME);
     }
     uv_run(app.loop, UV_RUN_DEFAULT);
-    dev_output_remove_state(&app.out, app.project.root);
+    if (app.wrote_state)
+        dev_state_remove(app.project.root);
     dev_free(app.dev);
     dev_config_free(&app.project);
-    dev_output_free(&app.out);
     uv_loop_close(app.loop);
     return app.exit_code;
 }

@@ -23,7 +23,6 @@ int cmd_publish_main(int argc, char **argv);
 int cmd_subscribe_main(int argc, char **argv);
 int cmd_dev_main(int argc, char **argv);
 int cmd_invoke_main(int argc, char **argv);
-extern const char cmd_invoke_help[];
 int cmd_demo_main(int argc, char **argv);
 int cmd_tunnel_main(int argc, char **argv);
 int cmd_lambda_main(int, char **);

@@ -1,7 +1,5 @@
 #include "cli/dev_output.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,18 +21,11 @@ void dev_output_init(struct dev_output *out, int json, const char *app, const ch
     memset(out, 0, sizeof(*out));
     out->json = json;
     out->color = !json && log_use_color() && isatty(STDOUT_FILENO);
-    snprintf(out->app, sizeof(out->app), "%s", app);
-    snprintf(out->stage, sizeof(out->stage), "%s", stage);
     if (!json) {
         printf("%stether dev%s  app %s, stage %s\n", out->color ? BOLD : "",
                out->color ? RESET : "", app, stage);
         fflush(stdout);
     }
-}
-
-void dev_output_free(struct dev_output *out)
-{
-    (void)out;
 }
 
 FILE *dev_output_function_log(struct dev_output *out)
@@ -179,7 +170,6 @@ static void write_record(struct dev_output *out, const struct dev_invocation_rep
 
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r)
 {
-    out->invocations++;
     write_record(out, r);
     if (out->json) {
         emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:f}", "type", "invocation",
@@ -214,33 +204,8 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
                     path, watcher_ms);
 }
 
-int dev_output_write_state(struct dev_output *out, const char *root, const char *events_http,
-                           const char *api_key, const char *lambda_endpoint)
+void dev_output_keep_records(struct dev_output *out, const char *root)
 {
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof(dir), "%s/.tether", root);
-    mkdir(dir, 0700);
     snprintf(out->log_dir, sizeof(out->log_dir), "%s/.tether/log", root);
     mkdir(out->log_dir, 0700);
-    snprintf(path, sizeof(path), "%s/dev.json", dir);
-    json_t *state =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "app", out->app, "stage", out->stage, "events",
-                  events_http, "apiKey", api_key, "lambda", lambda_endpoint, "pid", (int)getpid());
-    char *text = json_dumps(state, JSON_INDENT(2));
-    json_decref(state);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
-    if (fd >= 0)
-        close(fd);
-    free(text);
-    return rc;
-}
-
-void dev_output_remove_state(struct dev_output *out, const char *root)
-{
-    char path[4200];
-    if (!out->log_dir[0])
-        return;
-    snprintf(path, sizeof(path), "%s/.tether/dev.json", root);
-    unlink(path);
 }

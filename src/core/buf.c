@@ -126,3 +126,27 @@ char *buf_steal(struct buf *b, size_t *len_out)
     buf_init(b);
     return out;
 }
+
+int buf_read_stream(struct buf *b, FILE *f, size_t max)
+{
+    char chunk[16384];
+    size_t total = 0, n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (n > max - total)
+            return -EFBIG;
+        if (buf_append(b, chunk, n) < 0)
+            return -ENOMEM;
+        total += n;
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+int buf_read_file(struct buf *b, const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    int rc = buf_read_stream(b, f, max);
+    fclose(f);
+    return rc;
+}

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct buf {
     char *data;
@@ -39,6 +40,11 @@ int buf_terminate(struct buf *b);
 /* Hands the storage to the caller (who frees it) and leaves b empty. The
  * returned string is NUL-terminated; *len_out (if given) gets its length. */
 char *buf_steal(struct buf *b, size_t *len_out);
+/* Appends what f gives up to its end, at most max bytes: 0; -EFBIG when there
+ * is more (reading stops there); -EIO on a read error; -ENOMEM. */
+int buf_read_stream(struct buf *b, FILE *f, size_t max);
+/* The same for the file at path; -errno when it cannot be opened. */
+int buf_read_file(struct buf *b, const char *path, size_t max);
 
 static inline char *buf_bytes(const struct buf *b)
 {

@@ -51,3 +51,12 @@ uint64_t random_below(uint64_t bound)
     } while (v >= limit);
     return v % bound;
 }
+
+void random_api_key(char out[31])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    memcpy(out, "da2-", 4);
+    for (int i = 4; i < 30; i++)
+        out[i] = alphabet[random_below(sizeof(alphabet) - 1)];
+    out[30] = '\0';
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "events/channel.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -424,22 +425,18 @@ int dev_config_parse(const char *text, size_t len, const char *path, struct dev_
 
 int dev_config_load(const char *path, struct dev_config *out, char *cause, size_t cause_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(err));
-        return err == ENOENT ? -ENOENT : -EINVAL;
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, path, CONFIG_MAX_BYTES);
+    if (rc == 0) {
+        rc = dev_config_parse(buf_bytes(&text), buf_length(&text), path, out, cause, cause_len);
+    } else {
+        if (rc == -EFBIG)
+            snprintf(cause, cause_len, "%s: larger than 1 MiB", path);
+        else
+            snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(-rc));
+        rc = rc == -ENOENT ? -ENOENT : -EINVAL;
     }
-    char *text = malloc(CONFIG_MAX_BYTES + 1);
-    size_t n = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!text || n > CONFIG_MAX_BYTES) {
-        snprintf(cause, cause_len, "%s: larger than 1 MiB", path);
-        free(text);
-        return -EINVAL;
-    }
-    int rc = dev_config_parse(text, n, path, out, cause, cause_len);
-    free(text);
+    buf_free(&text);
     return rc;
 }
 

@@ -35,7 +35,7 @@ struct dev {
     struct watcher *watcher;
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
     FILE *cloud_log;                              /* where the bridges' function logs go */
-    struct dev_endpoints endpoints;
+    struct dev_state endpoints;
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
     int stopping;
 };
@@ -115,7 +115,7 @@ static int add_cloud_function(struct lambda_config *c, const struct dev *d,
     bridge_path(d, bridge, sizeof(bridge));
     const struct dev_config *p = d->project;
     const char *env[][2] = {
-        {"TETHER_EVENTS_HTTP", d->endpoints.events_http},
+        {"TETHER_EVENTS_HTTP", d->endpoints.events},
         {"TETHER_EVENTS_API_KEY", d->endpoints.api_key},
         {"TETHER_APP", p->app},
         {"TETHER_STAGE", p->stage},
@@ -272,21 +272,15 @@ static void on_change(void *ctx, const char *const *paths, size_t count, uint64_
 
 /* ---- start ---- */
 
-static void generate_api_key(char *out)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    strcpy(out, "da2-");
-    for (int i = 0; i < 26; i++)
-        out[4 + i] = alphabet[random_below(sizeof(alphabet) - 1)];
-    out[30] = '\0';
-}
-
 /* The embedded defaults: the broker, then the Lambda service that runs the
  * bridge for every live function. */
 static int start_embedded(struct dev *d, char *cause, size_t cause_len)
 {
-    struct dev_endpoints *e = &d->endpoints;
-    generate_api_key(e->api_key);
+    struct dev_state *e = &d->endpoints;
+    snprintf(e->app, sizeof(e->app), "%s", d->project->app);
+    snprintf(e->stage, sizeof(e->stage), "%s", d->project->stage);
+    e->pid = getpid();
+    random_api_key(e->api_key);
     const char *keys[] = {e->api_key};
     const char *namespaces[] = {d->project->namespace_name, "default"};
     struct broker_config bc = {.listen_host = "127.0.0.1",
@@ -297,8 +291,7 @@ static int start_embedded(struct dev *d, char *cause, size_t cause_len)
     int rc = broker_start(d->loop, &bc, &d->broker, cause, cause_len);
     if (rc < 0)
         return rc;
-    snprintf(e->events_http, sizeof(e->events_http), "http://127.0.0.1:%u/event",
-             broker_port(d->broker));
+    snprintf(e->events, sizeof(e->events), "http://127.0.0.1:%u/event", broker_port(d->broker));
     rc = build_config(d, 1, &d->cloud_config, cause, cause_len);
     if (rc < 0)
         return rc;
@@ -377,7 +370,7 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
     char region[AWS_REGION_MAX + 1];
     const struct dev_events *e = &d->project->events;
     if (e->mode == DEV_EVENTS_EMBEDDED) {
-        events.http_url = d->endpoints.events_http;
+        events.http_url = d->endpoints.events;
         events.api_key = d->endpoints.api_key;
     } else {
         events.http_url = e->http;
@@ -425,7 +418,7 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
     return rc;
 }
 
-const struct dev_endpoints *dev_endpoints(const struct dev *d)
+const struct dev_state *dev_endpoints(const struct dev *d)
 {
     return &d->endpoints;
 }

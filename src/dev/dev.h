@@ -19,6 +19,7 @@
 
 #include "dev/config.h"
 #include "dev/session.h"
+#include "dev/state.h"
 
 struct dev_callbacks {
     /* Forwarded from the session. After DEV_SESSION_REFUSED, _DISPLACED and
@@ -42,13 +43,6 @@ struct dev_options {
     void *ctx;
 };
 
-/* The embedded defaults' endpoints; all "" in remote mode. */
-struct dev_endpoints {
-    char events_http[128];
-    char api_key[40];
-    char lambda[64]; /* http://127.0.0.1:PORT */
-};
-
 struct dev;
 
 /* Starts everything. On failure (cause says why) the parts already started
@@ -56,7 +50,9 @@ struct dev;
  * run the loop until it ends, then dev_free. */
 int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **out, char *cause,
               size_t cause_len);
-const struct dev_endpoints *dev_endpoints(const struct dev *dev);
+/* The embedded defaults' endpoints, as .tether/dev.json gives them to
+ * `tether invoke`; lambda "" in remote mode. */
+const struct dev_state *dev_endpoints(const struct dev *dev);
 /* A live function's URL on the embedded Lambda service; -ENOENT when none. */
 int dev_function_url(const struct dev *dev, const char *function_id, char *out, size_t out_len);
 /* Stops every part (idempotent); the loop ends when they have closed. */

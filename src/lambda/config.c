@@ -5,11 +5,13 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/buf.h"
 #include "core/encoding.h"
 
 /* Reserved by AWS: a function cannot set these itself. */
@@ -40,6 +42,56 @@ int lambda_env_name_is_reserved(const char *name)
         if (strcmp(name, reserved_names[i]) == 0)
             return 1;
     return 0;
+}
+
+/* The numbers of a configuration and of a function: JSON key, field, default
+ * and range, one table for the parser and for lambda_config_check alike. */
+struct number_field {
+    const char *key;
+    size_t offset;
+    unsigned fallback, min, max;
+};
+
+#define FUNCTION_NUMBER(KEY, FIELD, FALLBACK, MIN, MAX)                                            \
+    {                                                                                              \
+        KEY, offsetof(struct lambda_function_config, FIELD), FALLBACK, MIN, MAX                    \
+    }
+static const struct number_field function_numbers[] = {
+    FUNCTION_NUMBER("timeout", timeout_s, LAMBDA_DEFAULT_TIMEOUT, 1, 900),
+    FUNCTION_NUMBER("memory", memory_mb, LAMBDA_DEFAULT_MEMORY, 128, 10240),
+    FUNCTION_NUMBER("concurrency", concurrency, LAMBDA_DEFAULT_CONCURRENCY, 1, 1000),
+    FUNCTION_NUMBER("queue", queue, LAMBDA_DEFAULT_QUEUE, 0, 100000),
+    FUNCTION_NUMBER("async_queue", async_queue, LAMBDA_DEFAULT_ASYNC_QUEUE, 0, 100000),
+};
+static const struct number_field config_numbers[] = {
+    {"idle_timeout", offsetof(struct lambda_config, idle_timeout_s), LAMBDA_DEFAULT_IDLE_TIMEOUT, 1,
+     86400},
+    {"init_timeout", offsetof(struct lambda_config, init_timeout_s), LAMBDA_DEFAULT_INIT_TIMEOUT, 1,
+     900},
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static unsigned *number_at(const void *base, const struct number_field *n)
+{
+    return (unsigned *)((const char *)base + n->offset);
+}
+
+static void set_defaults(void *base, const struct number_field *numbers, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        *number_at(base, &numbers[i]) = numbers[i].fallback;
+}
+
+/* The first number out of its range, or NULL. */
+static const struct number_field *
+number_out_of_range(const void *base, const struct number_field *numbers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        unsigned v = *number_at(base, &numbers[i]);
+        if (v < numbers[i].min || v > numbers[i].max)
+            return &numbers[i];
+    }
+    return NULL;
 }
 
 /* Parsing context: where we are, for messages like "functions[2].timeout: ...". */
@@ -80,36 +132,52 @@ static int check_keys(struct parse *p, json_t *object, const char *const *allowe
     return 0;
 }
 
-static int get_string(struct parse *p, json_t *object, const char *key, const char *fallback,
-                      char **out)
+static int replace_string(char **field, const char *value)
 {
-    json_t *value = json_object_get(object, key);
-    if (!value && !fallback) {
-        *out = NULL;
-        return 0;
-    }
-    if (value && !json_is_string(value))
-        return failf(p, key, "must be a string");
-    const char *text = value ? json_string_value(value) : fallback;
-    if (value && strlen(text) != json_string_length(value))
-        return failf(p, key, "must not contain NUL characters");
-    *out = strdup(text);
-    return *out ? 0 : -ENOMEM;
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
 }
 
-static int get_uint(struct parse *p, json_t *object, const char *key, unsigned fallback,
-                    unsigned min, unsigned max, unsigned *out)
+/* Replaces *out with the string at key, when there is one: *out holds the
+ * default (lambda_config_new, init_function). */
+static int get_string(struct parse *p, json_t *object, const char *key, char **out)
 {
     json_t *value = json_object_get(object, key);
-    if (!value) {
-        *out = fallback;
+    if (!value)
         return 0;
-    }
+    if (!json_is_string(value))
+        return failf(p, key, "must be a string");
+    if (strlen(json_string_value(value)) != json_string_length(value))
+        return failf(p, key, "must not contain NUL characters");
+    return replace_string(out, json_string_value(value));
+}
+
+/* Sets *out to the number at key, when there is one. */
+static int get_uint(struct parse *p, json_t *object, const char *key, unsigned min, unsigned max,
+                    unsigned *out)
+{
+    json_t *value = json_object_get(object, key);
+    if (!value)
+        return 0;
     json_int_t v = json_is_integer(value) ? json_integer_value(value) : -1;
     if (!json_is_integer(value) || v < (json_int_t)min || v > (json_int_t)max)
         return failf(p, key, "must be an integer from %u to %u", min, max);
     *out = (unsigned)v;
     return 0;
+}
+
+static int get_numbers(struct parse *p, json_t *object, void *base,
+                       const struct number_field *numbers, size_t count)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = get_uint(p, object, numbers[i].key, numbers[i].min, numbers[i].max,
+                      number_at(base, &numbers[i]));
+    return rc;
 }
 
 static int get_bool(struct parse *p, json_t *object, const char *key, int *out)
@@ -145,6 +213,49 @@ static int valid_env_name(const char *name)
     return 1;
 }
 
+static size_t environment_bytes(const struct lambda_function_config *f)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < f->environment_count; i++)
+        total += strlen(f->environment[i].name) + strlen(f->environment[i].value);
+    return total;
+}
+
+/* Finds the variable, or appends an empty slot for it. */
+static struct lambda_env_var *env_slot(struct lambda_function_config *f, const char *name)
+{
+    for (size_t i = 0; i < f->environment_count; i++)
+        if (strcmp(f->environment[i].name, name) == 0)
+            return &f->environment[i];
+    struct lambda_env_var *grown =
+        realloc(f->environment, (f->environment_count + 1) * sizeof(*f->environment));
+    if (!grown)
+        return NULL;
+    f->environment = grown;
+    struct lambda_env_var *v = &f->environment[f->environment_count];
+    v->name = strdup(name);
+    v->value = strdup("");
+    if (!v->name || !v->value) {
+        free(v->name);
+        free(v->value);
+        return NULL;
+    }
+    f->environment_count++;
+    return v;
+}
+
+/* Why NAME cannot be set (in why), or 0. */
+static int env_name_problem(const char *name, char *why, size_t why_len)
+{
+    if (!valid_env_name(name))
+        snprintf(why, why_len, "\"%.64s\" is not a valid variable name", name);
+    else if (lambda_env_name_is_reserved(name))
+        snprintf(why, why_len, "%s is reserved by Lambda and cannot be set", name);
+    else
+        return 0;
+    return -EINVAL;
+}
+
 static int parse_environment(struct parse *p, json_t *object, struct lambda_function_config *f)
 {
     json_t *env = json_object_get(object, "environment");
@@ -152,29 +263,21 @@ static int parse_environment(struct parse *p, json_t *object, struct lambda_func
         return 0;
     if (!json_is_object(env))
         return failf(p, "environment", "must be an object of strings");
-    size_t count = json_object_size(env), total = 0, i = 0;
-    f->environment = calloc(count ? count : 1, sizeof(*f->environment));
-    if (!f->environment)
-        return -ENOMEM;
     const char *key;
     json_t *value;
     json_object_foreach(env, key, value)
     {
-        if (!valid_env_name(key))
-            return failf(p, "environment", "\"%.64s\" is not a valid variable name", key);
-        if (lambda_env_name_is_reserved(key))
-            return failf(p, "environment", "%s is reserved by Lambda and cannot be set", key);
+        char why[160];
+        if (env_name_problem(key, why, sizeof(why)) < 0)
+            return failf(p, "environment", "%s", why);
         if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
             return failf(p, "environment", "%s must be a string without NUL characters", key);
-        total += strlen(key) + json_string_length(value);
-        if (total > LAMBDA_MAX_ENV_BYTES)
+        struct lambda_env_var *v = env_slot(f, key);
+        if (!v || replace_string(&v->value, json_string_value(value)) < 0)
+            return -ENOMEM;
+        if (environment_bytes(f) > LAMBDA_MAX_ENV_BYTES)
             return failf(p, "environment", "larger than %d bytes in all (AWS's limit)",
                          LAMBDA_MAX_ENV_BYTES);
-        f->environment[i].name = strdup(key);
-        f->environment[i].value = strdup(json_string_value(value));
-        f->environment_count = ++i;
-        if (!f->environment[i - 1].name || !f->environment[i - 1].value)
-            return -ENOMEM;
     }
     return 0;
 }
@@ -223,16 +326,16 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
     return 0;
 }
 
-static int resolve_dir(struct parse *p, json_t *object, struct lambda_function_config *f)
+/* working_dir, absolute, into joined (PATH_MAX bytes). */
+static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
     if (value && (!json_is_string(value) || json_string_length(value) == 0))
         return failf(p, "working_dir", "must be a non-empty string");
     const char *dir = value ? json_string_value(value) : ".";
-    char joined[PATH_MAX];
-    int n = dir[0] == '/' ? snprintf(joined, sizeof(joined), "%s", dir)
-                          : snprintf(joined, sizeof(joined), "%s/%s", p->base_dir, dir);
-    if (n < 0 || (size_t)n >= sizeof(joined))
+    int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
+                          : snprintf(joined, PATH_MAX, "%s/%s", p->base_dir, dir);
+    if (n < 0 || n >= PATH_MAX)
         return failf(p, "working_dir", "path too long");
     /* Drop "/." and trailing slashes so the value reads well in the environment. */
     size_t len = strlen(joined);
@@ -244,20 +347,32 @@ static int resolve_dir(struct parse *p, json_t *object, struct lambda_function_c
         else
             break;
     }
-    f->working_dir = strdup(joined);
-    return f->working_dir ? 0 : -ENOMEM;
+    return 0;
+}
+
+/* A function with the defaults: parsed and built ones start here. */
+static int init_function(struct lambda_function_config *f, const char *name,
+                         const char *working_dir)
+{
+    *f = (struct lambda_function_config){
+        .name = strdup(name),
+        .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
+        .handler = strdup(""),
+        .working_dir = strdup(working_dir),
+        .url_port = -1,
+    };
+    set_defaults(f, function_numbers, COUNT(function_numbers));
+    return f->name && f->runtime && f->handler && f->working_dir ? 0 : -ENOMEM;
 }
 
 static int parse_url_port(struct parse *p, json_t *object, struct lambda_function_config *f)
 {
-    json_t *value = json_object_get(object, "url_port");
-    f->url_port = -1;
-    if (!value)
+    if (!json_object_get(object, "url_port"))
         return 0;
     if (!f->url)
         return failf(p, "url_port", "needs \"url\": true");
-    unsigned port;
-    int rc = get_uint(p, object, "url_port", 0, 0, 65535, &port);
+    unsigned port = 0;
+    int rc = get_uint(p, object, "url_port", 0, 65535, &port);
     f->url_port = (int)port;
     return rc;
 }
@@ -272,35 +387,28 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
 {
     if (!json_is_object(object))
         return failf(p, NULL, "must be an object");
+    json_t *name = json_object_get(object, "name");
+    char dir[PATH_MAX];
     int rc = check_keys(p, object, function_keys);
-    if (rc == 0 && !json_is_string(json_object_get(object, "name")))
+    if (rc == 0 && !json_is_string(name))
         return failf(p, "name", "is required (a string)");
-    if (rc == 0)
-        rc = get_string(p, object, "name", NULL, &f->name);
-    if (rc == 0 && !valid_function_name(f->name))
+    if (rc == 0 && (!valid_function_name(json_string_value(name)) ||
+                    json_string_length(name) != strlen(json_string_value(name))))
         return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
     if (rc == 0)
-        rc = get_string(p, object, "runtime", LAMBDA_DEFAULT_RUNTIME, &f->runtime);
+        rc = resolve_dir(p, object, dir);
     if (rc == 0)
-        rc = get_string(p, object, "handler", "", &f->handler);
+        rc = init_function(f, json_string_value(name), dir);
     if (rc == 0)
-        rc = resolve_dir(p, object, f);
+        rc = get_string(p, object, "runtime", &f->runtime);
+    if (rc == 0)
+        rc = get_string(p, object, "handler", &f->handler);
     if (rc == 0)
         rc = parse_bootstrap(p, object, f);
     if (rc == 0)
         rc = parse_environment(p, object, f);
     if (rc == 0)
-        rc = get_uint(p, object, "timeout", LAMBDA_DEFAULT_TIMEOUT, 1, 900, &f->timeout_s);
-    if (rc == 0)
-        rc = get_uint(p, object, "memory", LAMBDA_DEFAULT_MEMORY, 128, 10240, &f->memory_mb);
-    if (rc == 0)
-        rc = get_uint(p, object, "concurrency", LAMBDA_DEFAULT_CONCURRENCY, 1, 1000,
-                      &f->concurrency);
-    if (rc == 0)
-        rc = get_uint(p, object, "queue", LAMBDA_DEFAULT_QUEUE, 0, 100000, &f->queue);
-    if (rc == 0)
-        rc = get_uint(p, object, "async_queue", LAMBDA_DEFAULT_ASYNC_QUEUE, 0, 100000,
-                      &f->async_queue);
+        rc = get_numbers(p, object, f, function_numbers, COUNT(function_numbers));
     if (rc == 0)
         rc = get_bool(p, object, "streaming", &f->streaming);
     if (rc == 0)
@@ -321,11 +429,11 @@ static int parse_credentials(struct parse *p, json_t *root, struct lambda_config
     snprintf(p->path, sizeof(p->path), "credentials");
     int rc = check_keys(p, creds, keys);
     if (rc == 0)
-        rc = get_string(p, creds, "access_key_id", NULL, &c->access_key_id);
+        rc = get_string(p, creds, "access_key_id", &c->access_key_id);
     if (rc == 0)
-        rc = get_string(p, creds, "secret_access_key", NULL, &c->secret_access_key);
+        rc = get_string(p, creds, "secret_access_key", &c->secret_access_key);
     if (rc == 0)
-        rc = get_string(p, creds, "session_token", NULL, &c->session_token);
+        rc = get_string(p, creds, "session_token", &c->session_token);
     if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
         rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
     p->path[0] = '\0';
@@ -340,9 +448,6 @@ static int parse_functions(struct parse *p, json_t *root, struct lambda_config *
                      LAMBDA_MAX_FUNCTIONS);
     if (json_array_size(list) > LAMBDA_MAX_FUNCTIONS)
         return failf(p, "functions", "at most %d functions", LAMBDA_MAX_FUNCTIONS);
-    c->functions = calloc(json_array_size(list), sizeof(*c->functions));
-    if (!c->functions)
-        return -ENOMEM;
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item)
@@ -379,19 +484,15 @@ static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
         return failf(p, NULL, "the configuration must be a JSON object");
     int rc = check_keys(p, root, top_keys);
     if (rc == 0)
-        rc = get_string(p, root, "region", LAMBDA_DEFAULT_REGION, &c->region);
+        rc = get_string(p, root, "region", &c->region);
     if (rc == 0 && (strlen(c->region) == 0 || strlen(c->region) > 30))
         rc = failf(p, "region", "must be 1 to 30 characters");
     if (rc == 0)
-        rc = get_string(p, root, "account_id", LAMBDA_DEFAULT_ACCOUNT, &c->account_id);
+        rc = get_string(p, root, "account_id", &c->account_id);
     if (rc == 0 && !valid_account(c->account_id))
         rc = failf(p, "account_id", "must be 12 digits");
     if (rc == 0)
-        rc = get_uint(p, root, "idle_timeout", LAMBDA_DEFAULT_IDLE_TIMEOUT, 1, 86400,
-                      &c->idle_timeout_s);
-    if (rc == 0)
-        rc = get_uint(p, root, "init_timeout", LAMBDA_DEFAULT_INIT_TIMEOUT, 1, 900,
-                      &c->init_timeout_s);
+        rc = get_numbers(p, root, c, config_numbers, COUNT(config_numbers));
     if (rc == 0)
         rc = parse_credentials(p, root, c);
     if (rc == 0)
@@ -414,7 +515,7 @@ int lambda_config_parse(const char *json, size_t len, const char *base_dir,
                  error.column, error.text);
         return -EINVAL;
     }
-    struct lambda_config *c = calloc(1, sizeof(*c));
+    struct lambda_config *c = lambda_config_new();
     int rc = c ? parse_root(&p, root, c) : -ENOMEM;
     json_decref(root);
     if (rc == -ENOMEM)
@@ -440,25 +541,6 @@ static int check_dirs(const struct lambda_config *c, char *cause, size_t cause_l
     return 0;
 }
 
-static char *read_config_file(const char *path, size_t *len, char *cause, size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = malloc(LAMBDA_MAX_CONFIG_BYTES + 1);
-    size_t n = text ? fread(text, 1, LAMBDA_MAX_CONFIG_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!text || n > LAMBDA_MAX_CONFIG_BYTES) {
-        snprintf(cause, cause_len, "%s: larger than %d bytes", path, LAMBDA_MAX_CONFIG_BYTES);
-        free(text);
-        return NULL;
-    }
-    *len = n;
-    return text;
-}
-
 int lambda_config_load(const char *path, struct lambda_config **out, char *cause, size_t cause_len)
 {
     char resolved[PATH_MAX];
@@ -466,16 +548,23 @@ int lambda_config_load(const char *path, struct lambda_config **out, char *cause
         snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(errno));
         return -errno;
     }
-    size_t len = 0;
-    char *text = read_config_file(resolved, &len, cause, cause_len);
-    if (!text)
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, resolved, LAMBDA_MAX_CONFIG_BYTES);
+    if (rc < 0) {
+        if (rc == -EFBIG)
+            snprintf(cause, cause_len, "%s: larger than %d bytes", resolved,
+                     LAMBDA_MAX_CONFIG_BYTES);
+        else
+            snprintf(cause, cause_len, "cannot open %s: %s", resolved, strerror(-rc));
+        buf_free(&text);
         return -EINVAL;
+    }
     char *slash = strrchr(resolved, '/');
     *slash = '\0';
     char inner[256];
-    int rc =
-        lambda_config_parse(text, len, resolved[0] ? resolved : "/", out, inner, sizeof(inner));
-    free(text);
+    rc = lambda_config_parse(buf_bytes(&text), buf_length(&text), resolved[0] ? resolved : "/", out,
+                             inner, sizeof(inner));
+    buf_free(&text);
     if (rc < 0) {
         snprintf(cause, cause_len, "%s: %s", path, inner);
         return rc;
@@ -546,8 +635,7 @@ struct lambda_config *lambda_config_new(void)
     c->functions = calloc(LAMBDA_MAX_FUNCTIONS, sizeof(*c->functions));
     c->region = strdup(LAMBDA_DEFAULT_REGION);
     c->account_id = strdup(LAMBDA_DEFAULT_ACCOUNT);
-    c->idle_timeout_s = LAMBDA_DEFAULT_IDLE_TIMEOUT;
-    c->init_timeout_s = LAMBDA_DEFAULT_INIT_TIMEOUT;
+    set_defaults(c, config_numbers, COUNT(config_numbers));
     if (!c->functions || !c->region || !c->account_id) {
         lambda_config_free(c);
         return NULL;
@@ -582,31 +670,9 @@ int lambda_config_add_function(struct lambda_config *c, const char *name, const 
         return fail_built(cause, cause_len, -EINVAL, "function %s: working_dir must be absolute",
                           name);
     struct lambda_function_config *f = &c->functions[c->function_count++];
-    *f = (struct lambda_function_config){
-        .name = strdup(name),
-        .runtime = strdup(LAMBDA_DEFAULT_RUNTIME),
-        .handler = strdup(""),
-        .working_dir = strdup(working_dir),
-        .timeout_s = LAMBDA_DEFAULT_TIMEOUT,
-        .memory_mb = LAMBDA_DEFAULT_MEMORY,
-        .concurrency = LAMBDA_DEFAULT_CONCURRENCY,
-        .queue = LAMBDA_DEFAULT_QUEUE,
-        .async_queue = LAMBDA_DEFAULT_ASYNC_QUEUE,
-        .url_port = -1,
-    };
-    if (!f->name || !f->runtime || !f->handler || !f->working_dir)
+    if (init_function(f, name, working_dir) < 0)
         return fail_built(cause, cause_len, -ENOMEM, "out of memory");
     *out = f;
-    return 0;
-}
-
-static int replace_string(char **field, const char *value)
-{
-    char *copy = strdup(value);
-    if (!copy)
-        return -ENOMEM;
-    free(*field);
-    *field = copy;
     return 0;
 }
 
@@ -627,46 +693,12 @@ int lambda_function_add_arg(struct lambda_function_config *f, const char *arg)
     return add_arg(f, arg);
 }
 
-static size_t environment_bytes(const struct lambda_function_config *f)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < f->environment_count; i++)
-        total += strlen(f->environment[i].name) + strlen(f->environment[i].value);
-    return total;
-}
-
-/* Finds the variable, or appends an empty slot for it. */
-static struct lambda_env_var *env_slot(struct lambda_function_config *f, const char *name)
-{
-    for (size_t i = 0; i < f->environment_count; i++)
-        if (strcmp(f->environment[i].name, name) == 0)
-            return &f->environment[i];
-    struct lambda_env_var *grown =
-        realloc(f->environment, (f->environment_count + 1) * sizeof(*f->environment));
-    if (!grown)
-        return NULL;
-    f->environment = grown;
-    struct lambda_env_var *v = &f->environment[f->environment_count];
-    v->name = strdup(name);
-    v->value = strdup("");
-    if (!v->name || !v->value) {
-        free(v->name);
-        free(v->value);
-        return NULL;
-    }
-    f->environment_count++;
-    return v;
-}
-
 int lambda_function_set_env(struct lambda_function_config *f, const char *name, const char *value,
                             char *cause, size_t cause_len)
 {
-    if (!valid_env_name(name))
-        return fail_built(cause, cause_len, -EINVAL,
-                          "function %s: \"%.64s\" is not a valid variable name", f->name, name);
-    if (lambda_env_name_is_reserved(name))
-        return fail_built(cause, cause_len, -EINVAL,
-                          "function %s: %s is reserved by Lambda and cannot be set", f->name, name);
+    char why[160];
+    if (env_name_problem(name, why, sizeof(why)) < 0)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: %s", f->name, why);
     struct lambda_env_var *v = env_slot(f, name);
     if (!v || replace_string(&v->value, value) < 0)
         return fail_built(cause, cause_len, -ENOMEM, "out of memory");
@@ -677,29 +709,29 @@ int lambda_function_set_env(struct lambda_function_config *f, const char *name, 
     return 0;
 }
 
-/* The ranges lambda_config_parse enforces, for fields a builder sets directly. */
+/* What lambda_config_parse enforces, for fields a builder sets directly. */
 static int check_function(const struct lambda_function_config *f, char *cause, size_t cause_len)
 {
-    const char *bad = f->bootstrap_count == 0                      ? "bootstrap is missing"
-                      : f->timeout_s < 1 || f->timeout_s > 900     ? "timeout must be 1 to 900"
-                      : f->memory_mb < 128 || f->memory_mb > 10240 ? "memory must be 128 to 10240"
-                      : f->concurrency < 1 || f->concurrency > 1000
-                          ? "concurrency must be 1 to 1000"
-                      : f->queue > 100000 || f->async_queue > 100000 ? "queues hold 0 to 100000"
-                      : f->url_port > 65535 || (f->url_port >= 0 && !f->url)
-                          ? "url_port must be 0 to 65535, with a function URL"
-                          : NULL;
-    return bad ? fail_built(cause, cause_len, -EINVAL, "function %s: %s", f->name, bad) : 0;
+    const struct number_field *n =
+        number_out_of_range(f, function_numbers, COUNT(function_numbers));
+    if (n)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: %s must be %u to %u", f->name,
+                          n->key, n->min, n->max);
+    if (f->bootstrap_count == 0)
+        return fail_built(cause, cause_len, -EINVAL, "function %s: bootstrap is missing", f->name);
+    if (f->url_port > 65535 || (f->url_port >= 0 && !f->url))
+        return fail_built(cause, cause_len, -EINVAL,
+                          "function %s: url_port must be 0 to 65535, with a function URL", f->name);
+    return 0;
 }
 
 int lambda_config_check(const struct lambda_config *c, char *cause, size_t cause_len)
 {
     if (c->function_count == 0)
         return fail_built(cause, cause_len, -EINVAL, "no functions to run");
-    if (c->idle_timeout_s < 1 || c->idle_timeout_s > 86400 || c->init_timeout_s < 1 ||
-        c->init_timeout_s > 900)
-        return fail_built(cause, cause_len, -EINVAL,
-                          "idle_timeout must be 1 to 86400 and init_timeout 1 to 900");
+    const struct number_field *n = number_out_of_range(c, config_numbers, COUNT(config_numbers));
+    if (n)
+        return fail_built(cause, cause_len, -EINVAL, "%s must be %u to %u", n->key, n->min, n->max);
     for (size_t i = 0; i < c->function_count; i++) {
         int rc = check_function(&c->functions[i], cause, cause_len);
         if (rc < 0)

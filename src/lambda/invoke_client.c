@@ -48,6 +48,8 @@ int lambda_invoke(const struct lambda_invoke_request *request, struct lambda_inv
     struct buf target = BUF_INIT;
     int rc = buf_append_str(&target, "/2015-03-31/functions/");
     if (rc == 0)
+        /* Function names are plain, but the path must stay one segment
+         * whatever the caller passes. */
         rc = percent_encode(&target, request->function, strlen(request->function), NULL);
     if (rc == 0)
         rc = buf_append_str(&target, "/invocations");

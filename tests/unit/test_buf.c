@@ -1,5 +1,8 @@
 /* Unit tests for core/buf: the growable byte buffer every module builds on. */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "test.h"
@@ -274,6 +277,24 @@ TEST(test_reset_keeps_storage)
     buf_free(&b);
 }
 
+TEST(test_read_file_with_cap)
+{
+    char path[] = "/tmp/tether-buf-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_INT(write(fd, "0123456789", 10), 10);
+    close(fd);
+    struct buf b = BUF_INIT;
+    CHECK_INT(buf_read_file(&b, path, 10), 0);
+    CHECK_INT(buf_length(&b), 10);
+    CHECK(memcmp(buf_bytes(&b), "0123456789", 10) == 0);
+    buf_reset(&b);
+    CHECK_INT(buf_read_file(&b, path, 9), -EFBIG); /* one byte over the cap */
+    CHECK_INT(buf_read_file(&b, "/nonexistent/tether-buf", 10), -ENOENT);
+    buf_free(&b);
+    unlink(path);
+}
+
 RUN_TESTS("buf", TEST_ENTRY(test_init_is_empty), TEST_ENTRY(test_append_variants),
           TEST_ENTRY(test_append_grows_past_initial_capacity),
           TEST_ENTRY(test_consume_partial_and_all), TEST_ENTRY(test_reserve),
@@ -281,4 +302,5 @@ RUN_TESTS("buf", TEST_ENTRY(test_init_is_empty), TEST_ENTRY(test_append_variants
           TEST_ENTRY(test_growth_with_consumed_prefix_keeps_content),
           TEST_ENTRY(test_random_operations_match_model), TEST_ENTRY(test_printf),
           TEST_ENTRY(test_printf_after_consume), TEST_ENTRY(test_terminate), TEST_ENTRY(test_steal),
-          TEST_ENTRY(test_steal_empty), TEST_ENTRY(test_reset_keeps_storage))
+          TEST_ENTRY(test_steal_empty), TEST_ENTRY(test_reset_keeps_storage),
+          TEST_ENTRY(test_read_file_with_cap))

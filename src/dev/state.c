@@ -1,0 +1,123 @@
+/* .tether/dev.json (see state.h). */
+#include "dev/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev/config.h"
+
+static void state_path(const char *root, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/.tether/dev.json", root);
+}
+
+int dev_state_write(const char *root, const struct dev_state *s)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/.tether", root);
+    mkdir(path, 0700);
+    state_path(root, path, sizeof(path));
+    json_t *state =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "app", s->app, "stage", s->stage, "events",
+                  s->events, "apiKey", s->api_key, "lambda", s->lambda, "pid", (json_int_t)s->pid);
+    char *text = json_dumps(state, JSON_INDENT(2));
+    json_decref(state);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
+void dev_state_remove(const char *root)
+{
+    char path[PATH_MAX + 32];
+    state_path(root, path, sizeof(path));
+    unlink(path);
+}
+
+static void copy_string(json_t *state, const char *key, char *out, size_t cap)
+{
+    const char *value = json_string_value(json_object_get(state, key));
+    snprintf(out, cap, "%s", value ? value : "");
+}
+
+int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t cause_len)
+{
+    char path[PATH_MAX + 32];
+    memset(out, 0, sizeof(*out));
+    state_path(root, path, sizeof(path));
+    json_error_t error;
+    json_t *state = json_load_file(path, 0, &error);
+    if (!state) {
+        snprintf(cause, cause_len, "%s: %s", path, error.text);
+        return access(path, F_OK) != 0 ? -ENOENT : -EINVAL;
+    }
+    copy_string(state, "app", out->app, sizeof(out->app));
+    copy_string(state, "stage", out->stage, sizeof(out->stage));
+    copy_string(state, "events", out->events, sizeof(out->events));
+    copy_string(state, "apiKey", out->api_key, sizeof(out->api_key));
+    copy_string(state, "lambda", out->lambda, sizeof(out->lambda));
+    out->pid = json_integer_value(json_object_get(state, "pid"));
+    int rc = 0;
+    if (!json_string_value(json_object_get(state, "lambda")) || out->pid <= 0) {
+        snprintf(cause, cause_len, "%s lacks \"lambda\" or \"pid\"", path);
+        rc = -EINVAL;
+    } else if (out->pid > INT_MAX || (kill((pid_t)out->pid, 0) < 0 && errno == ESRCH)) {
+        snprintf(cause, cause_len, "pid %lld named by .tether/dev.json has exited", out->pid);
+        rc = -ESRCH;
+    }
+    json_decref(state);
+    return rc;
+}
+
+/* "no function X in FILE", then the functions there, one line each kind. */
+static void describe_unknown(const struct dev_config *project, const char *function, char *cause,
+                             size_t cause_len)
+{
+    int n = snprintf(cause, cause_len, "no function \"%s\" in %s\nfunctions in %s:", function,
+                     project->path, project->path);
+    for (size_t i = 0; i < project->function_count && n >= 0 && (size_t)n < cause_len; i++)
+        n += snprintf(cause + n, cause_len - (size_t)n, " %s%s", project->functions[i].id,
+                      project->functions[i].live ? "" : " (not live)");
+}
+
+int dev_state_check_function(const char *root, const char *function, unsigned *timeout_s,
+                             char *cause, size_t cause_len)
+{
+    char path[PATH_MAX + 16];
+    struct dev_config project;
+    memset(&project, 0, sizeof(project));
+    snprintf(path, sizeof(path), "%s/tether.json", root);
+    if (dev_config_load(path, &project, cause, cause_len) < 0)
+        return 1;
+    const struct dev_function *f = dev_config_function(&project, function);
+    int rc = -EINVAL;
+    if (project.events.mode == DEV_EVENTS_REMOTE)
+        /* No local Lambda service: the functions are deployed in AWS. */
+        snprintf(cause, cause_len,
+                 "%s sets \"events\", so the functions run in AWS Lambda, not in tether dev's "
+                 "embedded Lambda service; invoke the deployed function (aws lambda invoke ...) "
+                 "and tether dev will serve it",
+                 project.path);
+    else if (!f)
+        describe_unknown(&project, function, cause, cause_len);
+    else if (!f->live)
+        snprintf(cause, cause_len,
+                 "function \"%s\" has \"live\": false, so tether dev does not serve it", function);
+    else {
+        *timeout_s = f->timeout_s;
+        rc = 0;
+    }
+    dev_config_free(&project);
+    return rc;
+}
