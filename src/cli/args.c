@@ -349,6 +349,9 @@ void cli_args_print_options(const struct cli_spec *spec, FILE *out)
     size_t column = help_column(spec);
     for (size_t t = 0; t <= CLI_SPEC_MAX_TABLES; t++) {
         const struct cli_option *table = table_at(spec, t);
+        if (spec->titles[0] && table)
+            fprintf(out, "%s%s:\n", t ? "\n" : "",
+                    t < CLI_SPEC_MAX_TABLES ? spec->titles[t] : "general");
         for (size_t i = 0; table && table[i].kind != CLI_ARG_END; i++)
             print_option(&table[i], column, out);
     }
@@ -360,7 +363,7 @@ void cli_args_help(const struct cli_spec *spec, FILE *out)
             spec->command ? " " : "", spec->usage);
     if (spec->about)
         fprintf(out, "\n%s", spec->about);
-    fprintf(out, "\noptions:\n");
+    fprintf(out, spec->titles[0] ? "\n" : "\noptions:\n");
     cli_args_print_options(spec, out);
     if (spec->footer)
         fprintf(out, "\n%s", spec->footer);

@@ -117,6 +117,9 @@ struct cli_spec {
     const char *footer;  /* after the options (examples, exit codes); may be NULL */
     /* Printed in this order; unused slots NULL. */
     const struct cli_option *tables[CLI_SPEC_MAX_TABLES];
+    /* Optional headings of the tables in --help ("connection"); with them,
+     * the options every command takes come last under "general". */
+    const char *titles[CLI_SPEC_MAX_TABLES];
     int min_operands, max_operands; /* max -1: no limit */
     const char *operands_error;     /* the message when the count is wrong */
     /* The first operand ends the options: what follows belongs to it (main.c:

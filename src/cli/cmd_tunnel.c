@@ -39,7 +39,7 @@ static const char about[] =
     "./tether.json ({\"host\", \"user\", \"key\", \"port\", \"socks\",\n"
     "\"hostKeyFingerprint\", \"subnets\", \"dnsDomains\", \"dnsServer\", \"dnsAll\",\n"
     "\"tunMtu\"}); the command line wins. `tether tun` is another name for this\n"
-    "command. Options: the connection, the proxy, the TUN device, the output.\n";
+    "command.\n";
 
 static const char footer[] =
     "A status line (connection, streams, bytes) is kept on stderr when it is a\n"
@@ -225,6 +225,8 @@ static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
         .about = about,
         .footer = footer,
         .tables = {connection, proxy, tun, output},
+        .titles = {"connection", "proxy", "TUN (no proxy settings needed; see docs/tun.md)",
+                   "output"},
     };
     struct cli_args args;
     return cli_args_parse(&spec, argc, argv, &args);

@@ -217,8 +217,30 @@ TEST(test_help_lists_every_option)
     free(text);
 }
 
+TEST(test_help_with_titles)
+{
+    static const struct cli_option second[] = {CLI_FLAG("quiet", &o.json, "say less"), CLI_END};
+    const struct cli_spec titled = {.command = "test",
+                                    .usage = "[OPTIONS]",
+                                    .tables = {table, second},
+                                    .titles = {"first", "second"}};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cli_args_help(&titled, f);
+    fclose(f);
+    /* Each table under its heading, in order, the common options last. */
+    const char *first = strstr(text, "\nfirst:\n  -n, --name NAME");
+    const char *other = strstr(text, "\n\nsecond:\n  --quiet");
+    const char *general = strstr(text, "\n\ngeneral:\n  --log-level");
+    CHECK(first && other && general && first < other && other < general);
+    CHECK(strstr(text, "options:") == NULL);
+    free(text);
+}
+
 RUN_TESTS("cli_args", TEST_ENTRY(test_values_in_every_form),
           TEST_ENTRY(test_operands_anywhere_and_after_double_dash), TEST_ENTRY(test_number_errors),
           TEST_ENTRY(test_optional_value), TEST_ENTRY(test_hostport_errors),
           TEST_ENTRY(test_list_and_callbacks), TEST_ENTRY(test_usage_errors),
-          TEST_ENTRY(test_builtins), TEST_ENTRY(test_help_lists_every_option))
+          TEST_ENTRY(test_builtins), TEST_ENTRY(test_help_lists_every_option),
+          TEST_ENTRY(test_help_with_titles))
