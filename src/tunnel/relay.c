@@ -6,40 +6,9 @@
 
 #include "ssh/forward.h"
 
-/* ---- the real forward ---- */
-
-static ssize_t ssh_write(void *forward, const void *data, size_t len)
-{
-    return forward_write(forward, data, len);
-}
-
-static void ssh_want_write(void *forward, int want)
-{
-    forward_want_write(forward, want);
-}
-
-static int ssh_send_eof(void *forward)
-{
-    return forward_send_eof(forward);
-}
-
-static size_t ssh_take(void *forward, struct buf *out)
-{
-    return forward_take(forward, out);
-}
-
-static int ssh_remote_eof(void *forward)
-{
-    return forward_remote_eof(forward);
-}
-
-static int ssh_remote_closed(void *forward)
-{
-    return forward_remote_closed(forward);
-}
-
 const struct relay_forward_ops relay_ssh_forward_ops = {
-    ssh_write, ssh_want_write, ssh_send_eof, ssh_take, ssh_remote_eof, ssh_remote_closed,
+    forward_write, forward_want_write, forward_send_eof,
+    forward_take,  forward_remote_eof, forward_remote_closed,
 };
 
 /* ---- states ---- */
@@ -270,7 +239,7 @@ static void pull_down(struct relay *r)
 
 /* ---- running ---- */
 
-void relay_start(struct relay *r, uv_stream_t *socket, void *forward)
+void relay_start(struct relay *r, uv_stream_t *socket, struct forward *forward)
 {
     r->socket = socket;
     r->forward = forward;

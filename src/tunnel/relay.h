@@ -36,15 +36,18 @@
 
 #include "core/buf.h"
 
-/* The forward side; `forward` is the owner's handle (struct forward * for
- * relay_ssh_forward_ops). The meanings are those of ssh/forward.h. */
+struct forward;
+
+/* The forward side, with the signatures and meanings of ssh/forward.h:
+ * relay_ssh_forward_ops is those functions themselves; a test's fake casts
+ * the handle to its own type. */
 struct relay_forward_ops {
-    ssize_t (*write)(void *forward, const void *data, size_t len); /* accepted, or -errno */
-    void (*want_write)(void *forward, int want);
-    int (*send_eof)(void *forward);
-    size_t (*take)(void *forward, struct buf *out); /* out is empty */
-    int (*remote_eof)(void *forward);               /* EOF and every byte before it taken */
-    int (*remote_closed)(void *forward);            /* nothing more can be sent */
+    ssize_t (*write)(struct forward *forward, const void *data, size_t len); /* or -errno */
+    void (*want_write)(struct forward *forward, int want);
+    int (*send_eof)(struct forward *forward);
+    size_t (*take)(struct forward *forward, struct buf *out); /* out is empty */
+    int (*remote_eof)(const struct forward *forward);    /* EOF and every byte before it taken */
+    int (*remote_closed)(const struct forward *forward); /* nothing more can be sent */
 };
 
 extern const struct relay_forward_ops relay_ssh_forward_ops;
@@ -85,7 +88,7 @@ struct relay {
     enum relay_down_state down_state;
     uv_stream_t *socket;
     void *socket_owner_data; /* socket->data before relay_start */
-    void *forward;
+    struct forward *forward;
     const struct relay_forward_ops *ops;
     const struct relay_callbacks *callbacks;
     void *user;
@@ -106,7 +109,7 @@ void relay_init(struct relay *relay, const struct relay_forward_ops *ops,
  * 0, or -ENOBUFS / -ENOMEM. */
 int relay_queue_up(struct relay *relay, const void *data, size_t len);
 /* Starts moving bytes; the socket must not be reading. */
-void relay_start(struct relay *relay, uv_stream_t *socket, void *forward);
+void relay_start(struct relay *relay, uv_stream_t *socket, struct forward *forward);
 /* Call from the forward's on_event while the relay runs. */
 void relay_forward_event(struct relay *relay);
 /* Stops reading and gives socket->data back; no callback runs afterwards. */
