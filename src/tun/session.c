@@ -59,18 +59,9 @@ void tun_session_close(struct tun_session *s, int reset, const char *why)
               (unsigned long long)(tun_now_ms() - s->started_ms), why ? ": " : "", why ? why : "",
               (unsigned long long)s->relay.bytes_up, (unsigned long long)s->relay.bytes_down);
     tun_engine_flow_attach(s->tun->engine, s->flow, NULL);
-    relay_stop(&s->relay);
-    forward_close(s->forward);
-    s->forward = NULL;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    if (!s->tcp)
-        return;
-    uv_read_stop((uv_stream_t *)s->tcp);
-    /* libuv refuses a reset while a shutdown is pending (UV_EINVAL): the
-     * handle must still be closed, or the session would never be freed. */
-    if (!reset || uv_tcp_close_reset(s->tcp, on_handle_closed) < 0)
-        uv_close((uv_handle_t *)s->tcp, on_handle_closed);
+    relay_close(&s->relay, &s->forward, s->tcp, reset, on_handle_closed);
 }
 
 static void on_accept_timeout(uv_timer_t *timer);
@@ -275,8 +266,7 @@ void tun_session_open(struct tun *t, struct nat_handle flow)
 static void close_stray(uv_tcp_t *tcp)
 {
     tcp->data = NULL;
-    if (uv_tcp_close_reset(tcp, (uv_close_cb)free) < 0)
-        uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+    relay_close_socket(tcp, 1, (uv_close_cb)free);
 }
 
 static uint16_t peer_port(uv_tcp_t *tcp)

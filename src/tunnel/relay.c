@@ -73,6 +73,23 @@ void relay_stop(struct relay *r)
     r->state = RELAY_FINISHED;
 }
 
+void relay_close_socket(uv_tcp_t *socket, int reset, uv_close_cb on_closed)
+{
+    uv_read_stop((uv_stream_t *)socket);
+    if (!reset || uv_tcp_close_reset(socket, on_closed) < 0)
+        uv_close((uv_handle_t *)socket, on_closed);
+}
+
+void relay_close(struct relay *r, struct forward **forward, uv_tcp_t *socket, int reset,
+                 uv_close_cb on_closed)
+{
+    relay_stop(r);
+    forward_close(*forward);
+    *forward = NULL;
+    if (socket)
+        relay_close_socket(socket, reset, on_closed);
+}
+
 void relay_free(struct relay *r)
 {
     buf_free(&r->up);

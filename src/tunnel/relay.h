@@ -22,9 +22,10 @@
  * Ownership: the owner embeds the relay, keeps the socket and the forward,
  * and closes both. While the relay runs, socket->data points to the relay
  * (relay_stop puts the owner's value back). The relay calls on_finished once,
- * after which it does nothing more; the owner then calls relay_stop, closes
- * the socket and the forward, and calls relay_free after the socket's close
- * callback (a cancelled write still refers to the relay until then). */
+ * after which it does nothing more; the owner then calls relay_close (or
+ * relay_stop and closes the socket and the forward itself), and calls
+ * relay_free after the socket's close callback (a cancelled write still
+ * refers to the relay until then). */
 #ifndef TETHER_TUNNEL_RELAY_H
 #define TETHER_TUNNEL_RELAY_H
 
@@ -114,6 +115,14 @@ void relay_start(struct relay *relay, uv_stream_t *socket, struct forward *forwa
 void relay_forward_event(struct relay *relay);
 /* Stops reading and gives socket->data back; no callback runs afterwards. */
 void relay_stop(struct relay *relay);
+/* relay_stop, then closes the owner's forward (*forward becomes NULL) and,
+ * when there is one, its socket (relay_close_socket). */
+void relay_close(struct relay *relay, struct forward **forward, uv_tcp_t *socket, int reset,
+                 uv_close_cb on_closed);
+/* Closes a socket, with an RST when `reset` is set. libuv refuses the reset
+ * while a shutdown is pending (UV_EINVAL): the handle is then closed plainly,
+ * since its owner is freed only from on_closed. */
+void relay_close_socket(uv_tcp_t *socket, int reset, uv_close_cb on_closed);
 void relay_free(struct relay *relay);
 
 const char *relay_state_name(enum relay_state state);

@@ -57,16 +57,9 @@ void stream_close(struct tunnel_stream *s, int reset, const char *why)
     else if (why)
         log_debug("stream %llu from %s:%u closed: %s", (unsigned long long)s->id, s->peer_ip,
                   s->peer_port, why);
-    relay_stop(&s->relay);
-    forward_close(s->forward);
-    s->forward = NULL;
-    uv_read_stop((uv_stream_t *)&s->tcp);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    /* A reset is refused while a shutdown is pending (UV_EINVAL): then the
-     * handle must still be closed, or the tunnel never finishes stopping. */
-    if (!reset || uv_tcp_close_reset(&s->tcp, on_handle_closed) < 0)
-        uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    relay_close(&s->relay, &s->forward, &s->tcp, reset, on_handle_closed);
 }
 
 /* ---- small handshake writes ---- */

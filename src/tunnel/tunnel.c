@@ -87,8 +87,7 @@ static void free_rejected(uv_handle_t *handle)
 static void reject(uv_tcp_t *tcp, const char *why)
 {
     log_warn("refusing a SOCKS client: %s", why);
-    if (uv_tcp_close_reset(tcp, free_rejected) < 0)
-        uv_close((uv_handle_t *)tcp, free_rejected);
+    relay_close_socket(tcp, 1, free_rejected);
 }
 
 static void accept_stream(struct tunnel *t, struct tunnel_stream *s)
