@@ -163,29 +163,19 @@ static void opening_event(struct tun_session *s)
 {
     struct forward *f = s->forward;
     char why[300];
-    switch (forward_get_state(f)) {
-    case FORWARD_OPEN:
+    if (forward_get_state(f) == FORWARD_OPEN) {
         if (s->tun->config.hold_syn)
             pass_syn(s);
         else if (s->tcp)
             start_relay(s);
         else
             await_accept(s);
-        break;
-    case FORWARD_REFUSED:
-        snprintf(why, sizeof(why), "the bastion could not connect: %s (reason %u)",
-                 forward_failure_description(f), forward_failure_reason(f));
-        /* Reason 2 (connect failed) is what a closed port gives: RST, like
-         * the host would; anything else reads as unreachable. */
-        refuse(s, forward_failure_reason(f) == 2 ? TUN_REFUSE_RESET : TUN_REFUSE_UNREACHABLE, why);
-        break;
-    case FORWARD_LOST:
-        snprintf(why, sizeof(why), "no connection to the bastion: %s",
-                 forward_failure_description(f));
-        refuse(s, TUN_REFUSE_UNREACHABLE, why);
-        break;
-    default:
-        break;
+    } else if (relay_forward_failure(f, why, sizeof(why))) {
+        /* A refusal with reason 2 (connect failed) is what a closed port
+         * gives: RST, like the host would; anything else reads as
+         * unreachable, a lost bastion too. */
+        int closed_port = forward_get_state(f) == FORWARD_REFUSED && forward_failure_reason(f) == 2;
+        refuse(s, closed_port ? TUN_REFUSE_RESET : TUN_REFUSE_UNREACHABLE, why);
     }
 }
 

@@ -2,6 +2,7 @@
 #include "tunnel/relay.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ssh/forward.h"
@@ -10,6 +11,17 @@ const struct relay_forward_ops relay_ssh_forward_ops = {
     forward_write, forward_want_write, forward_send_eof,
     forward_take,  forward_remote_eof, forward_remote_closed,
 };
+
+const char *relay_forward_failure(const struct forward *f, char *why, size_t len)
+{
+    enum forward_state state = forward_get_state(f);
+    if (state == FORWARD_REFUSED)
+        snprintf(why, len, "the bastion could not connect: %s (reason %u)",
+                 forward_failure_description(f), forward_failure_reason(f));
+    else if (state == FORWARD_LOST)
+        snprintf(why, len, "no connection to the bastion: %s", forward_failure_description(f));
+    return state == FORWARD_REFUSED || state == FORWARD_LOST ? why : NULL;
+}
 
 /* ---- states ---- */
 

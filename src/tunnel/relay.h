@@ -102,6 +102,10 @@ struct relay {
     uint64_t bytes_up, bytes_down;
 };
 
+/* The cause, for logs and refusals, of a forward that will not open
+ * (refused, or the bastion lost): `why`; NULL while it opens or is open. */
+const char *relay_forward_failure(const struct forward *forward, char *why, size_t len);
+
 void relay_init(struct relay *relay, const struct relay_forward_ops *ops,
                 const struct relay_callbacks *callbacks, void *user, char *read_buffer,
                 size_t read_buffer_size);
