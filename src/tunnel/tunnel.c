@@ -96,7 +96,6 @@ static void accept_stream(struct tunnel *t, struct tunnel_stream *s)
     s->id = ++t->next_stream_id;
     s->state = STREAM_GREETING;
     s->started_ms = uv_now(t->loop);
-    s->tcp.data = s;
     s->timer.data = s;
     s->handles_open = 2;
     uv_timer_init(t->loop, &s->timer);
