@@ -48,16 +48,6 @@ static int fail_errno(char *cause, size_t cause_len, int err, const char *what)
 
 /* -------------------------------------------------------------------- time */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -89,15 +79,14 @@ int sigv4_parse_amz_date(const char *s, time_t *out)
     if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > days_in_month(f[0], f[1]) || f[3] > 23 ||
         f[4] > 59 || f[5] > 59)
         return -EINVAL;
-    int64_t days = days_from_civil(f[0], f[1], f[2]);
-    *out = (time_t)(days * 86400 + f[3] * 3600 + f[4] * 60 + f[5]);
+    struct tm tm = {.tm_year = f[0] - 1900,
+                    .tm_mon = f[1] - 1,
+                    .tm_mday = f[2],
+                    .tm_hour = f[3],
+                    .tm_min = f[4],
+                    .tm_sec = f[5]};
+    *out = timegm(&tm);
     return 0;
-}
-
-static void put_digits(char *out, int v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v /= 10)
-        out[i] = (char)('0' + v % 10);
 }
 
 void sigv4_format_amz_date(time_t t, char out[SIGV4_AMZ_DATE_SIZE])
@@ -106,12 +95,8 @@ void sigv4_format_amz_date(time_t t, char out[SIGV4_AMZ_DATE_SIZE])
     memcpy(out, "00000000T000000Z", SIGV4_AMZ_DATE_SIZE);
     if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
         return;
-    put_digits(out, tm.tm_year + 1900, 4);
-    put_digits(out + 4, tm.tm_mon + 1, 2);
-    put_digits(out + 6, tm.tm_mday, 2);
-    put_digits(out + 9, tm.tm_hour, 2);
-    put_digits(out + 11, tm.tm_min, 2);
-    put_digits(out + 13, tm.tm_sec, 2);
+    snprintf(out, SIGV4_AMZ_DATE_SIZE, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* ------------------------------------------------------------------ crypto */
