@@ -1,7 +1,6 @@
 #include "tunnel/tunnel_config.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,37 +90,17 @@ static int take_number_text(json_t *value, const char *file, const char *key, ch
     return *out ? 0 : -ENOMEM;
 }
 
-/* The keys whose value is one non-empty string, and where each goes. */
-#define STRING_KEY(name, field)                                                                    \
-    {                                                                                              \
-        name, offsetof(struct tunnel_file_settings, field)                                         \
-    }
-static const struct {
-    const char *key;
-    size_t offset;
-} string_keys[] = {
-    STRING_KEY("host", host),
-    STRING_KEY("user", user),
-    STRING_KEY("key", key),
-    STRING_KEY("socks", socks),
-    STRING_KEY("hostKeyFingerprint", host_key_fingerprint),
-    STRING_KEY("dnsServer", dns_server),
-};
-
-static int take_field(const char *key, json_t *value, const char *file,
-                      struct tunnel_file_settings *out, char *cause, size_t cause_len)
+/* The TUN path's keys, and the error for a key that is none of the known. */
+static int take_tun_field(const char *key, json_t *value, const char *file,
+                          struct tunnel_file_settings *out, char *cause, size_t cause_len)
 {
-    for (size_t i = 0; i < sizeof(string_keys) / sizeof(string_keys[0]); i++)
-        if (strcmp(key, string_keys[i].key) == 0)
-            return take_string(value, file, key, (char **)((char *)out + string_keys[i].offset),
-                               cause, cause_len);
-    if (strcmp(key, "port") == 0)
-        return take_port(value, file, &out->port, cause, cause_len);
     if (strcmp(key, "subnets") == 0)
         return take_list(value, file, key, out->subnets, &out->subnet_count, cause, cause_len);
     if (strcmp(key, "dnsDomains") == 0)
         return take_list(value, file, key, out->dns_domains, &out->dns_domain_count, cause,
                          cause_len);
+    if (strcmp(key, "dnsServer") == 0)
+        return take_string(value, file, key, &out->dns_server, cause, cause_len);
     if (strcmp(key, "tunMtu") == 0)
         return take_number_text(value, file, key, &out->tun_mtu, cause, cause_len);
     if (strcmp(key, "dnsAll") != 0) {
@@ -135,6 +114,24 @@ static int take_field(const char *key, json_t *value, const char *file,
     }
     out->dns_all = json_is_true(value);
     return 0;
+}
+
+static int take_field(const char *key, json_t *value, const char *file,
+                      struct tunnel_file_settings *out, char *cause, size_t cause_len)
+{
+    if (strcmp(key, "host") == 0)
+        return take_string(value, file, key, &out->host, cause, cause_len);
+    if (strcmp(key, "user") == 0)
+        return take_string(value, file, key, &out->user, cause, cause_len);
+    if (strcmp(key, "key") == 0)
+        return take_string(value, file, key, &out->key, cause, cause_len);
+    if (strcmp(key, "socks") == 0)
+        return take_string(value, file, key, &out->socks, cause, cause_len);
+    if (strcmp(key, "hostKeyFingerprint") == 0)
+        return take_string(value, file, key, &out->host_key_fingerprint, cause, cause_len);
+    if (strcmp(key, "port") == 0)
+        return take_port(value, file, &out->port, cause, cause_len);
+    return take_tun_field(key, value, file, out, cause, cause_len);
 }
 
 /* Reads the settings from a parsed file; owns nothing of root. */
