@@ -48,16 +48,6 @@ static int fail_errno(char *cause, size_t cause_len, int err, const char *what)
 
 /* -------------------------------------------------------------------- time */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -89,15 +79,14 @@ int sigv4_parse_amz_date(const char *s, time_t *out)
     if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > days_in_month(f[0], f[1]) || f[3] > 23 ||
         f[4] > 59 || f[5] > 59)
         return -EINVAL;
-    int64_t days = days_from_civil(f[0], f[1], f[2]);
-    *out = (time_t)(days * 86400 + f[3] * 3600 + f[4] * 60 + f[5]);
+    struct tm tm = {.tm_year = f[0] - 1900,
+                    .tm_mon = f[1] - 1,
+                    .tm_mday = f[2],
+                    .tm_hour = f[3],
+                    .tm_min = f[4],
+                    .tm_sec = f[5]};
+    *out = timegm(&tm);
     return 0;
-}
-
-static void put_digits(char *out, int v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v /= 10)
-        out[i] = (char)('0' + v % 10);
 }
 
 void sigv4_format_amz_date(time_t t, char out[SIGV4_AMZ_DATE_SIZE])
@@ -106,12 +95,8 @@ void sigv4_format_amz_date(time_t t, char out[SIGV4_AMZ_DATE_SIZE])
     memcpy(out, "00000000T000000Z", SIGV4_AMZ_DATE_SIZE);
     if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
         return;
-    put_digits(out, tm.tm_year + 1900, 4);
-    put_digits(out + 4, tm.tm_mon + 1, 2);
-    put_digits(out + 6, tm.tm_mday, 2);
-    put_digits(out + 9, tm.tm_hour, 2);
-    put_digits(out + 11, tm.tm_min, 2);
-    put_digits(out + 13, tm.tm_sec, 2);
+    snprintf(out, SIGV4_AMZ_DATE_SIZE, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* ------------------------------------------------------------------ crypto */
@@ -123,12 +108,6 @@ static int sha256_hex(const void *data, size_t len, char hex[SIGV4_HEX_SIZE])
         return -EIO;
     hex_encode(hex, md, SIGV4_KEY_SIZE);
     return 0;
-}
-
-static int hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                       unsigned char out[SIGV4_KEY_SIZE])
-{
-    return crypto_hmac_sha256(key, key_len, data, len, out);
 }
 
 /* ------------------------------------------------------------ percent codes */
@@ -494,15 +473,23 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
 
 /* --------------------------------------------------- string to sign, keys */
 
-static int valid_scope_part(const char *s)
+/* Whether s is 1 to max characters, each accepted by `allowed`. */
+static int valid_word(const char *s, size_t max, int (*allowed)(unsigned char))
 {
     size_t len = s ? strlen(s) : 0;
-    if (len == 0 || len > SIGV4_MAX_SCOPE_PART)
+    if (len == 0 || len > max)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (!is_unreserved((unsigned char)s[i]))
+        if (!allowed((unsigned char)s[i]))
             return 0;
     return 1;
+}
+
+/* A region and a service, as a credential scope may name them. */
+static int valid_scope(const char *region, const char *service)
+{
+    return valid_word(region, SIGV4_MAX_SCOPE_PART, is_unreserved) &&
+           valid_word(service, SIGV4_MAX_SCOPE_PART, is_unreserved);
 }
 
 static int valid_date8(const char *date)
@@ -516,8 +503,8 @@ int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *regi
 {
     char hash[SIGV4_HEX_SIZE];
     time_t ignored;
-    if (!out || sigv4_parse_amz_date(amz_date, &ignored) < 0 || !valid_scope_part(region) ||
-        !valid_scope_part(service) || (len && !canonical_request))
+    if (!out || sigv4_parse_amz_date(amz_date, &ignored) < 0 || !valid_scope(region, service) ||
+        (len && !canonical_request))
         return -EINVAL;
     int rc = sha256_hex(canonical_request, len, hash);
     if (rc == 0)
@@ -531,13 +518,13 @@ static int derive_key(unsigned char key[SIGV4_KEY_SIZE], const char *k_secret, s
                       const char *date, const char *region, const char *service)
 {
     unsigned char a[SIGV4_KEY_SIZE], b[SIGV4_KEY_SIZE];
-    int rc = hmac_sha256(k_secret, k_len, date, 8, a);
+    int rc = crypto_hmac_sha256(k_secret, k_len, date, 8, a);
     if (rc == 0)
-        rc = hmac_sha256(a, sizeof(a), region, strlen(region), b);
+        rc = crypto_hmac_sha256(a, sizeof(a), region, strlen(region), b);
     if (rc == 0)
-        rc = hmac_sha256(b, sizeof(b), service, strlen(service), a);
+        rc = crypto_hmac_sha256(b, sizeof(b), service, strlen(service), a);
     if (rc == 0)
-        rc = hmac_sha256(a, sizeof(a), SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), key);
+        rc = crypto_hmac_sha256(a, sizeof(a), SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), key);
     secure_wipe(a, sizeof(a));
     secure_wipe(b, sizeof(b));
     return rc;
@@ -548,8 +535,7 @@ int sigv4_signing_key(unsigned char key_out[SIGV4_KEY_SIZE], const char *secret_
 {
     char k_secret[4 + SIGV4_MAX_SECRET];
     size_t len = secret_access_key ? strlen(secret_access_key) : SIZE_MAX;
-    if (!key_out || len > SIGV4_MAX_SECRET || !valid_date8(date) || !valid_scope_part(region) ||
-        !valid_scope_part(service))
+    if (!key_out || len > SIGV4_MAX_SECRET || !valid_date8(date) || !valid_scope(region, service))
         return -EINVAL;
     memcpy(k_secret, "AWS4", 4);
     memcpy(k_secret + 4, secret_access_key, len);
@@ -564,7 +550,7 @@ int sigv4_signature(char hex_out[SIGV4_HEX_SIZE], const unsigned char key[SIGV4_
     unsigned char mac[SIGV4_KEY_SIZE];
     if (!hex_out || !key || (len && !string_to_sign))
         return -EINVAL;
-    int rc = hmac_sha256(key, SIGV4_KEY_SIZE, string_to_sign, len, mac);
+    int rc = crypto_hmac_sha256(key, SIGV4_KEY_SIZE, string_to_sign, len, mac);
     if (rc == 0)
         hex_encode(hex_out, mac, sizeof(mac));
     return rc;
@@ -603,13 +589,7 @@ static int has_header(const struct sigv4_request *req, const char *name)
 
 static int valid_access_key_id(const char *s)
 {
-    size_t len = s ? strlen(s) : 0;
-    if (len == 0 || len > SIGV4_MAX_ACCESS_KEY_ID)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!is_token_char((unsigned char)s[i]))
-            return 0;
-    return 1;
+    return valid_word(s, SIGV4_MAX_ACCESS_KEY_ID, is_token_char);
 }
 
 static int check_sign_input(const struct sigv4_request *req, const struct sigv4_credentials *creds,
@@ -624,7 +604,7 @@ static int check_sign_input(const struct sigv4_request *req, const struct sigv4_
     if (creds->session_token && strlen(creds->session_token) > SIGV4_MAX_SESSION_TOKEN)
         return fail(cause, cause_len, -EINVAL, "session token over %d bytes",
                     SIGV4_MAX_SESSION_TOKEN);
-    if (!p || !valid_scope_part(p->region) || !valid_scope_part(p->service))
+    if (!p || !valid_scope(p->region, p->service))
         return fail(cause, cause_len, -EINVAL, "invalid region or service");
     if (!has_header(req, "host"))
         return fail(cause, cause_len, -EINVAL, "the request has no host header");
@@ -778,16 +758,6 @@ struct auth_fields {
     char signature[SIGV4_HEX_SIZE];
 };
 
-/* Copies s[0..len) into out[cap] as a C string; -EINVAL when it does not fit. */
-static int copy_field(char *out, size_t cap, const char *s, size_t len)
-{
-    if (len >= cap)
-        return -EINVAL;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    return 0;
-}
-
 /* Splits s on '/' in place into exactly `want` parts (empty ones allowed). */
 static int split_exact(char *s, char sep, char **part, size_t want)
 {
@@ -809,8 +779,7 @@ static int parse_credential(char *value, struct auth_fields *a, char *cause, siz
     char *part[5];
     if (split_exact(value, '/', part, 5) < 0 || !valid_access_key_id(part[0]))
         return fail(cause, cause_len, -EINVAL, "Authorization header has a malformed Credential");
-    if (!valid_date8(part[1]) || part[1][8] || !valid_scope_part(part[2]) ||
-        !valid_scope_part(part[3]))
+    if (!valid_date8(part[1]) || part[1][8] || !valid_scope(part[2], part[3]))
         return fail(cause, cause_len, -EINVAL, "Credential has a malformed scope");
     if (strcmp(part[4], SCOPE_TERMINATOR) != 0)
         return fail(cause, cause_len, -EINVAL,
@@ -863,13 +832,23 @@ static int parse_signature_field(const char *value, struct auth_fields *a, char 
     return 0;
 }
 
-static char *trim(char *s)
+/* Where s starts without its leading whitespace; *len gets the length
+ * without the trailing whitespace. */
+static const char *trimmed_span(const char *s, size_t *len)
 {
     while (is_space(*s))
         s++;
-    size_t len = strlen(s);
-    while (len > 0 && is_space(s[len - 1]))
-        s[--len] = '\0';
+    *len = strlen(s);
+    while (*len > 0 && is_space(s[*len - 1]))
+        (*len)--;
+    return s;
+}
+
+static char *trim(char *s)
+{
+    size_t len;
+    s = (char *)trimmed_span(s, &len);
+    s[len] = '\0';
     return s;
 }
 
@@ -969,24 +948,9 @@ static int header_span(const struct sigv4_request *req, const char *name, const 
 {
     const char *v;
     int rc = find_header(req, name, &v);
-    if (rc < 0)
-        return rc;
-    while (is_space(*v))
-        v++;
-    *len = strlen(v);
-    while (*len > 0 && is_space(v[*len - 1]))
-        (*len)--;
-    *start = v;
-    return 0;
-}
-
-/* Finds and trims a single header into out[cap]: 0, -ENOENT or -EINVAL. */
-static int header_trimmed(const struct sigv4_request *req, const char *name, char *out, size_t cap)
-{
-    const char *v;
-    size_t len;
-    int rc = header_span(req, name, &v, &len);
-    return rc < 0 ? rc : copy_field(out, cap, v, len);
+    if (rc == 0)
+        *start = trimmed_span(v, len);
+    return rc;
 }
 
 static int check_verify_input(const struct sigv4_request *req, const struct sigv4_verify_params *p,
@@ -995,7 +959,7 @@ static int check_verify_input(const struct sigv4_request *req, const struct sigv
     int rc = check_request(req, SIGV4_MAX_HEADERS, cause, cause_len);
     if (rc < 0)
         return rc;
-    if (!p || !lookup || !valid_scope_part(p->region) || !valid_scope_part(p->service))
+    if (!p || !lookup || !valid_scope(p->region, p->service))
         return fail(cause, cause_len, -EINVAL, "invalid verification parameters");
     return 0;
 }
@@ -1015,12 +979,16 @@ static int read_authorization(const struct sigv4_request *req, struct auth_field
 static int read_amz_date(const struct sigv4_request *req, char date[SIGV4_AMZ_DATE_SIZE], time_t *t,
                          char *cause, size_t cause_len)
 {
-    int rc = header_trimmed(req, "x-amz-date", date, SIGV4_AMZ_DATE_SIZE);
+    const char *v;
+    size_t len = 0;
+    int rc = header_span(req, "x-amz-date", &v, &len);
+    if (rc == 0 && len < SIGV4_AMZ_DATE_SIZE)
+        snprintf(date, SIGV4_AMZ_DATE_SIZE, "%.*s", (int)len, v);
     if (rc == -ENOENT)
         return fail(cause, cause_len, -EINVAL,
                     "Authorization header requires existence of either a 'X-Amz-Date' or a "
                     "'Date' header.");
-    if (rc < 0 || sigv4_parse_amz_date(date, t) < 0)
+    if (rc < 0 || len >= SIGV4_AMZ_DATE_SIZE || sigv4_parse_amz_date(date, t) < 0)
         return fail(cause, cause_len, -EINVAL,
                     "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
     return 0;

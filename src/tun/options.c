@@ -133,33 +133,33 @@ int tun_option_set(struct tun_config *c, enum tun_option opt, const char *arg, c
     return -EINVAL;
 }
 
-int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *cause, size_t cause_len)
+/* tun_option_set with its cause after `prefix`, which names the option or key. */
+static int set_after(struct tun_config *c, int opt, const char *arg, const char *prefix,
+                     char *cause, size_t cause_len)
 {
     char why[400];
     if (tun_option_set(c, (enum tun_option)opt, arg, why, sizeof(why)) == 0)
         return 0;
-    snprintf(cause, cause_len, "--%s: %s", tun_option_name((enum tun_option)opt), why);
+    snprintf(cause, cause_len, "%s%s", prefix, why);
     return -EINVAL;
+}
+
+int tun_options_apply(struct tun_config *c, int opt, const char *arg, char *cause, size_t cause_len)
+{
+    char prefix[40];
+    snprintf(prefix, sizeof(prefix), "--%s: ", tun_option_name((enum tun_option)opt));
+    return set_after(c, opt, arg, prefix, cause, cause_len);
 }
 
 /* ---- tether.json ---- */
 
-/* Applies one value from the file; its cause names the key as well. */
-static int apply_file_value(struct tun_config *c, int opt, const char *value, const char *key,
-                            const char *path, char *cause, size_t cause_len)
-{
-    char why[400];
-    if (tun_option_set(c, (enum tun_option)opt, value, why, sizeof(why)) == 0)
-        return 0;
-    snprintf(cause, cause_len, "%s: \"tunnel.%s\": %s", path, key, why);
-    return -EINVAL;
-}
-
 static int apply_file_list(struct tun_config *c, int opt, char *const *values, size_t count,
                            const char *key, const char *path, char *cause, size_t cause_len)
 {
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "%s: \"tunnel.%s\": ", path, key);
     for (size_t i = 0; i < count; i++) {
-        int rc = apply_file_value(c, opt, values[i], key, path, cause, cause_len);
+        int rc = set_after(c, opt, values[i], prefix, cause, cause_len);
         if (rc < 0)
             return rc;
     }
@@ -177,11 +177,11 @@ int tun_options_apply_file(struct tun_config *c, const struct tunnel_file_settin
         rc = apply_file_list(c, TUN_OPT_DNS_DOMAIN, f->dns_domains, f->dns_domain_count,
                              "dnsDomains", path, cause, cause_len);
     if (rc == 0 && !c->dns.resolver_family && f->dns_server)
-        rc = apply_file_value(c, TUN_OPT_DNS_SERVER, f->dns_server, "dnsServer", path, cause,
-                              cause_len);
+        rc = apply_file_list(c, TUN_OPT_DNS_SERVER, &f->dns_server, 1, "dnsServer", path, cause,
+                             cause_len);
     /* An MTU still at the default was not given on the command line. */
     if (rc == 0 && c->device.mtu == TUN_DEFAULT_MTU && f->tun_mtu)
-        rc = apply_file_value(c, TUN_OPT_MTU, f->tun_mtu, "tunMtu", path, cause, cause_len);
+        rc = apply_file_list(c, TUN_OPT_MTU, &f->tun_mtu, 1, "tunMtu", path, cause, cause_len);
     if (rc == 0 && f->dns_all)
         c->dns.all = 1;
     return rc;

@@ -59,18 +59,9 @@ void tun_session_close(struct tun_session *s, int reset, const char *why)
               (unsigned long long)(tun_now_ms() - s->started_ms), why ? ": " : "", why ? why : "",
               (unsigned long long)s->relay.bytes_up, (unsigned long long)s->relay.bytes_down);
     tun_engine_flow_attach(s->tun->engine, s->flow, NULL);
-    relay_stop(&s->relay);
-    forward_close(s->forward);
-    s->forward = NULL;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    if (!s->tcp)
-        return;
-    uv_read_stop((uv_stream_t *)s->tcp);
-    /* libuv refuses a reset while a shutdown is pending (UV_EINVAL): the
-     * handle must still be closed, or the session would never be freed. */
-    if (!reset || uv_tcp_close_reset(s->tcp, on_handle_closed) < 0)
-        uv_close((uv_handle_t *)s->tcp, on_handle_closed);
+    relay_close(&s->relay, &s->forward, s->tcp, reset, on_handle_closed);
 }
 
 static void on_accept_timeout(uv_timer_t *timer);
@@ -172,29 +163,19 @@ static void opening_event(struct tun_session *s)
 {
     struct forward *f = s->forward;
     char why[300];
-    switch (forward_get_state(f)) {
-    case FORWARD_OPEN:
+    if (forward_get_state(f) == FORWARD_OPEN) {
         if (s->tun->config.hold_syn)
             pass_syn(s);
         else if (s->tcp)
             start_relay(s);
         else
             await_accept(s);
-        break;
-    case FORWARD_REFUSED:
-        snprintf(why, sizeof(why), "the bastion could not connect: %s (reason %u)",
-                 forward_failure_description(f), forward_failure_reason(f));
-        /* Reason 2 (connect failed) is what a closed port gives: RST, like
-         * the host would; anything else reads as unreachable. */
-        refuse(s, forward_failure_reason(f) == 2 ? TUN_REFUSE_RESET : TUN_REFUSE_UNREACHABLE, why);
-        break;
-    case FORWARD_LOST:
-        snprintf(why, sizeof(why), "no connection to the bastion: %s",
-                 forward_failure_description(f));
-        refuse(s, TUN_REFUSE_UNREACHABLE, why);
-        break;
-    default:
-        break;
+    } else if (relay_forward_failure(f, why, sizeof(why))) {
+        /* A refusal with reason 2 (connect failed) is what a closed port
+         * gives: RST, like the host would; anything else reads as
+         * unreachable, a lost bastion too. */
+        int closed_port = forward_get_state(f) == FORWARD_REFUSED && forward_failure_reason(f) == 2;
+        refuse(s, closed_port ? TUN_REFUSE_RESET : TUN_REFUSE_UNREACHABLE, why);
     }
 }
 
@@ -275,8 +256,7 @@ void tun_session_open(struct tun *t, struct nat_handle flow)
 static void close_stray(uv_tcp_t *tcp)
 {
     tcp->data = NULL;
-    if (uv_tcp_close_reset(tcp, (uv_close_cb)free) < 0)
-        uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+    relay_close_socket(tcp, 1, (uv_close_cb)free);
 }
 
 static uint16_t peer_port(uv_tcp_t *tcp)

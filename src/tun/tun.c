@@ -128,10 +128,6 @@ int tun_config_finish(struct tun_config *c, char *cause, size_t cause_len)
     if (d->has_ipv6 && ((rc = check_outside_subnets(c, 6, d->addr6, cause, cause_len)) < 0 ||
                         (rc = check_outside_subnets(c, 6, d->peer6, cause, cause_len)) < 0))
         return rc;
-    if (d->mtu < 1280 || d->mtu > TUN_PACKET_MAX) {
-        snprintf(cause, cause_len, "--tun-mtu must be between 1280 and %u", TUN_PACKET_MAX);
-        return -EINVAL;
-    }
     pick_resolver(c);
     if (c->dns.enabled && (c->dns.domain_count > 0 || c->dns.all) && !c->dns.resolver_family) {
         snprintf(cause, cause_len,
@@ -196,11 +192,6 @@ static void handle_verdict(struct tun *t, uint8_t *packet, uint8_t *reply,
     }
 }
 
-static void wait_readable(struct tun *t)
-{
-    tun_device_wait(&t->device, t->stop_fd);
-}
-
 static void *engine_thread(void *arg)
 {
     struct tun *t = arg;
@@ -210,7 +201,7 @@ static void *engine_thread(void *arg)
         struct tun_offload meta;
         ssize_t n = tun_device_read(&t->device, packet, TUN_PACKET_MAX, &meta);
         if (n == -EAGAIN || n == -EINTR) {
-            wait_readable(t);
+            tun_device_wait(&t->device, t->stop_fd);
             continue;
         }
         if (n < 0) {
@@ -348,20 +339,12 @@ static int start_listeners(struct tun *t, struct tun_engine_config *ec, char *ca
                            size_t cause_len)
 {
     const struct tun_device_config *d = &t->config.device;
-    int rc;
-    if (d->has_ipv4) {
-        t->listening4 = 1;
-        if ((rc = listen_on(t, &t->listener4, 4, d->addr4, &ec->listen_port4, cause, cause_len)) <
-            0)
-            return rc;
-    }
-    if (d->has_ipv6) {
-        t->listening6 = 1;
-        if ((rc = listen_on(t, &t->listener6, 6, d->addr6, &ec->listen_port6, cause, cause_len)) <
-            0)
-            return rc;
-    }
-    return 0;
+    int rc = 0;
+    if ((t->listening4 = d->has_ipv4))
+        rc = listen_on(t, &t->listener4, 4, d->addr4, &ec->listen_port4, cause, cause_len);
+    if (rc == 0 && (t->listening6 = d->has_ipv6))
+        rc = listen_on(t, &t->listener6, 6, d->addr6, &ec->listen_port6, cause, cause_len);
+    return rc;
 }
 
 static void engine_config(const struct tun *t, struct tun_engine_config *ec)
@@ -499,11 +482,7 @@ static void maybe_stopped(struct tun *t)
     void (*on_stopped)(void *) = t->on_stopped;
     void *user = t->stopped_user;
     tun_engine_free(t->engine);
-    /* Descriptors handed over but never taken (a start that failed early). */
-    int fds[] = {t->config.device_fd, t->config.dns_fd4, t->config.dns_fd6};
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    tun_config_release(&t->config); /* descriptors a failed start never took */
     pthread_mutex_destroy(&t->queue_lock);
     free(t->queue);
     free(t);

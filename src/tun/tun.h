@@ -42,8 +42,9 @@ struct tun;
 
 /* Fills the defaults for everything but the subnets. */
 void tun_config_init(struct tun_config *config);
-/* Checks the config (addresses outside the subnets, ...) and completes it
- * (peers, resolver); 0 or -EINVAL with the cause. */
+/* Checks what only the whole config tells (the addresses outside the
+ * subnets, a resolver for DNS; each value was checked as it was set, by
+ * tun_option_set) and completes it (peers, resolver); 0 or -EINVAL. */
 int tun_config_finish(struct tun_config *config, char *cause, size_t cause_len);
 
 /* Closes the descriptors in the config (device_fd, dns_fd4, dns_fd6) when

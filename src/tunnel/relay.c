@@ -2,45 +2,26 @@
 #include "tunnel/relay.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ssh/forward.h"
 
-/* ---- the real forward ---- */
-
-static ssize_t ssh_write(void *forward, const void *data, size_t len)
-{
-    return forward_write(forward, data, len);
-}
-
-static void ssh_want_write(void *forward, int want)
-{
-    forward_want_write(forward, want);
-}
-
-static int ssh_send_eof(void *forward)
-{
-    return forward_send_eof(forward);
-}
-
-static size_t ssh_take(void *forward, struct buf *out)
-{
-    return forward_take(forward, out);
-}
-
-static int ssh_remote_eof(void *forward)
-{
-    return forward_remote_eof(forward);
-}
-
-static int ssh_remote_closed(void *forward)
-{
-    return forward_remote_closed(forward);
-}
-
 const struct relay_forward_ops relay_ssh_forward_ops = {
-    ssh_write, ssh_want_write, ssh_send_eof, ssh_take, ssh_remote_eof, ssh_remote_closed,
+    forward_write, forward_want_write, forward_send_eof,
+    forward_take,  forward_remote_eof, forward_remote_closed,
 };
+
+const char *relay_forward_failure(const struct forward *f, char *why, size_t len)
+{
+    enum forward_state state = forward_get_state(f);
+    if (state == FORWARD_REFUSED)
+        snprintf(why, len, "the bastion could not connect: %s (reason %u)",
+                 forward_failure_description(f), forward_failure_reason(f));
+    else if (state == FORWARD_LOST)
+        snprintf(why, len, "no connection to the bastion: %s", forward_failure_description(f));
+    return state == FORWARD_REFUSED || state == FORWARD_LOST ? why : NULL;
+}
 
 /* ---- states ---- */
 
@@ -102,6 +83,23 @@ void relay_stop(struct relay *r)
         r->socket->data = r->socket_owner_data;
     }
     r->state = RELAY_FINISHED;
+}
+
+void relay_close_socket(uv_tcp_t *socket, int reset, uv_close_cb on_closed)
+{
+    uv_read_stop((uv_stream_t *)socket);
+    if (!reset || uv_tcp_close_reset(socket, on_closed) < 0)
+        uv_close((uv_handle_t *)socket, on_closed);
+}
+
+void relay_close(struct relay *r, struct forward **forward, uv_tcp_t *socket, int reset,
+                 uv_close_cb on_closed)
+{
+    relay_stop(r);
+    forward_close(*forward);
+    *forward = NULL;
+    if (socket)
+        relay_close_socket(socket, reset, on_closed);
 }
 
 void relay_free(struct relay *r)
@@ -270,7 +268,7 @@ static void pull_down(struct relay *r)
 
 /* ---- running ---- */
 
-void relay_start(struct relay *r, uv_stream_t *socket, void *forward)
+void relay_start(struct relay *r, uv_stream_t *socket, struct forward *forward)
 {
     r->socket = socket;
     r->forward = forward;

@@ -22,9 +22,10 @@
  * Ownership: the owner embeds the relay, keeps the socket and the forward,
  * and closes both. While the relay runs, socket->data points to the relay
  * (relay_stop puts the owner's value back). The relay calls on_finished once,
- * after which it does nothing more; the owner then calls relay_stop, closes
- * the socket and the forward, and calls relay_free after the socket's close
- * callback (a cancelled write still refers to the relay until then). */
+ * after which it does nothing more; the owner then calls relay_close (or
+ * relay_stop and closes the socket and the forward itself), and calls
+ * relay_free after the socket's close callback (a cancelled write still
+ * refers to the relay until then). */
 #ifndef TETHER_TUNNEL_RELAY_H
 #define TETHER_TUNNEL_RELAY_H
 
@@ -36,15 +37,18 @@
 
 #include "core/buf.h"
 
-/* The forward side; `forward` is the owner's handle (struct forward * for
- * relay_ssh_forward_ops). The meanings are those of ssh/forward.h. */
+struct forward;
+
+/* The forward side, with the signatures and meanings of ssh/forward.h:
+ * relay_ssh_forward_ops is those functions themselves; a test's fake casts
+ * the handle to its own type. */
 struct relay_forward_ops {
-    ssize_t (*write)(void *forward, const void *data, size_t len); /* accepted, or -errno */
-    void (*want_write)(void *forward, int want);
-    int (*send_eof)(void *forward);
-    size_t (*take)(void *forward, struct buf *out); /* out is empty */
-    int (*remote_eof)(void *forward);               /* EOF and every byte before it taken */
-    int (*remote_closed)(void *forward);            /* nothing more can be sent */
+    ssize_t (*write)(struct forward *forward, const void *data, size_t len); /* or -errno */
+    void (*want_write)(struct forward *forward, int want);
+    int (*send_eof)(struct forward *forward);
+    size_t (*take)(struct forward *forward, struct buf *out); /* out is empty */
+    int (*remote_eof)(const struct forward *forward);    /* EOF and every byte before it taken */
+    int (*remote_closed)(const struct forward *forward); /* nothing more can be sent */
 };
 
 extern const struct relay_forward_ops relay_ssh_forward_ops;
@@ -85,7 +89,7 @@ struct relay {
     enum relay_down_state down_state;
     uv_stream_t *socket;
     void *socket_owner_data; /* socket->data before relay_start */
-    void *forward;
+    struct forward *forward;
     const struct relay_forward_ops *ops;
     const struct relay_callbacks *callbacks;
     void *user;
@@ -98,6 +102,10 @@ struct relay {
     uint64_t bytes_up, bytes_down;
 };
 
+/* The cause, for logs and refusals, of a forward that will not open
+ * (refused, or the bastion lost): `why`; NULL while it opens or is open. */
+const char *relay_forward_failure(const struct forward *forward, char *why, size_t len);
+
 void relay_init(struct relay *relay, const struct relay_forward_ops *ops,
                 const struct relay_callbacks *callbacks, void *user, char *read_buffer,
                 size_t read_buffer_size);
@@ -106,11 +114,19 @@ void relay_init(struct relay *relay, const struct relay_forward_ops *ops,
  * 0, or -ENOBUFS / -ENOMEM. */
 int relay_queue_up(struct relay *relay, const void *data, size_t len);
 /* Starts moving bytes; the socket must not be reading. */
-void relay_start(struct relay *relay, uv_stream_t *socket, void *forward);
+void relay_start(struct relay *relay, uv_stream_t *socket, struct forward *forward);
 /* Call from the forward's on_event while the relay runs. */
 void relay_forward_event(struct relay *relay);
 /* Stops reading and gives socket->data back; no callback runs afterwards. */
 void relay_stop(struct relay *relay);
+/* relay_stop, then closes the owner's forward (*forward becomes NULL) and,
+ * when there is one, its socket (relay_close_socket). */
+void relay_close(struct relay *relay, struct forward **forward, uv_tcp_t *socket, int reset,
+                 uv_close_cb on_closed);
+/* Closes a socket, with an RST when `reset` is set. libuv refuses the reset
+ * while a shutdown is pending (UV_EINVAL): the handle is then closed plainly,
+ * since its owner is freed only from on_closed. */
+void relay_close_socket(uv_tcp_t *socket, int reset, uv_close_cb on_closed);
 void relay_free(struct relay *relay);
 
 const char *relay_state_name(enum relay_state state);

@@ -57,16 +57,9 @@ void stream_close(struct tunnel_stream *s, int reset, const char *why)
     else if (why)
         log_debug("stream %llu from %s:%u closed: %s", (unsigned long long)s->id, s->peer_ip,
                   s->peer_port, why);
-    relay_stop(&s->relay);
-    forward_close(s->forward);
-    s->forward = NULL;
-    uv_read_stop((uv_stream_t *)&s->tcp);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-    /* A reset is refused while a shutdown is pending (UV_EINVAL): then the
-     * handle must still be closed, or the tunnel never finishes stopping. */
-    if (!reset || uv_tcp_close_reset(&s->tcp, on_handle_closed) < 0)
-        uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    relay_close(&s->relay, &s->forward, &s->tcp, reset, on_handle_closed);
 }
 
 /* ---- small handshake writes ---- */
@@ -186,26 +179,15 @@ static void opening_event(struct tunnel_stream *s)
 {
     struct forward *f = s->forward;
     char why[300];
-    switch (forward_get_state(f)) {
-    case FORWARD_OPEN:
+    if (forward_get_state(f) == FORWARD_OPEN)
         start_relay(s);
-        break;
-    case FORWARD_REFUSED:
-        snprintf(why, sizeof(why), "the bastion could not connect: %s (reason %u)",
-                 forward_failure_description(f), forward_failure_reason(f));
-        stream_refuse(
-            s,
-            socks5_reply_for_ssh_failure(forward_failure_reason(f), forward_failure_description(f)),
-            why);
-        break;
-    case FORWARD_LOST:
-        snprintf(why, sizeof(why), "no connection to the bastion: %s",
-                 forward_failure_description(f));
-        stream_refuse(s, SOCKS5_REPLY_GENERAL_FAILURE, why);
-        break;
-    default:
-        break;
-    }
+    else if (relay_forward_failure(f, why, sizeof(why)))
+        stream_refuse(s,
+                      forward_get_state(f) == FORWARD_LOST
+                          ? SOCKS5_REPLY_GENERAL_FAILURE
+                          : socks5_reply_for_ssh_failure(forward_failure_reason(f),
+                                                         forward_failure_description(f)),
+                      why);
 }
 
 static void on_forward_event(struct forward *f, void *user)

@@ -87,8 +87,7 @@ static void free_rejected(uv_handle_t *handle)
 static void reject(uv_tcp_t *tcp, const char *why)
 {
     log_warn("refusing a SOCKS client: %s", why);
-    if (uv_tcp_close_reset(tcp, free_rejected) < 0)
-        uv_close((uv_handle_t *)tcp, free_rejected);
+    relay_close_socket(tcp, 1, free_rejected);
 }
 
 static void accept_stream(struct tunnel *t, struct tunnel_stream *s)
@@ -97,7 +96,6 @@ static void accept_stream(struct tunnel *t, struct tunnel_stream *s)
     s->id = ++t->next_stream_id;
     s->state = STREAM_GREETING;
     s->started_ms = uv_now(t->loop);
-    s->tcp.data = s;
     s->timer.data = s;
     s->handles_open = 2;
     uv_timer_init(t->loop, &s->timer);

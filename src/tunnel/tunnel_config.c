@@ -90,6 +90,7 @@ static int take_number_text(json_t *value, const char *file, const char *key, ch
     return *out ? 0 : -ENOMEM;
 }
 
+/* The TUN path's keys, and the error for a key that is none of the known. */
 static int take_tun_field(const char *key, json_t *value, const char *file,
                           struct tunnel_file_settings *out, char *cause, size_t cause_len)
 {
@@ -102,6 +103,11 @@ static int take_tun_field(const char *key, json_t *value, const char *file,
         return take_string(value, file, key, &out->dns_server, cause, cause_len);
     if (strcmp(key, "tunMtu") == 0)
         return take_number_text(value, file, key, &out->tun_mtu, cause, cause_len);
+    if (strcmp(key, "dnsAll") != 0) {
+        snprintf(cause, cause_len, "%s: unknown key \"tunnel.%s\" (known: %s)", file, key,
+                 known_keys);
+        return -EINVAL;
+    }
     if (!json_is_boolean(value)) {
         snprintf(cause, cause_len, "%s: \"tunnel.dnsAll\" must be true or false", file);
         return -EINVAL;
@@ -113,8 +119,6 @@ static int take_tun_field(const char *key, json_t *value, const char *file,
 static int take_field(const char *key, json_t *value, const char *file,
                       struct tunnel_file_settings *out, char *cause, size_t cause_len)
 {
-    static const char *const tun_keys[] = {"subnets", "dnsDomains", "dnsServer", "dnsAll",
-                                           "tunMtu"};
     if (strcmp(key, "host") == 0)
         return take_string(value, file, key, &out->host, cause, cause_len);
     if (strcmp(key, "user") == 0)
@@ -127,11 +131,7 @@ static int take_field(const char *key, json_t *value, const char *file,
         return take_string(value, file, key, &out->host_key_fingerprint, cause, cause_len);
     if (strcmp(key, "port") == 0)
         return take_port(value, file, &out->port, cause, cause_len);
-    for (size_t i = 0; i < sizeof(tun_keys) / sizeof(tun_keys[0]); i++)
-        if (strcmp(key, tun_keys[i]) == 0)
-            return take_tun_field(key, value, file, out, cause, cause_len);
-    snprintf(cause, cause_len, "%s: unknown key \"tunnel.%s\" (known: %s)", file, key, known_keys);
-    return -EINVAL;
+    return take_tun_field(key, value, file, out, cause, cause_len);
 }
 
 /* Reads the settings from a parsed file; owns nothing of root. */

@@ -27,9 +27,9 @@ struct fake_forward {
     int remote_closed;
 };
 
-static ssize_t fake_write(void *forward, const void *data, size_t len)
+static ssize_t fake_write(struct forward *forward, const void *data, size_t len)
 {
-    struct fake_forward *f = forward;
+    struct fake_forward *f = (struct fake_forward *)forward;
     if (f->write_error)
         return -EPIPE;
     size_t n = len < f->window ? len : f->window;
@@ -38,20 +38,20 @@ static ssize_t fake_write(void *forward, const void *data, size_t len)
     return (ssize_t)n;
 }
 
-static void fake_want_write(void *forward, int want)
+static void fake_want_write(struct forward *forward, int want)
 {
     ((struct fake_forward *)forward)->want_write = want;
 }
 
-static int fake_send_eof(void *forward)
+static int fake_send_eof(struct forward *forward)
 {
     ((struct fake_forward *)forward)->eof_sent++;
     return 0;
 }
 
-static size_t fake_take(void *forward, struct buf *out)
+static size_t fake_take(struct forward *forward, struct buf *out)
 {
-    struct fake_forward *f = forward;
+    struct fake_forward *f = (struct fake_forward *)forward;
     size_t n = buf_length(&f->incoming);
     if (f->take_limit && n > f->take_limit)
         n = f->take_limit;
@@ -63,15 +63,15 @@ static size_t fake_take(void *forward, struct buf *out)
     return n;
 }
 
-static int fake_remote_eof(void *forward)
+static int fake_remote_eof(const struct forward *forward)
 {
-    struct fake_forward *f = forward;
+    const struct fake_forward *f = (const struct fake_forward *)forward;
     return f->remote_eof && buf_length(&f->incoming) == 0;
 }
 
-static int fake_remote_closed(void *forward)
+static int fake_remote_closed(const struct forward *forward)
 {
-    return ((struct fake_forward *)forward)->remote_closed;
+    return ((const struct fake_forward *)forward)->remote_closed;
 }
 
 static const struct relay_forward_ops fake_ops = {
@@ -240,7 +240,7 @@ TEST(data_flows_both_ways_and_is_counted)
 {
     struct fixture f;
     setup(&f);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     CHECK_INT(f.relay.state, RELAY_RUNNING);
     CHECK(f.tcp.data == &f.relay);
     client_send(&f, "hello VPC");
@@ -264,7 +264,7 @@ TEST(socket_eof_goes_up_and_replies_still_come_down)
 {
     struct fixture f;
     setup(&f);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     client_send(&f, "request");
     shutdown(f.client, SHUT_WR);
     RUN_UNTIL(&f, f.forward.eof_sent);
@@ -292,7 +292,7 @@ TEST(forward_eof_comes_down_and_requests_still_go_up)
 {
     struct fixture f;
     setup(&f);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     forward_delivers(&f, "banner");
     f.forward.remote_eof = 1;
     relay_forward_event(&f.relay);
@@ -321,7 +321,7 @@ TEST(socket_is_not_read_while_the_forward_is_full)
     struct fixture f;
     setup(&f);
     f.forward.window = 0;
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     char first[1000], second[5000];
     memset(first, 'a', sizeof(first));
     memset(second, 'b', sizeof(second));
@@ -357,7 +357,7 @@ TEST(forward_is_not_drained_while_the_socket_is_full)
     for (size_t i = 0; i < total; i++)
         buf_append_char(&f.forward.incoming, (char)(i * 7 % 251));
     f.forward.take_limit = 64 * 1024;
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     spin(&f, 100); /* the client reads nothing: the socket fills up */
     CHECK_INT(f.relay.down_state, RELAY_DOWN_WRITING);
     size_t left = buf_length(&f.forward.incoming), takes = f.forward.takes;
@@ -389,7 +389,7 @@ TEST(queued_bytes_go_first_and_are_capped)
     CHECK_INT(relay_queue_up(&f.relay, "early ", 6), 0);
     static char big[sizeof(f.read_buffer)];
     CHECK_INT(relay_queue_up(&f.relay, big, sizeof(big)), -ENOBUFS);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     CHECK(sent_is(&f, "early "));
     client_send(&f, "late");
     RUN_UNTIL(&f, sent_is(&f, "early late"));
@@ -401,7 +401,7 @@ TEST(socket_reset_finishes_with_a_reset)
 {
     struct fixture f;
     setup(&f);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     forward_delivers(&f, "unread");
     spin(&f, 10);
     struct linger hard = {1, 0};
@@ -421,7 +421,7 @@ TEST(forward_write_error_finishes_with_a_reset)
     struct fixture f;
     setup(&f);
     f.forward.write_error = 1;
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     client_send(&f, "doomed");
     RUN_UNTIL(&f, f.finished);
     CHECK_INT(f.finished, 1);
@@ -439,7 +439,7 @@ TEST(forward_closed_finishes_once_its_bytes_are_written)
 {
     struct fixture f;
     setup(&f);
-    relay_start(&f.relay, (uv_stream_t *)&f.tcp, &f.forward);
+    relay_start(&f.relay, (uv_stream_t *)&f.tcp, (struct forward *)&f.forward);
     buf_append_str(&f.forward.incoming, "last words");
     f.forward.remote_eof = 1;
     f.forward.remote_closed = 1;
