@@ -381,18 +381,6 @@ int bridge_reassembler_push(struct bridge_reassembler *r, struct bridge_packet *
     return BRIDGE_PUSH_ACCEPTED;
 }
 
-int bridge_reassembler_abandon(struct bridge_reassembler *r, enum bridge_type type,
-                               const char *source, const char *id, const char *reason)
-{
-    char key[sizeof(((struct message_state *)0)->key)];
-    int len = make_key(type, source, id, key, sizeof(key));
-    struct message_state *m = hashmap_get(&r->messages, key, (size_t)len);
-    if (!m || m->done)
-        return -ENOENT;
-    abandon(r, m, reason);
-    return 0;
-}
-
 void bridge_reassembler_expire(struct bridge_reassembler *r, uint64_t now_ms)
 {
     struct message_state *m = r->oldest;

@@ -87,11 +87,6 @@ enum bridge_push_result {
  * or -E2BIG when a cap was exceeded (the message is abandoned). */
 int bridge_reassembler_push(struct bridge_reassembler *r, struct bridge_packet *packet,
                             uint64_t now_ms);
-/* Gives up one message now (its consumer refused it, e.g. over its own cap):
- * what is held is dropped, on_abandon runs, and later packets of it are
- * duplicates. -ENOENT when no such message is in progress. */
-int bridge_reassembler_abandon(struct bridge_reassembler *r, enum bridge_type type,
-                               const char *source, const char *id, const char *reason);
 /* Abandons messages idle for longer than the timeout; forgets old finished ones. */
 void bridge_reassembler_expire(struct bridge_reassembler *r, uint64_t now_ms);
 size_t bridge_reassembler_held_bytes(const struct bridge_reassembler *r);
