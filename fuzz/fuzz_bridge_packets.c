@@ -132,9 +132,15 @@ static void run_endpoint(const char *text, size_t size,
         while (size > 0 && f.on_data) {
             const char *newline = memchr(text, '\n', size);
             size_t line = newline ? (size_t)(newline - text) : size;
-            char *event = strndup(text, line); /* events arrive NUL-terminated */
-            if (event)
+            /* Events arrive NUL-terminated, and may hold NUL bytes of their
+             * own (a "\u0000" in the JSON string), so strndup would cut
+             * them short of the length passed along. */
+            char *event = malloc(line + 1);
+            if (event) {
+                memcpy(event, text, line);
+                event[line] = '\0';
                 f.on_data(f.user, (struct events_subscription *)(void *)&f.token, event, line);
+            }
             free(event);
             f.now += 10;
             if (line % 3 == 0)
