@@ -58,11 +58,19 @@ static void on_signal(void *ctx, int signum)
     stop(app, EXIT_OK);
 }
 
+static int show_endpoints(struct dev_app *app);
+
 static void on_event(void *ctx, enum dev_session_event event, const char *detail)
 {
     struct dev_app *app = ctx;
     switch (event) {
     case DEV_SESSION_READY:
+        /* The embedded endpoints are open from now on (dev/dev.h). */
+        if (show_endpoints(app) < 0) {
+            dev_output_problem(&app->out, "cannot write .tether/dev.json in %s", app->project.root);
+            stop(app, EXIT_FAILURE_RUNTIME);
+            break;
+        }
         dev_output_ready(&app->out);
         break;
     case DEV_SESSION_REFUSED:
@@ -143,12 +151,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .callbacks = {on_event, on_invocation, on_reload, on_note},
         .ctx = app,
     };
-    int rc = dev_start(app->loop, &o, &app->dev, cause, cause_len);
-    if (rc == 0 && show_endpoints(app) < 0) {
-        snprintf(cause, cause_len, "cannot write .tether/dev.json in %s", app->project.root);
-        rc = -EIO;
-    }
-    return rc;
+    return dev_start(app->loop, &o, &app->dev, cause, cause_len);
 }
 
 struct dev_cli_options {

@@ -220,9 +220,17 @@ static int build_config(const struct dev *d, int cloud, struct lambda_config **o
 
 /* ---- events from the parts ---- */
 
+static int start_cloud(struct dev *d, char *cause, size_t cause_len);
+
 static void on_session_event(void *ctx, enum dev_session_event event, const char *detail)
 {
     struct dev *d = ctx;
+    char cause[256];
+    if (event == DEV_SESSION_READY && d->cloud_config && !d->cloud &&
+        start_cloud(d, cause, sizeof(cause)) < 0) {
+        event = DEV_SESSION_FAILED;
+        detail = cause;
+    }
     if (event == DEV_SESSION_REFUSED || event == DEV_SESSION_DISPLACED ||
         event == DEV_SESSION_FAILED)
         dev_stop(d);
@@ -292,9 +300,16 @@ static int start_embedded(struct dev *d, char *cause, size_t cause_len)
     if (rc < 0)
         return rc;
     snprintf(e->events, sizeof(e->events), "http://127.0.0.1:%u/event", broker_port(d->broker));
-    rc = build_config(d, 1, &d->cloud_config, cause, cause_len);
-    if (rc < 0)
-        return rc;
+    return build_config(d, 1, &d->cloud_config, cause, cause_len);
+}
+
+/* The embedded Lambda service (function URLs, the Invoke API) opens only once
+ * the session is subscribed: a request taken earlier would start a bridge
+ * whose Init and Next no session hears yet, and fail after the no-dev
+ * timeout. */
+static int start_cloud(struct dev *d, char *cause, size_t cause_len)
+{
+    struct dev_state *e = &d->endpoints;
     /* The bridges' own START/END lines would double every invocation's: they
      * are shown only at debug level. */
     if (!log_enabled(LOG_LEVEL_DEBUG))
@@ -303,7 +318,7 @@ static int start_embedded(struct dev *d, char *cause, size_t cause_len)
                                         .port = d->options.port,
                                         .log_out =
                                             d->cloud_log ? d->cloud_log : d->options.function_log};
-    rc = lambda_service_start(d->loop, d->cloud_config, &lo, &d->cloud, cause, cause_len);
+    int rc = lambda_service_start(d->loop, d->cloud_config, &lo, &d->cloud, cause, cause_len);
     if (rc == 0)
         snprintf(e->lambda, sizeof(e->lambda), "http://127.0.0.1:%u",
                  lambda_service_port(d->cloud));

@@ -22,8 +22,13 @@
 #include "dev/state.h"
 
 struct dev_callbacks {
-    /* Forwarded from the session. After DEV_SESSION_REFUSED, _DISPLACED and
-     * _FAILED the run is already stopping. */
+    /* Forwarded from the session. With the embedded defaults the Lambda
+     * service (function URLs, the Invoke API) opens only at DEV_SESSION_READY,
+     * so a request is never taken before a session can hear its bridge:
+     * dev_endpoints()'s lambda address and dev_function_url() are known from
+     * that event on; when the service cannot open, the event is
+     * DEV_SESSION_FAILED with the cause instead. After DEV_SESSION_REFUSED,
+     * _DISPLACED and _FAILED the run is already stopping. */
     void (*on_event)(void *ctx, enum dev_session_event event, const char *detail);
     void (*on_invocation)(void *ctx, const struct dev_invocation_report *report);
     /* A changed file restarted a function's workers; ms since the change. */

@@ -39,7 +39,9 @@ import {
   startLambda,
   tempDir,
   tetherInvoke,
+  waitFor,
 } from './lib/dev.mjs';
+import { freePort } from './lib/cloud.mjs';
 
 /** Builds examples/c-provided's bootstrap in a project copy. */
 function buildBootstrap(dir) {
@@ -75,6 +77,32 @@ describe('the examples, as shipped', () => {
       assert.equal(r.json.message, 'hello, test!');
       assert.equal(r.json.path, '/hi');
       assert.equal(r.json.runningLocally, true);
+    } finally {
+      const stopped = await dev.stop();
+      assert.equal(stopped.code, 0, dev.dump());
+    }
+  });
+
+  test('a request sent the moment the port opens is answered, not lost to the start-up', async () => {
+    // The function URL must not be served before the session hears the
+    // bridges (its presence check takes ~0.8 s): a request taken earlier
+    // used to fail with TetherDevNotRunning after 3 s.
+    const dir = makeProject({ from: 'node-api' });
+    const port = await freePort();
+    const dev = spawnDev(dir, { port });
+    try {
+      let r;
+      await waitFor(async () => {
+        try {
+          r = await httpRequest(`http://127.0.0.1:${port}/url/Api/early`, { ms: 15000 });
+          return true;
+        } catch {
+          return !dev.alive; // refused: not open yet
+        }
+      }, 20000, 'the function URL to open');
+      assert.ok(dev.alive, dev.dump());
+      expectStatus(r, 200, dev);
+      assert.equal(r.json.path, '/early');
     } finally {
       const stopped = await dev.stop();
       assert.equal(stopped.code, 0, dev.dump());
