@@ -12,7 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "dev/config.h"
+#include "net/url.h"
+
+/* What dev writes is a few hundred bytes; anything much larger was not. */
+#define STATE_MAX_BYTES (64 * 1024)
 
 static void state_path(const char *root, char *path, size_t cap)
 {
@@ -30,7 +35,8 @@ int dev_state_write(const char *root, const struct dev_state *s)
                   s->events, "apiKey", s->api_key, "lambda", s->lambda, "pid", (json_int_t)s->pid);
     char *text = json_dumps(state, JSON_INDENT(2));
     json_decref(state);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* Not through a link someone left in the project: the file holds the key. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     int rc = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
     if (fd >= 0)
         close(fd);
@@ -51,16 +57,35 @@ static void copy_string(json_t *state, const char *key, char *out, size_t cap)
     snprintf(out, cap, "%s", value ? value : "");
 }
 
+/* tether dev's embedded Lambda service: plain HTTP on a loopback address. */
+static int loopback_http(const char *text)
+{
+    struct url url;
+    char cause[128];
+    return url_parse(text, &url, cause, sizeof(cause)) == 0 && url.scheme == URL_HTTP &&
+           (strcmp(url.host, "127.0.0.1") == 0 || strcmp(url.host, "::1") == 0 ||
+            strcmp(url.host, "localhost") == 0);
+}
+
 int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t cause_len)
 {
     char path[PATH_MAX + 32];
     memset(out, 0, sizeof(*out));
     state_path(root, path, sizeof(path));
+    struct buf text = BUF_INIT;
+    int read = buf_read_file(&text, path, STATE_MAX_BYTES);
+    if (read < 0) {
+        buf_free(&text);
+        snprintf(cause, cause_len, "%s: %s", path,
+                 read == -EFBIG ? "larger than tether dev writes" : strerror(-read));
+        return read == -ENOENT ? -ENOENT : -EINVAL;
+    }
     json_error_t error;
-    json_t *state = json_load_file(path, 0, &error);
+    json_t *state = json_loadb(buf_bytes(&text), buf_length(&text), 0, &error);
+    buf_free(&text);
     if (!state) {
         snprintf(cause, cause_len, "%s: %s", path, error.text);
-        return access(path, F_OK) != 0 ? -ENOENT : -EINVAL;
+        return -EINVAL;
     }
     copy_string(state, "app", out->app, sizeof(out->app));
     copy_string(state, "stage", out->stage, sizeof(out->stage));
@@ -71,6 +96,12 @@ int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t 
     int rc = 0;
     if (!json_string_value(json_object_get(state, "lambda")) || out->pid <= 0) {
         snprintf(cause, cause_len, "%s lacks \"lambda\" or \"pid\"", path);
+        rc = -EINVAL;
+    } else if (!loopback_http(out->lambda)) {
+        /* tether invoke sends the event there: never off this machine on the
+         * word of a file in the working directory. */
+        snprintf(cause, cause_len, "%s names \"lambda\" %s, not tether dev's loopback address",
+                 path, out->lambda);
         rc = -EINVAL;
     } else if (out->pid > INT_MAX || (kill((pid_t)out->pid, 0) < 0 && errno == ESRCH)) {
         snprintf(cause, cause_len, "pid %lld named by .tether/dev.json has exited", out->pid);

@@ -24,8 +24,9 @@ struct dev_state {
 int dev_state_write(const char *root, const struct dev_state *state);
 void dev_state_remove(const char *root);
 
-/* Reads ROOT/.tether/dev.json. -ENOENT: no such file; -EINVAL: not JSON, or
- * "lambda" or "pid" missing (cause says which); -ESRCH: the pid it names has
+/* Reads ROOT/.tether/dev.json (at most 64 KiB). -ENOENT: no such file;
+ * -EINVAL: unreadable, not JSON, "lambda" or "pid" missing, or "lambda" not
+ * an http:// URL on a loopback address (cause says which); -ESRCH: the pid it names has
  * exited (out->pid is set). 0 when a dev is running there. */
 int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t cause_len);
 

@@ -64,6 +64,12 @@ TEST(written_state_reads_back)
     CHECK_INT(back.pid, getpid());
     dev_state_remove(root);
     CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -ENOENT);
+    /* A link left in the project is not followed when writing. */
+    char link_path[160];
+    snprintf(link_path, sizeof(link_path), "%s/.tether/dev.json", root);
+    CHECK_INT(symlink("/tmp/tether-dev-state-target", link_path), 0);
+    CHECK(dev_state_write(root, &s) < 0);
+    CHECK(access("/tmp/tether-dev-state-target", F_OK) != 0);
     drop_root();
 }
 
@@ -82,6 +88,30 @@ TEST(reader_refuses_bad_files)
     CHECK(strstr(cause, "lacks \"lambda\" or \"pid\"") != NULL);
     write_file(".tether/dev.json", "{\"lambda\": \"http://127.0.0.1:9000\"}");
     CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -EINVAL);
+    /* tether invoke would send the event there: only loopback HTTP. */
+    char planted[160];
+    snprintf(planted, sizeof(planted), "{\"lambda\": \"http://198.51.100.7:9000\", \"pid\": %d}",
+             (int)getpid());
+    write_file(".tether/dev.json", planted);
+    CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "not tether dev's loopback address") != NULL);
+    snprintf(planted, sizeof(planted), "{\"lambda\": \"https://127.0.0.1:9000\", \"pid\": %d}",
+             (int)getpid());
+    write_file(".tether/dev.json", planted);
+    CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -EINVAL);
+    /* Bigger than dev ever writes. */
+    char *big = malloc(70 * 1024);
+    CHECK(big != NULL);
+    if (big) {
+        memset(big, ' ', 70 * 1024 - 1);
+        big[0] = '{';
+        big[70 * 1024 - 2] = '}';
+        big[70 * 1024 - 1] = '\0';
+        write_file(".tether/dev.json", big);
+        free(big);
+        CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -EINVAL);
+        CHECK(strstr(cause, "larger than tether dev writes") != NULL);
+    }
     /* A pid that cannot name a process: dev has exited. */
     write_file(".tether/dev.json", "{\"lambda\": \"http://127.0.0.1:9000\", \"pid\": 4294967296}");
     CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -ESRCH);
