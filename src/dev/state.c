@@ -37,7 +37,12 @@ int dev_state_write(const char *root, const struct dev_state *s)
     json_decref(state);
     /* Not through a link someone left in the project: the file holds the key. */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    int rc = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
+    /* The mode given to open only applies to a new file: an old one may be
+     * readable by others. */
+    int rc = fd >= 0 && fchmod(fd, 0600) == 0 && text &&
+                     write(fd, text, strlen(text)) == (ssize_t)strlen(text)
+                 ? 0
+                 : -EIO;
     if (fd >= 0)
         close(fd);
     free(text);
@@ -46,9 +51,15 @@ int dev_state_write(const char *root, const struct dev_state *s)
 
 void dev_state_remove(const char *root)
 {
+    /* Only our own: a second tether dev in the project (another stage, or
+     * --port 0) may have written the file since, and is still running. */
     char path[PATH_MAX + 32];
+    char cause[256];
+    struct dev_state s;
+    int rc = dev_state_read(root, &s, cause, sizeof(cause));
     state_path(root, path, sizeof(path));
-    unlink(path);
+    if ((rc == 0 || rc == -ESRCH || rc == -EINVAL) && s.pid == (long long)getpid())
+        unlink(path);
 }
 
 static void copy_string(json_t *state, const char *key, char *out, size_t cap)

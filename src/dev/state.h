@@ -22,6 +22,7 @@ struct dev_state {
 
 /* Writes ROOT/.tether/dev.json (creating ROOT/.tether); 0 or -errno. */
 int dev_state_write(const char *root, const struct dev_state *state);
+/* Removes it if it names this process (another dev may have replaced it). */
 void dev_state_remove(const char *root);
 
 /* Reads ROOT/.tether/dev.json (at most 64 KiB). -ENOENT: no such file;

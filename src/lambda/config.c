@@ -304,6 +304,8 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
         snprintf(path, sizeof(path), "%s/bootstrap", f->working_dir);
         return add_arg(f, path);
     }
+    if (json_is_string(boot) && strlen(json_string_value(boot)) != json_string_length(boot))
+        return failf(p, "bootstrap", "must be a string without NUL characters");
     if (json_is_string(boot))
         return json_string_length(boot) ? add_arg(f, json_string_value(boot))
                                         : failf(p, "bootstrap", "must not be empty");
@@ -330,8 +332,9 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
 static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
-    if (value && (!json_is_string(value) || json_string_length(value) == 0))
-        return failf(p, "working_dir", "must be a non-empty string");
+    if (value && (!json_is_string(value) || json_string_length(value) == 0 ||
+                  strlen(json_string_value(value)) != json_string_length(value)))
+        return failf(p, "working_dir", "must be a non-empty string without NUL characters");
     const char *dir = value ? json_string_value(value) : ".";
     int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
                           : snprintf(joined, PATH_MAX, "%s/%s", p->base_dir, dir);

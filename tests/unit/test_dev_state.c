@@ -62,6 +62,18 @@ TEST(written_state_reads_back)
     CHECK_STR(back.api_key, "da2-local");
     CHECK_STR(back.lambda, s.lambda);
     CHECK_INT(back.pid, getpid());
+    /* An old file readable by others is made private when rewritten. */
+    CHECK_INT(chmod(path, 0644), 0);
+    CHECK_INT(dev_state_write(root, &s), 0);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    /* Another dev's file (its pid, still running) is left alone. */
+    struct dev_state other = s;
+    other.pid = getppid();
+    CHECK_INT(dev_state_write(root, &other), 0);
+    dev_state_remove(root);
+    CHECK_INT(access(path, F_OK), 0);
+    CHECK_INT(dev_state_write(root, &s), 0);
     dev_state_remove(root);
     CHECK_INT(dev_state_read(root, &back, cause, sizeof(cause)), -ENOENT);
     /* A link left in the project is not followed when writing. */
