@@ -106,6 +106,7 @@ int tun_option_set(struct tun_config *c, enum tun_option opt, const char *arg, c
     case TUN_OPT_ADDRESS:
         return set_address(c, arg, cause, cause_len);
     case TUN_OPT_MTU:
+        c->mtu_given = 1;
         return set_mtu(c, arg, cause, cause_len);
     case TUN_OPT_DNS_DOMAIN:
         return add_domain(c, arg, cause, cause_len);
@@ -179,8 +180,7 @@ int tun_options_apply_file(struct tun_config *c, const struct tunnel_file_settin
     if (rc == 0 && !c->dns.resolver_family && f->dns_server)
         rc = apply_file_list(c, TUN_OPT_DNS_SERVER, &f->dns_server, 1, "dnsServer", path, cause,
                              cause_len);
-    /* An MTU still at the default was not given on the command line. */
-    if (rc == 0 && c->device.mtu == TUN_DEFAULT_MTU && f->tun_mtu)
+    if (rc == 0 && !c->mtu_given && f->tun_mtu)
         rc = apply_file_list(c, TUN_OPT_MTU, &f->tun_mtu, 1, "tunMtu", path, cause, cause_len);
     if (rc == 0 && f->dns_all)
         c->dns.all = 1;

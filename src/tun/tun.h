@@ -36,6 +36,7 @@ struct tun_config {
     int hold_syn; /* SYN waits for the forward: refusals look like the host's (tun/engine.h) */
     struct nat_timeouts timeouts; /* defaults in tun.c */
     struct tun_dns_config dns;
+    int mtu_given; /* --tun-mtu was set (even to the default): tether.json's tunMtu yields */
 };
 
 struct tun;

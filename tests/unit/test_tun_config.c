@@ -145,6 +145,11 @@ TEST(options_from_tether_json)
     CHECK_INT(apply_text(&c, text, cause, sizeof(cause)), 0);
     CHECK_INT(c.device.route_count, 1);
     CHECK_INT(c.device.mtu, 1500);
+    /* Also when the command line gives the default value itself. */
+    tun_config_init(&c);
+    tun_options_apply(&c, TUN_OPT_MTU, "65535", cause, sizeof(cause));
+    CHECK_INT(apply_text(&c, text, cause, sizeof(cause)), 0);
+    CHECK_INT(c.device.mtu, 65535);
     tun_config_init(&c);
     CHECK_INT(apply_text(&c, "{\"tunnel\": {\"subnets\": \"10.0.0.0/8\"}}", cause, sizeof(cause)),
               -EINVAL);
