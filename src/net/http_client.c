@@ -398,13 +398,24 @@ int http_client_request(struct http_client *c, const struct http_client_request 
     char framing[48];
     snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", r->body_len);
     set_state(c, HTTP_CLIENT_WAITING);
-    rc = format_head(c, r, framing, &c->retained);
-    if (rc == 0 && r->body_len)
-        rc = buf_append(&c->retained, r->body, r->body_len);
+    if (c->config.retry_on_reused) {
+        /* Kept whole, to be sent again on a new connection. */
+        rc = format_head(c, r, framing, &c->retained);
+        if (rc == 0 && r->body_len)
+            rc = buf_append(&c->retained, r->body, r->body_len);
+        if (rc == 0)
+            rc = send_bytes(c, buf_bytes(&c->retained), buf_length(&c->retained));
+        return rc < 0 ? abandon(c, rc) : 0;
+    }
+    /* No retry: the body (up to 6 MB on the bridge's path) is copied once,
+     * into the connection's output, not first into a copy of the request. */
+    struct buf head = BUF_INIT;
+    rc = format_head(c, r, framing, &head);
     if (rc == 0)
-        rc = send_bytes(c, buf_bytes(&c->retained), buf_length(&c->retained));
-    if (!c->config.retry_on_reused)
-        buf_free(&c->retained); /* kept only to send it again */
+        rc = send_bytes(c, buf_bytes(&head), buf_length(&head));
+    buf_free(&head);
+    if (rc == 0 && r->body_len)
+        rc = send_bytes(c, r->body, r->body_len);
     return rc < 0 ? abandon(c, rc) : 0;
 }
 
