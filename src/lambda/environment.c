@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/encoding.h"
@@ -162,4 +163,211 @@ const char *lambda_environment_get(char *const *env, const char *name)
         if (strncmp(*p, name, len) == 0 && (*p)[len] == '=')
             return *p + len + 1;
     return NULL;
+}
+
+/* ---- what a relayed Init may set ----
+ *
+ * tether dev starts a local worker with the environment a remote sandbox's
+ * Init carries. Whoever can publish an Init (a bridge role, or anyone who
+ * holds the channel's key) must not be able to change what the worker runs:
+ * the deployed function's own variables and credentials are welcome, the
+ * names below are not. Names are compared without regard to case, so a
+ * lower-case spelling some tool also reads (npm_config_*) is caught too. */
+
+/* Prefixes: whole families that load code, change a loader or interpreter,
+ * or belong to Lambda's runtime plumbing or to tether itself. */
+static const char *const override_denied_prefixes[] = {
+    "LD_",         /* the dynamic loader: LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT */
+    "DYLD_",       /* the macOS loader */
+    "GLIBC_",      /* GLIBC_TUNABLES */
+    "MALLOC_",     /* glibc's allocator switches */
+    "PYTHON",      /* PYTHONSTARTUP, PYTHONPATH, PYTHONHOME, PYTHONWARNINGS ... */
+    "PERL",        /* PERL5OPT, PERL5LIB, PERLLIB, PERL5DB ... */
+    "RUBY",        /* RUBYOPT, RUBYLIB */
+    "GIT_",        /* GIT_SSH_COMMAND, GIT_CONFIG_* and the like run programs */
+    "OPENSSL_",    /* OPENSSL_CONF loads engines (code) */
+    "NPM_CONFIG_", /* npm's settings, scripts included */
+    "BASH_FUNC_",  /* exported shell functions */
+    "AWS_LAMBDA_", /* the local Lambda service's own (runtime API, log names, exec wrapper) */
+    "_LAMBDA_",    /* the runtime's internal plumbing */
+    "TETHER_",     /* tether's own settings */
+};
+
+/* Single names, for the same reasons. */
+static const char *const override_denied_names[] = {
+    /* Node.js: options, module search, trust and files it writes. */
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
+    "NODE_ICU_DATA",
+    "NODE_PRESERVE_SYMLINKS",
+    "NODE_REDIRECT_WARNINGS",
+    "NODE_REPL_HISTORY",
+    "NODE_V8_COVERAGE",
+    "NODE_COMPILE_CACHE",
+    "NODE_DEBUG_NATIVE",
+    /* Shells: files sourced at start, parsing and prompts that run commands. */
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "IFS",
+    "CDPATH",
+    "GLOBIGNORE",
+    "SHELL",
+    /* Java. */
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    /* glibc: modules and data it loads by path. */
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "RES_OPTIONS",
+    "LOCPATH",
+    "NLSPATH",
+    "TZDIR",
+    /* Where programs and files are looked up on this machine: the remote
+     * sandbox's paths mean nothing here, and these choose what runs. */
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "PWD",
+    "OLDPWD",
+    /* Programs other programs start. */
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "BROWSER",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    /* TLS trust of the worker's libraries. */
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "AWS_CA_BUNDLE",
+    /* AWS SDK files on this machine (a config file can name a credential_process). */
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_PROFILE",
+    /* Lambda's reserved names the local service sets for its own sandbox. */
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_EXECUTION_ENV",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int name_char(char c, int first)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+static int starts_with_nocase(const char *name, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && strncasecmp(name, prefix, n) == 0;
+}
+
+int lambda_environment_override_allowed(const char *name, size_t len)
+{
+    if (len == 0 || len > LAMBDA_OVERRIDE_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!name_char(name[i], i == 0))
+            return 0;
+    for (size_t i = 0; i < COUNT_OF(override_denied_prefixes); i++)
+        if (starts_with_nocase(name, len, override_denied_prefixes[i]))
+            return 0;
+    for (size_t i = 0; i < COUNT_OF(override_denied_names); i++)
+        if (strlen(override_denied_names[i]) == len &&
+            strncasecmp(name, override_denied_names[i], len) == 0)
+            return 0;
+    return 1;
+}
+
+/* Remembers a dropped name for the log line (printable by construction
+ * only when it passed the name check; anything else is counted, not shown). */
+static void note_dropped(struct lambda_overrides *o, const char *name, size_t len)
+{
+    o->dropped++;
+    size_t used = strlen(o->dropped_names);
+    int shown = len > 0 && len <= 64;
+    for (size_t i = 0; shown && i < len; i++)
+        shown = name_char(name[i], 0);
+    char item[80];
+    snprintf(item, sizeof(item), "%s%.*s", used ? ", " : "", shown ? (int)len : 1,
+             shown ? name : "?");
+    if (used + strlen(item) + 1 < sizeof(o->dropped_names))
+        memcpy(o->dropped_names + used, item, strlen(item) + 1);
+}
+
+static int overrides_append(struct lambda_overrides *o, const char *line, size_t len)
+{
+    char **grown = realloc(o->env, (o->count + 2) * sizeof(*o->env));
+    if (!grown)
+        return -ENOMEM;
+    o->env = grown;
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        o->env[o->count] = NULL;
+        return -ENOMEM;
+    }
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    o->env[o->count++] = copy;
+    o->env[o->count] = NULL;
+    o->bytes += len;
+    return 0;
+}
+
+int lambda_overrides_add(struct lambda_overrides *o, const char *line, size_t len)
+{
+    const char *eq = memchr(line, '=', len);
+    size_t name_len = eq ? (size_t)(eq - line) : len;
+    /* A value with a NUL inside would be cut short by exec: it is not the
+     * value that was sent, so it is not taken at all. */
+    int ok = eq && memchr(line, '\0', len) == NULL &&
+             lambda_environment_override_allowed(line, name_len) &&
+             o->count < LAMBDA_OVERRIDE_MAX_COUNT && o->bytes + len <= LAMBDA_OVERRIDE_MAX_BYTES;
+    if (!ok) {
+        note_dropped(o, line, name_len);
+        return 1;
+    }
+    return overrides_append(o, line, len);
+}
+
+int lambda_overrides_set(struct lambda_overrides *o, const char *name, const char *value)
+{
+    struct buf line = BUF_INIT;
+    int rc = buf_printf(&line, "%s=%s", name, value);
+    if (rc == 0)
+        rc = overrides_append(o, buf_bytes(&line), buf_length(&line));
+    buf_free(&line);
+    return rc;
+}
+
+char **lambda_overrides_steal(struct lambda_overrides *o)
+{
+    char **env = o->env;
+    if (!env)
+        env = calloc(1, sizeof(*env));
+    o->env = NULL;
+    o->count = o->bytes = 0;
+    return env;
+}
+
+void lambda_overrides_free(struct lambda_overrides *o)
+{
+    lambda_environment_free(o->env);
+    memset(o, 0, sizeof(*o));
 }

@@ -37,4 +37,40 @@ void lambda_environment_free(char **env);
 /* The value of NAME in a built environment, or NULL. */
 const char *lambda_environment_get(char *const *env, const char *name);
 
+/* ---- the environment a relayed Init may set (tether dev) ----
+ * The one policy for what a remote sandbox's Init may put into the local
+ * worker's environment (the list and the reasons: environment.c and
+ * docs/dev.md). An Init carries the deployed function's variables and
+ * credentials; it never sets a name that changes how a loader or an
+ * interpreter starts, where programs are found, Lambda's runtime plumbing,
+ * or tether's own settings. */
+#define LAMBDA_OVERRIDE_MAX_NAME 128
+#define LAMBDA_OVERRIDE_MAX_COUNT 256
+#define LAMBDA_OVERRIDE_MAX_BYTES (32 * 1024) /* NAME=value bytes in all */
+
+/* 1 if an Init may set the variable named by the len bytes at name: a name
+ * of [A-Za-z_][A-Za-z0-9_]*, at most LAMBDA_OVERRIDE_MAX_NAME long, that is
+ * on no deny list. */
+int lambda_environment_override_allowed(const char *name, size_t len);
+
+/* Overrides collected under the policy and the caps. */
+struct lambda_overrides {
+    char **env; /* NAME=value, NULL-terminated; NULL while empty */
+    size_t count;
+    size_t bytes;
+    size_t dropped;          /* lines refused */
+    char dropped_names[256]; /* their names, ", "-separated, for one log line (never values) */
+};
+
+/* Takes one NAME=value line of len bytes (it may hold anything): 0 when
+ * kept, 1 when dropped (no '=', a NUL, a name the policy refuses, or over
+ * a cap), -ENOMEM. */
+int lambda_overrides_add(struct lambda_overrides *o, const char *line, size_t len);
+/* Adds a line the caller vouches for (tether's own, e.g. TETHER_DEV). */
+int lambda_overrides_set(struct lambda_overrides *o, const char *name, const char *value);
+/* The NULL-terminated array (empty, not NULL, when nothing was kept; NULL
+ * only when out of memory), for lambda_environment_free; o is left empty. */
+char **lambda_overrides_steal(struct lambda_overrides *o);
+void lambda_overrides_free(struct lambda_overrides *o);
+
 #endif
