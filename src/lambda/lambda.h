@@ -77,5 +77,9 @@ int lambda_service_function_url(const struct lambda_service *service, const char
  * -ENOENT for an unknown function. */
 int lambda_service_restart_function(struct lambda_service *service, const char *function,
                                     const char *why);
+/* Stops the sandboxes serving one remote worker (`affinity`) of a function,
+ * when tether dev forgets that worker; -ENOENT for an unknown function. */
+int lambda_service_stop_worker(struct lambda_service *service, const char *function,
+                               const char *affinity, const char *why);
 
 #endif

@@ -232,6 +232,9 @@ int lambda_function_submit(struct lambda_function *function, struct lambda_invoc
 int lambda_function_submit_live(struct lambda_function *function, struct lambda_invocation *inv);
 /* Stops every sandbox (new code on the next invocation). */
 void lambda_function_stop_sandboxes(struct lambda_function *function, const char *why);
+/* Stops the sandboxes serving one remote worker (affinity, not ""). */
+void lambda_function_stop_affine(struct lambda_function *function, const char *affinity,
+                                 const char *why);
 /* Gives queued invocations to idle sandboxes and starts new ones. */
 void lambda_function_kick(struct lambda_function *function);
 /* A sandbox asks for work: its bound invocation, the queue's head, or idle. */

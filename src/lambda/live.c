@@ -110,3 +110,13 @@ int lambda_service_restart_function(struct lambda_service *s, const char *functi
     lambda_function_stop_sandboxes(f, why);
     return 0;
 }
+
+int lambda_service_stop_worker(struct lambda_service *s, const char *function, const char *affinity,
+                               const char *why)
+{
+    struct lambda_function *f = function_named(s, function);
+    if (!f)
+        return -ENOENT;
+    lambda_function_stop_affine(f, affinity, why);
+    return 0;
+}

@@ -223,3 +223,14 @@ void lambda_function_stop_sandboxes(struct lambda_function *f, const char *why)
         if (sb->state != LAMBDA_SANDBOX_STOPPING && sb->state != LAMBDA_SANDBOX_EXITED)
             lambda_sandbox_stop(sb, why);
 }
+
+void lambda_function_stop_affine(struct lambda_function *f, const char *affinity, const char *why)
+{
+    if (!affinity[0])
+        return;
+    /* Stopping may start queued work, which adds sandboxes at the head of
+     * the list only: the walk from here on is unaffected. */
+    for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
+        if (strcmp(sb->affinity, affinity) == 0)
+            lambda_sandbox_stop(sb, why);
+}
