@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encoding.h"
 #include "net/http.h"
 
 /* A Next carries at most a 6 MB event plus the Runtime API's headers. */
@@ -24,12 +25,13 @@ static char *dup_header(const struct http_message *m, const char *name)
 }
 
 /* A request id dev can use: non-empty (dev's table of answers takes an empty
- * id for a free slot), shorter than the field, and free of control
- * characters (the bridge refuses packets whose id has one). */
+ * id for a free slot), shorter than the field, UTF-8 (it goes into JSON
+ * reports, which refuse anything else) and free of control characters (the
+ * bridge refuses packets whose id has one). */
 static int usable_request_id(const char *id, size_t cap)
 {
     size_t len = id ? strlen(id) : 0;
-    if (len == 0 || len >= cap)
+    if (len == 0 || len >= cap || !utf8_valid(id, len))
         return 0;
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)

@@ -8,20 +8,41 @@
 
 #define LOG_MODULE "dev"
 #include "bridge/endpoint.h"
+#include "core/encoding.h"
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "dev/next.h"
 #include "dev/presence.h"
+#include "lambda/config.h"
+#include "lambda/environment.h"
 
 #define HEARTBEAT_MS 1000
 /* Answers are kept this long so a Next sent again after the bridge
  * reconnected gets the same answer instead of a second run. */
 #define REMEMBER_ANSWERS 64
 
+/* The worker table is fed by whoever can publish on the stage's channel,
+ * so it is bounded three ways: a function gets at most its `concurrency`
+ * (tether.json) of workers, the table holds at most DEV_MAX_WORKERS sources,
+ * and sources that fall silent are forgotten (their local sandbox stopped)
+ * the next time a new source needs room. */
+#define DEV_MAX_WORKERS 1024
+#define WORKER_SILENCE_MS (10 * 60 * 1000)
+/* A source without an admitted Init (refused, or a Next still waiting for
+ * its Init) is kept only long enough to answer that Next. */
+#define UNADMITTED_SILENCE_MS (60 * 1000)
+/* A bridge's worker id: what bridge_runtime/settings.c derives from
+ * AWS_LAMBDA_LOG_STREAM_NAME (letters and digits of its last 32 characters)
+ * or from a random UUID (32 hex digits). */
+#define WORKER_ID_MAX 32
+
 struct dev_worker {
     char id[BRIDGE_MAX_SOURCE_LENGTH + 1];
-    char function[64];
-    char **env;               /* NAME=value, NULL-terminated */
+    /* The tether.json function its Init named; NULL until an Init is admitted. */
+    const struct dev_function *function;
+    char **env;               /* NAME=value, NULL-terminated (filtered, see handle_init) */
+    char refusal[240];        /* non-empty: why its Inits are refused; its Nexts get InitError */
+    uint64_t heard_ms;        /* the loop time of its last Init or Next */
     struct buf *waiting_next; /* a Next that came before the Init */
 };
 
@@ -30,7 +51,7 @@ struct dev_call {
     struct dev_call *prev, *next;
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
     char worker[BRIDGE_MAX_SOURCE_LENGTH + 1];
-    char function[64];
+    char function[LAMBDA_MAX_NAME + 1];
     uv_timer_t heartbeat;
     uint64_t start_ns;
     struct bridge_endpoint_stream stream; /* a streamed Response */
@@ -154,6 +175,23 @@ static void end_call(struct dev_call *c)
     uv_close((uv_handle_t *)&c->heartbeat, free_call);
 }
 
+/* Copies text into out, cut back to a whole UTF-8 character: text a peer
+ * chose, cut inside a character, would make json_pack refuse the whole
+ * report ("?" stands for text that is not UTF-8 at all). */
+static void copy_text(char *out, size_t cap, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(out, text, n);
+    out[n] = '\0';
+    if (!utf8_valid(out, n))
+        snprintf(out, cap, "?");
+}
+
 /* Events larger than this are labelled "invoke" without being parsed: the
  * label is for the log line, not worth parsing megabytes for. */
 #define LABEL_MAX_EVENT_BYTES (64 * 1024)
@@ -165,12 +203,12 @@ static const char *event_source(const char *event, size_t len, char *out, size_t
         json_object_get(json_object_get(root, "requestContext"), "http"), "method"));
     const char *path = json_string_value(json_object_get(root, "rawPath"));
     const char *source = json_string_value(json_object_get(root, "source"));
+    char label[512];
     if (method && path)
-        snprintf(out, cap, "%s %s", method, path);
-    else if (source)
-        snprintf(out, cap, "%s", source);
+        snprintf(label, sizeof(label), "%s %s", method, path);
     else
-        snprintf(out, cap, "invoke");
+        snprintf(label, sizeof(label), "%s", source ? source : "invoke");
+    copy_text(out, cap, label);
     json_decref(root);
     return out;
 }
@@ -185,7 +223,7 @@ static void report(struct dev_call *c, int success, const char *error_type, cons
     if (!success) {
         json_t *err = json_loadb(body, len, 0, NULL);
         const char *m = json_string_value(json_object_get(err, "errorMessage"));
-        snprintf(message, sizeof(message), "%s", m ? m : "");
+        copy_text(message, sizeof(message), m ? m : "");
         json_decref(err);
     }
     struct dev_invocation_report r = {
@@ -239,13 +277,21 @@ static const struct lambda_live_callbacks call_callbacks = {call_stream_begin, c
 
 /* ---- handling bridge messages ---- */
 
+/* The message may quote what a peer sent: json_pack refuses text that is
+ * not UTF-8 (NULL), so that case falls back to a fixed message rather than
+ * sending nothing or dereferencing NULL. */
 static void send_init_error(struct dev_session *s, const char *worker, const char *request_id,
                             const char *type, const char *message)
 {
+    static const char fallback[] = "{\"errorMessage\":\"tether dev cannot run this function\","
+                                   "\"errorType\":\"TetherDevError\",\"stackTrace\":[]}";
     json_t *err =
         json_pack("{s:s, s:s, s:[]}", "errorMessage", message, "errorType", type, "stackTrace");
-    char *text = json_dumps(err, JSON_COMPACT);
-    send_to(s, worker, BRIDGE_INIT_ERROR, request_id, text, strlen(text));
+    char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+    if (text)
+        send_to(s, worker, BRIDGE_INIT_ERROR, request_id, text, strlen(text));
+    else
+        send_to(s, worker, BRIDGE_INIT_ERROR, request_id, fallback, sizeof(fallback) - 1);
     free(text);
     json_decref(err);
 }
@@ -272,7 +318,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         c->session = s;
         snprintf(c->request_id, sizeof(c->request_id), "%s", next.request_id);
         snprintf(c->worker, sizeof(c->worker), "%s", w->id);
-        snprintf(c->function, sizeof(c->function), "%s", w->function);
+        snprintf(c->function, sizeof(c->function), "%s", w->function->id);
         char channel[340];
         worker_channel(s, w->id, channel, sizeof(channel));
         bridge_endpoint_stream_init(s->endpoint, &c->stream, channel, BRIDGE_RESPONSE,
@@ -287,7 +333,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
             s->calls->prev = c;
         s->calls = c;
         struct lambda_live_request req = {
-            .function = w->function,
+            .function = w->function->id,
             .request_id = next.request_id,
             .deadline_epoch_ms = next.deadline_epoch_ms,
             .function_arn = next.function_arn,
@@ -302,7 +348,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         int rc = lambda_service_invoke_live(s->options.workers, &req, &call_callbacks, c);
         if (rc < 0) {
             char message[200];
-            snprintf(message, sizeof(message), "tether dev cannot run %s: %s", w->function,
+            snprintf(message, sizeof(message), "tether dev cannot run %s: %s", w->function->id,
                      rc == -ENOENT ? "it is not a live function in tether.json" : strerror(-rc));
             send_init_error(s, w->id, next.request_id, "TetherDevError", message);
             end_call(c);
@@ -313,26 +359,179 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
 
 static void free_worker_env(struct dev_worker *w)
 {
-    for (char **e = w->env; e && *e; e++)
-        free(*e);
-    free(w->env);
+    lambda_environment_free(w->env);
     w->env = NULL;
 }
 
-/* The remote sandbox named source, remembered from now on (NULL when out of
- * memory). */
+static void free_worker(struct dev_session *s, struct dev_worker *w, const char *why)
+{
+    if (w->function && why)
+        lambda_service_stop_worker(s->options.workers, w->function->id, w->id, why);
+    free_worker_env(w);
+    if (w->waiting_next) {
+        buf_free(w->waiting_next);
+        free(w->waiting_next);
+    }
+    free(w);
+}
+
+static int worker_busy(const struct dev_session *s, const struct dev_worker *w)
+{
+    for (const struct dev_call *c = s->calls; c; c = c->next)
+        if (strcmp(c->worker, w->id) == 0)
+            return 1;
+    return 0;
+}
+
+struct sweep {
+    struct dev_session *session;
+    uint64_t now_ms;
+};
+
+static int forget_if_silent(const char *key, void *value, void *ctx)
+{
+    struct sweep *sw = ctx;
+    struct dev_worker *w = value;
+    (void)key;
+    uint64_t limit = w->function ? WORKER_SILENCE_MS : UNADMITTED_SILENCE_MS;
+    if (sw->now_ms - w->heard_ms < limit || worker_busy(sw->session, w))
+        return 0;
+    log_debug("%s: forgotten after %llu ms of silence", w->id,
+              (unsigned long long)(sw->now_ms - w->heard_ms));
+    free_worker(sw->session, w, "its remote sandbox went silent");
+    return 1;
+}
+
+/* Letters and digits, 1 to WORKER_ID_MAX of them: anything else is not a
+ * bridge, and never becomes a channel name, a worker or a log line. */
+static int valid_worker_id(const char *source)
+{
+    size_t n = 0;
+    for (; source[n]; n++)
+        if (n >= WORKER_ID_MAX ||
+            !((source[n] >= '0' && source[n] <= '9') || (source[n] >= 'a' && source[n] <= 'z') ||
+              (source[n] >= 'A' && source[n] <= 'Z')))
+            return 0;
+    return n > 0;
+}
+
+/* The remote sandbox named source, remembered from now on; NULL when the
+ * table is full even after forgetting silent sources, or out of memory. */
 static struct dev_worker *worker_for(struct dev_session *s, const char *source)
 {
+    uint64_t now = uv_now(s->loop);
     struct dev_worker *w = hashmap_get(&s->workers, source, strlen(source));
-    if (w)
+    if (w) {
+        w->heard_ms = now;
         return w;
+    }
+    if (hashmap_count(&s->workers) >= DEV_MAX_WORKERS) {
+        struct sweep sw = {s, now};
+        hashmap_foreach(&s->workers, forget_if_silent, &sw);
+    }
+    if (hashmap_count(&s->workers) >= DEV_MAX_WORKERS) {
+        log_warn("%s: ignored: tether dev already tracks %d remote sandboxes", source,
+                 DEV_MAX_WORKERS);
+        return NULL;
+    }
     w = calloc(1, sizeof(*w));
     if (!w || hashmap_put(&s->workers, source, strlen(source), w) < 0) {
         free(w);
         return NULL;
     }
     snprintf(w->id, sizeof(w->id), "%s", source);
+    w->heard_ms = now;
     return w;
+}
+
+struct census {
+    const struct dev_function *function;
+    const struct dev_worker *except;
+    uint64_t now_ms;
+    unsigned admitted;
+};
+
+static int count_admitted(const char *key, void *value, void *ctx)
+{
+    struct census *c = ctx;
+    const struct dev_worker *w = value;
+    (void)key;
+    c->admitted += w != c->except && w->function == c->function;
+    return 0;
+}
+
+/* Whether one more worker of f fits in its concurrency; silent workers of
+ * any function are forgotten first to make room. */
+static int function_has_room(struct dev_session *s, const struct dev_function *f,
+                             const struct dev_worker *w)
+{
+    struct census c = {f, w, uv_now(s->loop), 0};
+    hashmap_foreach(&s->workers, count_admitted, &c);
+    if (c.admitted < f->concurrency)
+        return 1;
+    struct sweep sw = {s, c.now_ms};
+    /* w itself was heard just now, so the sweep keeps it. */
+    hashmap_foreach(&s->workers, forget_if_silent, &sw);
+    c.admitted = 0;
+    hashmap_foreach(&s->workers, count_admitted, &c);
+    return c.admitted < f->concurrency;
+}
+
+/* The function an Init names, if tether.json has it live and it has room;
+ * otherwise why not, in w->refusal. */
+static const struct dev_function *admit(struct dev_session *s, struct dev_worker *w,
+                                        const char *function_id)
+{
+    const struct dev_function *f = dev_config_function(s->options.project, function_id);
+    w->refusal[0] = '\0';
+    if (!f || !f->live) {
+        /* function_id is a peer's: only its length is safe to print. */
+        snprintf(w->refusal, sizeof(w->refusal),
+                 "tether dev cannot run this function: its functionID (%zu bytes) is not a live "
+                 "function in tether.json",
+                 strlen(function_id));
+    } else if (w->function != f && !function_has_room(s, f, w)) {
+        snprintf(w->refusal, sizeof(w->refusal),
+                 "tether dev already runs %u workers for %s, its concurrency in tether.json",
+                 f->concurrency, f->id);
+    }
+    return w->refusal[0] ? NULL : f;
+}
+
+/* The Init's environment under lambda_environment_override_allowed's
+ * policy, plus TETHER_DEV=true; what was dropped is logged once, by name. */
+static char **init_environment(const struct dev_worker *w, json_t *env)
+{
+    struct lambda_overrides o = {0};
+    int rc = 0;
+    for (size_t i = 0; rc >= 0 && i < json_array_size(env); i++) {
+        json_t *line = json_array_get(env, i);
+        if (json_is_string(line))
+            rc = lambda_overrides_add(&o, json_string_value(line), json_string_length(line));
+        else
+            o.dropped++;
+    }
+    if (rc >= 0)
+        rc = lambda_overrides_set(&o, "TETHER_DEV", "true");
+    if (o.dropped)
+        log_warn("%s: Init for %s: %zu environment entries not taken (they may change how the "
+                 "runtime starts, or are over a limit): %s",
+                 w->id, w->function->id, o.dropped, o.dropped_names);
+    char **out = rc >= 0 ? lambda_overrides_steal(&o) : NULL;
+    lambda_overrides_free(&o);
+    return out;
+}
+
+/* A Next from a source whose Init was refused gets that reason as an
+ * InitError, so the caller learns it at once. */
+static void refuse_next(struct dev_session *s, struct dev_worker *w, const char *text, size_t len)
+{
+    struct dev_next next;
+    char cause[200];
+    if (dev_next_parse(text, len, &next, cause, sizeof(cause)) < 0)
+        return;
+    send_init_error(s, w->id, next.request_id, "TetherDevError", w->refusal);
+    dev_next_free(&next);
 }
 
 static void handle_init(struct dev_session *s, const char *source, const char *text, size_t len)
@@ -345,26 +544,36 @@ static void handle_init(struct dev_session *s, const char *source, const char *t
         log_warn("%s: malformed Init ignored", source);
     else
         w = worker_for(s, source);
-    if (!w) {
+    const struct dev_function *f = w ? admit(s, w, function) : NULL;
+    if (w && !f) {
+        log_warn("%s: Init refused: %s", source, w->refusal);
+        if (w->function) /* it had a worker: that one goes */
+            lambda_service_stop_worker(s->options.workers, w->function->id, w->id, "Init refused");
+        w->function = NULL;
+        free_worker_env(w);
+    }
+    if (!f) {
         json_decref(init);
+        if (w && w->waiting_next) {
+            refuse_next(s, w, buf_bytes(w->waiting_next), buf_length(w->waiting_next));
+            buf_free(w->waiting_next);
+            free(w->waiting_next);
+            w->waiting_next = NULL;
+        }
         return;
     }
+    w->function = f;
     free_worker_env(w);
-    snprintf(w->function, sizeof(w->function), "%s", function);
-    size_t n = json_array_size(env);
-    w->env = calloc(n + 2, sizeof(*w->env));
-    size_t k = 0;
-    for (size_t i = 0; w->env && i < n; i++) {
-        const char *line = json_string_value(json_array_get(env, i));
-        if (line && strchr(line, '='))
-            w->env[k++] = strdup(line);
-    }
-    if (w->env)
-        w->env[k] = strdup("TETHER_DEV=true");
-    char detail[200];
-    snprintf(detail, sizeof(detail), "%s %s", w->function, w->id);
-    notify(s, DEV_SESSION_WORKER_NEW, detail);
+    w->env = init_environment(w, env);
     json_decref(init);
+    if (!w->env) {
+        w->function = NULL;
+        snprintf(w->refusal, sizeof(w->refusal), "tether dev is out of memory");
+        return;
+    }
+    char detail[200];
+    snprintf(detail, sizeof(detail), "%s %s", f->id, w->id);
+    notify(s, DEV_SESSION_WORKER_NEW, detail);
     if (w->waiting_next) {
         struct buf *next = w->waiting_next;
         w->waiting_next = NULL;
@@ -383,6 +592,10 @@ static void handle_next(struct dev_session *s, const char *source, const char *t
     }
     if (!w)
         return;
+    if (w->refusal[0]) {
+        refuse_next(s, w, text, len);
+        return;
+    }
     /* A sandbox started before this session: ask it to introduce itself. */
     struct dev_next next;
     char cause[200];
@@ -398,6 +611,12 @@ static void handle_next(struct dev_session *s, const char *source, const char *t
 static void on_message(void *ctx, const struct bridge_message *m)
 {
     struct dev_session *s = ctx;
+    if ((m->type == BRIDGE_INIT || m->type == BRIDGE_NEXT) && !valid_worker_id(m->source)) {
+        log_warn("a %s from a source that is not a bridge's worker id (1 to %d letters and "
+                 "digits) was dropped",
+                 bridge_type_name(m->type), WORKER_ID_MAX);
+        return;
+    }
     switch (m->type) {
     case BRIDGE_INIT:
         handle_init(s, m->source, buf_bytes(m->body), buf_length(m->body));
@@ -522,15 +741,9 @@ void dev_session_reload(struct dev_session *s, const char *function_id)
 
 static int drop_worker(const char *key, void *value, void *ctx)
 {
-    struct dev_worker *w = value;
     (void)key;
-    (void)ctx;
-    free_worker_env(w);
-    if (w->waiting_next) {
-        buf_free(w->waiting_next);
-        free(w->waiting_next);
-    }
-    free(w);
+    /* The workers service stops its sandboxes itself when dev ends. */
+    free_worker(ctx, value, NULL);
     return 1;
 }
 
@@ -548,7 +761,7 @@ void dev_session_stop(struct dev_session *s)
     bridge_endpoint_free(s->endpoint);
     events_client_free(s->events);
     if (s->workers.slots) {
-        hashmap_foreach(&s->workers, drop_worker, NULL);
+        hashmap_foreach(&s->workers, drop_worker, s);
         hashmap_free(&s->workers);
     }
     for (size_t i = 0; i < REMEMBER_ANSWERS; i++)

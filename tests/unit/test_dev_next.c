@@ -89,6 +89,18 @@ TEST(test_empty_or_control_request_id)
     dev_next_free(&n);
 }
 
+/* A request id goes into dev's JSON reports, which refuse text that is not
+ * UTF-8: such an id is refused here, a whole UTF-8 one is kept. */
+TEST(test_request_id_not_utf8)
+{
+    struct dev_next n;
+    CHECK_INT(parse_with_id("abc\xc3", &n), -EINVAL);
+    CHECK_INT(parse_with_id("\xff\xfe", &n), -EINVAL);
+    CHECK_INT(parse_with_id("caf\xc3\xa9", &n), 0);
+    CHECK_STR(n.request_id, "caf\xc3\xa9");
+    dev_next_free(&n);
+}
+
 RUN_TESTS("dev_next", TEST_ENTRY(test_every_field), TEST_ENTRY(test_not_a_200_answer),
           TEST_ENTRY(test_missing_or_oversized_request_id),
-          TEST_ENTRY(test_empty_or_control_request_id))
+          TEST_ENTRY(test_empty_or_control_request_id), TEST_ENTRY(test_request_id_not_utf8))
