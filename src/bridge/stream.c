@@ -116,8 +116,9 @@ struct message_state {
     int done; /* final released, or abandoned: later packets are duplicates */
     struct held_packet *held;
     size_t held_bytes;
-    int assembling;  /* body holds chunks of an assemble_types message */
-    struct buf body; /* those chunks, in order */
+    size_t streamed_bytes; /* released in order so far (types not assembled) */
+    int assembling;        /* body holds chunks of an assemble_types message */
+    struct buf body;       /* those chunks, in order */
     char content_type[128];
     uint64_t last_activity_ms;
     struct message_state *older, *newer; /* age list, for eviction */
@@ -145,6 +146,9 @@ void bridge_reassembly_default_limits(struct bridge_reassembly_limits *limits)
     limits->assemble_types = 0;
     limits->max_message_bytes = 16u * 1024 * 1024;
     limits->max_assembled_total = 64u * 1024 * 1024;
+    /* Lambda's default limit for a streamed response is 20 MiB; a streamed
+     * message is never held whole, so it may be larger than an assembled one. */
+    limits->max_stream_bytes = 20u * 1024 * 1024;
 }
 
 struct bridge_reassembler *bridge_reassembler_new(const struct bridge_reassembly_limits *limits,
@@ -312,32 +316,45 @@ static void assemble(struct bridge_reassembler *r, struct message_state *m,
     drop_held(r, m);
 }
 
-static void release(struct bridge_reassembler *r, struct message_state *m,
-                    const struct bridge_packet *p)
+/* Hands the next in-order packet on; -E2BIG when a streamed message grew
+ * past its cap (then abandoned, and nothing of this packet is released). */
+static int release(struct bridge_reassembler *r, struct message_state *m,
+                   const struct bridge_packet *p)
 {
+    int assembled = (r->limits.assemble_types >> (unsigned)p->type) & 1u;
+    size_t len = buf_length(&p->data);
+    if (!assembled && len > r->limits.max_stream_bytes - m->streamed_bytes) {
+        abandon(r, m, "the streamed message is larger than the receiver takes");
+        return -E2BIG;
+    }
     m->next_index++;
     if (p->final)
         m->done = 1;
-    if ((r->limits.assemble_types >> (unsigned)p->type) & 1u)
+    if (assembled) {
         assemble(r, m, p);
-    else
+    } else {
+        m->streamed_bytes += len;
         r->on_chunk(r->ctx, p);
+    }
+    return 0;
 }
 
-static void release_held(struct bridge_reassembler *r, struct message_state *m)
+static int release_held(struct bridge_reassembler *r, struct message_state *m)
 {
-    while (!m->done && m->held && m->held->packet.index == m->next_index) {
+    int rc = 0;
+    while (rc == 0 && !m->done && m->held && m->held->packet.index == m->next_index) {
         struct held_packet *h = m->held;
         m->held = h->next;
         size_t n = buf_length(&h->packet.data);
         m->held_bytes -= n;
         r->held_total -= n;
-        release(r, m, &h->packet);
+        rc = release(r, m, &h->packet);
         bridge_packet_free(&h->packet);
         free(h);
     }
     if (m->done)
         drop_held(r, m); /* anything after the final packet is noise */
+    return rc;
 }
 
 static int hold(struct bridge_reassembler *r, struct message_state *m, struct bridge_packet *p)
@@ -376,9 +393,10 @@ int bridge_reassembler_push(struct bridge_reassembler *r, struct bridge_packet *
         return BRIDGE_PUSH_DUPLICATE;
     if (packet->index > m->next_index)
         return hold(r, m, packet);
-    release(r, m, packet);
-    release_held(r, m);
-    return BRIDGE_PUSH_ACCEPTED;
+    int rc = release(r, m, packet);
+    if (rc == 0)
+        rc = release_held(r, m);
+    return rc < 0 ? rc : BRIDGE_PUSH_ACCEPTED;
 }
 
 void bridge_reassembler_expire(struct bridge_reassembler *r, uint64_t now_ms)

@@ -59,6 +59,9 @@ struct bridge_reassembly_limits {
     unsigned assemble_types;   /* bit (1u << type) per type released whole; default none */
     size_t max_message_bytes;  /* one assembled message */
     size_t max_assembled_total;
+    /* One message of the other (streamed) types, counted as its chunks are
+     * released in order: past it the message is abandoned. */
+    size_t max_stream_bytes;
 };
 
 /* Called for each in-order chunk; packet->final marks the message's end.
@@ -84,7 +87,8 @@ enum bridge_push_result {
     BRIDGE_PUSH_DUPLICATE = 1,
 };
 /* Takes the packet's data (the packet is left empty). Returns a push result,
- * or -E2BIG when a cap was exceeded (the message is abandoned). */
+ * or -E2BIG when a cap was exceeded (the message is abandoned: held bytes,
+ * assembled bytes, or streamed bytes released in order). */
 int bridge_reassembler_push(struct bridge_reassembler *r, struct bridge_packet *packet,
                             uint64_t now_ms);
 /* Abandons messages idle for longer than the timeout; forgets old finished ones. */
