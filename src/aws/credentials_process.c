@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/child.h"
 #include "core/encoding.h"
 
 extern char **environ;
@@ -150,9 +151,15 @@ static int spawn(const char *command, int out_pipe[2], int err_pipe[2], pid_t *p
     posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
     posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
     char *argv[] = {"sh", "-c", (char *)command, NULL};
-    int rc = posix_spawn(pid, "/bin/sh", &actions, NULL, argv, environ);
+    /* Default signals and an empty mask: tether ignores SIGPIPE itself. */
+    posix_spawnattr_t attr;
+    int rc = child_spawnattr_init(&attr);
+    if (rc == 0) {
+        rc = -posix_spawn(pid, "/bin/sh", &actions, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
+    }
     posix_spawn_file_actions_destroy(&actions);
-    return -rc;
+    return rc;
 }
 
 /* Runs the command; on success o->out holds its standard output. */
