@@ -9,7 +9,7 @@
 //
 // Every packet goes out through publishPackets() below: once the channel is
 // authenticated, that one helper is where packets get sealed.
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -121,6 +121,14 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
     if (broker) await broker.stop();
   });
 
+  // A test that crashed dev (as main did) must not fail the ones after it.
+  beforeEach(async () => {
+    if (!dev.alive) {
+      await dev.stop().catch(() => {});
+      dev = await startDev(dir);
+    }
+  });
+
   /** Runs one invocation through a new source whose Init carries env. */
   async function invokeThrough(environment, event = {}) {
     const source = newSource();
@@ -145,7 +153,6 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
         'LD_PRELOAD=/nonexistent/hostile.so',
         `BASH_ENV=${evil}`,
         `PYTHONSTARTUP=${evil}`,
-        'PATH=/nonexistent/hostile-bin',
         'TETHER_DEV=false',
         'AWS_LAMBDA_RUNTIME_API=127.0.0.1:1',
         'GREETING=from the deployed function',
@@ -162,7 +169,6 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
     for (const name of ['NODE_OPTIONS', 'LD_PRELOAD', 'BASH_ENV', 'PYTHONSTARTUP']) {
       assert.equal(env[name], undefined, `${name} reached the worker`);
     }
-    assert.notEqual(env.PATH, '/nonexistent/hostile-bin');
     assert.notEqual(env.AWS_LAMBDA_RUNTIME_API, '127.0.0.1:1');
     assert.equal(env.TETHER_DEV, 'true');
     assert.equal(env.GREETING, 'from the deployed function');
@@ -171,7 +177,15 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
     assert.equal(env.AWS_SESSION_TOKEN, 'token-from-init');
     // One warning names what was dropped, never a value.
     await dev.waitForStderr(/not taken.*NODE_OPTIONS.*LD_PRELOAD/);
-    assert.doesNotMatch(dev.stderrText, /hostile-bin|evil\.cjs|hostile\.so/);
+    assert.doesNotMatch(dev.stderrText, /evil\.cjs|hostile\.so/);
+  });
+
+  test('a forged Init cannot choose where programs are found (PATH)', async () => {
+    const r = await invokeThrough(['PATH=/nonexistent/hostile-bin', 'GREETING=path test']);
+    assert.equal(r.type, PACKET_TYPES.Response, `${JSON.stringify(r.body)}\n${dev.dump()}`);
+    assert.notEqual(r.body.env.PATH, '/nonexistent/hostile-bin');
+    assert.equal(r.body.env.GREETING, 'path test');
+    assert.doesNotMatch(dev.stderrText, /hostile-bin/);
   });
 
   test('a functionID cut inside a UTF-8 sequence is refused, and dev keeps serving', async () => {
@@ -183,7 +197,9 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
       const requestId = crypto.randomUUID();
       await publishPackets(devChannel, initPackets(source, functionID, ['A=b']));
       await publishPackets(devChannel, nextPackets(source, requestId));
-      const r = await answer(requestId);
+      const r = await answer(requestId).catch((err) => {
+        throw new Error(`${err.message}\ndev alive: ${dev.alive} (${JSON.stringify(dev.exited)})\n${dev.dump()}`);
+      });
       assert.equal(r.type, PACKET_TYPES.InitError, JSON.stringify(r.body));
       assert.match(r.body.errorMessage, /not a live function in tether\.json/);
     } finally {
