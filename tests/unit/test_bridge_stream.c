@@ -270,17 +270,24 @@ TEST(message_count_is_capped)
     buf_free(&s.body);
 }
 
+/* A reassembler whose streamed messages may release at most cap bytes. */
+static struct bridge_reassembler *with_stream_cap(struct sink *s, size_t cap, unsigned assembled)
+{
+    struct bridge_reassembly_limits limits;
+    bridge_reassembly_default_limits(&limits);
+    CHECK_INT(limits.max_stream_bytes, 20u * 1024 * 1024);
+    limits.max_stream_bytes = cap;
+    limits.assemble_types = assembled;
+    return bridge_reassembler_new(&limits, sink_chunk, sink_abandon, s);
+}
+
 /* Streamed (not assembled) messages are released chunk by chunk and never
  * held whole, but what one message releases is still capped: past the cap
  * it is abandoned, the rest of it dropped, and other messages go on. */
 TEST(streamed_bytes_are_capped_per_message)
 {
     struct sink s = {0};
-    struct bridge_reassembly_limits limits;
-    bridge_reassembly_default_limits(&limits);
-    CHECK_INT(limits.max_stream_bytes, 20u * 1024 * 1024);
-    limits.max_stream_bytes = 10;
-    struct bridge_reassembler *r = bridge_reassembler_new(&limits, sink_chunk, sink_abandon, &s);
+    struct bridge_reassembler *r = with_stream_cap(&s, 10, 0);
     CHECK_INT(push(r, BRIDGE_RESPONSE, "x", 0, 0, "12345", 0), BRIDGE_PUSH_ACCEPTED);
     CHECK_INT(push(r, BRIDGE_RESPONSE, "x", 1, 0, "67890", 0), BRIDGE_PUSH_ACCEPTED);
     CHECK_INT(s.chunks, 2);
@@ -302,23 +309,13 @@ TEST(streamed_bytes_are_capped_per_message)
     CHECK_INT(s.finals, 1);
     CHECK_INT(s.abandoned, 2);
     bridge_reassembler_free(r);
-    buf_free(&s.body);
-}
-
-/* Assembled messages keep their own cap (max_message_bytes), not the
- * streamed one. */
-TEST(stream_cap_leaves_assembled_types_alone)
-{
-    struct sink s = {0};
-    struct bridge_reassembly_limits limits;
-    bridge_reassembly_default_limits(&limits);
-    limits.max_stream_bytes = 4;
-    limits.assemble_types = 1u << BRIDGE_NEXT;
-    struct bridge_reassembler *r = bridge_reassembler_new(&limits, sink_chunk, sink_abandon, &s);
-    CHECK_INT(push(r, BRIDGE_NEXT, "n", 0, 0, "12345", 0), BRIDGE_PUSH_ACCEPTED);
-    CHECK_INT(push(r, BRIDGE_NEXT, "n", 1, 1, "67890", 0), BRIDGE_PUSH_ACCEPTED);
-    CHECK_INT(s.abandoned, 0);
-    CHECK_INT(s.finals, 1);
+    /* Assembled types keep their own cap (max_message_bytes), not this one. */
+    r = with_stream_cap(&s, 4, 1u << BRIDGE_NEXT);
+    int pushed = push(r, BRIDGE_NEXT, "n", 0, 0, "12345", 0);
+    pushed |= push(r, BRIDGE_NEXT, "n", 1, 1, "67890", 0);
+    CHECK_INT(pushed, BRIDGE_PUSH_ACCEPTED);
+    CHECK_INT(s.abandoned, 2);
+    CHECK_INT(s.finals, 2);
     bridge_reassembler_free(r);
     buf_free(&s.body);
 }
@@ -378,5 +375,4 @@ RUN_TESTS("bridge_stream", TEST_ENTRY(empty_body_is_one_final_packet),
           TEST_ENTRY(missing_packet_times_out), TEST_ENTRY(finished_messages_are_forgotten_later),
           TEST_ENTRY(held_bytes_are_capped_per_message), TEST_ENTRY(message_count_is_capped),
           TEST_ENTRY(streamed_bytes_are_capped_per_message),
-          TEST_ENTRY(stream_cap_leaves_assembled_types_alone),
           TEST_ENTRY(packet_encoding_is_sst_shaped), TEST_ENTRY(bad_packets_are_refused))
