@@ -10,6 +10,13 @@
  * (streamed answers as they come). A Next for an unknown sandbox gets a
  * Reboot, and runs once the Init arrives.
  *
+ * Every Init and Next may come from an attacker who can publish on the
+ * channel: sources must have a bridge worker id's form, an Init must name a
+ * live function of tether.json, its environment goes through
+ * lambda_environment_override_allowed (lambda/environment.h), and a function
+ * gets at most its `concurrency` of workers (docs/dev.md, "What an Init may
+ * do"). A refused Init's Nexts are answered with an InitError.
+ *
  * The bridge protocol's mechanics (subscription, reassembly, duplicates,
  * outbox, expiry) are the bridge endpoint's (bridge/endpoint.h); this file
  * keeps only what dev does with each message.
