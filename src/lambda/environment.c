@@ -188,9 +188,18 @@ static const char *const override_denied_prefixes[] = {
     "OPENSSL_",    /* OPENSSL_CONF loads engines (code) */
     "NPM_CONFIG_", /* npm's settings, scripts included */
     "BASH_FUNC_",  /* exported shell functions */
-    "AWS_LAMBDA_", /* the local Lambda service's own (runtime API, log names, exec wrapper) */
+    "AWS_LAMBDA_", /* the local Lambda service's own (runtime API, exec wrapper), but see below */
     "_LAMBDA_",    /* the runtime's internal plumbing */
     "TETHER_",     /* tether's own settings */
+};
+
+/* Informational names of the deployed function, taken although their
+ * family is denied: handlers log them and build ARNs from them, and they
+ * change nothing about how a program starts. */
+static const char *const override_allowed_names[] = {
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
 };
 
 /* Single names, for the same reasons. */
@@ -285,6 +294,10 @@ int lambda_environment_override_allowed(const char *name, size_t len)
     for (size_t i = 0; i < len; i++)
         if (!name_char(name[i], i == 0))
             return 0;
+    for (size_t i = 0; i < COUNT_OF(override_allowed_names); i++)
+        if (strlen(override_allowed_names[i]) == len &&
+            strncmp(name, override_allowed_names[i], len) == 0)
+            return 1;
     for (size_t i = 0; i < COUNT_OF(override_denied_prefixes); i++)
         if (starts_with_nocase(name, len, override_denied_prefixes[i]))
             return 0;

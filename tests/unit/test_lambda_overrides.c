@@ -29,7 +29,9 @@ TEST(test_function_settings_and_credentials_pass)
                                  "LANG",
                                  "_private",
                                  "a1",
-                                 "DATABASE_URL"};
+                                 "DATABASE_URL",
+                                 "AWS_LAMBDA_FUNCTION_NAME",
+                                 "AWS_LAMBDA_FUNCTION_VERSION"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!allowed(names[i])) {
             fprintf(stderr, "  refused: %s\n", names[i]);
@@ -74,6 +76,8 @@ TEST(test_loaders_interpreters_and_plumbing_refused)
         "npm_config_script_shell",
         "AWS_LAMBDA_RUNTIME_API",
         "AWS_LAMBDA_EXEC_WRAPPER",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "aws_lambda_function_name",
         "_HANDLER",
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
