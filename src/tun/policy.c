@@ -51,8 +51,11 @@ static int parse_rule(char *line, struct tun_policy_rule *rule)
     return strtok_r(NULL, " \t", &save) ? -EINVAL : 0;
 }
 
-static int policy_error(char *cause, size_t cause_len, size_t line, const char *why)
+/* A policy with one bad line is no policy: no rule of it is kept. */
+static int policy_error(struct tun_policy *out, char *cause, size_t cause_len, size_t line,
+                        const char *why)
 {
+    out->count = 0;
     snprintf(cause, cause_len, "line %zu: %s", line, why);
     return -EINVAL;
 }
@@ -62,7 +65,7 @@ int tun_policy_parse(const char *text, size_t len, struct tun_policy *out, char 
 {
     out->count = 0;
     if (len > TUN_POLICY_MAX_BYTES)
-        return policy_error(cause, cause_len, 0, "the policy is too large");
+        return policy_error(out, cause, cause_len, 0, "the policy is too large");
     size_t number = 0;
     for (size_t at = 0; at < len;) {
         const char *nl = memchr(text + at, '\n', len - at);
@@ -70,16 +73,16 @@ int tun_policy_parse(const char *text, size_t len, struct tun_policy *out, char 
         number++;
         char line[TUN_POLICY_LINE_MAX + 1];
         if (line_len > TUN_POLICY_LINE_MAX || memchr(text + at, '\0', line_len))
-            return policy_error(cause, cause_len, number, "line too long or not text");
+            return policy_error(out, cause, cause_len, number, "line too long or not text");
         memcpy(line, text + at, line_len);
         line[line_len] = '\0';
         at += line_len + 1;
         if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
             continue;
         if (out->count == TUN_POLICY_MAX_RULES)
-            return policy_error(cause, cause_len, number, "too many rules");
+            return policy_error(out, cause, cause_len, number, "too many rules");
         if (parse_rule(line, &out->rules[out->count]) < 0)
-            return policy_error(cause, cause_len, number,
+            return policy_error(out, cause, cause_len, number,
                                 "not `allow USER subnet CIDR` or `allow USER dns-all`");
         out->count++;
     }

@@ -444,17 +444,32 @@ static void current_user(char *out, size_t len)
     snprintf(out, len, "%s", user && *user ? user : "you");
 }
 
-static int install_missing(const char *install_command, char *cause, size_t cause_len)
+/* The install command with the subnets this run asked for, which the
+ * helper's policy will have to allow. */
+static void install_line(const struct tun_config *c, const char *install_command, char *out,
+                         size_t out_len)
 {
-    char binary[TUN_PREFIX_MAX + 16], user[64];
+    size_t n = (size_t)snprintf(out, out_len, "%s", install_command);
+    for (size_t i = 0; i < c->device.route_count && n < out_len; i++) {
+        char text[TUN_CIDR_TEXT_MAX];
+        tun_cidr_format(&c->device.routes[i], text, sizeof(text));
+        n += (size_t)snprintf(out + n, out_len - n, " --subnet %s", text);
+    }
+}
+
+static int install_missing(const struct tun_config *c, const char *install_command, char *cause,
+                           size_t cause_len)
+{
+    char binary[TUN_PREFIX_MAX + 16], user[64], command[1024];
     snprintf(binary, sizeof(binary), "%s/tether", tun_helper_prefix());
     current_user(user, sizeof(user));
+    install_line(c, install_command, command, sizeof(command));
     snprintf(cause, cause_len,
              "--subnet needs a TUN device, which only root can create. Run once:\n"
              "    %s\n"
-             "(it installs a root-owned helper as %s and a sudoers rule that lets %s run only "
-             "that helper), or run tether as root.",
-             install_command, binary, user);
+             "(it installs a root-owned helper as %s, its policy with the subnets %s may route, "
+             "and a sudoers rule that lets %s run only that helper), or run tether as root.",
+             command, binary, user, user);
     return -EPERM;
 }
 
@@ -476,12 +491,12 @@ int tun_acquire(struct tun_config *c, const char *install_command, char *note, s
         char binary[TUN_PREFIX_MAX + 16];
         snprintf(binary, sizeof(binary), "%s/tether", tun_helper_prefix());
         if (access(binary, X_OK) != 0)
-            return install_missing(install_command, cause, cause_len);
+            return install_missing(c, install_command, cause, cause_len);
         rc = tun_helper_request(c, &p, cause, cause_len);
         if (rc == -EACCES) {
             char why[512];
             snprintf(why, sizeof(why), "%s", cause);
-            install_missing(install_command, cause, cause_len);
+            install_missing(c, install_command, cause, cause_len);
             snprintf(cause + strlen(cause), cause_len - strlen(cause), " (%s)", why);
             return -EPERM;
         }
@@ -604,9 +619,9 @@ static int load_policy(struct tun_policy *policy, char *cause, size_t cause_len)
     return rc < 0 ? -EPERM : 0;
 }
 
-/* Everything the helper checks before it touches the network: the
- * invoking user's policy, then what no policy lifts, against the host's
- * networks as the kernel has them now. */
+/* Everything the helper checks before it touches the network: what no
+ * policy lifts, against the host's networks as the kernel has them now,
+ * then the invoking user's policy. */
 static int helper_authorize(const struct tun_config *c, char *cause, size_t cause_len)
 {
     char user[TUN_POLICY_USER_MAX + 1];
@@ -617,18 +632,17 @@ static int helper_authorize(const struct tun_config *c, char *cause, size_t caus
         rc = invoking_user(user, sizeof(user), cause, cause_len);
     if (rc == 0)
         rc = load_policy(policy, cause, cause_len);
-    if (rc == 0)
-        rc = tun_policy_allows(policy, user, c, cause, cause_len);
     /* A stale device of tether's own goes first: its routes are not the host's. */
-    if (rc == 0 && tun_policy_device_name_allowed(c->device.name))
-        rc = tun_device_clean_stale(c->device.name, cause, cause_len) < 0 ? -EPERM : 0;
-    if (rc == 0)
-        rc = tun_device_host_networks(host->nets, TUN_HOST_NETWORKS_MAX, &host->count, cause,
-                                      cause_len) < 0
-                 ? -EPERM
-                 : 0;
+    if (rc == 0 && tun_policy_device_name_allowed(c->device.name) &&
+        tun_device_clean_stale(c->device.name, cause, cause_len) < 0)
+        rc = -EPERM;
+    if (rc == 0 && tun_device_host_networks(host->nets, TUN_HOST_NETWORKS_MAX, &host->count, cause,
+                                            cause_len) < 0)
+        rc = -EPERM;
     if (rc == 0)
         rc = tun_policy_check_fixed(c, host, cause, cause_len);
+    if (rc == 0)
+        rc = tun_policy_allows(policy, user, c, cause, cause_len);
     free(policy);
     free(host);
     return rc;

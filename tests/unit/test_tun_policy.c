@@ -69,6 +69,11 @@ TEST(parse_refuses_anything_unknown)
         CHECK_INT(policy.count, 0);
         CHECK(strstr(cause, "line 1") != NULL);
     }
+    /* Good lines before a bad one are not kept either. */
+    CHECK_INT(parse("allow alice dns-all\nallow bob subnet 10.0.0.0/8\naltow bob dns-all\n"),
+              -EINVAL);
+    CHECK_INT(policy.count, 0);
+    CHECK(strstr(cause, "line 3") != NULL);
     /* A NUL inside, an overlong line, too many rules, too many bytes. */
     CHECK_INT(tun_policy_parse("allow a\0lice dns-all\n", 21, &policy, cause, sizeof(cause)),
               -EINVAL);
