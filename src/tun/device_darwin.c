@@ -172,17 +172,6 @@ static int add_route(int ifindex, const struct tun_cidr *r)
     return rc;
 }
 
-/* Not read here yet: the helper that needs it refuses everything (docs/tun.md). */
-int tun_device_host_networks(struct tun_cidr *nets, size_t max, size_t *count, char *cause,
-                             size_t cause_len)
-{
-    (void)nets;
-    (void)max;
-    *count = 0;
-    snprintf(cause, cause_len, "reading the host's networks is implemented on Linux only");
-    return -ENOTSUP;
-}
-
 int tun_device_exists(const char *name)
 {
     return if_nametoindex(name) > 0;

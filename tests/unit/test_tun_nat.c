@@ -342,36 +342,13 @@ TEST(engine_counts_malformed)
 
 #define SWEEP_FLOWS 700 /* well over the 256 the sweep once closed at most */
 
-static const uint8_t sweep_tun4[4] = {100, 127, 255, 253}, sweep_fake4[4] = {100, 127, 255, 254};
-static const uint8_t sweep_vpc4[4] = {10, 20, 0, 5};
-
-static struct tun_engine *new_sweep_engine(void)
-{
-    struct tun_engine_config c;
-    memset(&c, 0, sizeof(c));
-    c.has_ipv4 = 1;
-    memcpy(c.tun4, sweep_tun4, 4);
-    memcpy(c.fake4, sweep_fake4, 4);
-    c.listen_port4 = 7777;
-    c.subnet_count = 1;
-    c.subnets[0].family = 4;
-    memcpy(c.subnets[0].addr, sweep_vpc4, 2);
-    c.subnets[0].prefix = 16;
-    c.max_flows = 4096;
-    c.timeouts = (struct nat_timeouts){1000, 50000, 20000, 3000};
-    c.hold_syn = 1;
-    struct tun_engine *e = NULL;
-    CHECK_INT(tun_engine_new(&c, &e), 0);
-    return e;
-}
-
 /* A session as tun_session_open leaves it while its forward opens (no
  * forward here: the bastion is not part of this test), attached to the
  * flow a SYN from port `sport` opened. */
 static void open_session(struct tun *t, uint16_t sport)
 {
     uint8_t pkt[128];
-    size_t len = tp_tcp(pkt, 4, sweep_tun4, sport, sweep_vpc4, 5432, TUN_TCP_SYN, 100, 0, NULL);
+    size_t len = tp_tcp(pkt, 4, tun4, sport, vpc4, 5432, TUN_TCP_SYN, 100, 0, NULL);
     struct tun_verdict v;
     tun_engine_process(t->engine, pkt, len, 0, 0, reply, &v);
     CHECK_INT(v.action, TUN_ACTION_OPEN);
@@ -397,7 +374,7 @@ TEST(sweep_closes_every_expired_session)
     struct tun *t = calloc(1, sizeof(*t));
     t->loop = &loop;
     t->device.fd = -1;
-    t->engine = new_sweep_engine();
+    t->engine = new_engine(4096);
     for (uint16_t i = 0; i < SWEEP_FLOWS; i++)
         open_session(t, (uint16_t)(20000 + i));
     CHECK_INT(t->session_count, SWEEP_FLOWS);
