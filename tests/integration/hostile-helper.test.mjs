@@ -49,13 +49,13 @@ async function snapshot() {
 }
 
 // `tether tunnel` as nobody in the namespace, through the installed helper.
-function startTether(extra) {
+function startTether(extra, cwd = work) {
   const command = [tetherBin, '--log-level', 'debug', 'tunnel', '--json', '--host', '127.0.0.1', '--user', 'x',
     '--host-key-fingerprint', FINGERPRINT, '--key', path.join(work, 'key'), ...extra];
   const child = spawn('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', ...command], {
     env: { ...process.env, HOME: work, USER: 'nobody', XDG_CONFIG_HOME: '', TETHER_SSH_PRIVATE_KEY: '', TETHER_TUN_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: work,
+    cwd,
   });
   const t = { child, stdout: '', stderr: '' };
   child.stdout.on('data', (c) => (t.stdout += c));
@@ -64,9 +64,9 @@ function startTether(extra) {
   return t;
 }
 
-async function refused(extra, pattern) {
+async function refused(extra, pattern, cwd) {
   const before = await snapshot();
-  const t = startTether(extra);
+  const t = startTether(extra, cwd);
   const timer = setTimeout(() => t.child.kill('SIGKILL'), 20000);
   const exit = await t.exit;
   clearTimeout(timer);
@@ -149,6 +149,16 @@ describe('the TUN helper refuses what a least-privilege helper must', { skip, ti
 
   test('--dns-all without the policy allowing it is refused', () =>
     refused(['--subnet', '10.20.0.0/16', '--dns-all'], /does not let nobody use --dns-all/));
+
+  test('a project\'s tether.json cannot widen the policy', async () => {
+    const project = path.join(work, 'project');
+    fs.mkdirSync(project, { recursive: true });
+    const write = (tunnel) => fs.writeFileSync(path.join(project, 'tether.json'), JSON.stringify({ tunnel }));
+    write({ subnets: ['10.20.0.0/16'], dnsAll: true });
+    await refused([], /does not let nobody use --dns-all/, project);
+    write({ subnets: ['2001:db8:7::/48'] });
+    await refused([], /the TUN policy does not let nobody route 2001:db8:7::\/48/, project);
+  });
 
   test('the attacker loses the race for the helper\'s socket', async () => {
     // As another unprivileged user (daemon), connect to every tether-tun-*
