@@ -218,8 +218,8 @@ static int user_may_dns_all(const struct tun_policy *p, const char *user)
     return 0;
 }
 
-int tun_policy_allows(const struct tun_policy *p, const char *user, const struct tun_config *c,
-                      char *cause, size_t cause_len)
+static int check_routes(const struct tun_policy *p, const char *user, const struct tun_config *c,
+                        char *cause, size_t cause_len)
 {
     for (size_t i = 0; i < c->device.route_count; i++) {
         if (user_may_route(p, user, &c->device.routes[i]))
@@ -232,7 +232,27 @@ int tun_policy_allows(const struct tun_policy *p, const char *user, const struct
                  user, text, user);
         return -EPERM;
     }
-    if (c->dns.enabled && c->dns.all && !user_may_dns_all(p, user)) {
+    return 0;
+}
+
+/* --dns-all, and a top-level domain, which sends every name under it for
+ * every user of the host to this user's forwarder (nearly --dns-all),
+ * need the user's dns-all rule. */
+static int check_dns(const struct tun_policy *p, const char *user, const struct tun_config *c,
+                     char *cause, size_t cause_len)
+{
+    if (!c->dns.enabled || user_may_dns_all(p, user))
+        return 0;
+    for (size_t i = 0; i < c->dns.domain_count; i++) {
+        if (strchr(c->dns.domains[i], '.'))
+            continue;
+        snprintf(cause, cause_len,
+                 "the TUN policy does not let %s register the top-level domain \"%s\" (every "
+                 "user's .%s names would go to the tunnel): it needs --allow-dns-all",
+                 user, c->dns.domains[i], c->dns.domains[i]);
+        return -EPERM;
+    }
+    if (c->dns.all) {
         snprintf(cause, cause_len,
                  "the TUN policy does not let %s use --dns-all (as root: tether tunnel install "
                  "--user %s --allow-dns-all ...)",
@@ -240,6 +260,13 @@ int tun_policy_allows(const struct tun_policy *p, const char *user, const struct
         return -EPERM;
     }
     return 0;
+}
+
+int tun_policy_allows(const struct tun_policy *p, const char *user, const struct tun_config *c,
+                      char *cause, size_t cause_len)
+{
+    int rc = check_routes(p, user, c, cause, cause_len);
+    return rc < 0 ? rc : check_dns(p, user, c, cause, cause_len);
 }
 
 /* ---- what no policy lifts ---- */

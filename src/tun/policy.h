@@ -75,7 +75,8 @@ int tun_policy_load(const char *path, int missing_ok, struct tun_policy *out, ch
                     size_t cause_len);
 
 /* 0 when `user` may make this request: each route inside one of their
- * subnets, --dns-all only with their dns-all rule; -EPERM with the cause. */
+ * subnets, --dns-all and top-level DNS domains ("com") only with their
+ * dns-all rule; -EPERM with the cause. */
 int tun_policy_allows(const struct tun_policy *policy, const char *user,
                       const struct tun_config *config, char *cause, size_t cause_len);
 

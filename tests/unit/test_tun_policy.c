@@ -138,6 +138,18 @@ TEST(policy_allows_only_the_users_subnets)
     request(&c, bobs, NULL);
     c.dns.enabled = c.dns.all = 1;
     CHECK_INT(tun_policy_allows(&policy, "bob", &c, cause, sizeof(cause)), 0);
+    /* A top-level domain is nearly --dns-all: it needs the same rule. */
+    request(&c, inside, NULL);
+    c.dns.enabled = 1;
+    CHECK_INT(tun_option_set(&c, TUN_OPT_DNS_DOMAIN, "vpc.internal", cause, sizeof(cause)), 0);
+    CHECK_INT(tun_policy_allows(&policy, "alice", &c, cause, sizeof(cause)), 0);
+    CHECK_INT(tun_option_set(&c, TUN_OPT_DNS_DOMAIN, "com.", cause, sizeof(cause)), 0);
+    CHECK_INT(tun_policy_allows(&policy, "alice", &c, cause, sizeof(cause)), -EPERM);
+    CHECK(strstr(cause, "top-level domain \"com\"") != NULL);
+    request(&c, bobs, NULL);
+    c.dns.enabled = 1;
+    CHECK_INT(tun_option_set(&c, TUN_OPT_DNS_DOMAIN, "com", cause, sizeof(cause)), 0);
+    CHECK_INT(tun_policy_allows(&policy, "bob", &c, cause, sizeof(cause)), 0);
     /* An empty policy allows nothing. */
     CHECK_INT(parse(""), 0);
     CHECK_INT(tun_policy_allows(&policy, "bob", &c, cause, sizeof(cause)), -EPERM);
