@@ -166,6 +166,23 @@ describe('the TUN helper refuses what a least-privilege helper must', { skip, ti
     await refused([], /the TUN policy does not let nobody route 2001:db8:7::\/48/, project);
   });
 
+  test('a policy others can write, or none at all, allows nothing', async () => {
+    const file = path.join(prefix, 'tun-policy');
+    fs.chmodSync(file, 0o664);
+    try {
+      await refused(['--subnet', '10.20.0.0/16'], /tun-policy is not a regular file owned by root and writable only by it/);
+    } finally {
+      fs.chmodSync(file, 0o644);
+    }
+    const kept = fs.readFileSync(file);
+    fs.rmSync(file);
+    try {
+      await refused(['--subnet', '10.20.0.0/16'], /cannot read the TUN policy .*tun-policy: No such file/);
+    } finally {
+      fs.writeFileSync(file, kept, { mode: 0o644 });
+    }
+  });
+
   test('the attacker loses the race for the helper\'s socket', async () => {
     // As another unprivileged user (daemon), connect to every tether-tun-*
     // abstract socket as soon as it appears and pass a fake descriptor.
