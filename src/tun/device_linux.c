@@ -228,10 +228,33 @@ static int on_address(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
+/* The gateways of a multipath route (RTA_MULTIPATH: rtnexthop entries,
+ * each followed by its own attributes). */
+static void add_multipath_gateways(struct host_networks *h, int family, const struct nlattr *mp)
+{
+    const char *p = mnl_attr_get_payload(mp);
+    size_t left = mnl_attr_get_payload_len(mp);
+    while (left >= sizeof(struct rtnexthop)) {
+        const struct rtnexthop *nh = (const void *)p;
+        if (nh->rtnh_len < sizeof(*nh) || nh->rtnh_len > left)
+            return;
+        const char *end = p + nh->rtnh_len;
+        for (const struct nlattr *a = (const void *)(p + RTNH_LENGTH(0));
+             mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a))
+            if (mnl_attr_get_type(a) == RTA_GATEWAY && attr_valid(a, family))
+                add_network(h, family, mnl_attr_get_payload(a), family == AF_INET ? 32 : 128);
+        size_t step = RTNH_ALIGN(nh->rtnh_len);
+        if (step >= left)
+            return;
+        p += step;
+        left -= step;
+    }
+}
+
 static int on_route(const struct nlmsghdr *nlh, void *data)
 {
     const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-    const struct nlattr *a, *dst = NULL, *gateway = NULL;
+    const struct nlattr *a, *dst = NULL, *gateway = NULL, *multipath = NULL;
     uint32_t table = rtm->rtm_table;
     if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
         return MNL_CB_OK;
@@ -244,13 +267,17 @@ static int on_route(const struct nlmsghdr *nlh, void *data)
             dst = a;
         else if (type == RTA_GATEWAY && attr_valid(a, rtm->rtm_family))
             gateway = a;
+        else if (type == RTA_MULTIPATH)
+            multipath = a;
     }
     if (table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
         return MNL_CB_OK;
+    if (multipath)
+        add_multipath_gateways(data, rtm->rtm_family, multipath);
     if (gateway)
         add_network(data, rtm->rtm_family, mnl_attr_get_payload(gateway),
                     rtm->rtm_family == AF_INET ? 32 : 128);
-    else if (dst && rtm->rtm_dst_len > 0 && rtm->rtm_scope == RT_SCOPE_LINK)
+    else if (!multipath && dst && rtm->rtm_dst_len > 0 && rtm->rtm_scope == RT_SCOPE_LINK)
         add_network(data, rtm->rtm_family, mnl_attr_get_payload(dst), rtm->rtm_dst_len);
     return MNL_CB_OK;
 }

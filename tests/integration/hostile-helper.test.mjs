@@ -90,6 +90,8 @@ describe('the TUN helper refuses what a least-privilege helper must', { skip, ti
     await inNs('ip', ['addr', 'add', 'fd77::2/64', 'dev', 'eth0', 'nodad']);
     await inNs('ip', ['link', 'set', 'eth0', 'up']);
     await inNs('ip', ['route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0', 'onlink']);
+    await inNs('ip', ['route', 'add', '172.30.0.0/16', 'nexthop', 'via', '10.98.0.1', 'dev', 'eth0', 'onlink',
+      'nexthop', 'via', '10.98.0.2', 'dev', 'eth0', 'onlink']);
     // Links come up a moment after they are set up: wait until nothing
     // changes, so the comparisons below see only tether's doing.
     let last = JSON.stringify(await snapshot());
@@ -141,6 +143,7 @@ describe('the TUN helper refuses what a least-privilege helper must', { skip, ti
   test('a subnet overlapping the namespace\'s own network or its gateway is refused', async () => {
     await refused(['--subnet', '192.168.77.0/24'], /overlaps 192\.168\.77\.0\/24, a network or gateway of this host/);
     await refused(['--subnet', '10.99.0.0/16'], /overlaps 10\.99\.0\.1\/32, a network or gateway of this host/);
+    await refused(['--subnet', '10.98.0.2/32'], /overlaps 10\.98\.0\.2\/32, a network or gateway of this host/);
     await refused(['--subnet', 'fd77::/48'], /overlaps fd77::\/64, a network or gateway of this host/);
   });
 
