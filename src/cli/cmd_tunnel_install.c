@@ -1,8 +1,9 @@
 /* The VPC tunnel's privileged side, apart from the runner (cmd_tunnel.c):
  *
- *   tether tunnel install [--user USER] [--root DIR] [--prefix DIR]
+ *   tether tunnel install [--user USER] [--subnet CIDR]... [--allow-dns-all]
+ *                         [--root DIR] [--prefix DIR]
  *   tether tunnel uninstall [--user USER] [--root DIR] [--prefix DIR]
- *       the root-owned helper and the sudoers rule (tun/install.h)
+ *       the root-owned helper, its policy and the sudoers rule (tun/install.h)
  *   tether tun-helper ...   the privileged helper sudo runs (tun/privileged.h)
  *
  * cmd_tunnel.c dispatches `tether tunnel install` / `uninstall` here. */
@@ -15,16 +16,21 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "tun/install.h"
+#include "tun/policy.h"
 #include "tun/privileged.h"
 
-#define INSTALL_OPTIONS "[--user USER] [--root DIR] [--prefix DIR]"
+#define COMMON_OPTIONS "[--user USER] [--root DIR] [--prefix DIR]"
+#define INSTALL_OPTIONS                                                                            \
+    "[--user USER] [--subnet CIDR]... [--allow-dns-all] [--root DIR] [--prefix DIR]"
 
 static const char install_about[] =
     "`tether tunnel --subnet ...` needs root once, to create the TUN device, its\n"
     "routes and DNS registration. install (as root) copies tether to a root-owned\n"
-    "helper in /opt/tether and adds a sudoers rule that lets USER run only that\n"
-    "helper; tether then runs without privileges. uninstall removes both. Run\n"
-    "either as root: sudo tether tunnel install.\n";
+    "helper in /opt/tether, writes its policy (the subnets USER may route: exactly\n"
+    "the --subnet blocks given, nothing without them) and adds a sudoers rule that\n"
+    "lets USER run only that helper; tether then runs without privileges. Install\n"
+    "again to change USER's subnets. uninstall removes the helper, the rule and\n"
+    "USER's policy. Run either as root: sudo tether tunnel install --subnet CIDR.\n";
 
 /* ---- install / uninstall ---- */
 
@@ -37,8 +43,11 @@ static int check_install(const struct cli_spec *spec, struct tun_install_config 
         return cli_args_usage_error(spec, "%s",
                                     "run it through sudo (the rule is for the user who "
                                     "ran sudo), or name the user with --user USER");
-    if (!tun_install_user_valid(c->user))
-        return cli_args_usage_error(spec, "\"%s\" is not a user name", c->user);
+    if (!tun_policy_user_valid(c->user))
+        return cli_args_usage_error(spec,
+                                    "\"%s\" is not a user name for the rule ([a-z_][a-z0-9_-]*, "
+                                    "no sudoers keyword or alias)",
+                                    c->user);
     if (c->prefix && !tun_prefix_valid(c->prefix))
         return cli_args_usage_error(
             spec, "--prefix \"%s\" must be an absolute path of [A-Za-z0-9/_-]", c->prefix);
@@ -49,25 +58,40 @@ static int check_install(const struct cli_spec *spec, struct tun_install_config 
     return CLI_ARGS_CONTINUE;
 }
 
+static int add_subnet(void *target, const char *value, char *cause, size_t cause_len)
+{
+    return tun_install_add_subnet(target, value, cause, cause_len);
+}
+
 /* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
 static int parse_install(int argc, char **argv, const char *verb, struct tun_install_config *c)
 {
-    char command[32], usage[128];
+    int install = strcmp(verb, "install") == 0;
+    char command[32], usage[256];
     snprintf(command, sizeof(command), "tunnel %s", verb);
     /* The help shows both verbs, this one first. */
-    snprintf(usage, sizeof(usage), INSTALL_OPTIONS "\n       tether tunnel %s " INSTALL_OPTIONS,
-             strcmp(verb, "install") == 0 ? "uninstall" : "install");
+    snprintf(usage, sizeof(usage), "%s\n       tether tunnel %s %s",
+             install ? INSTALL_OPTIONS : COMMON_OPTIONS, install ? "uninstall" : "install",
+             install ? COMMON_OPTIONS : INSTALL_OPTIONS);
     const struct cli_option table[] = {
         CLI_STRING("user", "USER", &c->user, "the user the rule is for (default $SUDO_USER)"),
         CLI_STRING("prefix", "DIR", &c->prefix, "install the helper here instead of /opt/tether"),
         CLI_STRING("root", "DIR", &c->root, "install into DIR as if it were / (for packaging)"),
         CLI_END,
     };
+    const struct cli_option policy[] = {
+        CLI_CALL("subnet", "CIDR", add_subnet, c,
+                 "a block USER may route into the tunnel (repeatable; routes\n"
+                 "inside it are allowed, nothing else)"),
+        CLI_FLAG("allow-dns-all", &c->dns_all,
+                 "USER may use --dns-all (every DNS name to the VPC)"),
+        CLI_END,
+    };
     const struct cli_spec spec = {
         .command = command,
         .usage = usage,
         .about = install_about,
-        .tables = {table},
+        .tables = {install ? policy : table, install ? table : NULL},
     };
     struct cli_args args;
     int code = cli_args_parse(&spec, argc, argv, &args);
@@ -88,7 +112,7 @@ static int run_step(const char *verb, install_step *step, const struct tun_insta
 
 int cmd_tunnel_install_main(int argc, char **argv)
 {
-    struct tun_install_config c = {0};
+    static struct tun_install_config c; /* large (its subnets): not on the stack */
     int exit_code = parse_install(argc, argv, "install", &c);
     if (exit_code != CLI_ARGS_CONTINUE)
         return exit_code; /* --help, or a usage error */
@@ -100,7 +124,7 @@ int cmd_tunnel_install_main(int argc, char **argv)
 
 int cmd_tunnel_uninstall_main(int argc, char **argv)
 {
-    struct tun_install_config c = {0};
+    static struct tun_install_config c;
     int exit_code = parse_install(argc, argv, "uninstall", &c);
     return exit_code != CLI_ARGS_CONTINUE ? exit_code : run_step("uninstall", tun_uninstall, &c);
 }

@@ -52,6 +52,18 @@ static int host_bits_set(const struct tun_cidr *c)
     return 0;
 }
 
+void tun_cidr_mask(struct tun_cidr *c)
+{
+    size_t len = c->family == 4 ? 4 : 16;
+    for (size_t i = 0; i < len; i++) {
+        int bits_in_byte = (int)c->prefix - (int)i * 8;
+        if (bits_in_byte <= 0)
+            c->addr[i] = 0;
+        else if (bits_in_byte < 8)
+            c->addr[i] &= (uint8_t)(0xff << (8 - bits_in_byte));
+    }
+}
+
 int tun_cidr_parse(const char *text, struct tun_cidr *out, char *cause, size_t cause_len)
 {
     char copy[TUN_CIDR_TEXT_MAX];

@@ -22,6 +22,8 @@ int tun_addr_parse(const char *text, int *family, uint8_t addr[16]);
 int tun_cidr_contains(const struct tun_cidr *cidr, int family, const uint8_t *addr);
 /* 1 when the two blocks share any address. */
 int tun_cidr_overlap(const struct tun_cidr *a, const struct tun_cidr *b);
+/* Clears the bits after the prefix (an interface address to its network). */
+void tun_cidr_mask(struct tun_cidr *cidr);
 void tun_cidr_format(const struct tun_cidr *cidr, char *out, size_t out_len);
 void tun_addr_format(int family, const uint8_t *addr, char *out, size_t out_len);
 /* addr + n (wrapping), for the "+1" fake peer and the "base + 2" resolver. */

@@ -85,6 +85,13 @@ void tun_device_close(struct tun_device *device);
 /* 1 when a device of this name exists now. */
 int tun_device_exists(const char *name);
 
+/* The host's own networks, for the TUN helper's refusals: the network of
+ * every interface address, every directly connected route and every
+ * gateway (as a host block, multipath ones too) of the main routing table.
+ * 0, or -errno with the cause; at most `max` blocks (-E2BIG beyond). */
+int tun_device_host_networks(struct tun_cidr *nets, size_t max, size_t *count, char *cause,
+                             size_t cause_len);
+
 /* Checks a device name: 1-15 bytes of [A-Za-z0-9_.-], not "." or "..". */
 int tun_device_name_valid(const char *name);
 

@@ -110,7 +110,8 @@ static int link_delete(struct netlink *nl, int ifindex)
 static int address_add(struct netlink *nl, int ifindex, int family, const uint8_t *local,
                        const uint8_t *peer)
 {
-    struct nlmsghdr *h = netlink_message(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+    /* The device is new: an address that exists already is not ours to replace. */
+    struct nlmsghdr *h = netlink_message(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
     struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(h, sizeof(*ifa));
     size_t len = family == 4 ? 4 : 16;
     ifa->ifa_family = family == 4 ? AF_INET : AF_INET6;
@@ -125,12 +126,12 @@ static int address_add(struct netlink *nl, int ifindex, int family, const uint8_
     return netlink_transact(nl, h);
 }
 
-/* flags: NLM_F_EXCL for the subnets (a route that exists already is
- * someone else's), NLM_F_REPLACE for the peer's host route. */
+/* Always NLM_F_EXCL, never NLM_F_REPLACE: a route that exists already is
+ * someone else's, and replacing it would take it from them for good. */
 static int route_add(struct netlink *nl, int ifindex, const struct tun_cidr *route,
-                     const uint8_t *source, uint16_t flags)
+                     const uint8_t *source)
 {
-    struct nlmsghdr *h = netlink_message(nl, RTM_NEWROUTE, (uint16_t)(NLM_F_CREATE | flags));
+    struct nlmsghdr *h = netlink_message(nl, RTM_NEWROUTE, (uint16_t)(NLM_F_CREATE | NLM_F_EXCL));
     struct rtmsg *rtm = mnl_nlmsg_put_extra_header(h, sizeof(*rtm));
     size_t len = route->family == 4 ? 4 : 16;
     rtm->rtm_family = route->family == 4 ? AF_INET : AF_INET6;
@@ -145,15 +146,199 @@ static int route_add(struct netlink *nl, int ifindex, const struct tun_cidr *rou
     return netlink_transact(nl, h);
 }
 
+/* The interface a route lookup for `addr` leaves by, or -errno. */
+static int route_oif(struct netlink *nl, int family, const uint8_t *addr);
+
 /* The host route to the fake peer, which the listener's replies take. The
  * kernel adds one for a point-to-point address, but not reliably for IPv6
- * (measured: missing in some runs), so it is added here too. */
+ * (measured: missing in some runs), so it is added here too. When one
+ * exists already it must be the kernel's, through this device: a host
+ * route of someone else's is an error, never replaced. */
 static int peer_route_add(struct netlink *nl, int ifindex, int family, const uint8_t *peer,
                           const uint8_t *source)
 {
     struct tun_cidr host = {.family = family, .prefix = family == 4 ? 32 : 128};
     memcpy(host.addr, peer, family == 4 ? 4 : 16);
-    return route_add(nl, ifindex, &host, source, NLM_F_REPLACE);
+    int rc = route_add(nl, ifindex, &host, source);
+    if (rc == -EEXIST && route_oif(nl, family, peer) == ifindex)
+        return 0;
+    return rc;
+}
+
+/* ---- reading the host's networks ---- */
+
+#define NETLINK_DUMP_BUFFER 32768
+
+struct host_networks {
+    struct tun_cidr *nets;
+    size_t max, count;
+    int overflow;
+    int oif; /* route_oif's answer */
+};
+
+/* Sends one request and runs `cb` on every answer until the end of the
+ * dump (or the acknowledgement): 0 or -errno. */
+static int netlink_query(struct netlink *nl, struct nlmsghdr *h, mnl_cb_t cb, void *data)
+{
+    if (mnl_socket_sendto(nl->socket, h, h->nlmsg_len) < 0)
+        return -errno;
+    char *reply = malloc(NETLINK_DUMP_BUFFER);
+    int rc = reply ? MNL_CB_OK : -ENOMEM;
+    while (rc == MNL_CB_OK) {
+        ssize_t n = mnl_socket_recvfrom(nl->socket, reply, NETLINK_DUMP_BUFFER);
+        rc = n < 0 ? -errno : mnl_cb_run(reply, (size_t)n, h->nlmsg_seq, nl->port, cb, data);
+        if (rc == MNL_CB_ERROR)
+            rc = -errno;
+    }
+    free(reply);
+    return rc < 0 ? rc : 0;
+}
+
+static void add_network(struct host_networks *h, int family, const void *addr, unsigned prefix)
+{
+    if (h->count == h->max) {
+        h->overflow = 1;
+        return;
+    }
+    struct tun_cidr *c = &h->nets[h->count++];
+    memset(c, 0, sizeof(*c));
+    c->family = family == AF_INET ? 4 : 6;
+    c->prefix = (uint8_t)prefix;
+    memcpy(c->addr, addr, c->family == 4 ? 4 : 16);
+    tun_cidr_mask(c);
+}
+
+static int attr_valid(const struct nlattr *a, int family)
+{
+    return mnl_attr_get_payload_len(a) == (family == AF_INET ? 4u : 16u);
+}
+
+static int on_address(const struct nlmsghdr *nlh, void *data)
+{
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+        return MNL_CB_OK;
+    const struct nlattr *a;
+    mnl_attr_for_each(a, nlh, sizeof(*ifa))
+    {
+        int type = mnl_attr_get_type(a);
+        if ((type == IFA_ADDRESS || type == IFA_LOCAL) && attr_valid(a, ifa->ifa_family))
+            add_network(data, ifa->ifa_family, mnl_attr_get_payload(a), ifa->ifa_prefixlen);
+    }
+    return MNL_CB_OK;
+}
+
+/* The gateways of a multipath route (RTA_MULTIPATH: rtnexthop entries,
+ * each followed by its own attributes). */
+static void add_multipath_gateways(struct host_networks *h, int family, const struct nlattr *mp)
+{
+    const char *p = mnl_attr_get_payload(mp);
+    size_t left = mnl_attr_get_payload_len(mp);
+    while (left >= sizeof(struct rtnexthop)) {
+        const struct rtnexthop *nh = (const void *)p;
+        if (nh->rtnh_len < sizeof(*nh) || nh->rtnh_len > left)
+            return;
+        const char *end = p + nh->rtnh_len;
+        for (const struct nlattr *a = (const void *)(p + RTNH_LENGTH(0));
+             mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a))
+            if (mnl_attr_get_type(a) == RTA_GATEWAY && attr_valid(a, family))
+                add_network(h, family, mnl_attr_get_payload(a), family == AF_INET ? 32 : 128);
+        size_t step = RTNH_ALIGN(nh->rtnh_len);
+        if (step >= left)
+            return;
+        p += step;
+        left -= step;
+    }
+}
+
+static int on_route(const struct nlmsghdr *nlh, void *data)
+{
+    const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *a, *dst = NULL, *gateway = NULL, *multipath = NULL;
+    uint32_t table = rtm->rtm_table;
+    if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
+        return MNL_CB_OK;
+    mnl_attr_for_each(a, nlh, sizeof(*rtm))
+    {
+        int type = mnl_attr_get_type(a);
+        if (type == RTA_TABLE && mnl_attr_get_payload_len(a) == 4)
+            table = mnl_attr_get_u32(a);
+        else if (type == RTA_DST && attr_valid(a, rtm->rtm_family))
+            dst = a;
+        else if (type == RTA_GATEWAY && attr_valid(a, rtm->rtm_family))
+            gateway = a;
+        else if (type == RTA_MULTIPATH)
+            multipath = a;
+    }
+    if (table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
+        return MNL_CB_OK;
+    if (multipath)
+        add_multipath_gateways(data, rtm->rtm_family, multipath);
+    if (gateway)
+        add_network(data, rtm->rtm_family, mnl_attr_get_payload(gateway),
+                    rtm->rtm_family == AF_INET ? 32 : 128);
+    else if (!multipath && dst && rtm->rtm_dst_len > 0 && rtm->rtm_scope == RT_SCOPE_LINK)
+        add_network(data, rtm->rtm_family, mnl_attr_get_payload(dst), rtm->rtm_dst_len);
+    return MNL_CB_OK;
+}
+
+static int dump(struct netlink *nl, uint16_t type, mnl_cb_t cb, struct host_networks *h)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = ++nl->seq;
+    if (type == RTM_GETADDR) {
+        struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_UNSPEC;
+    } else {
+        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+        rtm->rtm_family = AF_UNSPEC;
+    }
+    return netlink_query(nl, nlh, cb, h);
+}
+
+int tun_device_host_networks(struct tun_cidr *nets, size_t max, size_t *count, char *cause,
+                             size_t cause_len)
+{
+    struct host_networks h = {nets, max, 0, 0, 0};
+    struct netlink nl = {0};
+    int rc = netlink_open(&nl);
+    if (rc == 0)
+        rc = dump(&nl, RTM_GETADDR, on_address, &h);
+    if (rc == 0)
+        rc = dump(&nl, RTM_GETROUTE, on_route, &h);
+    netlink_close(&nl);
+    if (rc == 0 && h.overflow)
+        rc = -E2BIG;
+    if (rc < 0)
+        snprintf(cause, cause_len, "cannot read this host's networks: %s", strerror(-rc));
+    *count = h.count;
+    return rc;
+}
+
+static int on_route_oif(const struct nlmsghdr *nlh, void *data)
+{
+    const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *a;
+    mnl_attr_for_each(a, nlh, sizeof(*rtm))
+    {
+        if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_get_payload_len(a) == 4)
+            ((struct host_networks *)data)->oif = (int)mnl_attr_get_u32(a);
+    }
+    return MNL_CB_OK;
+}
+
+static int route_oif(struct netlink *nl, int family, const uint8_t *addr)
+{
+    struct nlmsghdr *h = netlink_message(nl, RTM_GETROUTE, 0);
+    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(h, sizeof(*rtm));
+    rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+    rtm->rtm_dst_len = family == 4 ? 32 : 128;
+    mnl_attr_put(h, RTA_DST, family == 4 ? 4 : 16, addr);
+    struct host_networks answer = {0};
+    int rc = netlink_query(nl, h, on_route_oif, &answer);
+    return rc < 0 ? rc : answer.oif;
 }
 
 /* ---- stale devices ---- */
@@ -343,8 +528,11 @@ static int configure_addresses(struct netlink *nl, const struct tun_device_confi
         if (rc == 0)
             rc = peer_route_add(nl, ifindex, family, peer, addr);
         if (rc < 0) {
-            snprintf(cause, cause_len, "cannot give %s its IPv%d address: %s", c->name, family,
-                     strerror(-rc));
+            snprintf(cause, cause_len, "cannot give %s its IPv%d address: %s%s", c->name, family,
+                     strerror(-rc),
+                     rc == -EEXIST ? " (a route to its peer exists already: pick another "
+                                     "--tun-address)"
+                                   : "");
             return rc;
         }
     }
@@ -364,7 +552,7 @@ static int configure(struct netlink *nl, const struct tun_device_config *c, int 
         return rc;
     for (size_t i = 0; i < c->route_count; i++) {
         const struct tun_cidr *r = &c->routes[i];
-        rc = route_add(nl, ifindex, r, r->family == 4 ? c->addr4 : c->addr6, NLM_F_EXCL);
+        rc = route_add(nl, ifindex, r, r->family == 4 ? c->addr4 : c->addr6);
         if (rc < 0) {
             char text[TUN_CIDR_TEXT_MAX];
             tun_cidr_format(r, text, sizeof(text));

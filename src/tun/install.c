@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tun/policy.h"
 #include "tun/privileged.h"
 
 #define PATH_LEN 512
@@ -25,12 +27,63 @@ static const char *visudo_path(void)
     return NULL;
 }
 
-int tun_install_user_valid(const char *user)
+static int trusted_dir(const char *dir, char *cause, size_t cause_len)
 {
-    size_t len = strlen(user);
-    if (len == 0 || len > 32 || user[0] == '-' || (user[0] >= '0' && user[0] <= '9'))
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & 022))
         return 0;
-    return strspn(user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+    snprintf(cause, cause_len,
+             "%s is %s: the helper's directory and every one above it must be root's and "
+             "writable by no one else",
+             dir,
+             S_ISLNK(st.st_mode)    ? "a symbolic link"
+             : !S_ISDIR(st.st_mode) ? "not a directory"
+             : st.st_uid != 0       ? "not owned by root"
+                                    : "writable by group or others");
+    return -EPERM;
+}
+
+int tun_install_path_trusted(const char *dir, char *cause, size_t cause_len)
+{
+    char copy[PATH_LEN];
+    if (dir[0] != '/' || strlen(dir) >= sizeof(copy)) {
+        snprintf(cause, cause_len, "%.100s is not an absolute path", dir);
+        return -EPERM;
+    }
+    snprintf(copy, sizeof(copy), "%s", dir);
+    int rc = trusted_dir("/", cause, cause_len);
+    for (char *slash = copy + 1; rc == 0 && *slash; slash++) {
+        if (*slash != '/')
+            continue;
+        *slash = '\0';
+        rc = trusted_dir(copy, cause, cause_len);
+        *slash = '/';
+    }
+    if (rc == 0 && strcmp(copy, "/") != 0)
+        rc = trusted_dir(copy, cause, cause_len);
+    if (rc < 0 && rc != -EPERM) {
+        snprintf(cause, cause_len, "cannot check %s: %s", dir, strerror(-rc));
+        rc = -EPERM;
+    }
+    return rc;
+}
+
+int tun_install_add_subnet(struct tun_install_config *c, const char *text, char *cause,
+                           size_t cause_len)
+{
+    if (c->subnet_count == TUN_INSTALL_MAX_SUBNETS) {
+        snprintf(cause, cause_len, "at most %d subnets", TUN_INSTALL_MAX_SUBNETS);
+        return -EINVAL;
+    }
+    struct tun_cidr cidr;
+    if (tun_cidr_parse(text, &cidr, cause, cause_len) < 0)
+        return -EINVAL;
+    int rc = tun_policy_route_allowed(&cidr, cause, cause_len);
+    if (rc == 0)
+        c->subnets[c->subnet_count++] = cidr;
+    return rc;
 }
 
 int tun_install_rule_name(const char *prefix, const char *user, char *out, size_t out_len)
@@ -55,6 +108,7 @@ int tun_install_rule_text(const char *prefix, const char *user, char *out, size_
 
 struct install_paths {
     char dir[PATH_LEN], binary[PATH_LEN], binary_tmp[PATH_LEN];
+    char policy[PATH_LEN], policy_tmp[PATH_LEN];
     char sudoers_dir[PATH_LEN], rule[PATH_LEN], rule_tmp[PATH_LEN];
 };
 
@@ -64,36 +118,49 @@ static int make_paths(const struct tun_install_config *c, struct install_paths *
     const char *root = c->root ? c->root : "";
     const char *prefix = c->prefix ? c->prefix : TUN_DEFAULT_PREFIX;
     char rule_name[128];
-    if (!tun_prefix_valid(prefix) || !tun_install_user_valid(c->user) ||
+    if (!tun_prefix_valid(prefix) || !tun_policy_user_valid(c->user) ||
         tun_install_rule_name(prefix, c->user, rule_name, sizeof(rule_name)) < 0) {
         snprintf(report, report_len, "bad prefix \"%s\" or user name \"%s\"", prefix, c->user);
+        return -EINVAL;
+    }
+    if (!getpwnam(c->user)) {
+        snprintf(report, report_len, "there is no user \"%s\" on this system", c->user);
         return -EINVAL;
     }
     snprintf(p->dir, sizeof(p->dir), "%s%s", root, prefix);
     snprintf(p->binary, sizeof(p->binary), "%s/tether", p->dir);
     snprintf(p->binary_tmp, sizeof(p->binary_tmp), "%s/.tether.new", p->dir);
+    snprintf(p->policy, sizeof(p->policy), "%s/%s", p->dir, TUN_POLICY_FILE);
+    snprintf(p->policy_tmp, sizeof(p->policy_tmp), "%s/.%s.new", p->dir, TUN_POLICY_FILE);
     snprintf(p->sudoers_dir, sizeof(p->sudoers_dir), "%s/etc/sudoers.d", root);
     snprintf(p->rule, sizeof(p->rule), "%s/%s", p->sudoers_dir, rule_name);
     snprintf(p->rule_tmp, sizeof(p->rule_tmp), "%s/.%s.new", p->sudoers_dir, rule_name);
     return 0;
 }
 
-/* mkdir -p for the directories under root, each root-owned 0755. */
+/* One directory: an existing one is left as it is (the trust check judged
+ * it); a new one gets 0755 whatever the umask. */
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) < 0)
+        return errno == EEXIST ? 0 : -errno;
+    return chmod(path, 0755) < 0 ? -errno : 0;
+}
+
+/* mkdir -p, each new directory 0755 (and root's, as root made it). */
 static int make_dirs(const char *path)
 {
     char copy[PATH_LEN];
     snprintf(copy, sizeof(copy), "%s", path);
-    for (char *slash = copy + 1; *slash; slash++) {
+    int rc = 0;
+    for (char *slash = copy + 1; rc == 0 && *slash; slash++) {
         if (*slash != '/')
             continue;
         *slash = '\0';
-        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-            return -errno;
+        rc = make_dir(copy);
         *slash = '/';
     }
-    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return rc == 0 ? make_dir(copy) : rc;
 }
 
 static int copy_file(const char *from, const char *to, mode_t mode)
@@ -201,17 +268,86 @@ static int install_rule(const struct tun_install_config *c, const struct install
     return rc;
 }
 
+/* The policy with `c`'s rules for its user (none: the file goes when no
+ * user has any), written beside its final place and renamed over it. */
+static int store_policy(const struct tun_install_config *c, const struct install_paths *p,
+                        int install, char *report, size_t report_len)
+{
+    struct tun_policy *policy = calloc(1, sizeof(*policy));
+    char *text = malloc(TUN_POLICY_MAX_BYTES);
+    char why[512] = "out of memory";
+    int rc = policy && text ? tun_policy_load(p->policy, 1, policy, why, sizeof(why)) : -ENOMEM;
+    if (rc == 0) {
+        tun_policy_remove_user(policy, c->user);
+        for (size_t i = 0; install && rc == 0 && i < c->subnet_count; i++)
+            rc = tun_policy_add(policy, c->user, &c->subnets[i], 0);
+        if (rc == 0 && install && c->dns_all)
+            rc = tun_policy_add(policy, c->user, NULL, 1);
+        snprintf(why, sizeof(why), "%s", rc < 0 ? strerror(-rc) : "");
+    }
+    if (rc == 0 && policy->count == 0 && unlink(p->policy) < 0 && errno != ENOENT)
+        rc = -errno;
+    if (rc == 0 && policy->count > 0 &&
+        (rc = tun_policy_format(policy, text, TUN_POLICY_MAX_BYTES)) == 0 &&
+        (rc = write_text(p->policy_tmp, text, 0644)) == 0 && rename(p->policy_tmp, p->policy) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(p->policy_tmp);
+        snprintf(report, report_len, "cannot update the TUN policy %s: %s", p->policy,
+                 why[0] ? why : strerror(-rc));
+    }
+    free(policy);
+    free(text);
+    return rc;
+}
+
+/* On the real system: the prefix and every directory above it. */
+static int check_trust(const struct tun_install_config *c, const struct install_paths *p,
+                       char *report, size_t report_len)
+{
+    if (c->root && *c->root)
+        return 0; /* a staging tree for a package: its owner is the packager */
+    char why[512];
+    int rc = tun_install_path_trusted(p->dir, why, sizeof(why));
+    if (rc < 0)
+        snprintf(report, report_len, "refusing to install the helper: %s", why);
+    return rc;
+}
+
+static void report_installed(const struct tun_install_config *c, const struct install_paths *p,
+                             char *report, size_t report_len)
+{
+    int n = snprintf(report, report_len,
+                     "installed %s (root, 0755), %s (0440, checked by visudo) and %s (0644): %s "
+                     "may route ",
+                     p->binary, p->rule, p->policy, c->user);
+    for (size_t i = 0; i < c->subnet_count && n > 0 && (size_t)n < report_len; i++) {
+        char text[TUN_CIDR_TEXT_MAX];
+        tun_cidr_format(&c->subnets[i], text, sizeof(text));
+        n += snprintf(report + n, report_len - (size_t)n, "%s%s", i ? ", " : "", text);
+    }
+    if (n > 0 && (size_t)n < report_len)
+        snprintf(report + n, report_len - (size_t)n, "%s%s",
+                 c->subnet_count ? "" : "no subnet yet (add --subnet CIDR)",
+                 c->dns_all ? "; --dns-all allowed" : "");
+}
+
 int tun_install(const struct tun_install_config *c, char *report, size_t report_len)
 {
     struct install_paths p;
     int rc = make_paths(c, &p, report, report_len);
     if (rc == 0)
+        rc = check_trust(c, &p, report, report_len);
+    if (rc == 0)
         rc = install_binary(c, &p, report, report_len);
+    if (rc == 0)
+        rc = check_trust(c, &p, report, report_len);
+    if (rc == 0)
+        rc = store_policy(c, &p, 1, report, report_len);
     if (rc == 0 && (rc = install_rule(c, &p, report, report_len)) < 0)
         unlink(p.binary);
     if (rc == 0)
-        snprintf(report, report_len, "installed %s (root, 0755) and %s (0440, checked by visudo)",
-                 p.binary, p.rule);
+        report_installed(c, &p, report, report_len);
     return rc;
 }
 
@@ -221,6 +357,10 @@ int tun_uninstall(const struct tun_install_config *c, char *report, size_t repor
     int rc = make_paths(c, &p, report, report_len);
     if (rc < 0)
         return rc;
+    struct stat st;
+    int had_policy = stat(p.policy, &st) == 0;
+    char why[1024] = "";
+    int policy_rc = store_policy(c, &p, 0, why, sizeof(why));
     int removed = 0;
     const char *paths[] = {p.rule, p.rule_tmp, p.binary, p.binary_tmp};
     for (size_t i = 0; i < 4; i++) {
@@ -231,12 +371,16 @@ int tun_uninstall(const struct tun_install_config *c, char *report, size_t repor
     }
     if (rmdir(p.dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
         rc = -errno;
-    if (rc < 0)
+    if (policy_rc < 0)
+        snprintf(report, report_len, "%s", why);
+    else if (rc < 0)
         snprintf(report, report_len, "could not remove everything: %s", strerror(-rc));
     else
-        snprintf(report, report_len, removed ? "removed %s and %s" : "nothing was installed",
-                 p.binary, p.rule);
-    return rc;
+        snprintf(report, report_len,
+                 removed || had_policy ? "removed %s, %s and %s's rules in %s"
+                                       : "nothing was installed",
+                 p.binary, p.rule, c->user, p.policy);
+    return rc < 0 ? rc : policy_rc;
 }
 
 int tun_install_present(const struct tun_install_config *c)

@@ -1,7 +1,14 @@
 /* `tether tunnel install` / `uninstall`: a root-owned copy of the tether
- * binary under PREFIX (default /opt/tether) and a sudoers rule that lets
- * one user run exactly `PREFIX/tether tun-helper *` as root without a
- * password (docs/tun.md explains the choice over setcap).
+ * binary under PREFIX (default /opt/tether), the helper's policy beside it
+ * (PREFIX/tun-policy, tun/policy.h: the subnets the user may route) and a
+ * sudoers rule that lets one user run exactly `PREFIX/tether tun-helper *`
+ * as root without a password (docs/tun.md explains the choice over setcap).
+ *
+ * On the real system every directory of PREFIX, from / down, must be
+ * root's and writable by nobody else (a missing one is created 0755), and
+ * the user must exist and have a plain lower-case name (no sudoers keyword
+ * or alias). Install replaces the user's rules in the policy with the ones
+ * given; uninstall drops them and deletes the policy when none are left.
  *
  * The rule is written to a temporary file beside its final place, checked
  * with `visudo -c -f` and only then renamed into /etc/sudoers.d; a rule
@@ -14,15 +21,29 @@
 
 #include <stddef.h>
 
+#include "tun/cidr.h"
+
+#define TUN_INSTALL_MAX_SUBNETS 64
+
 struct tun_install_config {
     const char *root;   /* "" or NULL for the real system */
     const char *prefix; /* default /opt/tether */
     const char *user;   /* who may start the helper */
     const char *source; /* the binary to copy (default /proc/self/exe) */
+    /* What the user may route (install only): none means nothing yet. */
+    struct tun_cidr subnets[TUN_INSTALL_MAX_SUBNETS];
+    size_t subnet_count;
+    int dns_all; /* the user may use --dns-all */
 };
 
-/* 1 when the user's name is acceptable in a sudoers rule and file name. */
-int tun_install_user_valid(const char *user);
+/* 0 when every directory from / down to `dir` (itself included) is root's
+ * and not writable by group or others and none is a symbolic link; a part
+ * that does not exist yet is fine. -EPERM with the cause otherwise. */
+int tun_install_path_trusted(const char *dir, char *cause, size_t cause_len);
+/* Adds a subnet the user may route, refusing what the helper never routes;
+ * 0 or -EINVAL / -EPERM with the cause. */
+int tun_install_add_subnet(struct tun_install_config *config, const char *cidr, char *cause,
+                           size_t cause_len);
 /* The sudoers file for a prefix and user ("tether-alice"). */
 int tun_install_rule_name(const char *prefix, const char *user, char *out, size_t out_len);
 /* The rule's text. */

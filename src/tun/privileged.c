@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@
 #define LOG_MODULE "tun"
 #include "core/log.h"
 #include "core/random.h"
+#include "tun/install.h"
 #include "tun/options.h"
+#include "tun/policy.h"
 
 #define HELPER_TIMEOUT_MS 30000
 #define SOCKET_PREFIX "tether-tun-"
@@ -97,8 +100,11 @@ static void dns_instructions(const struct tun_config *c, char *note, size_t note
              addr, c->dns.domain_count ? c->dns.domains[0] : "vpc.internal", addr, addr);
 }
 
-static int tun_resolved_register(const struct tun_config *c, const char *device, char *note,
-                                 size_t note_len)
+/* resolvectl takes a name or an index for the interface; a name such as
+ * "2" would be read as an index (another interface), so it always gets
+ * the index of the device just created. */
+static int tun_resolved_register(const struct tun_config *c, const struct tun_device *device,
+                                 char *note, size_t note_len)
 {
     if (!c->dns.enabled || (!c->dns.domain_count && !c->dns.all) || !c->device.has_ipv4) {
         snprintf(note, note_len, "no DNS domains to register");
@@ -109,10 +115,15 @@ static int tun_resolved_register(const struct tun_config *c, const char *device,
         dns_instructions(c, note, note_len);
         return 0;
     }
-    char addr[64], names[TUN_DNS_MAX_DOMAINS + 1][TUN_DNS_NAME_MAX + 1];
+    if (device->ifindex <= 0) {
+        snprintf(note, note_len, "%s has no interface index; DNS not registered", device->name);
+        return -ENODEV;
+    }
+    char addr[64], index[16], names[TUN_DNS_MAX_DOMAINS + 1][TUN_DNS_NAME_MAX + 1];
     tun_addr_format(4, c->device.addr4, addr, sizeof(addr));
-    char *dns_argv[] = {(char *)path, "dns", (char *)device, addr, NULL};
-    char *domain_argv[TUN_DNS_MAX_DOMAINS + 5] = {(char *)path, "domain", (char *)device};
+    snprintf(index, sizeof(index), "%d", device->ifindex);
+    char *dns_argv[] = {(char *)path, "dns", index, addr, NULL};
+    char *domain_argv[TUN_DNS_MAX_DOMAINS + 5] = {(char *)path, "domain", index};
     size_t n = 3;
     for (size_t i = 0; i < c->dns.domain_count; i++) {
         snprintf(names[i], sizeof(names[i]), "~%s", c->dns.domains[i]);
@@ -122,11 +133,11 @@ static int tun_resolved_register(const struct tun_config *c, const char *device,
         domain_argv[n++] = "~.";
     domain_argv[n] = NULL;
     if (run_resolvectl(path, dns_argv) < 0 || run_resolvectl(path, domain_argv) < 0) {
-        snprintf(note, note_len, "resolvectl could not register %s's DNS settings", device);
+        snprintf(note, note_len, "resolvectl could not register %s's DNS settings", device->name);
         return -EIO;
     }
     snprintf(note, note_len, "registered %zu domain(s) with systemd-resolved on %s (resolvectl)",
-             c->dns.domain_count, device);
+             c->dns.domain_count, device->name);
     return 1;
 }
 
@@ -151,7 +162,7 @@ static int tun_privileged_setup(const struct tun_config *c, struct tun_privilege
     }
     if (c->dns.enabled && c->device.has_ipv6)
         out->dns_fd6 = tun_dns_bind(6, c->device.addr6, cause, cause_len);
-    tun_resolved_register(c, device.name, out->resolved_note, sizeof(out->resolved_note));
+    tun_resolved_register(c, &device, out->resolved_note, sizeof(out->resolved_note));
     return 0;
 }
 
@@ -294,10 +305,10 @@ static int listen_abstract(char *name, size_t name_len)
     int n = snprintf(name, name_len, SOCKET_PREFIX);
     for (size_t i = 0; i < sizeof(bytes); i++)
         n += snprintf(name + n, name_len - (size_t)n, "%02x", bytes[i]);
-    int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_un addr;
     socklen_t len = abstract_address(name, &addr);
-    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, len) < 0 || listen(sock, 1) < 0) {
+    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, len) < 0 || listen(sock, 8) < 0) {
         int rc = -errno;
         if (sock >= 0)
             close(sock);
@@ -306,21 +317,54 @@ static int listen_abstract(char *name, size_t name_len)
     return sock;
 }
 
+/* The connection, when its peer is root: the helper sudo started. The
+ * socket's name is in the helper's command line, so any local process can
+ * connect to it first; such a connection is closed unread (-EAGAIN), and
+ * whatever descriptors it would have passed are never taken. */
+static int accept_root(int listener)
+{
+    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0)
+        return errno == EAGAIN || errno == ECONNABORTED ? -EAGAIN : -errno;
+    struct ucred cred = {0, (uid_t)-1, (gid_t)-1};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0)
+        return conn;
+    log_warn("ignored a connection to the TUN helper's socket from process %ld (uid %ld): only "
+             "the helper, as root, may answer",
+             (long)cred.pid, (long)cred.uid);
+    close(conn);
+    return -EAGAIN;
+}
+
+/* After the helper exited: the connection it may have made just before. */
+static int accept_queued(int listener)
+{
+    struct pollfd p = {listener, POLLIN, 0};
+    while (poll(&p, 1, 0) > 0) {
+        int conn = accept_root(listener);
+        if (conn != -EAGAIN)
+            return conn;
+        p.revents = 0;
+    }
+    return -EACCES;
+}
+
 /* Waits for the helper's connection while watching the helper itself. */
 static int await_helper(int listener, pid_t pid, int *exit_status)
 {
     for (int waited = 0; waited < HELPER_TIMEOUT_MS; waited += 100) {
         struct pollfd p = {listener, POLLIN, 0};
-        if (poll(&p, 1, 100) > 0)
-            return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (poll(&p, 1, 100) > 0) {
+            int conn = accept_root(listener);
+            if (conn != -EAGAIN)
+                return conn;
+            continue;
+        }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-            /* It may have connected just before exiting. */
-            p.revents = 0;
-            if (poll(&p, 1, 0) > 0)
-                return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-            return -EACCES;
+            return accept_queued(listener);
         }
     }
     return -ETIMEDOUT;
@@ -400,17 +444,32 @@ static void current_user(char *out, size_t len)
     snprintf(out, len, "%s", user && *user ? user : "you");
 }
 
-static int install_missing(const char *install_command, char *cause, size_t cause_len)
+/* The install command with the subnets this run asked for, which the
+ * helper's policy will have to allow. */
+static void install_line(const struct tun_config *c, const char *install_command, char *out,
+                         size_t out_len)
 {
-    char binary[TUN_PREFIX_MAX + 16], user[64];
+    size_t n = (size_t)snprintf(out, out_len, "%s", install_command);
+    for (size_t i = 0; i < c->device.route_count && n < out_len; i++) {
+        char text[TUN_CIDR_TEXT_MAX];
+        tun_cidr_format(&c->device.routes[i], text, sizeof(text));
+        n += (size_t)snprintf(out + n, out_len - n, " --subnet %s", text);
+    }
+}
+
+static int install_missing(const struct tun_config *c, const char *install_command, char *cause,
+                           size_t cause_len)
+{
+    char binary[TUN_PREFIX_MAX + 16], user[64], command[1024];
     snprintf(binary, sizeof(binary), "%s/tether", tun_helper_prefix());
     current_user(user, sizeof(user));
+    install_line(c, install_command, command, sizeof(command));
     snprintf(cause, cause_len,
              "--subnet needs a TUN device, which only root can create. Run once:\n"
              "    %s\n"
-             "(it installs a root-owned helper as %s and a sudoers rule that lets %s run only "
-             "that helper), or run tether as root.",
-             install_command, binary, user);
+             "(it installs a root-owned helper as %s, its policy with the subnets %s may route, "
+             "and a sudoers rule that lets %s run only that helper), or run tether as root.",
+             command, binary, user, user);
     return -EPERM;
 }
 
@@ -432,12 +491,12 @@ int tun_acquire(struct tun_config *c, const char *install_command, char *note, s
         char binary[TUN_PREFIX_MAX + 16];
         snprintf(binary, sizeof(binary), "%s/tether", tun_helper_prefix());
         if (access(binary, X_OK) != 0)
-            return install_missing(install_command, cause, cause_len);
+            return install_missing(c, install_command, cause, cause_len);
         rc = tun_helper_request(c, &p, cause, cause_len);
         if (rc == -EACCES) {
             char why[512];
             snprintf(why, sizeof(why), "%s", cause);
-            install_missing(install_command, cause, cause_len);
+            install_missing(c, install_command, cause, cause_len);
             snprintf(cause + strlen(cause), cause_len - strlen(cause), " (%s)", why);
             return -EPERM;
         }
@@ -512,6 +571,83 @@ fail:;
     return rc;
 }
 
+/* The user sudo ran the helper for: SUDO_UID when the real uid is root
+ * (sudo sets it, and its env_reset keeps the caller from choosing it),
+ * else the real uid; SUDO_USER, when set, must name the same account. */
+static int invoking_user(char *name, size_t name_len, char *cause, size_t cause_len)
+{
+    uid_t uid = getuid();
+    const char *sudo_uid = getenv("SUDO_UID");
+    if (uid == 0) {
+        char *end = NULL;
+        unsigned long value = sudo_uid ? strtoul(sudo_uid, &end, 10) : 0;
+        if (!sudo_uid || !*sudo_uid || *end || value > 0x7fffffffUL) {
+            snprintf(cause, cause_len, "the TUN helper runs only through sudo");
+            return -EPERM;
+        }
+        uid = (uid_t)value;
+    }
+    struct passwd *pw = getpwuid(uid);
+    const char *sudo_user = getenv("SUDO_USER");
+    if (!pw || (uid == getuid() ? 0 : sudo_user && strcmp(sudo_user, pw->pw_name) != 0) ||
+        !tun_policy_user_valid(pw->pw_name)) {
+        snprintf(cause, cause_len, "the TUN helper cannot tell which user ran it (uid %ld)",
+                 (long)uid);
+        return -EPERM;
+    }
+    snprintf(name, name_len, "%s", pw->pw_name);
+    return 0;
+}
+
+/* The policy beside the helper's own binary (PREFIX/tun-policy), in a
+ * directory only root can change. */
+static int load_policy(struct tun_policy *policy, char *cause, size_t cause_len)
+{
+    char path[TUN_PREFIX_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    char *slash = n > 0 ? memrchr(path, '/', (size_t)n) : NULL;
+    if (!slash || (size_t)(slash - path) + sizeof("/" TUN_POLICY_FILE) > sizeof(path)) {
+        snprintf(cause, cause_len, "the TUN helper cannot find its own directory");
+        return -EPERM;
+    }
+    *slash = '\0';
+    int rc = tun_install_path_trusted(path, cause, cause_len);
+    if (rc < 0)
+        return -EPERM;
+    snprintf(slash, sizeof(path) - (size_t)(slash - path), "/%s", TUN_POLICY_FILE);
+    rc = tun_policy_load(path, 0, policy, cause, cause_len);
+    return rc < 0 ? -EPERM : 0;
+}
+
+/* Everything the helper checks before it touches the network: what no
+ * policy lifts, against the host's networks as the kernel has them now,
+ * then the invoking user's policy. */
+static int helper_authorize(const struct tun_config *c, char *cause, size_t cause_len)
+{
+    char user[TUN_POLICY_USER_MAX + 1];
+    struct tun_policy *policy = calloc(1, sizeof(*policy));
+    struct tun_host_networks *host = calloc(1, sizeof(*host));
+    int rc = policy && host ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = invoking_user(user, sizeof(user), cause, cause_len);
+    if (rc == 0)
+        rc = load_policy(policy, cause, cause_len);
+    /* A stale device of tether's own goes first: its routes are not the host's. */
+    if (rc == 0 && tun_policy_device_name_allowed(c->device.name) &&
+        tun_device_clean_stale(c->device.name, cause, cause_len) < 0)
+        rc = -EPERM;
+    if (rc == 0 && tun_device_host_networks(host->nets, TUN_HOST_NETWORKS_MAX, &host->count, cause,
+                                            cause_len) < 0)
+        rc = -EPERM;
+    if (rc == 0)
+        rc = tun_policy_check_fixed(c, host, cause, cause_len);
+    if (rc == 0)
+        rc = tun_policy_allows(policy, user, c, cause, cause_len);
+    free(policy);
+    free(host);
+    return rc;
+}
+
 int tun_helper_main(int argc, char **argv)
 {
     struct tun_config *c = calloc(1, sizeof(*c));
@@ -530,6 +666,8 @@ int tun_helper_main(int argc, char **argv)
     int sock = connect_name && socket_name_valid(connect_name) ? connect_back(connect_name) : -1;
     struct tun_privileged p;
     tun_privileged_init(&p);
+    if (rc == 0 && sock >= 0)
+        rc = helper_authorize(c, m->cause, sizeof(m->cause));
     if (rc == 0 && sock >= 0)
         rc = tun_privileged_setup(c, &p, m->cause, sizeof(m->cause));
     if (sock < 0) {

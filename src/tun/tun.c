@@ -266,16 +266,34 @@ static void on_connection(uv_stream_t *server, int status)
     tun_session_accepted(t, tcp);
 }
 
-struct expired_list {
-    struct tun_session *items[256];
-    size_t count;
-};
-
+/* The engine's expire callback runs under its lock and must not call back
+ * into the engine, which closing a session does: it only marks the session,
+ * and the sessions are closed once the lock is released. A mark on the
+ * session itself needs no list, so every expired session is closed however
+ * many expire at once. */
 static void on_session_expired(void *session, void *user)
 {
-    struct expired_list *list = user;
-    if (list->count < sizeof(list->items) / sizeof(list->items[0]))
-        list->items[list->count++] = session;
+    struct tun_session *s = session;
+    size_t *marked = user;
+    s->expired = 1;
+    (*marked)++;
+}
+
+size_t tun_expire_sessions(struct tun *t, uint64_t now_ms)
+{
+    size_t marked = 0;
+    tun_engine_expire(t->engine, now_ms, on_session_expired, &marked);
+    size_t closed = 0;
+    /* Closing frees nothing at once (the handles close first), so the list
+     * stays whole while it is walked. */
+    for (struct tun_session *s = t->sessions; s && closed < marked; s = s->next) {
+        if (!s->expired)
+            continue;
+        s->expired = 0;
+        closed++;
+        tun_session_close(s, 1, "NAT entry expired");
+    }
+    return closed;
 }
 
 /* Every TUN_SWEEP_MS: the bastion's state for the engine (ping answers);
@@ -287,10 +305,7 @@ static void on_sweep(uv_timer_t *timer)
     tun_engine_set_link_up(t->engine, b && bastion_get_state(b) == BASTION_READY);
     if (++t->sweeps % TUN_EXPIRE_EVERY != 0)
         return;
-    struct expired_list list = {.count = 0};
-    tun_engine_expire(t->engine, tun_now_ms(), on_session_expired, &list);
-    for (size_t i = 0; i < list.count; i++)
-        tun_session_close(list.items[i], 1, "NAT entry expired");
+    tun_expire_sessions(t, tun_now_ms());
 }
 
 static int listen_on(struct tun *t, uv_tcp_t *tcp, int family, const uint8_t *addr, uint16_t *port,

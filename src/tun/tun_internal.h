@@ -41,6 +41,7 @@ struct tun_session {
     uv_timer_t timer;
     uv_tcp_t *tcp; /* the accepted socket, once there is one */
     int handles_open;
+    int expired; /* its NAT entry expired: tun_expire_sessions closes it */
     struct forward *forward;
     struct relay relay; /* between the accepted socket and the forward */
 };
@@ -93,6 +94,9 @@ struct tun {
 uint64_t tun_now_ms(void);
 /* Handles what the engine thread queued (open requests, DNS queries). */
 void tun_process_events(struct tun *tun);
+/* Closes the session of every NAT entry past its timeout (however many);
+ * returns how many were closed. The sweep timer calls it. */
+size_t tun_expire_sessions(struct tun *tun, uint64_t now_ms);
 /* Writes one packet to the device from the loop thread. */
 void tun_write_packet(struct tun *tun, const uint8_t *packet, size_t len, int csum_partial);
 

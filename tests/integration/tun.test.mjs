@@ -24,6 +24,8 @@ const probe = path.join(vpcScripts, 'tun-probe.py');
 const LARGE = 100 * 1000 * 1000;
 const TUN_ADDR = '198.19.255.1';
 const TUN_ADDR6 = '2001:2:0:ff::1';
+const HELPER_TUN_ADDR = '100.100.255.1';
+const HELPER_TUN_ADDR6 = 'fd00:2:0:ff::1';
 const DEVICE = 'tether';
 
 function missingTools() {
@@ -362,12 +364,18 @@ describe('tether tunnel --subnet (TUN path) in a test VPC', { skip, timeout: 300
   test('install and uninstall round trip in a scratch root', async () => {
     const scratch = path.join(work, 'root');
     fs.mkdirSync(scratch);
-    const { stdout } = await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--root', scratch]);
+    const { stdout } = await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--root', scratch,
+      '--subnet', '198.18.2.0/24', '--subnet', '2001:2:0:2::/64']);
     assert.match(stdout, /installed/);
     const rule = fs.readFileSync(path.join(scratch, 'etc/sudoers.d/tether-nobody'), 'utf8');
     assert.match(rule, /^nobody ALL=\(root\) NOPASSWD: \/opt\/tether\/tether tun-helper \*$/m);
     assert.equal(fs.statSync(path.join(scratch, 'etc/sudoers.d/tether-nobody')).mode & 0o777, 0o440);
     assert.equal(fs.statSync(path.join(scratch, 'opt/tether/tether')).mode & 0o777, 0o755);
+    // The policy holds exactly the subnets given.
+    const policy = fs.readFileSync(path.join(scratch, 'opt/tether/tun-policy'), 'utf8');
+    assert.deepEqual(policy.split('\n').filter((l) => l && !l.startsWith('#')),
+      ['allow nobody subnet 198.18.2.0/24', 'allow nobody subnet 2001:2:0:2::/64']);
+    assert.equal(fs.statSync(path.join(scratch, 'opt/tether/tun-policy')).mode & 0o777, 0o644);
     await run(tetherBin, ['tunnel', 'uninstall', '--user', 'nobody', '--root', scratch]);
     assert.equal(fs.existsSync(path.join(scratch, 'opt/tether')), false);
     assert.equal(fs.existsSync(path.join(scratch, 'etc/sudoers.d/tether-nobody')), false);
@@ -386,9 +394,16 @@ describe('tether tunnel --subnet (TUN path) in a test VPC', { skip, timeout: 300
   test('unprivileged through the installed helper and real sudo', { skip: !fs.existsSync('/usr/bin/sudo') && 'sudo is not installed' }, async () => {
     const prefix = `/opt/tether-tt${process.pid}`;
     const home = nobodyHome;
-    await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--prefix', prefix]);
+    await run(tetherBin, ['tunnel', 'install', '--user', 'nobody', '--prefix', prefix,
+      '--subnet', '198.18.2.0/24', '--subnet', '2001:2:0:2::/64']);
+    // The helper gives a device only addresses in 100.64.0.0/10 and fd00::/8;
+    // the namespace's resolver follows the device's address for this run.
+    const resolv = path.join(netnsEtc, 'resolv.conf');
+    const resolvBefore = fs.readFileSync(resolv, 'utf8');
+    fs.writeFileSync(resolv, resolvBefore.replace(TUN_ADDR, HELPER_TUN_ADDR));
     try {
-      const t = startTether(['--key', path.join(home, 'key'), ...tunArgs()], { user: 'nobody', home, env: { TETHER_TUN_PREFIX: prefix } });
+      const args = tunArgs().map((a) => (a === TUN_ADDR ? HELPER_TUN_ADDR : a === TUN_ADDR6 ? HELPER_TUN_ADDR6 : a));
+      const t = startTether(['--key', path.join(home, 'key'), ...args], { user: 'nobody', home, env: { TETHER_TUN_PREFIX: prefix } });
       await t.ready();
       const { stdout: ps } = await run('ps', ['-o', 'user=', '-p', String(t.child.pid)]);
       assert.equal(ps.trim(), 'nobody');
@@ -399,6 +414,7 @@ describe('tether tunnel --subnet (TUN path) in a test VPC', { skip, timeout: 300
       assert.deepEqual(await t.stop(), { code: 0, signal: null });
       assert.equal(await deviceExists(), false);
     } finally {
+      fs.writeFileSync(resolv, resolvBefore);
       await run(tetherBin, ['tunnel', 'uninstall', '--user', 'nobody', '--prefix', prefix]);
     }
     assert.equal(fs.existsSync(prefix), false);

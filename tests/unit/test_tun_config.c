@@ -13,6 +13,7 @@
 #include "tun/dns.h"
 #include "tun/install.h"
 #include "tun/options.h"
+#include "tun/policy.h"
 #include "tun/privileged.h"
 #include "tun/tun.h"
 
@@ -250,7 +251,7 @@ TEST(install_round_trip_in_scratch_root)
     FILE *f = fopen(source, "w");
     fputs("#!/bin/sh\n", f);
     fclose(f);
-    struct tun_install_config c = {root, "/opt/tether", "alice", source};
+    struct tun_install_config c = {root, "/opt/tether", "nobody", source, {{0}}, 0, 0};
     char report[1024];
     int visudo = access("/usr/sbin/visudo", X_OK) == 0;
     int rc = tun_install(&c, report, sizeof(report));
@@ -260,10 +261,10 @@ TEST(install_round_trip_in_scratch_root)
     } else {
         CHECK_INT(rc, 0);
         CHECK(exists(root, "/opt/tether/tether"));
-        CHECK(exists(root, "/etc/sudoers.d/tether-alice"));
+        CHECK(exists(root, "/etc/sudoers.d/tether-nobody"));
         struct stat st;
         char path[600];
-        snprintf(path, sizeof(path), "%s/etc/sudoers.d/tether-alice", root);
+        snprintf(path, sizeof(path), "%s/etc/sudoers.d/tether-nobody", root);
         CHECK_INT(stat(path, &st), 0);
         CHECK_INT(st.st_mode & 0777, 0440);
         snprintf(path, sizeof(path), "%s/opt/tether/tether", root);
@@ -274,7 +275,7 @@ TEST(install_round_trip_in_scratch_root)
     CHECK_INT(tun_uninstall(&c, report, sizeof(report)), 0);
     CHECK(!exists(root, "/opt/tether/tether"));
     CHECK(!exists(root, "/opt/tether"));
-    CHECK(!exists(root, "/etc/sudoers.d/tether-alice"));
+    CHECK(!exists(root, "/etc/sudoers.d/tether-nobody"));
     CHECK_INT(tun_uninstall(&c, report, sizeof(report)), 0);
     CHECK_STR(report, "nothing was installed");
     unlink(source);
@@ -295,10 +296,13 @@ TEST(install_rule_and_names)
     CHECK(strstr(text, "bob ALL=(root) NOPASSWD: /opt/tether/tether tun-helper *\n") != NULL);
     CHECK_INT(tun_install_rule_name("/opt/tether-test", "bob", name, sizeof(name)), 0);
     CHECK_STR(name, "tether-test-bob");
-    CHECK(!tun_install_user_valid("bob smith"));
-    CHECK(!tun_install_user_valid("ALL,root"));
-    CHECK(!tun_install_user_valid("-x"));
-    CHECK(tun_install_user_valid("ec2-user"));
+    CHECK(!tun_policy_user_valid("bob smith"));
+    CHECK(!tun_policy_user_valid("ALL,root"));
+    CHECK(!tun_policy_user_valid("-x"));
+    CHECK(!tun_policy_user_valid("ALL"));
+    CHECK(!tun_policy_user_valid("%wheel"));
+    CHECK(!tun_policy_user_valid("Bob"));
+    CHECK(tun_policy_user_valid("ec2-user"));
     CHECK(!tun_prefix_valid("opt/tether"));
     CHECK(!tun_prefix_valid("/opt/../etc"));
     CHECK(!tun_prefix_valid("/opt/te ther"));

@@ -8,6 +8,7 @@
 
 #include "tun/engine.h"
 #include "tun/nat.h"
+#include "tun/tun_internal.h"
 
 static const uint8_t tun4[4] = {198, 19, 255, 1}, fake4[4] = {198, 19, 255, 2};
 static const uint8_t vpc4[4] = {198, 18, 2, 2}, other4[4] = {198, 18, 9, 9};
@@ -337,10 +338,66 @@ TEST(engine_counts_malformed)
     tun_engine_free(e);
 }
 
+/* ---- the sweep (tun/tun.c, tun_expire_sessions) ---- */
+
+#define SWEEP_FLOWS 700 /* well over the 256 the sweep once closed at most */
+
+/* A session as tun_session_open leaves it while its forward opens (no
+ * forward here: the bastion is not part of this test), attached to the
+ * flow a SYN from port `sport` opened. */
+static void open_session(struct tun *t, uint16_t sport)
+{
+    uint8_t pkt[128];
+    size_t len = tp_tcp(pkt, 4, tun4, sport, vpc4, 5432, TUN_TCP_SYN, 100, 0, NULL);
+    struct tun_verdict v;
+    tun_engine_process(t->engine, pkt, len, 0, 0, reply, &v);
+    CHECK_INT(v.action, TUN_ACTION_OPEN);
+    struct tun_session *s = calloc(1, sizeof(*s));
+    s->tun = t;
+    s->flow = v.handle;
+    s->state = TUN_SESSION_OPENING;
+    uv_timer_init(t->loop, &s->timer);
+    s->timer.data = s;
+    s->handles_open = 1;
+    s->next = t->sessions;
+    if (t->sessions)
+        t->sessions->prev = s;
+    t->sessions = s;
+    t->session_count++;
+    CHECK_INT(tun_engine_flow_attach(t->engine, v.handle, s), 0);
+}
+
+TEST(sweep_closes_every_expired_session)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct tun *t = calloc(1, sizeof(*t));
+    t->loop = &loop;
+    t->device.fd = -1;
+    t->engine = new_engine(4096);
+    for (uint16_t i = 0; i < SWEEP_FLOWS; i++)
+        open_session(t, (uint16_t)(20000 + i));
+    CHECK_INT(t->session_count, SWEEP_FLOWS);
+    /* Not yet past the opening timeout: nothing goes. */
+    CHECK_INT(tun_expire_sessions(t, 999), 0);
+    CHECK_INT(t->session_count, SWEEP_FLOWS);
+    /* Past it: every entry expires in one sweep, and with it every session. */
+    CHECK_INT(tun_expire_sessions(t, 1000), SWEEP_FLOWS);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(t->session_count, 0);
+    CHECK(t->sessions == NULL);
+    struct tun_engine_stats stats;
+    tun_engine_get_stats(t->engine, &stats);
+    CHECK_INT(stats.flows, 0);
+    CHECK_INT(uv_loop_close(&loop), 0); /* no handle left open */
+    tun_engine_free(t->engine);
+    free(t);
+}
+
 RUN_TESTS("tun_nat", TEST_ENTRY(nat_ports_round_robin_and_rest),
           TEST_ENTRY(nat_states_follow_flags), TEST_ENTRY(engine_round_trip_ipv4_and_ipv6),
           TEST_ENTRY(engine_holds_syn_and_refuses), TEST_ENTRY(engine_resets_unknown_segments),
           TEST_ENTRY(engine_udp_icmp_dns), TEST_ENTRY(engine_table_full_and_expiry),
           TEST_ENTRY(engine_closed_flow_lingers_then_goes),
           TEST_ENTRY(engine_early_accept_passes_the_syn_at_once),
-          TEST_ENTRY(engine_counts_malformed))
+          TEST_ENTRY(engine_counts_malformed), TEST_ENTRY(sweep_closes_every_expired_session))
