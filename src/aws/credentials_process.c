@@ -152,12 +152,7 @@ static int spawn(const char *command, int out_pipe[2], int err_pipe[2], pid_t *p
     posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
     char *argv[] = {"sh", "-c", (char *)command, NULL};
     /* Default signals and an empty mask: tether ignores SIGPIPE itself. */
-    posix_spawnattr_t attr;
-    int rc = child_spawnattr_init(&attr);
-    if (rc == 0) {
-        rc = -posix_spawn(pid, "/bin/sh", &actions, &attr, argv, environ);
-        posix_spawnattr_destroy(&attr);
-    }
+    int rc = child_spawn(pid, "/bin/sh", 0, &actions, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     return rc;
 }

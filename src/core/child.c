@@ -25,3 +25,16 @@ int child_spawnattr_init(posix_spawnattr_t *attr)
     }
     return 0;
 }
+
+int child_spawn(pid_t *pid, const char *path, int search, const posix_spawn_file_actions_t *actions,
+                char *const argv[], char *const envp[])
+{
+    posix_spawnattr_t attr;
+    int rc = child_spawnattr_init(&attr);
+    if (rc < 0)
+        return rc;
+    rc = search ? posix_spawnp(pid, path, actions, &attr, argv, envp)
+                : posix_spawn(pid, path, actions, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    return -rc;
+}

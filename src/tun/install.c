@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/child.h"
 #include "tun/policy.h"
 #include "tun/privileged.h"
 
@@ -216,10 +217,10 @@ static int check_rule(const char *path)
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    int rc = posix_spawn(&pid, visudo, &actions, NULL, argv, env);
+    int rc = child_spawn(&pid, visudo, 0, &actions, argv, env);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        return -rc;
+    if (rc < 0)
+        return rc;
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;

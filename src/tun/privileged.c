@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define LOG_MODULE "tun"
+#include "core/child.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "tun/install.h"
@@ -82,8 +83,9 @@ static int run_resolvectl(const char *path, char **argv)
 {
     char *empty_env[] = {NULL};
     pid_t pid;
-    if (posix_spawn(&pid, path, NULL, NULL, argv, empty_env) != 0)
-        return -errno;
+    int rc = child_spawn(&pid, path, 0, NULL, argv, empty_env);
+    if (rc < 0)
+        return rc;
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -409,7 +411,7 @@ static int tun_helper_request(const struct tun_config *c, struct tun_privileged 
     int rc = args ? 0 : -ENOMEM;
     if (rc == 0) {
         build_helper_args(c, binary, name, args);
-        rc = -posix_spawnp(&pid, "sudo", NULL, NULL, args->argv, environ);
+        rc = child_spawn(&pid, "sudo", 1, NULL, args->argv, environ);
     }
     free(args);
     if (rc < 0) {
