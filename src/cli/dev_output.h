@@ -13,7 +13,7 @@
 struct dev_output {
     int json;
     int color;
-    char log_dir[4096]; /* "" until the project root is known */
+    char root[4096]; /* the project, whose .tether/log/ keeps records; "" until known */
     char first_url[256];
 };
 
@@ -32,7 +32,7 @@ void dev_output_invocation(struct dev_output *out, const struct dev_invocation_r
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
                        double watcher_ms);
 /* Keeps a record of each invocation in ROOT/.tether/log/ from now on
- * (ROOT/.tether exists: dev/state.h made it). */
+ * (private files, core/private_file.h). */
 void dev_output_keep_records(struct dev_output *out, const char *root);
 
 #endif

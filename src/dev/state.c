@@ -2,49 +2,39 @@
 #include "dev/state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/encoding.h"
+#include "core/private_file.h"
 #include "dev/config.h"
 #include "net/url.h"
 
 /* What dev writes is a few hundred bytes; anything much larger was not. */
 #define STATE_MAX_BYTES (64 * 1024)
 
-static void state_path(const char *root, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/.tether/dev.json", root);
-}
+#define STATE_NAME "dev.json"
 
 int dev_state_write(const char *root, const struct dev_state *s)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/.tether", root);
-    mkdir(path, 0700);
-    state_path(root, path, sizeof(path));
+    char cause[256];
     json_t *state =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "app", s->app, "stage", s->stage, "events",
                   s->events, "apiKey", s->api_key, "lambda", s->lambda, "pid", (json_int_t)s->pid);
     char *text = json_dumps(state, JSON_INDENT(2));
     json_decref(state);
-    /* Not through a link someone left in the project: the file holds the key. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    /* The mode given to open only applies to a new file: an old one may be
-     * readable by others. */
-    int rc = fd >= 0 && fchmod(fd, 0600) == 0 && text &&
-                     write(fd, text, strlen(text)) == (ssize_t)strlen(text)
-                 ? 0
-                 : -EIO;
-    if (fd >= 0)
-        close(fd);
+    /* The file holds the local API key: private_file keeps it 0600 in a
+     * 0700 .tether, and never writes through a link left in the project. */
+    int rc = text ? private_file_write(root, STATE_NAME, text, strlen(text), cause, sizeof(cause))
+                  : -ENOMEM;
+    if (text)
+        secure_wipe(text, strlen(text));
     free(text);
     return rc;
 }
@@ -53,13 +43,11 @@ void dev_state_remove(const char *root)
 {
     /* Only our own: a second tether dev in the project (another stage, or
      * --port 0) may have written the file since, and is still running. */
-    char path[PATH_MAX + 32];
     char cause[256];
     struct dev_state s;
     int rc = dev_state_read(root, &s, cause, sizeof(cause));
-    state_path(root, path, sizeof(path));
     if ((rc == 0 || rc == -ESRCH || rc == -EINVAL) && s.pid == (long long)getpid())
-        unlink(path);
+        private_file_remove(root, STATE_NAME, cause, sizeof(cause));
 }
 
 static void copy_string(json_t *state, const char *key, char *out, size_t cap)
@@ -82,13 +70,13 @@ int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t 
 {
     char path[PATH_MAX + 32];
     memset(out, 0, sizeof(*out));
-    state_path(root, path, sizeof(path));
+    snprintf(path, sizeof(path), "%s/.tether/%s", root, STATE_NAME);
     struct buf text = BUF_INIT;
-    int read = buf_read_file(&text, path, STATE_MAX_BYTES);
+    int read = private_file_read(root, STATE_NAME, STATE_MAX_BYTES, &text, cause, cause_len);
     if (read < 0) {
         buf_free(&text);
-        snprintf(cause, cause_len, "%s: %s", path,
-                 read == -EFBIG ? "larger than tether dev writes" : strerror(-read));
+        if (read == -EFBIG)
+            snprintf(cause, cause_len, "%s: larger than tether dev writes", path);
         return read == -ENOENT ? -ENOENT : -EINVAL;
     }
     json_error_t error;
