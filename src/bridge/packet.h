@@ -59,4 +59,33 @@ int bridge_packet_encode(struct buf *out, enum bridge_type type, const char *sou
 int bridge_packet_decode(const char *text, size_t len, struct bridge_packet *out, char *cause,
                          size_t cause_len);
 
+/* A sealed packet (bridge/seal.h) is this envelope plus "v":1, "ts" (the
+ * sender's clock, ms since the epoch) and "nonce" (base64 of 12 bytes); its
+ * "data" is the ciphertext of up to BRIDGE_CHUNK_BYTES followed by a 16-byte
+ * tag. Both forms go through one parser; bridge/seal.c uses this entry. */
+#define BRIDGE_SEALED_VERSION 1
+#define BRIDGE_SEALED_NONCE_BYTES 12
+#define BRIDGE_SEALED_TAG_BYTES 16
+/* 2^53 - 1: the largest integer a JavaScript number holds exactly. */
+#define BRIDGE_SEALED_MAX_TS ((UINT64_C(1) << 53) - 1)
+
+struct bridge_packet_seal_fields {
+    uint64_t ts;
+    uint8_t nonce[BRIDGE_SEALED_NONCE_BYTES];
+};
+
+/* Appends a sealed packet's JSON text: the open envelope with sealed_data
+ * (ciphertext and tag, len bytes in all) as its data, then "v", "ts" and
+ * "nonce". */
+int bridge_packet_encode_sealed(struct buf *out, enum bridge_type type, const char *source,
+                                const char *id, uint32_t index, int final, const void *sealed_data,
+                                size_t len, const char *content_type,
+                                const struct bridge_packet_seal_fields *sealed);
+/* As bridge_packet_decode, and the sealed fields must be present and well
+ * formed (-EINVAL otherwise); out->data gets the ciphertext and tag, still
+ * to be opened. */
+int bridge_packet_decode_sealed(const char *text, size_t len, struct bridge_packet *out,
+                                struct bridge_packet_seal_fields *sealed, char *cause,
+                                size_t cause_len);
+
 #endif

@@ -35,8 +35,10 @@
 /* The key's text form: "tk1." then the 32 bytes in unpadded base64url (43
  * characters); a NUL makes 48. */
 #define BRIDGE_KEY_TEXT_SIZE 48
-#define BRIDGE_SEAL_NONCE_BYTES 12
-#define BRIDGE_SEAL_TAG_BYTES 16
+#define BRIDGE_SEAL_NONCE_BYTES BRIDGE_SEALED_NONCE_BYTES /* 12 */
+#define BRIDGE_SEAL_TAG_BYTES BRIDGE_SEALED_TAG_BYTES     /* 16 */
+/* The longest channel name a packet can be sealed for. */
+#define BRIDGE_SEAL_MAX_CHANNEL 1024
 /* A packet's time may differ from the receiver's clock by this much. */
 #define BRIDGE_SEAL_DEFAULT_WINDOW_MS (5 * 60 * 1000)
 #define BRIDGE_SEAL_DEFAULT_MAX_REMEMBERED (1u << 18)
@@ -57,8 +59,8 @@ void bridge_key_format(const struct bridge_key *key, char out[BRIDGE_KEY_TEXT_SI
 void bridge_key_wipe(struct bridge_key *key);
 
 struct bridge_seal_limits {
-    uint64_t window_ms;      /* 0: BRIDGE_SEAL_DEFAULT_WINDOW_MS */
-    size_t max_remembered;   /* 0: BRIDGE_SEAL_DEFAULT_MAX_REMEMBERED */
+    uint64_t window_ms;    /* 0: BRIDGE_SEAL_DEFAULT_WINDOW_MS */
+    size_t max_remembered; /* 0: BRIDGE_SEAL_DEFAULT_MAX_REMEMBERED */
 };
 
 struct bridge_seal;
@@ -75,6 +77,17 @@ int bridge_seal_encode(const struct bridge_seal *seal, struct buf *out, const ch
                        uint64_t now_ms, enum bridge_type type, const char *source, const char *id,
                        uint32_t index, int final, const void *data, size_t len,
                        const char *content_type);
+
+/* bridge_seal_encode with a nonce the caller chooses, for reproducible test
+ * vectors only: two packets sealed under one key with the same nonce give
+ * away both plaintexts and the key's authentication, so everything else
+ * calls bridge_seal_encode, which draws a fresh random nonce. */
+int bridge_seal_encode_with_nonce(const struct bridge_seal *seal, struct buf *out,
+                                  const char *channel, uint64_t now_ms,
+                                  const uint8_t nonce[BRIDGE_SEAL_NONCE_BYTES],
+                                  enum bridge_type type, const char *source, const char *id,
+                                  uint32_t index, int final, const void *data, size_t len,
+                                  const char *content_type);
 
 /* Decodes and opens one packet that arrived on channel at the receiver's
  * now_ms; out gets the plaintext data. Errors, each with a cause:

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/seal.h"
+
 /* ---- writer ---- */
 
 void bridge_writer_init(struct bridge_writer *w, enum bridge_type type, const char *source,
@@ -18,12 +20,28 @@ void bridge_writer_init(struct bridge_writer *w, enum bridge_type type, const ch
     w->ctx = ctx;
 }
 
+int bridge_writer_seal(struct bridge_writer *w, const struct bridge_seal *seal, const char *channel,
+                       bridge_clock_fn clock, void *clock_ctx)
+{
+    if (seal && (!channel || !clock))
+        return -EINVAL;
+    w->seal = seal;
+    w->channel = channel;
+    w->clock = clock;
+    w->clock_ctx = clock_ctx;
+    return 0;
+}
+
 static int emit_chunk(struct bridge_writer *w, const char *data, size_t len, int final)
 {
     buf_reset(&w->scratch);
     const char *content_type = w->next_index == 0 ? w->content_type : NULL;
-    int rc = bridge_packet_encode(&w->scratch, w->type, w->source, w->id, w->next_index++, final,
-                                  data, len, content_type);
+    uint32_t index = w->next_index++;
+    int rc = w->seal ? bridge_seal_encode(w->seal, &w->scratch, w->channel, w->clock(w->clock_ctx),
+                                          w->type, w->source, w->id, index, final, data, len,
+                                          content_type)
+                     : bridge_packet_encode(&w->scratch, w->type, w->source, w->id, index, final,
+                                            data, len, content_type);
     if (rc < 0)
         return rc;
     return w->emit(w->ctx, buf_bytes(&w->scratch), buf_length(&w->scratch));
@@ -87,16 +105,25 @@ void bridge_writer_free(struct bridge_writer *w)
     buf_free(&w->scratch);
 }
 
-int bridge_send(enum bridge_type type, const char *source, const char *id, const void *data,
-                size_t len, bridge_emit_fn emit, void *ctx)
+int bridge_send_sealed(const struct bridge_seal *seal, const char *channel, bridge_clock_fn clock,
+                       void *clock_ctx, enum bridge_type type, const char *source, const char *id,
+                       const void *data, size_t len, bridge_emit_fn emit, void *ctx)
 {
     struct bridge_writer w;
     bridge_writer_init(&w, type, source, id, emit, ctx);
-    int rc = bridge_writer_write(&w, data, len);
+    int rc = bridge_writer_seal(&w, seal, channel, clock, clock_ctx);
+    if (rc == 0)
+        rc = bridge_writer_write(&w, data, len);
     if (rc == 0)
         rc = bridge_writer_close(&w);
     bridge_writer_free(&w);
     return rc;
+}
+
+int bridge_send(enum bridge_type type, const char *source, const char *id, const void *data,
+                size_t len, bridge_emit_fn emit, void *ctx)
+{
+    return bridge_send_sealed(NULL, NULL, NULL, NULL, type, source, id, data, len, emit, ctx);
 }
 
 /* ---- reassembler ---- */

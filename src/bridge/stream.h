@@ -23,6 +23,10 @@
 
 /* Publishes one packet (JSON text, valid only during the call). */
 typedef int (*bridge_emit_fn)(void *ctx, const char *packet_json, size_t len);
+/* The sender's clock for sealed packets: ms since the epoch. */
+typedef uint64_t (*bridge_clock_fn)(void *ctx);
+
+struct bridge_seal; /* bridge/seal.h */
 
 struct bridge_writer {
     enum bridge_type type;
@@ -35,10 +39,20 @@ struct bridge_writer {
     void *ctx;
     int closed;
     char content_type[128]; /* sent on the first packet when set */
+    /* Set by bridge_writer_seal; borrowed. No seal: packets stay open. */
+    const struct bridge_seal *seal;
+    const char *channel;
+    bridge_clock_fn clock;
+    void *clock_ctx;
 };
 
 void bridge_writer_init(struct bridge_writer *w, enum bridge_type type, const char *source,
                         const char *id, bridge_emit_fn emit, void *ctx);
+/* From now on every packet is sealed (bridge/seal.h) for channel at the
+ * time clock gives. seal and channel are borrowed: they must outlive the
+ * writer. A NULL seal keeps packets open. -EINVAL without channel or clock. */
+int bridge_writer_seal(struct bridge_writer *w, const struct bridge_seal *seal, const char *channel,
+                       bridge_clock_fn clock, void *clock_ctx);
 /* Emits every complete chunk; errors from emit are returned. */
 int bridge_writer_write(struct bridge_writer *w, const void *data, size_t len);
 /* Emits what is pending now, even less than a chunk (streamed answers). */
@@ -49,6 +63,10 @@ void bridge_writer_free(struct bridge_writer *w);
 /* A whole message at once: init, write, close, free. */
 int bridge_send(enum bridge_type type, const char *source, const char *id, const void *data,
                 size_t len, bridge_emit_fn emit, void *ctx);
+/* The same, sealed as bridge_writer_seal says (a NULL seal: open). */
+int bridge_send_sealed(const struct bridge_seal *seal, const char *channel, bridge_clock_fn clock,
+                       void *clock_ctx, enum bridge_type type, const char *source, const char *id,
+                       const void *data, size_t len, bridge_emit_fn emit, void *ctx);
 
 struct bridge_reassembly_limits {
     size_t max_held_per_message; /* out-of-order bytes held for one message */
