@@ -618,6 +618,194 @@ TEST(writer_seals_every_packet)
     bridge_seal_free(seal);
 }
 
+/* ---- vectors written by tests/integration/lib/seal.mjs ---- */
+
+/* The test binary lives under <repository>/build/; the vectors are found
+ * from there, whatever the current directory is. */
+static int vectors_path(char *out, size_t len)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *build = strstr(exe, "/build/");
+    if (!build)
+        return -1;
+    *build = '\0';
+    snprintf(out, len, "%s/tests/unit/data/seal_vectors.json", exe);
+    return 0;
+}
+
+static void check_vector(const struct bridge_key *key, json_t *v)
+{
+    const char *channel = json_string_value(json_object_get(v, "channel"));
+    uint64_t now = (uint64_t)json_integer_value(json_object_get(v, "now"));
+    const char *sealed = json_string_value(json_object_get(v, "sealed"));
+    const char *nonce_b64 = json_string_value(json_object_get(v, "nonce"));
+    const char *data_b64 = json_string_value(json_object_get(v, "data"));
+    const char *ct = json_string_value(json_object_get(v, "contentType"));
+    struct buf nonce = BUF_INIT, data = BUF_INIT, again = BUF_INIT;
+    CHECK_INT(base64_decode(&nonce, nonce_b64, strlen(nonce_b64)), 0);
+    CHECK_INT(base64_decode(&data, data_b64, strlen(data_b64)), 0);
+    CHECK_INT(buf_length(&nonce), BRIDGE_SEAL_NONCE_BYTES);
+    struct bridge_seal *seal = NULL;
+    CHECK_INT(bridge_seal_new(key, NULL, &seal), 0);
+
+    /* Sealed here with the same nonce: the same bytes. */
+    enum bridge_type type = (enum bridge_type)json_integer_value(json_object_get(v, "type"));
+    const char *source = json_string_value(json_object_get(v, "source"));
+    const char *id = json_string_value(json_object_get(v, "id"));
+    uint32_t index = (uint32_t)json_integer_value(json_object_get(v, "index"));
+    int final = json_is_true(json_object_get(v, "final"));
+    CHECK_INT(bridge_seal_encode_with_nonce(seal, &again, channel, now,
+                                            (const uint8_t *)buf_bytes(&nonce), type, source, id,
+                                            index, final, buf_bytes(&data), buf_length(&data), ct),
+              0);
+    buf_terminate(&again);
+    CHECK_STR(buf_bytes(&again), sealed);
+
+    /* Opened here: the same fields and plaintext. */
+    struct bridge_packet p;
+    char cause[256] = "";
+    CHECK_INT(
+        bridge_seal_decode(seal, channel, now, sealed, strlen(sealed), &p, cause, sizeof(cause)),
+        0);
+    CHECK_INT(p.type, type);
+    CHECK_STR(p.source, source);
+    CHECK_STR(p.id, id);
+    CHECK_INT(p.index, index);
+    CHECK_INT(p.final, final);
+    CHECK_STR(p.content_type, ct);
+    CHECK_INT(buf_length(&p.data), buf_length(&data));
+    CHECK(buf_length(&p.data) == buf_length(&data) &&
+          memcmp(buf_bytes(&p.data), buf_bytes(&data), buf_length(&data)) == 0);
+    bridge_packet_free(&p);
+    bridge_seal_free(seal);
+    buf_free(&nonce);
+    buf_free(&data);
+    buf_free(&again);
+}
+
+TEST(vectors_from_the_node_implementation)
+{
+    char path[4200];
+    CHECK_INT(vectors_path(path, sizeof(path)), 0);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root)
+        fprintf(stderr, "  %s: %s\n", path, err.text);
+    CHECK(root != NULL);
+    if (!root)
+        return;
+    const char *key_text = json_string_value(json_object_get(root, "key"));
+    struct bridge_key key;
+    char cause[256] = "";
+    CHECK_INT(bridge_key_parse(key_text, strlen(key_text), &key, cause, sizeof(cause)), 0);
+    json_t *vectors = json_object_get(root, "vectors");
+    CHECK(json_array_size(vectors) >= BRIDGE_TYPE_COUNT);
+    for (size_t i = 0; i < json_array_size(vectors); i++)
+        check_vector(&key, json_array_get(vectors, i));
+    json_decref(root);
+}
+
+/* ---- packets sealed here, for tests/integration/seal.test.mjs ---- */
+
+struct sample {
+    json_t *packets;
+};
+
+static int add_to_sample(void *ctx, const char *json, size_t len)
+{
+    struct sample *s = ctx;
+    json_t *entry = json_object();
+    json_object_set_new(entry, "sealed", json_stringn(json, len));
+    return json_array_append_new(s->packets, entry) == 0 ? 0 : -ENOMEM;
+}
+
+static void add_packet(struct sample *s, const struct bridge_seal *seal, enum bridge_type type,
+                       uint32_t index, const char *data, size_t len, const char *ct)
+{
+    struct buf text = BUF_INIT, b64 = BUF_INIT;
+    CHECK_INT(bridge_seal_encode(seal, &text, CHANNEL, NOW, type, "dev", "sample", index, 1, data,
+                                 len, ct),
+              0);
+    base64_encode(&b64, data, len);
+    json_t *entry = json_pack("{s:s%,s:s%}", "sealed", buf_bytes(&text), buf_length(&text), "data",
+                              buf_bytes(&b64) ? buf_bytes(&b64) : "", buf_length(&b64));
+    json_array_append_new(s->packets, entry);
+    buf_free(&text);
+    buf_free(&b64);
+}
+
+/* Writes packets sealed with random nonces, and what they hold, to
+ * $TETHER_SEAL_SAMPLE (the node test runs this case and opens them with
+ * lib/seal.mjs), or to a temporary file; then opens the file's packets here. */
+TEST(c_sealed_sample)
+{
+    struct bridge_key key;
+    fixed_key(&key, 20);
+    char key_text[BRIDGE_KEY_TEXT_SIZE];
+    bridge_key_format(&key, key_text);
+    struct bridge_seal *seal = NULL;
+    CHECK_INT(bridge_seal_new(&key, NULL, &seal), 0);
+    struct sample s = {.packets = json_array()};
+    size_t big = BRIDGE_CHUNK_BYTES;
+    char *body = pattern(2 * big + 7);
+    add_packet(&s, seal, BRIDGE_INIT, 0, "{\"env\":{\"SECRET\":\"s3cr3t\"}}", 26, NULL);
+    add_packet(&s, seal, BRIDGE_PING, 0, "", 0, NULL);
+    add_packet(&s, seal, BRIDGE_RESPONSE, 0, body, big, "application/octet-stream");
+    /* A whole message through the sealing writer: three packets. */
+    uint64_t now = NOW;
+    CHECK_INT(bridge_send_sealed(seal, CHANNEL, fixed_clock, &now, BRIDGE_NEXT, "dev", "msg", body,
+                                 2 * big + 7, add_to_sample, &s),
+              0);
+    json_t *root = json_pack("{s:s,s:s,s:I,s:o}", "key", key_text, "channel", CHANNEL, "now",
+                             (json_int_t)NOW, "packets", s.packets);
+    struct buf message = BUF_INIT;
+    base64_encode(&message, body, 2 * big + 7);
+    json_object_set_new(root, "message", json_stringn(buf_bytes(&message), buf_length(&message)));
+    buf_free(&message);
+
+    const char *env = getenv("TETHER_SEAL_SAMPLE");
+    char tmp[] = "/tmp/tether-seal-sample-XXXXXX";
+    int fd = env && *env ? -1 : mkstemp(tmp);
+    const char *path = env && *env ? env : tmp;
+    CHECK_INT(json_dump_file(root, path, JSON_COMPACT), 0);
+    json_decref(root);
+
+    /* Read back as the node test reads it. */
+    json_error_t err;
+    json_t *back = json_load_file(path, 0, &err);
+    CHECK(back != NULL);
+    json_t *packets = json_object_get(back, "packets");
+    CHECK_INT(json_array_size(packets), 6);
+    struct bridge_seal *reader = NULL;
+    CHECK_INT(bridge_seal_new(&key, NULL, &reader), 0);
+    struct buf joined = BUF_INIT;
+    for (size_t i = 0; i < json_array_size(packets); i++) {
+        const char *text = json_string_value(json_object_get(json_array_get(packets, i), "sealed"));
+        struct bridge_packet p;
+        char cause[256] = "";
+        CHECK_INT(
+            bridge_seal_decode(reader, CHANNEL, NOW, text, strlen(text), &p, cause, sizeof(cause)),
+            0);
+        if (i >= 3)
+            buf_append(&joined, buf_bytes(&p.data), buf_length(&p.data));
+        bridge_packet_free(&p);
+    }
+    CHECK(buf_length(&joined) == 2 * big + 7 && memcmp(buf_bytes(&joined), body, 2 * big + 7) == 0);
+    buf_free(&joined);
+    json_decref(back);
+    bridge_seal_free(reader);
+    bridge_seal_free(seal);
+    free(body);
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+}
+
 /* Not an assertion: how fast sealing and opening a 6 MB body is here
  * (issue 14 allows 25 ms of CPU per 6 MB per hop). */
 TEST(throughput_of_a_6_mb_body)
@@ -674,4 +862,5 @@ RUN_TESTS("bridge_seal", TEST_ENTRY(gcm_known_answers),
           TEST_ENTRY(replays_are_refused_until_the_window_refuses_them),
           TEST_ENTRY(replay_memory_full_fails_closed_then_recovers),
           TEST_ENTRY(causes_never_contain_key_material), TEST_ENTRY(writer_seals_every_packet),
+          TEST_ENTRY(vectors_from_the_node_implementation), TEST_ENTRY(c_sealed_sample),
           TEST_ENTRY(throughput_of_a_6_mb_body))
