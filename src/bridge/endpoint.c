@@ -15,6 +15,8 @@
 /* At most one line about dropped packets this often: whoever can publish on
  * the channel must not be able to fill the log. */
 #define REJECT_LOG_MS 10000
+/* How far the peer's clock may be behind ours at our start (see make_parts). */
+#define SEAL_CLOCK_ALLOWANCE_MS 10000
 
 /* The pending request and where its resends stand. */
 struct pending_request {
@@ -396,7 +398,14 @@ static int make_parts(struct bridge_endpoint *e)
         limits.max_assembled_total = e->config.max_assembling_bytes;
     e->reassembler = bridge_reassembler_new(&limits, on_chunk, on_abandon, e);
     e->outbox = bridge_outbox_new(e->ops->publish, e->ops_ctx, MAX_PUBLISHES_IN_FLIGHT);
-    if (e->config.key && bridge_seal_new(e->config.key, NULL, &e->seal) < 0)
+    /* Packets sealed before this endpoint existed were never meant for it:
+     * they are replays (of a dev that was restarted, say), refused even
+     * though its new replay memory has not seen them. The allowance is for
+     * the clocks of two machines that differ a little. */
+    struct bridge_seal_limits seal_limits = {0};
+    uint64_t now = endpoint_wall(e);
+    seal_limits.not_before_ms = now > SEAL_CLOCK_ALLOWANCE_MS ? now - SEAL_CLOCK_ALLOWANCE_MS : 0;
+    if (e->config.key && bridge_seal_new(e->config.key, &seal_limits, &e->seal) < 0)
         return -ENOMEM;
     e->config.key = NULL; /* the seal has its copy */
     return e->reassembler && e->outbox ? 0 : -ENOMEM;

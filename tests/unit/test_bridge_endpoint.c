@@ -960,6 +960,32 @@ TEST(a_replayed_sealed_packet_is_dropped)
     world_end(&w);
 }
 
+TEST(packets_sealed_before_the_endpoint_existed_are_dropped)
+{
+    /* A restarted receiver has an empty replay memory: what was captured
+     * before it started must not open all the same. */
+    struct world w;
+    struct bridge_key key;
+    world_config(&w);
+    w.fake.now = 1000000;
+    test_key(&key, 0x5a);
+    w.config.key = &key;
+    world_start(&w);
+    struct packets p = {0};
+    uint64_t captured = w.fake.now - 60000, recent = w.fake.now - 2000;
+    sealed_message(&p, &key, CHANNEL_OUT, &captured, BRIDGE_RESPONSE, "old", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 0);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 1);
+    packets_free(&p);
+    /* A peer whose clock is a little behind is not refused. */
+    sealed_message(&p, &key, CHANNEL_OUT, &recent, BRIDGE_RESPONSE, "new", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    packets_free(&p);
+    world_end(&w);
+}
+
 TEST(without_a_key_packets_stay_open)
 {
     struct world w;
@@ -982,19 +1008,23 @@ TEST(without_a_key_packets_stay_open)
     world_end(&w);
 }
 
-RUN_TESTS(
-    "bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_whole),
-    TEST_ENTRY(chunked_message_out_of_order_is_delivered_whole),
-    TEST_ENTRY(duplicates_and_own_packets_are_dropped_pings_are_not),
-    TEST_ENTRY(a_message_whose_chunks_stop_expires),
-    TEST_ENTRY(caps_on_message_size_and_held_bytes), TEST_ENTRY(messages_in_progress_are_capped),
-    TEST_ENTRY(streamed_types_come_chunk_by_chunk),
-    TEST_ENTRY(nothing_is_published_before_the_subscription_is_confirmed),
-    TEST_ENTRY(the_outbox_retries_a_failed_publish),
-    TEST_ENTRY(a_request_is_resent_after_a_reconnect_until_heard),
-    TEST_ENTRY(a_stream_goes_out_as_it_is_written), TEST_ENTRY(teardown_with_everything_in_flight),
-    TEST_ENTRY(the_owner_may_free_it_from_a_callback),
-    TEST_ENTRY(a_failed_subscription_is_reported),
-    TEST_ENTRY(an_incomplete_configuration_is_refused), TEST_ENTRY(sealed_messages_round_trip),
-    TEST_ENTRY(unauthentic_packets_are_dropped_before_anything_sees_them),
-    TEST_ENTRY(a_replayed_sealed_packet_is_dropped), TEST_ENTRY(without_a_key_packets_stay_open))
+RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_whole),
+          TEST_ENTRY(chunked_message_out_of_order_is_delivered_whole),
+          TEST_ENTRY(duplicates_and_own_packets_are_dropped_pings_are_not),
+          TEST_ENTRY(a_message_whose_chunks_stop_expires),
+          TEST_ENTRY(caps_on_message_size_and_held_bytes),
+          TEST_ENTRY(messages_in_progress_are_capped),
+          TEST_ENTRY(streamed_types_come_chunk_by_chunk),
+          TEST_ENTRY(nothing_is_published_before_the_subscription_is_confirmed),
+          TEST_ENTRY(the_outbox_retries_a_failed_publish),
+          TEST_ENTRY(a_request_is_resent_after_a_reconnect_until_heard),
+          TEST_ENTRY(a_stream_goes_out_as_it_is_written),
+          TEST_ENTRY(teardown_with_everything_in_flight),
+          TEST_ENTRY(the_owner_may_free_it_from_a_callback),
+          TEST_ENTRY(a_failed_subscription_is_reported),
+          TEST_ENTRY(an_incomplete_configuration_is_refused),
+          TEST_ENTRY(sealed_messages_round_trip),
+          TEST_ENTRY(unauthentic_packets_are_dropped_before_anything_sees_them),
+          TEST_ENTRY(a_replayed_sealed_packet_is_dropped),
+          TEST_ENTRY(packets_sealed_before_the_endpoint_existed_are_dropped),
+          TEST_ENTRY(without_a_key_packets_stay_open))
