@@ -103,11 +103,18 @@ static int open_dir_of(const char *root, const struct private_name *n, int creat
     return sub;
 }
 
+/* NAME split into n, and the descriptor of its directory. */
+static int open_name(const char *root, const char *name, int create, struct private_name *n,
+                     char *cause, size_t cause_len)
+{
+    int rc = split_name(name, n, cause, cause_len);
+    return rc < 0 ? rc : open_dir_of(root, n, create, cause, cause_len);
+}
+
 int private_dir_ensure(const char *root, const char *name, char *cause, size_t cause_len)
 {
     struct private_name n;
-    int rc = split_name(name, &n, cause, cause_len);
-    int fd = rc < 0 ? rc : open_dir_of(root, &n, 1, cause, cause_len);
+    int fd = open_name(root, name, 1, &n, cause, cause_len);
     if (fd < 0)
         return fd;
     close(fd);
@@ -144,8 +151,8 @@ int private_file_write(const char *root, const char *name, const void *data, siz
 {
     struct private_name n;
     char tmp[256];
-    int rc = split_name(name, &n, cause, cause_len);
-    int dir = rc < 0 ? rc : open_dir_of(root, &n, 1, cause, cause_len);
+    int rc = 0;
+    int dir = open_name(root, name, 1, &n, cause, cause_len);
     if (dir < 0)
         return dir;
     /* Something other than a file in its place was planted there: refuse
@@ -200,8 +207,8 @@ int private_file_read(const char *root, const char *name, size_t max, struct buf
                       size_t cause_len)
 {
     struct private_name n;
-    int rc = split_name(name, &n, cause, cause_len);
-    int dir = rc < 0 ? rc : open_dir_of(root, &n, 0, cause, cause_len);
+    int rc;
+    int dir = open_name(root, name, 0, &n, cause, cause_len);
     if (dir < 0)
         return dir;
     /* O_NONBLOCK: a FIFO planted there must not hang the reader. */
@@ -230,8 +237,8 @@ int private_file_read(const char *root, const char *name, size_t max, struct buf
 int private_file_remove(const char *root, const char *name, char *cause, size_t cause_len)
 {
     struct private_name n;
-    int rc = split_name(name, &n, cause, cause_len);
-    int dir = rc < 0 ? rc : open_dir_of(root, &n, 0, cause, cause_len);
+    int rc;
+    int dir = open_name(root, name, 0, &n, cause, cause_len);
     if (dir == -ENOENT)
         return 0;
     if (dir < 0)
