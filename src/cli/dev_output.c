@@ -112,12 +112,37 @@ void dev_output_url(struct dev_output *out, const char *function, const char *ur
     fflush(stdout);
 }
 
+static const char insecure_text[] =
+    "INSECURE: --insecure-no-auth: no bridge key, so packets are neither authenticated nor "
+    "encrypted; anyone who can publish on the events API can run code here and anyone who can "
+    "subscribe reads the functions' credentials";
+
+void dev_output_key(struct dev_output *out, const char *origin, const char *path)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s?}", "type", "key", "origin", origin, "path", path));
+        return;
+    }
+    printf("  key      %s (%s)\n", path ? path : "bridge key", origin);
+    fflush(stdout);
+}
+
+void dev_output_insecure(struct dev_output *out)
+{
+    out->insecure = 1;
+    if (out->json)
+        emit_json(json_pack("{s:s, s:s}", "type", "warning", "message", insecure_text));
+    fprintf(stderr, "%stether dev: %s%s\n", c(out, RED), insecure_text, c(out, RESET));
+}
+
 void dev_output_ready(struct dev_output *out)
 {
     if (out->json) {
-        emit_json(json_pack("{s:s}", "type", "ready"));
+        emit_json(json_pack("{s:s, s:b}", "type", "ready", "insecure", out->insecure));
         return;
     }
+    if (out->insecure)
+        printf("%sINSECURE (no bridge key)%s ", c(out, RED), c(out, RESET));
     printf("%sready%s", c(out, GREEN), c(out, RESET));
     if (out->first_url[0])
         printf("    try: curl %s", out->first_url);

@@ -110,6 +110,146 @@ int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t 
     return rc;
 }
 
+/* ---- the stage's bridge key ---- */
+
+static int key_name(const char *stage, char *out, size_t cap, char *cause, size_t cause_len)
+{
+    size_t len = strlen(stage);
+    int ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = stage[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_';
+    }
+    if (!ok) {
+        snprintf(cause, cause_len,
+                 "stage \"%.80s\" cannot name a key file (letters, digits, '-' and '_' only)",
+                 stage);
+        return -EINVAL;
+    }
+    snprintf(out, cap, "keys/%s.key", stage);
+    return 0;
+}
+
+void dev_key_path(const char *root, const char *stage, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/.tether/keys/%s.key", root, stage);
+}
+
+/* Parses a key file's text; the buffer is wiped either way. */
+static int parse_key_text(struct buf *text, const char *where, struct bridge_key *out, char *cause,
+                          size_t cause_len)
+{
+    char why[160];
+    int rc = bridge_key_parse(buf_bytes(text) ? buf_bytes(text) : "", buf_length(text), out, why,
+                              sizeof(why));
+    if (rc < 0)
+        snprintf(cause, cause_len, "%s: not a bridge key: %s", where, why);
+    if (text->data)
+        secure_wipe(text->data, text->cap);
+    buf_free(text);
+    return rc < 0 ? -EINVAL : 0;
+}
+
+int dev_key_read(const char *root, const char *stage, struct bridge_key *out, char *cause,
+                 size_t cause_len)
+{
+    char name[96], path[PATH_MAX + 96];
+    struct buf text = BUF_INIT;
+    int rc = key_name(stage, name, sizeof(name), cause, cause_len);
+    if (rc == 0)
+        rc = private_file_read(root, name, DEV_KEY_FILE_MAX, &text, cause, cause_len);
+    if (rc < 0) {
+        buf_free(&text);
+        return rc;
+    }
+    dev_key_path(root, stage, path, sizeof(path));
+    return parse_key_text(&text, path, out, cause, cause_len);
+}
+
+int dev_key_write(const char *root, const char *stage, const struct bridge_key *key, char *cause,
+                  size_t cause_len)
+{
+    char name[96], text[BRIDGE_KEY_TEXT_SIZE + 1];
+    int rc = key_name(stage, name, sizeof(name), cause, cause_len);
+    if (rc < 0)
+        return rc;
+    bridge_key_format(key, text);
+    size_t len = strlen(text);
+    text[len++] = '\n';
+    rc = private_file_write(root, name, text, len, cause, cause_len);
+    secure_wipe(text, sizeof(text));
+    return rc;
+}
+
+int dev_key_read_file(const char *path, struct bridge_key *out, char *cause, size_t cause_len)
+{
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, path, DEV_KEY_FILE_MAX);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "%s: %s", path,
+                 rc == -EFBIG ? "far larger than a bridge key" : strerror(-rc));
+        buf_free(&text);
+        return rc;
+    }
+    return parse_key_text(&text, path, out, cause, cause_len);
+}
+
+int dev_key_resolve(const char *root, const char *stage, const char *key_file, int create,
+                    struct bridge_key *out, enum dev_key_origin *origin, char *cause,
+                    size_t cause_len)
+{
+    const char *env = getenv("TETHER_BRIDGE_KEY");
+    char why[160];
+    if (key_file) {
+        *origin = DEV_KEY_FROM_FILE;
+        return dev_key_read_file(key_file, out, cause, cause_len);
+    }
+    if (env && *env) {
+        *origin = DEV_KEY_FROM_ENV;
+        if (bridge_key_parse(env, strlen(env), out, why, sizeof(why)) == 0)
+            return 0;
+        snprintf(cause, cause_len, "TETHER_BRIDGE_KEY is not a bridge key: %s", why);
+        return -EINVAL;
+    }
+    *origin = DEV_KEY_FROM_PROJECT;
+    int rc = dev_key_read(root, stage, out, cause, cause_len);
+    if (rc != -ENOENT || !create)
+        return rc;
+    *origin = DEV_KEY_CREATED;
+    rc = bridge_key_generate(out);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "cannot make a bridge key: %s", strerror(-rc));
+        return rc;
+    }
+    return dev_key_write(root, stage, out, cause, cause_len);
+}
+
+int dev_project_load(const char *config_path, const char *stage, struct dev_config *out,
+                     char *cause, size_t cause_len)
+{
+    char found[PATH_MAX];
+    if (!config_path) {
+        if (dev_config_find(".", found, sizeof(found)) < 0) {
+            snprintf(cause, cause_len,
+                     "no tether.json in this directory or its parents (see docs/config.md)");
+            return -ENOENT;
+        }
+        config_path = found;
+    }
+    int rc = dev_config_load(config_path, out, cause, cause_len);
+    if (rc == 0 && stage) {
+        free(out->stage);
+        out->stage = strdup(stage);
+        if (!out->stage) {
+            dev_config_free(out);
+            snprintf(cause, cause_len, "out of memory");
+            rc = -ENOMEM;
+        }
+    }
+    return rc;
+}
+
 /* "no function X in FILE", then the functions there, one line each kind. */
 static void describe_unknown(const struct dev_config *project, const char *function, char *cause,
                              size_t cause_len)

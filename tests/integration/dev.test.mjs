@@ -26,6 +26,7 @@ import path from 'node:path';
 import {
   BRIDGE_BIN,
   EXAMPLES_DIR,
+  TETHER_BIN,
   alive,
   curl,
   httpRequest,
@@ -567,6 +568,24 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
 
   before(async () => {
     broker = await startBroker(['--api-key', KEY]);
+    dir = makeProject({
+      from: 'node-api',
+      files: {
+        'tether.json': {
+          app: APP,
+          stage: STAGE,
+          events: { http: broker.info.http, apiKey: KEY },
+          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
+        },
+      },
+    });
+    // As docs/deploy.md says: the stage's bridge key, made in the project,
+    // goes into the deployed function's environment.
+    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+    assert.equal(made.status, 0, made.stderr);
+    const bridgeKey = made.stdout.trim();
+    assert.match(bridgeKey, /^tk1\.[A-Za-z0-9_-]{43}$/);
+    assert.equal(fs.statSync(path.join(dir, '.tether', 'keys', `${STAGE}.key`)).mode & 0o777, 0o600);
     const cloudDir = tempDir('tether-dev-cloud-');
     lambda = await startLambda(cloudDir, {
       idle_timeout: 600,
@@ -585,20 +604,10 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
             TETHER_APP: APP,
             TETHER_STAGE: STAGE,
             TETHER_FUNCTION_ID: 'Api',
+            TETHER_BRIDGE_KEY: bridgeKey,
           },
         },
       ],
-    });
-    dir = makeProject({
-      from: 'node-api',
-      files: {
-        'tether.json': {
-          app: APP,
-          stage: STAGE,
-          events: { http: broker.info.http, apiKey: KEY },
-          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
-        },
-      },
     });
   });
 
