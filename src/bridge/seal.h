@@ -76,7 +76,11 @@ void bridge_seal_free(struct bridge_seal *seal); /* NULL is ignored */
 
 /* Appends one sealed packet's JSON text, as bridge_packet_encode does for an
  * open one; channel is where it will be published, now_ms the sender's
- * clock. */
+ * clock. -EINVAL (nothing appended) for what the receiver would refuse or
+ * read back differently: more than BRIDGE_CHUNK_BYTES of data, a source,
+ * id or content type over its cap, with control characters or invalid
+ * UTF-8, an unknown type, an index from BRIDGE_MAX_INDEX, a time beyond
+ * BRIDGE_SEALED_MAX_TS, a channel longer than BRIDGE_SEAL_MAX_CHANNEL. */
 int bridge_seal_encode(const struct bridge_seal *seal, struct buf *out, const char *channel,
                        uint64_t now_ms, enum bridge_type type, const char *source, const char *id,
                        uint32_t index, int final, const void *data, size_t len,

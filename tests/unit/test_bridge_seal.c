@@ -432,22 +432,23 @@ TEST(open_and_malformed_packets_are_refused)
 TEST(time_outside_the_window)
 {
     struct bridge_seal *seal = new_seal(8, 0);
-    char cause[256] = "";
-    char *old = seal_text(seal, CHANNEL, NOW - WINDOW - 1, BRIDGE_PING, 0, 1, "", 0, NULL);
-    CHECK_INT(open_text(seal, CHANNEL, NOW, old, cause, sizeof(cause)), -ETIME);
-    CHECK(strstr(cause, "behind") != NULL);
-    char *ahead = seal_text(seal, CHANNEL, NOW + WINDOW + 1, BRIDGE_PING, 0, 1, "", 0, NULL);
-    CHECK_INT(open_text(seal, CHANNEL, NOW, ahead, cause, sizeof(cause)), -ETIME);
-    CHECK(strstr(cause, "ahead of") != NULL);
-    /* The window's edges are inside. */
-    char *edge_old = seal_text(seal, CHANNEL, NOW - WINDOW, BRIDGE_PING, 0, 1, "", 0, NULL);
-    char *edge_new = seal_text(seal, CHANNEL, NOW + WINDOW, BRIDGE_PING, 0, 1, "", 0, NULL);
-    CHECK_INT(open_text(seal, CHANNEL, NOW, edge_old, cause, sizeof(cause)), 0);
-    CHECK_INT(open_text(seal, CHANNEL, NOW, edge_new, cause, sizeof(cause)), 0);
-    free(old);
-    free(ahead);
-    free(edge_old);
-    free(edge_new);
+    struct {
+        uint64_t ts;
+        int rc;
+        const char *cause;
+    } cases[] = {
+        {NOW - WINDOW - 1, -ETIME, "behind"},
+        {NOW + WINDOW + 1, -ETIME, "ahead of"},
+        {NOW - WINDOW, 0, ""}, /* the window's edges are inside */
+        {NOW + WINDOW, 0, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = seal_text(seal, CHANNEL, cases[i].ts, BRIDGE_PING, 0, 1, "", 0, NULL);
+        char cause[256] = "";
+        CHECK_INT(open_text(seal, CHANNEL, NOW, text, cause, sizeof(cause)), cases[i].rc);
+        CHECK(strstr(cause, cases[i].cause) != NULL);
+        free(text);
+    }
     bridge_seal_free(seal);
 }
 
@@ -842,9 +843,20 @@ TEST(throughput_of_a_6_mb_body)
     CHECK_INT(buf_length(&c.body), len);
     double seal_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     double open_s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
-    fprintf(stderr, "  6 MiB in %u packets: seal %.1f ms (%.0f MB/s), open %.1f ms (%.0f MB/s)\n",
+    /* AES-GCM alone, in place, chunk by chunk: the backend's share. */
+    uint8_t key[32] = {1}, nonce[12] = {2}, tag[16];
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    for (size_t off = 0; off < len; off += BRIDGE_CHUNK_BYTES)
+        CHECK_INT(crypto_aes256gcm_seal(key, nonce, "aad", 3, body + off, BRIDGE_CHUNK_BYTES,
+                                        body + off, tag),
+                  0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    double gcm_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr,
+            "  6 MiB in %u packets: seal %.1f ms (%.0f MB/s), open %.1f ms (%.0f MB/s), of "
+            "which AES-GCM alone %.1f ms (%.0f MB/s)\n",
             packets, seal_s * 1e3, (double)len / 1e6 / seal_s, open_s * 1e3,
-            (double)len / 1e6 / open_s);
+            (double)len / 1e6 / open_s, gcm_s * 1e3, (double)len / 1e6 / gcm_s);
     buf_free(&sealed);
     buf_free(&c.body);
     free(body);

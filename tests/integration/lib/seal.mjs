@@ -6,24 +6,17 @@
 // other (tests/unit/data/seal_vectors.json, tests/integration/seal.test.mjs).
 import crypto from 'node:crypto';
 
+// The envelope's constants are the open protocol's (lib/bridge.mjs);
+// re-exported, not read at load time, so either module may import the other.
+export { CHUNK_BYTES, PACKET_TYPES as TYPES } from './bridge.mjs';
+import { CHUNK_BYTES } from './bridge.mjs';
+
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
-export const CHUNK_BYTES = 128 * 1024;
 export const MAX_INDEX = 1 << 19;
 export const MAX_TS = 2 ** 53 - 1;
 export const DEFAULT_WINDOW_MS = 5 * 60 * 1000;
-export const TYPES = {
-  Init: 0,
-  Ping: 1,
-  Next: 2,
-  Response: 3,
-  Error: 4,
-  Reboot: 5,
-  InitError: 6,
-  TaskStart: 7,
-  TaskComplete: 8,
-};
 
 const KEY_PREFIX = 'tk1.';
 const AAD_LABEL = 'tether bridge seal v1';
@@ -148,7 +141,12 @@ export class ReplayMemory {
   }
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+/** Strict base64 (padded or not) to bytes, or null: Buffer.from alone skips bad characters. */
+function strictBase64(text) {
+  const bytes = Buffer.from(text, 'base64');
+  const unpadded = (s) => (s.endsWith('==') ? s.slice(0, -2) : s.endsWith('=') ? s.slice(0, -1) : s);
+  return unpadded(bytes.toString('base64')) === unpadded(text) ? bytes : null;
+}
 
 function field(p, name, check, fallback) {
   if (!(name in p)) {
@@ -187,9 +185,10 @@ export function open(json, { key, channel, now = Date.now(), replay, windowMs = 
   field(p, 'v', (v) => v === 1);
   const ts = field(p, 'ts', isInt(0, MAX_TS));
   const nonceText = field(p, 'nonce', (v) => typeof v === 'string' && /^[A-Za-z0-9+/]{16}$/.test(v));
-  const dataText = field(p, 'data', (v) => typeof v === 'string' && BASE64.test(v));
+  const dataText = field(p, 'data', (v) => typeof v === 'string');
   const nonce = Buffer.from(nonceText, 'base64');
-  const sealed = Buffer.from(dataText, 'base64');
+  const sealed = strictBase64(dataText);
+  if (!sealed) throw new SealError('malformed', 'packet "data" is not valid base64');
   if (sealed.length < TAG_BYTES || sealed.length > CHUNK_BYTES + TAG_BYTES)
     throw new SealError('malformed', 'sealed data has the wrong size');
 
