@@ -16,7 +16,7 @@
  * the channel must not be able to fill the log. */
 #define REJECT_LOG_MS 10000
 /* How far the peer's clock may be behind ours at our start (see make_parts). */
-#define SEAL_CLOCK_ALLOWANCE_MS 10000
+#define SEAL_CLOCK_ALLOWANCE_MS 5000
 
 /* The pending request and where its resends stand. */
 struct pending_request {

@@ -17,7 +17,7 @@
  * every packet it receives is opened for its own channel first, before the
  * reassembler, Ping handling or any callback sees it. Whatever does not open
  * (forged, altered, sealed for another channel, outside the replay window,
- * replayed, sealed more than 10 s before this endpoint was made, or not
+ * replayed, sealed more than 5 s before this endpoint was made, or not
  * sealed at all) is dropped and counted; the log line for
  * it is rate-limited so a flood cannot fill the log. Without a key (the
  * explicit insecure mode) packets stay as SST writes them.
