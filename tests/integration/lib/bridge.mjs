@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
 
-import { keyFormat, keyGenerate, keyParse, open as openSealed, ReplayMemory, seal, TYPES } from './seal.mjs';
+import { keyFormat, keyGenerate, keyParse, open as openSealed, ReplayMemory, seal } from './seal.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const integrationDir = path.resolve(here, '..');
@@ -43,7 +43,17 @@ export const BRIDGE_BIN = path.resolve(
   process.env.TETHER_BRIDGE_BIN || path.join('..', '..', 'build', 'tether-bridge'),
 );
 
-export const PACKET_TYPES = TYPES;
+export const PACKET_TYPES = {
+  Init: 0,
+  Ping: 1,
+  Next: 2,
+  Response: 3,
+  Error: 4,
+  Reboot: 5,
+  InitError: 6,
+  TaskStart: 7,
+  TaskComplete: 8,
+};
 export const CHUNK_BYTES = 128 * 1024;
 export const PUBLISH_BATCH = 5;
 export const STREAM_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
