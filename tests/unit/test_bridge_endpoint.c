@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -960,6 +961,52 @@ TEST(a_replayed_sealed_packet_is_dropped)
     world_end(&w);
 }
 
+/* Lines in a file that contain needle. */
+static size_t lines_with(const char *path, const char *needle, char *last, size_t last_len)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    size_t n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strstr(line, needle)) {
+            n++;
+            snprintf(last, last_len, "%s", line);
+        }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+TEST(a_flood_of_forged_packets_makes_one_log_line_per_period)
+{
+    struct world w;
+    struct bridge_key key, other;
+    sealed_world(&w, &key);
+    test_key(&other, 0xa5);
+    struct packets p = {0};
+    for (int i = 0; i < 50; i++)
+        sealed_message(&p, &other, CHANNEL_OUT, &w.fake.now, BRIDGE_PING, "flood", "", 0);
+    char path[] = "/tmp/tether-endpoint-log-XXXXXX", last[1024] = "";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    feed_all(&w, &p);
+    w.fake.now += 10000; /* the next period: one more line, with the count */
+    feed(&w.fake, p.json[0], p.len[0]);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 51);
+    CHECK_INT(lines_with(path, "not authentic", last, sizeof(last)), 2);
+    CHECK(strstr(last, "and 49 more") != NULL);
+    unlink(path);
+    packets_free(&p);
+    world_end(&w);
+}
+
 TEST(packets_sealed_before_the_endpoint_existed_are_dropped)
 {
     /* A restarted receiver has an empty replay memory: what was captured
@@ -1026,5 +1073,6 @@ RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_wh
           TEST_ENTRY(sealed_messages_round_trip),
           TEST_ENTRY(unauthentic_packets_are_dropped_before_anything_sees_them),
           TEST_ENTRY(a_replayed_sealed_packet_is_dropped),
+          TEST_ENTRY(a_flood_of_forged_packets_makes_one_log_line_per_period),
           TEST_ENTRY(packets_sealed_before_the_endpoint_existed_are_dropped),
           TEST_ENTRY(without_a_key_packets_stay_open))
