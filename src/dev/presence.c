@@ -35,7 +35,6 @@ struct dev_presence {
     uint32_t wait_ms;
     enum presence_state state;
     struct bridge_seal *seal; /* NULL: the insecure mode */
-    uint64_t dropped;
     uv_timer_t timer;
     dev_presence_cb on_event;
     void *ctx;
@@ -102,7 +101,7 @@ static void on_hello(struct dev_presence *p, json_t *msg, const char *session)
 }
 
 /* The presence JSON of one event: opened with the key when there is one.
- * NULL (and counted) when it does not open. */
+ * NULL when it does not open. */
 static json_t *open_event(struct dev_presence *p, const char *event, size_t len)
 {
     if (!p->seal)
@@ -117,8 +116,6 @@ static json_t *open_event(struct dev_presence *p, const char *event, size_t len)
     else
         log_debug("presence: dropping a message that does not open: %s", cause);
     bridge_packet_free(&packet);
-    if (!msg)
-        p->dropped++;
     return msg;
 }
 
@@ -134,7 +131,7 @@ static void on_data(void *user, struct events_subscription *sub, const char *eve
         if (strcmp(type, "hello") == 0) {
             on_hello(p, msg, session);
         } else if (strcmp(type, "here") == 0 && (!to || strcmp(to, p->session) != 0)) {
-            p->dropped++; /* an answer to another session's hello, or a replay */
+            log_debug("presence: ignoring an answer to another session's hello");
         } else if (strcmp(type, "here") == 0 && p->state == PRESENCE_WAITING && !p->force) {
             char other[200];
             describe(msg, other, sizeof(other));
@@ -225,9 +222,4 @@ void dev_presence_stop(struct dev_presence *p)
         events_client_unsubscribe(p->subscription);
     uv_timer_stop(&p->timer);
     uv_close((uv_handle_t *)&p->timer, free_presence);
-}
-
-uint64_t dev_presence_dropped(const struct dev_presence *p)
-{
-    return p->dropped;
 }

@@ -14,7 +14,7 @@
  * that, a "here" names the hello it answers (a replayed one names a session
  * that no longer starts), and a message sealed before this session started
  * is refused (a captured --force hello replayed later displaces nobody).
- * Anything that does not open is dropped and counted. Without a key (the
+ * Anything that does not open is dropped. Without a key (the
  * explicit insecure mode) messages are plain JSON, as before. */
 #ifndef TETHER_DEV_PRESENCE_H
 #define TETHER_DEV_PRESENCE_H
@@ -42,8 +42,5 @@ int dev_presence_start(uv_loop_t *loop, struct events_client *client, const char
                        dev_presence_cb on_event, void *ctx, struct dev_presence **out, char *cause,
                        size_t cause_len);
 void dev_presence_stop(struct dev_presence *presence);
-/* Messages dropped because they did not open, were stale, or were not
- * meant for this session (for tests and logs). */
-uint64_t dev_presence_dropped(const struct dev_presence *presence);
 
 #endif
