@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOG_MODULE "endpoint"
 #include "core/log.h"
@@ -11,6 +12,11 @@
 #define TICK_MS 250
 #define RESEND_MS 1000
 #define MAX_PUBLISHES_IN_FLIGHT 8
+/* At most one line about dropped packets this often: whoever can publish on
+ * the channel must not be able to fill the log. */
+#define REJECT_LOG_MS 10000
+/* How far the peer's clock may be behind ours at our start (see make_parts). */
+#define SEAL_CLOCK_ALLOWANCE_MS 5000
 
 /* The pending request and where its resends stand. */
 struct pending_request {
@@ -31,6 +37,11 @@ struct bridge_endpoint {
     const struct bridge_endpoint_ops *ops;
     void *ops_ctx;
     struct events_subscription *subscription;
+    char channel[340];        /* the one subscribed to: packets are opened for it */
+    struct bridge_seal *seal; /* NULL: the insecure mode */
+    uint64_t rejected;
+    uint64_t rejected_unlogged; /* since the last line about them */
+    uint64_t reject_logged_ms;
     int subscribed;      /* confirmed and not lost since */
     int subscribed_once; /* later confirmations are reconnects */
     struct bridge_reassembler *reassembler;
@@ -65,13 +76,28 @@ static int events_publish(void *ctx, const char *channel, const char *const *eve
     return events_client_publish(ctx, channel, events, count, on_result, user, cause, cause_len);
 }
 
-/* No now_ms: the real clock is the loop's (endpoint_now). */
+/* No now_ms: the real clock is the loop's (endpoint_now); no wall_ms: the
+ * real wall clock (endpoint_wall). */
 static const struct bridge_endpoint_ops events_ops = {events_subscribe, events_unsubscribe,
-                                                      events_publish, NULL};
+                                                      events_publish, NULL, NULL};
 
 static uint64_t endpoint_now(const struct bridge_endpoint *e)
 {
     return e->ops->now_ms ? e->ops->now_ms(e->ops_ctx) : uv_now(e->loop);
+}
+
+uint64_t bridge_endpoint_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A bridge_clock_fn for the writers: ctx is the endpoint. */
+static uint64_t endpoint_wall(void *ctx)
+{
+    const struct bridge_endpoint *e = ctx;
+    return e->ops->wall_ms ? e->ops->wall_ms(e->ops_ctx) : bridge_endpoint_wall_ms();
 }
 
 /* ---- receiving ---- */
@@ -112,18 +138,49 @@ static void end_dispatch(struct bridge_endpoint *e)
         finish_free(e);
 }
 
+/* Counts a packet that did not open and says so, at most once per
+ * REJECT_LOG_MS with how many more there were. */
+static void note_rejected(struct bridge_endpoint *e, const char *cause)
+{
+    uint64_t now = endpoint_now(e);
+    e->rejected++;
+    if (e->rejected > 1 && now - e->reject_logged_ms < REJECT_LOG_MS) {
+        e->rejected_unlogged++;
+        return;
+    }
+    if (e->rejected_unlogged)
+        log_warn("dropping a packet that is not authentic: %s (and %llu more since the last "
+                 "such line)",
+                 cause, (unsigned long long)e->rejected_unlogged);
+    else
+        log_warn("dropping a packet that is not authentic: %s", cause);
+    e->rejected_unlogged = 0;
+    e->reject_logged_ms = now;
+}
+
+/* Decodes one event, and with a key opens it for our own channel. */
+static int open_packet(struct bridge_endpoint *e, const char *event, size_t len,
+                       struct bridge_packet *p)
+{
+    char cause[200];
+    int rc = e->seal ? bridge_seal_decode(e->seal, e->channel, endpoint_wall(e), event, len, p,
+                                          cause, sizeof(cause))
+                     : bridge_packet_decode(event, len, p, cause, sizeof(cause));
+    if (rc < 0 && e->seal)
+        note_rejected(e, cause);
+    else if (rc < 0)
+        log_warn("dropping a malformed packet: %s", cause);
+    return rc;
+}
+
 static void on_event(void *user, struct events_subscription *sub, const char *event, size_t len)
 {
     struct bridge_endpoint *e = user;
     struct bridge_packet p;
-    char cause[200];
     (void)sub;
-    if (bridge_packet_decode(event, len, &p, cause, sizeof(cause)) < 0) {
-        log_warn("dropping a malformed packet: %s", cause);
+    if (open_packet(e, event, len, &p) < 0)
         return;
-    }
     e->dispatching++;
-    /* Per-message authentication goes here, before anything is held. */
     if (strcmp(p.source, e->source) == 0) {
         /* our own packet, echoed on a channel we also publish to */
     } else if (p.type == BRIDGE_PING) {
@@ -143,7 +200,8 @@ int bridge_endpoint_send(struct bridge_endpoint *e, const char *channel, enum br
                          const char *id, const void *data, size_t len)
 {
     struct bridge_outbox_target target = {e->outbox, channel};
-    int rc = bridge_send(type, e->source, id, data, len, bridge_outbox_emit, &target);
+    int rc = bridge_send_sealed(e->seal, channel, endpoint_wall, e, type, e->source, id, data, len,
+                                bridge_outbox_emit, &target);
     bridge_outbox_flush(e->outbox);
     if (rc < 0)
         log_warn("cannot send %s %s: %s", bridge_type_name(type), id, strerror(-rc));
@@ -203,6 +261,8 @@ void bridge_endpoint_stream_init(struct bridge_endpoint *e, struct bridge_endpoi
     s->target.outbox = e->outbox;
     s->target.channel = s->channel;
     bridge_writer_init(&s->writer, type, e->source, id, bridge_outbox_emit, &s->target);
+    if (e->seal)
+        bridge_writer_seal(&s->writer, e->seal, s->channel, endpoint_wall, e);
 }
 
 void bridge_endpoint_stream_content_type(struct bridge_endpoint_stream *s, const char *type)
@@ -267,6 +327,11 @@ int bridge_endpoint_subscribe(struct bridge_endpoint *e, const char *channel, ch
 {
     if (e->subscription)
         return -EALREADY;
+    if (strlen(channel) >= sizeof(e->channel)) {
+        snprintf(cause, cause_len, "channel name too long: %s", channel);
+        return -EINVAL;
+    }
+    snprintf(e->channel, sizeof(e->channel), "%s", channel);
     return e->ops->subscribe(e->ops_ctx, channel, on_event, on_subscribed, e, &e->subscription,
                              cause, cause_len);
 }
@@ -302,6 +367,8 @@ void bridge_endpoint_tick(struct bridge_endpoint *e)
     uint64_t now = endpoint_now(e);
     e->dispatching++;
     bridge_reassembler_expire(e->reassembler, now);
+    if (e->seal)
+        bridge_seal_sweep(e->seal, endpoint_wall(e));
     end_dispatch(e);
     if (e->freed)
         return;
@@ -331,11 +398,22 @@ static int make_parts(struct bridge_endpoint *e)
         limits.max_assembled_total = e->config.max_assembling_bytes;
     e->reassembler = bridge_reassembler_new(&limits, on_chunk, on_abandon, e);
     e->outbox = bridge_outbox_new(e->ops->publish, e->ops_ctx, MAX_PUBLISHES_IN_FLIGHT);
+    /* Packets sealed before this endpoint existed were never meant for it:
+     * they are replays (of a dev that was restarted, say), refused even
+     * though its new replay memory has not seen them. The allowance is for
+     * the clocks of two machines that differ a little. */
+    struct bridge_seal_limits seal_limits = {0};
+    uint64_t now = endpoint_wall(e);
+    seal_limits.not_before_ms = now > SEAL_CLOCK_ALLOWANCE_MS ? now - SEAL_CLOCK_ALLOWANCE_MS : 0;
+    if (e->config.key && bridge_seal_new(e->config.key, &seal_limits, &e->seal) < 0)
+        return -ENOMEM;
+    e->config.key = NULL; /* the seal has its copy */
     return e->reassembler && e->outbox ? 0 : -ENOMEM;
 }
 
 static void free_parts(struct bridge_endpoint *e)
 {
+    bridge_seal_free(e->seal);
     bridge_outbox_free(e->outbox);
     bridge_reassembler_free(e->reassembler);
     buf_free(&e->request.body);
@@ -393,6 +471,11 @@ void bridge_endpoint_free(struct bridge_endpoint *e)
     e->freed = 1;
     if (!e->dispatching)
         finish_free(e);
+}
+
+uint64_t bridge_endpoint_rejected(const struct bridge_endpoint *e)
+{
+    return e->rejected;
 }
 
 size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *e)

@@ -10,10 +10,17 @@
  * owner says the peer was heard from, because the peer may resubscribe
  * later and the broker keeps nothing for late subscribers.
  *
- * Pings repeat their id (heartbeats), so they bypass the reassembler. Coming
- * work: per-message authentication goes in on_event(), after decode and
- * before anything is held; with fresh ids for every message the Ping bypass
- * goes away and a resend is just another fresh id.
+ * Pings repeat their id (heartbeats), so they bypass the reassembler.
+ *
+ * Authentication (bridge/seal.h): with the stage's key the endpoint owns a
+ * seal. Every packet it publishes is sealed for the channel it goes to, and
+ * every packet it receives is opened for its own channel first, before the
+ * reassembler, Ping handling or any callback sees it. Whatever does not open
+ * (forged, altered, sealed for another channel, outside the replay window,
+ * replayed, sealed more than 5 s before this endpoint was made, or not
+ * sealed at all) is dropped and counted; the log line for
+ * it is rate-limited so a flood cannot fill the log. Without a key (the
+ * explicit insecure mode) packets stay as SST writes them.
  *
  * The events service and the clock are reached through bridge_endpoint_ops
  * so unit tests can script both. The endpoint borrows the events client
@@ -29,6 +36,7 @@
 #include <uv.h>
 
 #include "bridge/outbox.h"
+#include "bridge/seal.h"
 #include "bridge/stream.h"
 #include "events/client.h"
 
@@ -41,6 +49,9 @@ struct bridge_endpoint_ops {
     void (*unsubscribe)(void *ctx, struct events_subscription *sub);
     bridge_publish_fn publish;
     uint64_t (*now_ms)(void *ctx);
+    /* Optional: the wall clock sealed packets carry (ms since the epoch);
+     * NULL is the real one (bridge_endpoint_wall_ms). */
+    uint64_t (*wall_ms)(void *ctx);
 };
 
 /* A whole message; everything in it is borrowed for the call. */
@@ -75,6 +86,9 @@ struct bridge_endpoint_config {
     const char *source; /* ours, in every packet we send: "dev" or the worker id */
     /* The real events service (borrowed), used when ops is NULL. */
     struct events_client *events;
+    /* The stage's bridge key (copied): every packet is sealed and opened
+     * with it. NULL: the insecure mode, packets as SST writes them. */
+    const struct bridge_key *key;
     const struct bridge_endpoint_ops *ops; /* tests */
     void *ops_ctx;
     const struct bridge_reassembly_limits *limits; /* NULL: the defaults */
@@ -141,6 +155,11 @@ void bridge_endpoint_stream_free(struct bridge_endpoint_stream *stream);
 /* Housekeeping now (the endpoint's timer calls it; tests with a fake clock
  * call it after moving the clock). */
 void bridge_endpoint_tick(struct bridge_endpoint *endpoint);
+
+/* Packets dropped because they did not open with the key. */
+uint64_t bridge_endpoint_rejected(const struct bridge_endpoint *endpoint);
+/* The real wall clock in ms since the epoch, as sealed packets carry it. */
+uint64_t bridge_endpoint_wall_ms(void);
 
 /* What is held, for tests and logs. */
 size_t bridge_endpoint_held_bytes(const struct bridge_endpoint *endpoint);

@@ -117,6 +117,7 @@ struct bridge_seal {
     struct bridge_key key;
     uint64_t window_ms;
     size_t max_remembered;
+    uint64_t not_before_ms;
     struct remembered *slots;
     size_t slot_count; /* a power of two, at least twice count */
     size_t count;
@@ -216,6 +217,7 @@ int bridge_seal_new(const struct bridge_key *key, const struct bridge_seal_limit
         seal->window_ms = UINT64_C(1) << 62;
     seal->max_remembered = limits && limits->max_remembered ? limits->max_remembered
                                                             : BRIDGE_SEAL_DEFAULT_MAX_REMEMBERED;
+    seal->not_before_ms = limits ? limits->not_before_ms : 0;
     seal->earliest_expiry = UINT64_MAX;
     *out = seal;
     return 0;
@@ -363,6 +365,11 @@ static int check_fresh(struct bridge_seal *seal, uint64_t now_ms,
                  "sealed packet's time is %llu ms %s this clock (the window is %llu ms)",
                  (unsigned long long)skew, sealed->ts > now_ms ? "ahead of" : "behind",
                  (unsigned long long)seal->window_ms);
+        return -ETIME;
+    }
+    if (sealed->ts < seal->not_before_ms) {
+        snprintf(cause, cause_len, "sealed packet is %llu ms older than this receiver",
+                 (unsigned long long)(seal->not_before_ms - sealed->ts));
         return -ETIME;
     }
     if (is_remembered(seal, sealed->nonce)) {

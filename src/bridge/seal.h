@@ -61,6 +61,10 @@ void bridge_key_wipe(struct bridge_key *key);
 struct bridge_seal_limits {
     uint64_t window_ms;    /* 0: BRIDGE_SEAL_DEFAULT_WINDOW_MS */
     size_t max_remembered; /* 0: BRIDGE_SEAL_DEFAULT_MAX_REMEMBERED */
+    /* 0: none. Packets sealed earlier than this are refused (-ETIME): a
+     * receiver that started after that time never saw them, so they are
+     * replays its new replay memory cannot know about (a restarted dev). */
+    uint64_t not_before_ms;
 };
 
 struct bridge_seal;

@@ -77,6 +77,10 @@ int main(int argc, char **argv)
         report_init_error(&settings, cause);
         return 1;
     }
+    if (settings.insecure)
+        log_warn("INSECURE: TETHER_INSECURE_NO_AUTH=1 and no TETHER_BRIDGE_KEY: packets are "
+                 "neither authenticated nor encrypted, so anyone who can subscribe reads this "
+                 "function's credentials and anyone who can publish can answer its invocations");
     uv_loop_t *loop = uv_default_loop();
     struct relay *relay;
     if (relay_start(loop, &settings, &relay, cause, sizeof(cause)) < 0) {

@@ -183,9 +183,21 @@ static void end_stream_with_error(struct relay *r, const struct buf *body)
     buf_free(&encoded);
 }
 
-/* Whether a message from dev is about the invocation being waited for. */
-static int is_current(struct relay *r, enum bridge_type type, const char *id)
+/* Only the dev session answers on this channel: another source is a
+ * confused or hostile peer, whatever its packets say. */
+static int from_dev(enum bridge_type type, const char *source)
 {
+    if (strcmp(source, "dev") == 0)
+        return 1;
+    log_debug("ignoring %s from %s (not from tether dev)", bridge_type_name(type), source);
+    return 0;
+}
+
+/* Whether a message from dev is about the invocation being waited for. */
+static int is_current(struct relay *r, enum bridge_type type, const char *source, const char *id)
+{
+    if (!from_dev(type, source))
+        return 0;
     if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state != RELAY_POSTING)
         return 1;
     log_debug("ignoring %s for %s (not the current invocation)", bridge_type_name(type), id);
@@ -203,11 +215,11 @@ static void on_message(void *ctx, const struct bridge_message *m)
 {
     struct relay *r = ctx;
     char type[128];
-    if (m->type == BRIDGE_REBOOT) {
+    if (m->type == BRIDGE_REBOOT && from_dev(m->type, m->source)) {
         send_init(r);
         return;
     }
-    if (!is_current(r, m->type, m->id))
+    if (!is_current(r, m->type, m->source, m->id))
         return;
     heard_from_dev(r);
     switch (m->type) {
@@ -235,7 +247,7 @@ static void on_message(void *ctx, const struct bridge_message *m)
 static void on_stream_chunk(void *ctx, const struct bridge_packet *p)
 {
     struct relay *r = ctx;
-    if (!is_current(r, p->type, p->id))
+    if (!is_current(r, p->type, p->source, p->id))
         return;
     heard_from_dev(r);
     enter_state(r, RELAY_WAITING_RESULT);
@@ -246,7 +258,7 @@ static void on_stream_chunk(void *ctx, const struct bridge_packet *p)
 static void on_progress(void *ctx, const struct bridge_packet *p)
 {
     struct relay *r = ctx;
-    if (is_current(r, p->type, p->id)) {
+    if (is_current(r, p->type, p->source, p->id)) {
         heard_from_dev(r);
         enter_state(r, RELAY_WAITING_RESULT);
     }
@@ -256,8 +268,8 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
                        const char *reason)
 {
     struct relay *r = ctx;
-    (void)source;
-    if (type != BRIDGE_PING && r->state == RELAY_WAITING_RESULT && is_current(r, type, id)) {
+    if (type != BRIDGE_PING && r->state == RELAY_WAITING_RESULT &&
+        is_current(r, type, source, id)) {
         char message[300];
         snprintf(message, sizeof(message), "the answer from tether dev was incomplete: %s", reason);
         fail_invocation(r, "TetherTransportError", message);
@@ -425,6 +437,7 @@ static int make_endpoint(struct relay *r, char *cause, size_t cause_len)
     struct bridge_endpoint_config config = {
         .source = s->worker_id,
         .events = r->events,
+        .key = s->has_key ? &s->key : NULL,
         .stream_types = s->streaming ? 1u << BRIDGE_RESPONSE : 0,
         .callbacks = {on_message, on_stream_chunk, on_progress, on_abandon, on_subscribed},
         .ctx = r,

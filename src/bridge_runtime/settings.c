@@ -79,6 +79,33 @@ static int build_channels(struct bridge_settings *s, char *cause, size_t cause_l
     return 0;
 }
 
+/* The stage's key, which authenticates and encrypts every packet; without
+ * it the bridge refuses to start unless the insecure mode is asked for by
+ * name. The cause never repeats the variable's value. */
+static int load_key(struct bridge_settings *s, char *cause, size_t cause_len)
+{
+    const char *text = env("TETHER_BRIDGE_KEY");
+    const char *insecure = env("TETHER_INSECURE_NO_AUTH");
+    char why[160];
+    if (text) {
+        if (bridge_key_parse(text, strlen(text), &s->key, why, sizeof(why)) < 0) {
+            snprintf(cause, cause_len, "TETHER_BRIDGE_KEY is not a bridge key: %s", why);
+            return -EINVAL;
+        }
+        s->has_key = 1;
+        return 0;
+    }
+    if (insecure && strcmp(insecure, "1") == 0) {
+        s->insecure = 1;
+        return 0;
+    }
+    snprintf(cause, cause_len,
+             "TETHER_BRIDGE_KEY is not set: the bridge needs the stage's key (`tether bridge key "
+             "--print` shows it) to talk to tether dev; TETHER_INSECURE_NO_AUTH=1 runs without "
+             "authentication, so anyone who can publish on the events API could answer");
+    return -EINVAL;
+}
+
 int bridge_settings_load(struct bridge_settings *s, char *cause, size_t cause_len)
 {
     memset(s, 0, sizeof(*s));
@@ -110,6 +137,8 @@ int bridge_settings_load(struct bridge_settings *s, char *cause, size_t cause_le
         s->no_dev_timeout_ms = 3000;
     const char *streaming = env("TETHER_STREAMING");
     s->streaming = streaming && (strcmp(streaming, "1") == 0 || strcmp(streaming, "true") == 0);
+    if (load_key(s, cause, cause_len) < 0)
+        return -EINVAL;
     choose_worker_id(s);
     return build_channels(s, cause, cause_len);
 }
@@ -143,7 +172,8 @@ int bridge_settings_env_blocked(const char *name, size_t len)
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (strlen(exact[i]) == len && strncmp(exact[i], name, len) == 0)
             return 1;
-    /* The runtime's own plumbing, and the bridge's settings. */
+    /* The runtime's own plumbing, and the bridge's settings: above all
+     * TETHER_BRIDGE_KEY, which must never travel, even sealed. */
     return (len >= 8 && strncmp(name, "_LAMBDA_", 8) == 0) ||
            (len >= 7 && strncmp(name, "TETHER_", 7) == 0);
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/seal.h"
+
 struct bridge_settings {
     char runtime_host[256]; /* from AWS_LAMBDA_RUNTIME_API */
     uint16_t runtime_port;
@@ -21,12 +23,16 @@ struct bridge_settings {
     char worker_id[33];          /* last 32 characters of AWS_LAMBDA_LOG_STREAM_NAME */
     uint32_t no_dev_timeout_ms;  /* TETHER_NO_DEV_TIMEOUT_MS, default 3000 */
     int streaming;               /* TETHER_STREAMING=1 */
+    struct bridge_key key;       /* TETHER_BRIDGE_KEY (never logged) */
+    int has_key;                 /* 0 only with insecure */
+    int insecure;                /* TETHER_INSECURE_NO_AUTH=1 and no key */
     char dev_channel[300];       /* /{ns}/{app}/{stage}/in */
     char worker_channel[340];    /* /{ns}/{app}/{stage}/{worker}/in */
 };
 
 /* Fills settings from the environment; -EINVAL with a cause naming the
- * missing or malformed variable. */
+ * missing or malformed variable. TETHER_BRIDGE_KEY is required unless
+ * TETHER_INSECURE_NO_AUTH=1 says to run without authentication. */
 int bridge_settings_load(struct bridge_settings *settings, char *cause, size_t cause_len);
 /* Whether a variable is kept out of the Init message (runtime plumbing that
  * must not leak into the local worker's environment). */

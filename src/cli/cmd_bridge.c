@@ -1,7 +1,10 @@
 /* `tether bridge package`: the deployment zip for a Lambda function that runs
  * the bridge (docs/deploy.md). The zip holds one entry, `bootstrap` (mode
  * 0755), the static tether-bridge, stored uncompressed: Lambda accepts stored
- * entries, and this keeps tether free of a deflate dependency. */
+ * entries, and this keeps tether free of a deflate dependency.
+ *
+ * `tether bridge key`: where a stage's bridge key is kept (dev/state.h),
+ * made when missing, rotated or printed on request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,7 +20,9 @@
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/elf.h"
+#include "core/encoding.h"
 #include "core/zip.h"
+#include "dev/state.h"
 
 #define BRIDGE_MAX_SIZE (200u * 1024 * 1024) /* Lambda: 250 MB unzipped */
 
@@ -26,9 +31,13 @@ static const char about[] =
     "`bootstrap` (mode 0755), the static tether-bridge, for a Lambda function with\n"
     "runtime provided.al2023 (docs/deploy.md says how to deploy and configure it).\n";
 
-static const char footer[] = "arm64: tether's build makes no arm64 bridge on this platform (see\n"
-                             "docs/deploy.md); build one on an arm64 Linux machine with `make\n"
-                             "build/tether-bridge` and pass it with --bridge.\n";
+static const char footer[] =
+    "arm64: tether's build makes no arm64 bridge on this platform (see\n"
+    "docs/deploy.md); build one on an arm64 Linux machine with `make\n"
+    "build/tether-bridge` and pass it with --bridge.\n"
+    "\n"
+    "The function also needs the stage's bridge key in TETHER_BRIDGE_KEY:\n"
+    "see `tether bridge key --help`.\n";
 
 struct package_options {
     const char *arch;
@@ -164,7 +173,10 @@ static int package(const struct package_options *o, char *cause, size_t cause_le
     if (rc == 0)
         rc = write_file(o->output, &zip, cause, cause_len);
     if (rc == 0)
-        printf("%s: bootstrap (%s, %zu bytes) from %s\n", o->output, o->arch, binary.len, path);
+        printf("%s: bootstrap (%s, %zu bytes) from %s\n"
+               "Set TETHER_BRIDGE_KEY in the function's environment to the stage's bridge key\n"
+               "(kept in .tether/keys/STAGE.key; `tether bridge key --print` shows it).\n",
+               o->output, o->arch, binary.len, path);
     buf_free(&binary);
     buf_free(&zip);
     return rc;
@@ -219,13 +231,116 @@ static int parse_package(int argc, char **argv, struct package_options *o)
     return code;
 }
 
+/* ---- tether bridge key ---- */
+
+static const char key_about[] =
+    "Shows where the bridge key of the project's stage is kept\n"
+    "(.tether/keys/STAGE.key, mode 0600), and makes it when there is none. The\n"
+    "bridge and tether dev share this key: every packet between them is\n"
+    "authenticated and encrypted with it. A deployed bridge gets it in its\n"
+    "function's environment as TETHER_BRIDGE_KEY (docs/deploy.md).\n";
+
+static const char key_footer[] =
+    "--rotate replaces the key: every deployed bridge of the stage stops working\n"
+    "(its packets no longer open) until its TETHER_BRIDGE_KEY is set to the new key,\n"
+    "and a running tether dev must be restarted.\n";
+
+struct key_options {
+    const char *config_path;
+    const char *stage;
+    int rotate;
+    int print;
+};
+
+static int parse_key(int argc, char **argv, struct key_options *o)
+{
+    const struct cli_option table[] = {
+        CLI_STRING("config", "FILE", &o->config_path,
+                   "tether.json to use (default: search upwards)"),
+        CLI_STRING("stage", "NAME", &o->stage, "the stage (default: tether.json's)"),
+        CLI_FLAG("rotate", &o->rotate, "replace the key with a new one (see below)"),
+        CLI_FLAG("print", &o->print, "print the key itself on stdout (and nothing else there)"),
+        CLI_END,
+    };
+    const struct cli_spec spec = {
+        .command = "bridge key",
+        .usage = "[--stage NAME] [--rotate] [--print]",
+        .about = key_about,
+        .footer = key_footer,
+        .tables = {table},
+    };
+    struct cli_args args;
+    return cli_args_parse(&spec, argc, argv, &args);
+}
+
+/* The stage's key: rotated, read, or made when missing. what says which. */
+static int stage_key(const struct dev_config *p, int rotate, struct bridge_key *key,
+                     const char **what, char *cause, size_t cause_len)
+{
+    int rc = rotate ? -ENOENT : dev_key_read(p->root, p->stage, key, cause, cause_len);
+    *what = "kept";
+    if (rc != -ENOENT)
+        return rc;
+    *what = rotate ? "rotated" : "created";
+    if ((rc = bridge_key_generate(key)) < 0) {
+        snprintf(cause, cause_len, "cannot make a bridge key: %s", strerror(-rc));
+        return rc;
+    }
+    return dev_key_write(p->root, p->stage, key, cause, cause_len);
+}
+
+static int key_main(int argc, char **argv)
+{
+    struct key_options o = {0};
+    int code = parse_key(argc, argv, &o);
+    if (code != CLI_ARGS_CONTINUE)
+        return code;
+    struct dev_config project;
+    char cause[PATH_MAX + 300], path[PATH_MAX + 96];
+    memset(&project, 0, sizeof(project));
+    if (dev_project_load(o.config_path, o.stage, &project, cause, sizeof(cause)) < 0) {
+        fprintf(stderr, "tether bridge key: %s\n", cause);
+        return EXIT_USAGE;
+    }
+    struct bridge_key key;
+    const char *what;
+    int rc = stage_key(&project, o.rotate, &key, &what, cause, sizeof(cause));
+    dev_key_path(project.root, project.stage, path, sizeof(path));
+    if (rc < 0) {
+        fprintf(stderr, "tether bridge key: %s\n", cause);
+    } else {
+        /* With --print, stdout holds the key alone: $(tether bridge key --print). */
+        FILE *status = o.print ? stderr : stdout;
+        fprintf(status, "app %s, stage %s: bridge key %s in %s\n", project.app, project.stage, what,
+                path);
+        if (o.rotate)
+            fprintf(status, "deployed bridges of this stage stop working until their "
+                            "TETHER_BRIDGE_KEY is set to the new key; restart tether dev\n");
+        else if (!o.print)
+            fprintf(status, "set it as TETHER_BRIDGE_KEY in the environment of every function "
+                            "that runs the bridge (--print shows it)\n");
+        if (o.print) {
+            char text[BRIDGE_KEY_TEXT_SIZE];
+            bridge_key_format(&key, text);
+            printf("%s\n", text);
+            secure_wipe(text, sizeof(text));
+        }
+    }
+    bridge_key_wipe(&key);
+    dev_config_free(&project);
+    return rc < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+}
+
 int cmd_bridge_main(int argc, char **argv)
 {
     struct package_options o = {.arch = "x86_64"};
     if (argc < 2) {
-        fprintf(stderr, "tether bridge: give a subcommand: package (see `tether bridge --help`)\n");
+        fprintf(stderr,
+                "tether bridge: give a subcommand: package or key (see `tether bridge --help`)\n");
         return EXIT_USAGE;
     }
+    if (strcmp(argv[1], "key") == 0)
+        return key_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         char package[] = "package", help[] = "--help";
         char *help_argv[] = {package, help, NULL};

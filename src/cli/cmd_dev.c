@@ -26,7 +26,11 @@ static const char about[] =
     "\n"
     "Without an \"events\" endpoint in tether.json, the embedded defaults run here:\n"
     "an events broker and a local Lambda service whose functions run the bridge,\n"
-    "so function URLs and `tether invoke` go through the whole live path.\n";
+    "so function URLs and `tether invoke` go through the whole live path.\n"
+    "\n"
+    "Every packet between the bridges and tether dev is authenticated and encrypted\n"
+    "with the stage's bridge key (.tether/keys/STAGE.key, made when missing; see\n"
+    "`tether bridge key`); anything that does not open with it is dropped.\n";
 
 struct dev_app {
     uv_loop_t *loop;
@@ -38,7 +42,10 @@ struct dev_app {
     uint16_t port;
     int inspect_port; /* 0: off */
     int force;
-    int wrote_state; /* .tether/dev.json is ours to remove */
+    int insecure;          /* --insecure-no-auth */
+    const char *key_file;  /* --key-file */
+    struct bridge_key key; /* wiped at exit */
+    int wrote_state;       /* .tether/dev.json is ours to remove */
     int exit_code;
 };
 
@@ -147,6 +154,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .port = app->port,
         .inspect_port = app->inspect_port,
         .force = app->force,
+        .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
         .callbacks = {on_event, on_invocation, on_reload, on_note},
         .ctx = app,
@@ -182,6 +190,12 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
          .help = "start Node workers with the inspector (first port, default\n"
                  "9229, one per worker) and Python workers with debugpy"},
         CLI_FLAG("force", &app->force, "take over from another tether dev on the same stage"),
+        CLI_STRING("key-file", "FILE", &app->key_file,
+                   "the bridge key to use (default: TETHER_BRIDGE_KEY, else\n"
+                   ".tether/keys/STAGE.key, created when missing)"),
+        CLI_FLAG("insecure-no-auth", &app->insecure,
+                 "run without a bridge key: anyone who can publish on the\n"
+                 "events API can run code here (never on a shared account)"),
         CLI_STRING("profile", "NAME", &app->profile,
                    "AWS profile for IAM auth to a remote events API (default:\n"
                    "AWS_PROFILE; the environment's keys are not used then)"),
@@ -201,24 +215,30 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
     return code;
 }
 
-static int load_project(struct dev_app *app, const char *config_path, const char *stage,
-                        char *cause, size_t cause_len)
+/* The stage's bridge key (dev/state.h), or the loud insecure mode. */
+static int load_key(struct dev_app *app, char *cause, size_t cause_len)
 {
-    char found[PATH_MAX];
-    if (!config_path) {
-        if (dev_config_find(".", found, sizeof(found)) < 0) {
-            snprintf(cause, cause_len,
-                     "no tether.json in this directory or its parents (see docs/config.md)");
-            return -ENOENT;
+    static const char *const origins[] = {"file", "environment", "project", "created"};
+    if (app->insecure) {
+        if (app->key_file) {
+            snprintf(cause, cause_len, "--insecure-no-auth and --key-file contradict each other");
+            return -EINVAL;
         }
-        config_path = found;
+        dev_output_insecure(&app->out);
+        return 0;
     }
-    int rc = dev_config_load(config_path, &app->project, cause, cause_len);
-    if (rc == 0 && stage) {
-        free(app->project.stage);
-        app->project.stage = strdup(stage);
-    }
-    return rc;
+    enum dev_key_origin origin;
+    int rc = dev_key_resolve(app->project.root, app->project.stage, app->key_file, 1, &app->key,
+                             &origin, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    char path[PATH_MAX + 96];
+    dev_key_path(app->project.root, app->project.stage, path, sizeof(path));
+    const char *shown = origin == DEV_KEY_FROM_FILE  ? app->key_file
+                        : origin == DEV_KEY_FROM_ENV ? NULL
+                                                     : path;
+    dev_output_key(&app->out, origins[origin], shown);
+    return 0;
 }
 
 int cmd_dev_main(int argc, char **argv)
@@ -230,11 +250,16 @@ int cmd_dev_main(int argc, char **argv)
     int code = parse(argc, argv, &app, &o);
     if (code != CLI_ARGS_CONTINUE)
         return code;
-    if (load_project(&app, o.config_path, o.stage, cause, sizeof(cause)) < 0) {
+    if (dev_project_load(o.config_path, o.stage, &app.project, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether dev: %s\n", cause);
         return EXIT_USAGE;
     }
     dev_output_init(&app.out, o.json, app.project.app, app.project.stage);
+    if (load_key(&app, cause, sizeof(cause)) < 0) {
+        dev_output_problem(&app.out, "%s", cause);
+        dev_config_free(&app.project);
+        return EXIT_FAILURE_RUNTIME;
+    }
     cli_shutdown_init(app.loop, &app.shutdown, on_signal, &app);
     if (start(&app, cause, sizeof(cause)) < 0) {
         dev_output_problem(&app.out, "%s", cause);
@@ -245,6 +270,7 @@ int cmd_dev_main(int argc, char **argv)
         dev_state_remove(app.project.root);
     dev_free(app.dev);
     dev_config_free(&app.project);
+    bridge_key_wipe(&app.key);
     uv_loop_close(app.loop);
     return app.exit_code;
 }

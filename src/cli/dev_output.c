@@ -4,11 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#define LOG_MODULE "dev"
 #include "core/log.h"
+#include "core/private_file.h"
 
 #define RED "\033[31m"
 #define GREEN "\033[32m"
@@ -111,12 +112,37 @@ void dev_output_url(struct dev_output *out, const char *function, const char *ur
     fflush(stdout);
 }
 
+static const char insecure_text[] =
+    "INSECURE: --insecure-no-auth: no bridge key, so packets are neither authenticated nor "
+    "encrypted; anyone who can publish on the events API can run code here and anyone who can "
+    "subscribe reads the functions' credentials";
+
+void dev_output_key(struct dev_output *out, const char *origin, const char *path)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s?}", "type", "key", "origin", origin, "path", path));
+        return;
+    }
+    printf("  key      %s (%s)\n", path ? path : "bridge key", origin);
+    fflush(stdout);
+}
+
+void dev_output_insecure(struct dev_output *out)
+{
+    out->insecure = 1;
+    if (out->json)
+        emit_json(json_pack("{s:s, s:s}", "type", "warning", "message", insecure_text));
+    fprintf(stderr, "%stether dev: %s%s\n", c(out, RED), insecure_text, c(out, RESET));
+}
+
 void dev_output_ready(struct dev_output *out)
 {
     if (out->json) {
-        emit_json(json_pack("{s:s}", "type", "ready"));
+        emit_json(json_pack("{s:s, s:b}", "type", "ready", "insecure", out->insecure));
         return;
     }
+    if (out->insecure)
+        printf("%sINSECURE (no bridge key)%s ", c(out, RED), c(out, RESET));
     printf("%sready%s", c(out, GREEN), c(out, RESET));
     if (out->first_url[0])
         printf("    try: curl %s", out->first_url);
@@ -145,17 +171,23 @@ static json_t *record_value(const char *text, size_t len)
     return value ? value : json_stringn(text, len);
 }
 
-/* .tether/log/<time>-<request id>.json: the event, and the answer or error. */
+/* .tether/log/<time>-<request id>.json: the event, and the answer or error.
+ * Events and answers may hold secrets, so the records are private files. */
 static void write_record(struct dev_output *out, const struct dev_invocation_report *r)
 {
-    if (!out->log_dir[0])
+    if (!out->root[0])
         return;
-    char path[4200], stamp[32];
+    char name[128], stamp[32], cause[512];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    snprintf(path, sizeof(path), "%s/%s-%.40s.json", out->log_dir, stamp, r->request_id);
+    snprintf(name, sizeof(name), "log/%s-%.40s.json", stamp, r->request_id);
+    /* The request id comes from the caller: a '/' must not pick another
+     * directory (private_file refuses such a name). */
+    for (char *p = name + 4; *p; p++)
+        if (*p == '/')
+            *p = '_';
     json_t *event = record_value(r->event, r->event_len);
     json_t *answer = record_value(r->answer, r->answer_len);
     json_t *record =
@@ -163,8 +195,10 @@ static void write_record(struct dev_output *out, const struct dev_invocation_rep
                   r->request_id, "worker", r->worker, "source", r->source, "success", r->success,
                   "durationMs", r->duration_ms, "event", event ? event : json_null(),
                   r->success ? "response" : "error", answer ? answer : json_null());
-    if (record)
-        json_dump_file(record, path, JSON_INDENT(2));
+    char *text = record ? json_dumps(record, JSON_INDENT(2)) : NULL;
+    if (text && private_file_write(out->root, name, text, strlen(text), cause, sizeof(cause)) < 0)
+        log_warn("%s", cause);
+    free(text);
     json_decref(record);
 }
 
@@ -206,6 +240,10 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
 
 void dev_output_keep_records(struct dev_output *out, const char *root)
 {
-    snprintf(out->log_dir, sizeof(out->log_dir), "%s/.tether/log", root);
-    mkdir(out->log_dir, 0700);
+    char cause[512];
+    if (private_dir_ensure(root, "log/x", cause, sizeof(cause)) < 0) {
+        log_warn("no invocation records: %s", cause);
+        return;
+    }
+    snprintf(out->root, sizeof(out->root), "%s", root);
 }

@@ -1,7 +1,7 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"error"|"info", ...}. Full per-invocation records go
+ * "invocation"|"reload"|"error"|"info"|"key"|"warning", ...}. Full per-invocation records go
  * to .tether/log/ in the project. */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
 #define TETHER_CLI_DEV_OUTPUT_H
@@ -13,8 +13,9 @@
 struct dev_output {
     int json;
     int color;
-    char log_dir[4096]; /* "" until the project root is known */
+    char root[4096]; /* the project, whose .tether/log/ keeps records; "" until known */
     char first_url[256];
+    int insecure; /* no bridge key: said at start and again when ready */
 };
 
 void dev_output_init(struct dev_output *out, int json, const char *app, const char *stage);
@@ -27,12 +28,17 @@ void dev_output_problem(struct dev_output *out, const char *fmt, ...)
 void dev_output_endpoints(struct dev_output *out, const char *events_http, const char *lambda);
 void dev_output_url(struct dev_output *out, const char *function, const char *url);
 void dev_output_ready(struct dev_output *out);
+/* Where the bridge key came from (origin: "created", "project", "file",
+ * "environment") and where it is kept (path, or NULL). */
+void dev_output_key(struct dev_output *out, const char *origin, const char *path);
+/* --insecure-no-auth: a loud warning now, and on the ready line. */
+void dev_output_insecure(struct dev_output *out);
 void dev_output_worker(struct dev_output *out, const char *detail);
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r);
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
                        double watcher_ms);
 /* Keeps a record of each invocation in ROOT/.tether/log/ from now on
- * (ROOT/.tether exists: dev/state.h made it). */
+ * (private files, core/private_file.h). */
 void dev_output_keep_records(struct dev_output *out, const char *root);
 
 #endif

@@ -36,6 +36,7 @@ struct dev {
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
     FILE *cloud_log;                              /* where the bridges' function logs go */
     struct dev_state endpoints;
+    char key_text[BRIDGE_KEY_TEXT_SIZE]; /* handed to the embedded bridges; wiped */
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
     int stopping;
 };
@@ -122,6 +123,10 @@ static int add_cloud_function(struct lambda_config *c, const struct dev *d,
         {"TETHER_NAMESPACE", p->namespace_name},
         {"TETHER_FUNCTION_ID", f->id},
         {"TETHER_STREAMING", f->streaming ? "1" : NULL},
+        /* The local Lambda service hands the stage's key to the bridge as
+         * AWS users do: in the function's environment (docs/deploy.md). */
+        {"TETHER_BRIDGE_KEY", d->options.key ? d->key_text : NULL},
+        {"TETHER_INSECURE_NO_AUTH", d->options.key ? NULL : "1"},
     };
     int rc = add_function(c, d, f, &fn, cause, cause_len);
     for (size_t i = 0; rc == 0 && i < sizeof(env) / sizeof(env[0]); i++)
@@ -401,6 +406,7 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
         .workers = d->workers,
         .events = &events,
         .force = d->options.force,
+        .key = d->options.key,
         .callbacks = {on_session_event, on_invocation},
         .ctx = d,
     };
@@ -423,6 +429,8 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
     d->loop = loop;
     d->options = *options;
     d->project = options->project;
+    if (options->key)
+        bridge_key_format(options->key, d->key_text);
     int rc = find_install_root(d, cause, cause_len);
     if (rc == 0 && d->project->events.mode == DEV_EVENTS_EMBEDDED)
         rc = start_embedded(d, cause, cause_len);
@@ -474,5 +482,6 @@ void dev_free(struct dev *d)
     if (d->cloud_log)
         fclose(d->cloud_log);
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
+    secure_wipe(d->key_text, sizeof(d->key_text));
     free(d);
 }

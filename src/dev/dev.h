@@ -43,7 +43,12 @@ struct dev_options {
     uint16_t port;                    /* embedded Lambda service port; 0 picks one */
     int inspect_port;                 /* 0: off */
     int force;                        /* take over the stage */
-    FILE *function_log;               /* where function logs go */
+    /* The stage's bridge key (borrowed; outlives the run): packets and
+     * presence are sealed with it, and with the embedded defaults the
+     * bridges get it in their environment. NULL: the insecure mode
+     * (--insecure-no-auth), which the caller has announced loudly. */
+    const struct bridge_key *key;
+    FILE *function_log; /* where function logs go */
     struct dev_callbacks callbacks;
     void *ctx;
 };

@@ -5,12 +5,23 @@
  * announces itself ("hello"); a running session answers "here". A newcomer
  * that hears "here" within the wait refuses to start; with --force it says
  * so in its hello and the running session steps down (it is told it was
- * displaced). Two sessions starting together: the smaller session id wins. */
+ * displaced). Two sessions starting together: the smaller session id wins.
+ *
+ * With the stage's bridge key every presence message is a sealed packet on
+ * the control channel (bridge/seal.h: encrypted, authenticated, bound to the
+ * channel, inside the replay window, never accepted twice), so only a holder
+ * of the key can make a session refuse to start or step down. On top of
+ * that, a "here" names the hello it answers (a replayed one names a session
+ * that no longer starts), and a message sealed before this session started
+ * is refused (a captured --force hello replayed later displaces nobody).
+ * Anything that does not open is dropped. Without a key (the
+ * explicit insecure mode) messages are plain JSON, as before. */
 #ifndef TETHER_DEV_PRESENCE_H
 #define TETHER_DEV_PRESENCE_H
 
 #include <stdint.h>
 
+#include "bridge/seal.h"
 #include "events/client.h"
 
 enum dev_presence_event {
@@ -25,9 +36,11 @@ typedef void (*dev_presence_cb)(void *ctx, enum dev_presence_event event, const 
 
 struct dev_presence;
 
+/* key: the stage's bridge key (copied), or NULL for the insecure mode. */
 int dev_presence_start(uv_loop_t *loop, struct events_client *client, const char *channel,
-                       int force, uint32_t wait_ms, dev_presence_cb on_event, void *ctx,
-                       struct dev_presence **out, char *cause, size_t cause_len);
+                       const struct bridge_key *key, int force, uint32_t wait_ms,
+                       dev_presence_cb on_event, void *ctx, struct dev_presence **out, char *cause,
+                       size_t cause_len);
 void dev_presence_stop(struct dev_presence *presence);
 
 #endif

@@ -693,6 +693,7 @@ static int make_endpoint(struct dev_session *s, char *cause, size_t cause_len)
     struct bridge_endpoint_config config = {
         .source = "dev",
         .events = s->events,
+        .key = s->options.key,
         .callbacks = {.on_message = on_message, .on_subscribed = on_subscribed},
         .ctx = s,
     };
@@ -721,7 +722,7 @@ int dev_session_start(uv_loop_t *loop, const struct dev_session_options *options
     if (rc == 0)
         rc = make_endpoint(s, cause, cause_len);
     if (rc == 0)
-        rc = dev_presence_start(loop, s->events, s->control_channel, options->force,
+        rc = dev_presence_start(loop, s->events, s->control_channel, options->key, options->force,
                                 options->presence_wait_ms ? options->presence_wait_ms : 800,
                                 on_presence, s, &s->presence, cause, cause_len);
     if (rc == 0)

@@ -31,6 +31,7 @@
 
 #include <uv.h>
 
+#include "bridge/seal.h"
 #include "dev/config.h"
 #include "events/client.h"
 #include "lambda/lambda.h"
@@ -70,7 +71,8 @@ struct dev_session_options {
     struct lambda_service *workers; /* one function per live function in the project */
     const struct events_client_config *events;
     int force;
-    uint32_t presence_wait_ms; /* default 800 */
+    const struct bridge_key *key; /* copied by the endpoint and presence; NULL: insecure */
+    uint32_t presence_wait_ms;    /* default 800 */
     struct dev_session_callbacks callbacks;
     void *ctx;
 };

@@ -2,49 +2,39 @@
 #include "dev/state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/encoding.h"
+#include "core/private_file.h"
 #include "dev/config.h"
 #include "net/url.h"
 
 /* What dev writes is a few hundred bytes; anything much larger was not. */
 #define STATE_MAX_BYTES (64 * 1024)
 
-static void state_path(const char *root, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/.tether/dev.json", root);
-}
+#define STATE_NAME "dev.json"
 
 int dev_state_write(const char *root, const struct dev_state *s)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/.tether", root);
-    mkdir(path, 0700);
-    state_path(root, path, sizeof(path));
+    char cause[256];
     json_t *state =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "app", s->app, "stage", s->stage, "events",
                   s->events, "apiKey", s->api_key, "lambda", s->lambda, "pid", (json_int_t)s->pid);
     char *text = json_dumps(state, JSON_INDENT(2));
     json_decref(state);
-    /* Not through a link someone left in the project: the file holds the key. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    /* The mode given to open only applies to a new file: an old one may be
-     * readable by others. */
-    int rc = fd >= 0 && fchmod(fd, 0600) == 0 && text &&
-                     write(fd, text, strlen(text)) == (ssize_t)strlen(text)
-                 ? 0
-                 : -EIO;
-    if (fd >= 0)
-        close(fd);
+    /* The file holds the local API key: private_file keeps it 0600 in a
+     * 0700 .tether, and never writes through a link left in the project. */
+    int rc = text ? private_file_write(root, STATE_NAME, text, strlen(text), cause, sizeof(cause))
+                  : -ENOMEM;
+    if (text)
+        secure_wipe(text, strlen(text));
     free(text);
     return rc;
 }
@@ -53,13 +43,11 @@ void dev_state_remove(const char *root)
 {
     /* Only our own: a second tether dev in the project (another stage, or
      * --port 0) may have written the file since, and is still running. */
-    char path[PATH_MAX + 32];
     char cause[256];
     struct dev_state s;
     int rc = dev_state_read(root, &s, cause, sizeof(cause));
-    state_path(root, path, sizeof(path));
     if ((rc == 0 || rc == -ESRCH || rc == -EINVAL) && s.pid == (long long)getpid())
-        unlink(path);
+        private_file_remove(root, STATE_NAME, cause, sizeof(cause));
 }
 
 static void copy_string(json_t *state, const char *key, char *out, size_t cap)
@@ -82,13 +70,13 @@ int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t 
 {
     char path[PATH_MAX + 32];
     memset(out, 0, sizeof(*out));
-    state_path(root, path, sizeof(path));
+    snprintf(path, sizeof(path), "%s/.tether/%s", root, STATE_NAME);
     struct buf text = BUF_INIT;
-    int read = buf_read_file(&text, path, STATE_MAX_BYTES);
+    int read = private_file_read(root, STATE_NAME, STATE_MAX_BYTES, &text, cause, cause_len);
     if (read < 0) {
         buf_free(&text);
-        snprintf(cause, cause_len, "%s: %s", path,
-                 read == -EFBIG ? "larger than tether dev writes" : strerror(-read));
+        if (read == -EFBIG)
+            snprintf(cause, cause_len, "%s: larger than tether dev writes", path);
         return read == -ENOENT ? -ENOENT : -EINVAL;
     }
     json_error_t error;
@@ -119,6 +107,146 @@ int dev_state_read(const char *root, struct dev_state *out, char *cause, size_t 
         rc = -ESRCH;
     }
     json_decref(state);
+    return rc;
+}
+
+/* ---- the stage's bridge key ---- */
+
+static int key_name(const char *stage, char *out, size_t cap, char *cause, size_t cause_len)
+{
+    size_t len = strlen(stage);
+    int ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = stage[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_';
+    }
+    if (!ok) {
+        snprintf(cause, cause_len,
+                 "stage \"%.80s\" cannot name a key file (letters, digits, '-' and '_' only)",
+                 stage);
+        return -EINVAL;
+    }
+    snprintf(out, cap, "keys/%s.key", stage);
+    return 0;
+}
+
+void dev_key_path(const char *root, const char *stage, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/.tether/keys/%s.key", root, stage);
+}
+
+/* Parses a key file's text; the buffer is wiped either way. */
+static int parse_key_text(struct buf *text, const char *where, struct bridge_key *out, char *cause,
+                          size_t cause_len)
+{
+    char why[160];
+    int rc = bridge_key_parse(buf_bytes(text) ? buf_bytes(text) : "", buf_length(text), out, why,
+                              sizeof(why));
+    if (rc < 0)
+        snprintf(cause, cause_len, "%s: not a bridge key: %s", where, why);
+    if (text->data)
+        secure_wipe(text->data, text->cap);
+    buf_free(text);
+    return rc < 0 ? -EINVAL : 0;
+}
+
+int dev_key_read(const char *root, const char *stage, struct bridge_key *out, char *cause,
+                 size_t cause_len)
+{
+    char name[96], path[PATH_MAX + 96];
+    struct buf text = BUF_INIT;
+    int rc = key_name(stage, name, sizeof(name), cause, cause_len);
+    if (rc == 0)
+        rc = private_file_read(root, name, DEV_KEY_FILE_MAX, &text, cause, cause_len);
+    if (rc < 0) {
+        buf_free(&text);
+        return rc;
+    }
+    dev_key_path(root, stage, path, sizeof(path));
+    return parse_key_text(&text, path, out, cause, cause_len);
+}
+
+int dev_key_write(const char *root, const char *stage, const struct bridge_key *key, char *cause,
+                  size_t cause_len)
+{
+    char name[96], text[BRIDGE_KEY_TEXT_SIZE + 1];
+    int rc = key_name(stage, name, sizeof(name), cause, cause_len);
+    if (rc < 0)
+        return rc;
+    bridge_key_format(key, text);
+    size_t len = strlen(text);
+    text[len++] = '\n';
+    rc = private_file_write(root, name, text, len, cause, cause_len);
+    secure_wipe(text, sizeof(text));
+    return rc;
+}
+
+int dev_key_read_file(const char *path, struct bridge_key *out, char *cause, size_t cause_len)
+{
+    struct buf text = BUF_INIT;
+    int rc = buf_read_file(&text, path, DEV_KEY_FILE_MAX);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "%s: %s", path,
+                 rc == -EFBIG ? "far larger than a bridge key" : strerror(-rc));
+        buf_free(&text);
+        return rc;
+    }
+    return parse_key_text(&text, path, out, cause, cause_len);
+}
+
+int dev_key_resolve(const char *root, const char *stage, const char *key_file, int create,
+                    struct bridge_key *out, enum dev_key_origin *origin, char *cause,
+                    size_t cause_len)
+{
+    const char *env = getenv("TETHER_BRIDGE_KEY");
+    char why[160];
+    if (key_file) {
+        *origin = DEV_KEY_FROM_FILE;
+        return dev_key_read_file(key_file, out, cause, cause_len);
+    }
+    if (env && *env) {
+        *origin = DEV_KEY_FROM_ENV;
+        if (bridge_key_parse(env, strlen(env), out, why, sizeof(why)) == 0)
+            return 0;
+        snprintf(cause, cause_len, "TETHER_BRIDGE_KEY is not a bridge key: %s", why);
+        return -EINVAL;
+    }
+    *origin = DEV_KEY_FROM_PROJECT;
+    int rc = dev_key_read(root, stage, out, cause, cause_len);
+    if (rc != -ENOENT || !create)
+        return rc;
+    *origin = DEV_KEY_CREATED;
+    rc = bridge_key_generate(out);
+    if (rc < 0) {
+        snprintf(cause, cause_len, "cannot make a bridge key: %s", strerror(-rc));
+        return rc;
+    }
+    return dev_key_write(root, stage, out, cause, cause_len);
+}
+
+int dev_project_load(const char *config_path, const char *stage, struct dev_config *out,
+                     char *cause, size_t cause_len)
+{
+    char found[PATH_MAX];
+    if (!config_path) {
+        if (dev_config_find(".", found, sizeof(found)) < 0) {
+            snprintf(cause, cause_len,
+                     "no tether.json in this directory or its parents (see docs/config.md)");
+            return -ENOENT;
+        }
+        config_path = found;
+    }
+    int rc = dev_config_load(config_path, out, cause, cause_len);
+    if (rc == 0 && stage) {
+        free(out->stage);
+        out->stage = strdup(stage);
+        if (!out->stage) {
+            dev_config_free(out);
+            snprintf(cause, cause_len, "out of memory");
+            rc = -ENOMEM;
+        }
+    }
     return rc;
 }
 

@@ -22,9 +22,11 @@ import { after, afterEach, before, describe, test } from 'node:test';
 
 import { startBroker } from './lib/broker.mjs';
 import { curl, parseCurlResponse, startLambda, waitFor, withTimeout } from './lib/lambda.mjs';
-import { BRIDGE_BIN, bridgeFunction, startDevProcess } from './lib/bridge.mjs';
+import { BRIDGE_BIN, bridgeFunction, newBridgeKey, startDevProcess } from './lib/bridge.mjs';
 
 const API_KEY = 'bridge-test-key';
+// The bridge key every bridge and dev side here shares: packets are sealed.
+const BRIDGE_KEY = newBridgeKey();
 const SANITIZER_PATTERNS = ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'];
 const MAX_SYNC_PAYLOAD = 6 * 1024 * 1024; // 6291456: the Invoke API's limit
 
@@ -48,7 +50,7 @@ if (fs.existsSync(BRIDGE_BIN)) {
   fs.copyFileSync(BRIDGE_BIN, BRIDGE);
   fs.chmodSync(BRIDGE, 0o755);
 }
-const bridgeFn = (name, options) => bridgeFunction(name, { bridge: BRIDGE, ...options });
+const bridgeFn = (name, options) => bridgeFunction(name, { bridge: BRIDGE, key: BRIDGE_KEY, ...options });
 
 /* ------------------------------------------------------------- plumbing */
 
@@ -61,7 +63,7 @@ async function brokerOn(port) {
 }
 
 function devOptions(broker, app, stage) {
-  return { realtimeUrl: broker.realtimeUrl, host: broker.host, apiKey: API_KEY, app, stage };
+  return { realtimeUrl: broker.realtimeUrl, host: broker.host, apiKey: API_KEY, app, stage, key: BRIDGE_KEY };
 }
 
 /** Sanitizer lines in the bridges' output (their stderr is in the function log). */
@@ -575,6 +577,7 @@ describe('settings and Init', () => {
     }
     const tether = Object.keys(env).filter((k) => k.startsWith('TETHER_'));
     assert.deepEqual(tether, [], `forwarded: ${tether}`);
+    assert.ok(!JSON.stringify(init.init).includes(BRIDGE_KEY.slice(4)), 'the bridge key was forwarded');
   });
 });
 

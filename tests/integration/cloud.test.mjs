@@ -27,6 +27,7 @@ import {
   withTimeout,
 } from './lib/cloud.mjs';
 import { curl, parseCurlResponse, startLambda } from './lib/lambda.mjs';
+import { keyFormat, keyGenerate } from './lib/seal.mjs';
 
 const REGION = 'eu-west-1';
 const PROXY_AUTH = { user: 'tether', password: 'pr0xyp4ss' };
@@ -223,10 +224,12 @@ describe('cloud mode: TLS + IAM through a real proxy', () => {
         },
       },
     });
+    // The stage's bridge key, given to both ends through TETHER_BRIDGE_KEY.
+    const bridgeKey = keyFormat(keyGenerate());
     const before = authProxy.connects().length;
     const dev = spawnTether(['dev', '--json', '--profile', 'local'], {
       cwd: project,
-      env: cleanEnv({ HOME: devHome, HTTPS_PROXY: authProxy.url, NO_COLOR: '1' }),
+      env: cleanEnv({ HOME: devHome, HTTPS_PROXY: authProxy.url, NO_COLOR: '1', TETHER_BRIDGE_KEY: bridgeKey }),
     });
     let lambda;
     try {
@@ -250,7 +253,7 @@ describe('cloud mode: TLS + IAM through a real proxy', () => {
             // The bridge's mbedTLS 2.28 (Debian 12) matches DNS names only, not
             // IP addresses in certificates: name the endpoint by DNS, as AWS's are.
             TETHER_EVENTS_HTTP: broker.httpUrl.replace('127.0.0.1', 'localhost'), TETHER_APP: 'cloud', TETHER_STAGE: 'ci', TETHER_CA_FILE: ca.cert,
-            HTTPS_PROXY: authProxy.url,
+            HTTPS_PROXY: authProxy.url, TETHER_BRIDGE_KEY: bridgeKey,
           },
         }],
       }, { env: cleanEnv() });

@@ -12,7 +12,9 @@
 //    restarting that dev;
 // 3. remote mode: `tether broker` and `tether lambda` started here as "the
 //    cloud", dev pointed at them through tether.json's "events": killing and
-//    restarting dev, a second dev on the same stage, --force.
+//    restarting dev, a second dev on the same stage, --force;
+// 4. `tether bridge key`: the stage key's file, modes, printing, rotation,
+//    and a .tether planted as a link.
 //
 // Measured numbers (reload latency, 6 MB round trip, 50 parallel calls) are
 // printed as test diagnostics (`# ...` lines).
@@ -26,6 +28,7 @@ import path from 'node:path';
 import {
   BRIDGE_BIN,
   EXAMPLES_DIR,
+  TETHER_BIN,
   alive,
   curl,
   httpRequest,
@@ -567,6 +570,24 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
 
   before(async () => {
     broker = await startBroker(['--api-key', KEY]);
+    dir = makeProject({
+      from: 'node-api',
+      files: {
+        'tether.json': {
+          app: APP,
+          stage: STAGE,
+          events: { http: broker.info.http, apiKey: KEY },
+          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
+        },
+      },
+    });
+    // As docs/deploy.md says: the stage's bridge key, made in the project,
+    // goes into the deployed function's environment.
+    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+    assert.equal(made.status, 0, made.stderr);
+    const bridgeKey = made.stdout.trim();
+    assert.match(bridgeKey, /^tk1\.[A-Za-z0-9_-]{43}$/);
+    assert.equal(fs.statSync(path.join(dir, '.tether', 'keys', `${STAGE}.key`)).mode & 0o777, 0o600);
     const cloudDir = tempDir('tether-dev-cloud-');
     lambda = await startLambda(cloudDir, {
       idle_timeout: 600,
@@ -585,20 +606,10 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
             TETHER_APP: APP,
             TETHER_STAGE: STAGE,
             TETHER_FUNCTION_ID: 'Api',
+            TETHER_BRIDGE_KEY: bridgeKey,
           },
         },
       ],
-    });
-    dir = makeProject({
-      from: 'node-api',
-      files: {
-        'tether.json': {
-          app: APP,
-          stage: STAGE,
-          events: { http: broker.info.http, apiKey: KEY },
-          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
-        },
-      },
     });
   });
 
@@ -678,5 +689,46 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
     assert.equal(sandboxesStarted(), sandboxes, `the Lambda side started new sandboxes:\n${lambda.stderr}`);
     assert.ok(again.recordsOf('worker').length >= 1, 'no Init (after Reboot) reached the new dev');
     assert.equal((await again.stop()).code, 0, again.dump());
+  });
+});
+
+/* ================================================================ the bridge key */
+
+describe('tether bridge key: where the stage key is kept, made, rotated, printed', () => {
+  const key = (dir, args = []) => spawnSync(TETHER_BIN, ['bridge', 'key', ...args], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+
+  test('made once 0600 in 0700 directories, printed alone on stdout, rotated on request', () => {
+    const dir = makeProject({ from: 'node-api' });
+    const made = key(dir, ['--stage', 'jane']);
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stdout, /stage jane: bridge key created in .*\/\.tether\/keys\/jane\.key/);
+    assert.doesNotMatch(made.stdout, /tk1\./); // not printed unless asked
+    const file = path.join(dir, '.tether', 'keys', 'jane.key');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(dir, '.tether')).mode & 0o777, 0o700);
+    const printed = key(dir, ['--stage', 'jane', '--print']);
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.equal(printed.stdout, fs.readFileSync(file, 'utf8'));
+    assert.match(printed.stderr, /bridge key kept in/);
+    const rotated = key(dir, ['--stage', 'jane', '--rotate', '--print']);
+    assert.equal(rotated.status, 0, rotated.stderr);
+    assert.notEqual(rotated.stdout, printed.stdout);
+    assert.match(rotated.stderr, /deployed bridges of this stage stop working until their TETHER_BRIDGE_KEY is set/);
+    assert.equal(fs.readFileSync(file, 'utf8'), rotated.stdout);
+  });
+
+  test('a .tether that is a link elsewhere is refused, by tether bridge key and tether dev', async () => {
+    const dir = makeProject({ from: 'node-api' });
+    const elsewhere = tempDir('tether-dev-elsewhere-');
+    fs.symlinkSync(elsewhere, path.join(dir, '.tether'));
+    const refused = key(dir);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /\.tether: a symbolic link or not a directory; refusing to use it/);
+    const dev = spawnDev(dir);
+    const exit = await dev.waitExit(15000);
+    assert.equal(exit.code, 1, dev.dump());
+    assert.ok(dev.records.some((r) => r.type === 'error' && /symbolic link/.test(r.message)), dev.dump());
+    assert.deepEqual(fs.readdirSync(elsewhere), []);
   });
 });

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -94,7 +95,7 @@ static uint64_t fake_now(void *ctx)
 }
 
 static const struct bridge_endpoint_ops fake_ops = {fake_subscribe, fake_unsubscribe, fake_publish,
-                                                    fake_now};
+                                                    fake_now, fake_now};
 
 /* Answers every publish not answered yet, as the broker (status 0) or a lost
  * connection would. Returns how many were answered. */
@@ -790,6 +791,270 @@ TEST(an_incomplete_configuration_is_refused)
     CHECK_INT(uv_loop_close(&loop), 0);
 }
 
+/* ---- sealed packets (bridge/seal.h) ---- */
+
+static void test_key(struct bridge_key *key, uint8_t fill)
+{
+    memset(key->bytes, fill, sizeof(key->bytes));
+}
+
+static uint64_t world_clock(void *ctx)
+{
+    return ((struct world *)ctx)->fake.now;
+}
+
+/* A message from the peer "dev", sealed under key for channel at the
+ * peer's clock now_ms. */
+static void sealed_message(struct packets *out, const struct bridge_key *key, const char *channel,
+                           uint64_t *now_ms, enum bridge_type type, const char *id,
+                           const char *body, size_t len)
+{
+    struct bridge_seal *seal = NULL;
+    CHECK_INT(bridge_seal_new(key, NULL, &seal), 0);
+    struct world clock_only;
+    clock_only.fake.now = *now_ms;
+    CHECK_INT(bridge_send_sealed(seal, channel, world_clock, &clock_only, type, "dev", id, body,
+                                 len, collect, out),
+              0);
+    bridge_seal_free(seal);
+}
+
+static void feed_all(struct world *w, const struct packets *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        feed(&w->fake, p->json[i], p->len[i]);
+}
+
+static void sealed_world(struct world *w, struct bridge_key *key)
+{
+    world_config(w);
+    test_key(key, 0x5a);
+    w->config.key = key;
+    world_start(w);
+}
+
+TEST(sealed_messages_round_trip)
+{
+    struct world w;
+    struct bridge_key key;
+    sealed_world(&w, &key);
+    size_t len = 2 * BRIDGE_CHUNK_BYTES + 5;
+    char *body = pattern(len);
+    struct packets p = {0};
+    sealed_message(&p, &key, CHANNEL_OUT, &w.fake.now, BRIDGE_RESPONSE, "req-1", body, len);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    CHECK_INT(buf_length(&w.owner.body), len);
+    CHECK(buf_length(&w.owner.body) == len && memcmp(buf_bytes(&w.owner.body), body, len) == 0);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 0);
+    /* What it sends opens with the key for the channel it went to, and
+     * carries no plaintext. */
+    const char secret[] = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI";
+    CHECK_INT(bridge_endpoint_send(w.endpoint, CHANNEL_IN, BRIDGE_INIT, "init-1", secret,
+                                   sizeof(secret) - 1),
+              0);
+    struct bridge_endpoint_stream stream;
+    bridge_endpoint_stream_init(w.endpoint, &stream, CHANNEL_IN, BRIDGE_RESPONSE, "req-2");
+    CHECK_INT(bridge_endpoint_stream_write(&stream, "streamed", 8), 0);
+    CHECK_INT(bridge_endpoint_stream_close(&stream), 0);
+    bridge_endpoint_stream_free(&stream);
+    struct bridge_seal *peer = NULL;
+    CHECK_INT(bridge_seal_new(&key, NULL, &peer), 0);
+    size_t opened = 0;
+    for (size_t i = 0; i < w.fake.publish_count; i++) {
+        struct publish *pub = &w.fake.publishes[i];
+        CHECK_STR(pub->channel, CHANNEL_IN);
+        for (size_t k = 0; k < pub->count; k++) {
+            struct bridge_packet out;
+            char cause[200];
+            CHECK(strstr(pub->events[k], "wJalr") == NULL);
+            CHECK(strstr(pub->events[k], "\"nonce\"") != NULL);
+            int rc = bridge_seal_decode(peer, CHANNEL_IN, w.fake.now, pub->events[k],
+                                        strlen(pub->events[k]), &out, cause, sizeof(cause));
+            CHECK_INT(rc, 0);
+            if (rc == 0 && out.type == BRIDGE_INIT)
+                CHECK(buf_length(&out.data) == sizeof(secret) - 1 &&
+                      memcmp(buf_bytes(&out.data), secret, sizeof(secret) - 1) == 0);
+            if (rc == 0)
+                opened++;
+            bridge_packet_free(&out);
+        }
+    }
+    CHECK(opened >= 3); /* the Init, and the stream's data and final packets */
+    bridge_seal_free(peer);
+    packets_free(&p);
+    free(body);
+    world_end(&w);
+}
+
+TEST(unauthentic_packets_are_dropped_before_anything_sees_them)
+{
+    struct world w;
+    struct bridge_key key, other;
+    sealed_world(&w, &key);
+    test_key(&other, 0xa5);
+    struct packets p = {0};
+    /* Forged: sealed under another key. A Ping would bypass the reassembler,
+     * a non-final chunk would count as progress: neither may get through. */
+    sealed_message(&p, &other, CHANNEL_OUT, &w.fake.now, BRIDGE_PING, "req-1", "", 0);
+    char *body = pattern(BRIDGE_CHUNK_BYTES + 1);
+    sealed_message(&p, &other, CHANNEL_OUT, &w.fake.now, BRIDGE_RESPONSE, "req-1", body,
+                   BRIDGE_CHUNK_BYTES + 1);
+    /* Not sealed at all, as SST writes them. */
+    peer_message(&p, BRIDGE_PING, "req-1", "", 0);
+    peer_message(&p, BRIDGE_RESPONSE, "req-1", body, BRIDGE_CHUNK_BYTES + 1);
+    /* Sealed with the right key, but for another channel. */
+    sealed_message(&p, &key, CHANNEL_IN, &w.fake.now, BRIDGE_RESPONSE, "req-1", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), p.count);
+    /* Sealed with the right key, far outside the replay window. */
+    uint64_t old = w.fake.now;
+    size_t fed = p.count + 1;
+    packets_free(&p);
+    w.fake.now += BRIDGE_SEAL_DEFAULT_WINDOW_MS + 60000;
+    sealed_message(&p, &key, CHANNEL_OUT, &old, BRIDGE_RESPONSE, "req-1", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), fed);
+    CHECK_INT(w.owner.messages, 0);
+    CHECK_INT(w.owner.chunks, 0);
+    CHECK_INT(w.owner.progress, 0);
+    CHECK_INT(bridge_endpoint_held_bytes(w.endpoint), 0);
+    CHECK_INT(bridge_endpoint_assembling_count(w.endpoint), 0);
+    /* One altered byte in a genuine packet. */
+    packets_free(&p);
+    sealed_message(&p, &key, CHANNEL_OUT, &w.fake.now, BRIDGE_RESPONSE, "req-2", "hello", 5);
+    char *data = strstr(p.json[0], "\"data\":\"");
+    CHECK(data != NULL);
+    if (data)
+        data[8] = data[8] == 'A' ? 'B' : 'A';
+    feed_all(&w, &p);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), fed + 1);
+    CHECK_INT(w.owner.messages, 0);
+    packets_free(&p);
+    free(body);
+    world_end(&w);
+}
+
+TEST(a_replayed_sealed_packet_is_dropped)
+{
+    struct world w;
+    struct bridge_key key;
+    sealed_world(&w, &key);
+    struct packets p = {0};
+    /* A Ping repeats its id and bypasses the reassembler's duplicate check:
+     * only the seal's replay memory stops a captured one played again. */
+    sealed_message(&p, &key, CHANNEL_OUT, &w.fake.now, BRIDGE_PING, "req-1", "", 0);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    w.fake.now += 1000;
+    bridge_endpoint_tick(w.endpoint);
+    feed_all(&w, &p);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 2);
+    /* A fresh Ping (a new nonce) with the same id is a heartbeat. */
+    packets_free(&p);
+    sealed_message(&p, &key, CHANNEL_OUT, &w.fake.now, BRIDGE_PING, "req-1", "", 0);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 2);
+    packets_free(&p);
+    world_end(&w);
+}
+
+/* Lines in a file that contain needle. */
+static size_t lines_with(const char *path, const char *needle, char *last, size_t last_len)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    size_t n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strstr(line, needle)) {
+            n++;
+            snprintf(last, last_len, "%s", line);
+        }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+TEST(a_flood_of_forged_packets_makes_one_log_line_per_period)
+{
+    struct world w;
+    struct bridge_key key, other;
+    sealed_world(&w, &key);
+    test_key(&other, 0xa5);
+    struct packets p = {0};
+    for (int i = 0; i < 50; i++)
+        sealed_message(&p, &other, CHANNEL_OUT, &w.fake.now, BRIDGE_PING, "flood", "", 0);
+    char path[] = "/tmp/tether-endpoint-log-XXXXXX", last[1024] = "";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    feed_all(&w, &p);
+    w.fake.now += 10000; /* the next period: one more line, with the count */
+    feed(&w.fake, p.json[0], p.len[0]);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 51);
+    CHECK_INT(lines_with(path, "not authentic", last, sizeof(last)), 2);
+    CHECK(strstr(last, "and 49 more") != NULL);
+    unlink(path);
+    packets_free(&p);
+    world_end(&w);
+}
+
+TEST(packets_sealed_before_the_endpoint_existed_are_dropped)
+{
+    /* A restarted receiver has an empty replay memory: what was captured
+     * before it started must not open all the same. */
+    struct world w;
+    struct bridge_key key;
+    world_config(&w);
+    w.fake.now = 1000000;
+    test_key(&key, 0x5a);
+    w.config.key = &key;
+    world_start(&w);
+    struct packets p = {0};
+    uint64_t captured = w.fake.now - 60000, recent = w.fake.now - 2000;
+    sealed_message(&p, &key, CHANNEL_OUT, &captured, BRIDGE_RESPONSE, "old", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 0);
+    CHECK_INT(bridge_endpoint_rejected(w.endpoint), 1);
+    packets_free(&p);
+    /* A peer whose clock is a little behind is not refused. */
+    sealed_message(&p, &key, CHANNEL_OUT, &recent, BRIDGE_RESPONSE, "new", "x", 1);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    packets_free(&p);
+    world_end(&w);
+}
+
+TEST(without_a_key_packets_stay_open)
+{
+    struct world w;
+    world_config(&w);
+    world_start(&w);
+    struct packets p = {0};
+    peer_message(&p, BRIDGE_RESPONSE, "req-1", "plain", 5);
+    feed_all(&w, &p);
+    CHECK_INT(w.owner.messages, 1);
+    CHECK_INT(bridge_endpoint_send(w.endpoint, CHANNEL_IN, BRIDGE_INIT, "i", "visible", 7), 0);
+    CHECK_INT(answer_publishes(&w.fake, 0), 1);
+    struct bridge_packet out[4];
+    size_t n = published_packets(&w.fake, out, 4);
+    CHECK_INT(n, 1);
+    CHECK(n == 1 && buf_length(&out[0].data) == 7 &&
+          memcmp(buf_bytes(&out[0].data), "visible", 7) == 0);
+    CHECK(strstr(w.fake.publishes[0].events[0], "nonce") == NULL);
+    free_packets(out, n);
+    packets_free(&p);
+    world_end(&w);
+}
+
 RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_whole),
           TEST_ENTRY(chunked_message_out_of_order_is_delivered_whole),
           TEST_ENTRY(duplicates_and_own_packets_are_dropped_pings_are_not),
@@ -804,4 +1069,10 @@ RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_wh
           TEST_ENTRY(teardown_with_everything_in_flight),
           TEST_ENTRY(the_owner_may_free_it_from_a_callback),
           TEST_ENTRY(a_failed_subscription_is_reported),
-          TEST_ENTRY(an_incomplete_configuration_is_refused))
+          TEST_ENTRY(an_incomplete_configuration_is_refused),
+          TEST_ENTRY(sealed_messages_round_trip),
+          TEST_ENTRY(unauthentic_packets_are_dropped_before_anything_sees_them),
+          TEST_ENTRY(a_replayed_sealed_packet_is_dropped),
+          TEST_ENTRY(a_flood_of_forged_packets_makes_one_log_line_per_period),
+          TEST_ENTRY(packets_sealed_before_the_endpoint_existed_are_dropped),
+          TEST_ENTRY(without_a_key_packets_stay_open))

@@ -157,5 +157,60 @@ TEST(function_checked_against_tether_json)
     drop_root();
 }
 
+TEST(stage_key_made_kept_and_overridden)
+{
+    make_root();
+    char cause[512] = "", path[160];
+    struct bridge_key made, again, other;
+    enum dev_key_origin origin;
+    unsetenv("TETHER_BRIDGE_KEY");
+    CHECK_INT(dev_key_read(root, "jane", &made, cause, sizeof(cause)), -ENOENT);
+    CHECK_INT(dev_key_resolve(root, "jane", NULL, 0, &made, &origin, cause, sizeof(cause)),
+              -ENOENT); /* not made unless asked */
+    CHECK_INT(dev_key_resolve(root, "jane", NULL, 1, &made, &origin, cause, sizeof(cause)), 0);
+    CHECK_INT(origin, DEV_KEY_CREATED);
+    struct stat st;
+    dev_key_path(root, "jane", path, sizeof(path));
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof(path), "%s/.tether/keys", root);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0700);
+    CHECK_INT(dev_key_resolve(root, "jane", NULL, 1, &again, &origin, cause, sizeof(cause)), 0);
+    CHECK_INT(origin, DEV_KEY_FROM_PROJECT);
+    CHECK(memcmp(made.bytes, again.bytes, sizeof(made.bytes)) == 0);
+    /* The environment wins over the file, --key-file over both. */
+    char text[BRIDGE_KEY_TEXT_SIZE];
+    CHECK_INT(bridge_key_generate(&other), 0);
+    bridge_key_format(&other, text);
+    setenv("TETHER_BRIDGE_KEY", text, 1);
+    CHECK_INT(dev_key_resolve(root, "jane", NULL, 1, &again, &origin, cause, sizeof(cause)), 0);
+    CHECK_INT(origin, DEV_KEY_FROM_ENV);
+    CHECK(memcmp(other.bytes, again.bytes, sizeof(other.bytes)) == 0);
+    dev_key_path(root, "jane", path, sizeof(path));
+    CHECK_INT(dev_key_resolve(root, "other", path, 1, &again, &origin, cause, sizeof(cause)), 0);
+    CHECK_INT(origin, DEV_KEY_FROM_FILE);
+    CHECK(memcmp(made.bytes, again.bytes, sizeof(made.bytes)) == 0);
+    setenv("TETHER_BRIDGE_KEY", "tk1.not-a-key-at-all", 1);
+    CHECK_INT(dev_key_resolve(root, "jane", NULL, 1, &again, &origin, cause, sizeof(cause)),
+              -EINVAL);
+    CHECK(strstr(cause, "not-a-key") == NULL); /* a cause never echoes a secret */
+    unsetenv("TETHER_BRIDGE_KEY");
+    /* A file that is not a key, and a stage that cannot name a file. */
+    write_file("notakey", "tk1.secret-but-wrong\n");
+    snprintf(path, sizeof(path), "%s/notakey", root);
+    CHECK_INT(dev_key_read_file(path, &again, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "secret-but-wrong") == NULL);
+    CHECK_INT(dev_key_resolve(root, "../x", NULL, 1, &again, &origin, cause, sizeof(cause)),
+              -EINVAL);
+    CHECK(strstr(cause, "cannot name a key file") != NULL);
+    /* Rotation replaces the file. */
+    CHECK_INT(dev_key_write(root, "jane", &other, cause, sizeof(cause)), 0);
+    CHECK_INT(dev_key_read(root, "jane", &again, cause, sizeof(cause)), 0);
+    CHECK(memcmp(other.bytes, again.bytes, sizeof(other.bytes)) == 0);
+    drop_root();
+}
+
 RUN_TESTS("dev_state", TEST_ENTRY(written_state_reads_back), TEST_ENTRY(reader_refuses_bad_files),
-          TEST_ENTRY(function_checked_against_tether_json))
+          TEST_ENTRY(function_checked_against_tether_json),
+          TEST_ENTRY(stage_key_made_kept_and_overridden))

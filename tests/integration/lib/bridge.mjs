@@ -16,6 +16,13 @@
 //   child (`node bridge.mjs dev JSON`) that reports what it does as JSON
 //   lines on stdout, so a test can SIGKILL it at an exact moment.
 //
+// With a bridge key (options.key, the text form "tk1...."), every packet it
+// sends is sealed for the channel it goes to and every packet it receives
+// must open for its own channel (lib/seal.mjs, docs/bridge-protocol.md
+// "Sealed packets"); what does not open is counted (stats.rejected) and
+// reported as {type: "rejected"}. Without a key it speaks the insecure,
+// SST-compatible form, for the bridge's TETHER_INSECURE_NO_AUTH=1.
+//
 // This module does not import node:test, so scripts outside the test runner
 // (bench/live) can use it. Everything that waits has a timeout.
 import { spawn } from 'node:child_process';
@@ -24,6 +31,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
+
+import { keyFormat, keyGenerate, keyParse, open as openSealed, ReplayMemory, seal } from './seal.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const integrationDir = path.resolve(here, '..');
@@ -130,11 +139,14 @@ export class DevSide {
    * (false: always echo, never look into events); both for benchmarks.
    * reconnectDelayMs (default 20): how long it waits to reconnect after a
    * lost connection, so a test can make dev resubscribe after the bridge.
+   * key: the bridge key's text form; without it packets are not sealed.
    */
   constructor(options) {
     this.options = { namespace: 'tether', ...options };
     const { namespace, app, stage } = this.options;
     this.devChannel = `/${namespace}/${app}/${stage}/in`;
+    this.key = this.options.key ? keyParse(this.options.key) : null;
+    this.replay = new ReplayMemory();
     this.inits = new Map(); // worker id -> the Init's JSON
     this.assembling = new Map(); // "type/source/id" -> {parts: Map, finalIndex}
     this.answers = new Map(); // request id -> {type, body, worker, contentType}
@@ -146,7 +158,7 @@ export class DevSide {
     this.ready = false;
     this.stopped = false;
     this.connects = 0;
-    this.stats = { nexts: 0, answered: 0, published: 0, publishErrors: 0 };
+    this.stats = { nexts: 0, answered: 0, published: 0, publishErrors: 0, rejected: 0 };
   }
 
   emit(event) {
@@ -239,12 +251,22 @@ export class DevSide {
     }
   }
 
-  /** Publishes up to 5 packets (JSON strings) to a bridge's channel. */
+  /** Publishes packets (JSON strings), up to 5 per publish, to a bridge's
+   * channel; with a key each is sealed for that channel first (once: a
+   * publish sent again after a reconnect repeats the same sealed bytes,
+   * which the bridge drops as a replay if the first one arrived). */
   publishTo(worker, packets) {
     const channel = `/${this.options.namespace}/${this.options.app}/${this.options.stage}/${worker}/in`;
-    for (let i = 0; i < packets.length; i += PUBLISH_BATCH) {
-      this.publish({ channel, events: packets.slice(i, i + PUBLISH_BATCH) });
+    const events = this.key ? packets.map((p) => this.sealFor(channel, p)) : packets;
+    for (let i = 0; i < events.length; i += PUBLISH_BATCH) {
+      this.publish({ channel, events: events.slice(i, i + PUBLISH_BATCH) });
     }
+  }
+
+  sealFor(channel, packetJson) {
+    const p = JSON.parse(packetJson);
+    const fields = { ...p, data: Buffer.from(p.data ?? '', 'base64') };
+    return seal(fields, { key: this.key, channel });
   }
 
   publish(batch) {
@@ -262,13 +284,29 @@ export class DevSide {
 
   /* ---- receiving ---- */
 
-  onPacket(text) {
-    let p;
-    try {
-      p = JSON.parse(text);
-    } catch {
-      return;
+  /** The packet's fields and data (a Buffer), or null when it must be
+   * dropped: with a key, anything that does not open for our channel. */
+  openPacket(text) {
+    if (!this.key) {
+      try {
+        const p = JSON.parse(text);
+        return { ...p, data: Buffer.from(p.data ?? '', 'base64') };
+      } catch {
+        return null;
+      }
     }
+    try {
+      return openSealed(text, { key: this.key, channel: this.devChannel, replay: this.replay });
+    } catch (err) {
+      this.stats.rejected++;
+      this.emit({ type: 'rejected', reason: err.reason ?? 'malformed', message: err.message });
+      return null;
+    }
+  }
+
+  onPacket(text) {
+    const p = this.openPacket(text);
+    if (!p) return;
     if (p.source === 'dev') return;
     const key = `${p.type}/${p.source}/${p.id}`;
     let m = this.assembling.get(key);
@@ -277,7 +315,7 @@ export class DevSide {
       this.assembling.set(key, m);
     }
     const index = p.index ?? 0;
-    if (!m.parts.has(index)) m.parts.set(index, Buffer.from(p.data ?? '', 'base64'));
+    if (!m.parts.has(index)) m.parts.set(index, p.data);
     if (p.final !== false) m.finalIndex = index;
     if (m.finalIndex < 0 || m.parts.size !== m.finalIndex + 1) return;
     this.assembling.delete(key);
@@ -546,16 +584,26 @@ export class DevProcess {
 
 /* --------------------------------------------------------- bridge functions */
 
+/** A new bridge key in its text form, for a test's bridges and dev side. */
+export function newBridgeKey() {
+  return keyFormat(keyGenerate());
+}
+
 /**
  * A `tether lambda` function whose bootstrap is the bridge, set up to reach
- * `broker` for app/stage. extra: more function keys (environment is merged).
+ * `broker` for app/stage. key: the bridge key (text form) it shares with the
+ * dev side; or insecure: true for the explicit insecure mode (one of the
+ * two must be given). extra: more function keys (environment is merged).
  */
-export function bridgeFunction(name, { broker, app, stage, bridge = BRIDGE_BIN, environment = {}, ...extra }) {
+export function bridgeFunction(name, { broker, app, stage, key, insecure, bridge = BRIDGE_BIN, environment = {}, ...extra }) {
+  if (!key && !insecure) throw new Error(`bridgeFunction ${name}: give a key, or insecure: true`);
   const env = {
     TETHER_EVENTS_HTTP: broker.httpUrl,
     TETHER_EVENTS_API_KEY: broker.apiKey,
     TETHER_APP: app,
     TETHER_STAGE: stage,
+    TETHER_BRIDGE_KEY: key,
+    TETHER_INSECURE_NO_AUTH: insecure ? '1' : undefined,
     ...environment,
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
