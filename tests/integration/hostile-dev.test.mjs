@@ -7,8 +7,11 @@
 // sources of the wrong form are refused, an oversized message is abandoned
 // alone; and local runtimes start with default signal dispositions.
 //
-// Every packet goes out through publishPackets() below: once the channel is
-// authenticated, that one helper is where packets get sealed.
+// The attacker here also holds the stage's bridge key (a compromised function
+// role, say): every packet goes out sealed with it through publishPackets()
+// below, and dev's answers are opened with it, so what is tested is the
+// dev side's own defence, not the channel's authentication
+// (hostile-channel.test.mjs covers that).
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -17,6 +20,7 @@ import path from 'node:path';
 
 import { connect, apiKeyAuth } from './lib/broker.mjs';
 import { PACKET_TYPES, packetize } from './lib/bridge.mjs';
+import { keyParse, open, seal } from './lib/seal.mjs';
 import { alive, invokeApi, makeProject, sleep, startBroker, startDev, startLambda, tempDir, waitFor } from './lib/dev.mjs';
 
 const KEY = `hostile-${crypto.randomBytes(8).toString('hex')}`;
@@ -26,9 +30,16 @@ const CONCURRENCY = 2;
 const PUBLISH_BATCH = 5; // events per publish, as AppSync allows
 
 let broker;
+let bridgeKey; // the stage's key, read from the project once dev made it
 
-/** Publishes packets (JSON strings) on a channel with the broker's API key. */
-async function publishPackets(channel, packets) {
+/** Seals packets (open JSON strings, as packetize makes them) with the
+ * stage's key and publishes them on a channel with the broker's API key. */
+async function publishPackets(channel, openPackets) {
+  const packets = openPackets.map((text) => {
+    const p = JSON.parse(text);
+    const data = Buffer.from(p.data, 'base64');
+    return seal({ type: p.type, source: p.source, id: p.id, index: p.index, final: p.final !== false, data }, { key: bridgeKey, channel });
+  });
   for (let i = 0; i < packets.length; i += PUBLISH_BATCH) {
     const res = await fetch(broker.info.http, {
       method: 'POST',
@@ -75,13 +86,13 @@ async function listen(source) {
       const m = await client.next(
         (msg) => {
           if (msg.type !== 'data' || msg.id !== sub.id) return false;
-          const p = JSON.parse(msg.event);
+          const p = open(msg.event, { key: bridgeKey, channel: workerChannel(source) });
           return p.id === requestId && p.type !== PACKET_TYPES.Ping && p.type !== PACKET_TYPES.Reboot;
         },
         { timeoutMs: ms, what: `dev's answer to ${requestId}` },
       );
-      const p = JSON.parse(m.event);
-      chunks[p.index] = Buffer.from(p.data, 'base64');
+      const p = open(m.event, { key: bridgeKey, channel: workerChannel(source) });
+      chunks[p.index] = p.data;
       if (p.final !== false) return { type: p.type, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
     }
   };
@@ -114,6 +125,7 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
       },
     });
     dev = await startDev(dir);
+    bridgeKey = keyParse(fs.readFileSync(path.join(dir, '.tether', 'keys', `${STAGE}.key`), 'utf8'));
   });
 
   after(async () => {
