@@ -80,27 +80,6 @@ static int check_sigv4(struct broker *broker, const struct broker_auth_request *
     return rc < 0 ? -EACCES : 0;
 }
 
-int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
-                     size_t cause_len)
-{
-    const char *api_key = find_header(request, "x-api-key");
-    const char *authorization = find_header(request, "authorization");
-    int rc;
-    if (api_key && broker->api_key_count > 0)
-        rc = check_api_key(broker, api_key, cause, cause_len);
-    else if (authorization && strncmp(authorization, "AWS4-HMAC-SHA256", 16) == 0)
-        rc = check_sigv4(broker, request, cause, cause_len);
-    else {
-        snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE " (no valid authorization given)");
-        rc = -EACCES;
-    }
-    if (rc < 0) {
-        broker->stats.auth_failures++;
-        log_debug("authorization refused: %s", cause);
-    }
-    return rc;
-}
-
 static int has_identity(const struct broker *broker, const char *access_key_id)
 {
     for (size_t i = 0; i < broker->identity_count; i++)
@@ -141,28 +120,44 @@ static int precheck_sigv4(struct broker *broker, const struct broker_auth_reques
     return 0;
 }
 
-int broker_authorize_head(struct broker *broker, const struct broker_auth_request *request,
-                          int *complete, char *cause, size_t cause_len)
+/* Checks what `request` shows. With head_only the body is still to come, so
+ * a SigV4 signature is only prechecked and *complete stays 0. */
+static int authorize(struct broker *broker, const struct broker_auth_request *request,
+                     int head_only, int *complete, char *cause, size_t cause_len)
 {
     const char *api_key = find_header(request, "x-api-key");
     const char *authorization = find_header(request, "authorization");
     int rc;
-    *complete = 0;
+    *complete = 1;
     if (api_key && broker->api_key_count > 0) {
         rc = check_api_key(broker, api_key, cause, cause_len);
-        *complete = rc == 0;
-    } else if (authorization && strncmp(authorization, "AWS4-HMAC-SHA256", 16) == 0 &&
-               broker->identity_count > 0) {
-        rc = precheck_sigv4(broker, request, cause, cause_len);
+    } else if (authorization && strncmp(authorization, "AWS4-HMAC-SHA256", 16) == 0) {
+        *complete = !head_only;
+        rc = head_only ? precheck_sigv4(broker, request, cause, cause_len)
+                       : check_sigv4(broker, request, cause, cause_len);
     } else {
         snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE " (no valid authorization given)");
         rc = -EACCES;
     }
     if (rc < 0) {
+        *complete = 0;
         broker->stats.auth_failures++;
-        log_debug("authorization refused before the body: %s", cause);
+        log_debug("authorization refused%s: %s", head_only ? " before the body" : "", cause);
     }
     return rc;
+}
+
+int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
+                     size_t cause_len)
+{
+    int complete;
+    return authorize(broker, request, 0, &complete, cause, cause_len);
+}
+
+int broker_authorize_head(struct broker *broker, const struct broker_auth_request *request,
+                          int *complete, char *cause, size_t cause_len)
+{
+    return authorize(broker, request, 1, complete, cause, cause_len);
 }
 
 int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,

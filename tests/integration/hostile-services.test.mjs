@@ -12,7 +12,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -27,19 +26,18 @@ import {
 } from './lib/broker.mjs';
 import { curl, nodeFunction, parseCurlResponse, startLambda, waitFor } from './lib/lambda.mjs';
 import { BRIDGE_BIN, DevSide, PACKET_TYPES } from './lib/bridge.mjs';
+import { tempDir as makeTempDir } from './lib/cloud.mjs';
 
 const KEY = 'da2-hostiletestkey00000000001';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Temp folders go when the test process exits, however the tests went.
 const tempDirs = [];
-function tempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-process.on('exit', () => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = (prefix) => {
+  tempDirs.push(makeTempDir(prefix));
+  return tempDirs[tempDirs.length - 1];
+};
+process.on('exit', () => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
 /** Resident memory of a process in KiB (VmRSS). */
 function rssKiB(pid) {
