@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "events/client.h"
+#include "net/http.h"
 
 extern char **environ;
 
@@ -99,12 +100,13 @@ static void on_posted(void *ctx, int status, const struct http_message *m, const
 
 static void post_error(struct relay *r, const char *error_type, const char *body, size_t len)
 {
-    char path[300], headers[200];
+    char path[300], headers[200], type[101];
     enter_state(r, RELAY_POSTING);
     snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/error", r->request_id);
+    /* dev's error name becomes a header: no CR/LF may split it. */
+    http_header_value_clean(type, sizeof(type), error_type);
     snprintf(headers, sizeof(headers),
-             "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: %.100s\r\n",
-             error_type);
+             "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: %s\r\n", type);
     if (runtime_client_request(r->runtime, "POST", path, headers, body, len, on_posted, r) < 0)
         log_error("cannot post the error for %s", r->request_id);
 }
@@ -129,12 +131,14 @@ static void post_response(struct relay *r, const struct buf *body)
                            on_posted, r);
 }
 
-/* The errorType an Error body names, into out ("Unhandled" when none). */
+/* The errorType an Error body names, into out ("Unhandled" when none),
+ * cleaned for use as a header value. */
 static const char *error_type_of(const struct buf *body, char *out, size_t cap)
 {
     json_t *parsed = json_loadb(buf_bytes(body), buf_length(body), 0, NULL);
     const char *type = json_string_value(json_object_get(parsed, "errorType"));
-    snprintf(out, cap, "%s", type ? type : "Unhandled");
+    if (http_header_value_clean(out, cap, type ? type : "Unhandled") == 0)
+        snprintf(out, cap, "Unhandled");
     json_decref(parsed);
     return out;
 }
@@ -146,15 +150,15 @@ static void arm_silence_limit(struct relay *r);
 static void stream_chunk(struct relay *r, const struct bridge_packet *p)
 {
     if (!r->streaming_started) {
-        char path[300], headers[512];
+        char path[300], headers[512], type[sizeof(p->content_type)];
         snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", r->request_id);
+        http_header_value_clean(type, sizeof(type), p->content_type);
         snprintf(headers, sizeof(headers),
                  "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
                  "Trailer: Lambda-Runtime-Function-Error-Type, "
                  "Lambda-Runtime-Function-Error-Body\r\n"
                  "%s%s%s",
-                 p->content_type[0] ? "Content-Type: " : "", p->content_type,
-                 p->content_type[0] ? "\r\n" : "");
+                 type[0] ? "Content-Type: " : "", type, type[0] ? "\r\n" : "");
         runtime_client_stream_begin(r->runtime, path, headers, on_posted, r);
         r->streaming_started = 1;
     }
@@ -168,11 +172,11 @@ static void stream_chunk(struct relay *r, const struct bridge_packet *p)
 /* An error after a streamed answer began: Lambda takes it in the trailers. */
 static void end_stream_with_error(struct relay *r, const struct buf *body)
 {
-    char type[128];
+    char type[101];
     struct buf trailers = BUF_INIT, encoded = BUF_INIT;
     base64_encode(&encoded, buf_bytes(body), buf_length(body));
     buf_printf(&trailers,
-               "Lambda-Runtime-Function-Error-Type: %.100s\r\n"
+               "Lambda-Runtime-Function-Error-Type: %s\r\n"
                "Lambda-Runtime-Function-Error-Body: %.*s\r\n",
                error_type_of(body, type, sizeof(type)), (int)buf_length(&encoded),
                buf_bytes(&encoded));

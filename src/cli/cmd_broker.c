@@ -9,6 +9,7 @@
 #define LOG_MODULE "broker"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/events_options.h"
 #include "cli/shutdown.h"
 #include "core/buf.h"
 #include "core/encoding.h"
@@ -23,8 +24,9 @@ static const char about[] =
     "the realtime WebSocket on /event/realtime, on one port.\n";
 
 static const char footer[] =
-    "With neither API keys nor IAM credentials, a fresh random API key is made\n"
-    "and printed. Stop with Ctrl-C (SIGINT) or SIGTERM.\n";
+    "An API key in TETHER_API_KEY is accepted too. With neither API keys nor\n"
+    "IAM credentials, a fresh random API key is made and printed. Stop with\n"
+    "Ctrl-C (SIGINT) or SIGTERM.\n";
 
 struct broker_options {
     struct hostport listen;
@@ -38,21 +40,28 @@ struct broker_options {
     struct broker_config config;
     char *api_key_file_text;
     char generated_key[40];
+    uint64_t auth_timeout_ms, max_unauthenticated;
+    int key_on_command_line, iam_on_command_line;
     int json;
 };
 
-/* Reads a whole small file (the API keys) into a NUL-terminated string. */
-static char *read_small_file(const char *path, char *cause, size_t cause_len)
+static int add_key(struct broker_options *o, const char *key, char *cause, size_t cause_len)
 {
-    struct buf text = BUF_INIT;
-    int rc = buf_read_file(&text, path, 65536);
-    char *out = rc == 0 ? buf_steal(&text, NULL) : NULL;
-    if (rc == -EFBIG)
-        snprintf(cause, cause_len, "%s is larger than 64 KiB", path);
-    else if (!out)
-        snprintf(cause, cause_len, "cannot open %s: %s", path, strerror(rc < 0 ? -rc : ENOMEM));
-    buf_free(&text);
-    return out;
+    struct cli_list *keys = &o->api_keys;
+    if (keys->count >= keys->cap) {
+        snprintf(cause, cause_len, "more than %zu API keys", keys->cap);
+        return -E2BIG;
+    }
+    keys->items[keys->count++] = key;
+    return 0;
+}
+
+/* --api-key KEY: still taken, but others can read it in ps. */
+static int add_key_argument(void *target, const char *value, char *cause, size_t cause_len)
+{
+    struct broker_options *o = target;
+    o->key_on_command_line = 1;
+    return add_key(o, value, cause, cause_len);
 }
 
 /* --iam AKID:SECRET[:TOKEN]; the argument is split in place. */
@@ -65,6 +74,7 @@ static int add_identity(void *target, const char *value, char *cause, size_t cau
     }
     struct broker_iam_identity *id = &o->identities[o->identity_count];
     char *spec = (char *)value;
+    o->iam_on_command_line = 1;
     char *secret = strchr(spec, ':');
     char *token = secret ? strchr(secret + 1, ':') : NULL;
     if (!secret || secret == spec || secret[1] == '\0' || secret + 1 == token) {
@@ -105,19 +115,16 @@ static int add_key_file(void *target, const char *path, char *cause, size_t caus
         snprintf(cause, cause_len, "give it once");
         return -EINVAL;
     }
-    o->api_key_file_text = read_small_file(path, cause, cause_len);
+    o->api_key_file_text = events_cli_read_secret_file(path, cause, cause_len);
     if (!o->api_key_file_text)
         return -EINVAL;
-    struct cli_list *keys = &o->api_keys;
     for (char *save = NULL, *line = strtok_r(o->api_key_file_text, "\r\n", &save); line;
          line = strtok_r(NULL, "\r\n", &save)) {
         if (!*line || *line == '#')
             continue;
-        if (keys->count >= keys->cap) {
-            snprintf(cause, cause_len, "more than %zu API keys", keys->cap);
-            return -E2BIG;
-        }
-        keys->items[keys->count++] = line;
+        int rc = add_key(o, line, cause, cause_len);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -137,7 +144,9 @@ static int parse_options(int argc, char **argv, struct broker_options *o)
                      "address to listen on (default 127.0.0.1:7070; port 0 picks one)"),
         CLI_LIST("namespace", "NAME", &o->namespaces,
                  "a channel namespace (repeatable; default: tether and default)"),
-        CLI_LIST("api-key", "KEY", &o->api_keys, "accept this API key (repeatable)"),
+        CLI_CALL("api-key", "KEY", add_key_argument, o,
+                 "accept this API key (repeatable; others can read it in ps:\n"
+                 "prefer --api-key-file or TETHER_API_KEY)"),
         CLI_CALL("api-key-file", "FILE", add_key_file, o,
                  "accept the API keys in FILE, one per line"),
         CLI_CALL("iam", "AKID:SECRET[:TOKEN]", add_identity, o,
@@ -158,6 +167,13 @@ static int parse_options(int argc, char **argv, struct broker_options *o)
                    "subscriber is disconnected (default 8388608)"),
         CLI_NUMBER("max-connections", "N", &o->max_connections, 1, SIZE_MAX,
                    "connection limit (default 10000)"),
+        CLI_NUMBER("auth-timeout-ms", "MS", &o->auth_timeout_ms, 1, UINT32_MAX,
+                   "close a connection not authorized this long after it\n"
+                   "opened (default 10000)"),
+        CLI_NUMBER("max-unauthenticated", "N", &o->max_unauthenticated, 1, SIZE_MAX,
+                   "connections not yet authorized; more are refused at once\n"
+                   "(default: 1024, at most a quarter of --max-connections\n"
+                   "and of the descriptor limit)"),
         CLI_FLAG("json", &o->json, "print the endpoints as one JSON line on stdout"),
         CLI_END,
     };
@@ -190,6 +206,8 @@ static void fill_config(struct broker_options *o)
     c->keepalive_ms = (uint32_t)o->keepalive_ms;
     c->subscriber_output_limit = (size_t)o->output_limit;
     c->max_connections = (size_t)o->max_connections;
+    c->auth_timeout_ms = (uint32_t)o->auth_timeout_ms;
+    c->max_unauthenticated = (size_t)o->max_unauthenticated;
 }
 
 static void on_stop(void *ctx, int signum)
@@ -232,6 +250,14 @@ int cmd_broker_main(int argc, char **argv)
     int exit_code = parse_options(argc, argv, o);
     if (exit_code != CLI_ARGS_CONTINUE)
         goto out;
+    if (o->key_on_command_line)
+        events_cli_warn_secret_argument("broker", "--api-key",
+                                        "--api-key-file FILE or TETHER_API_KEY");
+    if (o->iam_on_command_line)
+        events_cli_warn_secret_argument("broker", "--iam AKID:SECRET", "--iam-from-env");
+    const char *env_key = getenv("TETHER_API_KEY");
+    if (env_key && *env_key && o->api_keys.count < o->api_keys.cap)
+        o->api_keys.items[o->api_keys.count++] = env_key;
     if (o->api_keys.count == 0 && o->identity_count == 0)
         generate_key(o);
     fill_config(o);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "lambda/config.h"
 #include "lambda/lambda.h"
+#include "net/http.h"
 
 static const char about[] =
     "Runs a local AWS Lambda service: functions from the configuration run the way\n"
@@ -33,6 +34,7 @@ struct lambda_options {
     uint64_t idle_timeout_ms;
     int json;
     int check;
+    int allow_remote;
 };
 
 /* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
@@ -53,6 +55,10 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
                    "configuration's idle_timeout, 300 s)"),
         CLI_FLAG("json", &o->json, "print the endpoints as one JSON line on stdout"),
         CLI_FLAG("check", &o->check, "validate the configuration and exit"),
+        CLI_FLAG("allow-remote", &o->allow_remote,
+                 "allow a --listen address other than loopback, although\n"
+                 "the service has no authentication: whoever reaches it\n"
+                 "invokes the functions"),
         CLI_END,
     };
     const struct cli_spec spec = {
@@ -63,7 +69,20 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
         .tables = {table},
     };
     struct cli_args args;
-    return cli_args_parse(&spec, argc, argv, &args);
+    int code = cli_args_parse(&spec, argc, argv, &args);
+    if (code != CLI_ARGS_CONTINUE || http_address_is_loopback(o->listen.host))
+        return code;
+    /* The service has no authentication: off loopback, anyone who reaches
+     * the port invokes the functions, so it takes an explicit flag. */
+    if (!o->allow_remote)
+        return cli_args_usage_error(&spec, "--listen on a non-loopback address lets anyone who "
+                                           "reaches it invoke the functions; add --allow-remote "
+                                           "to do so anyway");
+    fprintf(stderr,
+            "tether lambda: warning: listening on %s without authentication "
+            "(--allow-remote): anyone who reaches it can invoke the functions\n",
+            o->listen.host);
+    return code;
 }
 
 static struct lambda_service *running_service;

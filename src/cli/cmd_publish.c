@@ -24,7 +24,7 @@ static const char footer[] =
     "Put -- before CHANNEL when an event starts with '-' (a negative number).\n"
     "\n"
     "example:\n"
-    "  tether publish --endpoint http://127.0.0.1:7070/event --api-key KEY \\\n"
+    "  TETHER_API_KEY=KEY tether publish --endpoint http://127.0.0.1:7070/event \\\n"
     "      /default/greetings '{\"hello\":\"world\"}' '42'\n"
     "\n"
     "exit codes: 0 every event published, 1 connection, authorization or publish\n"
@@ -57,7 +57,7 @@ static int parse_options(int argc, char **argv, struct publish_options *o)
     };
     struct cli_spec spec = {
         .command = "publish",
-        .usage = "--endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+        .usage = "--endpoint URL [--realtime URL] (--api-key-file FILE | --iam)\n"
                  "                      [OPTIONS] CHANNEL EVENT_JSON...",
         .about = about,
         .footer = footer,

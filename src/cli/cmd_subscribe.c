@@ -23,7 +23,7 @@ static const char about[] =
 
 static const char footer[] =
     "example:\n"
-    "  tether subscribe --endpoint http://127.0.0.1:7070/event --api-key KEY \\\n"
+    "  TETHER_API_KEY=KEY tether subscribe --endpoint http://127.0.0.1:7070/event \\\n"
     "      --count 1 '/default/*'\n"
     "\n"
     "SIGINT or SIGTERM ends it like --timeout. Exit codes: 0 done, 1 connection,\n"
@@ -64,7 +64,7 @@ static int parse_options(int argc, char **argv, struct subscribe_options *o)
     };
     struct cli_spec spec = {
         .command = "subscribe",
-        .usage = "--endpoint URL [--realtime URL] (--api-key KEY | --iam)\n"
+        .usage = "--endpoint URL [--realtime URL] (--api-key-file FILE | --iam)\n"
                  "                        [--count N] [--timeout SECONDS] [OPTIONS] CHANNEL",
         .about = about,
         .footer = footer,

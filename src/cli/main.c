@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LOG_MODULE "tether"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 
 #ifndef TETHER_VERSION
@@ -30,6 +32,23 @@ static const struct command commands[] = {
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+/* Commands that serve connections for a long time: they start with the
+ * soft descriptor limit raised to the hard one, so their servers' own caps
+ * (below that limit) decide who is refused, not a failing accept(). */
+static const char *const long_running[] = {"dev", "broker", "lambda", "tunnel", "tun", "demo"};
+
+static void prepare_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(long_running) / sizeof(long_running[0]); i++) {
+        if (strcmp(name, long_running[i]) != 0)
+            continue;
+        int rc = fd_limit_raise();
+        if (rc < 0)
+            log_debug("cannot raise the descriptor limit: %s", strerror(-rc));
+        return;
+    }
+}
 
 static int show_version;
 
@@ -90,8 +109,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (size_t c = 0; c < COMMAND_COUNT; c++)
-        if (strcmp(args.operands[0], commands[c].name) == 0)
+        if (strcmp(args.operands[0], commands[c].name) == 0) {
+            prepare_command(commands[c].name);
             return commands[c].main(args.operand_count, args.operands);
+        }
     fprintf(stderr, "tether: unknown command \"%s\"; try `tether --help`\n", args.operands[0]);
     return EXIT_USAGE;
 }

@@ -12,6 +12,7 @@
 
 #define LOG_MODULE "broker"
 #include "core/encoding.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 #include "events/broker_internal.h"
 #include "net/http_server.h"
@@ -20,6 +21,12 @@
 /* A whole publish plus room for its JSON framing. */
 #define HTTP_MAX_BODY_BYTES (EVENTS_MAX_PUBLISH_BYTES + 64 * 1024)
 #define JSON_HEADERS "Content-Type: application/json\r\n"
+/* What a connection that has not passed authorization may send as a body
+ * outside a publish (an upgrade request has none). */
+#define UNAUTHENTICATED_BODY_BYTES 4096
+/* Slow requests (slowloris) from authorized HTTP clients, and idle
+ * keep-alive connections, end after this. */
+#define HTTP_TIMEOUT_MS 60000
 
 static const char *const state_names[] = {"websocket", "closing"};
 
@@ -159,6 +166,7 @@ static void handle_http_publish(struct broker *broker, struct http_exchange *ex,
         send_http_error(ex, 401, "UnauthorizedException", cause);
         return;
     }
+    http_exchange_trust(ex);
     json_error_t err;
     json_t *root =
         json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &err);
@@ -359,6 +367,8 @@ static void handle_upgrade(struct broker *broker, struct http_exchange *ex,
     char cause[256];
     int authorized = authorize_connect(broker, m, auth, cause, sizeof(cause));
     json_decref(auth);
+    if (authorized == 0)
+        http_exchange_trust(ex);
     struct broker_client *client = open_client(broker, ex, key);
     if (!client)
         return;
@@ -394,9 +404,38 @@ static void on_request(struct http_exchange *ex, void *user)
     }
 }
 
-/* No on_head: every route needs the whole request, so bodies are buffered
- * (the server's default) and requests routed once complete. */
+/* Before the body: a connection that has not passed authorization yet may
+ * make the broker hold a publish's body only when the head already shows
+ * authorization (see broker_authorize_head); any other body it sends is
+ * kept small. Everything else is routed once the request is complete. */
+static void on_head(struct http_exchange *ex, void *user)
+{
+    struct broker *broker = user;
+    const struct http_message *m = http_exchange_request(ex);
+    if (http_exchange_trusted(ex))
+        return;
+    if (strcmp(m->path, "/event") != 0 || strcmp(m->method, "POST") != 0) {
+        http_exchange_take_body(ex, HTTP_BODY_BUFFER, UNAUTHENTICATED_BODY_BYTES);
+        return;
+    }
+    char cause[256];
+    struct sigv4_header headers[HTTP_MAX_HEADERS];
+    struct broker_auth_request auth = {
+        .headers = headers,
+        .header_count = headers_of(m, headers, HTTP_MAX_HEADERS),
+    };
+    int complete;
+    if (broker_authorize_head(broker, &auth, &complete, cause, sizeof(cause)) < 0) {
+        http_exchange_close_after(ex);
+        send_http_error(ex, 401, "UnauthorizedException", cause);
+        return;
+    }
+    if (complete)
+        http_exchange_trust(ex);
+}
+
 static const struct http_server_callbacks http_callbacks = {
+    .on_head = on_head,
     .on_request = on_request,
     .format_error = json_error_shape,
 };
@@ -431,6 +470,18 @@ static char **copy_strings(const char *const *list, size_t count)
     return out;
 }
 
+/* Well below the connection and descriptor limits, so that strangers who
+ * never authenticate cannot take every slot from honest clients. */
+static size_t default_max_unauthenticated(const struct broker *b)
+{
+    size_t n = 1024;
+    if (b->max_connections / 4 < n)
+        n = b->max_connections / 4;
+    if (fd_limit_current() / 4 < n)
+        n = fd_limit_current() / 4;
+    return n ? n : 1;
+}
+
 static int copy_config(struct broker *b, const struct broker_config *c)
 {
     static const char *const default_namespaces[] = {"tether", "default"};
@@ -455,6 +506,9 @@ static int copy_config(struct broker *b, const struct broker_config *c)
     b->output_limit =
         c->subscriber_output_limit ? c->subscriber_output_limit : CONN_DEFAULT_OUTPUT_LIMIT;
     b->max_connections = c->max_connections ? c->max_connections : 10000;
+    b->auth_timeout_ms = c->auth_timeout_ms ? c->auth_timeout_ms : 10000;
+    b->max_unauthenticated =
+        c->max_unauthenticated ? c->max_unauthenticated : default_max_unauthenticated(b);
     return b->namespaces && b->api_keys && b->identities && b->region ? 0 : -ENOMEM;
 }
 
@@ -493,8 +547,8 @@ static void free_broker(struct broker *broker)
 static int start_http(struct broker *broker, const struct broker_config *config, char *cause,
                       size_t cause_len)
 {
-    /* No head or idle timeouts: the broker never had them, and realtime
-     * connections have their own keep-alive once upgraded. */
+    /* Realtime connections have their own keep-alive once upgraded; the
+     * HTTP timeouts apply before that and to HTTP publishes. */
     struct http_server_config http = {
         .name = "broker",
         .host = config->listen_host ? config->listen_host : "127.0.0.1",
@@ -503,7 +557,11 @@ static int start_http(struct broker *broker, const struct broker_config *config,
         .max_body_bytes = HTTP_MAX_BODY_BYTES,
         .max_connections = broker->max_connections,
         .output_limit = broker->output_limit,
+        .head_timeout_ms = HTTP_TIMEOUT_MS,
+        .body_timeout_ms = HTTP_TIMEOUT_MS,
         .tls = broker->tls,
+        .untrusted_timeout_ms = broker->auth_timeout_ms,
+        .max_untrusted = broker->max_unauthenticated,
     };
     return http_server_start(broker->conns, &http, &http_callbacks, broker, &broker->http, cause,
                              cause_len);

@@ -35,6 +35,13 @@ struct broker_config {
     uint32_t max_connection_age_s;  /* default 86400 (AWS: 24 h) */
     size_t subscriber_output_limit; /* bytes queued per connection; default 8 MiB */
     size_t max_connections;         /* default 10000 */
+    /* A connection must pass authorization (an authorized WebSocket upgrade
+     * or HTTP publish) this soon after it is accepted or it is closed. */
+    uint32_t auth_timeout_ms; /* default 10000 */
+    /* Connections not yet authorized; more are refused at once. Default:
+     * the least of 1024, a quarter of max_connections and a quarter of the
+     * descriptor limit. */
+    size_t max_unauthenticated;
 };
 
 struct broker_stats {

@@ -4,6 +4,7 @@
  * matches what AWS answers so clients handle it the same way. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -79,25 +80,84 @@ static int check_sigv4(struct broker *broker, const struct broker_auth_request *
     return rc < 0 ? -EACCES : 0;
 }
 
-int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
-                     size_t cause_len)
+static int has_identity(const struct broker *broker, const char *access_key_id)
+{
+    for (size_t i = 0; i < broker->identity_count; i++)
+        if (strcmp(broker->identities[i].access_key_id, access_key_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* The access key id a SigV4 Authorization header names, into out. */
+static int credential_of(const char *authorization, char *out, size_t cap)
+{
+    const char *p = strstr(authorization, "Credential=");
+    if (!p)
+        return -EINVAL;
+    p += strlen("Credential=");
+    size_t n = strcspn(p, "/, ");
+    if (n == 0 || n >= cap || p[n] != '/')
+        return -EINVAL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* What a SigV4 request shows before its body: a configured identity and a
+ * fresh date. The signature itself is checked once the body is in. */
+static int precheck_sigv4(struct broker *broker, const struct broker_auth_request *r, char *cause,
+                          size_t cause_len)
+{
+    char akid[128];
+    const char *date = find_header(r, "x-amz-date");
+    time_t signed_at;
+    if (credential_of(find_header(r, "authorization"), akid, sizeof(akid)) < 0 ||
+        !has_identity(broker, akid) || !date || sigv4_parse_amz_date(date, &signed_at) < 0 ||
+        labs((long)(time(NULL) - signed_at)) > 300) {
+        snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE);
+        return -EACCES;
+    }
+    return 0;
+}
+
+/* Checks what `request` shows. With head_only the body is still to come, so
+ * a SigV4 signature is only prechecked and *complete stays 0. */
+static int authorize(struct broker *broker, const struct broker_auth_request *request,
+                     int head_only, int *complete, char *cause, size_t cause_len)
 {
     const char *api_key = find_header(request, "x-api-key");
     const char *authorization = find_header(request, "authorization");
     int rc;
-    if (api_key && broker->api_key_count > 0)
+    *complete = 1;
+    if (api_key && broker->api_key_count > 0) {
         rc = check_api_key(broker, api_key, cause, cause_len);
-    else if (authorization && strncmp(authorization, "AWS4-HMAC-SHA256", 16) == 0)
-        rc = check_sigv4(broker, request, cause, cause_len);
-    else {
+    } else if (authorization && strncmp(authorization, "AWS4-HMAC-SHA256", 16) == 0) {
+        *complete = !head_only;
+        rc = head_only ? precheck_sigv4(broker, request, cause, cause_len)
+                       : check_sigv4(broker, request, cause, cause_len);
+    } else {
         snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE " (no valid authorization given)");
         rc = -EACCES;
     }
     if (rc < 0) {
+        *complete = 0;
         broker->stats.auth_failures++;
-        log_debug("authorization refused: %s", cause);
+        log_debug("authorization refused%s: %s", head_only ? " before the body" : "", cause);
     }
     return rc;
+}
+
+int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
+                     size_t cause_len)
+{
+    int complete;
+    return authorize(broker, request, 0, &complete, cause, cause_len);
+}
+
+int broker_authorize_head(struct broker *broker, const struct broker_auth_request *request,
+                          int *complete, char *cause, size_t cause_len)
+{
+    return authorize(broker, request, 1, complete, cause, cause_len);
 }
 
 int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,

@@ -68,6 +68,8 @@ struct broker {
     uint32_t max_connection_age_s;
     size_t output_limit;
     size_t max_connections;
+    uint32_t auth_timeout_ms;
+    size_t max_unauthenticated;
     int stopping;
     struct buf scratch; /* one outgoing message at a time */
 };
@@ -110,6 +112,13 @@ struct broker_auth_request {
 };
 int broker_authorize(struct broker *broker, const struct broker_auth_request *request, char *cause,
                      size_t cause_len);
+/* What can be checked of an HTTP publish before its body arrives, so that
+ * a stranger cannot make the broker hold a body: an API key is checked in
+ * full (*complete set), a SigV4 request must name a configured identity
+ * and a fresh date (its signature is checked with the body). Returns 0 or
+ * -EACCES with cause set. */
+int broker_authorize_head(struct broker *broker, const struct broker_auth_request *request,
+                          int *complete, char *cause, size_t cause_len);
 /* The realtime protocol's checks (connect, subscribe, publish): each signs
  * the request POST /event with the given body. */
 int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,

@@ -202,8 +202,11 @@ static void stream_begin(struct lambda_invocation *inv, void *caller, const char
         req->prelude_mode = 1;
         return;
     }
-    char headers[256];
-    snprintf(headers, sizeof(headers), "Content-Type: %.200s\r\n", content_type);
+    /* The runtime chose this type: it must not split the answer's head. */
+    char type[201], headers[256];
+    if (http_header_value_clean(type, sizeof(type), content_type) == 0)
+        snprintf(type, sizeof(type), "application/octet-stream");
+    snprintf(headers, sizeof(headers), "Content-Type: %s\r\n", type);
     http_exchange_start_stream(req->ex, 200, headers);
     req->head_sent = 1;
 }

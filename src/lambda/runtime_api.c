@@ -76,21 +76,38 @@ static void answer_too_large(struct http_exchange *ex)
                  "Exceeded maximum allowed payload size (6291556 bytes).");
 }
 
+/* Appends an optional header whose value came from a caller or from the
+ * channel (tether dev); one that could split the head is left out. */
+static int add_passed_header(struct buf *headers, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return 0; /* only non-empty ones, as Lambda does */
+    if (!http_header_value_valid(value, strlen(value))) {
+        log_warn("%s: control characters in the value, left out", name);
+        return 0;
+    }
+    return buf_printf(headers, "%s: %s\r\n", name, value);
+}
+
 int lambda_runtime_api_send_next(struct http_exchange *ex, struct lambda_invocation *inv)
 {
     struct buf headers = BUF_INIT;
+    /* The invoked ARN and the trace id may come from the channel too. */
+    const char *trace =
+        http_header_value_valid(inv->trace_id, strlen(inv->trace_id)) ? inv->trace_id : "";
+    const char *arn = inv->arn[0] && http_header_value_valid(inv->arn, strlen(inv->arn))
+                          ? inv->arn
+                          : inv->function->arn;
     int rc = buf_printf(&headers,
                         JSON_TYPE "Lambda-Runtime-Aws-Request-Id: %s\r\n"
                                   "Lambda-Runtime-Deadline-Ms: %llu\r\n"
                                   "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
                                   "Lambda-Runtime-Trace-Id: %s\r\n",
-                        inv->request_id, (unsigned long long)inv->deadline_epoch_ms,
-                        inv->arn[0] ? inv->arn : inv->function->arn, inv->trace_id);
-    /* Only non-empty ones, as Lambda does. */
-    if (rc == 0 && inv->client_context && *inv->client_context)
-        rc = buf_printf(&headers, "Lambda-Runtime-Client-Context: %s\r\n", inv->client_context);
-    if (rc == 0 && inv->cognito_identity && *inv->cognito_identity)
-        rc = buf_printf(&headers, "Lambda-Runtime-Cognito-Identity: %s\r\n", inv->cognito_identity);
+                        inv->request_id, (unsigned long long)inv->deadline_epoch_ms, arn, trace);
+    if (rc == 0)
+        rc = add_passed_header(&headers, "Lambda-Runtime-Client-Context", inv->client_context);
+    if (rc == 0)
+        rc = add_passed_header(&headers, "Lambda-Runtime-Cognito-Identity", inv->cognito_identity);
     if (rc == 0)
         rc = buf_terminate(&headers);
     if (rc == 0)

@@ -11,6 +11,7 @@
 
 #include "core/encoding.h"
 #include "core/percent.h"
+#include "net/http.h"
 
 /* ---- text helpers ---- */
 
@@ -417,30 +418,6 @@ void lambda_url_response_free(struct lambda_url_response *r)
     buf_free(&r->body);
 }
 
-static int is_token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int valid_header_name(const char *name)
-{
-    if (!*name)
-        return 0;
-    for (const char *c = name; *c; c++)
-        if (!is_token_char(*c))
-            return 0;
-    return 1;
-}
-
-static int valid_header_value(const char *value, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-            return 0;
-    return 1;
-}
-
 /* The server frames the answer itself; a function cannot set these. */
 static int is_framing_header(const char *name)
 {
@@ -456,7 +433,8 @@ static int is_framing_header(const char *name)
 static int add_header(struct lambda_url_response *r, const char *name, const char *value,
                       size_t value_len, char *cause, size_t cause_len)
 {
-    if (!valid_header_name(name) || !valid_header_value(value, value_len)) {
+    /* AWS answers 502 to a malformed response; so does the caller. */
+    if (!http_header_name_valid(name, strlen(name)) || !http_header_value_valid(value, value_len)) {
         snprintf(cause, cause_len, "invalid header \"%.60s\"", name);
         return -EINVAL;
     }

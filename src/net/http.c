@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 static int fail(struct http_reader *r, int status, const char *why)
 {
     if (r->state != HTTP_READER_ERROR) {
@@ -317,4 +320,123 @@ int http_write_response(struct buf *out, int status, const char *headers, const 
     if (rc < 0)
         return rc;
     return buf_append(out, body, body_len);
+}
+
+/* ---- header syntax and the Host check ---- */
+
+static int is_token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int is_control(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+int http_header_name_valid(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_token_char((unsigned char)name[i]))
+            return 0;
+    return 1;
+}
+
+int http_header_value_valid(const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (is_control((unsigned char)value[i]))
+            return 0;
+    return 1;
+}
+
+size_t http_header_value_clean(char *out, size_t cap, const char *in)
+{
+    size_t n = 0;
+    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        /* Tabs go too: they are legal inside a value but never needed in
+         * the names and types this cleans. */
+        if (is_control(c) || c == '\t' || (c == ' ' && n == 0))
+            continue;
+        out[n++] = (char)c;
+    }
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    if (cap > 0)
+        out[n] = '\0';
+    return n;
+}
+
+/* "127.a.b.c" with each part a decimal number up to 255. */
+static int is_ipv4_loopback(const char *host, size_t len)
+{
+    char text[16];
+    if (len >= sizeof(text))
+        return 0;
+    memcpy(text, host, len);
+    text[len] = '\0';
+    struct in_addr addr;
+    if (inet_pton(AF_INET, text, &addr) != 1)
+        return 0;
+    return (ntohl(addr.s_addr) >> 24) == 127;
+}
+
+static int is_localhost_name(const char *host, size_t len)
+{
+    static const char suffix[] = ".localhost";
+    size_t n = sizeof(suffix) - 1;
+    /* A trailing dot names the same (fully qualified) host. */
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    if (len == n - 1 && strncasecmp(host, suffix + 1, len) == 0)
+        return 1;
+    return len > n && strncasecmp(host + len - n, suffix, n) == 0;
+}
+
+/* Splits "host[:port]" or "[v6][:port]"; the port must be all digits. */
+static int split_host_port(const char *value, size_t *host_len, long *port)
+{
+    const char *colon;
+    *port = -1;
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (!close)
+            return -1;
+        *host_len = (size_t)(close - value) + 1;
+        colon = close[1] == ':' ? close + 1 : NULL;
+        if (!colon && close[1] != '\0')
+            return -1;
+    } else {
+        colon = strchr(value, ':');
+        *host_len = colon ? (size_t)(colon - value) : strlen(value);
+    }
+    if (colon) {
+        char *end;
+        if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+            return -1;
+        *port = strtol(colon + 1, &end, 10);
+    }
+    return 0;
+}
+
+int http_host_is_loopback(const char *host, uint16_t port)
+{
+    size_t len;
+    long given;
+    if (!host || split_host_port(host, &len, &given) < 0 || len == 0)
+        return 0;
+    if (given >= 0 && given != port)
+        return 0;
+    if (host[0] == '[')
+        return len == 5 && memcmp(host, "[::1]", 5) == 0;
+    return is_ipv4_loopback(host, len) || is_localhost_name(host, len);
+}
+
+int http_address_is_loopback(const char *address)
+{
+    return address && (http_host_is_loopback(address, 0) || strcmp(address, "::1") == 0);
 }

@@ -10,6 +10,7 @@
 
 #include <http_parser.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/buf.h"
@@ -79,6 +80,24 @@ void http_reader_finish(struct http_reader *reader);
 const char *http_header_get(const struct http_message *message, const char *name);
 /* Whether a comma-separated header contains token (case-insensitive). */
 int http_header_has_token(const struct http_message *message, const char *name, const char *token);
+
+/* Header syntax (RFC 9110): a name is a non-empty token; a value has no
+ * control byte but horizontal tab (so no CR, LF or NUL can end it early).
+ * For names and values that come from a peer or a handler. */
+int http_header_name_valid(const char *name, size_t len);
+int http_header_value_valid(const char *value, size_t len);
+/* The one sanitiser for header values built from peer or handler strings
+ * (error names, content types): copies `in` into `out` without its control
+ * bytes and surrounding spaces, cut to cap - 1 bytes; returns the length.
+ * `out` is always terminated (cap > 0). */
+size_t http_header_value_clean(char *out, size_t cap, const char *in);
+/* Whether a Host header value names this machine's loopback: "localhost"
+ * or a name under ".localhost", an address in 127.0.0.0/8, or [::1]; with
+ * no port or with `port`. Servers on loopback answer only such Hosts, so a
+ * web page cannot reach them by DNS rebinding. */
+int http_host_is_loopback(const char *host, uint16_t port);
+/* Whether a listening address ("127.0.0.1", "::1", "localhost") is loopback. */
+int http_address_is_loopback(const char *address);
 
 const char *http_status_reason(int status);
 /* Appends a status line, the given "Name: value\r\n" header text (may be NULL),

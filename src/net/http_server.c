@@ -108,6 +108,69 @@ uint16_t http_exchange_local_port(const struct http_exchange *ex)
     return ex->server->port;
 }
 
+/* ---- untrusted connections ---- */
+
+static void untrusted_unlink(struct http_connection *c)
+{
+    struct http_server *server = c->server;
+    if (!c->untrusted)
+        return;
+    if (c->untrusted_prev)
+        c->untrusted_prev->untrusted_next = c->untrusted_next;
+    else
+        server->untrusted_head = c->untrusted_next;
+    if (c->untrusted_next)
+        c->untrusted_next->untrusted_prev = c->untrusted_prev;
+    else
+        server->untrusted_tail = c->untrusted_prev;
+    c->untrusted_prev = c->untrusted_next = NULL;
+    c->untrusted = 0;
+    server->untrusted_count--;
+}
+
+static void on_untrusted_timer(uv_timer_t *timer);
+
+/* Arms the one timer for the oldest untrusted connection's deadline. */
+static void arm_untrusted_timer(struct http_server *server)
+{
+    struct http_connection *oldest = server->untrusted_head;
+    if (!oldest || server->closing) {
+        uv_timer_stop(&server->untrusted_timer);
+        return;
+    }
+    uint64_t now = uv_now(conn_context_loop(server->ctx));
+    uint64_t deadline = oldest->accepted_ms + server->config.untrusted_timeout_ms;
+    uv_timer_start(&server->untrusted_timer, on_untrusted_timer,
+                   deadline > now ? deadline - now : 0, 0);
+}
+
+static void untrusted_add(struct http_connection *c)
+{
+    struct http_server *server = c->server;
+    c->untrusted = 1;
+    c->accepted_ms = uv_now(conn_context_loop(server->ctx));
+    c->untrusted_prev = server->untrusted_tail;
+    if (server->untrusted_tail)
+        server->untrusted_tail->untrusted_next = c;
+    else
+        server->untrusted_head = c;
+    server->untrusted_tail = c;
+    server->untrusted_count++;
+    if (!uv_is_active((uv_handle_t *)&server->untrusted_timer))
+        arm_untrusted_timer(server);
+}
+
+void http_exchange_trust(struct http_exchange *ex)
+{
+    if (ex->connection)
+        untrusted_unlink(ex->connection);
+}
+
+int http_exchange_trusted(const struct http_exchange *ex)
+{
+    return ex->connection && !ex->connection->untrusted;
+}
+
 void http_exchange_set_user(struct http_exchange *ex, void *user)
 {
     ex->user = user;
@@ -189,7 +252,9 @@ static void fail_connection(struct http_connection *c, int status, const char *w
     if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
         return;
     int answered = ex && ex->answer != HTTP_ANSWER_NONE;
-    if (!answered)
+    /* After a protocol switch the stream is no longer HTTP: an HTTP answer
+     * written into it would reach the new protocol's peer as garbage. */
+    if (!answered && c->state != HTTP_CONNECTION_UPGRADED)
         write_error_answer(c, status, why);
     http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
     if (ex && !ex->handler_released) {
@@ -208,9 +273,27 @@ static int head_complete(const struct http_reader *reader)
     return reader->message.target != NULL;
 }
 
+/* A loopback server answers only Hosts that name loopback; see
+ * http_server_config.any_host. Returns 0, or -EACCES after refusing. */
+static int check_host(struct http_connection *c)
+{
+    struct http_server *server = c->server;
+    const char *host = http_header_get(&c->reader->message, "Host");
+    if (!server->check_host || !host || http_host_is_loopback(host, server->port))
+        return 0;
+    char why[160];
+    snprintf(why, sizeof(why),
+             "Host \"%.60s\" is not this server: it answers only localhost, 127.0.0.1 or [::1]",
+             host);
+    fail_connection(c, 403, why);
+    return -EACCES;
+}
+
 static void deliver_head(struct http_connection *c)
 {
     struct http_server *server = c->server;
+    if (check_host(c) < 0)
+        return;
     struct http_exchange *ex = calloc(1, sizeof(*ex));
     if (!ex) {
         fail_connection(c, 500, "out of memory");
@@ -464,6 +547,32 @@ static void on_timer(uv_timer_t *timer)
     }
 }
 
+/* Closes one connection that did not become trusted in time. */
+static void expire_untrusted(struct http_connection *c)
+{
+    untrusted_unlink(c);
+    if (!c->conn || c->state == HTTP_CONNECTION_CLOSING)
+        return;
+    int idle = c->state == HTTP_CONNECTION_READING_HEAD && buf_length(&c->input) == 0 &&
+               c->reader && c->reader->header_bytes == 0;
+    if (idle || c->state == HTTP_CONNECTION_UPGRADED) {
+        http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
+        conn_close(c->conn, 0, "not authenticated in time");
+        return;
+    }
+    fail_connection(c, 408, "not authenticated in time");
+}
+
+static void on_untrusted_timer(uv_timer_t *timer)
+{
+    struct http_server *server = timer->data;
+    uint64_t now = uv_now(conn_context_loop(server->ctx));
+    while (server->untrusted_head &&
+           server->untrusted_head->accepted_ms + server->config.untrusted_timeout_ms <= now)
+        expire_untrusted(server->untrusted_head);
+    arm_untrusted_timer(server);
+}
+
 static void restart_timer(struct http_connection *c, uint64_t timeout_ms)
 {
     if (timeout_ms == 0)
@@ -512,6 +621,7 @@ static void on_conn_close(struct conn *conn, int status, const char *cause)
     http_connection_enter_state(c, HTTP_CONNECTION_CLOSING);
     c->conn = NULL;
     unlink_ready(c);
+    untrusted_unlink(c);
     struct http_exchange *ex = c->ex;
     if (ex && !ex->handler_released) {
         ex->handler_released = 1;
@@ -563,6 +673,13 @@ static void on_accept(struct conn_listener *listener, struct conn *conn)
         refuse_connection(conn, "connection limit");
         return;
     }
+    if (server->config.untrusted_timeout_ms &&
+        server->untrusted_count >= server->config.max_untrusted) {
+        log_debug("%s: refusing %s: unauthenticated connection limit", server->name,
+                  conn_peer_name(conn));
+        refuse_connection(conn, "unauthenticated connection limit");
+        return;
+    }
     struct http_connection *c = calloc(1, sizeof(*c));
     struct http_reader *reader = calloc(1, sizeof(*reader));
     if (!c || !reader) {
@@ -593,6 +710,8 @@ static void on_accept(struct conn_listener *listener, struct conn *conn)
     conn_set_callbacks(conn, &connection_callbacks, c);
     conn_set_output_limit(conn, server->config.output_limit);
     restart_timer(c, server->config.head_timeout_ms);
+    if (server->config.untrusted_timeout_ms)
+        untrusted_add(c);
 }
 
 /* ---- the server ---- */
@@ -607,6 +726,8 @@ static void apply_defaults(struct http_server_config *c)
         c->max_connections = DEFAULT_MAX_CONNECTIONS;
     if (!c->output_limit)
         c->output_limit = CONN_DEFAULT_OUTPUT_LIMIT;
+    if (!c->max_untrusted)
+        c->max_untrusted = c->max_connections / 4 ? c->max_connections / 4 : 1;
 }
 
 static void on_server_handle_closed(uv_handle_t *handle)
@@ -655,7 +776,10 @@ int http_server_start(struct conn_context *ctx, const struct http_server_config 
     server->ready_idle.data = server;
     uv_timer_init(loop, &server->drain_timer);
     server->drain_timer.data = server;
-    server->handles_open = 2;
+    uv_timer_init(loop, &server->untrusted_timer);
+    server->untrusted_timer.data = server;
+    server->handles_open = 3;
+    server->check_host = !config->any_host && http_address_is_loopback(config->host);
     *out = server;
     return 0;
 }
@@ -687,4 +811,5 @@ void http_server_close(struct http_server *server, void (*on_closed)(void *user)
     }
     uv_close((uv_handle_t *)&server->ready_idle, on_server_handle_closed);
     uv_close((uv_handle_t *)&server->drain_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&server->untrusted_timer, on_server_handle_closed);
 }

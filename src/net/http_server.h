@@ -105,6 +105,20 @@ struct http_server_config {
     uint64_t head_timeout_ms; /* idle keep-alive and reading a head; default 60 s, 0 none */
     uint64_t body_timeout_ms; /* silence while reading a body; default 60 s, 0 none */
     struct tls_config *tls;   /* NULL: plain TCP; borrowed, must outlive the server */
+    /* Host check: a server listening on a loopback address answers only
+     * requests whose Host names loopback (http_host_is_loopback with this
+     * server's port; a request without Host is taken), others get 403, so
+     * a web page cannot reach it by DNS rebinding. any_host turns that off. */
+    int any_host;
+    /* Unauthenticated connections. With untrusted_timeout_ms set, every new
+     * connection is untrusted until a handler calls http_exchange_trust()
+     * (for example once a request passed authorization); one still
+     * untrusted that long after it was accepted is closed (408 when a
+     * request was under way), and beyond max_untrusted of them new
+     * connections are refused at once (503) while trusted ones carry on.
+     * 0: every connection is trusted from the start. */
+    uint64_t untrusted_timeout_ms;
+    size_t max_untrusted; /* default max_connections / 4 */
 };
 
 /* Starts listening. The server keeps pointers to config->name (copied) only;
@@ -126,6 +140,10 @@ const char *http_exchange_trailer(const struct http_exchange *ex, const char *na
 /* The client's address without the port ("127.0.0.1"). */
 const char *http_exchange_peer_ip(const struct http_exchange *ex);
 uint16_t http_exchange_local_port(const struct http_exchange *ex);
+/* Marks the exchange's connection as trusted (see untrusted_timeout_ms):
+ * no deadline and no longer counted against max_untrusted. Idempotent. */
+void http_exchange_trust(struct http_exchange *ex);
+int http_exchange_trusted(const struct http_exchange *ex);
 void http_exchange_set_user(struct http_exchange *ex, void *user);
 void *http_exchange_user(const struct http_exchange *ex);
 /* In on_head: how to take the body and its cap (0: the server's default). */

@@ -73,6 +73,11 @@ struct http_connection {
     struct http_upgrade_callbacks upgrade;
     void *upgrade_user;
     char peer_ip[64];
+    /* Untrusted connections are listed in the order they were accepted,
+     * which is also the order of their deadlines. */
+    int untrusted;
+    uint64_t accepted_ms;
+    struct http_connection *untrusted_prev, *untrusted_next;
 };
 
 struct http_server {
@@ -89,6 +94,10 @@ struct http_server {
     uv_idle_t ready_idle;
     uv_timer_t drain_timer;
     struct http_exchange *drain_list;
+    int check_host; /* listening on loopback: only loopback Hosts */
+    uv_timer_t untrusted_timer;
+    struct http_connection *untrusted_head, *untrusted_tail;
+    size_t untrusted_count;
     int handles_open;
     int closing;
     void (*on_closed)(void *user);

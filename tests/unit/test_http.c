@@ -601,6 +601,88 @@ TEST(test_reset_between_requests_frees_everything)
     http_reader_free(&r);
 }
 
+TEST(test_header_name_valid)
+{
+    CHECK(http_header_name_valid("X-Custom_1", 10));
+    CHECK(http_header_name_valid("!#$%&'*+-.^_`|~", 15));
+    CHECK(!http_header_name_valid("", 0));
+    CHECK(!http_header_name_valid("Bad Name", 8));
+    CHECK(!http_header_name_valid("Bad:Name", 8));
+    CHECK(!http_header_name_valid("X\r\nSet-Cookie", 14));
+    CHECK(!http_header_name_valid("X\xc3\xa9", 3));
+}
+
+TEST(test_header_value_valid)
+{
+    CHECK(http_header_value_valid("text/html; charset=utf-8", 24));
+    CHECK(http_header_value_valid("a\tb", 3));
+    CHECK(http_header_value_valid("caf\xc3\xa9", 5)); /* obs-text stays legal */
+    CHECK(http_header_value_valid("", 0));
+    CHECK(!http_header_value_valid("a\r\nSet-Cookie: x=1", 19));
+    CHECK(!http_header_value_valid("a\nb", 3));
+    CHECK(!http_header_value_valid("a\0b", 3));
+    CHECK(!http_header_value_valid("a\x01b", 3));
+    CHECK(!http_header_value_valid("a\x7f", 2));
+}
+
+TEST(test_header_value_clean)
+{
+    char out[16];
+    CHECK_INT(http_header_value_clean(out, sizeof(out), "TypeError"), 9);
+    CHECK_STR(out, "TypeError");
+    /* A split attempt becomes one harmless value. */
+    CHECK_INT(http_header_value_clean(out, sizeof(out), "E\r\nX-Evil: 1"), 10);
+    CHECK_STR(out, "EX-Evil: 1");
+    CHECK_INT(http_header_value_clean(out, sizeof(out), "  \tpadded\x01\x7f  "), 6);
+    CHECK_STR(out, "padded");
+    /* Cut to the buffer, always terminated. */
+    CHECK_INT(http_header_value_clean(out, sizeof(out), "0123456789abcdefghij"), 15);
+    CHECK_STR(out, "0123456789abcde");
+    CHECK_INT(http_header_value_clean(out, sizeof(out), NULL), 0);
+    CHECK_STR(out, "");
+    CHECK_INT(http_header_value_clean(out, sizeof(out), "\r\n"), 0);
+    CHECK_STR(out, "");
+}
+
+TEST(test_host_is_loopback)
+{
+    CHECK(http_host_is_loopback("localhost", 7070));
+    CHECK(http_host_is_loopback("LOCALHOST:7070", 7070));
+    CHECK(http_host_is_loopback("localhost.", 7070));
+    CHECK(http_host_is_loopback("abc.lambda-url.localhost:7070", 7070));
+    CHECK(http_host_is_loopback("127.0.0.1", 7070));
+    CHECK(http_host_is_loopback("127.0.0.1:7070", 7070));
+    CHECK(http_host_is_loopback("127.1.2.3:7070", 7070));
+    CHECK(http_host_is_loopback("[::1]", 7070));
+    CHECK(http_host_is_loopback("[::1]:7070", 7070));
+    /* Names an attacker controls, and other ports, are refused. */
+    CHECK(!http_host_is_loopback("evil.example", 7070));
+    CHECK(!http_host_is_loopback("evil.example:7070", 7070));
+    CHECK(!http_host_is_loopback("localhost.evil.example", 7070));
+    CHECK(!http_host_is_loopback("evillocalhost", 7070));
+    CHECK(!http_host_is_loopback("127.0.0.1.evil.example", 7070));
+    CHECK(!http_host_is_loopback("127.0.0.1:7071", 7070));
+    CHECK(!http_host_is_loopback("localhost:7070x", 7070));
+    CHECK(!http_host_is_loopback("localhost:", 7070));
+    CHECK(!http_host_is_loopback("10.0.0.1:7070", 7070));
+    CHECK(!http_host_is_loopback("[::2]:7070", 7070));
+    CHECK(!http_host_is_loopback("[::1]x", 7070));
+    CHECK(!http_host_is_loopback("[::1", 7070));
+    CHECK(!http_host_is_loopback("", 7070));
+    CHECK(!http_host_is_loopback(NULL, 7070));
+}
+
+TEST(test_address_is_loopback)
+{
+    CHECK(http_address_is_loopback("127.0.0.1"));
+    CHECK(http_address_is_loopback("::1"));
+    CHECK(http_address_is_loopback("localhost"));
+    CHECK(!http_address_is_loopback("0.0.0.0"));
+    CHECK(!http_address_is_loopback("::"));
+    CHECK(!http_address_is_loopback("192.168.1.2"));
+    CHECK(!http_address_is_loopback(NULL));
+}
+
 RUN_TESTS("http", TEST_ENTRY(test_request_with_headers_and_body),
           TEST_ENTRY(test_request_without_query), TEST_ENTRY(test_byte_at_a_time),
           TEST_ENTRY(test_every_split_point), TEST_ENTRY(test_pipelined_requests),
@@ -613,4 +695,7 @@ RUN_TESTS("http", TEST_ENTRY(test_request_with_headers_and_body),
           TEST_ENTRY(test_header_lookup), TEST_ENTRY(test_has_token),
           TEST_ENTRY(test_write_response), TEST_ENTRY(test_status_reasons),
           TEST_ENTRY(test_reset_after_truncated_response), TEST_ENTRY(test_reset_after_error),
-          TEST_ENTRY(test_reset_between_requests_frees_everything))
+          TEST_ENTRY(test_reset_between_requests_frees_everything),
+          TEST_ENTRY(test_header_name_valid), TEST_ENTRY(test_header_value_valid),
+          TEST_ENTRY(test_header_value_clean), TEST_ENTRY(test_host_is_loopback),
+          TEST_ENTRY(test_address_is_loopback))

@@ -103,6 +103,9 @@ static void on_request(struct http_exchange *ex, void *user)
         answer_text(ex, 413, "too big\n");
     } else if (strcmp(m->path, "/echo") == 0) {
         http_exchange_respond(ex, 200, NULL, buf_bytes(&m->body), buf_length(&m->body));
+    } else if (strcmp(m->path, "/trust") == 0) {
+        http_exchange_trust(ex);
+        answer_text(ex, 200, http_exchange_trusted(ex) ? "trusted\n" : "not trusted\n");
     } else if (strcmp(m->path, "/upgrade") == 0) {
         answer_upgrade(ex);
     } else if (strcmp(m->path, "/close-after") == 0) {
@@ -218,7 +221,7 @@ static void test_keep_alive_and_pipelining(void)
 {
     char got[4096];
     int fd = connect_client();
-    send_text(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    send_text(fd, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
     CHECK(strstr(read_until(fd, "hello", got, sizeof(got)), "HTTP/1.1 200 OK\r\n") != NULL);
     CHECK(strstr(got, "Content-Length: 5\r\n") != NULL);
     /* Two requests in one write: two answers, in order. */
@@ -378,6 +381,65 @@ static void test_close_after_and_error_shape(void)
     close(fd);
 }
 
+/* A loopback server answers only Hosts that name loopback (DNS rebinding). */
+static void test_host_check(void)
+{
+    char got[4096], request[200];
+    int fd = connect_client();
+    send_text(fd, "GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK(strstr(read_until(fd, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 200 OK") != NULL);
+    snprintf(request, sizeof(request), "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", port);
+    send_text(fd, request);
+    CHECK(strstr(read_until(fd, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 200 OK") != NULL);
+    send_text(fd, "GET /echo HTTP/1.1\r\n\r\n"); /* no Host: no browser sent it */
+    CHECK(strstr(read_until(fd, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 200 OK") != NULL);
+    send_text(fd, "GET /echo HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    CHECK(strstr(read_until(fd, "not this server", got, sizeof(got)), "HTTP/1.1 403") != NULL);
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    fd = connect_client();
+    send_text(fd, "GET /echo HTTP/1.1\r\nHost: localhost:1\r\n\r\n"); /* another port */
+    CHECK(strstr(read_until(fd, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 403") != NULL);
+    close(fd);
+}
+
+static double seconds_since(const struct timeval *start)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_usec - start->tv_usec) / 1e6;
+}
+
+/* Untrusted connections: a deadline (300 ms here) and a cap (2 here);
+ * a trusted one is not affected. */
+static void test_untrusted(void)
+{
+    char got[4096];
+    struct timeval start;
+    int trusted = connect_client();
+    send_text(trusted, "GET /trust HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK(strstr(read_until(trusted, "trusted\n", got, sizeof(got)), "\r\n\r\ntrusted") != NULL);
+    gettimeofday(&start, NULL);
+    int idle = connect_client();
+    int slow = connect_client();
+    send_text(slow, "GET /echo HTTP/1.1\r\nHost: loc"); /* a head that never ends */
+    int refused = connect_client();
+    CHECK(strstr(read_until(refused, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 503") != NULL);
+    CHECK(closed_by_peer(refused));
+    CHECK(seconds_since(&start) < 0.3); /* at once */
+    CHECK(closed_by_peer(idle));
+    CHECK(strstr(read_until(slow, "\r\n\r\n", got, sizeof(got)), "HTTP/1.1 408") != NULL);
+    CHECK(closed_by_peer(slow));
+    double waited = seconds_since(&start);
+    CHECK(waited >= 0.25 && waited < 2.0); /* the deadline, not the 5 s head timeout */
+    send_text(trusted, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nstill");
+    CHECK(strstr(read_until(trusted, "still", got, sizeof(got)), "HTTP/1.1 200 OK") != NULL);
+    close(trusted);
+    close(idle);
+    close(slow);
+    close(refused);
+}
+
 static void (*scenario)(void);
 
 static void *client_main(void *arg)
@@ -387,6 +449,10 @@ static void *client_main(void *arg)
     uv_async_send(&done_async);
     return NULL;
 }
+
+/* Set by a test for its server: untrusted connections' deadline and cap. */
+static uint64_t untrusted_timeout_ms;
+static size_t max_untrusted;
 
 /* Runs one client scenario against a fresh server on its own loop. */
 static void run_with_server_using(const struct http_server_callbacks *cbs, void (*client)(void))
@@ -400,6 +466,8 @@ static void run_with_server_using(const struct http_server_callbacks *cbs, void 
         .max_header_bytes = 16 * 1024,
         .head_timeout_ms = 5000,
         .body_timeout_ms = 5000,
+        .untrusted_timeout_ms = untrusted_timeout_ms,
+        .max_untrusted = max_untrusted,
     };
     char cause[200];
     CHECK_INT(http_server_start(ctx, &config, cbs, NULL, &server, cause, sizeof(cause)), 0);
@@ -461,7 +529,22 @@ TEST(close_after_and_error_shape)
     run_with_server_using(&shaping_callbacks, test_close_after_and_error_shape);
 }
 
+TEST(host_check)
+{
+    run_with_server(test_host_check);
+}
+
+TEST(untrusted_deadline_and_cap)
+{
+    untrusted_timeout_ms = 300;
+    max_untrusted = 2;
+    run_with_server(test_untrusted);
+    untrusted_timeout_ms = 0;
+    max_untrusted = 0;
+}
+
 RUN_TESTS("test_http_server", TEST_ENTRY(keep_alive_and_pipelining), TEST_ENTRY(long_poll),
           TEST_ENTRY(streams_both_ways), TEST_ENTRY(body_caps),
           TEST_ENTRY(bad_input_closes_one_connection), TEST_ENTRY(upgrade),
-          TEST_ENTRY(close_after_and_error_shape))
+          TEST_ENTRY(close_after_and_error_shape), TEST_ENTRY(host_check),
+          TEST_ENTRY(untrusted_deadline_and_cap))
