@@ -25,7 +25,7 @@ import {
   withTimeout,
 } from './lib/broker.mjs';
 import { curl, nodeFunction, parseCurlResponse, startLambda, waitFor } from './lib/lambda.mjs';
-import { BRIDGE_BIN, DevSide, PACKET_TYPES } from './lib/bridge.mjs';
+import { BRIDGE_BIN, DevSide, PACKET_TYPES, newBridgeKey } from './lib/bridge.mjs';
 import { tempDir as makeTempDir } from './lib/cloud.mjs';
 
 const KEY = 'da2-hostiletestkey00000000001';
@@ -341,7 +341,9 @@ describe("the bridge: a dev error name with CRLF does not split the Runtime API 
         this.answer(worker, requestId, PACKET_TYPES.Error, Buffer.from(JSON.stringify(err)));
       }
     }
-    dev = new EvilDev({ realtimeUrl: broker.realtimeUrl, host: broker.host, apiKey: KEY, app: 'crlf', stage: 'one' });
+    // The dev side holds the bridge key: the attack is a handler's output, not the channel.
+    const bridgeKey = newBridgeKey();
+    dev = new EvilDev({ realtimeUrl: broker.realtimeUrl, host: broker.host, apiKey: KEY, app: 'crlf', stage: 'one', key: bridgeKey });
     await dev.start();
     bridge = spawn(BRIDGE_BIN, [], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -353,6 +355,7 @@ describe("the bridge: a dev error name with CRLF does not split the Runtime API 
         TETHER_EVENTS_API_KEY: KEY,
         TETHER_APP: 'crlf',
         TETHER_STAGE: 'one',
+        TETHER_BRIDGE_KEY: bridgeKey,
       },
     });
     bridge.stderr.resume();
