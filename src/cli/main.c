@@ -25,7 +25,7 @@ static const struct command commands[] = {
     {"tunnel", cmd_tunnel_main,
      "the VPC tunnel through its SSH bastion: SOCKS5 proxy, and TUN device with --subnet"},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service"},
-    {"bridge", cmd_bridge_main, "package the bridge for deployment to AWS Lambda"},
+    {"bridge", cmd_bridge_main, "package the bridge for AWS Lambda; make or rotate its key"},
     /* An alias: the TUN path once had a command of its own. */
     {"tun", cmd_tunnel_main, "another name for `tether tunnel`"},
     {"tun-helper", cmd_tun_helper_main, "(run by sudo) the TUN path's privileged helper"},
