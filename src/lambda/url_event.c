@@ -1,6 +1,7 @@
 /* Function URL events (payload format 2.0) and answers. */
 #include "lambda/url_event.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,50 +14,6 @@
 #include "core/percent.h"
 
 /* ---- text helpers ---- */
-
-/* Length of the UTF-8 sequence led by c (0: not a lead byte). */
-static size_t utf8_sequence_length(unsigned char c, unsigned *first_bits)
-{
-    if (c < 0x80) {
-        *first_bits = c;
-        return 1;
-    }
-    if ((c & 0xE0) == 0xC0) {
-        *first_bits = c & 0x1F;
-        return 2;
-    }
-    if ((c & 0xF0) == 0xE0) {
-        *first_bits = c & 0x0F;
-        return 3;
-    }
-    if ((c & 0xF8) == 0xF0) {
-        *first_bits = c & 0x07;
-        return 4;
-    }
-    return 0;
-}
-
-int lambda_utf8_valid(const char *text, size_t len)
-{
-    static const unsigned min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned cp;
-        size_t n = utf8_sequence_length(s[i], &cp);
-        if (n == 0 || n > len - i)
-            return 0;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (n > 1 && (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-            return 0;
-        i += n;
-    }
-    return 1;
-}
 
 static const char *const binary_types[] = {
     "application/octet-stream",
@@ -77,7 +34,7 @@ static const char *const binary_prefixes[] = {"image/", "audio/", "video/", "fon
 
 int lambda_url_body_is_binary(const char *content_type, const char *body, size_t len)
 {
-    if (!lambda_utf8_valid(body, len))
+    if (!utf8_valid(body, len))
         return 1;
     if (!content_type)
         return 0;
@@ -96,13 +53,11 @@ int lambda_url_body_is_binary(const char *content_type, const char *body, size_t
 
 void lambda_url_time_format(uint64_t epoch_ms, char out[32])
 {
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t seconds = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
-    snprintf(out, 32, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, months[tm.tm_mon],
-             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* tether never calls setlocale: %b is the English month in the C locale. */
+    strftime(out, 32, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
 /* Percent-decoding only: '+' stays '+' (RFC 3986; docs/lambda.md). A '%' not
@@ -189,9 +144,7 @@ static int collect_headers(const struct lambda_url_request *req, struct joined_m
         if (n >= sizeof(lower))
             continue;
         for (size_t k = 0; k <= n; k++)
-            lower[k] = (char)(req->headers[i].name[k] >= 'A' && req->headers[i].name[k] <= 'Z'
-                                  ? req->headers[i].name[k] + 32
-                                  : req->headers[i].name[k]);
+            lower[k] = (char)tolower((unsigned char)req->headers[i].name[k]);
         if (strcmp(lower, "cookie") == 0)
             continue;
         const char *v = req->headers[i].value;
@@ -270,13 +223,22 @@ static int write_cookies(struct buf *out, const struct lambda_url_request *req, 
     return rc;
 }
 
-static int write_string_field(struct buf *out, const char *name, const char *value)
+/* "name":"value", for each pair; the comma after each included. */
+static int write_string_fields(struct buf *out, const char *const (*fields)[2], size_t count)
 {
-    int rc = buf_printf(out, "\"%s\":", name);
-    if (rc == 0)
-        rc = json_quote(out, value ? value : "", value ? strlen(value) : 0);
-    return rc == 0 ? buf_append_char(out, ',') : rc;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *value = fields[i][1] ? fields[i][1] : "";
+        rc = buf_printf(out, "\"%s\":", fields[i][0]);
+        if (rc == 0)
+            rc = json_quote(out, value, strlen(value));
+        if (rc == 0)
+            rc = buf_append_char(out, ',');
+    }
+    return rc;
 }
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int write_request_context(struct buf *out, const struct lambda_url_request *req,
                                  const struct joined_map *headers)
@@ -284,38 +246,32 @@ static int write_request_context(struct buf *out, const struct lambda_url_reques
     char domain[128], time_text[32];
     snprintf(domain, sizeof(domain), "%s.lambda-url.%s.on.aws", req->url_id, req->region);
     lambda_url_time_format(req->time_epoch_ms, time_text);
-    const char *agent = joined_map_get(headers, "user-agent");
+    const char *const context[][2] = {{"accountId", "anonymous"},
+                                      {"apiId", req->url_id},
+                                      {"domainName", domain},
+                                      {"domainPrefix", req->url_id}};
+    const char *const http[][2] = {{"method", req->method},
+                                   {"path", req->raw_path},
+                                   {"protocol", req->protocol},
+                                   {"sourceIp", req->source_ip},
+                                   {"userAgent", joined_map_get(headers, "user-agent")}};
+    const char *const request[][2] = {{"requestId", req->request_id},
+                                      {"routeKey", "$default"},
+                                      {"stage", "$default"},
+                                      {"time", time_text}};
     int rc = buf_append_str(out, "\"requestContext\":{");
     if (rc == 0)
-        rc = write_string_field(out, "accountId", "anonymous");
-    if (rc == 0)
-        rc = write_string_field(out, "apiId", req->url_id);
-    if (rc == 0)
-        rc = write_string_field(out, "domainName", domain);
-    if (rc == 0)
-        rc = write_string_field(out, "domainPrefix", req->url_id);
+        rc = write_string_fields(out, context, COUNT(context));
     if (rc == 0)
         rc = buf_append_str(out, "\"http\":{");
     if (rc == 0)
-        rc = write_string_field(out, "method", req->method);
-    if (rc == 0)
-        rc = write_string_field(out, "path", req->raw_path);
-    if (rc == 0)
-        rc = write_string_field(out, "protocol", req->protocol);
-    if (rc == 0)
-        rc = write_string_field(out, "sourceIp", req->source_ip);
-    if (rc == 0)
-        rc = write_string_field(out, "userAgent", agent ? agent : "");
+        rc = write_string_fields(out, http, COUNT(http));
     if (rc == 0) {
         out->len--; /* the last field's comma */
         rc = buf_append_str(out, "},");
     }
     if (rc == 0)
-        rc = write_string_field(out, "requestId", req->request_id);
-    if (rc == 0)
-        rc = buf_append_str(out, "\"routeKey\":\"$default\",\"stage\":\"$default\",");
-    if (rc == 0)
-        rc = write_string_field(out, "time", time_text);
+        rc = write_string_fields(out, request, COUNT(request));
     if (rc == 0)
         rc = buf_printf(out, "\"timeEpoch\":%llu},", (unsigned long long)req->time_epoch_ms);
     return rc;
@@ -329,18 +285,13 @@ static int write_body(struct buf *out, const struct lambda_url_request *req,
                                                        req->body, req->body_len);
     int rc = 0;
     if (req->body_len > 0) {
-        rc = buf_append_str(out, "\"body\":");
-        if (rc == 0 && binary) {
-            rc = buf_append_char(out, '"');
-            if (rc == 0)
-                rc = base64_encode(out, req->body, req->body_len);
-            if (rc == 0)
-                rc = buf_append_char(out, '"');
-        } else if (rc == 0) {
-            rc = json_quote(out, req->body, req->body_len);
-        }
+        /* Binary bodies go base64-encoded, which needs no JSON escaping. */
+        rc = buf_append_str(out, binary ? "\"body\":\"" : "\"body\":");
         if (rc == 0)
-            rc = buf_append_char(out, ',');
+            rc = binary ? base64_encode(out, req->body, req->body_len)
+                        : json_quote(out, req->body, req->body_len);
+        if (rc == 0)
+            rc = buf_append_str(out, binary ? "\"," : ",");
     }
     if (rc == 0)
         rc = buf_printf(out,
@@ -354,11 +305,10 @@ static int write_event(struct buf *out, const struct lambda_url_request *req,
                        const struct joined_map *headers, const struct joined_map *query)
 {
     int any_cookie;
+    const char *const raw[][2] = {{"rawPath", req->raw_path}, {"rawQueryString", req->raw_query}};
     int rc = buf_append_str(out, "{\"version\":\"2.0\",\"routeKey\":\"$default\",");
     if (rc == 0)
-        rc = write_string_field(out, "rawPath", req->raw_path);
-    if (rc == 0)
-        rc = write_string_field(out, "rawQueryString", req->raw_query);
+        rc = write_string_fields(out, raw, COUNT(raw));
     if (rc == 0)
         rc = write_cookies(out, req, &any_cookie);
     if (rc == 0)
