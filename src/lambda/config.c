@@ -425,14 +425,11 @@ static int parse_credentials(struct parse *p, json_t *root, struct lambda_config
         return 0;
     if (!json_is_object(creds))
         return failf(p, "credentials", "must be an object");
+    char **fields[] = {&c->access_key_id, &c->secret_access_key, &c->session_token};
     snprintf(p->path, sizeof(p->path), "credentials");
     int rc = check_keys(p, creds, keys);
-    if (rc == 0)
-        rc = get_string(p, creds, "access_key_id", &c->access_key_id);
-    if (rc == 0)
-        rc = get_string(p, creds, "secret_access_key", &c->secret_access_key);
-    if (rc == 0)
-        rc = get_string(p, creds, "session_token", &c->session_token);
+    for (size_t i = 0; rc == 0 && i < COUNT(fields); i++)
+        rc = get_string(p, creds, keys[i], fields[i]);
     if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
         rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
     p->path[0] = '\0';
