@@ -528,18 +528,19 @@ static int map_body(json_t *root, struct lambda_url_response *r, char *cause, si
     return 0;
 }
 
-/* A structured answer: {statusCode, headers, cookies, body, isBase64Encoded}. */
-static int map_structured(json_t *root, struct lambda_url_response *r, char *cause,
-                          size_t cause_len)
+/* The head of an answer: statusCode (200 when absent), headers, cookies, and
+ * default_type when the function set no Content-Type. */
+static int map_head(json_t *root, struct lambda_url_response *r, const char *default_type,
+                    char *cause, size_t cause_len)
 {
-    int has_type = 0;
-    int rc = map_status(root, r, cause, cause_len);
+    int has_type = 0, rc = 0;
+    r->status = 200;
+    if (json_object_get(root, "statusCode"))
+        rc = map_status(root, r, cause, cause_len);
     if (rc == 0)
         rc = map_headers_and_cookies(root, r, &has_type, cause, cause_len);
     if (rc == 0 && !has_type)
-        rc = buf_append_str(&r->headers, "Content-Type: application/json\r\n");
-    if (rc == 0)
-        rc = map_body(root, r, cause, cause_len);
+        rc = buf_printf(&r->headers, "Content-Type: %s\r\n", default_type);
     return rc;
 }
 
@@ -555,7 +556,10 @@ int lambda_url_response_map(const char *payload, size_t len, struct lambda_url_r
     }
     int rc;
     if (json_is_object(root) && json_object_get(root, "statusCode")) {
-        rc = map_structured(root, out, cause, cause_len);
+        /* A structured answer: {statusCode, headers, cookies, body, isBase64Encoded}. */
+        rc = map_head(root, out, "application/json", cause, cause_len);
+        if (rc == 0)
+            rc = map_body(root, out, cause, cause_len);
     } else {
         out->status = 200;
         rc = buf_append_str(&out->headers, "Content-Type: application/json\r\n");
@@ -589,14 +593,7 @@ static int map_prelude(struct lambda_url_prelude *p, struct lambda_url_response 
         json_decref(root);
         return -EINVAL;
     }
-    int has_type = 0, rc = 0;
-    out->status = 200;
-    if (json_object_get(root, "statusCode"))
-        rc = map_status(root, out, cause, cause_len);
-    if (rc == 0)
-        rc = map_headers_and_cookies(root, out, &has_type, cause, cause_len);
-    if (rc == 0 && !has_type)
-        rc = buf_append_str(&out->headers, "Content-Type: application/octet-stream\r\n");
+    int rc = map_head(root, out, "application/octet-stream", cause, cause_len);
     json_decref(root);
     return rc;
 }

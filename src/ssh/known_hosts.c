@@ -184,9 +184,7 @@ static void record(enum known_hosts_result found, const struct line_fields *f, c
     *result = found;
     snprintf(hit->file, sizeof(hit->file), "%s", file);
     hit->line = line;
-    size_t n = f->type_len < sizeof(hit->key_type) - 1 ? f->type_len : sizeof(hit->key_type) - 1;
-    memcpy(hit->key_type, f->type, n);
-    hit->key_type[n] = '\0';
+    snprintf(hit->key_type, sizeof(hit->key_type), "%.*s", (int)f->type_len, f->type);
 }
 
 void known_hosts_check_text(const char *text, size_t len, const char *file_name, const char *host,
