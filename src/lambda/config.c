@@ -556,15 +556,12 @@ int lambda_config_load(const char *path, struct lambda_config **out, char *cause
     rc = lambda_config_parse(buf_bytes(&text), buf_length(&text), resolved[0] ? resolved : "/", out,
                              inner, sizeof(inner));
     buf_free(&text);
-    if (rc < 0) {
-        snprintf(cause, cause_len, "%s: %s", path, inner);
-        return rc;
-    }
-    if ((rc = check_dirs(*out, inner, sizeof(inner))) < 0) {
-        snprintf(cause, cause_len, "%s: %s", path, inner);
+    if (rc == 0 && (rc = check_dirs(*out, inner, sizeof(inner))) < 0) {
         lambda_config_free(*out);
         *out = NULL;
     }
+    if (rc < 0)
+        snprintf(cause, cause_len, "%s: %s", path, inner);
     return rc;
 }
 
