@@ -233,22 +233,21 @@ static int make_parent_directory(const char *path, char *cause, size_t cause_len
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    /* Create each missing component, like mkdir -p. */
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
+    /* Create each missing component, like mkdir -p: the prefix up to every
+     * '/', then the whole path. */
+    for (char *p = dir + 1;; p++) {
+        if (*p && *p != '/')
             continue;
+        char end = *p;
         *p = '\0';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            int err = errno;
+            snprintf(cause, cause_len, "cannot create directory %s: %s", dir, strerror(err));
+            return -err;
+        }
+        if (!(*p = end))
+            return 0;
     }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:;
-    int err = errno;
-    snprintf(cause, cause_len, "cannot create directory %s: %s", dir, strerror(err));
-    return -err;
 }
 
 int known_hosts_append(const char *path, const char *host, uint16_t port, const char *key_type,
