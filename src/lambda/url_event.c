@@ -118,9 +118,10 @@ static const char *joined_map_get(const struct joined_map *m, const char *name)
     return NULL;
 }
 
-static int write_joined_map(struct buf *out, const struct joined_map *m)
+/* "name":{...}, with the map's names and values as strings. */
+static int write_joined_map(struct buf *out, const char *name, const struct joined_map *m)
 {
-    int rc = buf_append_char(out, '{');
+    int rc = buf_printf(out, "\"%s\":{", name);
     for (size_t i = 0; rc == 0 && i < m->count; i++) {
         if (i > 0)
             rc = buf_append_char(out, ',');
@@ -131,7 +132,7 @@ static int write_joined_map(struct buf *out, const struct joined_map *m)
         if (rc == 0)
             rc = json_quote(out, buf_bytes(&m->values[i]), buf_length(&m->values[i]));
     }
-    return rc == 0 ? buf_append_char(out, '}') : rc;
+    return rc == 0 ? buf_append_str(out, "},") : rc;
 }
 
 /* Headers: names lower-cased, repeats comma-joined, cookies left out (they
@@ -194,10 +195,9 @@ static int collect_query(const char *query, struct joined_map *m)
     return 0;
 }
 
-static int write_cookies(struct buf *out, const struct lambda_url_request *req, int *any)
+static int write_cookies(struct buf *out, const struct lambda_url_request *req)
 {
-    int rc = 0;
-    *any = 0;
+    int rc = 0, any = 0;
     for (size_t i = 0; rc == 0 && i < req->header_count; i++) {
         if (strcasecmp(req->headers[i].name, "cookie") != 0)
             continue;
@@ -210,15 +210,15 @@ static int write_cookies(struct buf *out, const struct lambda_url_request *req, 
             while (trimmed > 0 && p[trimmed - 1] == ' ')
                 trimmed--;
             if (trimmed > 0) {
-                rc = buf_append_str(out, *any ? "," : "\"cookies\":[");
+                rc = buf_append_str(out, any ? "," : "\"cookies\":[");
                 if (rc == 0)
                     rc = json_quote(out, p, trimmed);
-                *any = 1;
+                any = 1;
             }
             p += len;
         }
     }
-    if (rc == 0 && *any)
+    if (rc == 0 && any)
         rc = buf_append_str(out, "],");
     return rc;
 }
@@ -304,26 +304,16 @@ static int write_body(struct buf *out, const struct lambda_url_request *req,
 static int write_event(struct buf *out, const struct lambda_url_request *req,
                        const struct joined_map *headers, const struct joined_map *query)
 {
-    int any_cookie;
     const char *const raw[][2] = {{"rawPath", req->raw_path}, {"rawQueryString", req->raw_query}};
     int rc = buf_append_str(out, "{\"version\":\"2.0\",\"routeKey\":\"$default\",");
     if (rc == 0)
         rc = write_string_fields(out, raw, COUNT(raw));
     if (rc == 0)
-        rc = write_cookies(out, req, &any_cookie);
+        rc = write_cookies(out, req);
     if (rc == 0)
-        rc = buf_append_str(out, "\"headers\":");
-    if (rc == 0)
-        rc = write_joined_map(out, headers);
-    if (rc == 0)
-        rc = buf_append_char(out, ',');
-    if (rc == 0 && query->count > 0) {
-        rc = buf_append_str(out, "\"queryStringParameters\":");
-        if (rc == 0)
-            rc = write_joined_map(out, query);
-        if (rc == 0)
-            rc = buf_append_char(out, ',');
-    }
+        rc = write_joined_map(out, "headers", headers);
+    if (rc == 0 && query->count > 0)
+        rc = write_joined_map(out, "queryStringParameters", query);
     if (rc == 0)
         rc = write_request_context(out, req, headers);
     if (rc == 0)
