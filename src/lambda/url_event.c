@@ -13,6 +13,8 @@
 #include "core/encoding.h"
 #include "core/percent.h"
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- text helpers ---- */
 
 static const char *const binary_types[] = {
@@ -41,10 +43,10 @@ int lambda_url_body_is_binary(const char *content_type, const char *body, size_t
     while (*content_type == ' ' || *content_type == '\t')
         content_type++;
     size_t type_len = strcspn(content_type, "; \t");
-    for (size_t i = 0; i < sizeof(binary_prefixes) / sizeof(binary_prefixes[0]); i++)
+    for (size_t i = 0; i < COUNT(binary_prefixes); i++)
         if (strncasecmp(content_type, binary_prefixes[i], strlen(binary_prefixes[i])) == 0)
             return 1;
-    for (size_t i = 0; i < sizeof(binary_types) / sizeof(binary_types[0]); i++)
+    for (size_t i = 0; i < COUNT(binary_types); i++)
         if (strlen(binary_types[i]) == type_len &&
             strncasecmp(content_type, binary_types[i], type_len) == 0)
             return 1;
@@ -97,7 +99,7 @@ static int joined_map_add(struct joined_map *m, const char *name, size_t name_le
             return 0;
         }
     }
-    if (m->count >= sizeof(m->names) / sizeof(m->names[0]))
+    if (m->count >= COUNT(m->names))
         return 0; /* more distinct names than any sane request has: drop the rest */
     size_t i = m->count++;
     buf_init(&m->names[i]);
@@ -160,7 +162,7 @@ static int collect_headers(const struct lambda_url_request *req, struct joined_m
         {"x-forwarded-proto", "http"},
         {"x-forwarded-port", port},
     };
-    for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+    for (size_t i = 0; i < COUNT(added); i++) {
         if (!added[i][1] || joined_map_get(m, added[i][0]))
             continue;
         if (joined_map_add(m, added[i][0], strlen(added[i][0]), added[i][1], strlen(added[i][1])) <
@@ -237,8 +239,6 @@ static int write_string_fields(struct buf *out, const char *const (*fields)[2], 
     }
     return rc;
 }
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int write_request_context(struct buf *out, const struct lambda_url_request *req,
                                  const struct joined_map *headers)
@@ -387,7 +387,7 @@ static int is_framing_header(const char *name)
     static const char *const names[] = {
         "content-length", "transfer-encoding", "connection", "keep-alive",
         "upgrade",        "trailer",           "te",         "date"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; i < COUNT(names); i++)
         if (strcasecmp(name, names[i]) == 0)
             return 1;
     return 0;
@@ -459,23 +459,20 @@ static int map_headers_and_cookies(json_t *root, struct lambda_url_response *r, 
         if (strcasecmp(name, "content-type") == 0)
             *has_type = 1;
     }
-    if (cookies && !json_is_array(cookies) && !json_is_null(cookies)) {
-        snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
-        return -EINVAL;
-    }
+    int bad = cookies && !json_is_array(cookies) && !json_is_null(cookies);
     size_t i;
-    json_array_foreach(cookies, i, value)
+    json_array_foreach(cookies, i, value) /* no iteration when cookies is not an array */
     {
-        if (!json_is_string(value)) {
-            snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
-            return -EINVAL;
-        }
+        if ((bad = !json_is_string(value)))
+            break;
         int rc = add_header(r, "Set-Cookie", json_string_value(value), json_string_length(value),
                             cause, cause_len);
         if (rc < 0)
             return rc;
     }
-    return 0;
+    if (bad)
+        snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
+    return bad ? -EINVAL : 0;
 }
 
 static int map_status(json_t *root, struct lambda_url_response *r, char *cause, size_t cause_len)
