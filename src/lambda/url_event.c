@@ -357,28 +357,17 @@ void lambda_url_response_free(struct lambda_url_response *r)
     buf_free(&r->body);
 }
 
-static int is_token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
+/* An HTTP token (RFC 9110 5.6.2): one or more tchar. */
 static int valid_header_name(const char *name)
 {
-    if (!*name)
-        return 0;
-    for (const char *c = name; *c; c++)
-        if (!is_token_char(*c))
-            return 0;
-    return 1;
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    return *name && name[strspn(name, tchar)] == '\0';
 }
 
 static int valid_header_value(const char *value, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-            return 0;
-    return 1;
+    return !memchr(value, '\r', len) && !memchr(value, '\n', len) && !memchr(value, '\0', len);
 }
 
 /* The server frames the answer itself; a function cannot set these. */
