@@ -40,8 +40,7 @@ int lambda_url_body_is_binary(const char *content_type, const char *body, size_t
         return 1;
     if (!content_type)
         return 0;
-    while (*content_type == ' ' || *content_type == '\t')
-        content_type++;
+    content_type += strspn(content_type, " \t");
     size_t type_len = strcspn(content_type, "; \t");
     for (size_t i = 0; i < COUNT(binary_prefixes); i++)
         if (strncasecmp(content_type, binary_prefixes[i], strlen(binary_prefixes[i])) == 0)
@@ -205,8 +204,7 @@ static int write_cookies(struct buf *out, const struct lambda_url_request *req)
             continue;
         const char *p = req->headers[i].value;
         while (rc == 0 && *p) {
-            while (*p == ' ' || *p == ';')
-                p++;
+            p += strspn(p, " ;");
             size_t len = strcspn(p, ";");
             size_t trimmed = len;
             while (trimmed > 0 && p[trimmed - 1] == ' ')
