@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -79,19 +80,14 @@ static int find_option(const struct cli_spec *spec, const char *name, size_t len
 static int parse_number(const struct cli_option *o, const char *value, char *cause,
                         size_t cause_len)
 {
-    uint64_t v = 0;
     size_t digits = strspn(value, "0123456789");
-    int overflow = 0;
-    for (size_t i = 0; i < digits; i++) {
-        unsigned d = (unsigned)(value[i] - '0');
-        overflow |= v > (UINT64_MAX - d) / 10;
-        v = v * 10 + d;
-    }
     if (digits == 0 || value[digits] != '\0') {
         snprintf(cause, cause_len, "\"%s\" is not a number", value);
         return -EINVAL;
     }
-    if (overflow || v < o->min || v > o->max) {
+    errno = 0;
+    uint64_t v = strtoull(value, NULL, 10);
+    if (errno == ERANGE || v < o->min || v > o->max) {
         snprintf(cause, cause_len, "%s is out of range %llu-%llu", value,
                  (unsigned long long)o->min, (unsigned long long)o->max);
         return -ERANGE;

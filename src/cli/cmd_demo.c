@@ -55,6 +55,13 @@ static void finish(struct demo *d)
     d->broker = NULL;
 }
 
+static void fail(struct demo *d, const char *why)
+{
+    fprintf(stderr, "tether demo: %s\n", why);
+    d->failed = 1;
+    finish(d);
+}
+
 static void print_try_it(struct demo *d)
 {
     printf("\nThe broker keeps running. Publish to the demo channel from another terminal:\n\n"
@@ -94,11 +101,10 @@ static void on_data(void *user, struct events_subscription *sub, const char *eve
 static void on_published(void *user, const struct events_publish_result *result)
 {
     struct demo *d = user;
-    if (result->status < 0 || result->failed_count > 0) {
-        fprintf(stderr, "tether demo: publish failed: %s\n", result->cause);
-        d->failed = 1;
-        finish(d);
-    }
+    char why[300];
+    snprintf(why, sizeof(why), "publish failed: %s", result->cause);
+    if (result->status < 0 || result->failed_count > 0)
+        fail(d, why);
 }
 
 static void publish_all(struct demo *d)
@@ -115,9 +121,7 @@ static void publish_all(struct demo *d)
                       : events_client_publish(d->client, DEMO_CHANNEL, events, 1, on_published, d,
                                               cause, sizeof(cause));
         if (rc < 0) {
-            fprintf(stderr, "tether demo: %s\n", cause);
-            d->failed = 1;
-            finish(d);
+            fail(d, cause);
             return;
         }
     }
@@ -129,9 +133,7 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
     struct demo *d = user;
     (void)sub;
     if (status < 0) {
-        fprintf(stderr, "tether demo: %s\n", cause);
-        d->failed = 1;
-        finish(d);
+        fail(d, cause);
         return;
     }
     if (d->received > 0 || d->sent_at[0])
@@ -145,10 +147,10 @@ static void on_subscribed(void *user, struct events_subscription *sub, int statu
 static void on_deadline(uv_timer_t *timer)
 {
     struct demo *d = timer->data;
-    fprintf(stderr, "tether demo: only %d of %d events arrived within 10 s\n", d->received,
-            DEMO_EVENTS * 2);
-    d->failed = 1;
-    finish(d);
+    char why[100];
+    snprintf(why, sizeof(why), "only %d of %d events arrived within 10 s", d->received,
+             DEMO_EVENTS * 2);
+    fail(d, why);
 }
 
 static void on_stop(void *ctx, int signum)
@@ -204,12 +206,10 @@ int cmd_demo_main(int argc, char **argv)
     if (code != CLI_ARGS_CONTINUE)
         return code;
     const char *host = listen.host;
-    struct broker_config config = {.listen_port = listen.port};
     random_api_key(d.api_key);
     const char *keys[] = {d.api_key};
-    config.listen_host = host;
-    config.api_keys = keys;
-    config.api_key_count = 1;
+    struct broker_config config = {
+        .listen_host = host, .listen_port = listen.port, .api_keys = keys, .api_key_count = 1};
     if (broker_start(d.loop, &config, &d.broker, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether demo: %s\n", cause);
         return EXIT_FAILURE_RUNTIME;
@@ -219,8 +219,7 @@ int cmd_demo_main(int argc, char **argv)
            "ws://%s:%u/event/realtime)\n",
            host, port, host, port);
     if (start_client(&d, port, cause, sizeof(cause)) < 0) {
-        fprintf(stderr, "tether demo: %s\n", cause);
-        finish(&d);
+        fail(&d, cause);
         uv_run(d.loop, UV_RUN_DEFAULT);
         return EXIT_FAILURE_RUNTIME;
     }

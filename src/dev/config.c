@@ -16,16 +16,19 @@
 #define MAX_FUNCTIONS 200
 #define MAX_ENVIRONMENT 200
 
-/* Where a problem is: "tether.json: functions.Api.timeout". */
+/* Where a problem is, "tether.json: functions.Api.timeout", and the caller's
+ * buffer for the message. */
 struct where {
     const char *file;
     char path[256];
+    char *cause;
+    size_t cause_len;
 };
 
-static int complain(char *cause, size_t cause_len, const struct where *w, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int complain(const struct where *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static int complain(char *cause, size_t cause_len, const struct where *w, const char *fmt, ...)
+static int complain(const struct where *w, const char *fmt, ...)
 {
     char reason[256];
     va_list ap;
@@ -33,15 +36,15 @@ static int complain(char *cause, size_t cause_len, const struct where *w, const 
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     if (w->path[0])
-        snprintf(cause, cause_len, "%s: %s: %s", w->file, w->path, reason);
+        snprintf(w->cause, w->cause_len, "%s: %s: %s", w->file, w->path, reason);
     else
-        snprintf(cause, cause_len, "%s: %s", w->file, reason);
+        snprintf(w->cause, w->cause_len, "%s: %s", w->file, reason);
     return -EINVAL;
 }
 
 static struct where child(const struct where *parent, const char *key)
 {
-    struct where w = {parent->file, ""};
+    struct where w = {parent->file, "", parent->cause, parent->cause_len};
     snprintf(w.path, sizeof(w.path), "%s%s%s", parent->path, parent->path[0] ? "." : "", key);
     return w;
 }
@@ -72,8 +75,7 @@ static size_t distance(const char *a, const char *b)
     return row[lb];
 }
 
-static int check_keys(json_t *object, const char *const *allowed, const struct where *w,
-                      char *cause, size_t cause_len)
+static int check_keys(json_t *object, const char *const *allowed, const struct where *w)
 {
     const char *key;
     json_t *value;
@@ -91,73 +93,76 @@ static int check_keys(json_t *object, const char *const *allowed, const struct w
             continue;
         struct where at = child(w, key);
         if (suggestion)
-            return complain(cause, cause_len, &at, "unknown key (did you mean \"%s\"?)",
-                            suggestion);
-        return complain(cause, cause_len, &at, "unknown key");
+            return complain(&at, "unknown key (did you mean \"%s\"?)", suggestion);
+        return complain(&at, "unknown key");
     }
     return 0;
 }
 
 static int get_string(json_t *object, const char *key, int required, char **out,
-                      const struct where *w, char *cause, size_t cause_len)
+                      const struct where *w)
 {
     json_t *v = json_object_get(object, key);
     struct where at = child(w, key);
-    if (!v) {
-        if (required)
-            return complain(cause, cause_len, &at, "is required");
-        return 0;
-    }
+    if (!v)
+        return required ? complain(&at, "is required") : 0;
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return complain(cause, cause_len, &at, "must be a non-empty string");
+        return complain(&at, "must be a non-empty string");
     if (json_string_length(v) != strlen(json_string_value(v)))
-        return complain(cause, cause_len, &at, "must not contain NUL characters");
+        return complain(&at, "must not contain NUL characters");
     *out = strdup(json_string_value(v));
     return *out ? 0 : -ENOMEM;
 }
 
 static int get_uint(json_t *object, const char *key, unsigned min, unsigned max, unsigned *out,
-                    const struct where *w, char *cause, size_t cause_len)
+                    const struct where *w)
 {
     json_t *v = json_object_get(object, key);
     if (!v)
         return 0;
     struct where at = child(w, key);
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return complain(cause, cause_len, &at, "must be an integer from %u to %u", min, max);
+        return complain(&at, "must be an integer from %u to %u", min, max);
     *out = (unsigned)json_integer_value(v);
     return 0;
 }
 
-static int get_bool(json_t *object, const char *key, int *out, const struct where *w, char *cause,
-                    size_t cause_len)
+static int get_bool(json_t *object, const char *key, int *out, const struct where *w)
 {
     json_t *v = json_object_get(object, key);
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v)) {
-        struct where at = child(w, key);
-        return complain(cause, cause_len, &at, "must be true or false");
-    }
-    *out = json_is_true(v);
+    struct where at = child(w, key);
+    if (v && !json_is_boolean(v))
+        return complain(&at, "must be true or false");
+    if (v)
+        *out = json_is_true(v);
     return 0;
 }
 
-static int check_segment(const char *value, const struct where *w, char *cause, size_t cause_len)
+static int check_segment(const char *value, const struct where *w)
 {
     char text[CHANNEL_MAX_SEGMENT_LENGTH + 8], why[160];
     struct channel parsed;
     snprintf(text, sizeof(text), "/%s", value);
     if (strlen(value) > CHANNEL_MAX_SEGMENT_LENGTH || strchr(value, '/') ||
         channel_parse(text, strlen(text), 0, &parsed, why, sizeof(why)) < 0)
-        return complain(cause, cause_len, w,
-                        "must be 1-50 letters, digits or '-', starting and ending with a letter "
-                        "or digit (it becomes part of a channel name)");
+        return complain(w, "must be 1-50 letters, digits or '-', starting and ending with a letter "
+                           "or digit (it becomes part of a channel name)");
     return 0;
 }
 
-static int parse_runtime(struct dev_function *f, const struct where *w, char *cause,
-                         size_t cause_len)
+/* A string that becomes part of a channel name; the fallback when it is
+ * absent (NULL: it is required). */
+static int get_segment(json_t *object, const char *key, const char *fallback, char **out,
+                       const struct where *w)
+{
+    struct where at = child(w, key);
+    int rc = get_string(object, key, fallback == NULL, out, w);
+    if (rc == 0 && !*out && !(*out = strdup(fallback)))
+        rc = -ENOMEM;
+    return rc == 0 ? check_segment(*out, &at) : rc;
+}
+
+static int parse_runtime(struct dev_function *f, const struct where *w)
 {
     const char *r = f->runtime_name;
     struct where at = child(w, "runtime");
@@ -169,22 +174,20 @@ static int parse_runtime(struct dev_function *f, const struct where *w, char *ca
              strcmp(r, "provided.al2023") == 0)
         f->runtime = DEV_RUNTIME_PROVIDED;
     else
-        return complain(cause, cause_len, &at,
+        return complain(&at,
                         "\"%s\" is not supported (use nodejs20.x, nodejs22.x, python3.x or "
                         "provided)",
                         r);
     return 0;
 }
 
-static int parse_environment(json_t *env, struct dev_function *f, const struct where *w,
-                             char *cause, size_t cause_len)
+static int parse_environment(json_t *env, struct dev_function *f, const struct where *w)
 {
     struct where at = child(w, "environment");
     if (!env)
         return 0;
     if (!json_is_object(env) || json_object_size(env) > MAX_ENVIRONMENT)
-        return complain(cause, cause_len, &at, "must be an object of at most %d strings",
-                        MAX_ENVIRONMENT);
+        return complain(&at, "must be an object of at most %d strings", MAX_ENVIRONMENT);
     f->environment = calloc(json_object_size(env) + 1, sizeof(*f->environment));
     if (!f->environment)
         return -ENOMEM;
@@ -194,9 +197,9 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
     {
         struct where item = child(&at, key);
         if (!json_is_string(value))
-            return complain(cause, cause_len, &item, "must be a string");
+            return complain(&item, "must be a string");
         if (!key[0] || strchr(key, '='))
-            return complain(cause, cause_len, &item, "is not a valid variable name");
+            return complain(&item, "is not a valid variable name");
         struct dev_env_var *v = &f->environment[f->environment_count++];
         v->name = strdup(key);
         v->value = strdup(json_string_value(value));
@@ -206,8 +209,28 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
     return 0;
 }
 
+/* "worker" (Node.js only) and "bootstrap" (provided runtimes only). */
+static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f,
+                                      const struct where *w)
+{
+    struct where at = child(w, worker ? "worker" : "bootstrap");
+    if (worker && f->runtime != DEV_RUNTIME_NODE)
+        return complain(&at, "applies to Node.js functions only");
+    if (worker && strcmp(worker, "aws-lambda-ric") == 0)
+        f->node_worker = DEV_NODE_WORKER_RIC;
+    else if (worker && strcmp(worker, "tether") != 0)
+        return complain(&at, "must be \"tether\" or \"aws-lambda-ric\"");
+    at = child(w, "bootstrap");
+    if (f->bootstrap && f->runtime != DEV_RUNTIME_PROVIDED)
+        return complain(&at, "applies to provided runtimes only");
+    if (f->runtime == DEV_RUNTIME_PROVIDED && !f->bootstrap &&
+        !(f->bootstrap = strdup("bootstrap")))
+        return -ENOMEM;
+    return 0;
+}
+
 static int parse_function(const char *id, json_t *spec, struct dev_function *f,
-                          const struct where *parent, char *cause, size_t cause_len)
+                          const struct where *parent)
 {
     static const char *const keys[] = {"handler",     "runtime",   "bootstrap", "worker",
                                        "environment", "timeout",   "memory",    "concurrency",
@@ -219,66 +242,50 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     f->live = 1;
     if (!(f->id = strdup(id)))
         return -ENOMEM;
-    if (check_segment(id, &w, cause, cause_len) < 0)
+    if (check_segment(id, &w) < 0)
         return -EINVAL;
     if (!json_is_object(spec))
-        return complain(cause, cause_len, &w, "must be an object");
+        return complain(&w, "must be an object");
     char *worker = NULL;
-    int rc = check_keys(spec, keys, &w, cause, cause_len);
+    int rc = check_keys(spec, keys, &w);
     if (rc == 0)
-        rc = get_string(spec, "runtime", 1, &f->runtime_name, &w, cause, cause_len);
+        rc = get_string(spec, "runtime", 1, &f->runtime_name, &w);
     if (rc == 0)
-        rc = parse_runtime(f, &w, cause, cause_len);
+        rc = parse_runtime(f, &w);
     if (rc == 0)
-        rc = get_string(spec, "handler", f->runtime != DEV_RUNTIME_PROVIDED, &f->handler, &w, cause,
-                        cause_len);
+        rc = get_string(spec, "handler", f->runtime != DEV_RUNTIME_PROVIDED, &f->handler, &w);
     if (rc == 0)
-        rc = get_string(spec, "bootstrap", 0, &f->bootstrap, &w, cause, cause_len);
+        rc = get_string(spec, "bootstrap", 0, &f->bootstrap, &w);
     if (rc == 0)
-        rc = get_string(spec, "worker", 0, &worker, &w, cause, cause_len);
+        rc = get_string(spec, "worker", 0, &worker, &w);
     if (rc == 0)
-        rc = parse_environment(json_object_get(spec, "environment"), f, &w, cause, cause_len);
+        rc = parse_environment(json_object_get(spec, "environment"), f, &w);
     if (rc == 0)
-        rc = get_uint(spec, "timeout", 1, 900, &f->timeout_s, &w, cause, cause_len);
+        rc = get_uint(spec, "timeout", 1, 900, &f->timeout_s, &w);
     if (rc == 0)
-        rc = get_uint(spec, "memory", 128, 10240, &f->memory_mb, &w, cause, cause_len);
+        rc = get_uint(spec, "memory", 128, 10240, &f->memory_mb, &w);
     if (rc == 0)
-        rc = get_uint(spec, "concurrency", 1, 1000, &f->concurrency, &w, cause, cause_len);
+        rc = get_uint(spec, "concurrency", 1, 1000, &f->concurrency, &w);
     if (rc == 0)
-        rc = get_bool(spec, "url", &f->url, &w, cause, cause_len);
+        rc = get_bool(spec, "url", &f->url, &w);
     if (rc == 0)
-        rc = get_bool(spec, "streaming", &f->streaming, &w, cause, cause_len);
+        rc = get_bool(spec, "streaming", &f->streaming, &w);
     if (rc == 0)
-        rc = get_bool(spec, "live", &f->live, &w, cause, cause_len);
-    if (rc == 0 && worker) {
-        struct where at = child(&w, "worker");
-        if (f->runtime != DEV_RUNTIME_NODE)
-            rc = complain(cause, cause_len, &at, "applies to Node.js functions only");
-        else if (strcmp(worker, "aws-lambda-ric") == 0)
-            f->node_worker = DEV_NODE_WORKER_RIC;
-        else if (strcmp(worker, "tether") != 0)
-            rc = complain(cause, cause_len, &at, "must be \"tether\" or \"aws-lambda-ric\"");
-    }
-    if (rc == 0 && f->bootstrap && f->runtime != DEV_RUNTIME_PROVIDED) {
-        struct where at = child(&w, "bootstrap");
-        rc = complain(cause, cause_len, &at, "applies to provided runtimes only");
-    }
-    if (rc == 0 && f->runtime == DEV_RUNTIME_PROVIDED && !f->bootstrap &&
-        !(f->bootstrap = strdup("bootstrap")))
-        rc = -ENOMEM;
+        rc = get_bool(spec, "live", &f->live, &w);
+    if (rc == 0)
+        rc = parse_worker_and_bootstrap(worker, f, &w);
     free(worker);
     return rc;
 }
 
-static int parse_functions(json_t *functions, struct dev_config *c, char *cause, size_t cause_len)
+static int parse_functions(json_t *functions, struct dev_config *c, const struct where *root)
 {
-    struct where w = {c->path, "functions"};
+    struct where w = child(root, "functions");
     if (!functions)
-        return complain(cause, cause_len, &w, "is required (an object keyed by function id)");
+        return complain(&w, "is required (an object keyed by function id)");
     if (!json_is_object(functions) || json_object_size(functions) == 0 ||
         json_object_size(functions) > MAX_FUNCTIONS)
-        return complain(cause, cause_len, &w,
-                        "must be an object with 1 to %d functions keyed by id", MAX_FUNCTIONS);
+        return complain(&w, "must be an object with 1 to %d functions keyed by id", MAX_FUNCTIONS);
     c->functions = calloc(json_object_size(functions), sizeof(*c->functions));
     if (!c->functions)
         return -ENOMEM;
@@ -286,42 +293,41 @@ static int parse_functions(json_t *functions, struct dev_config *c, char *cause,
     json_t *spec;
     json_object_foreach(functions, id, spec)
     {
-        int rc = parse_function(id, spec, &c->functions[c->function_count++], &w, cause, cause_len);
+        int rc = parse_function(id, spec, &c->functions[c->function_count++], &w);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-static int parse_events(json_t *events, struct dev_config *c, char *cause, size_t cause_len)
+static int parse_events(json_t *events, struct dev_config *c, const struct where *root)
 {
     static const char *const keys[] = {"http", "realtime", "region", "apiKey", "caFile", NULL};
-    struct where w = {c->path, "events"};
+    struct where w = child(root, "events"), at = child(&w, "http");
     struct dev_events *e = &c->events;
     if (!events || (json_is_string(events) && strcmp(json_string_value(events), "embedded") == 0))
         return 0;
     if (!json_is_object(events))
-        return complain(cause, cause_len, &w, "must be \"embedded\" or an object with \"http\"");
+        return complain(&w, "must be \"embedded\" or an object with \"http\"");
     e->mode = DEV_EVENTS_REMOTE;
-    int rc = check_keys(events, keys, &w, cause, cause_len);
+    int rc = check_keys(events, keys, &w);
     if (rc == 0)
-        rc = get_string(events, "http", 1, &e->http, &w, cause, cause_len);
+        rc = get_string(events, "http", 1, &e->http, &w);
     if (rc == 0)
-        rc = get_string(events, "realtime", 0, &e->realtime, &w, cause, cause_len);
+        rc = get_string(events, "realtime", 0, &e->realtime, &w);
     if (rc == 0)
-        rc = get_string(events, "region", 0, &e->region, &w, cause, cause_len);
+        rc = get_string(events, "region", 0, &e->region, &w);
     if (rc == 0)
-        rc = get_string(events, "apiKey", 0, &e->api_key, &w, cause, cause_len);
+        rc = get_string(events, "apiKey", 0, &e->api_key, &w);
     if (rc == 0)
-        rc = get_string(events, "caFile", 0, &e->ca_file, &w, cause, cause_len);
-    if (rc == 0 && strncmp(e->http, "https://", 8) != 0 && strncmp(e->http, "http://", 7) != 0) {
-        struct where at = child(&w, "http");
-        rc = complain(cause, cause_len, &at, "must be an http:// or https:// URL");
-    }
+        rc = get_string(events, "caFile", 0, &e->ca_file, &w);
+    if (rc == 0 && strncmp(e->http, "https://", 8) != 0 && strncmp(e->http, "http://", 7) != 0)
+        rc = complain(&at, "must be an http:// or https:// URL");
     return rc;
 }
 
-static char *default_stage(void)
+/* The user name, kept to what may appear in a channel segment. */
+static void default_stage(char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1])
 {
     const char *user = getenv("USER");
     struct passwd *pw = NULL;
@@ -329,8 +335,6 @@ static char *default_stage(void)
         pw = getpwuid(getuid());
         user = pw ? pw->pw_name : "dev";
     }
-    /* The stage is a channel segment: keep what may appear in one. */
-    char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1];
     size_t n = 0;
     for (const char *p = user; *p && n < CHANNEL_MAX_SEGMENT_LENGTH; p++) {
         char ch = *p;
@@ -341,49 +345,34 @@ static char *default_stage(void)
     }
     while (n > 0 && stage[n - 1] == '-')
         n--;
-    stage[n] = '\0';
-    return strdup(n ? stage : "dev");
+    snprintf(stage + n, CHANNEL_MAX_SEGMENT_LENGTH + 1 - n, "%s", n ? "" : "dev");
 }
 
 static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t cause_len)
 {
     static const char *const keys[] = {"$schema",   "app",    "stage",  "namespace",
                                        "functions", "events", "tunnel", NULL};
-    struct where w = {c->path, ""};
+    struct where w = {c->path, "", cause, cause_len}, at = child(&w, "tunnel");
+    char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1];
+    default_stage(stage);
     if (!json_is_object(root))
-        return complain(cause, cause_len, &w, "must hold a JSON object");
-    int rc = check_keys(root, keys, &w, cause, cause_len);
+        return complain(&w, "must hold a JSON object");
+    int rc = check_keys(root, keys, &w);
     if (rc == 0)
-        rc = get_string(root, "app", 1, &c->app, &w, cause, cause_len);
-    struct where at = child(&w, "app");
+        rc = get_segment(root, "app", NULL, &c->app, &w);
     if (rc == 0)
-        rc = check_segment(c->app, &at, cause, cause_len);
+        rc = get_segment(root, "stage", stage, &c->stage, &w);
     if (rc == 0)
-        rc = get_string(root, "stage", 0, &c->stage, &w, cause, cause_len);
-    if (rc == 0 && !c->stage && !(c->stage = default_stage()))
-        rc = -ENOMEM;
-    at = child(&w, "stage");
+        rc = get_segment(root, "namespace", "tether", &c->namespace_name, &w);
     if (rc == 0)
-        rc = check_segment(c->stage, &at, cause, cause_len);
+        rc = parse_functions(json_object_get(root, "functions"), c, &w);
     if (rc == 0)
-        rc = get_string(root, "namespace", 0, &c->namespace_name, &w, cause, cause_len);
-    if (rc == 0 && !c->namespace_name && !(c->namespace_name = strdup("tether")))
-        rc = -ENOMEM;
-    at = child(&w, "namespace");
-    if (rc == 0)
-        rc = check_segment(c->namespace_name, &at, cause, cause_len);
-    if (rc == 0)
-        rc = parse_functions(json_object_get(root, "functions"), c, cause, cause_len);
-    if (rc == 0)
-        rc = parse_events(json_object_get(root, "events"), c, cause, cause_len);
+        rc = parse_events(json_object_get(root, "events"), c, &w);
     json_t *tunnel = json_object_get(root, "tunnel");
-    if (rc == 0 && tunnel) {
-        at = child(&w, "tunnel");
-        if (!json_is_object(tunnel))
-            rc = complain(cause, cause_len, &at, "must be an object");
-        else
-            c->tunnel = json_incref(tunnel);
-    }
+    if (rc == 0 && tunnel && !json_is_object(tunnel))
+        rc = complain(&at, "must be an object");
+    else if (rc == 0 && tunnel)
+        c->tunnel = json_incref(tunnel);
     return rc;
 }
 

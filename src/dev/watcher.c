@@ -165,15 +165,17 @@ static int add_tree(struct watcher *w, const char *rel, char *cause, size_t caus
     return rc;
 }
 
+struct batch {
+    const char *paths[WATCHER_MAX_BATCH];
+    size_t count;
+};
+
 static int collect(const char *key, void *value, void *ctx)
 {
-    const char **list = ctx;
+    struct batch *b = ctx;
     (void)value;
-    size_t n = 0;
-    while (list[n])
-        n++;
-    if (n < WATCHER_MAX_BATCH)
-        list[n] = key;
+    if (b->count < WATCHER_MAX_BATCH)
+        b->paths[b->count++] = key;
     return 0;
 }
 
@@ -188,13 +190,10 @@ static int drop(const char *key, void *value, void *ctx)
 static void on_debounced(uv_timer_t *timer)
 {
     struct watcher *w = timer->data;
-    const char *paths[WATCHER_MAX_BATCH + 1] = {0};
-    hashmap_foreach(&w->pending, collect, paths);
-    size_t n = 0;
-    while (paths[n])
-        n++;
-    if (n > 0)
-        w->on_change(w->ctx, paths, n, w->first_event_ns);
+    struct batch batch = {.count = 0};
+    hashmap_foreach(&w->pending, collect, &batch);
+    if (batch.count > 0)
+        w->on_change(w->ctx, batch.paths, batch.count, w->first_event_ns);
     hashmap_foreach(&w->pending, drop, NULL);
     w->first_event_ns = 0;
 }

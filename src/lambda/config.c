@@ -1,6 +1,7 @@
 /* Parsing and validating the `tether lambda` JSON configuration. */
 #include "lambda/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -132,6 +133,12 @@ static int check_keys(struct parse *p, json_t *object, const char *const *allowe
     return 0;
 }
 
+/* A JSON string with no NUL inside: C code sees all of it. */
+static int plain_string(json_t *value)
+{
+    return json_is_string(value) && strlen(json_string_value(value)) == json_string_length(value);
+}
+
 static int replace_string(char **field, const char *value)
 {
     char *copy = strdup(value);
@@ -151,7 +158,7 @@ static int get_string(struct parse *p, json_t *object, const char *key, char **o
         return 0;
     if (!json_is_string(value))
         return failf(p, key, "must be a string");
-    if (strlen(json_string_value(value)) != json_string_length(value))
+    if (!plain_string(value))
         return failf(p, key, "must not contain NUL characters");
     return replace_string(out, json_string_value(value));
 }
@@ -189,28 +196,19 @@ static int get_bool(struct parse *p, json_t *object, const char *key, int *out)
     return 0;
 }
 
+#define WORD_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
 static int valid_function_name(const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > LAMBDA_MAX_NAME)
-        return 0;
-    for (const char *c = name; *c; c++)
-        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
-            *c != '-' && *c != '_')
-            return 0;
-    return 1;
+    return len > 0 && len <= LAMBDA_MAX_NAME && strspn(name, WORD_CHARS "-") == len;
 }
 
 static int valid_env_name(const char *name)
 {
     /* AWS: [a-zA-Z]([a-zA-Z0-9_])+ */
-    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')) || !name[1])
-        return 0;
-    for (const char *c = name; *c; c++)
-        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
-            *c != '_')
-            return 0;
-    return 1;
+    size_t len = strlen(name);
+    return len >= 2 && isalpha((unsigned char)name[0]) && strspn(name, WORD_CHARS) == len;
 }
 
 static size_t environment_bytes(const struct lambda_function_config *f)
@@ -270,7 +268,7 @@ static int parse_environment(struct parse *p, json_t *object, struct lambda_func
         char why[160];
         if (env_name_problem(key, why, sizeof(why)) < 0)
             return failf(p, "environment", "%s", why);
-        if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
+        if (!plain_string(value))
             return failf(p, "environment", "%s must be a string without NUL characters", key);
         struct lambda_env_var *v = env_slot(f, key);
         if (!v || replace_string(&v->value, json_string_value(value)) < 0)
@@ -304,7 +302,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
         snprintf(path, sizeof(path), "%s/bootstrap", f->working_dir);
         return add_arg(f, path);
     }
-    if (json_is_string(boot) && strlen(json_string_value(boot)) != json_string_length(boot))
+    if (json_is_string(boot) && !plain_string(boot))
         return failf(p, "bootstrap", "must be a string without NUL characters");
     if (json_is_string(boot))
         return json_string_length(boot) ? add_arg(f, json_string_value(boot))
@@ -317,7 +315,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
     json_t *arg;
     json_array_foreach(boot, i, arg)
     {
-        if (!json_is_string(arg) || strlen(json_string_value(arg)) != json_string_length(arg))
+        if (!plain_string(arg))
             return failf(p, "bootstrap", "element %zu must be a string without NUL characters", i);
         if (i == 0 && json_string_length(arg) == 0)
             return failf(p, "bootstrap", "the program must not be empty");
@@ -332,8 +330,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
 static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
-    if (value && (!json_is_string(value) || json_string_length(value) == 0 ||
-                  strlen(json_string_value(value)) != json_string_length(value)))
+    if (value && (!plain_string(value) || json_string_length(value) == 0))
         return failf(p, "working_dir", "must be a non-empty string without NUL characters");
     const char *dir = value ? json_string_value(value) : ".";
     int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
@@ -395,8 +392,7 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
     int rc = check_keys(p, object, function_keys);
     if (rc == 0 && !json_is_string(name))
         return failf(p, "name", "is required (a string)");
-    if (rc == 0 && (!valid_function_name(json_string_value(name)) ||
-                    json_string_length(name) != strlen(json_string_value(name))))
+    if (rc == 0 && (!plain_string(name) || !valid_function_name(json_string_value(name))))
         return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
     if (rc == 0)
         rc = resolve_dir(p, object, dir);
@@ -429,14 +425,11 @@ static int parse_credentials(struct parse *p, json_t *root, struct lambda_config
         return 0;
     if (!json_is_object(creds))
         return failf(p, "credentials", "must be an object");
+    char **fields[] = {&c->access_key_id, &c->secret_access_key, &c->session_token};
     snprintf(p->path, sizeof(p->path), "credentials");
     int rc = check_keys(p, creds, keys);
-    if (rc == 0)
-        rc = get_string(p, creds, "access_key_id", &c->access_key_id);
-    if (rc == 0)
-        rc = get_string(p, creds, "secret_access_key", &c->secret_access_key);
-    if (rc == 0)
-        rc = get_string(p, creds, "session_token", &c->session_token);
+    for (size_t i = 0; rc == 0 && i < COUNT(fields); i++)
+        rc = get_string(p, creds, keys[i], fields[i]);
     if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
         rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
     p->path[0] = '\0';
@@ -470,12 +463,7 @@ static int parse_functions(struct parse *p, json_t *root, struct lambda_config *
 
 static int valid_account(const char *account)
 {
-    if (strlen(account) != 12)
-        return 0;
-    for (const char *c = account; *c; c++)
-        if (*c < '0' || *c > '9')
-            return 0;
-    return 1;
+    return strlen(account) == 12 && strspn(account, "0123456789") == 12;
 }
 
 static const char *const top_keys[] = {
@@ -568,15 +556,12 @@ int lambda_config_load(const char *path, struct lambda_config **out, char *cause
     rc = lambda_config_parse(buf_bytes(&text), buf_length(&text), resolved[0] ? resolved : "/", out,
                              inner, sizeof(inner));
     buf_free(&text);
-    if (rc < 0) {
-        snprintf(cause, cause_len, "%s: %s", path, inner);
-        return rc;
-    }
-    if ((rc = check_dirs(*out, inner, sizeof(inner))) < 0) {
-        snprintf(cause, cause_len, "%s: %s", path, inner);
+    if (rc == 0 && (rc = check_dirs(*out, inner, sizeof(inner))) < 0) {
         lambda_config_free(*out);
         *out = NULL;
     }
+    if (rc < 0)
+        snprintf(cause, cause_len, "%s: %s", path, inner);
     return rc;
 }
 

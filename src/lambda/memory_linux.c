@@ -6,10 +6,10 @@
 
 #include "lambda/logs.h"
 
-static unsigned long peak_kb_of(const char *pid)
+static unsigned long peak_kb_of(pid_t pid)
 {
     char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
@@ -59,10 +59,8 @@ unsigned long lambda_process_group_peak_kb(pid_t leader)
     tree[count++] = leader;
     unsigned long total = 0;
     while (next < count) {
-        char pid[24];
         pid_t p = tree[next++];
-        snprintf(pid, sizeof(pid), "%d", (int)p);
-        total += peak_kb_of(pid);
+        total += peak_kb_of(p);
         add_children(p, tree, &count);
     }
     return total;

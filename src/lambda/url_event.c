@@ -1,6 +1,7 @@
 /* Function URL events (payload format 2.0) and answers. */
 #include "lambda/url_event.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,51 +14,9 @@
 #include "core/percent.h"
 #include "net/http.h"
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- text helpers ---- */
-
-/* Length of the UTF-8 sequence led by c (0: not a lead byte). */
-static size_t utf8_sequence_length(unsigned char c, unsigned *first_bits)
-{
-    if (c < 0x80) {
-        *first_bits = c;
-        return 1;
-    }
-    if ((c & 0xE0) == 0xC0) {
-        *first_bits = c & 0x1F;
-        return 2;
-    }
-    if ((c & 0xF0) == 0xE0) {
-        *first_bits = c & 0x0F;
-        return 3;
-    }
-    if ((c & 0xF8) == 0xF0) {
-        *first_bits = c & 0x07;
-        return 4;
-    }
-    return 0;
-}
-
-int lambda_utf8_valid(const char *text, size_t len)
-{
-    static const unsigned min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned cp;
-        size_t n = utf8_sequence_length(s[i], &cp);
-        if (n == 0 || n > len - i)
-            return 0;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (n > 1 && (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-            return 0;
-        i += n;
-    }
-    return 1;
-}
 
 static const char *const binary_types[] = {
     "application/octet-stream",
@@ -78,17 +37,16 @@ static const char *const binary_prefixes[] = {"image/", "audio/", "video/", "fon
 
 int lambda_url_body_is_binary(const char *content_type, const char *body, size_t len)
 {
-    if (!lambda_utf8_valid(body, len))
+    if (!utf8_valid(body, len))
         return 1;
     if (!content_type)
         return 0;
-    while (*content_type == ' ' || *content_type == '\t')
-        content_type++;
+    content_type += strspn(content_type, " \t");
     size_t type_len = strcspn(content_type, "; \t");
-    for (size_t i = 0; i < sizeof(binary_prefixes) / sizeof(binary_prefixes[0]); i++)
+    for (size_t i = 0; i < COUNT(binary_prefixes); i++)
         if (strncasecmp(content_type, binary_prefixes[i], strlen(binary_prefixes[i])) == 0)
             return 1;
-    for (size_t i = 0; i < sizeof(binary_types) / sizeof(binary_types[0]); i++)
+    for (size_t i = 0; i < COUNT(binary_types); i++)
         if (strlen(binary_types[i]) == type_len &&
             strncasecmp(content_type, binary_types[i], type_len) == 0)
             return 1;
@@ -97,13 +55,11 @@ int lambda_url_body_is_binary(const char *content_type, const char *body, size_t
 
 void lambda_url_time_format(uint64_t epoch_ms, char out[32])
 {
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t seconds = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
-    snprintf(out, 32, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, months[tm.tm_mon],
-             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* tether never calls setlocale: %b is the English month in the C locale. */
+    strftime(out, 32, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
 /* Percent-decoding only: '+' stays '+' (RFC 3986; docs/lambda.md). A '%' not
@@ -143,7 +99,7 @@ static int joined_map_add(struct joined_map *m, const char *name, size_t name_le
             return 0;
         }
     }
-    if (m->count >= sizeof(m->names) / sizeof(m->names[0]))
+    if (m->count >= COUNT(m->names))
         return 0; /* more distinct names than any sane request has: drop the rest */
     size_t i = m->count++;
     buf_init(&m->names[i]);
@@ -164,9 +120,10 @@ static const char *joined_map_get(const struct joined_map *m, const char *name)
     return NULL;
 }
 
-static int write_joined_map(struct buf *out, const struct joined_map *m)
+/* "name":{...}, with the map's names and values as strings. */
+static int write_joined_map(struct buf *out, const char *name, const struct joined_map *m)
 {
-    int rc = buf_append_char(out, '{');
+    int rc = buf_printf(out, "\"%s\":{", name);
     for (size_t i = 0; rc == 0 && i < m->count; i++) {
         if (i > 0)
             rc = buf_append_char(out, ',');
@@ -177,7 +134,7 @@ static int write_joined_map(struct buf *out, const struct joined_map *m)
         if (rc == 0)
             rc = json_quote(out, buf_bytes(&m->values[i]), buf_length(&m->values[i]));
     }
-    return rc == 0 ? buf_append_char(out, '}') : rc;
+    return rc == 0 ? buf_append_str(out, "},") : rc;
 }
 
 /* Headers: names lower-cased, repeats comma-joined, cookies left out (they
@@ -190,9 +147,7 @@ static int collect_headers(const struct lambda_url_request *req, struct joined_m
         if (n >= sizeof(lower))
             continue;
         for (size_t k = 0; k <= n; k++)
-            lower[k] = (char)(req->headers[i].name[k] >= 'A' && req->headers[i].name[k] <= 'Z'
-                                  ? req->headers[i].name[k] + 32
-                                  : req->headers[i].name[k]);
+            lower[k] = (char)tolower((unsigned char)req->headers[i].name[k]);
         if (strcmp(lower, "cookie") == 0)
             continue;
         const char *v = req->headers[i].value;
@@ -207,7 +162,7 @@ static int collect_headers(const struct lambda_url_request *req, struct joined_m
         {"x-forwarded-proto", "http"},
         {"x-forwarded-port", port},
     };
-    for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+    for (size_t i = 0; i < COUNT(added); i++) {
         if (!added[i][1] || joined_map_get(m, added[i][0]))
             continue;
         if (joined_map_add(m, added[i][0], strlen(added[i][0]), added[i][1], strlen(added[i][1])) <
@@ -242,41 +197,46 @@ static int collect_query(const char *query, struct joined_map *m)
     return 0;
 }
 
-static int write_cookies(struct buf *out, const struct lambda_url_request *req, int *any)
+static int write_cookies(struct buf *out, const struct lambda_url_request *req)
 {
-    int rc = 0;
-    *any = 0;
+    int rc = 0, any = 0;
     for (size_t i = 0; rc == 0 && i < req->header_count; i++) {
         if (strcasecmp(req->headers[i].name, "cookie") != 0)
             continue;
         const char *p = req->headers[i].value;
         while (rc == 0 && *p) {
-            while (*p == ' ' || *p == ';')
-                p++;
+            p += strspn(p, " ;");
             size_t len = strcspn(p, ";");
             size_t trimmed = len;
             while (trimmed > 0 && p[trimmed - 1] == ' ')
                 trimmed--;
             if (trimmed > 0) {
-                rc = buf_append_str(out, *any ? "," : "\"cookies\":[");
+                rc = buf_append_str(out, any ? "," : "\"cookies\":[");
                 if (rc == 0)
                     rc = json_quote(out, p, trimmed);
-                *any = 1;
+                any = 1;
             }
             p += len;
         }
     }
-    if (rc == 0 && *any)
+    if (rc == 0 && any)
         rc = buf_append_str(out, "],");
     return rc;
 }
 
-static int write_string_field(struct buf *out, const char *name, const char *value)
+/* "name":"value", for each pair; the comma after each included. */
+static int write_string_fields(struct buf *out, const char *const (*fields)[2], size_t count)
 {
-    int rc = buf_printf(out, "\"%s\":", name);
-    if (rc == 0)
-        rc = json_quote(out, value ? value : "", value ? strlen(value) : 0);
-    return rc == 0 ? buf_append_char(out, ',') : rc;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *value = fields[i][1] ? fields[i][1] : "";
+        rc = buf_printf(out, "\"%s\":", fields[i][0]);
+        if (rc == 0)
+            rc = json_quote(out, value, strlen(value));
+        if (rc == 0)
+            rc = buf_append_char(out, ',');
+    }
+    return rc;
 }
 
 static int write_request_context(struct buf *out, const struct lambda_url_request *req,
@@ -285,38 +245,32 @@ static int write_request_context(struct buf *out, const struct lambda_url_reques
     char domain[128], time_text[32];
     snprintf(domain, sizeof(domain), "%s.lambda-url.%s.on.aws", req->url_id, req->region);
     lambda_url_time_format(req->time_epoch_ms, time_text);
-    const char *agent = joined_map_get(headers, "user-agent");
+    const char *const context[][2] = {{"accountId", "anonymous"},
+                                      {"apiId", req->url_id},
+                                      {"domainName", domain},
+                                      {"domainPrefix", req->url_id}};
+    const char *const http[][2] = {{"method", req->method},
+                                   {"path", req->raw_path},
+                                   {"protocol", req->protocol},
+                                   {"sourceIp", req->source_ip},
+                                   {"userAgent", joined_map_get(headers, "user-agent")}};
+    const char *const request[][2] = {{"requestId", req->request_id},
+                                      {"routeKey", "$default"},
+                                      {"stage", "$default"},
+                                      {"time", time_text}};
     int rc = buf_append_str(out, "\"requestContext\":{");
     if (rc == 0)
-        rc = write_string_field(out, "accountId", "anonymous");
-    if (rc == 0)
-        rc = write_string_field(out, "apiId", req->url_id);
-    if (rc == 0)
-        rc = write_string_field(out, "domainName", domain);
-    if (rc == 0)
-        rc = write_string_field(out, "domainPrefix", req->url_id);
+        rc = write_string_fields(out, context, COUNT(context));
     if (rc == 0)
         rc = buf_append_str(out, "\"http\":{");
     if (rc == 0)
-        rc = write_string_field(out, "method", req->method);
-    if (rc == 0)
-        rc = write_string_field(out, "path", req->raw_path);
-    if (rc == 0)
-        rc = write_string_field(out, "protocol", req->protocol);
-    if (rc == 0)
-        rc = write_string_field(out, "sourceIp", req->source_ip);
-    if (rc == 0)
-        rc = write_string_field(out, "userAgent", agent ? agent : "");
+        rc = write_string_fields(out, http, COUNT(http));
     if (rc == 0) {
         out->len--; /* the last field's comma */
         rc = buf_append_str(out, "},");
     }
     if (rc == 0)
-        rc = write_string_field(out, "requestId", req->request_id);
-    if (rc == 0)
-        rc = buf_append_str(out, "\"routeKey\":\"$default\",\"stage\":\"$default\",");
-    if (rc == 0)
-        rc = write_string_field(out, "time", time_text);
+        rc = write_string_fields(out, request, COUNT(request));
     if (rc == 0)
         rc = buf_printf(out, "\"timeEpoch\":%llu},", (unsigned long long)req->time_epoch_ms);
     return rc;
@@ -330,18 +284,13 @@ static int write_body(struct buf *out, const struct lambda_url_request *req,
                                                        req->body, req->body_len);
     int rc = 0;
     if (req->body_len > 0) {
-        rc = buf_append_str(out, "\"body\":");
-        if (rc == 0 && binary) {
-            rc = buf_append_char(out, '"');
-            if (rc == 0)
-                rc = base64_encode(out, req->body, req->body_len);
-            if (rc == 0)
-                rc = buf_append_char(out, '"');
-        } else if (rc == 0) {
-            rc = json_quote(out, req->body, req->body_len);
-        }
+        /* Binary bodies go base64-encoded, which needs no JSON escaping. */
+        rc = buf_append_str(out, binary ? "\"body\":\"" : "\"body\":");
         if (rc == 0)
-            rc = buf_append_char(out, ',');
+            rc = binary ? base64_encode(out, req->body, req->body_len)
+                        : json_quote(out, req->body, req->body_len);
+        if (rc == 0)
+            rc = buf_append_str(out, binary ? "\"," : ",");
     }
     if (rc == 0)
         rc = buf_printf(out,
@@ -354,27 +303,16 @@ static int write_body(struct buf *out, const struct lambda_url_request *req,
 static int write_event(struct buf *out, const struct lambda_url_request *req,
                        const struct joined_map *headers, const struct joined_map *query)
 {
-    int any_cookie;
+    const char *const raw[][2] = {{"rawPath", req->raw_path}, {"rawQueryString", req->raw_query}};
     int rc = buf_append_str(out, "{\"version\":\"2.0\",\"routeKey\":\"$default\",");
     if (rc == 0)
-        rc = write_string_field(out, "rawPath", req->raw_path);
+        rc = write_string_fields(out, raw, COUNT(raw));
     if (rc == 0)
-        rc = write_string_field(out, "rawQueryString", req->raw_query);
+        rc = write_cookies(out, req);
     if (rc == 0)
-        rc = write_cookies(out, req, &any_cookie);
-    if (rc == 0)
-        rc = buf_append_str(out, "\"headers\":");
-    if (rc == 0)
-        rc = write_joined_map(out, headers);
-    if (rc == 0)
-        rc = buf_append_char(out, ',');
-    if (rc == 0 && query->count > 0) {
-        rc = buf_append_str(out, "\"queryStringParameters\":");
-        if (rc == 0)
-            rc = write_joined_map(out, query);
-        if (rc == 0)
-            rc = buf_append_char(out, ',');
-    }
+        rc = write_joined_map(out, "headers", headers);
+    if (rc == 0 && query->count > 0)
+        rc = write_joined_map(out, "queryStringParameters", query);
     if (rc == 0)
         rc = write_request_context(out, req, headers);
     if (rc == 0)
@@ -424,7 +362,7 @@ static int is_framing_header(const char *name)
     static const char *const names[] = {
         "content-length", "transfer-encoding", "connection", "keep-alive",
         "upgrade",        "trailer",           "te",         "date"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; i < COUNT(names); i++)
         if (strcasecmp(name, names[i]) == 0)
             return 1;
     return 0;
@@ -497,23 +435,20 @@ static int map_headers_and_cookies(json_t *root, struct lambda_url_response *r, 
         if (strcasecmp(name, "content-type") == 0)
             *has_type = 1;
     }
-    if (cookies && !json_is_array(cookies) && !json_is_null(cookies)) {
-        snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
-        return -EINVAL;
-    }
+    int bad = cookies && !json_is_array(cookies) && !json_is_null(cookies);
     size_t i;
-    json_array_foreach(cookies, i, value)
+    json_array_foreach(cookies, i, value) /* no iteration when cookies is not an array */
     {
-        if (!json_is_string(value)) {
-            snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
-            return -EINVAL;
-        }
+        if ((bad = !json_is_string(value)))
+            break;
         int rc = add_header(r, "Set-Cookie", json_string_value(value), json_string_length(value),
                             cause, cause_len);
         if (rc < 0)
             return rc;
     }
-    return 0;
+    if (bad)
+        snprintf(cause, cause_len, "\"cookies\" must be an array of strings");
+    return bad ? -EINVAL : 0;
 }
 
 static int map_status(json_t *root, struct lambda_url_response *r, char *cause, size_t cause_len)
@@ -556,18 +491,19 @@ static int map_body(json_t *root, struct lambda_url_response *r, char *cause, si
     return 0;
 }
 
-/* A structured answer: {statusCode, headers, cookies, body, isBase64Encoded}. */
-static int map_structured(json_t *root, struct lambda_url_response *r, char *cause,
-                          size_t cause_len)
+/* The head of an answer: statusCode (200 when absent), headers, cookies, and
+ * default_type when the function set no Content-Type. */
+static int map_head(json_t *root, struct lambda_url_response *r, const char *default_type,
+                    char *cause, size_t cause_len)
 {
-    int has_type = 0;
-    int rc = map_status(root, r, cause, cause_len);
+    int has_type = 0, rc = 0;
+    r->status = 200;
+    if (json_object_get(root, "statusCode"))
+        rc = map_status(root, r, cause, cause_len);
     if (rc == 0)
         rc = map_headers_and_cookies(root, r, &has_type, cause, cause_len);
     if (rc == 0 && !has_type)
-        rc = buf_append_str(&r->headers, "Content-Type: application/json\r\n");
-    if (rc == 0)
-        rc = map_body(root, r, cause, cause_len);
+        rc = buf_printf(&r->headers, "Content-Type: %s\r\n", default_type);
     return rc;
 }
 
@@ -583,7 +519,10 @@ int lambda_url_response_map(const char *payload, size_t len, struct lambda_url_r
     }
     int rc;
     if (json_is_object(root) && json_object_get(root, "statusCode")) {
-        rc = map_structured(root, out, cause, cause_len);
+        /* A structured answer: {statusCode, headers, cookies, body, isBase64Encoded}. */
+        rc = map_head(root, out, "application/json", cause, cause_len);
+        if (rc == 0)
+            rc = map_body(root, out, cause, cause_len);
     } else {
         out->status = 200;
         rc = buf_append_str(&out->headers, "Content-Type: application/json\r\n");
@@ -617,14 +556,7 @@ static int map_prelude(struct lambda_url_prelude *p, struct lambda_url_response 
         json_decref(root);
         return -EINVAL;
     }
-    int has_type = 0, rc = 0;
-    out->status = 200;
-    if (json_object_get(root, "statusCode"))
-        rc = map_status(root, out, cause, cause_len);
-    if (rc == 0)
-        rc = map_headers_and_cookies(root, out, &has_type, cause, cause_len);
-    if (rc == 0 && !has_type)
-        rc = buf_append_str(&out->headers, "Content-Type: application/octet-stream\r\n");
+    int rc = map_head(root, out, "application/octet-stream", cause, cause_len);
     json_decref(root);
     return rc;
 }

@@ -39,7 +39,6 @@ int lambda_url_event_build(const struct lambda_url_request *req, struct buf *out
 /* 1 when a request body goes to the function base64-encoded: it is not valid
  * UTF-8, or its content type names binary data. */
 int lambda_url_body_is_binary(const char *content_type, const char *body, size_t len);
-int lambda_utf8_valid(const char *text, size_t len);
 /* "12/Mar/2020:19:03:58 +0000" */
 void lambda_url_time_format(uint64_t epoch_ms, char out[32]);
 /* Appends the decoded form of a percent-encoded query component. */

@@ -569,18 +569,13 @@ int bastion_new(uv_loop_t *loop, const struct bastion_config *config,
     b->loop = loop;
     b->config = *config;
     apply_defaults(&b->config);
-    b->host = strdup(config->host);
-    b->user = strdup(config->user);
-    b->user_known_hosts = copy_or_null(config->user_known_hosts);
-    b->tether_known_hosts = copy_or_null(config->tether_known_hosts);
-    b->fingerprint = copy_or_null(config->host_key_fingerprint);
-    b->ciphers = copy_or_null(config->ciphers);
-    b->config.host = b->host;
-    b->config.user = b->user;
-    b->config.user_known_hosts = b->user_known_hosts;
-    b->config.tether_known_hosts = b->tether_known_hosts;
-    b->config.host_key_fingerprint = b->fingerprint;
-    b->config.ciphers = b->ciphers;
+    /* The config points at the bastion's own copies. */
+    b->config.host = b->host = strdup(config->host);
+    b->config.user = b->user = strdup(config->user);
+    b->config.user_known_hosts = b->user_known_hosts = copy_or_null(config->user_known_hosts);
+    b->config.tether_known_hosts = b->tether_known_hosts = copy_or_null(config->tether_known_hosts);
+    b->config.host_key_fingerprint = b->fingerprint = copy_or_null(config->host_key_fingerprint);
+    b->config.ciphers = b->ciphers = copy_or_null(config->ciphers);
     snprintf(b->name, sizeof(b->name), "%s@%s:%u", b->user, b->host, b->config.port);
     if (callbacks)
         b->callbacks = *callbacks;

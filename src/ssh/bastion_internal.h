@@ -77,7 +77,6 @@ struct bastion {
     uint32_t attempt;
     int ever_ready;
     int dead; /* the session failed inside a call; handled from idle */
-    char dead_cause[BASTION_CAUSE_MAX];
     int dispatching;
 
     struct forward *forwards;
@@ -122,6 +121,5 @@ void forward_fail_all(struct bastion *bastion, const char *cause, int include_wa
 void forward_capture_open_failure(struct bastion *bastion);
 /* Resolves pending opens and runs on_event where needed. */
 void forward_dispatch(struct bastion *bastion);
-void forward_reap(struct bastion *bastion);
 
 #endif

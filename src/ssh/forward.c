@@ -30,7 +30,7 @@ static const char *const state_names[] = {
     [FORWARD_REFUSED] = "refused", [FORWARD_LOST] = "lost",
 };
 
-const char *forward_state_name(enum forward_state state)
+static const char *forward_state_name(enum forward_state state)
 {
     return (unsigned)state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state]
                                                                           : "?";
@@ -420,7 +420,7 @@ void forward_fail_all(struct bastion *b, const char *cause, int include_waiting)
     }
 }
 
-void forward_reap(struct bastion *b)
+static void forward_reap(struct bastion *b)
 {
     if (b->dispatching)
         return;

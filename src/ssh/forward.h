@@ -50,7 +50,6 @@ int forward_open(struct bastion *bastion, const char *host, uint16_t port, const
                  uint16_t origin_port, const struct forward_callbacks *callbacks, void *user,
                  struct forward **out);
 enum forward_state forward_get_state(const struct forward *forward);
-const char *forward_state_name(enum forward_state state);
 /* FORWARD_REFUSED: the RFC 4254 reason code (0 if unknown) and the bastion's
  * description; also the cause of FORWARD_LOST. */
 uint32_t forward_failure_reason(const struct forward *forward);

@@ -39,23 +39,6 @@ void known_hosts_host_name(char *out, size_t out_len, const char *host, uint16_t
         snprintf(out, out_len, "[%s]:%u", host, port);
 }
 
-const char *known_hosts_result_name(enum known_hosts_result result)
-{
-    switch (result) {
-    case KNOWN_HOSTS_UNKNOWN:
-        return "unknown";
-    case KNOWN_HOSTS_OTHER_TYPE:
-        return "known with another key type";
-    case KNOWN_HOSTS_CHANGED:
-        return "changed";
-    case KNOWN_HOSTS_MATCH:
-        return "match";
-    case KNOWN_HOSTS_REVOKED:
-        return "revoked";
-    }
-    return "?";
-}
-
 int known_hosts_pattern_match(const char *pattern, size_t pattern_len, const char *name)
 {
     /* Iterative wildcard match with one backtrack point for the last '*'. */
@@ -201,9 +184,7 @@ static void record(enum known_hosts_result found, const struct line_fields *f, c
     *result = found;
     snprintf(hit->file, sizeof(hit->file), "%s", file);
     hit->line = line;
-    size_t n = f->type_len < sizeof(hit->key_type) - 1 ? f->type_len : sizeof(hit->key_type) - 1;
-    memcpy(hit->key_type, f->type, n);
-    hit->key_type[n] = '\0';
+    snprintf(hit->key_type, sizeof(hit->key_type), "%.*s", (int)f->type_len, f->type);
 }
 
 void known_hosts_check_text(const char *text, size_t len, const char *file_name, const char *host,
@@ -228,53 +209,20 @@ void known_hosts_check_text(const char *text, size_t len, const char *file_name,
     }
 }
 
-static int read_capped(const char *path, struct buf *out, char *cause, size_t cause_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 1;
-        int err = errno;
-        snprintf(cause, cause_len, "cannot read %s: %s", path, strerror(err));
-        return -err;
-    }
-    int rc = 0;
-    for (;;) {
-        if (buf_reserve(out, 65536) < 0) {
-            rc = -ENOMEM;
-            break;
-        }
-        ssize_t n = read(fd, out->data + out->len, 65536);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        out->len += (size_t)n;
-        if (buf_length(out) > KNOWN_HOSTS_FILE_MAX) {
-            rc = -EFBIG;
-            break;
-        }
-    }
-    close(fd);
-    if (rc < 0)
-        snprintf(cause, cause_len, "cannot read %s: %s", path,
-                 rc == -EFBIG ? "larger than 4 MiB" : strerror(-rc));
-    return rc;
-}
-
 int known_hosts_check_file(const char *path, const char *host, uint16_t port, const char *key_type,
                            const char *key_base64, enum known_hosts_result *result,
                            struct known_hosts_hit *hit, char *cause, size_t cause_len)
 {
     struct buf text = BUF_INIT;
-    int rc = read_capped(path, &text, cause, cause_len);
+    int rc = buf_read_file(&text, path, KNOWN_HOSTS_FILE_MAX);
     if (rc == 0)
         known_hosts_check_text(buf_bytes(&text), buf_length(&text), path, host, port, key_type,
                                key_base64, result, hit);
+    else if (rc != -ENOENT)
+        snprintf(cause, cause_len, "cannot read %s: %s", path,
+                 rc == -EFBIG ? "larger than 4 MiB" : strerror(-rc));
     buf_free(&text);
-    return rc < 0 ? rc : 0;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 static int make_parent_directory(const char *path, char *cause, size_t cause_len)
@@ -285,22 +233,21 @@ static int make_parent_directory(const char *path, char *cause, size_t cause_len
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    /* Create each missing component, like mkdir -p. */
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
+    /* Create each missing component, like mkdir -p: the prefix up to every
+     * '/', then the whole path. */
+    for (char *p = dir + 1;; p++) {
+        if (*p && *p != '/')
             continue;
+        char end = *p;
         *p = '\0';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            int err = errno;
+            snprintf(cause, cause_len, "cannot create directory %s: %s", dir, strerror(err));
+            return -err;
+        }
+        if (!(*p = end))
+            return 0;
     }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:;
-    int err = errno;
-    snprintf(cause, cause_len, "cannot create directory %s: %s", dir, strerror(err));
-    return -err;
 }
 
 int known_hosts_append(const char *path, const char *host, uint16_t port, const char *key_type,
@@ -309,24 +256,13 @@ int known_hosts_append(const char *path, const char *host, uint16_t port, const 
     int rc = make_parent_directory(path, cause, cause_len);
     if (rc < 0)
         return rc;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int err = errno;
-        snprintf(cause, cause_len, "cannot write %s: %s", path, strerror(err));
-        return -err;
-    }
     char name[300];
     known_hosts_host_name(name, sizeof(name), host, port);
-    struct buf line = BUF_INIT;
-    rc = buf_printf(&line, "%s %s %s\n", name, key_type, key_base64);
-    if (rc == 0 && write(fd, buf_bytes(&line), buf_length(&line)) != (ssize_t)buf_length(&line)) {
-        rc = errno ? -errno : -EIO;
-        snprintf(cause, cause_len, "cannot write %s: %s", path, strerror(-rc));
-    }
-    if (close(fd) < 0 && rc == 0) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    rc = fd < 0 || dprintf(fd, "%s %s %s\n", name, key_type, key_base64) < 0 ? -errno : 0;
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = -errno;
+    if (rc < 0)
         snprintf(cause, cause_len, "cannot write %s: %s", path, strerror(-rc));
-    }
-    buf_free(&line);
     return rc;
 }

@@ -56,6 +56,4 @@ int known_hosts_append(const char *path, const char *host, uint16_t port, const 
  * `name` case-insensitively with `*` and `?` wildcards. */
 int known_hosts_pattern_match(const char *pattern, size_t pattern_len, const char *name);
 
-const char *known_hosts_result_name(enum known_hosts_result result);
-
 #endif

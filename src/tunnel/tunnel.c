@@ -55,6 +55,12 @@ static size_t streams_from(const struct tunnel *t, const char *ip)
     return n;
 }
 
+static uint16_t port_of(const struct sockaddr_storage *addr)
+{
+    return ntohs(addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port
+                                             : ((const struct sockaddr_in *)addr)->sin_port);
+}
+
 static void describe_peer(struct tunnel_stream *s)
 {
     struct sockaddr_storage addr;
@@ -62,15 +68,8 @@ static void describe_peer(struct tunnel_stream *s)
     strcpy(s->peer_ip, "?");
     if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&addr, &len) < 0)
         return;
-    if (addr.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
-        uv_ip6_name(in6, s->peer_ip, sizeof(s->peer_ip));
-        s->peer_port = ntohs(in6->sin6_port);
-    } else {
-        struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
-        uv_ip4_name(in4, s->peer_ip, sizeof(s->peer_ip));
-        s->peer_port = ntohs(in4->sin_port);
-    }
+    uv_ip_name((struct sockaddr *)&addr, s->peer_ip, sizeof(s->peer_ip));
+    s->peer_port = port_of(&addr);
 }
 
 static void on_handshake_timeout(uv_timer_t *timer)
@@ -181,9 +180,8 @@ static int start_listener(struct tunnel *t, char *cause, size_t cause_len)
     }
     int len = sizeof(addr);
     uv_tcp_getsockname(&t->listener, (struct sockaddr *)&addr, &len);
-    uint16_t port = ntohs(v6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                             : ((struct sockaddr_in *)&addr)->sin_port);
-    snprintf(t->socks_address, sizeof(t->socks_address), v6 ? "[%s]:%u" : "%s:%u", host, port);
+    snprintf(t->socks_address, sizeof(t->socks_address), v6 ? "[%s]:%u" : "%s:%u", host,
+             port_of(&addr));
     return 0;
 }
 

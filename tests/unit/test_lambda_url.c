@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <jansson.h>
 
+#include "core/encoding.h"
 #include "lambda/url_event.h"
 #include "test.h"
 
@@ -138,12 +139,12 @@ TEST(binary_bodies_are_base64)
 
 TEST(utf8_validation)
 {
-    CHECK(lambda_utf8_valid("", 0));
-    CHECK(lambda_utf8_valid("\xe2\x82\xac \xf0\x9f\x98\x80", 8));
-    CHECK(!lambda_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    CHECK(!lambda_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    CHECK(!lambda_utf8_valid("\xe2\x82", 2));         /* cut short */
-    CHECK(!lambda_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(utf8_valid("", 0));
+    CHECK(utf8_valid("\xe2\x82\xac \xf0\x9f\x98\x80", 8));
+    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!utf8_valid("\xe2\x82", 2));         /* cut short */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
 }
 
 TEST(decode_component)
