@@ -629,6 +629,25 @@ static void on_message(void *ctx, const struct bridge_message *m)
     }
 }
 
+/* A big Next takes a while to arrive, and the bridge fails the invocation
+ * when dev says nothing for a few seconds (docs/bridge-protocol.md,
+ * "Liveness"): while one comes in, dev pings at its first chunk and every
+ * eighth after, under the request id (the message id without a resend's
+ * ".r<n>"), so a loaded machine is not mistaken for an absent dev. */
+static void on_progress(void *ctx, const struct bridge_packet *p)
+{
+    struct dev_session *s = ctx;
+    if (p->type != BRIDGE_NEXT || p->index % 8 != 0 || !valid_worker_id(p->source))
+        return;
+    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    snprintf(id, sizeof(id), "%s", p->id);
+    char *resend = strrchr(id, '.');
+    if (resend && resend[1] == 'r' && resend[2] &&
+        strspn(resend + 2, "0123456789") == strlen(resend + 2))
+        *resend = '\0';
+    send_to(s, p->source, BRIDGE_PING, id, NULL, 0);
+}
+
 /* ---- connection, presence, subscription ---- */
 
 /* The session cannot serve any more; the owner is told why and is expected
@@ -694,7 +713,9 @@ static int make_endpoint(struct dev_session *s, char *cause, size_t cause_len)
         .source = "dev",
         .events = s->events,
         .key = s->options.key,
-        .callbacks = {.on_message = on_message, .on_subscribed = on_subscribed},
+        .callbacks = {.on_message = on_message,
+                      .on_progress = on_progress,
+                      .on_subscribed = on_subscribed},
         .ctx = s,
     };
     return bridge_endpoint_new(s->loop, &config, &s->endpoint, cause, cause_len);
