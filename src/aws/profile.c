@@ -219,9 +219,11 @@ static int parse_line(struct parse_state *st, char *line)
     return parse_property(st, text);
 }
 
-int aws_shared_config_parse(struct aws_shared_config *config, const char *text, size_t len,
-                            enum aws_profile_file_kind kind, const char *path, char *cause,
-                            size_t cause_len)
+/* Adds one file's text (path is for messages); later keys replace earlier
+ * ones, so the config file is parsed first and the credentials file second. */
+static int parse_text(struct aws_shared_config *config, const char *text, size_t len,
+                      enum aws_profile_file_kind kind, const char *path, char *cause,
+                      size_t cause_len)
 {
     struct parse_state st = {
         .config = config, .kind = kind, .path = path, .cause = cause, .cause_len = cause_len};
@@ -259,7 +261,8 @@ int aws_shared_config_parse(struct aws_shared_config *config, const char *text, 
 
 /* ---- files ---- */
 
-int aws_profile_expand_path(const char *path, char *out, size_t out_len)
+/* Expands a leading "~/" with $HOME into out. */
+static int expand_path(const char *path, char *out, size_t out_len)
 {
     const char *home = getenv("HOME");
     int n;
@@ -274,7 +277,7 @@ static int file_path(const char *variable, const char *default_name, char *out, 
 {
     const char *set = getenv(variable);
     if (set && *set)
-        return aws_profile_expand_path(set, out, out_len);
+        return expand_path(set, out, out_len);
     const char *home = getenv("HOME");
     if (!home || !*home) {
         out[0] = '\0';
@@ -284,45 +287,26 @@ static int file_path(const char *variable, const char *default_name, char *out, 
     return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
-/* Reads a whole file (capped). -ENOENT when it does not exist. */
-static int read_file(const char *path, char **text, size_t *len, char *cause, size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        if (err != ENOENT && err != ENOTDIR)
-            snprintf(cause, cause_len, "%s: %s", path, strerror(err));
-        return err == ENOENT || err == ENOTDIR ? -ENOENT : -err;
-    }
-    char *buf = malloc(AWS_PROFILE_MAX_FILE + 1);
-    size_t n = buf ? fread(buf, 1, AWS_PROFILE_MAX_FILE + 1, f) : 0;
-    int failed = !buf || ferror(f);
-    fclose(f);
-    if (failed || n > AWS_PROFILE_MAX_FILE) {
-        if (buf)
-            secure_wipe(buf, n);
-        free(buf);
-        snprintf(cause, cause_len, "%s: %s", path, failed ? "cannot read it" : "larger than 1 MiB");
-        return failed ? -EIO : -EFBIG;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
+/* A missing file is no error: neither file has to exist. The whole cap is
+ * reserved first so that the secrets are never left in a freed, grown copy. */
 static int load_one(struct aws_shared_config *config, const char *path,
                     enum aws_profile_file_kind kind, char *cause, size_t cause_len)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &text, &len, cause, cause_len);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    rc = aws_shared_config_parse(config, text, len, kind, path, cause, cause_len);
-    secure_wipe(text, len);
-    free(text);
+    struct buf text = BUF_INIT;
+    int rc = buf_reserve(&text, AWS_PROFILE_MAX_FILE + 1);
+    if (rc == 0)
+        rc = buf_read_file(&text, path, AWS_PROFILE_MAX_FILE);
+    if (rc == 0)
+        rc = parse_text(config, buf_bytes(&text), buf_length(&text), kind, path, cause, cause_len);
+    else if (rc == -ENOENT || rc == -ENOTDIR)
+        rc = 0;
+    else
+        snprintf(cause, cause_len, "%s: %s", path,
+                 rc == -EFBIG ? "larger than 1 MiB"
+                 : rc == -EIO ? "cannot read it"
+                              : strerror(-rc));
+    secure_wipe(text.data, text.cap);
+    buf_free(&text);
     return rc;
 }
 

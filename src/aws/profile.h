@@ -56,11 +56,6 @@ enum aws_profile_file_kind { AWS_PROFILE_CONFIG_FILE, AWS_PROFILE_CREDENTIALS_FI
 
 /* Reads both files from their usual or configured places into `out`. */
 int aws_shared_config_load(struct aws_shared_config *out, char *cause, size_t cause_len);
-/* Adds one file's text (path is for messages); later keys replace earlier
- * ones, so parse the config file first and the credentials file second. */
-int aws_shared_config_parse(struct aws_shared_config *config, const char *text, size_t len,
-                            enum aws_profile_file_kind kind, const char *path, char *cause,
-                            size_t cause_len);
 void aws_shared_config_free(struct aws_shared_config *config);
 
 /* The profile called name, or NULL. */
@@ -72,8 +67,5 @@ const char *aws_profile_get(const struct aws_profile *profile, const char *key);
 /* The profile to use: `explicit_name` when given, else AWS_PROFILE, else
  * AWS_DEFAULT_PROFILE (the CLI v1's name), else "default". */
 const char *aws_profile_selected(const char *explicit_name);
-
-/* Expands a leading "~/" with $HOME into out. */
-int aws_profile_expand_path(const char *path, char *out, size_t out_len);
 
 #endif

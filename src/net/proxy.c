@@ -72,22 +72,6 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
     return rc < 0 ? -EINVAL : 0;
 }
 
-static int parse_port(const char *text, size_t len, uint16_t *out)
-{
-    if (len == 0 || len > 5)
-        return -EINVAL;
-    unsigned long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)text[i]))
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(text[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return -EINVAL;
-    *out = (uint16_t)v;
-    return 0;
-}
-
 /* host[:port] or [v6][:port], the port 80 when none is given, read by the
  * one HOST:PORT parser (net/hostport.h). */
 static int parse_host_port(struct proxy_config *p, const char *s, size_t len)
@@ -217,6 +201,14 @@ static int match_name_entry(const char *entry, const char *host)
     return hlen == elen || host[hlen - elen - 1] == '.';
 }
 
+/* A port in a NO_PROXY entry; 0 (any port) when it is not a valid one. */
+static uint16_t port_or_any(const char *text)
+{
+    uint16_t port = 0;
+    char why[80];
+    return hostport_parse_port(text, 0, &port, why, sizeof(why)) == 0 ? port : 0;
+}
+
 /* Splits "host:port" / "[v6]:port" / "v6" into entry host and port (0: any). */
 static void split_entry_port(char *entry, uint16_t *port)
 {
@@ -225,8 +217,8 @@ static void split_entry_port(char *entry, uint16_t *port)
         char *close = strchr(entry, ']');
         if (!close)
             return;
-        if (close[1] == ':' && parse_port(close + 2, strlen(close + 2), port) < 0)
-            *port = 0;
+        if (close[1] == ':')
+            *port = port_or_any(close + 2);
         *close = '\0';
         memmove(entry, entry + 1, strlen(entry + 1) + 1);
         return;
@@ -234,7 +226,8 @@ static void split_entry_port(char *entry, uint16_t *port)
     char *colon = strchr(entry, ':');
     if (!colon || strchr(colon + 1, ':'))
         return; /* no port, or a bare IPv6 address */
-    if (parse_port(colon + 1, strlen(colon + 1), port) == 0)
+    *port = port_or_any(colon + 1);
+    if (*port)
         *colon = '\0';
 }
 
