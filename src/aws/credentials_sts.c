@@ -9,6 +9,7 @@
 
 #include "aws/sigv4.h"
 #include "core/encoding.h"
+#include "core/percent.h"
 #include "net/http_client.h"
 #include "net/proxy.h"
 #include "net/tls.h"
@@ -47,14 +48,7 @@ int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_
 static int form_append(struct buf *out, const char *key, const char *value)
 {
     int rc = buf_printf(out, "&%s=", key);
-    for (const unsigned char *c = (const unsigned char *)value; rc == 0 && *c; c++) {
-        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-            *c == '-' || *c == '_' || *c == '.' || *c == '~')
-            rc = buf_append_char(out, (char)*c);
-        else
-            rc = buf_printf(out, "%%%02X", *c);
-    }
-    return rc;
+    return rc == 0 ? percent_encode(out, value, strlen(value), NULL) : rc;
 }
 
 int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,

@@ -110,15 +110,6 @@ static int sha256_hex(const void *data, size_t len, char hex[SIGV4_HEX_SIZE])
     return 0;
 }
 
-/* ------------------------------------------------------------ percent codes */
-
-/* RFC 3986 unreserved: what scope parts may hold (core/percent.c encodes). */
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
 /* -------------------------------------------------------------------- path */
 
 /* Drops the last "/segment" appended to b (never below `base`). */
@@ -488,8 +479,8 @@ static int valid_word(const char *s, size_t max, int (*allowed)(unsigned char))
 /* A region and a service, as a credential scope may name them. */
 static int valid_scope(const char *region, const char *service)
 {
-    return valid_word(region, SIGV4_MAX_SCOPE_PART, is_unreserved) &&
-           valid_word(service, SIGV4_MAX_SCOPE_PART, is_unreserved);
+    return valid_word(region, SIGV4_MAX_SCOPE_PART, percent_is_unreserved) &&
+           valid_word(service, SIGV4_MAX_SCOPE_PART, percent_is_unreserved);
 }
 
 static int valid_date8(const char *date)
@@ -498,8 +489,10 @@ static int valid_date8(const char *date)
     return date && strnlen(date, 8) == 8 && parse_digits(date, 8, &ignored) == 0;
 }
 
-int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *region,
-                         const char *service, const char *canonical_request, size_t len)
+/* Appends the string to sign for a canonical request; amz_date is the
+ * 16-character x-amz-date value, whose first 8 characters form the scope. */
+static int string_to_sign(struct buf *out, const char *amz_date, const char *region,
+                          const char *service, const char *canonical_request, size_t len)
 {
     char hash[SIGV4_HEX_SIZE];
     time_t ignored;
@@ -544,30 +537,20 @@ int sigv4_signing_key(unsigned char key_out[SIGV4_KEY_SIZE], const char *secret_
     return rc;
 }
 
-int sigv4_signature(char hex_out[SIGV4_HEX_SIZE], const unsigned char key[SIGV4_KEY_SIZE],
-                    const char *string_to_sign, size_t len)
-{
-    unsigned char mac[SIGV4_KEY_SIZE];
-    if (!hex_out || !key || (len && !string_to_sign))
-        return -EINVAL;
-    int rc = crypto_hmac_sha256(key, SIGV4_KEY_SIZE, string_to_sign, len, mac);
-    if (rc == 0)
-        hex_encode(hex_out, mac, sizeof(mac));
-    return rc;
-}
-
 /* Runs string to sign, key derivation and HMAC for a canonical request. */
 static int sign_canonical(struct buf *sts, char sig[SIGV4_HEX_SIZE], const struct buf *canonical,
                           const char *amz_date, const char *secret, const char *region,
                           const char *service)
 {
-    unsigned char key[SIGV4_KEY_SIZE];
-    int rc = sigv4_string_to_sign(sts, amz_date, region, service, buf_bytes(canonical),
-                                  buf_length(canonical));
+    unsigned char key[SIGV4_KEY_SIZE], mac[SIGV4_KEY_SIZE];
+    int rc =
+        string_to_sign(sts, amz_date, region, service, buf_bytes(canonical), buf_length(canonical));
     if (rc == 0)
         rc = sigv4_signing_key(key, secret, amz_date, region, service);
     if (rc == 0)
-        rc = sigv4_signature(sig, key, buf_bytes(sts), buf_length(sts));
+        rc = crypto_hmac_sha256(key, sizeof(key), buf_bytes(sts), buf_length(sts), mac);
+    if (rc == 0)
+        hex_encode(sig, mac, sizeof(mac));
     secure_wipe(key, sizeof(key));
     return rc;
 }
