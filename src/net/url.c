@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/hostport.h"
+
 struct scheme_info {
     const char *name;
     enum url_scheme scheme;
@@ -66,21 +68,15 @@ static int is_name_char(char c)
            c == '.' || c == '_';
 }
 
+/* The port after the host, read by the one port parser (net/hostport.h). */
 static int parse_port(const char *text, size_t len, struct url *out, char *cause, size_t cause_len)
 {
+    char digits[8]; /* longer than any port: a longer text is refused */
     if (len == 0)
         return fail(cause, cause_len, "missing port number after ':'");
-    if (len > 5)
-        return fail(cause, cause_len, "port number out of range (1-65535)");
-    unsigned value = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return fail(cause, cause_len, "port is not a number");
-        value = value * 10 + (unsigned)(text[i] - '0');
-    }
-    if (value == 0 || value > 65535)
-        return fail(cause, cause_len, "port number out of range (1-65535)");
-    out->port = (uint16_t)value;
+    snprintf(digits, sizeof(digits), "%.*s", (int)(len < 7 ? len : 7), text);
+    if (hostport_parse_port(digits, 0, &out->port, cause, cause_len) < 0)
+        return -EINVAL;
     out->port_explicit = 1;
     return 0;
 }
