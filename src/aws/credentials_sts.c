@@ -181,13 +181,6 @@ static void describe_error(int http_status, const char *xml, size_t len, char *c
     buf_free(&message);
 }
 
-static void wipe_buf(struct buf *b)
-{
-    if (b->data)
-        secure_wipe(b->data, b->cap);
-    buf_free(b);
-}
-
 int aws_sts_parse_response(int http_status, const char *xml, size_t len,
                            struct aws_credentials *out, char *cause, size_t cause_len)
 {
@@ -219,10 +212,10 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
         aws_credentials_wipe(out);
         snprintf(cause, cause_len, "STS AssumeRole answer: bad Expiration");
     }
-    wipe_buf(&id);
-    wipe_buf(&secret);
-    wipe_buf(&token);
-    wipe_buf(&expiration);
+    secure_free_buf(&id);
+    secure_free_buf(&secret);
+    secure_free_buf(&token);
+    secure_free_buf(&expiration);
     return rc < 0 ? -EPROTO : 0;
 }
 
@@ -308,7 +301,7 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
         rc = sts_send(endpoint, &u, &head, &body, out, cause, cause_len);
     if (rc == 0)
         snprintf(out->source, sizeof(out->source), "role %.150s", p->role_arn);
-    wipe_buf(&head);
+    secure_free_buf(&head);
     buf_free(&body);
     return rc;
 }

@@ -12,20 +12,13 @@
 
 /* ---- the profile set ---- */
 
-static void wipe_free(char *s)
-{
-    if (s)
-        secure_wipe(s, strlen(s));
-    free(s);
-}
-
 void aws_shared_config_free(struct aws_shared_config *config)
 {
     for (size_t i = 0; i < config->count; i++) {
         struct aws_profile *p = &config->profiles[i];
         for (size_t k = 0; k < p->count; k++) {
             free(p->properties[k].key);
-            wipe_free(p->properties[k].value);
+            secure_free_string(p->properties[k].value);
         }
         free(p->properties);
         free(p->name);
@@ -79,7 +72,7 @@ static int profile_set(struct aws_profile *p, const char *key, const char *value
         return -ENOMEM;
     for (size_t i = 0; i < p->count; i++) {
         if (strcmp(p->properties[i].key, key) == 0) {
-            wipe_free(p->properties[i].value);
+            secure_free_string(p->properties[i].value);
             p->properties[i].value = copy;
             return 0;
         }
@@ -92,7 +85,7 @@ static int profile_set(struct aws_profile *p, const char *key, const char *value
     if (grown)
         p->properties = grown;
     if (!key_copy) {
-        wipe_free(copy);
+        secure_free_string(copy);
         return p->count >= AWS_PROFILE_MAX_PROPERTIES ? -EFBIG : -ENOMEM;
     }
     p->properties[p->count].key = key_copy;
@@ -305,8 +298,7 @@ static int load_one(struct aws_shared_config *config, const char *path,
                  rc == -EFBIG ? "larger than 1 MiB"
                  : rc == -EIO ? "cannot read it"
                               : strerror(-rc));
-    secure_wipe(text.data, text.cap);
-    buf_free(&text);
+    secure_free_buf(&text);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -249,4 +250,17 @@ void secure_wipe(void *data, size_t len)
     volatile unsigned char *p = data;
     for (size_t i = 0; p && i < len; i++)
         p[i] = 0;
+}
+
+void secure_free_string(char *s)
+{
+    if (s)
+        secure_wipe(s, strlen(s));
+    free(s);
+}
+
+void secure_free_buf(struct buf *b)
+{
+    secure_wipe(b->data, b->cap);
+    buf_free(b);
 }

@@ -263,19 +263,12 @@ static char *copy_string(const char *s, int *failed)
     return copy;
 }
 
-static void wipe_string(char *s)
-{
-    if (s)
-        secure_wipe(s, strlen(s));
-    free(s);
-}
-
 static void release(struct events_client *c)
 {
     free(c->api_key);
     free(c->access_key_id);
-    wipe_string(c->secret_access_key);
-    wipe_string(c->session_token);
+    secure_free_string(c->secret_access_key);
+    secure_free_string(c->session_token);
     proxy_config_wipe(&c->http_proxy);
     proxy_config_wipe(&c->realtime_proxy);
     free(c->region);

@@ -158,8 +158,7 @@ int events_client_auth_check_signing(const struct events_client *c, char *cause,
     struct buf auth = BUF_INIT;
     char why[CAUSE_SIZE] = "";
     int rc = events_client_auth_append_json(c, &auth, "{}", 2, why, sizeof(why));
-    secure_wipe(auth.data, auth.cap);
-    buf_free(&auth);
+    secure_free_buf(&auth);
     if (rc < 0)
         events_client_set_cause(cause, cause_len, "cannot sign requests: %s", why);
     return rc < 0 ? -EINVAL : 0;

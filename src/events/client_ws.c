@@ -244,8 +244,7 @@ static int write_upgrade_request(struct events_client *c, struct ws_link *l, cha
         rc = conn_write(l->conn, buf_bytes(&request), buf_length(&request));
     if (rc < 0 && !cause[0])
         events_client_set_cause(cause, cause_len, "writing the upgrade request: %s", strerror(-rc));
-    secure_wipe(auth.data, auth.cap);
-    buf_free(&auth);
+    secure_free_buf(&auth);
     buf_free(&encoded);
     buf_free(&request);
     return rc;

@@ -30,9 +30,7 @@ static int unescape_userinfo(const char *text, size_t len, char *out, size_t cap
         memcpy(out, buf_bytes(&b), n);
         out[n] = '\0';
     }
-    if (b.data)
-        secure_wipe(b.data, b.cap);
-    buf_free(&b);
+    secure_free_buf(&b);
     return rc < 0 ? -EINVAL : 0;
 }
 
@@ -64,9 +62,7 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
         snprintf(p->authorization, sizeof(p->authorization), "%.*s", (int)buf_length(&b),
                  buf_bytes(&b));
     secure_wipe(decoded, sizeof(decoded));
-    if (b.data)
-        secure_wipe(b.data, b.cap);
-    buf_free(&b);
+    secure_free_buf(&b);
     if (rc < 0)
         snprintf(cause, cause_len, "the proxy's user name and password are too long");
     return rc < 0 ? -EINVAL : 0;
