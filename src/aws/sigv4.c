@@ -379,33 +379,6 @@ static int payload_hash(const struct sigv4_request *req, const struct sigv4_cano
     return 0;
 }
 
-/* Appends method, URI and query lines. */
-static int append_request_line(struct buf *out, const struct sigv4_request *req,
-                               const struct sigv4_canonical_options *opt)
-{
-    int rc = buf_printf(out, "%s\n", req->method);
-    if (rc == 0)
-        rc = append_canonical_uri(out, req->path, opt);
-    if (rc == 0)
-        rc = buf_append_char(out, '\n');
-    if (rc == 0)
-        rc = append_canonical_query(out, req->query);
-    if (rc == 0)
-        rc = buf_append_char(out, '\n');
-    return rc;
-}
-
-/* Appends canonical headers, the blank line, signed headers and the hash. */
-static int append_header_part(struct buf *out, struct buf *names, const struct sigv4_request *req,
-                              struct canon_header *h, const char *hash)
-{
-    qsort(h, req->header_count, sizeof(h[0]), compare_headers);
-    int rc = append_header_lines(out, names, h, req->header_count);
-    if (rc == 0)
-        rc = buf_printf(out, "\n%.*s\n%s", (int)buf_length(names), buf_bytes(names), hash);
-    return rc;
-}
-
 /* Validates the request and fills the header table and payload hash. */
 static int canonical_inputs(const struct sigv4_request *req,
                             const struct sigv4_canonical_options *opt, struct canon_header *h,
@@ -424,15 +397,28 @@ static int canonical_inputs(const struct sigv4_request *req,
     return rc < 0 ? fail_errno(cause, cause_len, rc, "payload hash") : 0;
 }
 
-/* Builds into a local buffer so that `out` is left untouched on failure. */
+/* Method, URI and query lines, the sorted headers, the blank line, the
+ * signed header names and the payload hash. Built into a local buffer so
+ * that `out` is left untouched on failure. */
 static int build_canonical(struct buf *out, struct buf *names, const struct sigv4_request *req,
                            const struct sigv4_canonical_options *opt, struct canon_header *h,
                            const char *hash)
 {
     struct buf local = BUF_INIT;
-    int rc = append_request_line(&local, req, opt);
+    int rc = buf_printf(&local, "%s\n", req->method);
     if (rc == 0)
-        rc = append_header_part(&local, names, req, h, hash);
+        rc = append_canonical_uri(&local, req->path, opt);
+    if (rc == 0)
+        rc = buf_append_char(&local, '\n');
+    if (rc == 0)
+        rc = append_canonical_query(&local, req->query);
+    if (rc == 0)
+        rc = buf_append_char(&local, '\n');
+    qsort(h, req->header_count, sizeof(h[0]), compare_headers);
+    if (rc == 0)
+        rc = append_header_lines(&local, names, h, req->header_count);
+    if (rc == 0)
+        rc = buf_printf(&local, "\n%.*s\n%s", (int)buf_length(names), buf_bytes(names), hash);
     if (rc == 0)
         rc = buf_append(out, buf_bytes(&local), buf_length(&local));
     buf_free(&local);
@@ -994,15 +980,6 @@ static int check_scope(const struct auth_fields *a, const struct sigv4_verify_pa
     return 0;
 }
 
-/* AWS writes the allowed skew as "5 min."; other skews keep whole units. */
-static void format_skew(int64_t skew, char *out, size_t cap)
-{
-    if (skew % 60 == 0)
-        snprintf(out, cap, "%lld min.", (long long)(skew / 60));
-    else
-        snprintf(out, cap, "%lld sec.", (long long)skew);
-}
-
 static int check_skew(time_t t, const char *amz_date, const struct sigv4_verify_params *p,
                       char *cause, size_t cause_len)
 {
@@ -1013,7 +990,9 @@ static int check_skew(time_t t, const char *amz_date, const struct sigv4_verify_
         return 0;
     sigv4_format_amz_date(p->now, now_s);
     sigv4_format_amz_date((time_t)(p->now + (diff < 0 ? -skew : skew)), edge);
-    format_skew(skew, span, sizeof(span));
+    /* AWS writes the allowed skew as "5 min."; other skews keep whole units. */
+    snprintf(span, sizeof(span), skew % 60 ? "%lld sec." : "%lld min.",
+             (long long)(skew % 60 ? skew : skew / 60));
     if (diff < 0)
         return fail(cause, cause_len, -EACCES,
                     "Signature expired: %s is now earlier than %s (%s - %s)", amz_date, edge, now_s,
