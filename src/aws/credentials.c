@@ -11,6 +11,7 @@
 #include "aws/credentials_process.h"
 #include "aws/credentials_sts.h"
 #include "aws/profile.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 
 /* ---- values ---- */
@@ -28,22 +29,18 @@ int aws_credentials_set(struct aws_credentials *c, const char *access_key_id,
                         size_t cause_len)
 {
     memset(c, 0, sizeof(*c));
-    if (!access_key_id || !*access_key_id || !secret_access_key || !*secret_access_key) {
-        snprintf(cause, cause_len, "an access key id and a secret access key are both needed");
-        return -EINVAL;
-    }
+    if (!access_key_id || !*access_key_id || !secret_access_key || !*secret_access_key)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "an access key id and a secret access key are both needed");
     if (!session_token)
         session_token = "";
     if (strlen(access_key_id) > AWS_CREDENTIALS_MAX_KEY_ID ||
         strlen(secret_access_key) > AWS_CREDENTIALS_MAX_SECRET ||
-        strlen(session_token) > AWS_CREDENTIALS_MAX_TOKEN) {
-        snprintf(cause, cause_len, "the credentials are longer than AWS issues");
-        return -EINVAL;
-    }
-    if (!printable(access_key_id) || !printable(secret_access_key) || !printable(session_token)) {
-        snprintf(cause, cause_len, "the credentials must be printable ASCII without spaces");
-        return -EINVAL;
-    }
+        strlen(session_token) > AWS_CREDENTIALS_MAX_TOKEN)
+        return cause_set(cause, cause_len, -EINVAL, "the credentials are longer than AWS issues");
+    if (!printable(access_key_id) || !printable(secret_access_key) || !printable(session_token))
+        return cause_set(cause, cause_len, -EINVAL,
+                         "the credentials must be printable ASCII without spaces");
     strcpy(c->access_key_id, access_key_id);
     strcpy(c->secret_access_key, secret_access_key);
     strcpy(c->session_token, session_token);
@@ -134,10 +131,9 @@ int aws_credentials_from_environment(struct aws_credentials *out, char *cause, s
         return -ENOENT;
     char why[160];
     if (aws_credentials_set(out, id, secret, env_nonempty("AWS_SESSION_TOKEN"), why, sizeof(why)) <
-        0) {
-        snprintf(cause, cause_len, "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: %s", why);
-        return -EINVAL;
-    }
+        0)
+        return cause_set(cause, cause_len, -EINVAL, "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: %s",
+                         why);
     snprintf(out->source, sizeof(out->source), "environment");
     return 0;
 }
@@ -162,10 +158,8 @@ static int static_keys(struct resolver *r, const char *name, const struct aws_pr
     char why[160];
     if (aws_credentials_set(out, aws_profile_get(p, "aws_access_key_id"),
                             aws_profile_get(p, "aws_secret_access_key"),
-                            aws_profile_get(p, "aws_session_token"), why, sizeof(why)) < 0) {
-        snprintf(r->cause, r->cause_len, "profile %s: %s", name, why);
-        return -EINVAL;
-    }
+                            aws_profile_get(p, "aws_session_token"), why, sizeof(why)) < 0)
+        return cause_set(r->cause, r->cause_len, -EINVAL, "profile %s: %s", name, why);
     snprintf(out->source, sizeof(out->source), "profile %.100s (static keys)", name);
     return 0;
 }
@@ -176,10 +170,8 @@ static int from_process(struct resolver *r, const char *name, const char *comman
     char why[400];
     int rc = aws_credentials_from_process(command, r->options->process_timeout_ms, out, why,
                                           sizeof(why));
-    if (rc < 0) {
-        snprintf(r->cause, r->cause_len, "profile %s: %s", name, why);
-        return rc;
-    }
+    if (rc < 0)
+        return cause_set(r->cause, r->cause_len, rc, "profile %s: %s", name, why);
     snprintf(out->source, sizeof(out->source), "profile %.100s (credential_process)", name);
     return 0;
 }
@@ -190,11 +182,9 @@ static int role_source(struct resolver *r, const char *name, const struct aws_pr
 {
     const char *source_profile = aws_profile_get(p, "source_profile");
     const char *credential_source = aws_profile_get(p, "credential_source");
-    if (source_profile && credential_source) {
-        snprintf(r->cause, r->cause_len,
-                 "profile %s: give source_profile or credential_source, not both", name);
-        return -EINVAL;
-    }
+    if (source_profile && credential_source)
+        return cause_set(r->cause, r->cause_len, -EINVAL,
+                         "profile %s: give source_profile or credential_source, not both", name);
     if (source_profile)
         return resolve_profile(r, source_profile, 1, source);
     if (credential_source && strcasecmp(credential_source, "Environment") == 0) {
@@ -216,13 +206,12 @@ static int role_source(struct resolver *r, const char *name, const struct aws_pr
 static int assume_role(struct resolver *r, const char *name, const struct aws_profile *p,
                        struct aws_credentials *out)
 {
-    if (aws_profile_get(p, "mfa_serial")) {
-        snprintf(r->cause, r->cause_len,
-                 "profile %s: mfa_serial needs an MFA code, which tether cannot ask for; use "
-                 "credential_process or get session credentials first",
-                 name);
-        return -ENOTSUP;
-    }
+    if (aws_profile_get(p, "mfa_serial"))
+        return cause_set(
+            r->cause, r->cause_len, -ENOTSUP,
+            "profile %s: mfa_serial needs an MFA code, which tether cannot ask for; use "
+            "credential_process or get session credentials first",
+            name);
     struct aws_credentials source;
     int rc = role_source(r, name, p, &source);
     if (rc < 0) {
@@ -259,16 +248,14 @@ static int assume_role(struct resolver *r, const char *name, const struct aws_pr
 static int enter_profile(struct resolver *r, const char *name)
 {
     for (size_t i = 0; i < r->depth; i++) {
-        if (strcmp(r->visited[i], name) == 0) {
-            snprintf(r->cause, r->cause_len, "profile %s: source_profile loop", name);
-            return -ELOOP;
-        }
+        if (strcmp(r->visited[i], name) == 0)
+            return cause_set(r->cause, r->cause_len, -ELOOP, "profile %s: source_profile loop",
+                             name);
     }
-    if (r->depth >= AWS_CREDENTIALS_MAX_CHAIN) {
-        snprintf(r->cause, r->cause_len, "profile %s: more than %d source_profile hops", name,
-                 AWS_CREDENTIALS_MAX_CHAIN);
-        return -ELOOP;
-    }
+    if (r->depth >= AWS_CREDENTIALS_MAX_CHAIN)
+        return cause_set(r->cause, r->cause_len, -ELOOP,
+                         "profile %s: more than %d source_profile hops", name,
+                         AWS_CREDENTIALS_MAX_CHAIN);
     r->visited[r->depth++] = name;
     return 0;
 }
@@ -277,12 +264,11 @@ static int resolve_profile(struct resolver *r, const char *name, int is_source,
                            struct aws_credentials *out)
 {
     const struct aws_profile *p = aws_shared_config_profile(&r->files, name);
-    if (!p) {
-        snprintf(r->cause, r->cause_len, "profile %s is not in %s or %s", name,
-                 r->files.config_path[0] ? r->files.config_path : "~/.aws/config",
-                 r->files.credentials_path[0] ? r->files.credentials_path : "~/.aws/credentials");
-        return is_source ? -EINVAL : -ENOENT;
-    }
+    if (!p)
+        return cause_set(
+            r->cause, r->cause_len, is_source ? -EINVAL : -ENOENT, "profile %s is not in %s or %s",
+            name, r->files.config_path[0] ? r->files.config_path : "~/.aws/config",
+            r->files.credentials_path[0] ? r->files.credentials_path : "~/.aws/credentials");
     int has_keys = aws_profile_get(p, "aws_access_key_id") != NULL;
     int has_role = aws_profile_get(p, "role_arn") != NULL;
     const char *process = aws_profile_get(p, "credential_process");

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "aws/sigv4.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/percent.h"
 #include "net/http_client.h"
@@ -190,10 +191,8 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
     }
     const char *end = xml + len;
     const char *creds = memmem(xml, len, "<Credentials>", 13);
-    if (!creds) {
-        snprintf(cause, cause_len, "STS AssumeRole answer has no <Credentials>");
-        return -EPROTO;
-    }
+    if (!creds)
+        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer has no <Credentials>");
     struct buf id = BUF_INIT, secret = BUF_INIT, token = BUF_INIT, expiration = BUF_INIT;
     int rc = xml_element(creds, end, "AccessKeyId", &id);
     if (rc == 0)
@@ -281,14 +280,10 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
     char why[200];
     if (aws_sts_endpoint(p, endpoint, sizeof(endpoint)) < 0 ||
         url_parse(endpoint, &u, why, sizeof(why)) < 0 ||
-        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS)) {
-        snprintf(cause, cause_len, "bad STS endpoint %s", endpoint);
-        return -EINVAL;
-    }
-    if (strlen(p->role_arn) > AWS_STS_MAX_ROLE_ARN) {
-        snprintf(cause, cause_len, "role_arn is too long");
-        return -EINVAL;
-    }
+        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS))
+        return cause_set(cause, cause_len, -EINVAL, "bad STS endpoint %s", endpoint);
+    if (strlen(p->role_arn) > AWS_STS_MAX_ROLE_ARN)
+        return cause_set(cause, cause_len, -EINVAL, "role_arn is too long");
     if (p->role_session_name)
         snprintf(session, sizeof(session), "%s", p->role_session_name);
     else

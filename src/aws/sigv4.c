@@ -4,13 +4,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/percent.h"
@@ -26,24 +26,10 @@
 
 /* ------------------------------------------------------------------ causes */
 
-static int fail(char *cause, size_t cause_len, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *cause, size_t cause_len, int err, const char *fmt, ...)
-{
-    if (cause && cause_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(cause, cause_len, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
 /* Fills in a generic cause for errors that come from below (e.g. -ENOMEM). */
 static int fail_errno(char *cause, size_t cause_len, int err, const char *what)
 {
-    return fail(cause, cause_len, err, "%s: %s", what, strerror(-err));
+    return cause_set(cause, cause_len, err, "%s: %s", what, strerror(-err));
 }
 
 /* -------------------------------------------------------------------- time */
@@ -283,13 +269,14 @@ static int collect_headers(const struct sigv4_header *headers, size_t n, struct 
 {
     for (size_t i = 0; i < n; i++) {
         if (lower_name(headers[i].name, out[i].name) < 0)
-            return fail(cause, cause_len, -EINVAL,
-                        "invalid header name (empty, over %d bytes, "
-                        "or not an HTTP token)",
-                        SIGV4_MAX_HEADER_NAME);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "invalid header name (empty, over %d bytes, "
+                             "or not an HTTP token)",
+                             SIGV4_MAX_HEADER_NAME);
         if (!headers[i].value || strlen(headers[i].value) > SIGV4_MAX_HEADER_VALUE)
-            return fail(cause, cause_len, -EINVAL, "header '%s' has no value or one over %d bytes",
-                        out[i].name, SIGV4_MAX_HEADER_VALUE);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "header '%s' has no value or one over %d bytes", out[i].name,
+                             SIGV4_MAX_HEADER_VALUE);
         out[i].value = headers[i].value;
         out[i].order = i;
     }
@@ -351,20 +338,20 @@ static int check_request(const struct sigv4_request *req, size_t max_headers, ch
                          size_t cause_len)
 {
     if (!req || !req->method || !req->method[0] || !req->path)
-        return fail(cause, cause_len, -EINVAL, "request needs a method and a path");
+        return cause_set(cause, cause_len, -EINVAL, "request needs a method and a path");
     for (const char *m = req->method; *m; m++)
         if (!is_token_char((unsigned char)*m))
-            return fail(cause, cause_len, -EINVAL, "invalid request method");
+            return cause_set(cause, cause_len, -EINVAL, "invalid request method");
     if (req->path[0] && req->path[0] != '/')
-        return fail(cause, cause_len, -EINVAL, "request path must start with '/'");
+        return cause_set(cause, cause_len, -EINVAL, "request path must start with '/'");
     if (strlen(req->path) > SIGV4_MAX_PATH)
-        return fail(cause, cause_len, -EINVAL, "request path over %d bytes", SIGV4_MAX_PATH);
+        return cause_set(cause, cause_len, -EINVAL, "request path over %d bytes", SIGV4_MAX_PATH);
     if (req->query && strlen(req->query) > SIGV4_MAX_QUERY)
-        return fail(cause, cause_len, -EINVAL, "query string over %d bytes", SIGV4_MAX_QUERY);
+        return cause_set(cause, cause_len, -EINVAL, "query string over %d bytes", SIGV4_MAX_QUERY);
     if (req->header_count > max_headers || (req->header_count && !req->headers))
-        return fail(cause, cause_len, -EINVAL, "more than %zu headers", max_headers);
+        return cause_set(cause, cause_len, -EINVAL, "more than %zu headers", max_headers);
     if (req->body_len && !req->body)
-        return fail(cause, cause_len, -EINVAL, "request body is missing");
+        return cause_set(cause, cause_len, -EINVAL, "request body is missing");
     return 0;
 }
 
@@ -386,14 +373,14 @@ static int canonical_inputs(const struct sigv4_request *req,
 {
     int rc = check_request(req, MAX_CANON_HEADERS, cause, cause_len);
     if (rc == 0 && !opt)
-        rc = fail(cause, cause_len, -EINVAL, "missing canonicalisation options");
+        rc = cause_set(cause, cause_len, -EINVAL, "missing canonicalisation options");
     if (rc == 0)
         rc = collect_headers(req->headers, req->header_count, h, cause, cause_len);
     if (rc < 0)
         return rc;
     rc = payload_hash(req, opt, hash);
     if (rc == -EINVAL)
-        return fail(cause, cause_len, rc, "payload hash must be 64 hex digits");
+        return cause_set(cause, cause_len, rc, "payload hash must be 64 hex digits");
     return rc < 0 ? fail_errno(cause, cause_len, rc, "payload hash") : 0;
 }
 
@@ -434,7 +421,7 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
     struct buf names = BUF_INIT;
     char hash[SIGV4_HEX_SIZE];
     if (!out)
-        return fail(cause, cause_len, -EINVAL, "missing output buffer");
+        return cause_set(cause, cause_len, -EINVAL, "missing output buffer");
     int rc = canonical_inputs(req, opt, h, hash, cause, cause_len);
     if (rc < 0)
         return rc;
@@ -443,8 +430,8 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
         rc = buf_append(signed_headers, buf_bytes(&names), buf_length(&names));
     buf_free(&names);
     if (rc == -E2BIG)
-        return fail(cause, cause_len, -EINVAL, "more than %d query parameters",
-                    SIGV4_MAX_QUERY_PARAMS);
+        return cause_set(cause, cause_len, -EINVAL, "more than %d query parameters",
+                         SIGV4_MAX_QUERY_PARAMS);
     return rc < 0 ? fail_errno(cause, cause_len, rc, "canonical request") : 0;
 }
 
@@ -569,14 +556,14 @@ static int check_sign_input(const struct sigv4_request *req, const struct sigv4_
         return rc;
     if (!creds || !valid_access_key_id(creds->access_key_id) || !creds->secret_access_key ||
         strlen(creds->secret_access_key) > SIGV4_MAX_SECRET)
-        return fail(cause, cause_len, -EINVAL, "invalid credentials");
+        return cause_set(cause, cause_len, -EINVAL, "invalid credentials");
     if (creds->session_token && strlen(creds->session_token) > SIGV4_MAX_SESSION_TOKEN)
-        return fail(cause, cause_len, -EINVAL, "session token over %d bytes",
-                    SIGV4_MAX_SESSION_TOKEN);
+        return cause_set(cause, cause_len, -EINVAL, "session token over %d bytes",
+                         SIGV4_MAX_SESSION_TOKEN);
     if (!p || !valid_scope(p->region, p->service))
-        return fail(cause, cause_len, -EINVAL, "invalid region or service");
+        return cause_set(cause, cause_len, -EINVAL, "invalid region or service");
     if (!has_header(req, "host"))
-        return fail(cause, cause_len, -EINVAL, "the request has no host header");
+        return cause_set(cause, cause_len, -EINVAL, "the request has no host header");
     return 0;
 }
 
@@ -667,7 +654,7 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *
 {
     struct sigv4_header headers[MAX_CANON_HEADERS];
     if (!out)
-        return fail(cause, cause_len, -EINVAL, "missing output");
+        return cause_set(cause, cause_len, -EINVAL, "missing output");
     memset(out, 0, sizeof(*out));
     int rc = check_sign_input(req, creds, params, cause, cause_len);
     if (rc == 0)
@@ -747,14 +734,15 @@ static int parse_credential(char *value, struct auth_fields *a, char *cause, siz
 {
     char *part[5];
     if (split_exact(value, '/', part, 5) < 0 || !valid_access_key_id(part[0]))
-        return fail(cause, cause_len, -EINVAL, "Authorization header has a malformed Credential");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Authorization header has a malformed Credential");
     if (!valid_date8(part[1]) || part[1][8] || !valid_scope(part[2], part[3]))
-        return fail(cause, cause_len, -EINVAL, "Credential has a malformed scope");
+        return cause_set(cause, cause_len, -EINVAL, "Credential has a malformed scope");
     if (strcmp(part[4], SCOPE_TERMINATOR) != 0)
-        return fail(cause, cause_len, -EINVAL,
-                    "Credential should be scoped with a valid terminator: 'aws4_request', not "
-                    "'%.32s'.",
-                    part[4]);
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Credential should be scoped with a valid terminator: 'aws4_request', not "
+                         "'%.32s'.",
+                         part[4]);
     strcpy(a->access_key_id, part[0]);
     memcpy(a->date, part[1], sizeof(a->date));
     strcpy(a->region, part[2]);
@@ -782,9 +770,10 @@ static int parse_signed_headers(const char *value, struct auth_fields *a, char *
         if (next)
             *next++ = '\0';
         if (a->name_count == SIGV4_MAX_HEADERS || !valid_signed_name(p, prev))
-            return fail(cause, cause_len, -EINVAL,
-                        "SignedHeaders must be 1 to %d sorted, unique, lower-case header names",
-                        SIGV4_MAX_HEADERS);
+            return cause_set(
+                cause, cause_len, -EINVAL,
+                "SignedHeaders must be 1 to %d sorted, unique, lower-case header names",
+                SIGV4_MAX_HEADERS);
         a->name[a->name_count] = p;
         p = next;
     }
@@ -796,7 +785,7 @@ static int parse_signature_field(const char *value, struct auth_fields *a, char 
 {
     size_t len = strlen(value);
     if (len != SIGV4_HEX_SIZE - 1 || strspn(value, "0123456789abcdef") != len)
-        return fail(cause, cause_len, -EINVAL, "Signature must be 64 lower-case hex digits");
+        return cause_set(cause, cause_len, -EINVAL, "Signature must be 64 lower-case hex digits");
     memcpy(a->signature, value, SIGV4_HEX_SIZE);
     return 0;
 }
@@ -829,7 +818,8 @@ static int parse_component(char *part, struct auth_fields *a, int *seen, char *c
 {
     char *eq = strchr(part, '=');
     if (!eq)
-        return fail(cause, cause_len, -EINVAL, "Authorization component '%.64s' has no '='", part);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization component '%.64s' has no '='",
+                         part);
     *eq = '\0';
     char *key = trim(part), *value = trim(eq + 1);
     int bit = !strcmp(key, "Credential")      ? HAVE_CREDENTIAL
@@ -837,8 +827,8 @@ static int parse_component(char *part, struct auth_fields *a, int *seen, char *c
               : !strcmp(key, "Signature")     ? HAVE_SIGNATURE
                                               : 0;
     if (!bit || (*seen & bit))
-        return fail(cause, cause_len, -EINVAL, "Authorization header has %s parameter '%.64s'",
-                    bit ? "a repeated" : "an unknown", key);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header has %s parameter '%.64s'",
+                         bit ? "a repeated" : "an unknown", key);
     *seen |= bit;
     if (bit == HAVE_CREDENTIAL)
         return parse_credential(value, a, cause, cause_len);
@@ -852,8 +842,8 @@ static int check_all_seen(int seen, char *cause, size_t cause_len)
     static const char *const names[3] = {"Credential", "SignedHeaders", "Signature"};
     for (int i = 0; i < 3; i++)
         if (!(seen & (1 << i)))
-            return fail(cause, cause_len, -EINVAL, "Authorization header requires '%s' parameter.",
-                        names[i]);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "Authorization header requires '%s' parameter.", names[i]);
     return 0;
 }
 
@@ -865,10 +855,10 @@ static int split_algorithm(char *copy, char **rest, char *cause, size_t cause_le
         s++;
     size_t alg_len = strcspn(s, " \t");
     if (alg_len != strlen(SIGV4_ALGORITHM) || strncmp(s, SIGV4_ALGORITHM, alg_len) != 0)
-        return fail(cause, cause_len, -EINVAL, "Unsupported AWS 'algorithm': '%.*s'",
-                    (int)(alg_len > 64 ? 64 : alg_len), s);
+        return cause_set(cause, cause_len, -EINVAL, "Unsupported AWS 'algorithm': '%.*s'",
+                         (int)(alg_len > 64 ? 64 : alg_len), s);
     if (!s[alg_len])
-        return fail(cause, cause_len, -EINVAL, "Authorization header has no parameters");
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header has no parameters");
     *rest = s + alg_len;
     return 0;
 }
@@ -879,8 +869,8 @@ static int parse_authorization(const char *value, struct auth_fields *a, char *c
     char copy[SIGV4_MAX_AUTHORIZATION + 1], *rest = NULL;
     int seen = 0;
     if (strlen(value) > SIGV4_MAX_AUTHORIZATION)
-        return fail(cause, cause_len, -EINVAL, "Authorization header is over %d bytes",
-                    SIGV4_MAX_AUTHORIZATION);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header is over %d bytes",
+                         SIGV4_MAX_AUTHORIZATION);
     strcpy(copy, value);
     int rc = split_algorithm(copy, &rest, cause, cause_len);
     if (rc < 0)
@@ -929,7 +919,7 @@ static int check_verify_input(const struct sigv4_request *req, const struct sigv
     if (rc < 0)
         return rc;
     if (!p || !lookup || !valid_scope(p->region, p->service))
-        return fail(cause, cause_len, -EINVAL, "invalid verification parameters");
+        return cause_set(cause, cause_len, -EINVAL, "invalid verification parameters");
     return 0;
 }
 
@@ -939,9 +929,9 @@ static int read_authorization(const struct sigv4_request *req, struct auth_field
     const char *value;
     int rc = find_header(req, "authorization", &value);
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EACCES, "Missing Authentication Token");
+        return cause_set(cause, cause_len, -EACCES, "Missing Authentication Token");
     if (rc < 0)
-        return fail(cause, cause_len, -EINVAL, "repeated Authorization header");
+        return cause_set(cause, cause_len, -EINVAL, "repeated Authorization header");
     return parse_authorization(value, a, cause, cause_len);
 }
 
@@ -954,12 +944,12 @@ static int read_amz_date(const struct sigv4_request *req, char date[SIGV4_AMZ_DA
     if (rc == 0 && len < SIGV4_AMZ_DATE_SIZE)
         snprintf(date, SIGV4_AMZ_DATE_SIZE, "%.*s", (int)len, v);
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EINVAL,
-                    "Authorization header requires existence of either a 'X-Amz-Date' or a "
-                    "'Date' header.");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Authorization header requires existence of either a 'X-Amz-Date' or a "
+                         "'Date' header.");
     if (rc < 0 || len >= SIGV4_AMZ_DATE_SIZE || sigv4_parse_amz_date(date, t) < 0)
-        return fail(cause, cause_len, -EINVAL,
-                    "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
     return 0;
 }
 
@@ -967,16 +957,17 @@ static int check_scope(const struct auth_fields *a, const struct sigv4_verify_pa
                        const char *amz_date, char *cause, size_t cause_len)
 {
     if (strncmp(a->date, amz_date, 8) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                    "date from HTTP: '%s' != '%.8s', from '%s'.",
-                    a->date, amz_date, amz_date);
+        return cause_set(
+            cause, cause_len, -EACCES,
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+            "date from HTTP: '%s' != '%.8s', from '%s'.",
+            a->date, amz_date, amz_date);
     if (strcmp(a->region, p->region) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Credential should be scoped to a valid region, not '%s'.", a->region);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Credential should be scoped to a valid region, not '%s'.", a->region);
     if (strcmp(a->service, p->service) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Credential should be scoped to correct service: '%s'.", p->service);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Credential should be scoped to correct service: '%s'.", p->service);
     return 0;
 }
 
@@ -994,12 +985,12 @@ static int check_skew(time_t t, const char *amz_date, const struct sigv4_verify_
     snprintf(span, sizeof(span), skew % 60 ? "%lld sec." : "%lld min.",
              (long long)(skew % 60 ? skew : skew / 60));
     if (diff < 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Signature expired: %s is now earlier than %s (%s - %s)", amz_date, edge, now_s,
-                    span);
-    return fail(cause, cause_len, -EACCES,
-                "Signature not yet current: %s is still later than %s (%s + %s)", amz_date, edge,
-                now_s, span);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Signature expired: %s is now earlier than %s (%s - %s)", amz_date, edge,
+                         now_s, span);
+    return cause_set(cause, cause_len, -EACCES,
+                     "Signature not yet current: %s is still later than %s (%s + %s)", amz_date,
+                     edge, now_s, span);
 }
 
 static int check_signed_present(const struct sigv4_request *req, const struct auth_fields *a,
@@ -1009,15 +1000,17 @@ static int check_signed_present(const struct sigv4_request *req, const struct au
     for (size_t i = 0; i < a->name_count; i++) {
         host |= strcmp(a->name[i], "host") == 0;
         if (strcmp(a->name[i], "authorization") == 0)
-            return fail(cause, cause_len, -EINVAL, "the Authorization header cannot be signed");
+            return cause_set(cause, cause_len, -EINVAL,
+                             "the Authorization header cannot be signed");
     }
     if (!host)
-        return fail(cause, cause_len, -EACCES,
-                    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+        return cause_set(
+            cause, cause_len, -EACCES,
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
     for (size_t i = 0; i < a->name_count; i++)
         if (!has_header(req, a->name[i]))
-            return fail(cause, cause_len, -EACCES,
-                        "Signed header '%s' is missing from the request.", a->name[i]);
+            return cause_set(cause, cause_len, -EACCES,
+                             "Signed header '%s' is missing from the request.", a->name[i]);
     return 0;
 }
 
@@ -1029,7 +1022,7 @@ static int look_up_secret(sigv4_secret_lookup lookup, void *ctx, const char *aki
     secret[SIGV4_MAX_SECRET] = '\0';
     token[SIGV4_MAX_SESSION_TOKEN] = '\0';
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
+        return cause_set(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
     if (rc < 0)
         return fail_errno(cause, cause_len, rc, "credential lookup failed");
     return 0;
@@ -1045,7 +1038,7 @@ static int check_token(const struct sigv4_request *req, const char *token, char 
     int rc = header_span(req, "x-amz-security-token", &sent, &len);
     int ok =
         rc == -ENOENT ? !token[0] : rc == 0 && constant_time_equal(sent, len, token, strlen(token));
-    return ok ? 0 : fail(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
+    return ok ? 0 : cause_set(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
 }
 
 /* The request with only the headers listed in SignedHeaders. */
@@ -1081,7 +1074,7 @@ static int check_signature(const struct sigv4_request *req, const struct sigv4_v
     if (rc < 0)
         return rc == -EINVAL ? rc : fail_errno(cause, cause_len, rc, "verification");
     if (!constant_time_equal(sig, strlen(sig), a->signature, strlen(a->signature)))
-        return fail(cause, cause_len, -EACCES, MSG_MISMATCH);
+        return cause_set(cause, cause_len, -EACCES, MSG_MISMATCH);
     return 0;
 }
 

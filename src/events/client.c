@@ -7,13 +7,13 @@
 #include "events/client.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LOG_MODULE "events"
 #include "aws/credentials_provider.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -31,16 +31,6 @@ const char *events_client_state_name(enum events_client_state state)
     if ((size_t)state >= sizeof(state_names) / sizeof(state_names[0]))
         return "unknown";
     return state_names[state];
-}
-
-void events_client_set_cause(char *cause, size_t cause_len, const char *fmt, ...)
-{
-    if (!cause || cause_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cause, cause_len, fmt, ap);
-    va_end(ap);
 }
 
 void events_client_enter_state(struct events_client *c, enum events_client_state state,
@@ -224,16 +214,12 @@ static int parse_urls(struct events_client *c, const struct events_client_config
                       char *cause, size_t cause_len)
 {
     char why[200];
-    if (!config->http_url) {
-        events_client_set_cause(cause, cause_len, "no HTTP endpoint URL given");
-        return -EINVAL;
-    }
+    if (!config->http_url)
+        return cause_set(cause, cause_len, -EINVAL, "no HTTP endpoint URL given");
     if (url_parse(config->http_url, &c->http, why, sizeof(why)) < 0 ||
-        (c->http.scheme != URL_HTTP && c->http.scheme != URL_HTTPS)) {
-        events_client_set_cause(cause, cause_len, "bad HTTP endpoint %s: %s", config->http_url,
-                                c->http.host[0] ? "must be http:// or https://" : why);
-        return -EINVAL;
-    }
+        (c->http.scheme != URL_HTTP && c->http.scheme != URL_HTTPS))
+        return cause_set(cause, cause_len, -EINVAL, "bad HTTP endpoint %s: %s", config->http_url,
+                         c->http.host[0] ? "must be http:// or https://" : why);
     if (strcmp(c->http.path, "/") == 0)
         snprintf(c->http.path, sizeof(c->http.path), "/event"); /* the endpoint's usual path */
     char derived[URL_MAX_LENGTH + 1];
@@ -245,11 +231,9 @@ static int parse_urls(struct events_client *c, const struct events_client_config
         realtime = derived;
     }
     if (url_parse(realtime, &c->realtime, why, sizeof(why)) < 0 ||
-        (c->realtime.scheme != URL_WS && c->realtime.scheme != URL_WSS)) {
-        events_client_set_cause(cause, cause_len, "bad realtime URL %s: %s", realtime,
-                                c->realtime.host[0] ? "must be ws:// or wss://" : why);
-        return -EINVAL;
-    }
+        (c->realtime.scheme != URL_WS && c->realtime.scheme != URL_WSS))
+        return cause_set(cause, cause_len, -EINVAL, "bad realtime URL %s: %s", realtime,
+                         c->realtime.host[0] ? "must be ws:// or wss://" : why);
     return 0;
 }
 
@@ -294,10 +278,8 @@ static int copy_config(struct events_client *c, const struct events_client_confi
     c->session_token = copy_string(config->session_token, &failed);
     c->region = copy_string(config->region, &failed);
     c->credentials = config->credentials;
-    if (failed) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (failed)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->reconnect = config->reconnect;
     c->connect_timeout_ms =
         config->connect_timeout_ms ? config->connect_timeout_ms : EVENTS_CLIENT_DEFAULT_TIMEOUT_MS;
@@ -352,10 +334,8 @@ static int setup_transport(struct events_client *c, const struct events_client_c
         return 0;
     }
     c->conns = conn_context_new(c->loop);
-    if (!c->conns) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!c->conns)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->own_conns = 1;
     return 0;
 }
@@ -372,10 +352,8 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
                       struct events_client **out, char *cause, size_t cause_len)
 {
     struct events_client *c = calloc(1, sizeof(*c));
-    if (!c) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!c)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->loop = loop;
     c->state = EVENTS_CLIENT_IDLE;
     c->connection_timeout_ms = EVENTS_CONNECTION_TIMEOUT_MS;
@@ -466,16 +444,12 @@ int events_client_realtime_url(const char *http_url, char *out, size_t out_len, 
 {
     struct url u;
     char why[200];
-    if (url_parse(http_url, &u, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "bad HTTP endpoint %s: %s",
-                                http_url ? http_url : "", why);
-        return -EINVAL;
-    }
-    if (u.scheme != URL_HTTP && u.scheme != URL_HTTPS) {
-        events_client_set_cause(cause, cause_len,
-                                "bad HTTP endpoint %s: must be http:// or https://", http_url);
-        return -EINVAL;
-    }
+    if (url_parse(http_url, &u, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "bad HTTP endpoint %s: %s",
+                         http_url ? http_url : "", why);
+    if (u.scheme != URL_HTTP && u.scheme != URL_HTTPS)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "bad HTTP endpoint %s: must be http:// or https://", http_url);
     char host[URL_MAX_HOST + 32];
     const char *api = strstr(u.host, ".appsync-api.");
     if (api)
@@ -488,10 +462,8 @@ int events_client_realtime_url(const char *http_url, char *out, size_t out_len, 
         snprintf(port, sizeof(port), ":%u", u.port);
     int n = snprintf(out, out_len, "%s://%s%s%s%s/event/realtime", u.secure ? "wss" : "ws",
                      u.is_ipv6 ? "[" : "", host, u.is_ipv6 ? "]" : "", port);
-    if (n < 0 || (size_t)n >= out_len) {
-        events_client_set_cause(cause, cause_len, "realtime URL too long");
-        return -ENAMETOOLONG;
-    }
+    if (n < 0 || (size_t)n >= out_len)
+        return cause_set(cause, cause_len, -ENAMETOOLONG, "realtime URL too long");
     return 0;
 }
 
@@ -534,11 +506,9 @@ static int chain_credentials(struct events_client_config *config, char *cause, s
 {
     if (!shared_provider) {
         char why[600];
-        if (aws_credentials_provider_new(NULL, &shared_provider, why, sizeof(why)) < 0) {
-            events_client_set_cause(cause, cause_len, "IAM authorization needs AWS credentials: %s",
-                                    why);
-            return -EINVAL;
-        }
+        if (aws_credentials_provider_new(NULL, &shared_provider, why, sizeof(why)) < 0)
+            return cause_set(cause, cause_len, -EINVAL,
+                             "IAM authorization needs AWS credentials: %s", why);
         atexit(free_shared_provider);
     }
     config->credentials = shared_provider;
@@ -552,12 +522,10 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
     config->access_key_id = env_nonempty("AWS_ACCESS_KEY_ID");
     config->secret_access_key = env_nonempty("AWS_SECRET_ACCESS_KEY");
     config->session_token = env_nonempty("AWS_SESSION_TOKEN");
-    if (!config->access_key_id != !config->secret_access_key) {
-        events_client_set_cause(
-            cause, cause_len,
+    if (!config->access_key_id != !config->secret_access_key)
+        return cause_set(
+            cause, cause_len, -EINVAL,
             "IAM authorization needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-        return -EINVAL;
-    }
     if (!config->access_key_id && chain_credentials(config, cause, cause_len) < 0)
         return -EINVAL;
     if (!region || !*region)
@@ -569,12 +537,10 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
         region = region_buf;
     if (!region && aws_region_resolve(NULL, region_buf, region_buf_len) == 0)
         region = region_buf;
-    if (!region) {
-        events_client_set_cause(cause, cause_len,
-                                "IAM authorization needs a region: --region, AWS_REGION, "
-                                "AWS_DEFAULT_REGION or region in the AWS profile");
-        return -EINVAL;
-    }
+    if (!region)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "IAM authorization needs a region: --region, AWS_REGION, "
+                         "AWS_DEFAULT_REGION or region in the AWS profile");
     config->region = region;
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/log.h"
 #include "events/client_internal.h"
 
@@ -139,8 +140,8 @@ static void http_send(struct events_client *c, struct publish *p)
                                               buf_length(&body)};
         rc = http_client_request(c->http_client, &request, on_http_answer, c);
         if (rc < 0)
-            events_client_set_cause(cause, sizeof(cause), "connecting to %s: %s",
-                                    c->http.host_header, uv_strerror(rc));
+            cause_set(cause, sizeof(cause), rc, "connecting to %s: %s", c->http.host_header,
+                      uv_strerror(rc));
     }
     buf_free(&headers);
     buf_free(&body);

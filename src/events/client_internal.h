@@ -148,8 +148,6 @@ static inline uint64_t events_client_now_ms(const struct events_client *c)
 
 /* ---- client.c ---- */
 
-void events_client_set_cause(char *cause, size_t cause_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* The only place the state changes. The state callback may call back into
  * the client (even free it): callers re-check what they rely on afterwards. */
 void events_client_enter_state(struct events_client *c, enum events_client_state state,

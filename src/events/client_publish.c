@@ -10,6 +10,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -52,17 +53,13 @@ int events_client_publish_new(const char *channel, const char *const *events, si
 {
     struct channel parsed;
     char why[200];
-    if (!channel || channel_parse(channel, strlen(channel), 0, &parsed, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "publish to %s failed: %s",
-                                channel ? channel : "(null)", channel ? why : "no channel");
-        return -EINVAL;
-    }
-    if (event_count < 1 || event_count > EVENTS_MAX_EVENTS_PER_PUBLISH) {
-        events_client_set_cause(cause, cause_len,
-                                "publish to %s failed: %zu events given, 1 to %d allowed",
-                                parsed.path, event_count, EVENTS_MAX_EVENTS_PER_PUBLISH);
-        return -EINVAL;
-    }
+    if (!channel || channel_parse(channel, strlen(channel), 0, &parsed, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "publish to %s failed: %s",
+                         channel ? channel : "(null)", channel ? why : "no channel");
+    if (event_count < 1 || event_count > EVENTS_MAX_EVENTS_PER_PUBLISH)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "publish to %s failed: %zu events given, 1 to %d allowed", parsed.path,
+                         event_count, EVENTS_MAX_EVENTS_PER_PUBLISH);
     json_t *array = json_array();
     size_t total = 0;
     for (size_t i = 0; array && i < event_count; i++) {
@@ -73,14 +70,13 @@ int events_client_publish_new(const char *channel, const char *const *events, si
         total += len;
         if (!check || len > EVENTS_MAX_EVENT_BYTES || total > EVENTS_MAX_PUBLISH_BYTES) {
             if (!check)
-                events_client_set_cause(cause, cause_len,
-                                        "publish to %s failed: event %zu is not JSON: %s",
-                                        parsed.path, i + 1, events[i] ? error.text : "missing");
+                cause_set(cause, cause_len, -EINVAL,
+                          "publish to %s failed: event %zu is not JSON: %s", parsed.path, i + 1,
+                          events[i] ? error.text : "missing");
             else
-                events_client_set_cause(
-                    cause, cause_len,
-                    "publish to %s failed: events too large (%d bytes per event, %d in all)",
-                    parsed.path, EVENTS_MAX_EVENT_BYTES, EVENTS_MAX_PUBLISH_BYTES);
+                cause_set(cause, cause_len, -EINVAL,
+                          "publish to %s failed: events too large (%d bytes per event, %d in all)",
+                          parsed.path, EVENTS_MAX_EVENT_BYTES, EVENTS_MAX_PUBLISH_BYTES);
             json_decref(array);
             return -EINVAL;
         }
@@ -92,8 +88,7 @@ int events_client_publish_new(const char *channel, const char *const *events, si
     struct publish *p = array ? calloc(1, sizeof(*p)) : NULL;
     if (!p) {
         json_decref(array);
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     }
     snprintf(p->channel, sizeof(p->channel), "%s", parsed.path);
     p->events = array;
@@ -245,10 +240,8 @@ static int enqueue(struct events_client *c, struct publish_queue *queue, const c
                    const char *const *events, size_t event_count, events_publish_cb on_result,
                    void *user, char *cause, size_t cause_len)
 {
-    if (c->freed) {
-        events_client_set_cause(cause, cause_len, "the client is closing");
-        return -EINVAL;
-    }
+    if (c->freed)
+        return cause_set(cause, cause_len, -EINVAL, "the client is closing");
     struct publish *p;
     int rc = events_client_publish_new(channel, events, event_count, on_result, user, &p, cause,
                                        cause_len);

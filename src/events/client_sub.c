@@ -9,6 +9,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -130,28 +131,20 @@ int events_client_subscribe(struct events_client *c, const char *channel, events
                             events_subscribe_cb on_result, void *user,
                             struct events_subscription **out, char *cause, size_t cause_len)
 {
-    if (c->freed) {
-        events_client_set_cause(cause, cause_len, "the client is closing");
-        return -EINVAL;
-    }
+    if (c->freed)
+        return cause_set(cause, cause_len, -EINVAL, "the client is closing");
     struct channel parsed;
     char why[200];
-    if (!channel || channel_parse(channel, strlen(channel), 1, &parsed, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "subscribe %s failed: %s",
-                                channel ? channel : "(null)", channel ? why : "no channel");
-        return -EINVAL;
-    }
-    if (c->sub_count >= EVENTS_MAX_SUBSCRIPTIONS) {
-        events_client_set_cause(cause, cause_len,
-                                "subscribe %s failed: at most %d subscriptions per connection",
-                                parsed.path, EVENTS_MAX_SUBSCRIPTIONS);
-        return -E2BIG;
-    }
+    if (!channel || channel_parse(channel, strlen(channel), 1, &parsed, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "subscribe %s failed: %s",
+                         channel ? channel : "(null)", channel ? why : "no channel");
+    if (c->sub_count >= EVENTS_MAX_SUBSCRIPTIONS)
+        return cause_set(cause, cause_len, -E2BIG,
+                         "subscribe %s failed: at most %d subscriptions per connection",
+                         parsed.path, EVENTS_MAX_SUBSCRIPTIONS);
     struct events_subscription *s = calloc(1, sizeof(*s));
-    if (!s) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!s)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     s->client = c;
     snprintf(s->channel, sizeof(s->channel), "%s", parsed.path);
     s->on_data = on_data;

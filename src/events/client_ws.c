@@ -10,6 +10,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "events/client_internal.h"
@@ -243,7 +244,7 @@ static int write_upgrade_request(struct events_client *c, struct ws_link *l, cha
     if (rc == 0)
         rc = conn_write(l->conn, buf_bytes(&request), buf_length(&request));
     if (rc < 0 && !cause[0])
-        events_client_set_cause(cause, cause_len, "writing the upgrade request: %s", strerror(-rc));
+        cause_set(cause, cause_len, rc, "writing the upgrade request: %s", strerror(-rc));
     secure_free_buf(&auth);
     buf_free(&encoded);
     buf_free(&request);
@@ -274,32 +275,25 @@ static int check_upgrade(struct events_client *c, struct ws_link *l, char *cause
     if (m->status != 101) {
         char body[300];
         events_client_http_describe_body(m, body, sizeof(body));
-        events_client_set_cause(cause, cause_len, "WebSocket upgrade to %s refused: HTTP %d %s%s%s",
-                                c->realtime.host_header, m->status, http_status_reason(m->status),
-                                body[0] ? ": " : "", body);
-        return -ECONNREFUSED;
+        return cause_set(cause, cause_len, -ECONNREFUSED,
+                         "WebSocket upgrade to %s refused: HTTP %d %s%s%s", c->realtime.host_header,
+                         m->status, http_status_reason(m->status), body[0] ? ": " : "", body);
     }
     if (!http_header_has_token(m, "upgrade", "websocket") ||
-        !http_header_has_token(m, "connection", "upgrade")) {
-        events_client_set_cause(cause, cause_len,
-                                "bad WebSocket upgrade answer: no Upgrade: websocket");
-        return -EPROTO;
-    }
+        !http_header_has_token(m, "connection", "upgrade"))
+        return cause_set(cause, cause_len, -EPROTO,
+                         "bad WebSocket upgrade answer: no Upgrade: websocket");
     const char *accept = http_header_get(m, "sec-websocket-accept");
-    if (!accept || strcmp(accept, l->accept) != 0) {
-        events_client_set_cause(cause, cause_len,
-                                "bad WebSocket upgrade answer: Sec-WebSocket-Accept is %s",
-                                accept ? "wrong" : "missing");
-        return -EPROTO;
-    }
+    if (!accept || strcmp(accept, l->accept) != 0)
+        return cause_set(cause, cause_len, -EPROTO,
+                         "bad WebSocket upgrade answer: Sec-WebSocket-Accept is %s",
+                         accept ? "wrong" : "missing");
     const char *protocol = http_header_get(m, "sec-websocket-protocol");
-    if (!protocol || strcmp(protocol, EVENTS_SUBPROTOCOL) != 0) {
-        events_client_set_cause(
-            cause, cause_len,
+    if (!protocol || strcmp(protocol, EVENTS_SUBPROTOCOL) != 0)
+        return cause_set(
+            cause, cause_len, -EPROTO,
             "bad WebSocket upgrade answer: subprotocol is \"%.60s\", not " EVENTS_SUBPROTOCOL,
             protocol ? protocol : "");
-        return -EPROTO;
-    }
     return 0;
 }
 

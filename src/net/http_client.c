@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define LOG_MODULE "http"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 
@@ -519,10 +520,8 @@ int http_client_run(const struct http_client_config *config,
                     void *user, char *cause, size_t cause_len)
 {
     uv_loop_t loop;
-    if (uv_loop_init(&loop) < 0) {
-        snprintf(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (uv_loop_init(&loop) < 0)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     struct run r = {.on_answer = on_answer, .user = user};
     struct conn_context *ctx = conn_context_new(&loop);
     int rc = ctx ? http_client_new(ctx, config, &r.client) : -ENOMEM;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/percent.h"
 #include "net/hostport.h"
@@ -95,12 +96,10 @@ int proxy_parse_url(const char *text, struct proxy_config *out, char *cause, siz
     const char *s = text;
     const char *sep = strstr(s, "://");
     if (sep) {
-        if ((size_t)(sep - s) != 4 || strncasecmp(s, "http", 4) != 0) {
-            snprintf(cause, cause_len,
-                     "proxy scheme \"%.*s\" is not supported (only http:// proxies are)",
-                     (int)(sep - s > 16 ? 16 : sep - s), s);
-            return -ENOTSUP;
-        }
+        if ((size_t)(sep - s) != 4 || strncasecmp(s, "http", 4) != 0)
+            return cause_set(cause, cause_len, -ENOTSUP,
+                             "proxy scheme \"%.*s\" is not supported (only http:// proxies are)",
+                             (int)(sep - s > 16 ? 16 : sep - s), s);
         s = sep + 3;
     }
     size_t len = strcspn(s, "/?#");
@@ -308,10 +307,8 @@ int proxy_from_env(int secure, const char *host, uint16_t port, struct proxy_con
         return 0;
     char why[200];
     int rc = proxy_parse_url(url, out, why, sizeof(why));
-    if (rc < 0) {
-        snprintf(cause, cause_len, "%s: %s", name, why);
-        return rc;
-    }
+    if (rc < 0)
+        return cause_set(cause, cause_len, rc, "%s: %s", name, why);
     return 1;
 }
 

@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/cause.h"
+
 struct tls_config {
     SSL_CTX *ctx;
     int is_server;
@@ -231,10 +233,8 @@ int tls_session_feed(struct tls_session *s, const void *data, size_t len, struct
             return drain;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
             return 0;
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            snprintf(cause, cause_len, "TLS connection closed by peer");
-            return -EPIPE;
-        }
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return cause_set(cause, cause_len, -EPIPE, "TLS connection closed by peer");
         openssl_cause(cause, cause_len, "TLS read failed");
         return -EPROTO;
     }
