@@ -117,21 +117,14 @@ int aws_parse_iso8601(const char *text, time_t *out)
 
 /* ---- the environment ---- */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int aws_credentials_from_environment(struct aws_credentials *out, char *cause, size_t cause_len)
 {
-    const char *id = env_nonempty("AWS_ACCESS_KEY_ID");
-    const char *secret = env_nonempty("AWS_SECRET_ACCESS_KEY");
+    const char *id = aws_env("AWS_ACCESS_KEY_ID");
+    const char *secret = aws_env("AWS_SECRET_ACCESS_KEY");
     if (!id && !secret)
         return -ENOENT;
     char why[160];
-    if (aws_credentials_set(out, id, secret, env_nonempty("AWS_SESSION_TOKEN"), why, sizeof(why)) <
-        0)
+    if (aws_credentials_set(out, id, secret, aws_env("AWS_SESSION_TOKEN"), why, sizeof(why)) < 0)
         return cause_set(cause, cause_len, -EINVAL, "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: %s",
                          why);
     snprintf(out->source, sizeof(out->source), "environment");
@@ -227,11 +220,9 @@ static int assume_role(struct resolver *r, const char *name, const struct aws_pr
         .external_id = aws_profile_get(p, "external_id"),
         .duration_seconds = duration ? (unsigned)strtoul(duration, NULL, 10) : 0,
     };
-    if (env_nonempty("AWS_REGION") || env_nonempty("AWS_DEFAULT_REGION") || profile_region) {
-        snprintf(region, sizeof(region), "%s",
-                 env_nonempty("AWS_REGION")           ? env_nonempty("AWS_REGION")
-                 : env_nonempty("AWS_DEFAULT_REGION") ? env_nonempty("AWS_DEFAULT_REGION")
-                                                      : profile_region);
+    const char *region_set = aws_env_region() ? aws_env_region() : profile_region;
+    if (region_set) {
+        snprintf(region, sizeof(region), "%s", region_set);
         params.region = region;
     }
     char why[600];
@@ -306,8 +297,8 @@ int aws_credentials_resolve(const struct aws_credentials_options *options,
     if (rc < 0)
         return rc;
     rc = resolve_profile(&r, aws_profile_selected(options->profile), 0, out);
-    if (rc == -ENOENT && !(options->profile && *options->profile) && !env_nonempty("AWS_PROFILE") &&
-        !env_nonempty("AWS_DEFAULT_PROFILE"))
+    if (rc == -ENOENT && !(options->profile && *options->profile) && !aws_env("AWS_PROFILE") &&
+        !aws_env("AWS_DEFAULT_PROFILE"))
         snprintf(cause, cause_len,
                  "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                  "AWS_PROFILE, or a [default] profile in %s or %s",
@@ -323,9 +314,7 @@ int aws_credentials_resolve(const struct aws_credentials_options *options,
 
 int aws_region_resolve(const char *explicit_profile, char *out, size_t out_len)
 {
-    const char *region = env_nonempty("AWS_REGION");
-    if (!region)
-        region = env_nonempty("AWS_DEFAULT_REGION");
+    const char *region = aws_env_region();
     struct aws_shared_config files = {0};
     char ignored[200];
     if (!region && aws_shared_config_load(&files, ignored, sizeof(ignored)) == 0)

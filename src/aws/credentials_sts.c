@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/profile.h"
 #include "aws/sigv4.h"
 #include "core/cause.h"
 #include "core/encoding.h"
@@ -22,17 +23,11 @@
 
 /* ---- the request ---- */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_len)
 {
-    const char *set = p->endpoint ? p->endpoint : env_nonempty("AWS_ENDPOINT_URL_STS");
+    const char *set = p->endpoint ? p->endpoint : aws_env("AWS_ENDPOINT_URL_STS");
     if (!set)
-        set = env_nonempty("AWS_ENDPOINT_URL");
+        set = aws_env("AWS_ENDPOINT_URL");
     int n;
     if (set)
         n = snprintf(out, out_len, "%s", set);
@@ -251,7 +246,7 @@ static int sts_send(const char *endpoint, const struct url *u, const struct buf 
     if (use_proxy < 0)
         return use_proxy;
     config.proxy = use_proxy ? &proxy : NULL;
-    const char *bundle = env_nonempty("AWS_CA_BUNDLE");
+    const char *bundle = aws_env("AWS_CA_BUNDLE");
     int rc = u->secure ? tls_config_new_client(bundle, 1, &config.tls, cause, cause_len) : 0;
     char target[URL_MAX_PATH + URL_MAX_QUERY + 2];
     url_target(u, target, sizeof(target)); /* sized for the longest */

@@ -257,9 +257,9 @@ static int parse_text(struct aws_shared_config *config, const char *text, size_t
 /* Expands a leading "~/" with $HOME into out. */
 static int expand_path(const char *path, char *out, size_t out_len)
 {
-    const char *home = getenv("HOME");
+    const char *home = aws_env("HOME");
     int n;
-    if (strncmp(path, "~/", 2) == 0 && home && *home)
+    if (strncmp(path, "~/", 2) == 0 && home)
         n = snprintf(out, out_len, "%s/%s", home, path + 2);
     else
         n = snprintf(out, out_len, "%s", path);
@@ -268,11 +268,10 @@ static int expand_path(const char *path, char *out, size_t out_len)
 
 static int file_path(const char *variable, const char *default_name, char *out, size_t out_len)
 {
-    const char *set = getenv(variable);
-    if (set && *set)
+    const char *set = aws_env(variable), *home = aws_env("HOME");
+    if (set)
         return expand_path(set, out, out_len);
-    const char *home = getenv("HOME");
-    if (!home || !*home) {
+    if (!home) {
         out[0] = '\0';
         return -ENOENT;
     }
@@ -320,9 +319,19 @@ const char *aws_profile_selected(const char *explicit_name)
 {
     if (explicit_name && *explicit_name)
         return explicit_name;
-    const char *name = getenv("AWS_PROFILE");
-    if (name && *name)
-        return name;
-    name = getenv("AWS_DEFAULT_PROFILE");
-    return name && *name ? name : "default";
+    const char *name = aws_env("AWS_PROFILE");
+    if (!name)
+        name = aws_env("AWS_DEFAULT_PROFILE");
+    return name ? name : "default";
+}
+
+const char *aws_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *aws_env_region(void)
+{
+    return aws_env("AWS_REGION") ? aws_env("AWS_REGION") : aws_env("AWS_DEFAULT_REGION");
 }

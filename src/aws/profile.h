@@ -68,4 +68,10 @@ const char *aws_profile_get(const struct aws_profile *profile, const char *key);
  * AWS_DEFAULT_PROFILE (the CLI v1's name), else "default". */
 const char *aws_profile_selected(const char *explicit_name);
 
+/* A setting from the environment; NULL when it is unset or empty (the AWS
+ * CLI treats an empty variable as unset). */
+const char *aws_env(const char *name);
+/* AWS_REGION, else AWS_DEFAULT_REGION, else NULL. */
+const char *aws_env_region(void);
+
 #endif

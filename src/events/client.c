@@ -13,6 +13,7 @@
 
 #define LOG_MODULE "events"
 #include "aws/credentials_provider.h"
+#include "aws/profile.h"
 #include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
@@ -486,12 +487,6 @@ int events_client_region_from_url(const char *http_url, char *out, size_t out_le
     return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
-static const char *env_nonempty(const char *name)
-{
-    const char *value = getenv(name);
-    return value && *value ? value : NULL;
-}
-
 /* The process-wide provider behind events_client_config_iam_from_env when
  * the environment has no keys: made on first use, freed at exit. */
 static struct aws_credentials_provider *shared_provider;
@@ -519,9 +514,9 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
                                       char *region_buf, size_t region_buf_len, char *cause,
                                       size_t cause_len)
 {
-    config->access_key_id = env_nonempty("AWS_ACCESS_KEY_ID");
-    config->secret_access_key = env_nonempty("AWS_SECRET_ACCESS_KEY");
-    config->session_token = env_nonempty("AWS_SESSION_TOKEN");
+    config->access_key_id = aws_env("AWS_ACCESS_KEY_ID");
+    config->secret_access_key = aws_env("AWS_SECRET_ACCESS_KEY");
+    config->session_token = aws_env("AWS_SESSION_TOKEN");
     if (!config->access_key_id != !config->secret_access_key)
         return cause_set(
             cause, cause_len, -EINVAL,
@@ -529,9 +524,7 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
     if (!config->access_key_id && chain_credentials(config, cause, cause_len) < 0)
         return -EINVAL;
     if (!region || !*region)
-        region = env_nonempty("AWS_REGION");
-    if (!region)
-        region = env_nonempty("AWS_DEFAULT_REGION");
+        region = aws_env_region();
     if (!region && config->http_url &&
         events_client_region_from_url(config->http_url, region_buf, region_buf_len) == 0)
         region = region_buf;
