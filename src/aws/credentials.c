@@ -189,11 +189,11 @@ static int role_source(struct resolver *r, const char *name, const struct aws_pr
                      name);
         return rc;
     }
-    snprintf(r->cause, r->cause_len,
-             "profile %s: role_arn needs source_profile or credential_source = Environment%s%s",
-             name, credential_source ? "; unsupported credential_source " : "",
-             credential_source ? credential_source : "");
-    return -ENOTSUP;
+    return cause_set(
+        r->cause, r->cause_len, -ENOTSUP,
+        "profile %s: role_arn needs source_profile or credential_source = Environment%s%s", name,
+        credential_source ? "; unsupported credential_source " : "",
+        credential_source ? credential_source : "");
 }
 
 static int assume_role(struct resolver *r, const char *name, const struct aws_profile *p,
@@ -273,10 +273,9 @@ static int resolve_profile(struct resolver *r, const char *name, int is_source,
         return static_keys(r, name, p, out);
     if (process)
         return from_process(r, name, process, out);
-    snprintf(r->cause, r->cause_len,
-             "profile %s has no credentials (aws_access_key_id, role_arn or credential_process)",
-             name);
-    return is_source ? -EINVAL : -ENOENT;
+    return cause_set(
+        r->cause, r->cause_len, is_source ? -EINVAL : -ENOENT,
+        "profile %s has no credentials (aws_access_key_id, role_arn or credential_process)", name);
 }
 
 int aws_credentials_resolve(const struct aws_credentials_options *options,

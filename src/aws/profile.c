@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/encoding.h"
 
 /* ---- the profile set ---- */
@@ -109,8 +110,7 @@ struct parse_state {
 
 static int parse_error(struct parse_state *st, int rc, const char *what)
 {
-    snprintf(st->cause, st->cause_len, "%s:%u: %s", st->path, st->line_number, what);
-    return rc;
+    return cause_set(st->cause, st->cause_len, rc, "%s:%u: %s", st->path, st->line_number, what);
 }
 
 static char *trim(char *s)

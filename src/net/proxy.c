@@ -50,8 +50,8 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
     secure_wipe(password, sizeof(password));
     if (n < 0 || (size_t)n >= sizeof(decoded)) {
         secure_wipe(decoded, sizeof(decoded));
-        snprintf(cause, cause_len, "the proxy's user name and password are malformed or too long");
-        return -EINVAL;
+        return cause_set(cause, cause_len, -EINVAL,
+                         "the proxy's user name and password are malformed or too long");
     }
     struct buf b = BUF_INIT;
     rc = buf_append_str(&b, "Basic ");
@@ -112,8 +112,8 @@ int proxy_parse_url(const char *text, struct proxy_config *out, char *cause, siz
     const char *authority = at ? at + 1 : s;
     if (parse_host_port(out, authority, (size_t)(s + len - authority)) < 0) {
         proxy_config_wipe(out);
-        snprintf(cause, cause_len, "bad proxy address (expected http://[user:password@]host:port)");
-        return -EINVAL;
+        return cause_set(cause, cause_len, -EINVAL,
+                         "bad proxy address (expected http://[user:password@]host:port)");
     }
     int v6 = strchr(out->host, ':') != NULL;
     snprintf(out->display, sizeof(out->display), "http://%s%s%s:%u", v6 ? "[" : "", out->host,
