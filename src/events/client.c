@@ -147,12 +147,12 @@ void events_client_arm_request_timer(struct events_client *c)
         return;
     uint64_t earliest = 0, deadline;
     int any = 0;
-    for (const struct events_subscription *s = c->subs; s; s = s->next)
+    for (const struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         if (s->state == SUB_SENT)
             consider(&earliest, &any, s->deadline);
-    for (const struct publish *p = c->ws_publishes.head; p; p = p->next)
+    for (const struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link))
         consider(&earliest, &any, p->deadline);
-    for (const struct publish *p = c->http_queue.head; p; p = p->next)
+    for (const struct publish *p = TAILQ_FIRST(&c->http_queue); p; p = TAILQ_NEXT(p, link))
         consider(&earliest, &any, p->deadline);
     if (events_client_http_current_deadline(c, &deadline))
         consider(&earliest, &any, deadline);
@@ -356,6 +356,9 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
     if (!c)
         return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->loop = loop;
+    TAILQ_INIT(&c->subs);
+    TAILQ_INIT(&c->ws_publishes);
+    TAILQ_INIT(&c->http_queue);
     c->state = EVENTS_CLIENT_IDLE;
     c->connection_timeout_ms = EVENTS_CONNECTION_TIMEOUT_MS;
     int rc = parse_urls(c, config, cause, cause_len);
@@ -410,9 +413,9 @@ static void fail_all_publishes(struct events_client *c)
         events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
     events_client_http_fail_queue(c, -ECANCELED, "the client was freed");
-    while (c->ws_publishes.head) {
-        struct publish *p = c->ws_publishes.head;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+    struct publish *p;
+    while ((p = TAILQ_FIRST(&c->ws_publishes))) {
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
 }
@@ -424,8 +427,8 @@ void events_client_free(struct events_client *c)
     c->freed = 1;
     c->started = 0;
     events_client_ws_detach(c, 0, NULL);
-    while (c->subs) {
-        struct events_subscription *s = c->subs;
+    struct events_subscription *s;
+    while ((s = TAILQ_FIRST(&c->subs))) {
         events_client_sub_unlink(c, s);
         free(s);
     }

@@ -16,35 +16,6 @@
 #include "core/random.h"
 #include "events/client_internal.h"
 
-/* ---- queues ---- */
-
-void events_client_publish_queue_push(struct publish_queue *q, struct publish *p)
-{
-    p->next = NULL;
-    if (q->tail)
-        q->tail->next = p;
-    else
-        q->head = p;
-    q->tail = p;
-}
-
-void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p)
-{
-    struct publish *prev = NULL;
-    for (struct publish *it = q->head; it; prev = it, it = it->next) {
-        if (it != p)
-            continue;
-        if (prev)
-            prev->next = it->next;
-        else
-            q->head = it->next;
-        if (q->tail == it)
-            q->tail = prev;
-        it->next = NULL;
-        return;
-    }
-}
-
 /* ---- entries and results ---- */
 
 int events_client_publish_new(const char *channel, const char *const *events, size_t event_count,
@@ -162,12 +133,12 @@ int events_client_publish_ws_fail(struct events_client *c, int only_sent, int st
                                   const char *why)
 {
     for (;;) {
-        struct publish *p = c->ws_publishes.head;
+        struct publish *p = TAILQ_FIRST(&c->ws_publishes);
         while (p && only_sent && !p->sent)
-            p = p->next;
+            p = TAILQ_NEXT(p, link);
         if (!p)
             return 0;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         int was_freed = c->freed;
         events_client_publish_fail(p, status, NULL, "%s", why);
         if (c->freed && !was_freed)
@@ -179,7 +150,7 @@ struct publish *events_client_publish_ws_find(struct events_client *c, const cha
 {
     if (!id)
         return NULL;
-    for (struct publish *p = c->ws_publishes.head; p; p = p->next)
+    for (struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link))
         if (p->sent && strcmp(p->id, id) == 0)
             return p;
     return NULL;
@@ -196,7 +167,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, rc, NULL, "%s", cause[0] ? cause : strerror(-rc));
         return;
     }
@@ -210,7 +181,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
 void events_client_publish_ws_on_answer(struct events_client *c, const struct events_message *m,
                                         struct publish *p)
 {
-    events_client_publish_queue_remove(&c->ws_publishes, p);
+    TAILQ_REMOVE(&c->ws_publishes, p, link);
     events_client_arm_request_timer(c);
     if (m->type == EVENTS_PUBLISH_SUCCESS) {
         events_client_publish_report_success(p, m->root);
@@ -224,10 +195,10 @@ void events_client_publish_ws_on_answer(struct events_client *c, const struct ev
 
 int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
 {
-    for (struct publish *p = c->ws_publishes.head; p; p = p->next) {
+    for (struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link)) {
         if (p->deadline > now)
             continue;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, -ETIMEDOUT, NULL, "%s within %u ms",
                                    p->sent ? "no answer" : "not connected", c->request_timeout_ms);
         return 1;
@@ -248,7 +219,7 @@ static int enqueue(struct events_client *c, struct publish_queue *queue, const c
     if (rc < 0)
         return rc;
     p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
-    events_client_publish_queue_push(queue, p);
+    TAILQ_INSERT_TAIL(queue, p, link);
     events_client_arm_request_timer(c);
     events_client_kick(c);
     return 0;

@@ -19,7 +19,7 @@ struct events_subscription *events_client_sub_find(struct events_client *c, cons
 {
     if (!id)
         return NULL;
-    for (struct events_subscription *s = c->subs; s; s = s->next)
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         if (strcmp(s->id, id) == 0)
             return s;
     return NULL;
@@ -27,13 +27,7 @@ struct events_subscription *events_client_sub_find(struct events_client *c, cons
 
 void events_client_sub_unlink(struct events_client *c, struct events_subscription *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->subs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    TAILQ_REMOVE(&c->subs, s, link);
     c->sub_count--;
 }
 
@@ -112,7 +106,7 @@ void events_client_sub_on_data(struct events_client *c, const struct events_mess
 
 int events_client_sub_expire(struct events_client *c, uint64_t now)
 {
-    for (struct events_subscription *s = c->subs; s; s = s->next) {
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link)) {
         if (s->state != SUB_SENT || s->deadline > now)
             continue;
         if (c->link && c->state == EVENTS_CLIENT_READY)
@@ -151,10 +145,7 @@ int events_client_subscribe(struct events_client *c, const char *channel, events
     s->on_result = on_result;
     s->user = user;
     s->state = SUB_WAITING;
-    s->next = c->subs;
-    if (c->subs)
-        c->subs->prev = s;
-    c->subs = s;
+    TAILQ_INSERT_HEAD(&c->subs, s, link);
     c->sub_count++;
     if (out)
         *out = s;

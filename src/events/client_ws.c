@@ -91,9 +91,9 @@ void events_client_ws_send_waiting(struct events_client *c)
 {
     struct ws_link *l = c->link;
     for (;;) {
-        struct events_subscription *s = c->subs;
+        struct events_subscription *s = TAILQ_FIRST(&c->subs);
         while (s && s->state != SUB_WAITING)
-            s = s->next;
+            s = TAILQ_NEXT(s, link);
         if (!s)
             break;
         events_client_sub_send(c, s);
@@ -101,9 +101,9 @@ void events_client_ws_send_waiting(struct events_client *c)
             return;
     }
     for (;;) {
-        struct publish *p = c->ws_publishes.head;
+        struct publish *p = TAILQ_FIRST(&c->ws_publishes);
         while (p && p->sent)
-            p = p->next;
+            p = TAILQ_NEXT(p, link);
         if (!p)
             break;
         events_client_publish_ws_send(c, p);
@@ -132,7 +132,7 @@ void events_client_ws_detach(struct events_client *c, int status, const char *ca
     if (status == 0 && l->ws && !ws_session_finished(l->ws))
         ws_send_close(l->ws, 1000, "");
     conn_close(l->conn, status, cause);
-    for (struct events_subscription *s = c->subs; s; s = s->next)
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         s->state = SUB_WAITING;
 }
 
@@ -407,7 +407,7 @@ static void on_error_message(struct events_client *c, const struct events_messag
     if (s && s->state == SUB_SENT) {
         events_client_sub_fail(c, s, events_client_error_status(type), "%s", errors);
     } else if (p) {
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, events_client_error_status(type), type, "%s", errors);
     } else if (c->state != EVENTS_CLIENT_READY) {
         snprintf(cause, sizeof(cause), "server error during the handshake: %s", errors);
