@@ -52,15 +52,8 @@ static const struct conn_callbacks callbacks;
 
 const char *http_client_state_name(enum http_client_state state)
 {
-    switch (state) {
-    case HTTP_CLIENT_IDLE:
-        return "idle";
-    case HTTP_CLIENT_STREAMING:
-        return "streaming";
-    case HTTP_CLIENT_WAITING:
-        return "waiting";
-    }
-    return "?";
+    static const char *const names[] = {"idle", "streaming", "waiting"};
+    return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
 
 /* The only place the state changes. */
