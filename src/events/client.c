@@ -1,9 +1,6 @@
-/* The AppSync Events client (see client.h for the contract): its life cycle,
- * configuration and state machine. events_client_enter_state is the only place the
- * state changes; the backoff, request deadline and kick timers live here too.
- * The other concerns are in client_ws.c, client_sub.c, client_publish.c,
- * client_http.c and client_auth.c; client_internal.h describes the structure
- * they share. */
+/* The AppSync Events client's life cycle, configuration and state machine,
+ * with the backoff, request deadline and kick timers. The contract is
+ * client.h; client_internal.h lists the other files and their shared state. */
 #include "events/client.h"
 
 #include <errno.h>
@@ -183,8 +180,6 @@ static void on_request_timer(uv_timer_t *timer)
     events_client_http_pump(c);
 }
 
-/* API calls queue their work and kick: it is done from the loop, so no user
- * callback ever runs inside the call that asked for it. */
 static void on_kick_timer(uv_timer_t *timer)
 {
     struct events_client *c = timer->data;
@@ -341,7 +336,7 @@ static int setup_transport(struct events_client *c, const struct events_client_c
     return 0;
 }
 
-/* Signs a connect once, so bad credentials fail here and not on every retry. */
+/* Every timer counts until its close callback, so that the memory goes last. */
 static void init_timer(struct events_client *c, uv_timer_t *timer)
 {
     uv_timer_init(c->loop, timer);
