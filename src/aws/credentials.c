@@ -90,27 +90,22 @@ int aws_parse_iso8601(const char *text, time_t *out)
 {
     const char *p = text;
     struct tm tm = {0};
-    int year, month, day, hour, minute, second;
-    if (digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &month) < 0 || *p++ != '-' ||
-        digits(&p, 2, &day) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
+    if (digits(&p, 4, &tm.tm_year) < 0 || *p++ != '-' || digits(&p, 2, &tm.tm_mon) < 0 ||
+        *p++ != '-' || digits(&p, 2, &tm.tm_mday) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
         return -EINVAL;
     p++;
-    if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &minute) < 0 || *p++ != ':' ||
-        digits(&p, 2, &second) < 0)
+    if (digits(&p, 2, &tm.tm_hour) < 0 || *p++ != ':' || digits(&p, 2, &tm.tm_min) < 0 ||
+        *p++ != ':' || digits(&p, 2, &tm.tm_sec) < 0)
         return -EINVAL;
     if (*p == '.')
         for (p++; isdigit((unsigned char)*p); p++)
             ;
     long offset;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 ||
-        parse_offset(p, &offset) < 0)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60 || parse_offset(p, &offset) < 0)
         return -EINVAL;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
+    tm.tm_year -= 1900; /* struct tm counts years from 1900 and months from 0 */
+    tm.tm_mon -= 1;
     *out = timegm(&tm) - offset;
     return 0;
 }

@@ -56,21 +56,19 @@ static int parse_digits(const char *s, int n, int *out)
 int sigv4_parse_amz_date(const char *s, time_t *out)
 {
     static const int offset[6] = {0, 4, 6, 9, 11, 13}, width[6] = {4, 2, 2, 2, 2, 2};
-    int f[6];
+    struct tm tm = {0};
+    int *f[6] = {&tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec};
     if (!s || !out || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
         return -EINVAL;
     for (int i = 0; i < 6; i++)
-        if (parse_digits(s + offset[i], width[i], &f[i]) < 0)
+        if (parse_digits(s + offset[i], width[i], f[i]) < 0)
             return -EINVAL;
-    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > days_in_month(f[0], f[1]) || f[3] > 23 ||
-        f[4] > 59 || f[5] > 59)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > days_in_month(tm.tm_year, tm.tm_mon) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 59)
         return -EINVAL;
-    struct tm tm = {.tm_year = f[0] - 1900,
-                    .tm_mon = f[1] - 1,
-                    .tm_mday = f[2],
-                    .tm_hour = f[3],
-                    .tm_min = f[4],
-                    .tm_sec = f[5]};
+    tm.tm_year -= 1900; /* struct tm counts years from 1900 and months from 0 */
+    tm.tm_mon -= 1;
     *out = timegm(&tm);
     return 0;
 }
