@@ -910,17 +910,6 @@ static int header_span(const struct sigv4_request *req, const char *name, const 
     return rc;
 }
 
-static int check_verify_input(const struct sigv4_request *req, const struct sigv4_verify_params *p,
-                              sigv4_secret_lookup lookup, char *cause, size_t cause_len)
-{
-    int rc = check_request(req, SIGV4_MAX_HEADERS, cause, cause_len);
-    if (rc < 0)
-        return rc;
-    if (!p || !lookup || !valid_scope(p->region, p->service))
-        return cause_set(cause, cause_len, -EINVAL, "invalid verification parameters");
-    return 0;
-}
-
 static int read_authorization(const struct sigv4_request *req, struct auth_fields *a, char *cause,
                               size_t cause_len)
 {
@@ -1101,7 +1090,9 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_verify_para
     char amz_date[SIGV4_AMZ_DATE_SIZE];
     time_t t = 0;
     memset(&a, 0, sizeof(a));
-    int rc = check_verify_input(req, params, lookup, cause, cause_len);
+    int rc = check_request(req, SIGV4_MAX_HEADERS, cause, cause_len);
+    if (rc == 0 && (!params || !lookup || !valid_scope(params->region, params->service)))
+        rc = cause_set(cause, cause_len, -EINVAL, "invalid verification parameters");
     if (rc == 0)
         rc = read_authorization(req, &a, cause, cause_len);
     if (rc == 0)
