@@ -11,6 +11,7 @@
 #include "aws/credentials_process.h"
 #include "aws/credentials_sts.h"
 #include "aws/profile.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 
 /* ---- values ---- */
@@ -28,22 +29,18 @@ int aws_credentials_set(struct aws_credentials *c, const char *access_key_id,
                         size_t cause_len)
 {
     memset(c, 0, sizeof(*c));
-    if (!access_key_id || !*access_key_id || !secret_access_key || !*secret_access_key) {
-        snprintf(cause, cause_len, "an access key id and a secret access key are both needed");
-        return -EINVAL;
-    }
+    if (!access_key_id || !*access_key_id || !secret_access_key || !*secret_access_key)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "an access key id and a secret access key are both needed");
     if (!session_token)
         session_token = "";
     if (strlen(access_key_id) > AWS_CREDENTIALS_MAX_KEY_ID ||
         strlen(secret_access_key) > AWS_CREDENTIALS_MAX_SECRET ||
-        strlen(session_token) > AWS_CREDENTIALS_MAX_TOKEN) {
-        snprintf(cause, cause_len, "the credentials are longer than AWS issues");
-        return -EINVAL;
-    }
-    if (!printable(access_key_id) || !printable(secret_access_key) || !printable(session_token)) {
-        snprintf(cause, cause_len, "the credentials must be printable ASCII without spaces");
-        return -EINVAL;
-    }
+        strlen(session_token) > AWS_CREDENTIALS_MAX_TOKEN)
+        return cause_set(cause, cause_len, -EINVAL, "the credentials are longer than AWS issues");
+    if (!printable(access_key_id) || !printable(secret_access_key) || !printable(session_token))
+        return cause_set(cause, cause_len, -EINVAL,
+                         "the credentials must be printable ASCII without spaces");
     strcpy(c->access_key_id, access_key_id);
     strcpy(c->secret_access_key, secret_access_key);
     strcpy(c->session_token, session_token);
@@ -93,51 +90,38 @@ int aws_parse_iso8601(const char *text, time_t *out)
 {
     const char *p = text;
     struct tm tm = {0};
-    int year, month, day, hour, minute, second;
-    if (digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &month) < 0 || *p++ != '-' ||
-        digits(&p, 2, &day) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
+    if (digits(&p, 4, &tm.tm_year) < 0 || *p++ != '-' || digits(&p, 2, &tm.tm_mon) < 0 ||
+        *p++ != '-' || digits(&p, 2, &tm.tm_mday) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
         return -EINVAL;
     p++;
-    if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &minute) < 0 || *p++ != ':' ||
-        digits(&p, 2, &second) < 0)
+    if (digits(&p, 2, &tm.tm_hour) < 0 || *p++ != ':' || digits(&p, 2, &tm.tm_min) < 0 ||
+        *p++ != ':' || digits(&p, 2, &tm.tm_sec) < 0)
         return -EINVAL;
     if (*p == '.')
         for (p++; isdigit((unsigned char)*p); p++)
             ;
     long offset;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 ||
-        parse_offset(p, &offset) < 0)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60 || parse_offset(p, &offset) < 0)
         return -EINVAL;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
+    tm.tm_year -= 1900; /* struct tm counts years from 1900 and months from 0 */
+    tm.tm_mon -= 1;
     *out = timegm(&tm) - offset;
     return 0;
 }
 
 /* ---- the environment ---- */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int aws_credentials_from_environment(struct aws_credentials *out, char *cause, size_t cause_len)
 {
-    const char *id = env_nonempty("AWS_ACCESS_KEY_ID");
-    const char *secret = env_nonempty("AWS_SECRET_ACCESS_KEY");
+    const char *id = aws_env("AWS_ACCESS_KEY_ID");
+    const char *secret = aws_env("AWS_SECRET_ACCESS_KEY");
     if (!id && !secret)
         return -ENOENT;
     char why[160];
-    if (aws_credentials_set(out, id, secret, env_nonempty("AWS_SESSION_TOKEN"), why, sizeof(why)) <
-        0) {
-        snprintf(cause, cause_len, "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: %s", why);
-        return -EINVAL;
-    }
+    if (aws_credentials_set(out, id, secret, aws_env("AWS_SESSION_TOKEN"), why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: %s",
+                         why);
     snprintf(out->source, sizeof(out->source), "environment");
     return 0;
 }
@@ -162,10 +146,8 @@ static int static_keys(struct resolver *r, const char *name, const struct aws_pr
     char why[160];
     if (aws_credentials_set(out, aws_profile_get(p, "aws_access_key_id"),
                             aws_profile_get(p, "aws_secret_access_key"),
-                            aws_profile_get(p, "aws_session_token"), why, sizeof(why)) < 0) {
-        snprintf(r->cause, r->cause_len, "profile %s: %s", name, why);
-        return -EINVAL;
-    }
+                            aws_profile_get(p, "aws_session_token"), why, sizeof(why)) < 0)
+        return cause_set(r->cause, r->cause_len, -EINVAL, "profile %s: %s", name, why);
     snprintf(out->source, sizeof(out->source), "profile %.100s (static keys)", name);
     return 0;
 }
@@ -176,10 +158,8 @@ static int from_process(struct resolver *r, const char *name, const char *comman
     char why[400];
     int rc = aws_credentials_from_process(command, r->options->process_timeout_ms, out, why,
                                           sizeof(why));
-    if (rc < 0) {
-        snprintf(r->cause, r->cause_len, "profile %s: %s", name, why);
-        return rc;
-    }
+    if (rc < 0)
+        return cause_set(r->cause, r->cause_len, rc, "profile %s: %s", name, why);
     snprintf(out->source, sizeof(out->source), "profile %.100s (credential_process)", name);
     return 0;
 }
@@ -190,11 +170,9 @@ static int role_source(struct resolver *r, const char *name, const struct aws_pr
 {
     const char *source_profile = aws_profile_get(p, "source_profile");
     const char *credential_source = aws_profile_get(p, "credential_source");
-    if (source_profile && credential_source) {
-        snprintf(r->cause, r->cause_len,
-                 "profile %s: give source_profile or credential_source, not both", name);
-        return -EINVAL;
-    }
+    if (source_profile && credential_source)
+        return cause_set(r->cause, r->cause_len, -EINVAL,
+                         "profile %s: give source_profile or credential_source, not both", name);
     if (source_profile)
         return resolve_profile(r, source_profile, 1, source);
     if (credential_source && strcasecmp(credential_source, "Environment") == 0) {
@@ -206,23 +184,22 @@ static int role_source(struct resolver *r, const char *name, const struct aws_pr
                      name);
         return rc;
     }
-    snprintf(r->cause, r->cause_len,
-             "profile %s: role_arn needs source_profile or credential_source = Environment%s%s",
-             name, credential_source ? "; unsupported credential_source " : "",
-             credential_source ? credential_source : "");
-    return -ENOTSUP;
+    return cause_set(
+        r->cause, r->cause_len, -ENOTSUP,
+        "profile %s: role_arn needs source_profile or credential_source = Environment%s%s", name,
+        credential_source ? "; unsupported credential_source " : "",
+        credential_source ? credential_source : "");
 }
 
 static int assume_role(struct resolver *r, const char *name, const struct aws_profile *p,
                        struct aws_credentials *out)
 {
-    if (aws_profile_get(p, "mfa_serial")) {
-        snprintf(r->cause, r->cause_len,
-                 "profile %s: mfa_serial needs an MFA code, which tether cannot ask for; use "
-                 "credential_process or get session credentials first",
-                 name);
-        return -ENOTSUP;
-    }
+    if (aws_profile_get(p, "mfa_serial"))
+        return cause_set(
+            r->cause, r->cause_len, -ENOTSUP,
+            "profile %s: mfa_serial needs an MFA code, which tether cannot ask for; use "
+            "credential_process or get session credentials first",
+            name);
     struct aws_credentials source;
     int rc = role_source(r, name, p, &source);
     if (rc < 0) {
@@ -238,11 +215,9 @@ static int assume_role(struct resolver *r, const char *name, const struct aws_pr
         .external_id = aws_profile_get(p, "external_id"),
         .duration_seconds = duration ? (unsigned)strtoul(duration, NULL, 10) : 0,
     };
-    if (env_nonempty("AWS_REGION") || env_nonempty("AWS_DEFAULT_REGION") || profile_region) {
-        snprintf(region, sizeof(region), "%s",
-                 env_nonempty("AWS_REGION")           ? env_nonempty("AWS_REGION")
-                 : env_nonempty("AWS_DEFAULT_REGION") ? env_nonempty("AWS_DEFAULT_REGION")
-                                                      : profile_region);
+    const char *region_set = aws_env_region() ? aws_env_region() : profile_region;
+    if (region_set) {
+        snprintf(region, sizeof(region), "%s", region_set);
         params.region = region;
     }
     char why[600];
@@ -259,16 +234,14 @@ static int assume_role(struct resolver *r, const char *name, const struct aws_pr
 static int enter_profile(struct resolver *r, const char *name)
 {
     for (size_t i = 0; i < r->depth; i++) {
-        if (strcmp(r->visited[i], name) == 0) {
-            snprintf(r->cause, r->cause_len, "profile %s: source_profile loop", name);
-            return -ELOOP;
-        }
+        if (strcmp(r->visited[i], name) == 0)
+            return cause_set(r->cause, r->cause_len, -ELOOP, "profile %s: source_profile loop",
+                             name);
     }
-    if (r->depth >= AWS_CREDENTIALS_MAX_CHAIN) {
-        snprintf(r->cause, r->cause_len, "profile %s: more than %d source_profile hops", name,
-                 AWS_CREDENTIALS_MAX_CHAIN);
-        return -ELOOP;
-    }
+    if (r->depth >= AWS_CREDENTIALS_MAX_CHAIN)
+        return cause_set(r->cause, r->cause_len, -ELOOP,
+                         "profile %s: more than %d source_profile hops", name,
+                         AWS_CREDENTIALS_MAX_CHAIN);
     r->visited[r->depth++] = name;
     return 0;
 }
@@ -277,12 +250,11 @@ static int resolve_profile(struct resolver *r, const char *name, int is_source,
                            struct aws_credentials *out)
 {
     const struct aws_profile *p = aws_shared_config_profile(&r->files, name);
-    if (!p) {
-        snprintf(r->cause, r->cause_len, "profile %s is not in %s or %s", name,
-                 r->files.config_path[0] ? r->files.config_path : "~/.aws/config",
-                 r->files.credentials_path[0] ? r->files.credentials_path : "~/.aws/credentials");
-        return is_source ? -EINVAL : -ENOENT;
-    }
+    if (!p)
+        return cause_set(
+            r->cause, r->cause_len, is_source ? -EINVAL : -ENOENT, "profile %s is not in %s or %s",
+            name, r->files.config_path[0] ? r->files.config_path : "~/.aws/config",
+            r->files.credentials_path[0] ? r->files.credentials_path : "~/.aws/credentials");
     int has_keys = aws_profile_get(p, "aws_access_key_id") != NULL;
     int has_role = aws_profile_get(p, "role_arn") != NULL;
     const char *process = aws_profile_get(p, "credential_process");
@@ -296,10 +268,9 @@ static int resolve_profile(struct resolver *r, const char *name, int is_source,
         return static_keys(r, name, p, out);
     if (process)
         return from_process(r, name, process, out);
-    snprintf(r->cause, r->cause_len,
-             "profile %s has no credentials (aws_access_key_id, role_arn or credential_process)",
-             name);
-    return is_source ? -EINVAL : -ENOENT;
+    return cause_set(
+        r->cause, r->cause_len, is_source ? -EINVAL : -ENOENT,
+        "profile %s has no credentials (aws_access_key_id, role_arn or credential_process)", name);
 }
 
 int aws_credentials_resolve(const struct aws_credentials_options *options,
@@ -320,8 +291,8 @@ int aws_credentials_resolve(const struct aws_credentials_options *options,
     if (rc < 0)
         return rc;
     rc = resolve_profile(&r, aws_profile_selected(options->profile), 0, out);
-    if (rc == -ENOENT && !(options->profile && *options->profile) && !env_nonempty("AWS_PROFILE") &&
-        !env_nonempty("AWS_DEFAULT_PROFILE"))
+    if (rc == -ENOENT && !(options->profile && *options->profile) && !aws_env("AWS_PROFILE") &&
+        !aws_env("AWS_DEFAULT_PROFILE"))
         snprintf(cause, cause_len,
                  "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                  "AWS_PROFILE, or a [default] profile in %s or %s",
@@ -337,9 +308,7 @@ int aws_credentials_resolve(const struct aws_credentials_options *options,
 
 int aws_region_resolve(const char *explicit_profile, char *out, size_t out_len)
 {
-    const char *region = env_nonempty("AWS_REGION");
-    if (!region)
-        region = env_nonempty("AWS_DEFAULT_REGION");
+    const char *region = aws_env_region();
     struct aws_shared_config files = {0};
     char ignored[200];
     if (!region && aws_shared_config_load(&files, ignored, sizeof(ignored)) == 0)

@@ -7,8 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/profile.h"
 #include "aws/sigv4.h"
+#include "core/cause.h"
 #include "core/encoding.h"
+#include "core/percent.h"
 #include "net/http_client.h"
 #include "net/proxy.h"
 #include "net/tls.h"
@@ -20,17 +23,11 @@
 
 /* ---- the request ---- */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_len)
 {
-    const char *set = p->endpoint ? p->endpoint : env_nonempty("AWS_ENDPOINT_URL_STS");
+    const char *set = p->endpoint ? p->endpoint : aws_env("AWS_ENDPOINT_URL_STS");
     if (!set)
-        set = env_nonempty("AWS_ENDPOINT_URL");
+        set = aws_env("AWS_ENDPOINT_URL");
     int n;
     if (set)
         n = snprintf(out, out_len, "%s", set);
@@ -47,14 +44,7 @@ int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_
 static int form_append(struct buf *out, const char *key, const char *value)
 {
     int rc = buf_printf(out, "&%s=", key);
-    for (const unsigned char *c = (const unsigned char *)value; rc == 0 && *c; c++) {
-        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-            *c == '-' || *c == '_' || *c == '.' || *c == '~')
-            rc = buf_append_char(out, (char)*c);
-        else
-            rc = buf_printf(out, "%%%02X", *c);
-    }
-    return rc;
+    return rc == 0 ? percent_encode(out, value, strlen(value), NULL) : rc;
 }
 
 int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,
@@ -187,13 +177,6 @@ static void describe_error(int http_status, const char *xml, size_t len, char *c
     buf_free(&message);
 }
 
-static void wipe_buf(struct buf *b)
-{
-    if (b->data)
-        secure_wipe(b->data, b->cap);
-    buf_free(b);
-}
-
 int aws_sts_parse_response(int http_status, const char *xml, size_t len,
                            struct aws_credentials *out, char *cause, size_t cause_len)
 {
@@ -203,10 +186,8 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
     }
     const char *end = xml + len;
     const char *creds = memmem(xml, len, "<Credentials>", 13);
-    if (!creds) {
-        snprintf(cause, cause_len, "STS AssumeRole answer has no <Credentials>");
-        return -EPROTO;
-    }
+    if (!creds)
+        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer has no <Credentials>");
     struct buf id = BUF_INIT, secret = BUF_INIT, token = BUF_INIT, expiration = BUF_INIT;
     int rc = xml_element(creds, end, "AccessKeyId", &id);
     if (rc == 0)
@@ -225,10 +206,10 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
         aws_credentials_wipe(out);
         snprintf(cause, cause_len, "STS AssumeRole answer: bad Expiration");
     }
-    wipe_buf(&id);
-    wipe_buf(&secret);
-    wipe_buf(&token);
-    wipe_buf(&expiration);
+    secure_free_buf(&id);
+    secure_free_buf(&secret);
+    secure_free_buf(&token);
+    secure_free_buf(&expiration);
     return rc < 0 ? -EPROTO : 0;
 }
 
@@ -265,7 +246,7 @@ static int sts_send(const char *endpoint, const struct url *u, const struct buf 
     if (use_proxy < 0)
         return use_proxy;
     config.proxy = use_proxy ? &proxy : NULL;
-    const char *bundle = env_nonempty("AWS_CA_BUNDLE");
+    const char *bundle = aws_env("AWS_CA_BUNDLE");
     int rc = u->secure ? tls_config_new_client(bundle, 1, &config.tls, cause, cause_len) : 0;
     char target[URL_MAX_PATH + URL_MAX_QUERY + 2];
     url_target(u, target, sizeof(target)); /* sized for the longest */
@@ -294,14 +275,10 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
     char why[200];
     if (aws_sts_endpoint(p, endpoint, sizeof(endpoint)) < 0 ||
         url_parse(endpoint, &u, why, sizeof(why)) < 0 ||
-        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS)) {
-        snprintf(cause, cause_len, "bad STS endpoint %s", endpoint);
-        return -EINVAL;
-    }
-    if (strlen(p->role_arn) > AWS_STS_MAX_ROLE_ARN) {
-        snprintf(cause, cause_len, "role_arn is too long");
-        return -EINVAL;
-    }
+        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS))
+        return cause_set(cause, cause_len, -EINVAL, "bad STS endpoint %s", endpoint);
+    if (strlen(p->role_arn) > AWS_STS_MAX_ROLE_ARN)
+        return cause_set(cause, cause_len, -EINVAL, "role_arn is too long");
     if (p->role_session_name)
         snprintf(session, sizeof(session), "%s", p->role_session_name);
     else
@@ -314,7 +291,7 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
         rc = sts_send(endpoint, &u, &head, &body, out, cause, cause_len);
     if (rc == 0)
         snprintf(out->source, sizeof(out->source), "role %.150s", p->role_arn);
-    wipe_buf(&head);
+    secure_free_buf(&head);
     buf_free(&body);
     return rc;
 }

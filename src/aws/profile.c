@@ -8,16 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/encoding.h"
 
 /* ---- the profile set ---- */
-
-static void wipe_free(char *s)
-{
-    if (s)
-        secure_wipe(s, strlen(s));
-    free(s);
-}
 
 void aws_shared_config_free(struct aws_shared_config *config)
 {
@@ -25,7 +19,7 @@ void aws_shared_config_free(struct aws_shared_config *config)
         struct aws_profile *p = &config->profiles[i];
         for (size_t k = 0; k < p->count; k++) {
             free(p->properties[k].key);
-            wipe_free(p->properties[k].value);
+            secure_free_string(p->properties[k].value);
         }
         free(p->properties);
         free(p->name);
@@ -79,7 +73,7 @@ static int profile_set(struct aws_profile *p, const char *key, const char *value
         return -ENOMEM;
     for (size_t i = 0; i < p->count; i++) {
         if (strcmp(p->properties[i].key, key) == 0) {
-            wipe_free(p->properties[i].value);
+            secure_free_string(p->properties[i].value);
             p->properties[i].value = copy;
             return 0;
         }
@@ -92,7 +86,7 @@ static int profile_set(struct aws_profile *p, const char *key, const char *value
     if (grown)
         p->properties = grown;
     if (!key_copy) {
-        wipe_free(copy);
+        secure_free_string(copy);
         return p->count >= AWS_PROFILE_MAX_PROPERTIES ? -EFBIG : -ENOMEM;
     }
     p->properties[p->count].key = key_copy;
@@ -116,8 +110,7 @@ struct parse_state {
 
 static int parse_error(struct parse_state *st, int rc, const char *what)
 {
-    snprintf(st->cause, st->cause_len, "%s:%u: %s", st->path, st->line_number, what);
-    return rc;
+    return cause_set(st->cause, st->cause_len, rc, "%s:%u: %s", st->path, st->line_number, what);
 }
 
 static char *trim(char *s)
@@ -219,9 +212,11 @@ static int parse_line(struct parse_state *st, char *line)
     return parse_property(st, text);
 }
 
-int aws_shared_config_parse(struct aws_shared_config *config, const char *text, size_t len,
-                            enum aws_profile_file_kind kind, const char *path, char *cause,
-                            size_t cause_len)
+/* Adds one file's text (path is for messages); later keys replace earlier
+ * ones, so the config file is parsed first and the credentials file second. */
+static int parse_text(struct aws_shared_config *config, const char *text, size_t len,
+                      enum aws_profile_file_kind kind, const char *path, char *cause,
+                      size_t cause_len)
 {
     struct parse_state st = {
         .config = config, .kind = kind, .path = path, .cause = cause, .cause_len = cause_len};
@@ -259,11 +254,12 @@ int aws_shared_config_parse(struct aws_shared_config *config, const char *text, 
 
 /* ---- files ---- */
 
-int aws_profile_expand_path(const char *path, char *out, size_t out_len)
+/* Expands a leading "~/" with $HOME into out. */
+static int expand_path(const char *path, char *out, size_t out_len)
 {
-    const char *home = getenv("HOME");
+    const char *home = aws_env("HOME");
     int n;
-    if (strncmp(path, "~/", 2) == 0 && home && *home)
+    if (strncmp(path, "~/", 2) == 0 && home)
         n = snprintf(out, out_len, "%s/%s", home, path + 2);
     else
         n = snprintf(out, out_len, "%s", path);
@@ -272,11 +268,10 @@ int aws_profile_expand_path(const char *path, char *out, size_t out_len)
 
 static int file_path(const char *variable, const char *default_name, char *out, size_t out_len)
 {
-    const char *set = getenv(variable);
-    if (set && *set)
-        return aws_profile_expand_path(set, out, out_len);
-    const char *home = getenv("HOME");
-    if (!home || !*home) {
+    const char *set = aws_env(variable), *home = aws_env("HOME");
+    if (set)
+        return expand_path(set, out, out_len);
+    if (!home) {
         out[0] = '\0';
         return -ENOENT;
     }
@@ -284,45 +279,25 @@ static int file_path(const char *variable, const char *default_name, char *out, 
     return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
-/* Reads a whole file (capped). -ENOENT when it does not exist. */
-static int read_file(const char *path, char **text, size_t *len, char *cause, size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        if (err != ENOENT && err != ENOTDIR)
-            snprintf(cause, cause_len, "%s: %s", path, strerror(err));
-        return err == ENOENT || err == ENOTDIR ? -ENOENT : -err;
-    }
-    char *buf = malloc(AWS_PROFILE_MAX_FILE + 1);
-    size_t n = buf ? fread(buf, 1, AWS_PROFILE_MAX_FILE + 1, f) : 0;
-    int failed = !buf || ferror(f);
-    fclose(f);
-    if (failed || n > AWS_PROFILE_MAX_FILE) {
-        if (buf)
-            secure_wipe(buf, n);
-        free(buf);
-        snprintf(cause, cause_len, "%s: %s", path, failed ? "cannot read it" : "larger than 1 MiB");
-        return failed ? -EIO : -EFBIG;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
+/* A missing file is no error: neither file has to exist. The whole cap is
+ * reserved first so that the secrets are never left in a freed, grown copy. */
 static int load_one(struct aws_shared_config *config, const char *path,
                     enum aws_profile_file_kind kind, char *cause, size_t cause_len)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &text, &len, cause, cause_len);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    rc = aws_shared_config_parse(config, text, len, kind, path, cause, cause_len);
-    secure_wipe(text, len);
-    free(text);
+    struct buf text = BUF_INIT;
+    int rc = buf_reserve(&text, AWS_PROFILE_MAX_FILE + 1);
+    if (rc == 0)
+        rc = buf_read_file(&text, path, AWS_PROFILE_MAX_FILE);
+    if (rc == 0)
+        rc = parse_text(config, buf_bytes(&text), buf_length(&text), kind, path, cause, cause_len);
+    else if (rc == -ENOENT || rc == -ENOTDIR)
+        rc = 0;
+    else
+        snprintf(cause, cause_len, "%s: %s", path,
+                 rc == -EFBIG ? "larger than 1 MiB"
+                 : rc == -EIO ? "cannot read it"
+                              : strerror(-rc));
+    secure_free_buf(&text);
     return rc;
 }
 
@@ -344,9 +319,19 @@ const char *aws_profile_selected(const char *explicit_name)
 {
     if (explicit_name && *explicit_name)
         return explicit_name;
-    const char *name = getenv("AWS_PROFILE");
-    if (name && *name)
-        return name;
-    name = getenv("AWS_DEFAULT_PROFILE");
-    return name && *name ? name : "default";
+    const char *name = aws_env("AWS_PROFILE");
+    if (!name)
+        name = aws_env("AWS_DEFAULT_PROFILE");
+    return name ? name : "default";
+}
+
+const char *aws_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *aws_env_region(void)
+{
+    return aws_env("AWS_REGION") ? aws_env("AWS_REGION") : aws_env("AWS_DEFAULT_REGION");
 }

@@ -56,11 +56,6 @@ enum aws_profile_file_kind { AWS_PROFILE_CONFIG_FILE, AWS_PROFILE_CREDENTIALS_FI
 
 /* Reads both files from their usual or configured places into `out`. */
 int aws_shared_config_load(struct aws_shared_config *out, char *cause, size_t cause_len);
-/* Adds one file's text (path is for messages); later keys replace earlier
- * ones, so parse the config file first and the credentials file second. */
-int aws_shared_config_parse(struct aws_shared_config *config, const char *text, size_t len,
-                            enum aws_profile_file_kind kind, const char *path, char *cause,
-                            size_t cause_len);
 void aws_shared_config_free(struct aws_shared_config *config);
 
 /* The profile called name, or NULL. */
@@ -73,7 +68,10 @@ const char *aws_profile_get(const struct aws_profile *profile, const char *key);
  * AWS_DEFAULT_PROFILE (the CLI v1's name), else "default". */
 const char *aws_profile_selected(const char *explicit_name);
 
-/* Expands a leading "~/" with $HOME into out. */
-int aws_profile_expand_path(const char *path, char *out, size_t out_len);
+/* A setting from the environment; NULL when it is unset or empty (the AWS
+ * CLI treats an empty variable as unset). */
+const char *aws_env(const char *name);
+/* AWS_REGION, else AWS_DEFAULT_REGION, else NULL. */
+const char *aws_env_region(void);
 
 #endif

@@ -4,13 +4,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/percent.h"
@@ -26,24 +26,10 @@
 
 /* ------------------------------------------------------------------ causes */
 
-static int fail(char *cause, size_t cause_len, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *cause, size_t cause_len, int err, const char *fmt, ...)
-{
-    if (cause && cause_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(cause, cause_len, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
 /* Fills in a generic cause for errors that come from below (e.g. -ENOMEM). */
 static int fail_errno(char *cause, size_t cause_len, int err, const char *what)
 {
-    return fail(cause, cause_len, err, "%s: %s", what, strerror(-err));
+    return cause_set(cause, cause_len, err, "%s: %s", what, strerror(-err));
 }
 
 /* -------------------------------------------------------------------- time */
@@ -70,21 +56,19 @@ static int parse_digits(const char *s, int n, int *out)
 int sigv4_parse_amz_date(const char *s, time_t *out)
 {
     static const int offset[6] = {0, 4, 6, 9, 11, 13}, width[6] = {4, 2, 2, 2, 2, 2};
-    int f[6];
+    struct tm tm = {0};
+    int *f[6] = {&tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec};
     if (!s || !out || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
         return -EINVAL;
     for (int i = 0; i < 6; i++)
-        if (parse_digits(s + offset[i], width[i], &f[i]) < 0)
+        if (parse_digits(s + offset[i], width[i], f[i]) < 0)
             return -EINVAL;
-    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > days_in_month(f[0], f[1]) || f[3] > 23 ||
-        f[4] > 59 || f[5] > 59)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > days_in_month(tm.tm_year, tm.tm_mon) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 59)
         return -EINVAL;
-    struct tm tm = {.tm_year = f[0] - 1900,
-                    .tm_mon = f[1] - 1,
-                    .tm_mday = f[2],
-                    .tm_hour = f[3],
-                    .tm_min = f[4],
-                    .tm_sec = f[5]};
+    tm.tm_year -= 1900; /* struct tm counts years from 1900 and months from 0 */
+    tm.tm_mon -= 1;
     *out = timegm(&tm);
     return 0;
 }
@@ -108,15 +92,6 @@ static int sha256_hex(const void *data, size_t len, char hex[SIGV4_HEX_SIZE])
         return -EIO;
     hex_encode(hex, md, SIGV4_KEY_SIZE);
     return 0;
-}
-
-/* ------------------------------------------------------------ percent codes */
-
-/* RFC 3986 unreserved: what scope parts may hold (core/percent.c encodes). */
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
 }
 
 /* -------------------------------------------------------------------- path */
@@ -292,13 +267,14 @@ static int collect_headers(const struct sigv4_header *headers, size_t n, struct 
 {
     for (size_t i = 0; i < n; i++) {
         if (lower_name(headers[i].name, out[i].name) < 0)
-            return fail(cause, cause_len, -EINVAL,
-                        "invalid header name (empty, over %d bytes, "
-                        "or not an HTTP token)",
-                        SIGV4_MAX_HEADER_NAME);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "invalid header name (empty, over %d bytes, "
+                             "or not an HTTP token)",
+                             SIGV4_MAX_HEADER_NAME);
         if (!headers[i].value || strlen(headers[i].value) > SIGV4_MAX_HEADER_VALUE)
-            return fail(cause, cause_len, -EINVAL, "header '%s' has no value or one over %d bytes",
-                        out[i].name, SIGV4_MAX_HEADER_VALUE);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "header '%s' has no value or one over %d bytes", out[i].name,
+                             SIGV4_MAX_HEADER_VALUE);
         out[i].value = headers[i].value;
         out[i].order = i;
     }
@@ -360,20 +336,20 @@ static int check_request(const struct sigv4_request *req, size_t max_headers, ch
                          size_t cause_len)
 {
     if (!req || !req->method || !req->method[0] || !req->path)
-        return fail(cause, cause_len, -EINVAL, "request needs a method and a path");
+        return cause_set(cause, cause_len, -EINVAL, "request needs a method and a path");
     for (const char *m = req->method; *m; m++)
         if (!is_token_char((unsigned char)*m))
-            return fail(cause, cause_len, -EINVAL, "invalid request method");
+            return cause_set(cause, cause_len, -EINVAL, "invalid request method");
     if (req->path[0] && req->path[0] != '/')
-        return fail(cause, cause_len, -EINVAL, "request path must start with '/'");
+        return cause_set(cause, cause_len, -EINVAL, "request path must start with '/'");
     if (strlen(req->path) > SIGV4_MAX_PATH)
-        return fail(cause, cause_len, -EINVAL, "request path over %d bytes", SIGV4_MAX_PATH);
+        return cause_set(cause, cause_len, -EINVAL, "request path over %d bytes", SIGV4_MAX_PATH);
     if (req->query && strlen(req->query) > SIGV4_MAX_QUERY)
-        return fail(cause, cause_len, -EINVAL, "query string over %d bytes", SIGV4_MAX_QUERY);
+        return cause_set(cause, cause_len, -EINVAL, "query string over %d bytes", SIGV4_MAX_QUERY);
     if (req->header_count > max_headers || (req->header_count && !req->headers))
-        return fail(cause, cause_len, -EINVAL, "more than %zu headers", max_headers);
+        return cause_set(cause, cause_len, -EINVAL, "more than %zu headers", max_headers);
     if (req->body_len && !req->body)
-        return fail(cause, cause_len, -EINVAL, "request body is missing");
+        return cause_set(cause, cause_len, -EINVAL, "request body is missing");
     return 0;
 }
 
@@ -388,33 +364,6 @@ static int payload_hash(const struct sigv4_request *req, const struct sigv4_cano
     return 0;
 }
 
-/* Appends method, URI and query lines. */
-static int append_request_line(struct buf *out, const struct sigv4_request *req,
-                               const struct sigv4_canonical_options *opt)
-{
-    int rc = buf_printf(out, "%s\n", req->method);
-    if (rc == 0)
-        rc = append_canonical_uri(out, req->path, opt);
-    if (rc == 0)
-        rc = buf_append_char(out, '\n');
-    if (rc == 0)
-        rc = append_canonical_query(out, req->query);
-    if (rc == 0)
-        rc = buf_append_char(out, '\n');
-    return rc;
-}
-
-/* Appends canonical headers, the blank line, signed headers and the hash. */
-static int append_header_part(struct buf *out, struct buf *names, const struct sigv4_request *req,
-                              struct canon_header *h, const char *hash)
-{
-    qsort(h, req->header_count, sizeof(h[0]), compare_headers);
-    int rc = append_header_lines(out, names, h, req->header_count);
-    if (rc == 0)
-        rc = buf_printf(out, "\n%.*s\n%s", (int)buf_length(names), buf_bytes(names), hash);
-    return rc;
-}
-
 /* Validates the request and fills the header table and payload hash. */
 static int canonical_inputs(const struct sigv4_request *req,
                             const struct sigv4_canonical_options *opt, struct canon_header *h,
@@ -422,26 +371,39 @@ static int canonical_inputs(const struct sigv4_request *req,
 {
     int rc = check_request(req, MAX_CANON_HEADERS, cause, cause_len);
     if (rc == 0 && !opt)
-        rc = fail(cause, cause_len, -EINVAL, "missing canonicalisation options");
+        rc = cause_set(cause, cause_len, -EINVAL, "missing canonicalisation options");
     if (rc == 0)
         rc = collect_headers(req->headers, req->header_count, h, cause, cause_len);
     if (rc < 0)
         return rc;
     rc = payload_hash(req, opt, hash);
     if (rc == -EINVAL)
-        return fail(cause, cause_len, rc, "payload hash must be 64 hex digits");
+        return cause_set(cause, cause_len, rc, "payload hash must be 64 hex digits");
     return rc < 0 ? fail_errno(cause, cause_len, rc, "payload hash") : 0;
 }
 
-/* Builds into a local buffer so that `out` is left untouched on failure. */
+/* Method, URI and query lines, the sorted headers, the blank line, the
+ * signed header names and the payload hash. Built into a local buffer so
+ * that `out` is left untouched on failure. */
 static int build_canonical(struct buf *out, struct buf *names, const struct sigv4_request *req,
                            const struct sigv4_canonical_options *opt, struct canon_header *h,
                            const char *hash)
 {
     struct buf local = BUF_INIT;
-    int rc = append_request_line(&local, req, opt);
+    int rc = buf_printf(&local, "%s\n", req->method);
     if (rc == 0)
-        rc = append_header_part(&local, names, req, h, hash);
+        rc = append_canonical_uri(&local, req->path, opt);
+    if (rc == 0)
+        rc = buf_append_char(&local, '\n');
+    if (rc == 0)
+        rc = append_canonical_query(&local, req->query);
+    if (rc == 0)
+        rc = buf_append_char(&local, '\n');
+    qsort(h, req->header_count, sizeof(h[0]), compare_headers);
+    if (rc == 0)
+        rc = append_header_lines(&local, names, h, req->header_count);
+    if (rc == 0)
+        rc = buf_printf(&local, "\n%.*s\n%s", (int)buf_length(names), buf_bytes(names), hash);
     if (rc == 0)
         rc = buf_append(out, buf_bytes(&local), buf_length(&local));
     buf_free(&local);
@@ -457,7 +419,7 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
     struct buf names = BUF_INIT;
     char hash[SIGV4_HEX_SIZE];
     if (!out)
-        return fail(cause, cause_len, -EINVAL, "missing output buffer");
+        return cause_set(cause, cause_len, -EINVAL, "missing output buffer");
     int rc = canonical_inputs(req, opt, h, hash, cause, cause_len);
     if (rc < 0)
         return rc;
@@ -466,8 +428,8 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
         rc = buf_append(signed_headers, buf_bytes(&names), buf_length(&names));
     buf_free(&names);
     if (rc == -E2BIG)
-        return fail(cause, cause_len, -EINVAL, "more than %d query parameters",
-                    SIGV4_MAX_QUERY_PARAMS);
+        return cause_set(cause, cause_len, -EINVAL, "more than %d query parameters",
+                         SIGV4_MAX_QUERY_PARAMS);
     return rc < 0 ? fail_errno(cause, cause_len, rc, "canonical request") : 0;
 }
 
@@ -488,8 +450,8 @@ static int valid_word(const char *s, size_t max, int (*allowed)(unsigned char))
 /* A region and a service, as a credential scope may name them. */
 static int valid_scope(const char *region, const char *service)
 {
-    return valid_word(region, SIGV4_MAX_SCOPE_PART, is_unreserved) &&
-           valid_word(service, SIGV4_MAX_SCOPE_PART, is_unreserved);
+    return valid_word(region, SIGV4_MAX_SCOPE_PART, percent_is_unreserved) &&
+           valid_word(service, SIGV4_MAX_SCOPE_PART, percent_is_unreserved);
 }
 
 static int valid_date8(const char *date)
@@ -498,8 +460,10 @@ static int valid_date8(const char *date)
     return date && strnlen(date, 8) == 8 && parse_digits(date, 8, &ignored) == 0;
 }
 
-int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *region,
-                         const char *service, const char *canonical_request, size_t len)
+/* Appends the string to sign for a canonical request; amz_date is the
+ * 16-character x-amz-date value, whose first 8 characters form the scope. */
+static int string_to_sign(struct buf *out, const char *amz_date, const char *region,
+                          const char *service, const char *canonical_request, size_t len)
 {
     char hash[SIGV4_HEX_SIZE];
     time_t ignored;
@@ -544,30 +508,20 @@ int sigv4_signing_key(unsigned char key_out[SIGV4_KEY_SIZE], const char *secret_
     return rc;
 }
 
-int sigv4_signature(char hex_out[SIGV4_HEX_SIZE], const unsigned char key[SIGV4_KEY_SIZE],
-                    const char *string_to_sign, size_t len)
-{
-    unsigned char mac[SIGV4_KEY_SIZE];
-    if (!hex_out || !key || (len && !string_to_sign))
-        return -EINVAL;
-    int rc = crypto_hmac_sha256(key, SIGV4_KEY_SIZE, string_to_sign, len, mac);
-    if (rc == 0)
-        hex_encode(hex_out, mac, sizeof(mac));
-    return rc;
-}
-
 /* Runs string to sign, key derivation and HMAC for a canonical request. */
 static int sign_canonical(struct buf *sts, char sig[SIGV4_HEX_SIZE], const struct buf *canonical,
                           const char *amz_date, const char *secret, const char *region,
                           const char *service)
 {
-    unsigned char key[SIGV4_KEY_SIZE];
-    int rc = sigv4_string_to_sign(sts, amz_date, region, service, buf_bytes(canonical),
-                                  buf_length(canonical));
+    unsigned char key[SIGV4_KEY_SIZE], mac[SIGV4_KEY_SIZE];
+    int rc =
+        string_to_sign(sts, amz_date, region, service, buf_bytes(canonical), buf_length(canonical));
     if (rc == 0)
         rc = sigv4_signing_key(key, secret, amz_date, region, service);
     if (rc == 0)
-        rc = sigv4_signature(sig, key, buf_bytes(sts), buf_length(sts));
+        rc = crypto_hmac_sha256(key, sizeof(key), buf_bytes(sts), buf_length(sts), mac);
+    if (rc == 0)
+        hex_encode(sig, mac, sizeof(mac));
     secure_wipe(key, sizeof(key));
     return rc;
 }
@@ -600,14 +554,14 @@ static int check_sign_input(const struct sigv4_request *req, const struct sigv4_
         return rc;
     if (!creds || !valid_access_key_id(creds->access_key_id) || !creds->secret_access_key ||
         strlen(creds->secret_access_key) > SIGV4_MAX_SECRET)
-        return fail(cause, cause_len, -EINVAL, "invalid credentials");
+        return cause_set(cause, cause_len, -EINVAL, "invalid credentials");
     if (creds->session_token && strlen(creds->session_token) > SIGV4_MAX_SESSION_TOKEN)
-        return fail(cause, cause_len, -EINVAL, "session token over %d bytes",
-                    SIGV4_MAX_SESSION_TOKEN);
+        return cause_set(cause, cause_len, -EINVAL, "session token over %d bytes",
+                         SIGV4_MAX_SESSION_TOKEN);
     if (!p || !valid_scope(p->region, p->service))
-        return fail(cause, cause_len, -EINVAL, "invalid region or service");
+        return cause_set(cause, cause_len, -EINVAL, "invalid region or service");
     if (!has_header(req, "host"))
-        return fail(cause, cause_len, -EINVAL, "the request has no host header");
+        return cause_set(cause, cause_len, -EINVAL, "the request has no host header");
     return 0;
 }
 
@@ -698,7 +652,7 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *
 {
     struct sigv4_header headers[MAX_CANON_HEADERS];
     if (!out)
-        return fail(cause, cause_len, -EINVAL, "missing output");
+        return cause_set(cause, cause_len, -EINVAL, "missing output");
     memset(out, 0, sizeof(*out));
     int rc = check_sign_input(req, creds, params, cause, cause_len);
     if (rc == 0)
@@ -778,14 +732,15 @@ static int parse_credential(char *value, struct auth_fields *a, char *cause, siz
 {
     char *part[5];
     if (split_exact(value, '/', part, 5) < 0 || !valid_access_key_id(part[0]))
-        return fail(cause, cause_len, -EINVAL, "Authorization header has a malformed Credential");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Authorization header has a malformed Credential");
     if (!valid_date8(part[1]) || part[1][8] || !valid_scope(part[2], part[3]))
-        return fail(cause, cause_len, -EINVAL, "Credential has a malformed scope");
+        return cause_set(cause, cause_len, -EINVAL, "Credential has a malformed scope");
     if (strcmp(part[4], SCOPE_TERMINATOR) != 0)
-        return fail(cause, cause_len, -EINVAL,
-                    "Credential should be scoped with a valid terminator: 'aws4_request', not "
-                    "'%.32s'.",
-                    part[4]);
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Credential should be scoped with a valid terminator: 'aws4_request', not "
+                         "'%.32s'.",
+                         part[4]);
     strcpy(a->access_key_id, part[0]);
     memcpy(a->date, part[1], sizeof(a->date));
     strcpy(a->region, part[2]);
@@ -813,9 +768,10 @@ static int parse_signed_headers(const char *value, struct auth_fields *a, char *
         if (next)
             *next++ = '\0';
         if (a->name_count == SIGV4_MAX_HEADERS || !valid_signed_name(p, prev))
-            return fail(cause, cause_len, -EINVAL,
-                        "SignedHeaders must be 1 to %d sorted, unique, lower-case header names",
-                        SIGV4_MAX_HEADERS);
+            return cause_set(
+                cause, cause_len, -EINVAL,
+                "SignedHeaders must be 1 to %d sorted, unique, lower-case header names",
+                SIGV4_MAX_HEADERS);
         a->name[a->name_count] = p;
         p = next;
     }
@@ -827,7 +783,7 @@ static int parse_signature_field(const char *value, struct auth_fields *a, char 
 {
     size_t len = strlen(value);
     if (len != SIGV4_HEX_SIZE - 1 || strspn(value, "0123456789abcdef") != len)
-        return fail(cause, cause_len, -EINVAL, "Signature must be 64 lower-case hex digits");
+        return cause_set(cause, cause_len, -EINVAL, "Signature must be 64 lower-case hex digits");
     memcpy(a->signature, value, SIGV4_HEX_SIZE);
     return 0;
 }
@@ -860,7 +816,8 @@ static int parse_component(char *part, struct auth_fields *a, int *seen, char *c
 {
     char *eq = strchr(part, '=');
     if (!eq)
-        return fail(cause, cause_len, -EINVAL, "Authorization component '%.64s' has no '='", part);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization component '%.64s' has no '='",
+                         part);
     *eq = '\0';
     char *key = trim(part), *value = trim(eq + 1);
     int bit = !strcmp(key, "Credential")      ? HAVE_CREDENTIAL
@@ -868,8 +825,8 @@ static int parse_component(char *part, struct auth_fields *a, int *seen, char *c
               : !strcmp(key, "Signature")     ? HAVE_SIGNATURE
                                               : 0;
     if (!bit || (*seen & bit))
-        return fail(cause, cause_len, -EINVAL, "Authorization header has %s parameter '%.64s'",
-                    bit ? "a repeated" : "an unknown", key);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header has %s parameter '%.64s'",
+                         bit ? "a repeated" : "an unknown", key);
     *seen |= bit;
     if (bit == HAVE_CREDENTIAL)
         return parse_credential(value, a, cause, cause_len);
@@ -883,8 +840,8 @@ static int check_all_seen(int seen, char *cause, size_t cause_len)
     static const char *const names[3] = {"Credential", "SignedHeaders", "Signature"};
     for (int i = 0; i < 3; i++)
         if (!(seen & (1 << i)))
-            return fail(cause, cause_len, -EINVAL, "Authorization header requires '%s' parameter.",
-                        names[i]);
+            return cause_set(cause, cause_len, -EINVAL,
+                             "Authorization header requires '%s' parameter.", names[i]);
     return 0;
 }
 
@@ -896,10 +853,10 @@ static int split_algorithm(char *copy, char **rest, char *cause, size_t cause_le
         s++;
     size_t alg_len = strcspn(s, " \t");
     if (alg_len != strlen(SIGV4_ALGORITHM) || strncmp(s, SIGV4_ALGORITHM, alg_len) != 0)
-        return fail(cause, cause_len, -EINVAL, "Unsupported AWS 'algorithm': '%.*s'",
-                    (int)(alg_len > 64 ? 64 : alg_len), s);
+        return cause_set(cause, cause_len, -EINVAL, "Unsupported AWS 'algorithm': '%.*s'",
+                         (int)(alg_len > 64 ? 64 : alg_len), s);
     if (!s[alg_len])
-        return fail(cause, cause_len, -EINVAL, "Authorization header has no parameters");
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header has no parameters");
     *rest = s + alg_len;
     return 0;
 }
@@ -910,8 +867,8 @@ static int parse_authorization(const char *value, struct auth_fields *a, char *c
     char copy[SIGV4_MAX_AUTHORIZATION + 1], *rest = NULL;
     int seen = 0;
     if (strlen(value) > SIGV4_MAX_AUTHORIZATION)
-        return fail(cause, cause_len, -EINVAL, "Authorization header is over %d bytes",
-                    SIGV4_MAX_AUTHORIZATION);
+        return cause_set(cause, cause_len, -EINVAL, "Authorization header is over %d bytes",
+                         SIGV4_MAX_AUTHORIZATION);
     strcpy(copy, value);
     int rc = split_algorithm(copy, &rest, cause, cause_len);
     if (rc < 0)
@@ -953,26 +910,15 @@ static int header_span(const struct sigv4_request *req, const char *name, const 
     return rc;
 }
 
-static int check_verify_input(const struct sigv4_request *req, const struct sigv4_verify_params *p,
-                              sigv4_secret_lookup lookup, char *cause, size_t cause_len)
-{
-    int rc = check_request(req, SIGV4_MAX_HEADERS, cause, cause_len);
-    if (rc < 0)
-        return rc;
-    if (!p || !lookup || !valid_scope(p->region, p->service))
-        return fail(cause, cause_len, -EINVAL, "invalid verification parameters");
-    return 0;
-}
-
 static int read_authorization(const struct sigv4_request *req, struct auth_fields *a, char *cause,
                               size_t cause_len)
 {
     const char *value;
     int rc = find_header(req, "authorization", &value);
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EACCES, "Missing Authentication Token");
+        return cause_set(cause, cause_len, -EACCES, "Missing Authentication Token");
     if (rc < 0)
-        return fail(cause, cause_len, -EINVAL, "repeated Authorization header");
+        return cause_set(cause, cause_len, -EINVAL, "repeated Authorization header");
     return parse_authorization(value, a, cause, cause_len);
 }
 
@@ -985,12 +931,12 @@ static int read_amz_date(const struct sigv4_request *req, char date[SIGV4_AMZ_DA
     if (rc == 0 && len < SIGV4_AMZ_DATE_SIZE)
         snprintf(date, SIGV4_AMZ_DATE_SIZE, "%.*s", (int)len, v);
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EINVAL,
-                    "Authorization header requires existence of either a 'X-Amz-Date' or a "
-                    "'Date' header.");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "Authorization header requires existence of either a 'X-Amz-Date' or a "
+                         "'Date' header.");
     if (rc < 0 || len >= SIGV4_AMZ_DATE_SIZE || sigv4_parse_amz_date(date, t) < 0)
-        return fail(cause, cause_len, -EINVAL,
-                    "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
     return 0;
 }
 
@@ -998,26 +944,18 @@ static int check_scope(const struct auth_fields *a, const struct sigv4_verify_pa
                        const char *amz_date, char *cause, size_t cause_len)
 {
     if (strncmp(a->date, amz_date, 8) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                    "date from HTTP: '%s' != '%.8s', from '%s'.",
-                    a->date, amz_date, amz_date);
+        return cause_set(
+            cause, cause_len, -EACCES,
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+            "date from HTTP: '%s' != '%.8s', from '%s'.",
+            a->date, amz_date, amz_date);
     if (strcmp(a->region, p->region) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Credential should be scoped to a valid region, not '%s'.", a->region);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Credential should be scoped to a valid region, not '%s'.", a->region);
     if (strcmp(a->service, p->service) != 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Credential should be scoped to correct service: '%s'.", p->service);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Credential should be scoped to correct service: '%s'.", p->service);
     return 0;
-}
-
-/* AWS writes the allowed skew as "5 min."; other skews keep whole units. */
-static void format_skew(int64_t skew, char *out, size_t cap)
-{
-    if (skew % 60 == 0)
-        snprintf(out, cap, "%lld min.", (long long)(skew / 60));
-    else
-        snprintf(out, cap, "%lld sec.", (long long)skew);
 }
 
 static int check_skew(time_t t, const char *amz_date, const struct sigv4_verify_params *p,
@@ -1030,14 +968,16 @@ static int check_skew(time_t t, const char *amz_date, const struct sigv4_verify_
         return 0;
     sigv4_format_amz_date(p->now, now_s);
     sigv4_format_amz_date((time_t)(p->now + (diff < 0 ? -skew : skew)), edge);
-    format_skew(skew, span, sizeof(span));
+    /* AWS writes the allowed skew as "5 min."; other skews keep whole units. */
+    snprintf(span, sizeof(span), skew % 60 ? "%lld sec." : "%lld min.",
+             (long long)(skew % 60 ? skew : skew / 60));
     if (diff < 0)
-        return fail(cause, cause_len, -EACCES,
-                    "Signature expired: %s is now earlier than %s (%s - %s)", amz_date, edge, now_s,
-                    span);
-    return fail(cause, cause_len, -EACCES,
-                "Signature not yet current: %s is still later than %s (%s + %s)", amz_date, edge,
-                now_s, span);
+        return cause_set(cause, cause_len, -EACCES,
+                         "Signature expired: %s is now earlier than %s (%s - %s)", amz_date, edge,
+                         now_s, span);
+    return cause_set(cause, cause_len, -EACCES,
+                     "Signature not yet current: %s is still later than %s (%s + %s)", amz_date,
+                     edge, now_s, span);
 }
 
 static int check_signed_present(const struct sigv4_request *req, const struct auth_fields *a,
@@ -1047,15 +987,17 @@ static int check_signed_present(const struct sigv4_request *req, const struct au
     for (size_t i = 0; i < a->name_count; i++) {
         host |= strcmp(a->name[i], "host") == 0;
         if (strcmp(a->name[i], "authorization") == 0)
-            return fail(cause, cause_len, -EINVAL, "the Authorization header cannot be signed");
+            return cause_set(cause, cause_len, -EINVAL,
+                             "the Authorization header cannot be signed");
     }
     if (!host)
-        return fail(cause, cause_len, -EACCES,
-                    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+        return cause_set(
+            cause, cause_len, -EACCES,
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
     for (size_t i = 0; i < a->name_count; i++)
         if (!has_header(req, a->name[i]))
-            return fail(cause, cause_len, -EACCES,
-                        "Signed header '%s' is missing from the request.", a->name[i]);
+            return cause_set(cause, cause_len, -EACCES,
+                             "Signed header '%s' is missing from the request.", a->name[i]);
     return 0;
 }
 
@@ -1067,7 +1009,7 @@ static int look_up_secret(sigv4_secret_lookup lookup, void *ctx, const char *aki
     secret[SIGV4_MAX_SECRET] = '\0';
     token[SIGV4_MAX_SESSION_TOKEN] = '\0';
     if (rc == -ENOENT)
-        return fail(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
+        return cause_set(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
     if (rc < 0)
         return fail_errno(cause, cause_len, rc, "credential lookup failed");
     return 0;
@@ -1083,7 +1025,7 @@ static int check_token(const struct sigv4_request *req, const char *token, char 
     int rc = header_span(req, "x-amz-security-token", &sent, &len);
     int ok =
         rc == -ENOENT ? !token[0] : rc == 0 && constant_time_equal(sent, len, token, strlen(token));
-    return ok ? 0 : fail(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
+    return ok ? 0 : cause_set(cause, cause_len, -EACCES, MSG_BAD_TOKEN);
 }
 
 /* The request with only the headers listed in SignedHeaders. */
@@ -1119,7 +1061,7 @@ static int check_signature(const struct sigv4_request *req, const struct sigv4_v
     if (rc < 0)
         return rc == -EINVAL ? rc : fail_errno(cause, cause_len, rc, "verification");
     if (!constant_time_equal(sig, strlen(sig), a->signature, strlen(a->signature)))
-        return fail(cause, cause_len, -EACCES, MSG_MISMATCH);
+        return cause_set(cause, cause_len, -EACCES, MSG_MISMATCH);
     return 0;
 }
 
@@ -1148,7 +1090,9 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_verify_para
     char amz_date[SIGV4_AMZ_DATE_SIZE];
     time_t t = 0;
     memset(&a, 0, sizeof(a));
-    int rc = check_verify_input(req, params, lookup, cause, cause_len);
+    int rc = check_request(req, SIGV4_MAX_HEADERS, cause, cause_len);
+    if (rc == 0 && (!params || !lookup || !valid_scope(params->region, params->service)))
+        rc = cause_set(cause, cause_len, -EINVAL, "invalid verification parameters");
     if (rc == 0)
         rc = read_authorization(req, &a, cause, cause_len);
     if (rc == 0)

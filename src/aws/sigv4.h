@@ -106,19 +106,10 @@ int sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
                             const struct sigv4_canonical_options *opt, char *cause,
                             size_t cause_len);
 
-/* Appends the string to sign for a canonical request; amz_date is the
- * 16-character x-amz-date value, whose first 8 characters form the scope. */
-int sigv4_string_to_sign(struct buf *out, const char *amz_date, const char *region,
-                         const char *service, const char *canonical_request, size_t len);
-
 /* Derives the signing key for a scope; date is "YYYYMMDD" (further characters
  * are ignored). The caller should secure_wipe key_out after use. */
 int sigv4_signing_key(unsigned char key_out[SIGV4_KEY_SIZE], const char *secret_access_key,
                       const char *date, const char *region, const char *service);
-
-/* Writes the lower-case hex HMAC of the string to sign under `key`. */
-int sigv4_signature(char hex_out[SIGV4_HEX_SIZE], const unsigned char key[SIGV4_KEY_SIZE],
-                    const char *string_to_sign, size_t len);
 
 /* Signs `req`. The request's headers are all signed, together with the ones
  * sigv4_sign adds: x-amz-date, x-amz-security-token (unless the credentials

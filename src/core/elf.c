@@ -1,4 +1,5 @@
 #include "core/elf.h"
+#include "core/cause.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -47,22 +48,16 @@ int elf_check_static_executable(const void *data, size_t len, enum elf_machine m
                "\x7f"
                "ELF",
                4) != 0 ||
-        e[4] != 2 || e[5] != 1) {
-        snprintf(cause, cause_len, "%s is not a 64-bit Linux executable", name);
-        return -EINVAL;
-    }
+        e[4] != 2 || e[5] != 1)
+        return cause_set(cause, cause_len, -EINVAL, "%s is not a 64-bit Linux executable", name);
     unsigned found = (unsigned)le(e + 18, 2);
-    if (found != (unsigned)machine) {
-        snprintf(cause, cause_len, "%s is built for %s, not %s", name, elf_machine_name(found),
-                 elf_machine_name(machine));
-        return -EINVAL;
-    }
-    if (has_interpreter(e, len)) {
-        snprintf(cause, cause_len,
-                 "%s is dynamically linked (a sanitizer build?); package the static "
-                 "build/tether-bridge (`make build/tether-bridge`)",
-                 name);
-        return -EINVAL;
-    }
+    if (found != (unsigned)machine)
+        return cause_set(cause, cause_len, -EINVAL, "%s is built for %s, not %s", name,
+                         elf_machine_name(found), elf_machine_name(machine));
+    if (has_interpreter(e, len))
+        return cause_set(cause, cause_len, -EINVAL,
+                         "%s is dynamically linked (a sanitizer build?); package the static "
+                         "build/tether-bridge (`make build/tether-bridge`)",
+                         name);
     return 0;
 }

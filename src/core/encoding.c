@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -169,6 +171,11 @@ int utf8_valid(const char *text, size_t len)
     return 1;
 }
 
+/* The control characters JSON.stringify writes in short form. */
+static const char *const short_escapes[0x20] = {
+    ['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+};
+
 int json_quote(struct buf *out, const char *text, size_t len)
 {
     int rc = buf_reserve(out, len + 2);
@@ -187,30 +194,9 @@ int json_quote(struct buf *out, const char *text, size_t len)
         else if (c == '\\')
             escape = "\\\\";
         else if (c < 0x20) {
-            switch (c) {
-            case '\b':
-                escape = "\\b";
-                break;
-            case '\f':
-                escape = "\\f";
-                break;
-            case '\n':
-                escape = "\\n";
-                break;
-            case '\r':
-                escape = "\\r";
-                break;
-            case '\t':
-                escape = "\\t";
-                break;
-            default:
-                unicode[0] = '\\';
-                unicode[1] = 'u';
-                unicode[2] = '0';
-                unicode[3] = '0';
-                unicode[4] = "0123456789abcdef"[c >> 4];
-                unicode[5] = "0123456789abcdef"[c & 15];
-                unicode[6] = '\0';
+            escape = short_escapes[c];
+            if (!escape) {
+                snprintf(unicode, sizeof(unicode), "\\u%04x", c);
                 escape = unicode;
             }
         } else if (c >= 0x80) {
@@ -249,4 +235,17 @@ void secure_wipe(void *data, size_t len)
     volatile unsigned char *p = data;
     for (size_t i = 0; p && i < len; i++)
         p[i] = 0;
+}
+
+void secure_free_string(char *s)
+{
+    if (s)
+        secure_wipe(s, strlen(s));
+    free(s);
+}
+
+void secure_free_buf(struct buf *b)
+{
+    secure_wipe(b->data, b->cap);
+    buf_free(b);
 }

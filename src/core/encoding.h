@@ -37,5 +37,9 @@ int constant_time_equal(const void *a, size_t a_len, const void *b, size_t b_len
 
 /* Overwrites memory the compiler may not optimise away (for secrets). */
 void secure_wipe(void *data, size_t len);
+/* Wipes then frees a string (NULL is fine). */
+void secure_free_string(char *s);
+/* Wipes a buffer's whole storage, then frees it. */
+void secure_free_buf(struct buf *b);
 
 #endif

@@ -108,12 +108,9 @@ static int members(struct cursor *c, unsigned char close, int keyed)
         return 0;
     c->p++; /* [ or { */
     skip_space(c);
-    if (c->p < c->end && *c->p == close) {
-        c->p++;
-        c->depth--;
-        return 1;
-    }
-    for (;;) {
+    for (int first = 1;; first = 0) {
+        if (first && c->p < c->end && *c->p == close)
+            break; /* empty */
         if (keyed) {
             skip_space(c);
             if (c->p >= c->end || *c->p != '"' || !string(c))
@@ -126,17 +123,16 @@ static int members(struct cursor *c, unsigned char close, int keyed)
         if (!value(c))
             return 0;
         skip_space(c);
-        if (c->p < c->end && *c->p == ',') {
+        if (c->p < c->end && *c->p == ',')
             c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == close) {
-            c->p++;
-            c->depth--;
-            return 1;
-        }
-        return 0;
+        else if (c->p < c->end && *c->p == close)
+            break;
+        else
+            return 0;
     }
+    c->p++;
+    c->depth--;
+    return 1;
 }
 
 static int value(struct cursor *c)

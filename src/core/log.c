@@ -25,13 +25,6 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-const char *log_level_name(enum log_level level)
-{
-    if (level > LOG_LEVEL_TRACE)
-        return "?";
-    return level_names[level];
-}
-
 void log_init(int level_from_flag)
 {
     int level = level_from_flag;

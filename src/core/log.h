@@ -23,7 +23,6 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "error|warn|info|debug|trace"; returns -1 for anything else. */
 int log_level_parse(const char *name);
-const char *log_level_name(enum log_level level);
 int log_use_color(void);
 
 void log_write(enum log_level level, const char *module, const char *fmt, ...)

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-static int is_unreserved(unsigned char c)
+int percent_is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
@@ -26,7 +26,7 @@ int percent_encode(struct buf *out, const char *text, size_t len, const char *ke
     int rc = buf_reserve(out, len * 3);
     for (size_t i = 0; i < len && rc == 0; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (is_unreserved(c) || (c && keep && strchr(keep, c))) {
+        if (percent_is_unreserved(c) || (c && keep && strchr(keep, c))) {
             rc = buf_append_char(out, (char)c);
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};

@@ -23,6 +23,9 @@ enum percent_decode_mode {
     PERCENT_LENIENT,
 };
 
+/* Whether c is one of RFC 3986's unreserved characters. */
+int percent_is_unreserved(unsigned char c);
+
 /* keep: extra characters written as they are ("/" for SigV4 paths); NULL or
  * "" for none. 0 or -ENOMEM. */
 int percent_encode(struct buf *out, const char *text, size_t len, const char *keep);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cause.h"
+
 static int is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -11,28 +13,23 @@ static int is_alnum(char c)
 
 static int check_segment(const char *s, size_t len, size_t index, char *cause, size_t cause_len)
 {
-    if (len == 0) {
-        snprintf(cause, cause_len, "channel segment %zu is empty", index + 1);
-        return -EINVAL;
-    }
-    if (len > CHANNEL_MAX_SEGMENT_LENGTH) {
-        snprintf(cause, cause_len, "channel segment %zu is longer than %d characters", index + 1,
-                 CHANNEL_MAX_SEGMENT_LENGTH);
-        return -EINVAL;
-    }
+    if (len == 0)
+        return cause_set(cause, cause_len, -EINVAL, "channel segment %zu is empty", index + 1);
+    if (len > CHANNEL_MAX_SEGMENT_LENGTH)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "channel segment %zu is longer than %d characters", index + 1,
+                         CHANNEL_MAX_SEGMENT_LENGTH);
     for (size_t i = 0; i < len; i++) {
-        if (!is_alnum(s[i]) && s[i] != '-') {
-            snprintf(cause, cause_len,
-                     "channel segment %zu has a character other than letters, digits and '-'",
-                     index + 1);
-            return -EINVAL;
-        }
+        if (!is_alnum(s[i]) && s[i] != '-')
+            return cause_set(
+                cause, cause_len, -EINVAL,
+                "channel segment %zu has a character other than letters, digits and '-'",
+                index + 1);
     }
-    if (!is_alnum(s[0]) || !is_alnum(s[len - 1])) {
-        snprintf(cause, cause_len, "channel segment %zu must start and end with a letter or digit",
-                 index + 1);
-        return -EINVAL;
-    }
+    if (!is_alnum(s[0]) || !is_alnum(s[len - 1]))
+        return cause_set(cause, cause_len, -EINVAL,
+                         "channel segment %zu must start and end with a letter or digit",
+                         index + 1);
     return 0;
 }
 
@@ -44,32 +41,25 @@ int channel_parse(const char *text, size_t len, int allow_wildcard, struct chann
         text++;
         len--;
     }
-    if (len == 0) {
-        snprintf(cause, cause_len, "channel is empty");
-        return -EINVAL;
-    }
-    if (len > CHANNEL_MAX_LENGTH - 1) {
-        snprintf(cause, cause_len, "channel is too long");
-        return -EINVAL;
-    }
+    if (len == 0)
+        return cause_set(cause, cause_len, -EINVAL, "channel is empty");
+    if (len > CHANNEL_MAX_LENGTH - 1)
+        return cause_set(cause, cause_len, -EINVAL, "channel is too long");
     size_t start = 0, index = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && text[i] != '/')
             continue;
-        if (index >= CHANNEL_MAX_SEGMENTS) {
-            snprintf(cause, cause_len, "channel has more than %d segments", CHANNEL_MAX_SEGMENTS);
-            return -EINVAL;
-        }
+        if (index >= CHANNEL_MAX_SEGMENTS)
+            return cause_set(cause, cause_len, -EINVAL, "channel has more than %d segments",
+                             CHANNEL_MAX_SEGMENTS);
         size_t seg_len = i - start;
         if (i == len && seg_len == 1 && text[start] == '*') {
-            if (!allow_wildcard) {
-                snprintf(cause, cause_len, "wildcards are allowed only when subscribing");
-                return -EINVAL;
-            }
-            if (index == 0) {
-                snprintf(cause, cause_len, "a wildcard needs a namespace before it");
-                return -EINVAL;
-            }
+            if (!allow_wildcard)
+                return cause_set(cause, cause_len, -EINVAL,
+                                 "wildcards are allowed only when subscribing");
+            if (index == 0)
+                return cause_set(cause, cause_len, -EINVAL,
+                                 "a wildcard needs a namespace before it");
             out->wildcard = 1;
         } else if (check_segment(text + start, seg_len, index, cause, cause_len) < 0) {
             return -EINVAL;

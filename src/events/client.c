@@ -1,19 +1,17 @@
-/* The AppSync Events client (see client.h for the contract): its life cycle,
- * configuration and state machine. events_client_enter_state is the only place the
- * state changes; the backoff, request deadline and kick timers live here too.
- * The other concerns are in client_ws.c, client_sub.c, client_publish.c,
- * client_http.c and client_auth.c; client_internal.h describes the structure
- * they share. */
+/* The AppSync Events client's life cycle, configuration and state machine,
+ * with the backoff, request deadline and kick timers. The contract is
+ * client.h; client_internal.h lists the other files and their shared state. */
 #include "events/client.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LOG_MODULE "events"
 #include "aws/credentials_provider.h"
+#include "aws/profile.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -31,16 +29,6 @@ const char *events_client_state_name(enum events_client_state state)
     if ((size_t)state >= sizeof(state_names) / sizeof(state_names[0]))
         return "unknown";
     return state_names[state];
-}
-
-void events_client_set_cause(char *cause, size_t cause_len, const char *fmt, ...)
-{
-    if (!cause || cause_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cause, cause_len, fmt, ap);
-    va_end(ap);
 }
 
 void events_client_enter_state(struct events_client *c, enum events_client_state state,
@@ -156,12 +144,12 @@ void events_client_arm_request_timer(struct events_client *c)
         return;
     uint64_t earliest = 0, deadline;
     int any = 0;
-    for (const struct events_subscription *s = c->subs; s; s = s->next)
+    for (const struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         if (s->state == SUB_SENT)
             consider(&earliest, &any, s->deadline);
-    for (const struct publish *p = c->ws_publishes.head; p; p = p->next)
+    for (const struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link))
         consider(&earliest, &any, p->deadline);
-    for (const struct publish *p = c->http_queue.head; p; p = p->next)
+    for (const struct publish *p = TAILQ_FIRST(&c->http_queue); p; p = TAILQ_NEXT(p, link))
         consider(&earliest, &any, p->deadline);
     if (events_client_http_current_deadline(c, &deadline))
         consider(&earliest, &any, deadline);
@@ -192,8 +180,6 @@ static void on_request_timer(uv_timer_t *timer)
     events_client_http_pump(c);
 }
 
-/* API calls queue their work and kick: it is done from the loop, so no user
- * callback ever runs inside the call that asked for it. */
 static void on_kick_timer(uv_timer_t *timer)
 {
     struct events_client *c = timer->data;
@@ -224,16 +210,12 @@ static int parse_urls(struct events_client *c, const struct events_client_config
                       char *cause, size_t cause_len)
 {
     char why[200];
-    if (!config->http_url) {
-        events_client_set_cause(cause, cause_len, "no HTTP endpoint URL given");
-        return -EINVAL;
-    }
+    if (!config->http_url)
+        return cause_set(cause, cause_len, -EINVAL, "no HTTP endpoint URL given");
     if (url_parse(config->http_url, &c->http, why, sizeof(why)) < 0 ||
-        (c->http.scheme != URL_HTTP && c->http.scheme != URL_HTTPS)) {
-        events_client_set_cause(cause, cause_len, "bad HTTP endpoint %s: %s", config->http_url,
-                                c->http.host[0] ? "must be http:// or https://" : why);
-        return -EINVAL;
-    }
+        (c->http.scheme != URL_HTTP && c->http.scheme != URL_HTTPS))
+        return cause_set(cause, cause_len, -EINVAL, "bad HTTP endpoint %s: %s", config->http_url,
+                         c->http.host[0] ? "must be http:// or https://" : why);
     if (strcmp(c->http.path, "/") == 0)
         snprintf(c->http.path, sizeof(c->http.path), "/event"); /* the endpoint's usual path */
     char derived[URL_MAX_LENGTH + 1];
@@ -245,11 +227,9 @@ static int parse_urls(struct events_client *c, const struct events_client_config
         realtime = derived;
     }
     if (url_parse(realtime, &c->realtime, why, sizeof(why)) < 0 ||
-        (c->realtime.scheme != URL_WS && c->realtime.scheme != URL_WSS)) {
-        events_client_set_cause(cause, cause_len, "bad realtime URL %s: %s", realtime,
-                                c->realtime.host[0] ? "must be ws:// or wss://" : why);
-        return -EINVAL;
-    }
+        (c->realtime.scheme != URL_WS && c->realtime.scheme != URL_WSS))
+        return cause_set(cause, cause_len, -EINVAL, "bad realtime URL %s: %s", realtime,
+                         c->realtime.host[0] ? "must be ws:// or wss://" : why);
     return 0;
 }
 
@@ -263,19 +243,12 @@ static char *copy_string(const char *s, int *failed)
     return copy;
 }
 
-static void wipe_string(char *s)
-{
-    if (s)
-        secure_wipe(s, strlen(s));
-    free(s);
-}
-
 static void release(struct events_client *c)
 {
     free(c->api_key);
     free(c->access_key_id);
-    wipe_string(c->secret_access_key);
-    wipe_string(c->session_token);
+    secure_free_string(c->secret_access_key);
+    secure_free_string(c->session_token);
     proxy_config_wipe(&c->http_proxy);
     proxy_config_wipe(&c->realtime_proxy);
     free(c->region);
@@ -301,10 +274,8 @@ static int copy_config(struct events_client *c, const struct events_client_confi
     c->session_token = copy_string(config->session_token, &failed);
     c->region = copy_string(config->region, &failed);
     c->credentials = config->credentials;
-    if (failed) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (failed)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->reconnect = config->reconnect;
     c->connect_timeout_ms =
         config->connect_timeout_ms ? config->connect_timeout_ms : EVENTS_CLIENT_DEFAULT_TIMEOUT_MS;
@@ -359,15 +330,13 @@ static int setup_transport(struct events_client *c, const struct events_client_c
         return 0;
     }
     c->conns = conn_context_new(c->loop);
-    if (!c->conns) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!c->conns)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->own_conns = 1;
     return 0;
 }
 
-/* Signs a connect once, so bad credentials fail here and not on every retry. */
+/* Every timer counts until its close callback, so that the memory goes last. */
 static void init_timer(struct events_client *c, uv_timer_t *timer)
 {
     uv_timer_init(c->loop, timer);
@@ -379,11 +348,12 @@ int events_client_new(uv_loop_t *loop, const struct events_client_config *config
                       struct events_client **out, char *cause, size_t cause_len)
 {
     struct events_client *c = calloc(1, sizeof(*c));
-    if (!c) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!c)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     c->loop = loop;
+    TAILQ_INIT(&c->subs);
+    TAILQ_INIT(&c->ws_publishes);
+    TAILQ_INIT(&c->http_queue);
     c->state = EVENTS_CLIENT_IDLE;
     c->connection_timeout_ms = EVENTS_CONNECTION_TIMEOUT_MS;
     int rc = parse_urls(c, config, cause, cause_len);
@@ -438,9 +408,9 @@ static void fail_all_publishes(struct events_client *c)
         events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
     events_client_http_fail_queue(c, -ECANCELED, "the client was freed");
-    while (c->ws_publishes.head) {
-        struct publish *p = c->ws_publishes.head;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+    struct publish *p;
+    while ((p = TAILQ_FIRST(&c->ws_publishes))) {
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, -ECANCELED, NULL, "the client was freed");
     }
 }
@@ -452,8 +422,8 @@ void events_client_free(struct events_client *c)
     c->freed = 1;
     c->started = 0;
     events_client_ws_detach(c, 0, NULL);
-    while (c->subs) {
-        struct events_subscription *s = c->subs;
+    struct events_subscription *s;
+    while ((s = TAILQ_FIRST(&c->subs))) {
         events_client_sub_unlink(c, s);
         free(s);
     }
@@ -473,16 +443,12 @@ int events_client_realtime_url(const char *http_url, char *out, size_t out_len, 
 {
     struct url u;
     char why[200];
-    if (url_parse(http_url, &u, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "bad HTTP endpoint %s: %s",
-                                http_url ? http_url : "", why);
-        return -EINVAL;
-    }
-    if (u.scheme != URL_HTTP && u.scheme != URL_HTTPS) {
-        events_client_set_cause(cause, cause_len,
-                                "bad HTTP endpoint %s: must be http:// or https://", http_url);
-        return -EINVAL;
-    }
+    if (url_parse(http_url, &u, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "bad HTTP endpoint %s: %s",
+                         http_url ? http_url : "", why);
+    if (u.scheme != URL_HTTP && u.scheme != URL_HTTPS)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "bad HTTP endpoint %s: must be http:// or https://", http_url);
     char host[URL_MAX_HOST + 32];
     const char *api = strstr(u.host, ".appsync-api.");
     if (api)
@@ -495,10 +461,8 @@ int events_client_realtime_url(const char *http_url, char *out, size_t out_len, 
         snprintf(port, sizeof(port), ":%u", u.port);
     int n = snprintf(out, out_len, "%s://%s%s%s%s/event/realtime", u.secure ? "wss" : "ws",
                      u.is_ipv6 ? "[" : "", host, u.is_ipv6 ? "]" : "", port);
-    if (n < 0 || (size_t)n >= out_len) {
-        events_client_set_cause(cause, cause_len, "realtime URL too long");
-        return -ENAMETOOLONG;
-    }
+    if (n < 0 || (size_t)n >= out_len)
+        return cause_set(cause, cause_len, -ENAMETOOLONG, "realtime URL too long");
     return 0;
 }
 
@@ -521,12 +485,6 @@ int events_client_region_from_url(const char *http_url, char *out, size_t out_le
     return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
-static const char *env_nonempty(const char *name)
-{
-    const char *value = getenv(name);
-    return value && *value ? value : NULL;
-}
-
 /* The process-wide provider behind events_client_config_iam_from_env when
  * the environment has no keys: made on first use, freed at exit. */
 static struct aws_credentials_provider *shared_provider;
@@ -541,11 +499,9 @@ static int chain_credentials(struct events_client_config *config, char *cause, s
 {
     if (!shared_provider) {
         char why[600];
-        if (aws_credentials_provider_new(NULL, &shared_provider, why, sizeof(why)) < 0) {
-            events_client_set_cause(cause, cause_len, "IAM authorization needs AWS credentials: %s",
-                                    why);
-            return -EINVAL;
-        }
+        if (aws_credentials_provider_new(NULL, &shared_provider, why, sizeof(why)) < 0)
+            return cause_set(cause, cause_len, -EINVAL,
+                             "IAM authorization needs AWS credentials: %s", why);
         atexit(free_shared_provider);
     }
     config->credentials = shared_provider;
@@ -556,32 +512,26 @@ int events_client_config_iam_from_env(struct events_client_config *config, const
                                       char *region_buf, size_t region_buf_len, char *cause,
                                       size_t cause_len)
 {
-    config->access_key_id = env_nonempty("AWS_ACCESS_KEY_ID");
-    config->secret_access_key = env_nonempty("AWS_SECRET_ACCESS_KEY");
-    config->session_token = env_nonempty("AWS_SESSION_TOKEN");
-    if (!config->access_key_id != !config->secret_access_key) {
-        events_client_set_cause(
-            cause, cause_len,
+    config->access_key_id = aws_env("AWS_ACCESS_KEY_ID");
+    config->secret_access_key = aws_env("AWS_SECRET_ACCESS_KEY");
+    config->session_token = aws_env("AWS_SESSION_TOKEN");
+    if (!config->access_key_id != !config->secret_access_key)
+        return cause_set(
+            cause, cause_len, -EINVAL,
             "IAM authorization needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-        return -EINVAL;
-    }
     if (!config->access_key_id && chain_credentials(config, cause, cause_len) < 0)
         return -EINVAL;
     if (!region || !*region)
-        region = env_nonempty("AWS_REGION");
-    if (!region)
-        region = env_nonempty("AWS_DEFAULT_REGION");
+        region = aws_env_region();
     if (!region && config->http_url &&
         events_client_region_from_url(config->http_url, region_buf, region_buf_len) == 0)
         region = region_buf;
     if (!region && aws_region_resolve(NULL, region_buf, region_buf_len) == 0)
         region = region_buf;
-    if (!region) {
-        events_client_set_cause(cause, cause_len,
-                                "IAM authorization needs a region: --region, AWS_REGION, "
-                                "AWS_DEFAULT_REGION or region in the AWS profile");
-        return -EINVAL;
-    }
+    if (!region)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "IAM authorization needs a region: --region, AWS_REGION, "
+                         "AWS_DEFAULT_REGION or region in the AWS profile");
     config->region = region;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "aws/credentials_provider.h"
 #include "aws/sigv4.h"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "events/client_internal.h"
 
@@ -36,28 +37,20 @@ int events_client_auth_check_config(const struct events_client_config *config, c
                                     size_t cause_len)
 {
     int given = !!config->api_key + !!config->access_key_id + !!config->credentials;
-    if (given != 1) {
-        events_client_set_cause(cause, cause_len, "give either an API key or IAM credentials");
-        return -EINVAL;
-    }
-    if (config->api_key && !header_safe(config->api_key)) {
-        events_client_set_cause(cause, cause_len, "the API key must be printable ASCII");
-        return -EINVAL;
-    }
+    if (given != 1)
+        return cause_set(cause, cause_len, -EINVAL, "give either an API key or IAM credentials");
+    if (config->api_key && !header_safe(config->api_key))
+        return cause_set(cause, cause_len, -EINVAL, "the API key must be printable ASCII");
     if (config->access_key_id &&
         (!header_safe(config->access_key_id) || !header_safe(config->secret_access_key) ||
          (config->session_token && config->session_token[0] &&
-          !header_safe(config->session_token)))) {
-        events_client_set_cause(cause, cause_len,
-                                "IAM credentials need an access key id and a secret access key "
-                                "(printable ASCII)");
-        return -EINVAL;
-    }
+          !header_safe(config->session_token))))
+        return cause_set(cause, cause_len, -EINVAL,
+                         "IAM credentials need an access key id and a secret access key "
+                         "(printable ASCII)");
     if ((config->access_key_id || config->credentials) &&
-        (!config->region || !header_safe(config->region))) {
-        events_client_set_cause(cause, cause_len, "IAM authorization needs a region");
-        return -EINVAL;
-    }
+        (!config->region || !header_safe(config->region)))
+        return cause_set(cause, cause_len, -EINVAL, "IAM authorization needs a region");
     return 0;
 }
 
@@ -131,9 +124,7 @@ static int append_iam_auth(const struct events_client *c, struct buf *out, const
     if (rc == 0)
         rc = buf_append_char(out, '}');
     sigv4_signed_free(&s);
-    if (rc < 0)
-        events_client_set_cause(cause, cause_len, "out of memory");
-    return rc;
+    return rc < 0 ? cause_set(cause, cause_len, rc, "out of memory") : 0;
 }
 
 int events_client_auth_append_json(const struct events_client *c, struct buf *out, const char *body,
@@ -148,9 +139,7 @@ int events_client_auth_append_json(const struct events_client *c, struct buf *ou
         rc = append_member(out, "x-api-key", c->api_key, 0);
     if (rc == 0)
         rc = buf_append_char(out, '}');
-    if (rc < 0)
-        events_client_set_cause(cause, cause_len, "out of memory");
-    return rc;
+    return rc < 0 ? cause_set(cause, cause_len, rc, "out of memory") : 0;
 }
 
 int events_client_auth_check_signing(const struct events_client *c, char *cause, size_t cause_len)
@@ -158,11 +147,8 @@ int events_client_auth_check_signing(const struct events_client *c, char *cause,
     struct buf auth = BUF_INIT;
     char why[CAUSE_SIZE] = "";
     int rc = events_client_auth_append_json(c, &auth, "{}", 2, why, sizeof(why));
-    secure_wipe(auth.data, auth.cap);
-    buf_free(&auth);
-    if (rc < 0)
-        events_client_set_cause(cause, cause_len, "cannot sign requests: %s", why);
-    return rc < 0 ? -EINVAL : 0;
+    secure_free_buf(&auth);
+    return rc < 0 ? cause_set(cause, cause_len, -EINVAL, "cannot sign requests: %s", why) : 0;
 }
 
 int events_client_auth_append_http(const struct events_client *c, struct buf *out,

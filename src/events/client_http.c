@@ -9,6 +9,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/log.h"
 #include "events/client_internal.h"
 
@@ -67,9 +68,9 @@ void events_client_http_close(struct events_client *c)
 
 void events_client_http_fail_queue(struct events_client *c, int status, const char *why)
 {
-    while (c->http_queue.head) {
-        struct publish *p = c->http_queue.head;
-        events_client_publish_queue_remove(&c->http_queue, p);
+    struct publish *p;
+    while ((p = TAILQ_FIRST(&c->http_queue))) {
+        TAILQ_REMOVE(&c->http_queue, p, link);
         events_client_publish_fail(p, status, NULL, "%s", why);
     }
 }
@@ -139,8 +140,8 @@ static void http_send(struct events_client *c, struct publish *p)
                                               buf_length(&body)};
         rc = http_client_request(c->http_client, &request, on_http_answer, c);
         if (rc < 0)
-            events_client_set_cause(cause, sizeof(cause), "connecting to %s: %s",
-                                    c->http.host_header, uv_strerror(rc));
+            cause_set(cause, sizeof(cause), rc, "connecting to %s: %s", c->http.host_header,
+                      uv_strerror(rc));
     }
     buf_free(&headers);
     buf_free(&body);
@@ -154,13 +155,13 @@ static void http_send(struct events_client *c, struct publish *p)
 
 void events_client_http_pump(struct events_client *c)
 {
-    while (!c->freed && c->http_queue.head && !c->http_current) {
+    while (!c->freed && !TAILQ_EMPTY(&c->http_queue) && !c->http_current) {
         if (http_client_ready(c) < 0) {
             events_client_http_fail_queue(c, -ENOMEM, "out of memory");
             return;
         }
-        struct publish *p = c->http_queue.head;
-        events_client_publish_queue_remove(&c->http_queue, p);
+        struct publish *p = TAILQ_FIRST(&c->http_queue);
+        TAILQ_REMOVE(&c->http_queue, p, link);
         http_send(c, p);
     }
     if (!c->freed)
@@ -190,10 +191,10 @@ int events_client_http_expire(struct events_client *c, uint64_t now)
         events_client_publish_fail(p, -ETIMEDOUT, NULL, "%s", cause);
         return 1;
     }
-    for (p = c->http_queue.head; p; p = p->next) {
+    for (p = TAILQ_FIRST(&c->http_queue); p; p = TAILQ_NEXT(p, link)) {
         if (p->deadline > now)
             continue;
-        events_client_publish_queue_remove(&c->http_queue, p);
+        TAILQ_REMOVE(&c->http_queue, p, link);
         events_client_publish_fail(p, -ETIMEDOUT, NULL, "no HTTP connection within %u ms",
                                    c->request_timeout_ms);
         return 1;

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <uv.h>
 
@@ -54,7 +55,7 @@ enum sub_state {
 
 struct events_subscription {
     struct events_client *client;
-    struct events_subscription *prev, *next;
+    TAILQ_ENTRY(events_subscription) link;
     enum sub_state state;
     int dead; /* unlinked, its failure being reported */
     char channel[CHANNEL_MAX_LENGTH + 1];
@@ -67,7 +68,7 @@ struct events_subscription {
 
 /* One publish, over either transport. */
 struct publish {
-    struct publish *next;
+    TAILQ_ENTRY(publish) link;
     char id[ID_SIZE];
     char channel[CHANNEL_MAX_LENGTH + 1];
     json_t *events; /* array of strings */
@@ -77,9 +78,8 @@ struct publish {
     void *user;
 };
 
-struct publish_queue {
-    struct publish *head, *tail;
-};
+TAILQ_HEAD(publish_queue, publish);
+TAILQ_HEAD(subscription_list, events_subscription);
 
 struct ws_link {
     struct events_client *owner; /* valid until this link is freed */
@@ -127,7 +127,7 @@ struct events_client {
     struct ws_link *link;
     struct http_client *http_client; /* made on the first HTTP publish */
     struct publish *http_current;    /* the HTTP publish in flight */
-    struct events_subscription *subs;
+    struct subscription_list subs;   /* newest first */
     size_t sub_count;
     struct publish_queue ws_publishes;
     struct publish_queue http_queue;
@@ -148,8 +148,6 @@ static inline uint64_t events_client_now_ms(const struct events_client *c)
 
 /* ---- client.c ---- */
 
-void events_client_set_cause(char *cause, size_t cause_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* The only place the state changes. The state callback may call back into
  * the client (even free it): callers re-check what they rely on afterwards. */
 void events_client_enter_state(struct events_client *c, enum events_client_state state,
@@ -211,8 +209,6 @@ int events_client_sub_expire(struct events_client *c, uint64_t now);
 
 /* ---- client_publish.c ---- */
 
-void events_client_publish_queue_push(struct publish_queue *q, struct publish *p);
-void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p);
 /* Checks a publish and builds its queue entry. */
 int events_client_publish_new(const char *channel, const char *const *events, size_t event_count,
                               events_publish_cb on_result, void *user, struct publish **out,

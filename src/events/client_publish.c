@@ -10,39 +10,11 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "events/client_internal.h"
-
-/* ---- queues ---- */
-
-void events_client_publish_queue_push(struct publish_queue *q, struct publish *p)
-{
-    p->next = NULL;
-    if (q->tail)
-        q->tail->next = p;
-    else
-        q->head = p;
-    q->tail = p;
-}
-
-void events_client_publish_queue_remove(struct publish_queue *q, struct publish *p)
-{
-    struct publish *prev = NULL;
-    for (struct publish *it = q->head; it; prev = it, it = it->next) {
-        if (it != p)
-            continue;
-        if (prev)
-            prev->next = it->next;
-        else
-            q->head = it->next;
-        if (q->tail == it)
-            q->tail = prev;
-        it->next = NULL;
-        return;
-    }
-}
 
 /* ---- entries and results ---- */
 
@@ -52,17 +24,13 @@ int events_client_publish_new(const char *channel, const char *const *events, si
 {
     struct channel parsed;
     char why[200];
-    if (!channel || channel_parse(channel, strlen(channel), 0, &parsed, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "publish to %s failed: %s",
-                                channel ? channel : "(null)", channel ? why : "no channel");
-        return -EINVAL;
-    }
-    if (event_count < 1 || event_count > EVENTS_MAX_EVENTS_PER_PUBLISH) {
-        events_client_set_cause(cause, cause_len,
-                                "publish to %s failed: %zu events given, 1 to %d allowed",
-                                parsed.path, event_count, EVENTS_MAX_EVENTS_PER_PUBLISH);
-        return -EINVAL;
-    }
+    if (!channel || channel_parse(channel, strlen(channel), 0, &parsed, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "publish to %s failed: %s",
+                         channel ? channel : "(null)", channel ? why : "no channel");
+    if (event_count < 1 || event_count > EVENTS_MAX_EVENTS_PER_PUBLISH)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "publish to %s failed: %zu events given, 1 to %d allowed", parsed.path,
+                         event_count, EVENTS_MAX_EVENTS_PER_PUBLISH);
     json_t *array = json_array();
     size_t total = 0;
     for (size_t i = 0; array && i < event_count; i++) {
@@ -73,14 +41,13 @@ int events_client_publish_new(const char *channel, const char *const *events, si
         total += len;
         if (!check || len > EVENTS_MAX_EVENT_BYTES || total > EVENTS_MAX_PUBLISH_BYTES) {
             if (!check)
-                events_client_set_cause(cause, cause_len,
-                                        "publish to %s failed: event %zu is not JSON: %s",
-                                        parsed.path, i + 1, events[i] ? error.text : "missing");
+                cause_set(cause, cause_len, -EINVAL,
+                          "publish to %s failed: event %zu is not JSON: %s", parsed.path, i + 1,
+                          events[i] ? error.text : "missing");
             else
-                events_client_set_cause(
-                    cause, cause_len,
-                    "publish to %s failed: events too large (%d bytes per event, %d in all)",
-                    parsed.path, EVENTS_MAX_EVENT_BYTES, EVENTS_MAX_PUBLISH_BYTES);
+                cause_set(cause, cause_len, -EINVAL,
+                          "publish to %s failed: events too large (%d bytes per event, %d in all)",
+                          parsed.path, EVENTS_MAX_EVENT_BYTES, EVENTS_MAX_PUBLISH_BYTES);
             json_decref(array);
             return -EINVAL;
         }
@@ -92,8 +59,7 @@ int events_client_publish_new(const char *channel, const char *const *events, si
     struct publish *p = array ? calloc(1, sizeof(*p)) : NULL;
     if (!p) {
         json_decref(array);
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     }
     snprintf(p->channel, sizeof(p->channel), "%s", parsed.path);
     p->events = array;
@@ -167,12 +133,12 @@ int events_client_publish_ws_fail(struct events_client *c, int only_sent, int st
                                   const char *why)
 {
     for (;;) {
-        struct publish *p = c->ws_publishes.head;
+        struct publish *p = TAILQ_FIRST(&c->ws_publishes);
         while (p && only_sent && !p->sent)
-            p = p->next;
+            p = TAILQ_NEXT(p, link);
         if (!p)
             return 0;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         int was_freed = c->freed;
         events_client_publish_fail(p, status, NULL, "%s", why);
         if (c->freed && !was_freed)
@@ -184,7 +150,7 @@ struct publish *events_client_publish_ws_find(struct events_client *c, const cha
 {
     if (!id)
         return NULL;
-    for (struct publish *p = c->ws_publishes.head; p; p = p->next)
+    for (struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link))
         if (p->sent && strcmp(p->id, id) == 0)
             return p;
     return NULL;
@@ -201,7 +167,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
     buf_free(&body);
     if (rc < 0) {
         buf_free(&message);
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, rc, NULL, "%s", cause[0] ? cause : strerror(-rc));
         return;
     }
@@ -215,7 +181,7 @@ void events_client_publish_ws_send(struct events_client *c, struct publish *p)
 void events_client_publish_ws_on_answer(struct events_client *c, const struct events_message *m,
                                         struct publish *p)
 {
-    events_client_publish_queue_remove(&c->ws_publishes, p);
+    TAILQ_REMOVE(&c->ws_publishes, p, link);
     events_client_arm_request_timer(c);
     if (m->type == EVENTS_PUBLISH_SUCCESS) {
         events_client_publish_report_success(p, m->root);
@@ -229,10 +195,10 @@ void events_client_publish_ws_on_answer(struct events_client *c, const struct ev
 
 int events_client_publish_ws_expire(struct events_client *c, uint64_t now)
 {
-    for (struct publish *p = c->ws_publishes.head; p; p = p->next) {
+    for (struct publish *p = TAILQ_FIRST(&c->ws_publishes); p; p = TAILQ_NEXT(p, link)) {
         if (p->deadline > now)
             continue;
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, -ETIMEDOUT, NULL, "%s within %u ms",
                                    p->sent ? "no answer" : "not connected", c->request_timeout_ms);
         return 1;
@@ -245,17 +211,15 @@ static int enqueue(struct events_client *c, struct publish_queue *queue, const c
                    const char *const *events, size_t event_count, events_publish_cb on_result,
                    void *user, char *cause, size_t cause_len)
 {
-    if (c->freed) {
-        events_client_set_cause(cause, cause_len, "the client is closing");
-        return -EINVAL;
-    }
+    if (c->freed)
+        return cause_set(cause, cause_len, -EINVAL, "the client is closing");
     struct publish *p;
     int rc = events_client_publish_new(channel, events, event_count, on_result, user, &p, cause,
                                        cause_len);
     if (rc < 0)
         return rc;
     p->deadline = events_client_now_ms(c) + c->request_timeout_ms;
-    events_client_publish_queue_push(queue, p);
+    TAILQ_INSERT_TAIL(queue, p, link);
     events_client_arm_request_timer(c);
     events_client_kick(c);
     return 0;

@@ -9,6 +9,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -18,7 +19,7 @@ struct events_subscription *events_client_sub_find(struct events_client *c, cons
 {
     if (!id)
         return NULL;
-    for (struct events_subscription *s = c->subs; s; s = s->next)
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         if (strcmp(s->id, id) == 0)
             return s;
     return NULL;
@@ -26,13 +27,7 @@ struct events_subscription *events_client_sub_find(struct events_client *c, cons
 
 void events_client_sub_unlink(struct events_client *c, struct events_subscription *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->subs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    TAILQ_REMOVE(&c->subs, s, link);
     c->sub_count--;
 }
 
@@ -111,7 +106,7 @@ void events_client_sub_on_data(struct events_client *c, const struct events_mess
 
 int events_client_sub_expire(struct events_client *c, uint64_t now)
 {
-    for (struct events_subscription *s = c->subs; s; s = s->next) {
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link)) {
         if (s->state != SUB_SENT || s->deadline > now)
             continue;
         if (c->link && c->state == EVENTS_CLIENT_READY)
@@ -130,38 +125,27 @@ int events_client_subscribe(struct events_client *c, const char *channel, events
                             events_subscribe_cb on_result, void *user,
                             struct events_subscription **out, char *cause, size_t cause_len)
 {
-    if (c->freed) {
-        events_client_set_cause(cause, cause_len, "the client is closing");
-        return -EINVAL;
-    }
+    if (c->freed)
+        return cause_set(cause, cause_len, -EINVAL, "the client is closing");
     struct channel parsed;
     char why[200];
-    if (!channel || channel_parse(channel, strlen(channel), 1, &parsed, why, sizeof(why)) < 0) {
-        events_client_set_cause(cause, cause_len, "subscribe %s failed: %s",
-                                channel ? channel : "(null)", channel ? why : "no channel");
-        return -EINVAL;
-    }
-    if (c->sub_count >= EVENTS_MAX_SUBSCRIPTIONS) {
-        events_client_set_cause(cause, cause_len,
-                                "subscribe %s failed: at most %d subscriptions per connection",
-                                parsed.path, EVENTS_MAX_SUBSCRIPTIONS);
-        return -E2BIG;
-    }
+    if (!channel || channel_parse(channel, strlen(channel), 1, &parsed, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EINVAL, "subscribe %s failed: %s",
+                         channel ? channel : "(null)", channel ? why : "no channel");
+    if (c->sub_count >= EVENTS_MAX_SUBSCRIPTIONS)
+        return cause_set(cause, cause_len, -E2BIG,
+                         "subscribe %s failed: at most %d subscriptions per connection",
+                         parsed.path, EVENTS_MAX_SUBSCRIPTIONS);
     struct events_subscription *s = calloc(1, sizeof(*s));
-    if (!s) {
-        events_client_set_cause(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (!s)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     s->client = c;
     snprintf(s->channel, sizeof(s->channel), "%s", parsed.path);
     s->on_data = on_data;
     s->on_result = on_result;
     s->user = user;
     s->state = SUB_WAITING;
-    s->next = c->subs;
-    if (c->subs)
-        c->subs->prev = s;
-    c->subs = s;
+    TAILQ_INSERT_HEAD(&c->subs, s, link);
     c->sub_count++;
     if (out)
         *out = s;

@@ -10,6 +10,7 @@
 
 #define LOG_MODULE "events"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "events/client_internal.h"
@@ -90,9 +91,9 @@ void events_client_ws_send_waiting(struct events_client *c)
 {
     struct ws_link *l = c->link;
     for (;;) {
-        struct events_subscription *s = c->subs;
+        struct events_subscription *s = TAILQ_FIRST(&c->subs);
         while (s && s->state != SUB_WAITING)
-            s = s->next;
+            s = TAILQ_NEXT(s, link);
         if (!s)
             break;
         events_client_sub_send(c, s);
@@ -100,9 +101,9 @@ void events_client_ws_send_waiting(struct events_client *c)
             return;
     }
     for (;;) {
-        struct publish *p = c->ws_publishes.head;
+        struct publish *p = TAILQ_FIRST(&c->ws_publishes);
         while (p && p->sent)
-            p = p->next;
+            p = TAILQ_NEXT(p, link);
         if (!p)
             break;
         events_client_publish_ws_send(c, p);
@@ -131,7 +132,7 @@ void events_client_ws_detach(struct events_client *c, int status, const char *ca
     if (status == 0 && l->ws && !ws_session_finished(l->ws))
         ws_send_close(l->ws, 1000, "");
     conn_close(l->conn, status, cause);
-    for (struct events_subscription *s = c->subs; s; s = s->next)
+    for (struct events_subscription *s = TAILQ_FIRST(&c->subs); s; s = TAILQ_NEXT(s, link))
         s->state = SUB_WAITING;
 }
 
@@ -243,9 +244,8 @@ static int write_upgrade_request(struct events_client *c, struct ws_link *l, cha
     if (rc == 0)
         rc = conn_write(l->conn, buf_bytes(&request), buf_length(&request));
     if (rc < 0 && !cause[0])
-        events_client_set_cause(cause, cause_len, "writing the upgrade request: %s", strerror(-rc));
-    secure_wipe(auth.data, auth.cap);
-    buf_free(&auth);
+        cause_set(cause, cause_len, rc, "writing the upgrade request: %s", strerror(-rc));
+    secure_free_buf(&auth);
     buf_free(&encoded);
     buf_free(&request);
     return rc;
@@ -275,32 +275,25 @@ static int check_upgrade(struct events_client *c, struct ws_link *l, char *cause
     if (m->status != 101) {
         char body[300];
         events_client_http_describe_body(m, body, sizeof(body));
-        events_client_set_cause(cause, cause_len, "WebSocket upgrade to %s refused: HTTP %d %s%s%s",
-                                c->realtime.host_header, m->status, http_status_reason(m->status),
-                                body[0] ? ": " : "", body);
-        return -ECONNREFUSED;
+        return cause_set(cause, cause_len, -ECONNREFUSED,
+                         "WebSocket upgrade to %s refused: HTTP %d %s%s%s", c->realtime.host_header,
+                         m->status, http_status_reason(m->status), body[0] ? ": " : "", body);
     }
     if (!http_header_has_token(m, "upgrade", "websocket") ||
-        !http_header_has_token(m, "connection", "upgrade")) {
-        events_client_set_cause(cause, cause_len,
-                                "bad WebSocket upgrade answer: no Upgrade: websocket");
-        return -EPROTO;
-    }
+        !http_header_has_token(m, "connection", "upgrade"))
+        return cause_set(cause, cause_len, -EPROTO,
+                         "bad WebSocket upgrade answer: no Upgrade: websocket");
     const char *accept = http_header_get(m, "sec-websocket-accept");
-    if (!accept || strcmp(accept, l->accept) != 0) {
-        events_client_set_cause(cause, cause_len,
-                                "bad WebSocket upgrade answer: Sec-WebSocket-Accept is %s",
-                                accept ? "wrong" : "missing");
-        return -EPROTO;
-    }
+    if (!accept || strcmp(accept, l->accept) != 0)
+        return cause_set(cause, cause_len, -EPROTO,
+                         "bad WebSocket upgrade answer: Sec-WebSocket-Accept is %s",
+                         accept ? "wrong" : "missing");
     const char *protocol = http_header_get(m, "sec-websocket-protocol");
-    if (!protocol || strcmp(protocol, EVENTS_SUBPROTOCOL) != 0) {
-        events_client_set_cause(
-            cause, cause_len,
+    if (!protocol || strcmp(protocol, EVENTS_SUBPROTOCOL) != 0)
+        return cause_set(
+            cause, cause_len, -EPROTO,
             "bad WebSocket upgrade answer: subprotocol is \"%.60s\", not " EVENTS_SUBPROTOCOL,
             protocol ? protocol : "");
-        return -EPROTO;
-    }
     return 0;
 }
 
@@ -414,7 +407,7 @@ static void on_error_message(struct events_client *c, const struct events_messag
     if (s && s->state == SUB_SENT) {
         events_client_sub_fail(c, s, events_client_error_status(type), "%s", errors);
     } else if (p) {
-        events_client_publish_queue_remove(&c->ws_publishes, p);
+        TAILQ_REMOVE(&c->ws_publishes, p, link);
         events_client_publish_fail(p, events_client_error_status(type), type, "%s", errors);
     } else if (c->state != EVENTS_CLIENT_READY) {
         snprintf(cause, sizeof(cause), "server error during the handshake: %s", errors);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cause.h"
 #include "core/encoding.h"
 
 static const char *const type_names[] = {
@@ -72,10 +73,8 @@ int events_message_decode(const char *text, size_t len, struct events_message *o
     json_error_t err;
     /* Events are JSON strings, so nesting beyond this is never needed here. */
     out->root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    if (!out->root) {
-        snprintf(cause, cause_len, "message is not valid JSON: %s", err.text);
-        return -EINVAL;
-    }
+    if (!out->root)
+        return cause_set(cause, cause_len, -EINVAL, "message is not valid JSON: %s", err.text);
     if (!json_is_object(out->root)) {
         snprintf(cause, cause_len, "message is not a JSON object");
         events_message_free(out);

@@ -1,95 +1,50 @@
 #include "events/sub_index.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* All the subscriptions to one channel key; the map's value for that key. */
 struct sub_bucket {
-    struct sub_bucket *next_in_slot;
     struct sub_entry *head;
-    uint64_t hash;
     size_t key_len;
     char key[]; /* NUL-terminated */
 };
 
-static uint64_t hash_key(const char *key, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 int sub_index_init(struct sub_index *index)
 {
-    index->slot_count = 64;
-    index->bucket_count = 0;
-    index->slots = calloc(index->slot_count, sizeof(*index->slots));
-    return index->slots ? 0 : -ENOMEM;
+    return hashmap_init(&index->map);
+}
+
+static int free_bucket(const char *key, void *value, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    free(value);
+    return 1;
 }
 
 void sub_index_free(struct sub_index *index)
 {
-    for (size_t i = 0; i < index->slot_count; i++) {
-        struct sub_bucket *b = index->slots[i];
-        while (b) {
-            struct sub_bucket *next = b->next_in_slot;
-            free(b);
-            b = next;
-        }
-    }
-    free(index->slots);
-    memset(index, 0, sizeof(*index));
-}
-
-static struct sub_bucket *find(struct sub_index *index, const char *key, size_t len, uint64_t h)
-{
-    for (struct sub_bucket *b = index->slots[h & (index->slot_count - 1)]; b; b = b->next_in_slot)
-        if (b->hash == h && b->key_len == len && memcmp(b->key, key, len) == 0)
-            return b;
-    return NULL;
-}
-
-static void grow(struct sub_index *index)
-{
-    size_t count = index->slot_count * 2;
-    struct sub_bucket **slots = calloc(count, sizeof(*slots));
-    if (!slots)
-        return; /* keep working with longer chains */
-    for (size_t i = 0; i < index->slot_count; i++) {
-        struct sub_bucket *b = index->slots[i];
-        while (b) {
-            struct sub_bucket *next = b->next_in_slot;
-            b->next_in_slot = slots[b->hash & (count - 1)];
-            slots[b->hash & (count - 1)] = b;
-            b = next;
-        }
-    }
-    free(index->slots);
-    index->slots = slots;
-    index->slot_count = count;
+    if (index->map.slots)
+        hashmap_foreach(&index->map, free_bucket, NULL);
+    hashmap_free(&index->map);
 }
 
 int sub_index_add(struct sub_index *index, const char *key, struct sub_entry *entry)
 {
     size_t len = strlen(key);
-    uint64_t h = hash_key(key, len);
-    struct sub_bucket *b = find(index, key, len, h);
+    struct sub_bucket *b = hashmap_get(&index->map, key, len);
     if (!b) {
         b = calloc(1, sizeof(*b) + len + 1);
         if (!b)
             return -ENOMEM;
-        b->hash = h;
         b->key_len = len;
         memcpy(b->key, key, len + 1);
-        size_t slot = h & (index->slot_count - 1);
-        b->next_in_slot = index->slots[slot];
-        index->slots[slot] = b;
-        if (++index->bucket_count > index->slot_count)
-            grow(index);
+        if (hashmap_put(&index->map, key, len, b) < 0) {
+            free(b);
+            return -ENOMEM;
+        }
     }
     entry->bucket = b;
     entry->prev = NULL;
@@ -98,16 +53,6 @@ int sub_index_add(struct sub_index *index, const char *key, struct sub_entry *en
         b->head->prev = entry;
     b->head = entry;
     return 0;
-}
-
-static void drop_bucket(struct sub_index *index, struct sub_bucket *bucket)
-{
-    struct sub_bucket **p = &index->slots[bucket->hash & (index->slot_count - 1)];
-    while (*p != bucket)
-        p = &(*p)->next_in_slot;
-    *p = bucket->next_in_slot;
-    free(bucket);
-    index->bucket_count--;
 }
 
 void sub_index_remove(struct sub_index *index, struct sub_entry *entry)
@@ -123,14 +68,16 @@ void sub_index_remove(struct sub_index *index, struct sub_entry *entry)
         entry->next->prev = entry->prev;
     entry->bucket = NULL;
     entry->prev = entry->next = NULL;
-    if (!b->head)
-        drop_bucket(index, b);
+    if (!b->head) {
+        hashmap_remove(&index->map, b->key, b->key_len);
+        free(b);
+    }
 }
 
 static size_t visit_bucket(struct sub_index *index, const char *key, size_t len, sub_visit_fn visit,
                            void *ctx)
 {
-    struct sub_bucket *b = find(index, key, len, hash_key(key, len));
+    struct sub_bucket *b = hashmap_get(&index->map, key, len);
     size_t n = 0;
     for (struct sub_entry *e = b ? b->head : NULL; e; e = e->next, n++)
         visit(e, ctx);

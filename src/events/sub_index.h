@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "core/hashmap.h"
 #include "events/channel.h"
 
 struct sub_bucket;
@@ -19,10 +20,10 @@ struct sub_entry {
     struct sub_bucket *bucket;
 };
 
+/* A channel key (core/hashmap) -> its subscriptions; map.count is the number
+ * of distinct keys. */
 struct sub_index {
-    struct sub_bucket **slots;
-    size_t slot_count;
-    size_t bucket_count;
+    struct hashmap map;
 };
 
 typedef void (*sub_visit_fn)(struct sub_entry *entry, void *ctx);

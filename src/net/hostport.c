@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cause.h"
+
 /* Decimal digits only (no sign, no spaces): the port after the last colon,
  * or a port given alone. */
 int hostport_parse_port(const char *text, unsigned flags, uint16_t *port, char *cause,
@@ -11,17 +13,14 @@ int hostport_parse_port(const char *text, unsigned flags, uint16_t *port, char *
 {
     unsigned long value = 0;
     size_t digits = strspn(text, "0123456789");
-    if (digits == 0 || text[digits] != '\0' || digits > 5) {
-        snprintf(cause, cause_len, "\"%s\" is not a port number", text);
-        return -EINVAL;
-    }
+    if (digits == 0 || text[digits] != '\0' || digits > 5)
+        return cause_set(cause, cause_len, -EINVAL, "\"%s\" is not a port number", text);
     for (size_t i = 0; i < digits; i++)
         value = value * 10 + (unsigned long)(text[i] - '0');
     unsigned long lowest = flags & HOSTPORT_ALLOW_PORT_0 ? 0 : 1;
-    if (value < lowest || value > 65535) {
-        snprintf(cause, cause_len, "port %lu is out of range %lu-65535", value, lowest);
-        return -EINVAL;
-    }
+    if (value < lowest || value > 65535)
+        return cause_set(cause, cause_len, -EINVAL, "port %lu is out of range %lu-65535", value,
+                         lowest);
     *port = (uint16_t)value;
     return 0;
 }
@@ -36,24 +35,19 @@ static int parse_host(const char *text, size_t len, struct hostport *hp, char *c
         text++;
         len -= 2;
     }
-    if (len == 0) {
-        snprintf(cause, cause_len, "the host is missing (HOST:PORT)");
-        return -EINVAL;
-    }
-    if (len > HOSTPORT_MAX_HOST) {
-        snprintf(cause, cause_len, "the host is longer than %d characters", HOSTPORT_MAX_HOST);
-        return -EINVAL;
-    }
+    if (len == 0)
+        return cause_set(cause, cause_len, -EINVAL, "the host is missing (HOST:PORT)");
+    if (len > HOSTPORT_MAX_HOST)
+        return cause_set(cause, cause_len, -EINVAL, "the host is longer than %d characters",
+                         HOSTPORT_MAX_HOST);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)text[i];
         int colon_ok = hp->is_ipv6 && (ch == ':' || ch == '.' || ch == '%');
         if (ch <= ' ' || ch == 0x7f || ch == '[' || ch == ']' || ch == '/' ||
-            (ch == ':' && !colon_ok)) {
-            snprintf(cause, cause_len,
-                     ch == ':' ? "put an IPv6 address in brackets: [ADDRESS]:PORT"
-                               : "the host contains a character a host cannot have");
-            return -EINVAL;
-        }
+            (ch == ':' && !colon_ok))
+            return cause_set(cause, cause_len, -EINVAL,
+                             ch == ':' ? "put an IPv6 address in brackets: [ADDRESS]:PORT"
+                                       : "the host contains a character a host cannot have");
     }
     memcpy(hp->host, text, len);
     hp->host[len] = '\0';
@@ -64,10 +58,8 @@ int hostport_parse(const char *text, unsigned flags, struct hostport *out, char 
                    size_t cause_len)
 {
     const char *colon = text ? strrchr(text, ':') : NULL;
-    if (!colon) {
-        snprintf(cause, cause_len, "\"%s\" is not HOST:PORT", text ? text : "");
-        return -EINVAL;
-    }
+    if (!colon)
+        return cause_set(cause, cause_len, -EINVAL, "\"%s\" is not HOST:PORT", text ? text : "");
     struct hostport hp = {0};
     int rc = hostport_parse_port(colon + 1, flags, &hp.port, cause, cause_len);
     if (rc == 0)

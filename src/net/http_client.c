@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define LOG_MODULE "http"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/log.h"
 
@@ -51,15 +52,8 @@ static const struct conn_callbacks callbacks;
 
 const char *http_client_state_name(enum http_client_state state)
 {
-    switch (state) {
-    case HTTP_CLIENT_IDLE:
-        return "idle";
-    case HTTP_CLIENT_STREAMING:
-        return "streaming";
-    case HTTP_CLIENT_WAITING:
-        return "waiting";
-    }
-    return "?";
+    static const char *const names[] = {"idle", "streaming", "waiting"};
+    return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
 
 /* The only place the state changes. */
@@ -519,10 +513,8 @@ int http_client_run(const struct http_client_config *config,
                     void *user, char *cause, size_t cause_len)
 {
     uv_loop_t loop;
-    if (uv_loop_init(&loop) < 0) {
-        snprintf(cause, cause_len, "out of memory");
-        return -ENOMEM;
-    }
+    if (uv_loop_init(&loop) < 0)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
     struct run r = {.on_answer = on_answer, .user = user};
     struct conn_context *ctx = conn_context_new(&loop);
     int rc = ctx ? http_client_new(ctx, config, &r.client) : -ENOMEM;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "core/percent.h"
 #include "net/hostport.h"
@@ -30,9 +31,7 @@ static int unescape_userinfo(const char *text, size_t len, char *out, size_t cap
         memcpy(out, buf_bytes(&b), n);
         out[n] = '\0';
     }
-    if (b.data)
-        secure_wipe(b.data, b.cap);
-    buf_free(&b);
+    secure_free_buf(&b);
     return rc < 0 ? -EINVAL : 0;
 }
 
@@ -51,8 +50,8 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
     secure_wipe(password, sizeof(password));
     if (n < 0 || (size_t)n >= sizeof(decoded)) {
         secure_wipe(decoded, sizeof(decoded));
-        snprintf(cause, cause_len, "the proxy's user name and password are malformed or too long");
-        return -EINVAL;
+        return cause_set(cause, cause_len, -EINVAL,
+                         "the proxy's user name and password are malformed or too long");
     }
     struct buf b = BUF_INIT;
     rc = buf_append_str(&b, "Basic ");
@@ -64,28 +63,10 @@ static int make_authorization(struct proxy_config *p, const char *userinfo, size
         snprintf(p->authorization, sizeof(p->authorization), "%.*s", (int)buf_length(&b),
                  buf_bytes(&b));
     secure_wipe(decoded, sizeof(decoded));
-    if (b.data)
-        secure_wipe(b.data, b.cap);
-    buf_free(&b);
+    secure_free_buf(&b);
     if (rc < 0)
         snprintf(cause, cause_len, "the proxy's user name and password are too long");
     return rc < 0 ? -EINVAL : 0;
-}
-
-static int parse_port(const char *text, size_t len, uint16_t *out)
-{
-    if (len == 0 || len > 5)
-        return -EINVAL;
-    unsigned long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)text[i]))
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(text[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return -EINVAL;
-    *out = (uint16_t)v;
-    return 0;
 }
 
 /* host[:port] or [v6][:port], the port 80 when none is given, read by the
@@ -115,12 +96,10 @@ int proxy_parse_url(const char *text, struct proxy_config *out, char *cause, siz
     const char *s = text;
     const char *sep = strstr(s, "://");
     if (sep) {
-        if ((size_t)(sep - s) != 4 || strncasecmp(s, "http", 4) != 0) {
-            snprintf(cause, cause_len,
-                     "proxy scheme \"%.*s\" is not supported (only http:// proxies are)",
-                     (int)(sep - s > 16 ? 16 : sep - s), s);
-            return -ENOTSUP;
-        }
+        if ((size_t)(sep - s) != 4 || strncasecmp(s, "http", 4) != 0)
+            return cause_set(cause, cause_len, -ENOTSUP,
+                             "proxy scheme \"%.*s\" is not supported (only http:// proxies are)",
+                             (int)(sep - s > 16 ? 16 : sep - s), s);
         s = sep + 3;
     }
     size_t len = strcspn(s, "/?#");
@@ -133,8 +112,8 @@ int proxy_parse_url(const char *text, struct proxy_config *out, char *cause, siz
     const char *authority = at ? at + 1 : s;
     if (parse_host_port(out, authority, (size_t)(s + len - authority)) < 0) {
         proxy_config_wipe(out);
-        snprintf(cause, cause_len, "bad proxy address (expected http://[user:password@]host:port)");
-        return -EINVAL;
+        return cause_set(cause, cause_len, -EINVAL,
+                         "bad proxy address (expected http://[user:password@]host:port)");
     }
     int v6 = strchr(out->host, ':') != NULL;
     snprintf(out->display, sizeof(out->display), "http://%s%s%s:%u", v6 ? "[" : "", out->host,
@@ -217,6 +196,14 @@ static int match_name_entry(const char *entry, const char *host)
     return hlen == elen || host[hlen - elen - 1] == '.';
 }
 
+/* A port in a NO_PROXY entry; 0 (any port) when it is not a valid one. */
+static uint16_t port_or_any(const char *text)
+{
+    uint16_t port = 0;
+    char why[80];
+    return hostport_parse_port(text, 0, &port, why, sizeof(why)) == 0 ? port : 0;
+}
+
 /* Splits "host:port" / "[v6]:port" / "v6" into entry host and port (0: any). */
 static void split_entry_port(char *entry, uint16_t *port)
 {
@@ -225,8 +212,8 @@ static void split_entry_port(char *entry, uint16_t *port)
         char *close = strchr(entry, ']');
         if (!close)
             return;
-        if (close[1] == ':' && parse_port(close + 2, strlen(close + 2), port) < 0)
-            *port = 0;
+        if (close[1] == ':')
+            *port = port_or_any(close + 2);
         *close = '\0';
         memmove(entry, entry + 1, strlen(entry + 1) + 1);
         return;
@@ -234,7 +221,8 @@ static void split_entry_port(char *entry, uint16_t *port)
     char *colon = strchr(entry, ':');
     if (!colon || strchr(colon + 1, ':'))
         return; /* no port, or a bare IPv6 address */
-    if (parse_port(colon + 1, strlen(colon + 1), port) == 0)
+    *port = port_or_any(colon + 1);
+    if (*port)
         *colon = '\0';
 }
 
@@ -319,10 +307,8 @@ int proxy_from_env(int secure, const char *host, uint16_t port, struct proxy_con
         return 0;
     char why[200];
     int rc = proxy_parse_url(url, out, why, sizeof(why));
-    if (rc < 0) {
-        snprintf(cause, cause_len, "%s: %s", name, why);
-        return rc;
-    }
+    if (rc < 0)
+        return cause_set(cause, cause_len, rc, "%s: %s", name, why);
     return 1;
 }
 

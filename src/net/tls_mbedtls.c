@@ -14,6 +14,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "core/cause.h"
 #include "core/crypto.h"
 #include "net/tls.h"
 
@@ -35,8 +36,6 @@ struct tls_config {
 
 struct tls_session {
     mbedtls_ssl_context ssl;
-    const unsigned char *input; /* ciphertext being fed */
-    size_t input_len;
     struct buf input_rest;  /* fed but not yet consumed by mbedTLS */
     struct buf *cipher_out; /* where the send callback writes */
     struct buf pending_plain;
@@ -259,10 +258,8 @@ int tls_session_feed(struct tls_session *s, const void *data, size_t len, struct
         }
         if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
             return 0;
-        if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-            snprintf(cause, cause_len, "TLS connection closed by peer");
-            return -EPIPE;
-        }
+        if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+            return cause_set(cause, cause_len, -EPIPE, "TLS connection closed by peer");
         describe(n, "TLS read failed", cause, cause_len);
         return -EPROTO;
     }

@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/cause.h"
+
 struct tls_config {
     SSL_CTX *ctx;
     int is_server;
@@ -33,61 +35,59 @@ static void openssl_cause(char *cause, size_t cause_len, const char *what)
     ERR_clear_error();
 }
 
+/* A context for one side, TLS 1.2 at least; NULL when out of memory. */
+static struct tls_config *config_new(const SSL_METHOD *method, int is_server, char *cause,
+                                     size_t cause_len)
+{
+    struct tls_config *c = calloc(1, sizeof(*c));
+    if (c && !(c->ctx = SSL_CTX_new(method))) {
+        free(c);
+        c = NULL;
+    }
+    if (!c) {
+        openssl_cause(cause, cause_len, "creating TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    c->is_server = is_server;
+    return c;
+}
+
+/* Fails a half-made config with what OpenSSL says about `what`. */
+static int config_fail(struct tls_config *c, const char *what, char *cause, size_t cause_len)
+{
+    openssl_cause(cause, cause_len, what);
+    tls_config_free(c);
+    return -EINVAL;
+}
+
 int tls_config_new_server(const char *cert_file, const char *key_file, struct tls_config **out,
                           char *cause, size_t cause_len)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) {
-        openssl_cause(cause, cause_len, "creating TLS context");
+    struct tls_config *c = config_new(TLS_server_method(), 1, cause, cause_len);
+    if (!c)
         return -ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        openssl_cause(cause, cause_len, "loading TLS certificate");
-        SSL_CTX_free(ctx);
-        return -EINVAL;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        openssl_cause(cause, cause_len, "loading TLS private key");
-        SSL_CTX_free(ctx);
-        return -EINVAL;
-    }
-    struct tls_config *config = calloc(1, sizeof(*config));
-    if (!config) {
-        SSL_CTX_free(ctx);
-        return -ENOMEM;
-    }
-    config->ctx = ctx;
-    config->is_server = 1;
-    *out = config;
+    if (SSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != 1)
+        return config_fail(c, "loading TLS certificate", cause, cause_len);
+    if (SSL_CTX_use_PrivateKey_file(c->ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(c->ctx) != 1)
+        return config_fail(c, "loading TLS private key", cause, cause_len);
+    *out = c;
     return 0;
 }
 
 int tls_config_new_client(const char *ca_file, int verify, struct tls_config **out, char *cause,
                           size_t cause_len)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        openssl_cause(cause, cause_len, "creating TLS context");
+    struct tls_config *c = config_new(TLS_client_method(), 0, cause, cause_len);
+    if (!c)
         return -ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                     : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-        openssl_cause(cause, cause_len, "loading CA certificates");
-        SSL_CTX_free(ctx);
-        return -EINVAL;
-    }
-    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    struct tls_config *config = calloc(1, sizeof(*config));
-    if (!config) {
-        SSL_CTX_free(ctx);
-        return -ENOMEM;
-    }
-    config->ctx = ctx;
-    *out = config;
+    int ok = ca_file ? SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL)
+                     : SSL_CTX_set_default_verify_paths(c->ctx);
+    if (ok != 1)
+        return config_fail(c, "loading CA certificates", cause, cause_len);
+    SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    *out = c;
     return 0;
 }
 
@@ -233,10 +233,8 @@ int tls_session_feed(struct tls_session *s, const void *data, size_t len, struct
             return drain;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
             return 0;
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            snprintf(cause, cause_len, "TLS connection closed by peer");
-            return -EPIPE;
-        }
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return cause_set(cause, cause_len, -EPIPE, "TLS connection closed by peer");
         openssl_cause(cause, cause_len, "TLS read failed");
         return -EPROTO;
     }

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cause.h"
+#include "net/hostport.h"
+
 struct scheme_info {
     const char *name;
     enum url_scheme scheme;
@@ -21,13 +24,6 @@ static const struct scheme_info schemes[] = {
 };
 
 #define SCHEME_COUNT (sizeof(schemes) / sizeof(schemes[0]))
-
-static int fail(char *cause, size_t cause_len, const char *what)
-{
-    if (cause && cause_len > 0)
-        snprintf(cause, cause_len, "%s", what);
-    return -EINVAL;
-}
 
 const char *url_scheme_name(enum url_scheme scheme)
 {
@@ -66,21 +62,15 @@ static int is_name_char(char c)
            c == '.' || c == '_';
 }
 
+/* The port after the host, read by the one port parser (net/hostport.h). */
 static int parse_port(const char *text, size_t len, struct url *out, char *cause, size_t cause_len)
 {
+    char digits[8]; /* longer than any port: a longer text is refused */
     if (len == 0)
-        return fail(cause, cause_len, "missing port number after ':'");
-    if (len > 5)
-        return fail(cause, cause_len, "port number out of range (1-65535)");
-    unsigned value = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return fail(cause, cause_len, "port is not a number");
-        value = value * 10 + (unsigned)(text[i] - '0');
-    }
-    if (value == 0 || value > 65535)
-        return fail(cause, cause_len, "port number out of range (1-65535)");
-    out->port = (uint16_t)value;
+        return cause_set(cause, cause_len, -EINVAL, "missing port number after ':'");
+    snprintf(digits, sizeof(digits), "%.*s", (int)(len < 7 ? len : 7), text);
+    if (hostport_parse_port(digits, 0, &out->port, cause, cause_len) < 0)
+        return -EINVAL;
     out->port_explicit = 1;
     return 0;
 }
@@ -100,23 +90,23 @@ static int parse_ipv6_authority(const char *text, size_t len, struct url *out, c
 {
     const char *close = memchr(text, ']', len);
     if (!close)
-        return fail(cause, cause_len, "IPv6 address is missing its closing ']'");
+        return cause_set(cause, cause_len, -EINVAL, "IPv6 address is missing its closing ']'");
     size_t host_len = (size_t)(close - text - 1);
     if (host_len == 0 || host_len >= INET6_ADDRSTRLEN)
-        return fail(cause, cause_len, "invalid IPv6 address");
+        return cause_set(cause, cause_len, -EINVAL, "invalid IPv6 address");
     char literal[INET6_ADDRSTRLEN];
     memcpy(literal, text + 1, host_len);
     literal[host_len] = '\0';
     struct in6_addr addr;
     if (inet_pton(AF_INET6, literal, &addr) != 1)
-        return fail(cause, cause_len, "invalid IPv6 address");
+        return cause_set(cause, cause_len, -EINVAL, "invalid IPv6 address");
     lower_copy(out->host, literal, host_len);
     out->is_ipv6 = 1;
     size_t rest = len - (size_t)(close + 1 - text);
     if (rest == 0)
         return 0;
     if (close[1] != ':')
-        return fail(cause, cause_len, "unexpected characters after the IPv6 address");
+        return cause_set(cause, cause_len, -EINVAL, "unexpected characters after the IPv6 address");
     return parse_port(close + 2, rest - 1, out, cause, cause_len);
 }
 
@@ -126,14 +116,16 @@ static int parse_name_authority(const char *text, size_t len, struct url *out, c
     const char *colon = memchr(text, ':', len);
     size_t host_len = colon ? (size_t)(colon - text) : len;
     if (host_len == 0)
-        return fail(cause, cause_len, "URL has no host");
+        return cause_set(cause, cause_len, -EINVAL, "URL has no host");
     if (host_len > URL_MAX_HOST)
-        return fail(cause, cause_len, "host name too long (more than 253 characters)");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "host name too long (more than 253 characters)");
     for (size_t i = 0; i < host_len; i++)
         if (!is_name_char(text[i]))
-            return fail(cause, cause_len, "host contains a character that is not allowed");
+            return cause_set(cause, cause_len, -EINVAL,
+                             "host contains a character that is not allowed");
     if (text[0] == '.' || memmem(text, host_len, "..", 2))
-        return fail(cause, cause_len, "host has an empty label");
+        return cause_set(cause, cause_len, -EINVAL, "host has an empty label");
     lower_copy(out->host, text, host_len);
     if (!colon)
         return 0;
@@ -144,9 +136,10 @@ static int parse_authority(const char *text, size_t len, struct url *out, char *
                            size_t cause_len)
 {
     if (len == 0)
-        return fail(cause, cause_len, "URL has no host");
+        return cause_set(cause, cause_len, -EINVAL, "URL has no host");
     if (memchr(text, '@', len))
-        return fail(cause, cause_len, "user information (user@host) is not supported in URLs");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "user information (user@host) is not supported in URLs");
     if (text[0] == '[')
         return parse_ipv6_authority(text, len, out, cause, cause_len);
     return parse_name_authority(text, len, out, cause, cause_len);
@@ -163,11 +156,11 @@ static int check_component(const char *text, size_t len, char *cause, size_t cau
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c <= 0x20 || c >= 0x7f)
-            return fail(cause, cause_len,
-                        "URL contains a space, control or non-ASCII character "
-                        "(percent-encode it)");
+            return cause_set(cause, cause_len, -EINVAL,
+                             "URL contains a space, control or non-ASCII character "
+                             "(percent-encode it)");
         if (c == '%' && (i + 2 >= len || !is_hex(text[i + 1]) || !is_hex(text[i + 2])))
-            return fail(cause, cause_len, "URL contains a malformed percent escape");
+            return cause_set(cause, cause_len, -EINVAL, "URL contains a malformed percent escape");
     }
     return 0;
 }
@@ -179,7 +172,7 @@ static int parse_path_and_query(const char *text, struct url *out, char *cause, 
     if (check_component(text, end, cause, cause_len) < 0)
         return -EINVAL;
     if (path_len > URL_MAX_PATH)
-        return fail(cause, cause_len, "URL path too long");
+        return cause_set(cause, cause_len, -EINVAL, "URL path too long");
     if (path_len == 0) {
         strcpy(out->path, "/");
     } else {
@@ -189,7 +182,7 @@ static int parse_path_and_query(const char *text, struct url *out, char *cause, 
     if (path_len < end) {
         size_t query_len = end - path_len - 1;
         if (query_len > URL_MAX_QUERY)
-            return fail(cause, cause_len, "URL query too long");
+            return cause_set(cause, cause_len, -EINVAL, "URL query too long");
         memcpy(out->query, text + path_len + 1, query_len);
         out->query[query_len] = '\0';
     }
@@ -211,12 +204,13 @@ int url_parse(const char *text, struct url *out, char *cause, size_t cause_len)
 {
     memset(out, 0, sizeof(*out));
     if (!text || !*text)
-        return fail(cause, cause_len, "empty URL");
+        return cause_set(cause, cause_len, -EINVAL, "empty URL");
     if (strlen(text) > URL_MAX_LENGTH)
-        return fail(cause, cause_len, "URL too long");
+        return cause_set(cause, cause_len, -EINVAL, "URL too long");
     int consumed = parse_scheme(text, out);
     if (consumed < 0)
-        return fail(cause, cause_len, "URL must start with http://, https://, ws:// or wss://");
+        return cause_set(cause, cause_len, -EINVAL,
+                         "URL must start with http://, https://, ws:// or wss://");
     const char *authority = text + consumed;
     size_t authority_len = strcspn(authority, "/?#");
     int rc = parse_authority(authority, authority_len, out, cause, cause_len);

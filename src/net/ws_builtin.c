@@ -146,28 +146,21 @@ static int on_data_frame(struct ws_session *s, int opcode, int fin, const char *
         return fail(s, 1009);
     if (opcode != OP_CONTINUATION)
         s->message_opcode = opcode;
-    if (fin && buf_length(&s->message) == 0) {
-        /* Unfragmented: deliver straight from the input buffer. */
-        int is_text = s->message_opcode == OP_TEXT;
-        s->message_opcode = 0;
-        if (is_text && !utf8_valid(payload, len))
-            return fail(s, 1007);
-        if (s->callbacks.on_message)
-            s->callbacks.on_message(s->user, is_text, payload, len);
-        return 0;
-    }
-    if (buf_append(&s->message, payload, len) < 0)
-        return fail(s, 1011);
-    if (fin) {
-        int is_text = s->message_opcode == OP_TEXT;
-        s->message_opcode = 0;
-        if (is_text && !utf8_valid(buf_bytes(&s->message), buf_length(&s->message)))
-            return fail(s, 1007);
-        if (s->callbacks.on_message)
-            s->callbacks.on_message(s->user, is_text, buf_bytes(&s->message),
-                                    buf_length(&s->message));
-        buf_reset(&s->message);
-    }
+    if (!fin || buf_length(&s->message) > 0) {
+        if (buf_append(&s->message, payload, len) < 0)
+            return fail(s, 1011);
+        if (!fin)
+            return 0;
+        payload = buf_bytes(&s->message);
+        len = buf_length(&s->message);
+    } /* else unfragmented: delivered straight from the input buffer */
+    int is_text = s->message_opcode == OP_TEXT;
+    s->message_opcode = 0;
+    if (is_text && !utf8_valid(payload, len))
+        return fail(s, 1007);
+    if (s->callbacks.on_message)
+        s->callbacks.on_message(s->user, is_text, payload, len);
+    buf_reset(&s->message);
     return 0;
 }
 

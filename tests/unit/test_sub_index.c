@@ -56,7 +56,7 @@ TEST(test_empty_index)
 {
     struct sub_index index;
     CHECK_INT(sub_index_init(&index), 0);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     struct seen seen;
     CHECK_INT(match(&index, "/ns/a/b", &seen), 0);
     sub_index_free(&index);
@@ -70,7 +70,7 @@ TEST(test_exact_match)
     CHECK_INT(sub_index_add(&index, "/ns/a", &a.entry), 0);
     CHECK_INT(sub_index_add(&index, "/ns/b", &b.entry), 0);
     CHECK_INT(sub_index_add(&index, "/ns", &c.entry), 0);
-    CHECK_INT(index.bucket_count, 3);
+    CHECK_INT(index.map.count, 3);
     struct seen seen;
     CHECK_INT(match(&index, "/ns/a", &seen), 1);
     CHECK(seen_has(&seen, 1));
@@ -85,7 +85,7 @@ TEST(test_exact_match)
     sub_index_remove(&index, &a.entry);
     sub_index_remove(&index, &b.entry);
     sub_index_remove(&index, &c.entry);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     sub_index_free(&index);
 }
 
@@ -116,7 +116,7 @@ TEST(test_wildcard_at_every_depth)
     CHECK_INT(match(&index, "/b/b/c/d/e", &seen), 0);
     for (int i = 0; i < 5; i++)
         sub_index_remove(&index, &subs[i].entry);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     sub_index_free(&index);
 }
 
@@ -145,7 +145,7 @@ TEST(test_many_subscribers_on_one_key)
         subs[i].id = i;
         CHECK_INT(sub_index_add(&index, i % 2 ? "/chat/*" : "/chat/room", &subs[i].entry), 0);
     }
-    CHECK_INT(index.bucket_count, 2);
+    CHECK_INT(index.map.count, 2);
     struct seen seen;
     CHECK_INT(match(&index, "/chat/room", &seen), 100);
     CHECK_INT(match(&index, "/chat/other", &seen), 50);
@@ -156,10 +156,10 @@ TEST(test_many_subscribers_on_one_key)
     CHECK_INT(match(&index, "/chat/room", &seen), 97);
     CHECK(!seen_has(&seen, 0) && !seen_has(&seen, 50) && !seen_has(&seen, 98));
     CHECK(seen_has(&seen, 2) && seen_has(&seen, 96) && seen_has(&seen, 99));
-    CHECK_INT(index.bucket_count, 2);
+    CHECK_INT(index.map.count, 2);
     for (int i = 0; i < 100; i++)
         sub_index_remove(&index, &subs[i].entry); /* removed ones are no-ops */
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     CHECK_INT(match(&index, "/chat/room", &seen), 0);
     sub_index_free(&index);
 }
@@ -171,23 +171,23 @@ TEST(test_removing_last_entry_frees_bucket)
     struct sub a = {1, {0}}, b = {2, {0}};
     sub_index_add(&index, "/ns/x", &a.entry);
     sub_index_add(&index, "/ns/x", &b.entry);
-    CHECK_INT(index.bucket_count, 1);
+    CHECK_INT(index.map.count, 1);
     sub_index_remove(&index, &a.entry);
-    CHECK_INT(index.bucket_count, 1);
+    CHECK_INT(index.map.count, 1);
     CHECK(a.entry.bucket == NULL);
     sub_index_remove(&index, &b.entry);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     CHECK(b.entry.bucket == NULL);
     /* Removing again does nothing; the key can be added afresh. */
     sub_index_remove(&index, &b.entry);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     CHECK_INT(sub_index_add(&index, "/ns/x", &a.entry), 0);
-    CHECK_INT(index.bucket_count, 1);
+    CHECK_INT(index.map.count, 1);
     struct seen seen;
     CHECK_INT(match(&index, "/ns/x", &seen), 1);
     CHECK(seen_has(&seen, 1));
     sub_index_remove(&index, &a.entry);
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     sub_index_free(&index);
 }
 
@@ -212,7 +212,7 @@ TEST(test_growth_keeps_every_entry)
 {
     struct sub_index index;
     sub_index_init(&index);
-    size_t initial_slots = index.slot_count;
+    size_t initial_slots = index.map.slot_count;
     static struct sub exact[MANY], wild[MANY];
     char key[64];
     for (int i = 0; i < MANY; i++) {
@@ -223,9 +223,9 @@ TEST(test_growth_keeps_every_entry)
         snprintf(key, sizeof(key), "/ns/c%d/*", i);
         CHECK_INT(sub_index_add(&index, key, &wild[i].entry), 0);
     }
-    CHECK_INT(index.bucket_count, 2 * MANY);
-    CHECK(index.slot_count > initial_slots);
-    CHECK(index.slot_count >= index.bucket_count);
+    CHECK_INT(index.map.count, 2 * MANY);
+    CHECK(index.map.slot_count > initial_slots);
+    CHECK(index.map.slot_count >= index.map.count);
     struct seen seen;
     int bad = 0;
     for (int i = 0; i < MANY && !bad; i++) {
@@ -243,14 +243,14 @@ TEST(test_growth_keeps_every_entry)
         sub_index_remove(&index, &exact[i].entry);
         sub_index_remove(&index, &wild[i].entry);
     }
-    CHECK_INT(index.bucket_count, MANY);
+    CHECK_INT(index.map.count, MANY);
     CHECK_INT(match(&index, "/ns/c2/leaf", &seen), 0);
     CHECK_INT(match(&index, "/ns/c3/leaf", &seen), 2);
     for (int i = 1; i < MANY; i += 2) {
         sub_index_remove(&index, &exact[i].entry);
         sub_index_remove(&index, &wild[i].entry);
     }
-    CHECK_INT(index.bucket_count, 0);
+    CHECK_INT(index.map.count, 0);
     sub_index_free(&index);
 }
 
