@@ -87,6 +87,10 @@ async function listen(source) {
         (msg) => {
           if (msg.type !== 'data' || msg.id !== sub.id) return false;
           const p = open(msg.event, { key: bridgeKey, channel: workerChannel(source) });
+          // Answers carry the request id; an InitError has a fresh id of its
+          // own (docs/bridge-protocol.md, "Ids") and is about the one Next
+          // each of these sources sends at a time.
+          if (p.type === PACKET_TYPES.InitError) return true;
           return p.id === requestId && p.type !== PACKET_TYPES.Ping && p.type !== PACKET_TYPES.Reboot;
         },
         { timeoutMs: ms, what: `dev's answer to ${requestId}` },
