@@ -24,7 +24,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { apiKeyAuth, connect, startBroker as startBrokerProcess, UUID_RE } from './lib/broker.mjs';
-import { BRIDGE_BIN, bridgeFunction, newBridgeKey, PACKET_TYPES, packetize, startDevProcess } from './lib/bridge.mjs';
+import { BRIDGE_BIN, bridgeFunction, newBridgeKey, nextText, PACKET_TYPES, packetize, startDevProcess } from './lib/bridge.mjs';
 import { startLambda } from './lib/lambda.mjs';
 import { makeProject, spawnDev, startBroker, startDev } from './lib/dev.mjs';
 
@@ -239,15 +239,7 @@ class IdKeyedBridge {
   /** A Next under a fresh id, as SST's bridge sends one; returns the request id. */
   async next(event) {
     const requestId = crypto.randomUUID();
-    const body = Buffer.from(JSON.stringify(event));
-    const head =
-      'HTTP/1.1 200 OK\r\n' +
-      `Lambda-Runtime-Aws-Request-Id: ${requestId}\r\n` +
-      `Lambda-Runtime-Deadline-Ms: ${Date.now() + 20000}\r\n` +
-      'Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:Echo\r\n' +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${body.length}\r\n\r\n`;
-    await this.publish(packetize(PACKET_TYPES.Next, this.worker, crypto.randomUUID(), Buffer.concat([Buffer.from(head), body])));
+    await this.publish(packetize(PACKET_TYPES.Next, this.worker, crypto.randomUUID(), nextText(requestId, event)));
     return requestId;
   }
 

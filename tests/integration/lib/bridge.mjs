@@ -115,6 +115,20 @@ export function parseNext(raw) {
   return { status, headers, body, requestId: headers['lambda-runtime-aws-request-id'] };
 }
 
+/** A relayed GET /next answer as the bridge sends it (the body of a Next):
+ * the Runtime API's HTTP answer as text, for the function named fn. */
+export function nextText(requestId, event = {}, fn = 'Echo') {
+  const body = Buffer.from(JSON.stringify(event));
+  const head =
+    'HTTP/1.1 200 OK\r\n' +
+    `Lambda-Runtime-Aws-Request-Id: ${requestId}\r\n` +
+    `Lambda-Runtime-Deadline-Ms: ${Date.now() + 20000}\r\n` +
+    `Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:${fn}\r\n` +
+    'Content-Type: application/json\r\n' +
+    `Content-Length: ${body.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
 /** Cuts a body into packets: 128 KiB each, the last marked final (an empty
  * body is one empty final packet). Returns the packets as JSON strings. */
 export function packetize(type, source, id, body, { contentType } = {}) {
