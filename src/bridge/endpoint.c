@@ -8,6 +8,7 @@
 
 #define LOG_MODULE "endpoint"
 #include "core/log.h"
+#include "core/random.h"
 
 #define TICK_MS 250
 #define RESEND_MS 1000
@@ -112,7 +113,7 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
 }
 
 /* Streamed types come chunk by chunk; the others (assembled by the
- * reassembler, or a Ping) as progress and then one whole final packet. */
+ * reassembler) as progress and then one whole final packet. */
 static void on_chunk(void *ctx, const struct bridge_packet *p)
 {
     struct bridge_endpoint *e = ctx;
@@ -181,15 +182,12 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
     if (open_packet(e, event, len, &p) < 0)
         return;
     e->dispatching++;
-    if (strcmp(p.source, e->source) == 0) {
-        /* our own packet, echoed on a channel we also publish to */
-    } else if (p.type == BRIDGE_PING) {
-        /* A heartbeat repeats its id every second: the reassembler would
-         * drop every one after the first, and the peer would look silent. */
-        on_chunk(e, &p);
-    } else {
+    /* Our own packets, echoed on a channel we also publish to, go no
+     * further. Every other message, Pings included, has an id of its own
+     * (docs/bridge-protocol.md, "Ids"), so the reassembler's duplicate
+     * drop by (type, source, id, index) never swallows a second Ping. */
+    if (strcmp(p.source, e->source) != 0)
         bridge_reassembler_push(e->reassembler, &p, endpoint_now(e));
-    }
     bridge_packet_free(&p);
     end_dispatch(e);
 }
@@ -211,11 +209,14 @@ int bridge_endpoint_send(struct bridge_endpoint *e, const char *channel, enum br
 static void resend_request(struct bridge_endpoint *e)
 {
     struct pending_request *q = &e->request;
-    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    char id[37];
     q->resends++;
     q->last_sent_ms = endpoint_now(e);
-    /* A fresh message id: the peer's reassembler drops repeated ones. */
-    snprintf(id, sizeof(id), "%.100s.r%u", q->id, q->resends);
+    /* A fresh message id, as for every message but an answer: the peer's
+     * reassembler drops repeated ids (SST's keys by id alone and would wait
+     * forever on one it has seen). The peer tells invocations apart by what
+     * the request carries, not by its message id. */
+    random_uuid(id);
     log_debug("sending %s %s again as %s", bridge_type_name(q->type), q->id, id);
     bridge_endpoint_send(e, q->channel, q->type, id, buf_bytes(&q->body), buf_length(&q->body));
 }

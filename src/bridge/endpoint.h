@@ -6,11 +6,13 @@
  * whole-message assembly under caps (bridge/stream.h; stream_types come
  * chunk by chunk instead); the outbox (bridge/outbox.h); and the resend
  * policy: the pending request (the bridge's Next) is sent again under a fresh
- * id ("<id>.r<n>") after every reconnect, then every second until the
+ * id (a random UUID) after every reconnect, then every second until the
  * owner says the peer was heard from, because the peer may resubscribe
  * later and the broker keeps nothing for late subscribers.
  *
- * Pings repeat their id (heartbeats), so they bypass the reassembler.
+ * Every message but an answer (Response, Error) has an id of its own, so
+ * Pings go through the reassembler like everything else: its duplicate drop
+ * by (type, source, id, index) drops only true duplicates.
  *
  * Authentication (bridge/seal.h): with the stage's key the endpoint owns a
  * seal. Every packet it publishes is sealed for the channel it goes to, and
@@ -123,7 +125,8 @@ int bridge_endpoint_send(struct bridge_endpoint *endpoint, const char *channel,
                          enum bridge_type type, const char *id, const void *data, size_t len);
 
 /* Sends a message and keeps it as the pending request (a new one replaces
- * the old), re-sent after reconnects as described above. */
+ * the old), re-sent after reconnects as described above: first under id
+ * (the owner's fresh one), each resend under a new random UUID. */
 int bridge_endpoint_request(struct bridge_endpoint *endpoint, const char *channel,
                             enum bridge_type type, const char *id, const void *data, size_t len);
 /* The peer answered the pending request: no more resends until the next

@@ -17,9 +17,19 @@
 
 extern char **environ;
 
-/* While dev works, it sends a Ping at least every second; this much silence
- * means it is gone (killed, or its machine slept). */
+/* A dev side that declares heartbeats (tether dev: a Ping at least every
+ * second while it works) is gone (killed, or its machine slept) after this
+ * much silence; so is any dev side that has not been heard from this long
+ * after the bridge reconnected. */
 #define DEV_SILENCE_LIMIT_MS 5000
+/* Without a heartbeat declaration (SST's dev side pings once and never
+ * again) only the invocation's deadline ends the wait; this is the wait
+ * when the Runtime API gave no deadline: Lambda's longest timeout. */
+#define NO_DEADLINE_WAIT_MS (15u * 60u * 1000u)
+/* The longest heartbeat period a Ping may declare and still be held to the
+ * silence limit; and the most of a Ping's body that is looked at. */
+#define MAX_HEARTBEAT_MS 2000
+#define MAX_PING_BODY 256
 
 struct relay {
     uv_loop_t *loop;
@@ -33,6 +43,8 @@ struct relay {
     enum relay_state state;
     int polling_started;
     char request_id[BRIDGE_MAX_ID_LENGTH + 1];
+    uint64_t deadline_epoch_ms; /* Lambda-Runtime-Deadline-Ms; 0: none given */
+    int heartbeats;             /* dev declared heartbeats for this invocation */
     int streaming_started;
 };
 
@@ -145,7 +157,7 @@ static const char *error_type_of(const struct buf *body, char *out, size_t cap)
 
 /* ---- answers from dev ---- */
 
-static void arm_silence_limit(struct relay *r);
+static void arm_dev_limit(struct relay *r);
 
 static void stream_chunk(struct relay *r, const struct bridge_packet *p)
 {
@@ -197,14 +209,21 @@ static int from_dev(enum bridge_type type, const char *source)
     return 0;
 }
 
-/* Whether a message from dev is about the invocation being waited for. */
+/* Whether a message from dev is about the invocation being waited for.
+ * Only answers (Response, Error) carry the request id; a Ping or InitError
+ * has an id of its own (docs/bridge-protocol.md, "Ids") and concerns the
+ * invocation the bridge is waiting on, as in SST: one invocation at a time,
+ * and with a key only dev can send one. */
 static int is_current(struct relay *r, enum bridge_type type, const char *source, const char *id)
 {
     if (!from_dev(type, source))
         return 0;
-    if (r->request_id[0] && strcmp(id, r->request_id) == 0 && r->state != RELAY_POSTING)
+    int waiting = r->state == RELAY_WAITING_PING || r->state == RELAY_WAITING_RESULT;
+    int answer = type == BRIDGE_RESPONSE || type == BRIDGE_ERROR;
+    int about = type == BRIDGE_PING || type == BRIDGE_INIT_ERROR;
+    if (waiting && ((answer && strcmp(id, r->request_id) == 0) || about))
         return 1;
-    log_debug("ignoring %s for %s (not the current invocation)", bridge_type_name(type), id);
+    log_debug("ignoring %s %s (not about the current invocation)", bridge_type_name(type), id);
     return 0;
 }
 
@@ -212,7 +231,21 @@ static int is_current(struct relay *r, enum bridge_type type, const char *source
 static void heard_from_dev(struct relay *r)
 {
     bridge_endpoint_request_heard(r->endpoint);
-    arm_silence_limit(r);
+    arm_dev_limit(r);
+}
+
+/* A Ping's body may declare that dev pings at least every heartbeatMs while
+ * it works ({"heartbeatMs":1000}, what tether dev sends); then its silence
+ * means it is gone. An empty body (SST's) declares nothing. */
+static void note_heartbeat(struct relay *r, const struct buf *body)
+{
+    if (buf_length(body) == 0 || buf_length(body) > MAX_PING_BODY)
+        return;
+    json_t *ping = json_loadb(buf_bytes(body), buf_length(body), 0, NULL);
+    json_int_t ms = json_integer_value(json_object_get(ping, "heartbeatMs"));
+    if (ms > 0 && ms <= MAX_HEARTBEAT_MS)
+        r->heartbeats = 1;
+    json_decref(ping);
 }
 
 static void on_message(void *ctx, const struct bridge_message *m)
@@ -228,8 +261,10 @@ static void on_message(void *ctx, const struct bridge_message *m)
     heard_from_dev(r);
     switch (m->type) {
     case BRIDGE_PING:
+        note_heartbeat(r, m->body);
         if (r->state == RELAY_WAITING_PING)
             enter_state(r, RELAY_WAITING_RESULT);
+        arm_dev_limit(r);
         break;
     case BRIDGE_RESPONSE:
         post_response(r, m->body);
@@ -301,17 +336,35 @@ static void on_timer(uv_timer_t *timer)
                  " Start it with `tether dev` in the project.",
                  s->app, s->stage, s->no_dev_timeout_ms);
         fail_invocation(r, "TetherDevNotRunning", message);
-    } else if (r->state == RELAY_WAITING_RESULT) {
+    } else if (r->state == RELAY_WAITING_RESULT && r->heartbeats) {
         snprintf(message, sizeof(message),
                  "tether dev stopped answering (nothing for %d ms) while running this invocation",
                  DEV_SILENCE_LIMIT_MS);
         fail_invocation(r, "TetherDevGone", message);
+    } else if (r->state == RELAY_WAITING_RESULT) {
+        fail_invocation(r, "TetherDevGone",
+                        "the dev side did not answer before the invocation's deadline (it pings "
+                        "once and sends no heartbeats, so only the deadline shows it is gone)");
     }
 }
 
-static void arm_silence_limit(struct relay *r)
+/* How long dev has from now: the silence limit while dev declares
+ * heartbeats, and just after a reconnect before dev is heard from again;
+ * else the invocation's deadline (SST's dev side pings only once, so
+ * silence says nothing about it). */
+static uint64_t dev_limit_ms(const struct relay *r)
 {
-    uv_timer_start(&r->timer, on_timer, DEV_SILENCE_LIMIT_MS, 0);
+    if (r->heartbeats || r->state == RELAY_WAITING_PING)
+        return DEV_SILENCE_LIMIT_MS;
+    if (!r->deadline_epoch_ms)
+        return NO_DEADLINE_WAIT_MS;
+    uint64_t now = bridge_endpoint_wall_ms();
+    return r->deadline_epoch_ms > now ? r->deadline_epoch_ms - now : 0;
+}
+
+static void arm_dev_limit(struct relay *r)
+{
+    uv_timer_start(&r->timer, on_timer, dev_limit_ms(r), 0);
 }
 
 /* ---- invocations from the Runtime API ---- */
@@ -325,6 +378,9 @@ static void relay_next(struct relay *r, const struct http_message *m)
         return;
     }
     snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+    const char *deadline = http_header_get(m, "Lambda-Runtime-Deadline-Ms");
+    r->deadline_epoch_ms = deadline ? strtoull(deadline, NULL, 10) : 0;
+    r->heartbeats = 0;
     if (!bridge_endpoint_subscribed(r->endpoint)) {
         fail_invocation(r, "TetherEventsUnreachable",
                         "the bridge cannot reach the events endpoint, so tether dev cannot "
@@ -333,10 +389,13 @@ static void relay_next(struct relay *r, const struct http_message *m)
     }
     enter_state(r, RELAY_WAITING_PING);
     /* A request: the endpoint keeps it, to send it again after a reconnect
-     * until dev is heard from. */
+     * until dev is heard from. Its message id is fresh, as SST's are: dev
+     * finds the request id in the Lambda-Runtime-Aws-Request-Id header. */
     struct buf text = BUF_INIT;
+    char message_id[37];
+    random_uuid(message_id);
     if (runtime_message_to_text(m, &text) < 0 ||
-        bridge_endpoint_request(r->endpoint, r->settings->dev_channel, BRIDGE_NEXT, r->request_id,
+        bridge_endpoint_request(r->endpoint, r->settings->dev_channel, BRIDGE_NEXT, message_id,
                                 buf_bytes(&text), buf_length(&text)) < 0) {
         buf_free(&text);
         fail_invocation(r, "Runtime.OutOfMemory", "the bridge ran out of memory");
@@ -380,11 +439,12 @@ static void on_subscribed(void *ctx, int status, int reconnect, const char *caus
     }
     /* A reconnect must not introduce the bridge again: the endpoint sends
      * the pending Next again instead, and dev gets the silence limit's time
-     * to be heard from. */
+     * to be heard from (or, once it has pinged without declaring heartbeats,
+     * the deadline's). */
     if (!reconnect)
         send_init(r);
     else if (r->state == RELAY_WAITING_PING || r->state == RELAY_WAITING_RESULT)
-        arm_silence_limit(r);
+        arm_dev_limit(r);
     if (!r->polling_started) {
         r->polling_started = 1;
         poll_next(r);

@@ -12,7 +12,7 @@ enum relay_state {
     RELAY_CONNECTING,     /* events connection and subscription not ready yet */
     RELAY_POLLING,        /* GET /next outstanding */
     RELAY_WAITING_PING,   /* Next sent; dev must answer within no_dev_timeout_ms */
-    RELAY_WAITING_RESULT, /* dev is working on it */
+    RELAY_WAITING_RESULT, /* dev pinged: until the deadline, or 5 s silence if it heartbeats */
     RELAY_POSTING,        /* result posted (or streaming) to the Runtime API */
 };
 

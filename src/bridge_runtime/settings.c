@@ -14,6 +14,37 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* The first of two variables that is set. */
+static const char *env_or(const char *name, const char *fallback)
+{
+    return env(name) ? env(name) : env(fallback);
+}
+
+/* SST gives the events endpoints as host names; a value that already is a
+ * URL is taken as it is. NULL when the variable is unset or too long. */
+static const char *sst_url(const char *name, const char *scheme, const char *path, char *out,
+                           size_t cap)
+{
+    const char *host = env(name);
+    if (!host)
+        return NULL;
+    if (strstr(host, "://"))
+        return host;
+    int n = snprintf(out, cap, "%s://%s%s", scheme, host, path);
+    return n > 0 && (size_t)n < cap ? out : NULL;
+}
+
+/* The settings SST's own bridge reads, for those of ours that are unset. */
+static void read_sst_fallbacks(struct bridge_settings *s)
+{
+    if (!s->events_http)
+        s->events_http =
+            sst_url("SST_APPSYNC_HTTP", "https", "/event", s->sst_http, sizeof(s->sst_http));
+    if (!s->events_realtime)
+        s->events_realtime = sst_url("SST_APPSYNC_REALTIME", "wss", "/event/realtime",
+                                     s->sst_realtime, sizeof(s->sst_realtime));
+}
+
 static int parse_runtime_api(struct bridge_settings *s, char *cause, size_t cause_len)
 {
     const char *api = env("AWS_LAMBDA_RUNTIME_API");
@@ -114,13 +145,18 @@ int bridge_settings_load(struct bridge_settings *s, char *cause, size_t cause_le
     s->events_http = env("TETHER_EVENTS_HTTP");
     s->events_realtime = env("TETHER_EVENTS_REALTIME");
     s->api_key = env("TETHER_EVENTS_API_KEY");
-    s->region = env("TETHER_EVENTS_REGION");
+    s->region = env_or("TETHER_EVENTS_REGION", "SST_REGION");
     s->ca_file = env("TETHER_CA_FILE");
-    s->app = env("TETHER_APP");
-    s->stage = env("TETHER_STAGE");
-    s->namespace_name = env("TETHER_NAMESPACE") ? env("TETHER_NAMESPACE") : "tether";
-    s->function_id =
-        env("TETHER_FUNCTION_ID") ? env("TETHER_FUNCTION_ID") : env("AWS_LAMBDA_FUNCTION_NAME");
+    s->app = env_or("TETHER_APP", "SST_APP");
+    s->stage = env_or("TETHER_STAGE", "SST_STAGE");
+    /* An app named only by SST's setting is an SST deployment: its dev side
+     * listens under SST's namespace. */
+    const char *namespace_default = env("TETHER_APP") || !env("SST_APP") ? "tether" : "sst";
+    s->namespace_name = env("TETHER_NAMESPACE") ? env("TETHER_NAMESPACE") : namespace_default;
+    s->function_id = env_or("TETHER_FUNCTION_ID", "SST_FUNCTION_ID");
+    if (!s->function_id)
+        s->function_id = env("AWS_LAMBDA_FUNCTION_NAME");
+    read_sst_fallbacks(s);
     const char *missing = !s->events_http   ? "TETHER_EVENTS_HTTP"
                           : !s->app         ? "TETHER_APP"
                           : !s->stage       ? "TETHER_STAGE"

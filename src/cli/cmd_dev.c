@@ -43,6 +43,7 @@ struct dev_app {
     int inspect_port; /* 0: off */
     int force;
     int insecure;          /* --insecure-no-auth */
+    int sst;               /* --sst */
     const char *key_file;  /* --key-file */
     struct bridge_key key; /* wiped at exit */
     int wrote_state;       /* .tether/dev.json is ours to remove */
@@ -196,6 +197,10 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
         CLI_FLAG("insecure-no-auth", &app->insecure,
                  "run without a bridge key: anyone who can publish on the\n"
                  "events API can run code here (never on a shared account)"),
+        CLI_FLAG("sst", &app->sst,
+                 "serve bridges that `sst` deployed (namespace \"sst\"); SST's\n"
+                 "packets carry no authentication, so this needs\n"
+                 "--insecure-no-auth (docs/dev.md, \"SST compatibility\")"),
         CLI_STRING("profile", "NAME", &app->profile,
                    "AWS profile for IAM auth to a remote events API (default:\n"
                    "AWS_PROFILE; the environment's keys are not used then)"),
@@ -241,6 +246,40 @@ static int load_key(struct dev_app *app, char *cause, size_t cause_len)
     return 0;
 }
 
+static const char sst_warning[] =
+    "tether dev: SST COMPATIBILITY MODE (--sst)\n"
+    "  Serving bridges under the namespace \"sst\", in SST's packet format:\n"
+    "  nothing is authenticated or encrypted. Anyone who can publish on this\n"
+    "  events API can run code on this machine as you, and anyone who can\n"
+    "  subscribe reads every invocation and the functions' credentials.\n";
+
+/* --sst: SST's namespace, and only together with the insecure mode, which
+ * it cannot do without (SST signs nothing). */
+static int apply_sst(struct dev_app *app, char *cause, size_t cause_len)
+{
+    if (!app->insecure) {
+        snprintf(cause, cause_len,
+                 "--sst needs --insecure-no-auth: SST's packets carry no authentication, so "
+                 "anyone who can publish on the events API could run code here");
+        return -EINVAL;
+    }
+    const char *ns = app->project.namespace_name;
+    if (strcmp(ns, "tether") != 0 && strcmp(ns, "sst") != 0) {
+        snprintf(cause, cause_len,
+                 "--sst serves the namespace \"sst\", but tether.json names \"%s\"", ns);
+        return -EINVAL;
+    }
+    char *sst = strdup("sst");
+    if (!sst) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    free(app->project.namespace_name);
+    app->project.namespace_name = sst;
+    fputs(sst_warning, stderr);
+    return 0;
+}
+
 int cmd_dev_main(int argc, char **argv)
 {
     static struct dev_app app;
@@ -252,6 +291,11 @@ int cmd_dev_main(int argc, char **argv)
         return code;
     if (dev_project_load(o.config_path, o.stage, &app.project, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether dev: %s\n", cause);
+        return EXIT_USAGE;
+    }
+    if (app.sst && apply_sst(&app, cause, sizeof(cause)) < 0) {
+        fprintf(stderr, "tether dev: %s\n", cause);
+        dev_config_free(&app.project);
         return EXIT_USAGE;
     }
     dev_output_init(&app.out, o.json, app.project.app, app.project.stage);

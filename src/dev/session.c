@@ -11,12 +11,17 @@
 #include "core/encoding.h"
 #include "core/hashmap.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "dev/next.h"
 #include "dev/presence.h"
 #include "lambda/config.h"
 #include "lambda/environment.h"
 
 #define HEARTBEAT_MS 1000
+/* Every Ping says dev pings at least this often while it works, so the
+ * bridge may take its silence as dev being gone (docs/bridge-protocol.md,
+ * "Liveness"); SST's bridge ignores a Ping's body. */
+static const char heartbeat_ping[] = "{\"heartbeatMs\":1000}";
 /* Answers are kept this long so a Next sent again after the bridge
  * reconnected gets the same answer instead of a second run. */
 #define REMEMBER_ANSWERS 64
@@ -117,6 +122,24 @@ static void send_to(struct dev_session *s, const char *worker, enum bridge_type 
     bridge_endpoint_send(s->endpoint, channel, type, id, data, len);
 }
 
+/* A Ping, Reboot or InitError: under a fresh id, never the request's. Only
+ * answers (Response, Error) reuse the request id: a bridge whose reassembler
+ * keys by id alone (SST's) would otherwise wait forever for a Response under
+ * an id it has already seen. The bridge takes these as being about the
+ * invocation it waits on. */
+static void send_fresh(struct dev_session *s, const char *worker, enum bridge_type type,
+                       const void *data, size_t len)
+{
+    char id[37];
+    random_uuid(id);
+    send_to(s, worker, type, id, data, len);
+}
+
+static void send_ping(struct dev_session *s, const char *worker)
+{
+    send_fresh(s, worker, BRIDGE_PING, heartbeat_ping, sizeof(heartbeat_ping) - 1);
+}
+
 /* ---- remembered answers ---- */
 
 static void remember(struct dev_session *s, const char *request_id, const char *worker,
@@ -143,7 +166,7 @@ static const struct remembered *answer_for(struct dev_session *s, const char *re
 static void on_heartbeat(uv_timer_t *timer)
 {
     struct dev_call *c = timer->data;
-    send_to(c->session, c->worker, BRIDGE_PING, c->request_id, NULL, 0);
+    send_ping(c->session, c->worker);
 }
 
 static struct dev_call *find_call(struct dev_session *s, const char *request_id)
@@ -280,8 +303,8 @@ static const struct lambda_live_callbacks call_callbacks = {call_stream_begin, c
 /* The message may quote what a peer sent: json_pack refuses text that is
  * not UTF-8 (NULL), so that case falls back to a fixed message rather than
  * sending nothing or dereferencing NULL. */
-static void send_init_error(struct dev_session *s, const char *worker, const char *request_id,
-                            const char *type, const char *message)
+static void send_init_error(struct dev_session *s, const char *worker, const char *type,
+                            const char *message)
 {
     static const char fallback[] = "{\"errorMessage\":\"tether dev cannot run this function\","
                                    "\"errorType\":\"TetherDevError\",\"stackTrace\":[]}";
@@ -289,9 +312,9 @@ static void send_init_error(struct dev_session *s, const char *worker, const cha
         json_pack("{s:s, s:s, s:[]}", "errorMessage", message, "errorType", type, "stackTrace");
     char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
     if (text)
-        send_to(s, worker, BRIDGE_INIT_ERROR, request_id, text, strlen(text));
+        send_fresh(s, worker, BRIDGE_INIT_ERROR, text, strlen(text));
     else
-        send_to(s, worker, BRIDGE_INIT_ERROR, request_id, fallback, sizeof(fallback) - 1);
+        send_fresh(s, worker, BRIDGE_INIT_ERROR, fallback, sizeof(fallback) - 1);
     free(text);
     json_decref(err);
 }
@@ -304,7 +327,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         log_warn("%s: %s", w->id, cause);
         return;
     }
-    send_to(s, w->id, BRIDGE_PING, next.request_id, NULL, 0);
+    send_ping(s, w->id);
     const struct remembered *done = answer_for(s, next.request_id);
     if (done) { /* the bridge asks again after a reconnect */
         send_to(s, w->id, done->type, next.request_id, buf_bytes(&done->body),
@@ -350,7 +373,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
             char message[200];
             snprintf(message, sizeof(message), "tether dev cannot run %s: %s", w->function->id,
                      rc == -ENOENT ? "it is not a live function in tether.json" : strerror(-rc));
-            send_init_error(s, w->id, next.request_id, "TetherDevError", message);
+            send_init_error(s, w->id, "TetherDevError", message);
             end_call(c);
         }
     }
@@ -530,7 +553,7 @@ static void refuse_next(struct dev_session *s, struct dev_worker *w, const char 
     char cause[200];
     if (dev_next_parse(text, len, &next, cause, sizeof(cause)) < 0)
         return;
-    send_init_error(s, w->id, next.request_id, "TetherDevError", w->refusal);
+    send_init_error(s, w->id, "TetherDevError", w->refusal);
     dev_next_free(&next);
 }
 
@@ -600,8 +623,8 @@ static void handle_next(struct dev_session *s, const char *source, const char *t
     struct dev_next next;
     char cause[200];
     if (dev_next_parse(text, len, &next, cause, sizeof(cause)) == 0) {
-        send_to(s, source, BRIDGE_PING, next.request_id, NULL, 0);
-        send_to(s, source, BRIDGE_REBOOT, next.request_id, NULL, 0);
+        send_ping(s, source);
+        send_fresh(s, source, BRIDGE_REBOOT, NULL, 0);
         dev_next_free(&next);
     }
     if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next))))
@@ -632,20 +655,15 @@ static void on_message(void *ctx, const struct bridge_message *m)
 /* A big Next takes a while to arrive, and the bridge fails the invocation
  * when dev says nothing for a few seconds (docs/bridge-protocol.md,
  * "Liveness"): while one comes in, dev pings at its first chunk and every
- * eighth after, under the request id (the message id without a resend's
- * ".r<n>"), so a loaded machine is not mistaken for an absent dev. */
+ * eighth after, so a loaded machine is not mistaken for an absent dev. The
+ * request id is not known yet (it is inside the Next), and need not be: a
+ * Ping is about whatever invocation the bridge waits on. */
 static void on_progress(void *ctx, const struct bridge_packet *p)
 {
     struct dev_session *s = ctx;
     if (p->type != BRIDGE_NEXT || p->index % 8 != 0 || !valid_worker_id(p->source))
         return;
-    char id[BRIDGE_MAX_ID_LENGTH + 1];
-    snprintf(id, sizeof(id), "%s", p->id);
-    char *resend = strrchr(id, '.');
-    if (resend && resend[1] == 'r' && resend[2] &&
-        strspn(resend + 2, "0123456789") == strlen(resend + 2))
-        *resend = '\0';
-    send_to(s, p->source, BRIDGE_PING, id, NULL, 0);
+    send_ping(s, p->source);
 }
 
 /* ---- connection, presence, subscription ---- */

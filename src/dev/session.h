@@ -4,7 +4,8 @@
  * It subscribes to /{ns}/{app}/{stage}/in (only after making sure no other
  * session serves the stage), records each remote sandbox's Init (function
  * and environment), answers each Next with a Ping at once and every second
- * while the invocation runs, runs it in the local worker that mirrors that
+ * while the invocation runs (each under a fresh id, declaring heartbeats;
+ * only Response and Error carry the request id), runs it in the local worker that mirrors that
  * remote sandbox (a sandbox of the `workers` Lambda service, started with the
  * remote environment plus TETHER_DEV=true), and sends back Response or Error
  * (streamed answers as they come). A Next for an unknown sandbox gets a

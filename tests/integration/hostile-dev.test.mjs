@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { connect, apiKeyAuth } from './lib/broker.mjs';
-import { PACKET_TYPES, packetize } from './lib/bridge.mjs';
+import { nextText, PACKET_TYPES, packetize } from './lib/bridge.mjs';
 import { keyParse, open, seal } from './lib/seal.mjs';
 import { alive, invokeApi, makeProject, sleep, startBroker, startDev, startLambda, tempDir, waitFor } from './lib/dev.mjs';
 
@@ -61,17 +61,10 @@ function initPackets(source, functionID, environment) {
   return packetize(PACKET_TYPES.Init, source, crypto.randomUUID(), body);
 }
 
-/** A relayed GET /next answer, as the bridge sends it. */
+/** A relayed GET /next answer, as the bridge sends it: under a fresh id,
+ * the request id inside (docs/bridge-protocol.md, "Ids"). */
 function nextPackets(source, requestId, event = {}) {
-  const body = Buffer.from(JSON.stringify(event));
-  const head =
-    'HTTP/1.1 200 OK\r\n' +
-    `Lambda-Runtime-Aws-Request-Id: ${requestId}\r\n` +
-    `Lambda-Runtime-Deadline-Ms: ${Date.now() + 20000}\r\n` +
-    'Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:Env\r\n' +
-    'Content-Type: application/json\r\n' +
-    `Content-Length: ${body.length}\r\n\r\n`;
-  return packetize(PACKET_TYPES.Next, source, requestId, Buffer.concat([Buffer.from(head), body]));
+  return packetize(PACKET_TYPES.Next, source, crypto.randomUUID(), nextText(requestId, event, 'Env'));
 }
 
 /** Subscribes to a worker's channel; resolves to a function that waits
@@ -87,6 +80,10 @@ async function listen(source) {
         (msg) => {
           if (msg.type !== 'data' || msg.id !== sub.id) return false;
           const p = open(msg.event, { key: bridgeKey, channel: workerChannel(source) });
+          // Answers carry the request id; an InitError has a fresh id of its
+          // own (docs/bridge-protocol.md, "Ids") and is about the one Next
+          // each of these sources sends at a time.
+          if (p.type === PACKET_TYPES.InitError) return true;
           return p.id === requestId && p.type !== PACKET_TYPES.Ping && p.type !== PACKET_TYPES.Reboot;
         },
         { timeoutMs: ms, what: `dev's answer to ${requestId}` },

@@ -23,6 +23,14 @@
 // reported as {type: "rejected"}. Without a key it speaks the insecure,
 // SST-compatible form, for the bridge's TETHER_INSECURE_NO_AUTH=1.
 //
+// Ids (docs/bridge-protocol.md, "Ids"): every Ping, Reboot and InitError
+// goes out under a fresh id; only Response and Error carry the request id,
+// which it reads from the Next's Lambda-Runtime-Aws-Request-Id header. Its
+// Pings declare heartbeats ({"heartbeatMs":1000}) as tether dev's do, and it
+// pings every second while an answer takes time. With sstDiscipline: true
+// it behaves as SST's dev side does instead: one Ping per Next, with an
+// empty body, and never again.
+//
 // This module does not import node:test, so scripts outside the test runner
 // (bench/live) can use it. Everything that waits has a timeout.
 import { spawn } from 'node:child_process';
@@ -57,6 +65,8 @@ export const PACKET_TYPES = {
 export const CHUNK_BYTES = 128 * 1024;
 export const PUBLISH_BATCH = 5;
 export const STREAM_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+/** What tether dev's Pings carry: "I ping at least every second while I work". */
+export const HEARTBEAT_PING = Buffer.from('{"heartbeatMs":1000}');
 
 /**
  * How the dev side answers one invocation. The mode comes from the event:
@@ -72,6 +82,7 @@ export const STREAM_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-r
  *   error            Ping, then an Error {errorType: "EchoError", ...}
  *   reboot           Ping, Reboot, and the echo once the bridge has sent
  *                    its Init again
+ *   init-error       Ping, then an InitError {errorType: "EchoInitError"}
  *   stream:MS        Ping, then a streamed http-integration-response:
  *                    prelude, then 3 body chunks MS apart
  */
@@ -104,6 +115,20 @@ export function parseNext(raw) {
   return { status, headers, body, requestId: headers['lambda-runtime-aws-request-id'] };
 }
 
+/** A relayed GET /next answer as the bridge sends it (the body of a Next):
+ * the Runtime API's HTTP answer as text, for the function named fn. */
+export function nextText(requestId, event = {}, fn = 'Echo') {
+  const body = Buffer.from(JSON.stringify(event));
+  const head =
+    'HTTP/1.1 200 OK\r\n' +
+    `Lambda-Runtime-Aws-Request-Id: ${requestId}\r\n` +
+    `Lambda-Runtime-Deadline-Ms: ${Date.now() + 20000}\r\n` +
+    `Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:${fn}\r\n` +
+    'Content-Type: application/json\r\n' +
+    `Content-Length: ${body.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
 /** Cuts a body into packets: 128 KiB each, the last marked final (an empty
  * body is one empty final packet). Returns the packets as JSON strings. */
 export function packetize(type, source, id, body, { contentType } = {}) {
@@ -128,6 +153,12 @@ export function packetize(type, source, id, body, { contentType } = {}) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The id an answer goes out under: Response and Error carry the request
+ * id, everything else (InitError here) a fresh one. */
+function answerId(type, requestId) {
+  return type === PACKET_TYPES.Response || type === PACKET_TYPES.Error ? requestId : randomUUID();
+}
+
 /* ------------------------------------------------------------ the dev side */
 
 export class DevSide {
@@ -140,6 +171,8 @@ export class DevSide {
    * reconnectDelayMs (default 20): how long it waits to reconnect after a
    * lost connection, so a test can make dev resubscribe after the bridge.
    * key: the bridge key's text form; without it packets are not sealed.
+   * sstDiscipline: ping once per Next with an empty body and never again,
+   * as SST's dev side does (see the top of this file).
    */
   constructor(options) {
     this.options = { namespace: 'tether', ...options };
@@ -151,6 +184,8 @@ export class DevSide {
     this.assembling = new Map(); // "type/source/id" -> {parts: Map, finalIndex}
     this.answers = new Map(); // request id -> {type, body, worker, contentType}
     this.running = new Map(); // request id -> {worker, timer}
+    this.seenRequests = new Set(); // request ids of the Nexts seen (a later one is a repeat)
+    this.sst = Boolean(this.options.sstDiscipline);
     this.initWaiters = new Map(); // worker id -> called at its next Init
     this.pending = []; // publishes waiting for a connection
     this.inFlight = new Map(); // publish id -> events (resent after a reconnect)
@@ -340,7 +375,10 @@ export class DevSide {
       return;
     }
     const requestId = next.requestId;
-    const repeat = id !== requestId;
+    // Every Next has a fresh message id; a repeat is told by its request id.
+    const repeat = this.seenRequests.has(requestId);
+    this.seenRequests.add(requestId);
+    if (this.seenRequests.size > 10000) this.seenRequests.delete(this.seenRequests.values().next().value);
     const mode = this.options.modes === false ? 'echo' : modeOf(next.body);
     this.stats.nexts++;
     if (this.options.details !== false) {
@@ -362,7 +400,7 @@ export class DevSide {
     if ((mode === 'echo' || mode === 'deaf') && !done && !this.running.has(requestId)) {
       // The usual case, in as few publishes as possible: the Ping and the
       // Response's first packets go out together.
-      const ping = packetize(PACKET_TYPES.Ping, 'dev', requestId, Buffer.alloc(0));
+      const ping = this.pingPackets();
       this.answer(worker, requestId, PACKET_TYPES.Response, next.body, {}, ping);
       return;
     }
@@ -370,15 +408,20 @@ export class DevSide {
     // A Next sent again after the bridge reconnected: answer it again.
     if (done) {
       this.emit({ type: 'resent', worker, requestId });
-      this.publishTo(worker, packetize(done.type, 'dev', requestId, done.body, done));
+      this.publishTo(worker, packetize(done.type, 'dev', answerId(done.type, requestId), done.body, done));
       return;
     }
     if (this.running.has(requestId)) return; // the heartbeat goes on
     this.run(worker, requestId, mode, next.body);
   }
 
+  /** A Ping under a fresh id: tether dev's declares heartbeats, SST's is empty. */
+  pingPackets() {
+    return packetize(PACKET_TYPES.Ping, 'dev', randomUUID(), this.sst ? Buffer.alloc(0) : HEARTBEAT_PING);
+  }
+
   ping(worker, requestId) {
-    this.publishTo(worker, packetize(PACKET_TYPES.Ping, 'dev', requestId, Buffer.alloc(0)));
+    this.publishTo(worker, this.pingPackets());
     this.emit({ type: 'pinged', worker, requestId });
   }
 
@@ -391,7 +434,7 @@ export class DevSide {
     const answer = { type, body, worker, ...extra };
     this.answers.set(requestId, answer);
     if (this.answers.size > 1000) this.answers.delete(this.answers.keys().next().value);
-    this.publishTo(worker, [...before, ...packetize(type, 'dev', requestId, body, extra)]);
+    this.publishTo(worker, [...before, ...packetize(type, 'dev', answerId(type, requestId), body, extra)]);
     this.stats.answered++;
     if (before.length && this.options.details !== false) this.emit({ type: 'pinged', worker, requestId });
     if (this.options.details !== false) {
@@ -405,8 +448,9 @@ export class DevSide {
       this.answer(worker, requestId, PACKET_TYPES.Response, body);
       return;
     }
-    // Everything slower keeps the invocation alive with a Ping a second.
-    const timer = setInterval(() => this.ping(worker, requestId), 1000);
+    // Everything slower keeps the invocation alive with a Ping a second
+    // (not SST's dev side: it pinged once, with the Next).
+    const timer = this.sst ? null : setInterval(() => this.ping(worker, requestId), 1000);
     this.running.set(requestId, { worker, timer });
     if (name === 'ping-only') return;
     if (name === 'slow') {
@@ -415,10 +459,13 @@ export class DevSide {
     } else if (name === 'error') {
       const err = { errorType: 'EchoError', errorMessage: 'the echo dev side was asked to fail', stackTrace: [] };
       this.answer(worker, requestId, PACKET_TYPES.Error, Buffer.from(JSON.stringify(err)));
+    } else if (name === 'init-error') {
+      const err = { errorType: 'EchoInitError', errorMessage: 'the echo dev side cannot start the function', stackTrace: [] };
+      this.answer(worker, requestId, PACKET_TYPES.InitError, Buffer.from(JSON.stringify(err)));
     } else if (name === 'reboot') {
       // Ask the bridge to introduce itself again, then answer.
       const introduced = new Promise((resolve) => this.initWaiters.set(worker, resolve));
-      this.publishTo(worker, packetize(PACKET_TYPES.Reboot, 'dev', requestId, Buffer.alloc(0)));
+      this.publishTo(worker, packetize(PACKET_TYPES.Reboot, 'dev', randomUUID(), Buffer.alloc(0)));
       this.emit({ type: 'rebooted', worker, requestId });
       await Promise.race([introduced, sleep(2000)]);
       this.initWaiters.delete(worker);
