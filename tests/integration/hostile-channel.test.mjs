@@ -39,10 +39,13 @@ const T = { Init: 0, Ping: 1, Next: 2, Response: 3 };
 const SESSION_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 // The handler: one line per run in COUNTER_DIR/runs (the side effect the
-// replay test counts), an optional delay, and an answer that says it is real.
+// replay test counts) and its request id in COUNTER_DIR/ids (so the forger
+// below can use the real one, which only an omniscient test knows: it
+// travels encrypted), an optional delay, and an answer that says it is real.
 const HANDLER = `import fs from 'node:fs';
-export const handler = async (event) => {
+export const handler = async (event, context) => {
   fs.appendFileSync(process.env.COUNTER_DIR + '/runs', (event.tag ?? '-') + '\\n');
+  fs.appendFileSync(process.env.COUNTER_DIR + '/ids', (event.tag ?? '-') + ' ' + context.awsRequestId + '\\n');
   if (event.delayMs) await new Promise((r) => setTimeout(r, event.delayMs));
   return { real: true, tag: event.tag ?? null };
 };
@@ -246,7 +249,15 @@ describe('the live channel against an adversary without the bridge key', () => {
     const since = adversary.events.length;
     const pending = lambda.invoke('Fn', { tag: 'slow', delayMs: 1500 });
     const next = await adversary.waitFor((e) => envelope(e).type === T.Next, 10000, 'the Next', since);
-    const { source: worker, id: requestId } = envelope(next);
+    const { source: worker } = envelope(next);
+    // The real request id, as if the attacker had guessed it.
+    const idOf = () => {
+      const file = path.join(counterDir, 'ids');
+      const line = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('slow ')) : null;
+      return line ? line.slice(5) : null;
+    };
+    await waitFor(() => idOf() !== null, 10000, 'the handler to start');
+    const requestId = idOf();
     const forged = Buffer.from(JSON.stringify({ real: false, forged: true }));
     await adversary.publish(workerChannel(worker), [
       openPacket(T.Ping, 'dev', requestId, ''),
