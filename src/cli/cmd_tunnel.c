@@ -282,25 +282,13 @@ static void print_json_event(const char *type, const char *field, const char *va
     buf_free(&line);
 }
 
-static void human_bytes(char *out, size_t len, uint64_t bytes)
-{
-    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-    double value = (double)bytes;
-    int unit = 0;
-    while (value >= 1000 && unit < 4) {
-        value /= 1000;
-        unit++;
-    }
-    snprintf(out, len, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
-}
-
 static void draw_status(struct tunnel_run *run)
 {
     struct tunnel_stats stats;
     tunnel_runner_stats(run->runner, &stats);
     char up[32], down[32];
-    human_bytes(up, sizeof(up), stats.bytes_up);
-    human_bytes(down, sizeof(down), stats.bytes_down);
+    tunnel_format_bytes(up, sizeof(up), stats.bytes_up);
+    tunnel_format_bytes(down, sizeof(down), stats.bytes_down);
     const char *state =
         stats.state == BASTION_READY ? "connected" : bastion_state_name(stats.state);
     fprintf(stderr, "\r\033[Ktether tunnel: %s | socks %s | %zu streams | up %s, down %s\r", state,

@@ -260,3 +260,15 @@ void tunnel_runner_stop(struct tunnel_runner *r, void (*on_stopped)(void *user),
     else
         tunnel_stop(r->tunnel, on_tunnel_stopped, r);
 }
+
+void tunnel_format_bytes(char *out, size_t len, uint64_t bytes)
+{
+    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
+    double value = (double)bytes;
+    int unit = 0;
+    while (value >= 1000 && unit < 4) {
+        value /= 1000;
+        unit++;
+    }
+    snprintf(out, len, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
+}

@@ -17,6 +17,7 @@
 #define TETHER_TUNNEL_RUNNER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -85,5 +86,8 @@ const char *tunnel_runner_socks_address(const struct tunnel_runner *runner);
 const char *tunnel_runner_tun_device(const struct tunnel_runner *runner);
 void tunnel_runner_stats(const struct tunnel_runner *runner, struct tunnel_stats *out);
 void tunnel_runner_stop(struct tunnel_runner *runner, void (*on_stopped)(void *user), void *user);
+
+/* "1.5 MB": a byte count as the status lines of both commands show it. */
+void tunnel_format_bytes(char *out, size_t len, uint64_t bytes);
 
 #endif
