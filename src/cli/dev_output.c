@@ -258,9 +258,14 @@ void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r
     const char *colour = strcmp(r->state, "connected") == 0 ? GREEN
                          : strcmp(r->state, "failed") == 0  ? RED
                                                             : "";
-    dev_output_line(out, "tunnel %s%s%s (bastion %s)%s | %zu streams | up %s, down %s%s%s",
-                    c(out, colour), r->state, c(out, RESET), r->bastion, path, r->streams_open, up,
-                    down, r->cause ? ": " : "", r->cause ? r->cause : "");
+    /* A cause is the news of its line: the counters have not moved. */
+    if (r->cause)
+        dev_output_line(out, "tunnel %s%s%s (bastion %s): %s", c(out, colour), r->state,
+                        c(out, RESET), r->bastion, r->cause);
+    else
+        dev_output_line(out, "tunnel %s%s%s (bastion %s)%s | %zu streams | up %s, down %s",
+                        c(out, colour), r->state, c(out, RESET), r->bastion, path, r->streams_open,
+                        up, down);
 }
 
 void dev_output_keep_records(struct dev_output *out, const char *root)

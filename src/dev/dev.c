@@ -172,10 +172,10 @@ static int add_worker_bootstrap(struct lambda_function_config *fn, const struct 
 }
 
 /* Without a TUN device, workers reach the VPC through the tunnel's SOCKS5
- * proxy: ALL_PROXY is what curl, Python's requests (with PySocks) and most
- * SOCKS-aware clients read. Loopback stays direct, so a handler still
- * reaches services on this machine. What tether.json's environment sets for
- * the function wins. docs/dev.md, "The tunnel inside dev". */
+ * proxy: ALL_PROXY is the variable curl and SOCKS-aware libraries read
+ * (HTTP_PROXY would promise an HTTP proxy, which this is not). Loopback
+ * stays direct, so a handler still reaches services on this machine. What tether.json's environment
+ * sets for the function wins. docs/dev.md, "The tunnel inside dev". */
 static int set_proxy_env(struct lambda_function_config *fn, const struct dev_function *f,
                          const char *proxy_url, char *cause, size_t cause_len)
 {

@@ -71,7 +71,9 @@ static void fail(struct dev_tunnel *t, const char *cause)
 }
 
 /* Only changes of what the user sees are reported: the bastion's inner
- * states (resolving, handshake, ...) all read "connecting". */
+ * states (resolving, handshake, ...) all read "connecting". A failed attempt
+ * (backoff) is reported each time with its cause, so a user waiting for the
+ * first connection sees why it does not come; backoff spaces them out. */
 static void on_state(void *user, enum bastion_state old_state, enum bastion_state new_state,
                      const char *cause)
 {
@@ -87,7 +89,7 @@ static void on_state(void *user, enum bastion_state old_state, enum bastion_stat
                         : t->was_connected         ? "reconnecting"
                                                    : "connecting";
     t->was_connected |= new_state == BASTION_READY;
-    if (strcmp(state, t->state) == 0)
+    if (strcmp(state, t->state) == 0 && new_state != BASTION_BACKOFF)
         return;
     t->state = state;
     report(t, new_state == BASTION_READY ? NULL : cause);
@@ -128,8 +130,7 @@ static void acquire_tun(struct dev_tunnel *t)
         return;
     if (tunnel_settings_acquire_tun(&t->settings, note, sizeof(note), why, sizeof(why)) < 0) {
         snprintf(text, sizeof(text),
-                 "tunnel: no TUN device (%s); workers reach the VPC through "
-                 "the SOCKS5 proxy (ALL_PROXY)",
+                 "tunnel: SOCKS5 only, workers get ALL_PROXY; for the subnets' TUN device: %s",
                  why);
         t->callbacks.on_note(t->ctx, text);
         tunnel_settings_drop_tun(&t->settings);

@@ -63,7 +63,7 @@ export const handler = async () => {
 
 const helloHandler = `export const handler = async () => ({ statusCode: 200, body: 'hello' });\n`;
 
-function project(tunnel) {
+function project(tunnel, keyFile = path.join(work, 'key')) {
   const testDb = JSON.stringify({
     conninfo: `host=${vpc.VPC_SERVICE_ADDR} port=${vpc.VPC_PG_PORT} user=${vpc.VPC_PG_USER} dbname=${vpc.VPC_PG_DB} sslmode=disable connect_timeout=10`,
     password: vpc.VPC_PG_PASSWORD,
@@ -82,7 +82,7 @@ function project(tunnel) {
         tunnel: {
           host: vpc.VPC_BASTION_ADDR,
           user: vpc.VPC_SSH_USER,
-          key: path.join(work, 'key'),
+          key: keyFile,
           hostKeyFingerprint: vpc.VPC_SSH_HOST_KEY_FP,
           socks: '127.0.0.1:0',
           ...tunnel,
@@ -94,14 +94,17 @@ function project(tunnel) {
   });
 }
 
-// `tether dev --json` in the client namespace (`ip netns exec` execs it: the
-// child is dev itself, so Dev.stop signals dev).
-async function startDev(dir) {
-  const args = ['netns', 'exec', vpc.VPC_NS_CLIENT, TETHER_BIN, 'dev', '--json', '--port', '0'];
+// `tether dev --json` in the client namespace, as root or as `user`
+// (`ip netns exec` and setpriv exec: the child is dev itself, so Dev.stop
+// signals dev).
+async function startDev(dir, { user, home = work, env = {} } = {}) {
+  const command = [TETHER_BIN, 'dev', '--json', '--port', '0'];
+  const args = ['netns', 'exec', vpc.VPC_NS_CLIENT,
+    ...(user ? ['setpriv', `--reuid=${user}`, '--regid=nogroup', '--clear-groups', '--'] : []), ...command];
   const child = spawn('ip', args, {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', HOME: work, XDG_CONFIG_HOME: '', TETHER_SSH_PRIVATE_KEY: '' },
+    env: { ...process.env, NO_COLOR: '1', HOME: home, USER: user || 'root', XDG_CONFIG_HOME: '', TETHER_SSH_PRIVATE_KEY: '', ...env },
   });
   const dev = new Dev(child, dir, args);
   try {
@@ -179,6 +182,31 @@ describe('tether dev with a "tunnel" section, in a test VPC', { skip, timeout: 3
       assert.equal(answer.web, vpc.VPC_HTTP_CONTENT);
       // Loopback stays direct (NO_PROXY): the Hello function needs nothing of the VPC.
       assert.equal(await invoke(dev, 'Hello'), 'hello');
+    } finally {
+      const end = await dev.stop();
+      assert.equal(end.code, 0, dev.dump());
+    }
+  });
+
+  test('subnets asked for but no TUN device (unprivileged, no helper): one note says what to run, SOCKS5 serves', async () => {
+    const home = path.join(work, 'nobody');
+    fs.mkdirSync(home);
+    fs.copyFileSync(vpc.VPC_SSH_KEY, path.join(home, 'key'));
+    fs.chmodSync(path.join(home, 'key'), 0o600);
+    const dir = project({ subnets: ['198.18.2.0/24'] }, path.join(home, 'key'));
+    fs.chmodSync(work, 0o755);
+    await run('chown', ['-R', 'nobody', home, dir]);
+    const dev = await startDev(dir, { user: 'nobody', home, env: { TETHER_TUN_PREFIX: '/nonexistent/tether' } });
+    try {
+      const up = await dev.waitForRecord((r) => r.type === 'tunnel' && r.state === 'connected', 30000, 'the tunnel connected');
+      assert.equal(up.tun, null);
+      const notes = dev.recordsOf('info').filter((r) => /TUN/.test(r.message));
+      assert.equal(notes.length, 1, dev.dump());
+      assert.match(notes[0].message, /sudo tether tunnel install/);
+      const answer = JSON.parse(await invoke(dev, 'Db'));
+      assert.equal(answer.proxy, `socks5h://${up.socks}`);
+      assert.equal(answer.rows, 'api,worker,cron');
+      await assert.rejects(inClient('ip', ['link', 'show', 'tether']));
     } finally {
       const end = await dev.stop();
       assert.equal(end.code, 0, dev.dump());
