@@ -117,9 +117,15 @@ async function startDev(dir, { user, home = work, env = {} } = {}) {
   return dev;
 }
 
+// Through the function URL; a failure carries dev's output, which says where
+// the invocation stopped.
 async function invoke(dev, fn) {
-  const { stdout } = await inClient('curl', ['-sS', '--fail-with-body', '--max-time', '60', dev.urls[fn]]);
-  return stdout;
+  try {
+    const { stdout } = await inClient('curl', ['-sS', '--fail-with-body', '--max-time', '60', dev.urls[fn]]);
+    return stdout;
+  } catch (err) {
+    throw new Error(`invoking ${fn}: ${err.message}\n${err.stdout ?? ''}\n${dev.dump().slice(-6000)}`);
+  }
 }
 
 const tunnelRecords = (dev) => dev.recordsOf('tunnel');
