@@ -28,6 +28,10 @@ static const char about[] =
     "an events broker and a local Lambda service whose functions run the bridge,\n"
     "so function URLs and `tether invoke` go through the whole live path.\n"
     "\n"
+    "With a \"tunnel\" section in tether.json, the VPC tunnel runs too (as with\n"
+    "`tether tunnel`): workers reach the VPC through its TUN device, or through\n"
+    "its SOCKS5 proxy given to them as ALL_PROXY; its state is shown here.\n"
+    "\n"
     "Every packet between the bridges and tether dev is authenticated and encrypted\n"
     "with the stage's bridge key (.tether/keys/STAGE.key, made when missing; see\n"
     "`tether bridge key`); anything that does not open with it is dropped.\n";
@@ -126,6 +130,12 @@ static void on_note(void *ctx, const char *text)
     dev_output_line(&app->out, "%s", text);
 }
 
+static void on_tunnel(void *ctx, const struct dev_tunnel_report *report)
+{
+    struct dev_app *app = ctx;
+    dev_output_tunnel(&app->out, report);
+}
+
 /* The embedded defaults' endpoints and function URLs, and .tether/dev.json
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
@@ -157,7 +167,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .force = app->force,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
-        .callbacks = {on_event, on_invocation, on_reload, on_note},
+        .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel},
         .ctx = app,
     };
     return dev_start(app->loop, &o, &app->dev, cause, cause_len);

@@ -1,7 +1,8 @@
 /* `tether tunnel`: the VPC tunnel in the foreground, until SIGINT or SIGTERM:
  * the SOCKS5 proxy through the bastion, and with --subnet the TUN device
- * too. The one runner of both; `tether tun` is an alias of this command
- * (main.c). Install, uninstall and the privileged helper are in
+ * too. This file holds the command's options, output and signals; what runs
+ * is tunnel/runner.c, which `tether dev` uses too. `tether tun` is an alias
+ * of this command (main.c). Install, uninstall and the privileged helper are in
  * cmd_tunnel_install.c. */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,13 +19,8 @@
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/log.h"
-#include "net/hostport.h"
-#include "ssh/identity.h"
 #include "tun/options.h"
-#include "tun/privileged.h"
-#include "tun/tun.h"
-#include "tunnel/tunnel.h"
-#include "tunnel/tunnel_config.h"
+#include "tunnel/runner.h"
 
 static const char usage[] =
     "--host HOST --user USER [--key FILE] [--subnet CIDR ...] [OPTIONS]\n"
@@ -58,22 +54,12 @@ struct tun_binding {
 };
 
 struct tunnel_options {
-    struct tunnel_config config;
-    struct tun_config tun; /* the TUN path, when there are --subnet blocks */
+    struct tunnel_settings settings; /* tunnel/runner.h: what the runner needs */
     struct tun_binding tun_bindings[TUN_OPTION_COUNT];
-    struct tunnel_file_settings file;
-    struct identity identity;
-    const char *key_path;
-    const char *port;
-    const char *known_hosts;
     const char *config_path;
-    struct hostport socks; /* host "" until given or read from the file */
     uint64_t connect_timeout_s, keepalive_s, keepalive_count, max_streams, max_per_client;
-    char user_known_hosts[1024];
-    char tether_known_hosts[1024];
     int json;
     int status_line;
-    int retry;
 };
 
 /* The run's lifecycle: STARTING until the bastion first accepts us, READY
@@ -104,8 +90,7 @@ static const char *tunnel_run_state_name(enum tunnel_run_state state)
 
 struct tunnel_run {
     struct tunnel_options *options;
-    struct tunnel *tunnel;
-    struct tun *tun;
+    struct tunnel_runner *runner;
     uv_signal_t sigint, sigterm;
     uv_timer_t status_timer;
     enum tunnel_run_state state;
@@ -135,7 +120,7 @@ static int set_tun_option(void *target, const char *value, char *cause, size_t c
 static struct tun_binding *bind_tun(struct tunnel_options *o, enum tun_option opt)
 {
     struct tun_binding *binding = &o->tun_bindings[opt - TUN_OPT_SUBNET];
-    *binding = (struct tun_binding){&o->tun, opt};
+    *binding = (struct tun_binding){&o->settings.tun, opt};
     return binding;
 }
 
@@ -144,15 +129,16 @@ static struct tun_binding *bind_tun(struct tunnel_options *o, enum tun_option op
 #define TUN_FLAG(OPT, NAME, HELP) CLI_CALL(NAME, NULL, set_tun_option, bind_tun(o, OPT), HELP)
 
 /* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. The
- * tables fill `o` only; the file and the defaults come after (merge_file). */
+ * tables fill `o` only; the file and the defaults come after (finish_options). */
 static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
 {
-    struct bastion_config *b = &o->config.bastion;
+    struct tunnel_settings *s = &o->settings;
+    struct bastion_config *b = &s->config.bastion;
     const struct cli_option connection[] = {
         CLI_STRING("host", "HOST", &b->host, "the bastion (name or address)"),
-        CLI_STRING("port", "PORT", &o->port, "its SSH port (default 22)"),
+        CLI_STRING("port", "PORT", &s->port_text, "its SSH port (default 22)"),
         CLI_STRING("user", "USER", &b->user, "the login user (e.g. ec2-user)"),
-        CLI_STRING("key", "FILE", &o->key_path,
+        CLI_STRING("key", "FILE", &s->key_path,
                    "private key file; without it the key is read from\n"
                    "TETHER_SSH_PRIVATE_KEY (the key text), else ssh-agent is used"),
         CLI_STRING("host-key-fingerprint", "SHA256:...", &b->host_key_fingerprint,
@@ -160,7 +146,7 @@ static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
         CLI_FLAG("accept-new-host-key", &b->accept_new_host_key,
                  "trust whatever key the bastion shows on first contact\n"
                  "(recorded; a changed key is always refused)"),
-        CLI_STRING("known-hosts", "FILE", &o->known_hosts,
+        CLI_STRING("known-hosts", "FILE", &s->known_hosts,
                    "tether's known-hosts file (default\n"
                    "~/.config/tether/known_hosts; ~/.ssh/known_hosts is read too)"),
         CLI_NUMBER("connect-timeout", "S", &o->connect_timeout_s, 0, COUNT_MAX,
@@ -169,7 +155,7 @@ static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
                    "keep-alive interval (default 10; 0 turns them off)"),
         CLI_NUMBER("keepalive-count", "N", &o->keepalive_count, 0, COUNT_MAX,
                    "unanswered intervals before reconnecting (default 3)"),
-        CLI_FLAG("retry", &o->retry,
+        CLI_FLAG("retry", &s->retry,
                  "keep retrying when the very first connection fails\n"
                  "(default: exit with status 1)"),
         CLI_FLAG("no-warm-up", &b->skip_warm_up,
@@ -180,12 +166,12 @@ static int parse_arguments(int argc, char **argv, struct tunnel_options *o)
         CLI_END,
     };
     const struct cli_option proxy[] = {
-        CLI_HOSTPORT("socks", &o->socks, 0,
+        CLI_HOSTPORT("socks", &s->socks, 0,
                      "listen address (default 127.0.0.1:1080; port 0 picks one;\n"
                      "an IPv6 address in brackets: [::1]:1080)"),
-        CLI_FLAG("socks-allow-remote", &o->config.socks_allow_remote,
+        CLI_FLAG("socks-allow-remote", &s->config.socks_allow_remote,
                  "allow a non-loopback --socks address"),
-        CLI_STRING("socks-user", "USER", &o->config.socks_user,
+        CLI_STRING("socks-user", "USER", &s->config.socks_user,
                    "require RFC 1929 user/password; the password is read\n"
                    "from TETHER_SOCKS_PASSWORD"),
         CLI_NUMBER("max-streams", "N", &o->max_streams, 0, COUNT_MAX,
@@ -243,54 +229,12 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return -EINVAL;
 }
 
-/* tether.json fills what the command line left unset. */
-static int merge_file(struct tunnel_options *o)
-{
-    const char *path = o->config_path ? o->config_path : "tether.json";
-    char cause[512];
-    int found = 0;
-    if (tunnel_config_load(path, &o->file, &found, cause, sizeof(cause)) < 0)
-        return usage_error("%s", cause);
-    if (!found && o->config_path)
-        return usage_error("config file %s does not exist", path);
-    if (tun_options_apply_file(&o->tun, &o->file, path, cause, sizeof(cause)) < 0)
-        return usage_error("%s", cause);
-    struct bastion_config *b = &o->config.bastion;
-    if (!b->host)
-        b->host = o->file.host;
-    if (!b->user)
-        b->user = o->file.user;
-    if (!o->port && o->file.port)
-        b->port = o->file.port;
-    if (!b->host_key_fingerprint)
-        b->host_key_fingerprint = o->file.host_key_fingerprint;
-    if (!o->key_path)
-        o->key_path = o->file.key;
-    if (!o->socks.host[0] && o->file.socks &&
-        hostport_parse(o->file.socks, HOSTPORT_ALLOW_PORT_0, &o->socks, cause, sizeof(cause)) < 0)
-        return usage_error("%s: \"tunnel.socks\": %s", path, cause);
-    return 0;
-}
-
-static void default_paths(struct tunnel_options *o)
-{
-    const char *home = getenv("HOME");
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    if (home)
-        snprintf(o->user_known_hosts, sizeof(o->user_known_hosts), "%s/.ssh/known_hosts", home);
-    if (xdg && *xdg)
-        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts), "%s/tether/known_hosts",
-                 xdg);
-    else if (home)
-        snprintf(o->tether_known_hosts, sizeof(o->tether_known_hosts),
-                 "%s/.config/tether/known_hosts", home);
-}
-
 /* The numbers given on the command line, into the tunnel's units. A zero
  * where zero means nothing useful becomes the smallest useful value. */
 static void apply_numbers(struct tunnel_options *o)
 {
-    struct bastion_config *b = &o->config.bastion;
+    struct tunnel_config *c = &o->settings.config;
+    struct bastion_config *b = &c->bastion;
     if (o->connect_timeout_s != NOT_GIVEN)
         b->connect_timeout_ms =
             (uint32_t)(o->connect_timeout_s ? o->connect_timeout_s * 1000 : 1000);
@@ -299,54 +243,21 @@ static void apply_numbers(struct tunnel_options *o)
     if (o->keepalive_count != NOT_GIVEN)
         b->keepalive_count_max = (uint32_t)(o->keepalive_count ? o->keepalive_count : 1);
     if (o->max_streams != NOT_GIVEN)
-        o->config.max_streams = o->max_streams ? o->max_streams : 1;
+        c->max_streams = o->max_streams ? o->max_streams : 1;
     if (o->max_per_client != NOT_GIVEN)
-        o->config.max_streams_per_client = o->max_per_client ? o->max_per_client : 1;
+        c->max_streams_per_client = o->max_per_client ? o->max_per_client : 1;
 }
 
-static int finish_socks(struct tunnel_options *o)
-{
-    if (!o->socks.host[0])
-        o->socks = (struct hostport){.host = "127.0.0.1", .port = 1080};
-    o->config.socks_host = o->socks.host;
-    o->config.socks_port = o->socks.port;
-    if (!o->config.socks_user)
-        return 0;
-    o->config.socks_password = getenv("TETHER_SOCKS_PASSWORD");
-    if (!o->config.socks_password || !*o->config.socks_password)
-        return usage_error("%s", "--socks-user needs the password in TETHER_SOCKS_PASSWORD");
-    if (strlen(o->config.socks_user) > 255 || strlen(o->config.socks_password) > 255)
-        return usage_error("%s", "SOCKS user and password are limited to 255 bytes");
-    return 0;
-}
-
+/* tether.json fills what the command line left unset; then the defaults. */
 static int finish_options(struct tunnel_options *o)
 {
-    struct bastion_config *b = &o->config.bastion;
     char cause[512];
-    /* Checked here, not by the table, to keep the message users know. */
-    if (o->port && hostport_parse_port(o->port, 0, &b->port, cause, sizeof(cause)) < 0)
-        return usage_error("--port wants a number from 1 to 65535, not \"%s\"", o->port);
-    if (!b->host || !b->user)
-        return usage_error("%s", "--host and --user are required (or \"host\" and \"user\" in "
-                                 "tether.json's \"tunnel\" section)");
-    if (b->host_key_fingerprint && strncmp(b->host_key_fingerprint, "SHA256:", 7) != 0)
-        return usage_error("--host-key-fingerprint must look like SHA256:... (ssh-keygen -lf "
-                           "shows it), not \"%s\"",
-                           b->host_key_fingerprint);
-    if (finish_socks(o) < 0)
-        return -EINVAL;
-    apply_numbers(o);
-    default_paths(o);
-    b->user_known_hosts = o->user_known_hosts[0] ? o->user_known_hosts : NULL;
-    b->tether_known_hosts = o->known_hosts             ? o->known_hosts
-                            : o->tether_known_hosts[0] ? o->tether_known_hosts
-                                                       : NULL;
-    b->give_up_on_first_failure = !o->retry;
-    b->identity = &o->identity;
-    o->status_line = isatty(STDERR_FILENO);
-    if (o->tun.device.route_count && tun_config_finish(&o->tun, cause, sizeof(cause)) < 0)
+    if (tunnel_settings_merge_file(&o->settings, o->config_path, o->config_path != NULL, cause,
+                                   sizeof(cause)) < 0 ||
+        tunnel_settings_finish(&o->settings, cause, sizeof(cause)) < 0)
         return usage_error("%s", cause);
+    apply_numbers(o);
+    o->status_line = isatty(STDERR_FILENO);
     return 0;
 }
 
@@ -371,36 +282,24 @@ static void print_json_event(const char *type, const char *field, const char *va
     buf_free(&line);
 }
 
-static void human_bytes(char *out, size_t len, uint64_t bytes)
-{
-    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-    double value = (double)bytes;
-    int unit = 0;
-    while (value >= 1000 && unit < 4) {
-        value /= 1000;
-        unit++;
-    }
-    snprintf(out, len, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
-}
-
 static void draw_status(struct tunnel_run *run)
 {
     struct tunnel_stats stats;
-    tunnel_get_stats(run->tunnel, &stats);
+    tunnel_runner_stats(run->runner, &stats);
     char up[32], down[32];
-    human_bytes(up, sizeof(up), stats.bytes_up);
-    human_bytes(down, sizeof(down), stats.bytes_down);
+    tunnel_format_bytes(up, sizeof(up), stats.bytes_up);
+    tunnel_format_bytes(down, sizeof(down), stats.bytes_down);
     const char *state =
         stats.state == BASTION_READY ? "connected" : bastion_state_name(stats.state);
     fprintf(stderr, "\r\033[Ktether tunnel: %s | socks %s | %zu streams | up %s, down %s\r", state,
-            tunnel_socks_address(run->tunnel), stats.streams_open, up, down);
+            tunnel_runner_socks_address(run->runner), stats.streams_open, up, down);
     fflush(stderr);
 }
 
 static void on_status_tick(uv_timer_t *timer)
 {
     struct tunnel_run *run = timer->data;
-    if (!run->tunnel || run_ending(run))
+    if (!run->runner || run_ending(run))
         return;
     if (run->options->status_line) {
         draw_status(run);
@@ -410,7 +309,7 @@ static void on_status_tick(uv_timer_t *timer)
     if (++run->ticks % 60 != 0)
         return;
     struct tunnel_stats stats;
-    tunnel_get_stats(run->tunnel, &stats);
+    tunnel_runner_stats(run->runner, &stats);
     uint64_t total = stats.bytes_up + stats.bytes_down;
     if (total == run->last_logged_bytes)
         return;
@@ -422,10 +321,11 @@ static void on_status_tick(uv_timer_t *timer)
 
 static void stop(struct tunnel_run *run, enum tunnel_run_state end);
 
-static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state,
-                             enum bastion_state new_state, const char *cause, void *user)
+static void on_bastion_state(void *user, enum bastion_state old_state, enum bastion_state new_state,
+                             const char *cause)
 {
     struct tunnel_run *run = user;
+    (void)old_state;
     if (run->options->json)
         print_json_event("state", "state", bastion_state_name(new_state), cause);
     if (new_state == BASTION_READY) {
@@ -446,15 +346,7 @@ static void on_bastion_state(struct tunnel *tunnel, enum bastion_state old_state
 static void on_stopped(void *user)
 {
     struct tunnel_run *run = user;
-    run->tunnel = NULL;
-}
-
-static void on_tun_stopped(void *user)
-{
-    struct tunnel_run *run = user;
-    run->tun = NULL;
-    if (run->tunnel)
-        tunnel_stop(run->tunnel, on_stopped, run);
+    run->runner = NULL;
 }
 
 static void close_if_open(uv_handle_t *handle)
@@ -474,10 +366,8 @@ static void stop(struct tunnel_run *run, enum tunnel_run_state end)
     close_if_open((uv_handle_t *)&run->sigint);
     close_if_open((uv_handle_t *)&run->sigterm);
     close_if_open((uv_handle_t *)&run->status_timer);
-    if (run->tun)
-        tun_stop(run->tun, on_tun_stopped, run); /* then the tunnel */
-    else if (run->tunnel)
-        tunnel_stop(run->tunnel, on_stopped, run);
+    if (run->runner)
+        tunnel_runner_stop(run->runner, on_stopped, run); /* the TUN path, then the tunnel */
 }
 
 static void on_signal(uv_signal_t *signal, int signum)
@@ -491,27 +381,22 @@ static int run_tunnel(struct tunnel_options *o)
 {
     uv_loop_t *loop = uv_default_loop();
     struct tunnel_run run = {.options = o};
-    static const struct tunnel_callbacks callbacks = {on_bastion_state};
+    static const struct tunnel_runner_callbacks callbacks = {on_bastion_state};
     char cause[1024] = "";
-    int tun_failed = 0;
-    int rc = tunnel_start(loop, &o->config, &callbacks, &run, &run.tunnel, cause, sizeof(cause));
+    int rc = tunnel_runner_start(loop, &o->settings, &callbacks, &run, &run.runner, cause,
+                                 sizeof(cause));
     if (rc < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
-        tun_config_release(&o->tun);  /* tun_start never took the descriptors */
         uv_run(loop, UV_RUN_DEFAULT); /* finishes closing what was opened */
         uv_loop_close(loop);
         return rc == -EINVAL || rc == -EPERM ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
     }
-    if (o->tun.device.route_count &&
-        tun_start(loop, run.tunnel, &o->tun, &run.tun, cause, sizeof(cause)) < 0) {
+    if (rc > 0) /* the TUN path did not start: the command fails */
         fprintf(stderr, "tether tunnel: %s\n", cause);
-        run.tun = NULL;
-        tun_failed = 1;
-    }
     if (o->json)
-        print_json_event("listening", "socks", tunnel_socks_address(run.tunnel), NULL);
-    if (o->json && run.tun)
-        print_json_event("tun", "device", tun_device_name(run.tun), NULL);
+        print_json_event("listening", "socks", tunnel_runner_socks_address(run.runner), NULL);
+    if (o->json && tunnel_runner_tun_device(run.runner))
+        print_json_event("tun", "device", tunnel_runner_tun_device(run.runner), NULL);
     uv_signal_init(loop, &run.sigint);
     uv_signal_init(loop, &run.sigterm);
     run.sigint.data = run.sigterm.data = &run;
@@ -520,7 +405,7 @@ static int run_tunnel(struct tunnel_options *o)
     uv_timer_init(loop, &run.status_timer);
     run.status_timer.data = &run;
     uv_timer_start(&run.status_timer, on_status_tick, 1000, 1000);
-    if (tun_failed)
+    if (rc > 0)
         stop(&run, TUNNEL_RUN_FAILED);
     uv_run(loop, UV_RUN_DEFAULT);
     stop(&run, TUNNEL_RUN_STOPPING); /* nothing to do when the loop ended after a stop */
@@ -540,40 +425,36 @@ int cmd_tunnel_main(int argc, char **argv)
     struct tunnel_options *o = calloc(1, sizeof(*o));
     if (!o)
         return EXIT_FAILURE_RUNTIME;
-    o->config.bastion.keepalive_interval_ms = 10000; /* --keepalive 0 turns them off */
+    tunnel_settings_init(&o->settings);
     o->connect_timeout_s = o->keepalive_s = o->keepalive_count = NOT_GIVEN;
     o->max_streams = o->max_per_client = NOT_GIVEN;
-    tun_config_init(&o->tun);
     int exit_code = parse_arguments(argc, argv, o);
     if (exit_code != CLI_ARGS_CONTINUE)
         goto out;
     exit_code = EXIT_USAGE;
-    if (merge_file(o) < 0 || finish_options(o) < 0)
+    if (finish_options(o) < 0)
         goto out;
     char cause[1024];
-    int rc = identity_load(&o->identity, o->key_path, cause, sizeof(cause));
+    int rc = tunnel_settings_load_identity(&o->settings, cause, sizeof(cause));
     if (rc < 0) {
         fprintf(stderr, "tether tunnel: %s\n", cause);
-        exit_code = rc == -ENOENT && !o->key_path ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+        exit_code = rc == -ENOENT && !o->settings.key_path ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
         goto out;
     }
-    if (o->tun.device.route_count) {
+    if (tunnel_settings_want_tun(&o->settings)) {
         char note[512] = "";
-        rc = tun_acquire(&o->tun, "sudo tether tunnel install", note, sizeof(note), cause,
-                         sizeof(cause));
+        rc = tunnel_settings_acquire_tun(&o->settings, note, sizeof(note), cause, sizeof(cause));
         if (rc < 0) {
             fprintf(stderr, "tether tunnel: %s\n", cause);
-            identity_free(&o->identity);
             exit_code = rc == -EPERM ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
             goto out;
         }
         if (note[0])
             log_info("DNS: %s", note);
     }
-    exit_code = run_tunnel(o); /* tun_start owns the TUN descriptors from here on */
-    identity_free(&o->identity);
+    exit_code = run_tunnel(o); /* the runner owns the TUN descriptors from here on */
 out:
-    tunnel_config_free(&o->file);
+    tunnel_settings_free(&o->settings);
     free(o);
     return exit_code;
 }

@@ -10,6 +10,7 @@
 #define LOG_MODULE "dev"
 #include "core/log.h"
 #include "core/private_file.h"
+#include "tunnel/runner.h"
 
 #define RED "\033[31m"
 #define GREEN "\033[32m"
@@ -236,6 +237,35 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
     }
     dev_output_line(out, "%s: %s changed, workers restart (%.1f ms after the write)", function,
                     path, watcher_ms);
+}
+
+void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r)
+{
+    if (out->json) {
+        emit_json(json_pack(
+            "{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:s?}", "type", "tunnel", "state",
+            r->state, "bastion", r->bastion, "socks", r->socks, "tun", r->tun, "streamsOpen",
+            (json_int_t)r->streams_open, "streamsTotal", (json_int_t)r->streams_total, "bytesUp",
+            (json_int_t)r->bytes_up, "bytesDown", (json_int_t)r->bytes_down, "cause", r->cause));
+        return;
+    }
+    char up[32], down[32], path[160] = "";
+    tunnel_format_bytes(up, sizeof(up), r->bytes_up);
+    tunnel_format_bytes(down, sizeof(down), r->bytes_down);
+    if (r->socks)
+        snprintf(path, sizeof(path), " | socks %s%s%s", r->socks, r->tun ? " | tun " : "",
+                 r->tun ? r->tun : "");
+    const char *colour = strcmp(r->state, "connected") == 0 ? GREEN
+                         : strcmp(r->state, "failed") == 0  ? RED
+                                                            : "";
+    /* A cause is the news of its line: the counters have not moved. */
+    if (r->cause)
+        dev_output_line(out, "tunnel %s%s%s (bastion %s): %s", c(out, colour), r->state,
+                        c(out, RESET), r->bastion, r->cause);
+    else
+        dev_output_line(out, "tunnel %s%s%s (bastion %s)%s | %zu streams | up %s, down %s",
+                        c(out, colour), r->state, c(out, RESET), r->bastion, path, r->streams_open,
+                        up, down);
 }
 
 void dev_output_keep_records(struct dev_output *out, const char *root)

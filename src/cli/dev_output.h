@@ -1,14 +1,15 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"error"|"info"|"key"|"warning", ...}. Full per-invocation records go
- * to .tether/log/ in the project. */
+ * "invocation"|"reload"|"error"|"info"|"key"|"warning"|"tunnel", ...}. Full per-invocation records
+ * go to .tether/log/ in the project. */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
 #define TETHER_CLI_DEV_OUTPUT_H
 
 #include <stdio.h>
 
 #include "dev/session.h"
+#include "dev/tunnel.h"
 
 struct dev_output {
     int json;
@@ -37,6 +38,10 @@ void dev_output_worker(struct dev_output *out, const char *detail);
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r);
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
                        double watcher_ms);
+/* The VPC tunnel's state and counters: a line of the live view, or
+ * {"type":"tunnel","state":...,"bastion":...,"socks":...,"tun":...,
+ * "streamsOpen":N,"streamsTotal":N,"bytesUp":N,"bytesDown":N,"cause":...}. */
+void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r);
 /* Keeps a record of each invocation in ROOT/.tether/log/ from now on
  * (private files, core/private_file.h). */
 void dev_output_keep_records(struct dev_output *out, const char *root);

@@ -34,6 +34,7 @@ struct dev {
     struct dev_session *session;
     struct watcher *watcher;
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
+    struct dev_tunnel *tunnel;                    /* the "tunnel" section's, when there is one */
     FILE *cloud_log;                              /* where the bridges' function logs go */
     struct dev_state endpoints;
     char key_text[BRIDGE_KEY_TEXT_SIZE]; /* handed to the embedded bridges; wiped */
@@ -170,6 +171,31 @@ static int add_worker_bootstrap(struct lambda_function_config *fn, const struct 
     return rc;
 }
 
+/* Without a TUN device, workers reach the VPC through the tunnel's SOCKS5
+ * proxy: ALL_PROXY is the variable curl and SOCKS-aware libraries read
+ * (HTTP_PROXY would promise an HTTP proxy, which this is not). Loopback
+ * stays direct, so a handler still reaches services on this machine. What tether.json's environment
+ * sets for the function wins. docs/dev.md, "The tunnel inside dev". */
+static int set_proxy_env(struct lambda_function_config *fn, const struct dev_function *f,
+                         const char *proxy_url, char *cause, size_t cause_len)
+{
+    const char *env[][2] = {
+        {"ALL_PROXY", proxy_url},
+        {"all_proxy", proxy_url},
+        {"NO_PROXY", "localhost,127.0.0.1,::1"},
+        {"no_proxy", "localhost,127.0.0.1,::1"},
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(env) / sizeof(env[0]); i++) {
+        int given = 0;
+        for (size_t k = 0; k < f->environment_count; k++)
+            given |= strcmp(f->environment[k].name, env[i][0]) == 0;
+        if (!given)
+            rc = lambda_function_set_env(fn, env[i][0], env[i][1], cause, cause_len);
+    }
+    return rc;
+}
+
 /* The local side: each function runs its real handler in workers. */
 static int add_worker_function(struct lambda_config *c, const struct dev *d,
                                const struct dev_function *f, char *cause, size_t cause_len)
@@ -192,6 +218,9 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
         snprintf(value, sizeof(value), "%d", inspect);
         rc = lambda_function_set_env(fn, "TETHER_DEBUGPY_PORT", value, cause, cause_len);
     }
+    const char *proxy_url = dev_tunnel_proxy_url(d->tunnel);
+    if (rc == 0 && proxy_url)
+        rc = set_proxy_env(fn, f, proxy_url, cause, cause_len);
     if (rc == 0)
         fn->concurrency = WORKER_CONCURRENCY;
     return rc;
@@ -375,6 +404,30 @@ static int remote_iam(struct dev *d, struct events_client_config *events, char *
     return 0;
 }
 
+static void on_tunnel_report(void *ctx, const struct dev_tunnel_report *report)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_tunnel(d->options.ctx, report);
+}
+
+static void on_tunnel_note(void *ctx, const char *text)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_note(d->options.ctx, text);
+}
+
+/* The tunnel starts before the workers are configured: without a TUN device
+ * they get the SOCKS5 proxy's address. Its own failures are reported, not
+ * returned (dev/tunnel.h). */
+static int start_tunnel(struct dev *d, char *cause, size_t cause_len)
+{
+    static const struct dev_tunnel_callbacks callbacks = {on_tunnel_report, on_tunnel_note};
+    int rc = dev_tunnel_start(d->loop, d->project->path, &callbacks, d, &d->tunnel);
+    if (rc < 0)
+        snprintf(cause, cause_len, "out of memory");
+    return rc;
+}
+
 /* The workers, the session on the events channel, and the watcher. */
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
@@ -434,6 +487,8 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
     int rc = find_install_root(d, cause, cause_len);
     if (rc == 0 && d->project->events.mode == DEV_EVENTS_EMBEDDED)
         rc = start_embedded(d, cause, cause_len);
+    if (rc == 0 && d->project->tunnel)
+        rc = start_tunnel(d, cause, cause_len);
     if (rc == 0)
         rc = start_session(d, cause, cause_len);
     if (rc < 0)
@@ -470,6 +525,7 @@ void dev_stop(struct dev *d)
         lambda_service_stop(d->workers, NULL, NULL);
     if (d->broker)
         broker_stop(d->broker);
+    dev_tunnel_stop(d->tunnel);
 }
 
 void dev_free(struct dev *d)
@@ -479,6 +535,7 @@ void dev_free(struct dev *d)
     lambda_config_free(d->cloud_config);
     lambda_config_free(d->worker_config);
     aws_credentials_provider_free(d->credentials);
+    dev_tunnel_free(d->tunnel);
     if (d->cloud_log)
         fclose(d->cloud_log);
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));

@@ -3,8 +3,9 @@
  * tether.json) it starts the events broker and a local Lambda service whose
  * functions run the real bridge (tether-bridge); in every mode it starts the
  * workers (a local Lambda service running the handlers), the session that
- * serves invocations from the events channel (dev/session.h), and the file
- * watcher that reloads workers when code changes.
+ * serves invocations from the events channel (dev/session.h), the file
+ * watcher that reloads workers when code changes, and the VPC tunnel when
+ * tether.json has a "tunnel" section (dev/tunnel.h).
  *
  * The command (cli/cmd_dev.c) owns options and printing: this module reports
  * through callbacks and returns causes in caller buffers. docs/dev.md. */
@@ -20,6 +21,7 @@
 #include "dev/config.h"
 #include "dev/session.h"
 #include "dev/state.h"
+#include "dev/tunnel.h"
 
 struct dev_callbacks {
     /* Forwarded from the session. With the embedded defaults the Lambda
@@ -35,6 +37,9 @@ struct dev_callbacks {
     void (*on_reload)(void *ctx, const char *function_id, const char *path, double ms);
     /* Something worth a line of output ("AWS credentials from ..."). */
     void (*on_note)(void *ctx, const char *text);
+    /* The VPC tunnel's state and counters, when tether.json has a "tunnel"
+     * section (dev/tunnel.h); its failure does not stop the run. */
+    void (*on_tunnel)(void *ctx, const struct dev_tunnel_report *report);
 };
 
 struct dev_options {
