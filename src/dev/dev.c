@@ -13,6 +13,8 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "dev/inspector.h"
+#include "dev/inspector_store.h"
 #include "dev/watcher.h"
 #include "events/broker.h"
 #include "events/client.h"
@@ -35,6 +37,9 @@ struct dev {
     struct watcher *watcher;
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
     FILE *cloud_log;                              /* where the bridges' function logs go */
+    struct inspector_store *store;                /* every invocation, bounded */
+    struct inspector *inspector;                  /* NULL when off */
+    FILE *worker_log;                             /* function_log, teed into the store */
     struct dev_state endpoints;
     char key_text[BRIDGE_KEY_TEXT_SIZE]; /* handed to the embedded bridges; wiped */
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
@@ -245,6 +250,8 @@ static void on_session_event(void *ctx, enum dev_session_event event, const char
 static void on_invocation(void *ctx, const struct dev_invocation_report *r)
 {
     struct dev *d = ctx;
+    if (!inspector_store_add(d->store, r))
+        log_warn("no memory to keep invocation %s", r->request_id);
     d->options.callbacks.on_invocation(d->options.ctx, r);
 }
 
@@ -379,8 +386,7 @@ static int remote_iam(struct dev *d, struct events_client_config *events, char *
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
     int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
-    struct lambda_service_options lo = {
-        .host = "127.0.0.1", .port = 0, .log_out = d->options.function_log};
+    struct lambda_service_options lo = {.host = "127.0.0.1", .port = 0, .log_out = d->worker_log};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)
@@ -417,6 +423,20 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
     return rc;
 }
 
+/* The store, and the workers' log stream teed into it. */
+static int start_store(struct dev *d, char *cause, size_t cause_len)
+{
+    size_t count = d->options.history_count ? d->options.history_count : INSPECTOR_DEFAULT_COUNT;
+    size_t bytes = d->options.history_bytes ? d->options.history_bytes
+                                            : (size_t)INSPECTOR_DEFAULT_MB * 1024 * 1024;
+    if (inspector_store_new(count, bytes, &d->store) < 0 ||
+        !(d->worker_log = inspector_store_log_tee(d->store, d->options.function_log))) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **out, char *cause,
               size_t cause_len)
 {
@@ -432,10 +452,21 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
     if (options->key)
         bridge_key_format(options->key, d->key_text);
     int rc = find_install_root(d, cause, cause_len);
+    if (rc == 0)
+        rc = start_store(d, cause, cause_len);
     if (rc == 0 && d->project->events.mode == DEV_EVENTS_EMBEDDED)
         rc = start_embedded(d, cause, cause_len);
     if (rc == 0)
         rc = start_session(d, cause, cause_len);
+    if (rc == 0 && options->inspector_port >= 0) {
+        struct inspector_options io = {
+            .port = (uint16_t)options->inspector_port,
+            .store = d->store,
+            .project = d->project,
+            .lambda_endpoint = d->endpoints.lambda,
+        };
+        rc = inspector_start(loop, &io, &d->inspector, cause, cause_len);
+    }
     if (rc < 0)
         dev_stop(d);
     return rc;
@@ -453,6 +484,16 @@ int dev_function_url(const struct dev *d, const char *function_id, char *out, si
     return lambda_service_function_url(d->cloud, function_id, out, out_len);
 }
 
+const char *dev_inspector_url(const struct dev *d)
+{
+    return d->inspector ? inspector_url(d->inspector) : "";
+}
+
+int dev_keep_records(struct dev *d, char *cause, size_t cause_len)
+{
+    return inspector_store_keep_records(d->store, d->project->root, cause, cause_len);
+}
+
 /* ---- stop ---- */
 
 void dev_stop(struct dev *d)
@@ -460,6 +501,7 @@ void dev_stop(struct dev *d)
     if (!d || d->stopping)
         return;
     d->stopping = 1;
+    inspector_stop(d->inspector);
     if (d->watcher)
         watcher_stop(d->watcher);
     if (d->session)
@@ -481,6 +523,10 @@ void dev_free(struct dev *d)
     aws_credentials_provider_free(d->credentials);
     if (d->cloud_log)
         fclose(d->cloud_log);
+    inspector_free(d->inspector);
+    if (d->worker_log)
+        fclose(d->worker_log);
+    inspector_store_free(d->store);
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
     secure_wipe(d->key_text, sizeof(d->key_text));
     free(d);
