@@ -42,6 +42,18 @@ function row(inv) {
   return tr;
 }
 
+// Invocations may arrive by the hundred per second: the list is redrawn at
+// most once per frame, not once per invocation.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
+}
+
 function render() {
   state.shown = state.all.filter(matches);
   const body = el('tbody');
@@ -79,6 +91,7 @@ function addFunction(fn) {
 }
 
 function stats(list) {
+  state.list = list;
   $('stats').textContent = `${list.count} kept (at most ${list.maxCount}), ${(list.bytes / 1048576).toFixed(1)} of ${(list.maxBytes / 1048576).toFixed(0)} MB`;
 }
 
@@ -99,8 +112,10 @@ function live() {
     const inv = JSON.parse(m.data);
     state.all.unshift(inv);
     addFunction(inv.function);
+    if (state.all.length > state.list.maxCount) state.all.pop();
+    stats(Object.assign(state.list, { count: state.all.length, bytes: state.list.bytes + inv.eventBytes + inv.answerBytes }));
     if (state.sel > 0 && matches(inv)) state.sel++;
-    render();
+    if (!state.open) renderSoon();
   });
 }
 
