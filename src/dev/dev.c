@@ -423,6 +423,96 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
     return rc;
 }
 
+/* ---- replays in remote mode (dev/dev.h) ---- */
+
+struct local_replay {
+    struct dev *d;
+    char function[72];
+    char worker[72];
+    char request_id[37];
+    struct buf event;
+    struct buf streamed; /* a streamed answer's bytes */
+    uint64_t start_ns;
+    dev_replay_done done;
+    void *ctx;
+};
+
+static void replay_stream_data(void *ctx, const char *data, size_t len)
+{
+    struct local_replay *r = ctx;
+    if (buf_length(&r->streamed) + len <= INSPECTOR_MAX_BODY)
+        buf_append(&r->streamed, data, len);
+}
+
+static void replay_finish(void *ctx, int success, const char *error_type, const char *body,
+                          size_t len)
+{
+    struct local_replay *r = ctx;
+    if (success && len == 0 && buf_length(&r->streamed)) {
+        body = buf_bytes(&r->streamed);
+        len = buf_length(&r->streamed);
+    }
+    struct dev_invocation_report report = {
+        .function = r->function,
+        .request_id = r->request_id,
+        .worker = r->worker,
+        .source = "replay (local worker)",
+        .success = success,
+        .error_type = success ? NULL : error_type,
+        .error_message = success ? NULL : "see the error JSON",
+        .event = buf_bytes(&r->event),
+        .event_len = buf_length(&r->event),
+        .answer = body,
+        .answer_len = len,
+        .duration_ms = (double)(uv_hrtime() - r->start_ns) / 1e6,
+    };
+    on_invocation(r->d, &report);
+    r->done(r->ctx, success, body, len);
+    buf_free(&r->event);
+    buf_free(&r->streamed);
+    free(r);
+}
+
+static const struct lambda_live_callbacks replay_callbacks = {NULL, replay_stream_data,
+                                                              replay_finish};
+
+int dev_replay_local(struct dev *d, const char *function, const char *worker, const void *event,
+                     size_t len, dev_replay_done done, void *ctx)
+{
+    /* No deadline: the function's own timeout applies. */
+    if (!dev_config_function(d->project, function) || !d->workers || d->stopping)
+        return -ENOENT;
+    struct local_replay *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    buf_init(&r->event);
+    buf_init(&r->streamed);
+    if (buf_append(&r->event, event, len) < 0) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->d = d;
+    r->done = done;
+    r->ctx = ctx;
+    r->start_ns = uv_hrtime();
+    snprintf(r->function, sizeof(r->function), "%s", function);
+    snprintf(r->worker, sizeof(r->worker), "%s", worker);
+    random_uuid(r->request_id);
+    struct lambda_live_request req = {
+        .function = function,
+        .request_id = r->request_id,
+        .payload = buf_bytes(&r->event),
+        .payload_len = buf_length(&r->event),
+        .affinity = worker,
+    };
+    int rc = lambda_service_invoke_live(d->workers, &req, &replay_callbacks, r);
+    if (rc < 0) {
+        buf_free(&r->event);
+        free(r);
+    }
+    return rc;
+}
+
 /* The store, and the workers' log stream teed into it. */
 static int start_store(struct dev *d, char *cause, size_t cause_len)
 {
@@ -464,6 +554,8 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
             .store = d->store,
             .project = d->project,
             .lambda_endpoint = d->endpoints.lambda,
+            .replay_local = dev_replay_local,
+            .replay_ctx = d,
         };
         rc = inspector_start(loop, &io, &d->inspector, cause, cause_len);
     }

@@ -77,6 +77,15 @@ const char *dev_inspector_url(const struct dev *dev);
 /* Mirrors each invocation in the project's .tether/log/ from now on, with the
  * store's limits (older records beyond them are removed). */
 int dev_keep_records(struct dev *dev, char *cause, size_t cause_len);
+/* A replay in remote mode, for the inspector: the event runs in the local
+ * worker sandbox of remote worker WORKER (so with its Init environment) with
+ * a new request id, without going through AWS; it is reported like any
+ * invocation, with source "replay (local worker)", then done() runs once.
+ * -ENOENT (unknown function, stopping), -EBUSY (that worker is busy),
+ * -ENOMEM. */
+typedef void (*dev_replay_done)(void *ctx, int success, const char *body, size_t len);
+int dev_replay_local(struct dev *dev, const char *function, const char *worker, const void *event,
+                     size_t len, dev_replay_done done, void *ctx);
 /* Stops every part (idempotent); the loop ends when they have closed. */
 void dev_stop(struct dev *dev);
 /* After the loop ended. */

@@ -44,6 +44,7 @@ struct replay {
     char original[INSPECTOR_ID_SIZE];
     struct buf event;
     uint64_t ticket;
+    int local; /* ran in a local worker (remote mode) */
     int rc;
     char cause[256];
     struct lambda_invoke_answer answer;
@@ -238,12 +239,14 @@ static void get_list(struct inspector *in, struct http_exchange *ex, const char 
     buf_free(&f.status);
     buf_free(&f.q);
     respond_json(ex, 200,
-                 json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "invocations", list, "count",
+                 json_pack("{s:o, s:I, s:I, s:I, s:I, s:s}", "invocations", list, "count",
                            (json_int_t)inspector_store_count(s), "bytes",
                            (json_int_t)inspector_store_bytes(s), "maxCount",
                            (json_int_t)inspector_store_max_count(s), "maxBytes",
                            (json_int_t)inspector_store_max_bytes(s), "replay",
-                           in->o.lambda_endpoint && in->o.lambda_endpoint[0]));
+                           (in->o.lambda_endpoint && in->o.lambda_endpoint[0]) ? "lambda"
+                           : in->o.replay_local                                ? "local worker"
+                                                                               : "none"));
 }
 
 /* ---- the live stream (Server-Sent Events) ---- */
@@ -323,9 +326,9 @@ static void replay_done(uv_work_t *work, int status)
     if (r->ex && r->rc < 0) {
         respond_message(r->ex, 502, r->cause);
     } else if (r->ex) {
-        json_t *o =
-            json_pack("{s:s?, s:s, s:i, s:b}", "id", id[0] ? id : NULL, "replayOf", r->original,
-                      "status", r->answer.status, "functionError", r->answer.function_error);
+        json_t *o = json_pack("{s:s?, s:s, s:i, s:b, s:b}", "id", id[0] ? id : NULL, "replayOf",
+                              r->original, "status", r->answer.status, "functionError",
+                              r->answer.function_error, "local", r->local);
         if (o)
             put_body(o, "answer", &r->answer.body);
         respond_json(r->ex, 200, o);
@@ -337,6 +340,26 @@ static void replay_done(uv_work_t *work, int status)
     free(r);
 }
 
+/* Remote mode: the local worker answered. */
+static void local_done(void *user, int success, const char *body, size_t len)
+{
+    struct replay *r = user;
+    r->rc = 0;
+    r->answer.status = 200;
+    r->answer.function_error = !success;
+    buf_append(&r->answer.body, body, len);
+    replay_done(&r->work, 0);
+}
+
+static int start_replay(struct inspector *in, struct replay *r, const char *worker)
+{
+    if (in->o.lambda_endpoint && in->o.lambda_endpoint[0])
+        return uv_queue_work(in->loop, &r->work, replay_run, replay_done);
+    r->local = 1;
+    return in->o.replay_local(in->o.replay_ctx, r->function, worker, buf_bytes(&r->event),
+                              buf_length(&r->event), local_done, r);
+}
+
 static void post_replay(struct inspector *in, struct http_exchange *ex, const char *id)
 {
     const struct http_message *m = http_exchange_request(ex);
@@ -345,10 +368,8 @@ static void post_replay(struct inspector *in, struct http_exchange *ex, const ch
         respond_message(ex, 404, "no such invocation (it may have been dropped from the store)");
         return;
     }
-    if (!in->o.lambda_endpoint || !in->o.lambda_endpoint[0]) {
-        respond_message(ex, 501,
-                        "replay needs the embedded Lambda service; with a remote events API, "
-                        "invoke the deployed function with this event instead");
+    if ((!in->o.lambda_endpoint || !in->o.lambda_endpoint[0]) && !in->o.replay_local) {
+        respond_message(ex, 501, "replay is not available in this mode");
         return;
     }
     if (in->replays >= MAX_REPLAYS) {
@@ -369,19 +390,22 @@ static void post_replay(struct inspector *in, struct http_exchange *ex, const ch
     snprintf(r->endpoint, sizeof(r->endpoint), "%s", in->o.lambda_endpoint);
     snprintf(r->function, sizeof(r->function), "%s", e->function);
     snprintf(r->original, sizeof(r->original), "%s", e->id);
+    /* Counted and tied to the exchange before it starts, in case the
+     * answer comes within the call. */
+    in->replays++;
+    http_exchange_set_user(ex, r);
     if (buf_append(&r->event, buf_bytes(event), buf_length(event)) < 0 ||
         !(r->ticket = inspector_store_expect_replay(in->o.store, e->id, e->function,
                                                     buf_bytes(event), buf_length(event))) ||
-        uv_queue_work(in->loop, &r->work, replay_run, replay_done) < 0) {
+        start_replay(in, r, e->worker) < 0) {
+        in->replays--;
+        http_exchange_set_user(ex, NULL);
         if (r->ticket)
             inspector_store_replay_result(in->o.store, r->ticket, r->cause, sizeof(r->cause));
         buf_free(&r->event);
         free(r);
-        respond_message(ex, 503, "cannot start the replay now");
-        return;
+        respond_message(ex, 503, "cannot start the replay now (the worker may be busy)");
     }
-    in->replays++;
-    http_exchange_set_user(ex, r);
 }
 
 /* ---- routing ---- */

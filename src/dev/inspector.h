@@ -16,6 +16,8 @@
 #include "dev/config.h"
 #include "dev/inspector_store.h"
 
+struct dev;
+
 struct inspector_options {
     uint16_t port;                    /* 0 picks a free one */
     struct inspector_store *store;    /* borrowed; outlives the inspector */
@@ -23,6 +25,14 @@ struct inspector_options {
     /* The embedded Lambda service's Invoke API (http://127.0.0.1:PORT), read
      * at each replay; "" when there is none (remote mode). Borrowed. */
     const char *lambda_endpoint;
+    /* Without one, replays run in the local worker that served the original
+     * (dev_replay_local in dev/dev.h): done(user, success, body, len) once;
+     * 0 or -errno when it cannot start. NULL: no replay then. */
+    int (*replay_local)(struct dev *dev, const char *function, const char *worker,
+                        const void *event, size_t len,
+                        void (*done)(void *user, int success, const char *body, size_t len),
+                        void *user);
+    struct dev *replay_ctx;
 };
 
 struct inspector;

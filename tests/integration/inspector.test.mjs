@@ -9,7 +9,10 @@
 //    the URL once); a Host that is not loopback is refused; an edited
 //    replay reaches the handler and is linked to its original; the live
 //    stream announces new invocations.
-// 2. Browser: the list fills as invocations run, opening one shows its
+// 2. Remote mode (`tether broker` and `tether lambda` as the cloud): the
+//    inspector lists the remote invocations, and a replay runs in the local
+//    worker of the original, marked as such.
+// 3. Browser: the list fills as invocations run, opening one shows its
 //    event and logs, edit-and-replay adds an entry with the handler's new
 //    answer; the page's load time with 1,000 stored invocations is printed.
 //    Screenshots go to build/test-artifacts/inspector/ (also on failure).
@@ -19,7 +22,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
-import { REPO_DIR, httpRequest, invokeApi, makeProject, startDev, waitFor } from './lib/dev.mjs';
+import { spawnSync } from 'node:child_process';
+
+import { BRIDGE_BIN, REPO_DIR, TETHER_BIN, httpRequest, invokeApi, makeProject, startBroker, startDev, startLambda, tempDir, waitFor } from './lib/dev.mjs';
 
 const ARTIFACTS = path.join(REPO_DIR, 'build', 'test-artifacts', 'inspector');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -31,12 +36,13 @@ export const handler = async (event) => {
 };
 `;
 
-function project() {
+function project(extra = {}) {
   return makeProject({
     prefix: 'tether-inspector-',
     files: {
       'tether.json': {
         app: 'inspect',
+        ...extra,
         functions: {
           Echo: { handler: 'src/echo.handler', runtime: 'nodejs20.x', environment: { API_SECRET: 's3cret-value', MODE: 'test' } },
         },
@@ -196,6 +202,62 @@ describe('inspector API', () => {
       return /event: invocation\ndata: .*"function":"Echo"/.test(text);
     }, 5000, 'an invocation event');
     controller.abort();
+  });
+});
+
+describe('inspector in remote mode', () => {
+  const KEY = 'da2-inspectorremotekey00000001';
+  let broker;
+  let lambda;
+  let dev;
+  before(async () => {
+    broker = await startBroker(['--api-key', KEY]);
+    const dir = project({ stage: 'remote', events: { http: broker.info.http, apiKey: KEY } });
+    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+    assert.equal(made.status, 0, made.stderr);
+    lambda = await startLambda(tempDir('tether-inspector-cloud-'), {
+      idle_timeout: 600,
+      functions: [
+        {
+          name: 'Echo',
+          runtime: 'provided.al2023',
+          handler: 'src/echo.handler',
+          bootstrap: BRIDGE_BIN,
+          timeout: 10,
+          environment: {
+            TETHER_EVENTS_HTTP: broker.info.http,
+            TETHER_EVENTS_API_KEY: KEY,
+            TETHER_APP: 'inspect',
+            TETHER_STAGE: 'remote',
+            TETHER_FUNCTION_ID: 'Echo',
+            TETHER_BRIDGE_KEY: made.stdout.trim(),
+          },
+        },
+      ],
+    });
+    dev = await startDev(dir);
+  });
+  after(async () => {
+    if (dev) await dev.stop();
+    if (lambda) await lambda.stop();
+    if (broker) await broker.stop();
+  });
+
+  test('remote invocations are listed; a replay runs in the local worker, linked', async () => {
+    const ins = inspectorOf(dev);
+    const r = await invokeApi(lambda.endpoint, 'Echo', { n: 1, tag: 'cloud' }, { ms: 20000 });
+    assert.equal(r.status, 200, r.text);
+    const original = await waitFor(async () => (await api(ins, '/api/invocations?q=cloud')).json.invocations[0], 5000, 'the remote invocation');
+    const list = await api(ins, '/api/invocations');
+    assert.equal(list.json.replay, 'local worker');
+    const replay = await api(ins, `/api/invocations/${original.id}/replay`, { method: 'POST', body: JSON.stringify({ n: 2, tag: 'replayed-locally' }) });
+    assert.equal(replay.status, 200, replay.text);
+    assert.equal(replay.json.local, true, replay.text);
+    assert.equal(replay.json.answer.answer, 'v1:replayed-locally');
+    const full = (await api(ins, `/api/invocations/${replay.json.id}`)).json;
+    assert.equal(full.replayOf, original.id);
+    assert.equal(full.source, 'replay (local worker)');
+    assert.equal(full.worker, original.worker);
   });
 });
 

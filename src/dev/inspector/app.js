@@ -172,7 +172,7 @@ async function replay(body) {
   out.textContent = 'replaying…';
   try {
     const r = await api(`/api/invocations/${encodeURIComponent(state.open.id)}/replay`, { method: 'POST', body });
-    out.textContent = `replayed as ${r.id || '(not seen)'}: ${r.functionError ? 'error' : 'ok'} ${JSON.stringify(r.answer ?? r.answerText ?? '')}`;
+    out.textContent = `replayed as ${r.id || '(not seen)'}${r.local ? ' in the local worker' : ''}: ${r.functionError ? 'error' : 'ok'} ${JSON.stringify(r.answer ?? r.answerText ?? '')}`;
     out.dataset.replayId = r.id || '';
   } catch (err) {
     out.textContent = `replay failed: ${err.message}`;
