@@ -476,6 +476,24 @@ static void route(struct inspector *in, struct http_exchange *ex, const struct h
         respond_message(ex, 404, "not found");
 }
 
+/* A browser names the page that sent a request in Origin. A POST from any
+ * other page (another server on this machine is "same site" for the
+ * cookie) must not start replays: only our own page, or a client that sends
+ * no Origin (curl), may. */
+static int origin_allowed(const struct http_exchange *ex, const struct http_message *m)
+{
+    const char *origin = http_header_get(m, "origin");
+    char own[64];
+    if (!origin || strcmp(m->method, "GET") == 0)
+        return 1;
+    uint16_t port = http_exchange_local_port(ex);
+    snprintf(own, sizeof(own), "http://127.0.0.1:%u", port);
+    if (strcmp(origin, own) == 0)
+        return 1;
+    snprintf(own, sizeof(own), "http://localhost:%u", port);
+    return strcmp(origin, own) == 0;
+}
+
 static void on_request(struct http_exchange *ex, void *user)
 {
     struct inspector *in = user;
@@ -492,6 +510,10 @@ static void on_request(struct http_exchange *ex, void *user)
         return;
     }
     http_exchange_trust(ex);
+    if (!origin_allowed(ex, m)) {
+        respond_message(ex, 403, "requests from other pages are refused");
+        return;
+    }
     if (from_query && strcmp(m->method, "GET") == 0 && strcmp(m->path, "/") == 0)
         set_cookie(in, ex);
     else

@@ -185,6 +185,9 @@ describe('inspector API', () => {
     assert.equal(same.json.answer.answer, 'v1:original');
     assert.equal((await api(ins, `/api/invocations/${same.json.id}`)).json.replayOf, original.id);
     assert.equal((await api(ins, `/api/invocations/${original.id}/replay`)).status, 405);
+    // Another page on this machine (same site for the cookie) cannot start one.
+    const foreign = await api(ins, `/api/invocations/${original.id}/replay`, { method: 'POST', headers: { origin: 'http://127.0.0.1:8080' } });
+    assert.equal(foreign.status, 403);
     assert.equal((await api(ins, '/api/invocations/nope/replay', { method: 'POST' })).status, 404);
   });
 
