@@ -30,7 +30,11 @@ static const char about[] =
     "\n"
     "Every packet between the bridges and tether dev is authenticated and encrypted\n"
     "with the stage's bridge key (.tether/keys/STAGE.key, made when missing; see\n"
-    "`tether bridge key`); anything that does not open with it is dropped.\n";
+    "`tether bridge key`); anything that does not open with it is dropped.\n"
+    "\n"
+    "Every invocation can be seen in full and replayed in the inspector, a page\n"
+    "and JSON API on 127.0.0.1 whose address (with this run's token) is printed\n"
+    "at start (docs/inspector.md).\n";
 
 struct dev_app {
     uv_loop_t *loop;
