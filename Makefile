@@ -43,12 +43,31 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libtether.a
 
+# The inspector's page (src/dev/inspector/) is compiled into the binary, so
+# tether dev serves it without any file or network at run time.
+INSPECTOR_ASSETS := $(sort $(wildcard src/dev/inspector/*))
+LIB_OBJS += $(BUILD)/obj/gen/inspector_assets.o
+
 .PHONY: all tests check fuzz bench format format-check clean bridge
 all: $(BUILD)/tether $(BUILD)/tether-bridge tests
 
 tests: $(TEST_BINS)
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/inspector_assets.c: $(INSPECTOR_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	{ echo '#include "dev/inspector.h"'; \
+	  $(foreach f,$(INSPECTOR_ASSETS),(cd $(dir $(f)) && xxd -i $(notdir $(f))) | sed -e 's/^unsigned/static const unsigned/' -e '/_len = /d';) \
+	  echo 'const struct inspector_asset inspector_assets[] = {'; \
+	  $(foreach f,$(INSPECTOR_ASSETS),echo '{"$(notdir $(f))", $(subst -,_,$(subst .,_,$(notdir $(f)))), sizeof($(subst -,_,$(subst .,_,$(notdir $(f)))))},';) \
+	  echo '};'; \
+	  echo 'const size_t inspector_asset_count = sizeof(inspector_assets) / sizeof(inspector_assets[0]);'; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/inspector_assets.o: $(BUILD)/gen/inspector_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

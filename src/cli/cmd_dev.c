@@ -34,7 +34,11 @@ static const char about[] =
     "\n"
     "Every packet between the bridges and tether dev is authenticated and encrypted\n"
     "with the stage's bridge key (.tether/keys/STAGE.key, made when missing; see\n"
-    "`tether bridge key`); anything that does not open with it is dropped.\n";
+    "`tether bridge key`); anything that does not open with it is dropped.\n"
+    "\n"
+    "Every invocation can be seen in full and replayed in the inspector, a page\n"
+    "and JSON API on 127.0.0.1 whose address (with this run's token) is printed\n"
+    "at start (docs/inspector.md).\n";
 
 struct dev_app {
     uv_loop_t *loop;
@@ -44,7 +48,10 @@ struct dev_app {
     struct dev *dev;
     const char *profile; /* --profile */
     uint16_t port;
-    int inspect_port; /* 0: off */
+    int inspect_port;   /* 0: off */
+    int inspector_port; /* -1: off */
+    size_t history_count;
+    size_t history_bytes;
     int force;
     int insecure;          /* --insecure-no-auth */
     int sst;               /* --sst */
@@ -76,7 +83,10 @@ static void on_event(void *ctx, enum dev_session_event event, const char *detail
 {
     struct dev_app *app = ctx;
     switch (event) {
-    case DEV_SESSION_READY:
+    case DEV_SESSION_READY: {
+        char cause[512];
+        if (dev_keep_records(app->dev, cause, sizeof(cause)) < 0)
+            dev_output_problem(&app->out, "no invocation records: %s", cause);
         /* The embedded endpoints are open from now on (dev/dev.h). */
         if (show_endpoints(app) < 0) {
             dev_output_problem(&app->out, "cannot write .tether/dev.json in %s", app->project.root);
@@ -85,6 +95,7 @@ static void on_event(void *ctx, enum dev_session_event event, const char *detail
         }
         dev_output_ready(&app->out);
         break;
+    }
     case DEV_SESSION_REFUSED:
         dev_output_problem(&app->out,
                            "another tether dev already serves app \"%s\", stage \"%s\" "
@@ -153,7 +164,6 @@ static int show_endpoints(struct dev_app *app)
     if (dev_state_write(app->project.root, e) < 0)
         return -EIO;
     app->wrote_state = 1;
-    dev_output_keep_records(&app->out, app->project.root);
     return 0;
 }
 
@@ -167,10 +177,16 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .force = app->force,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
+        .history_count = app->history_count,
+        .history_bytes = app->history_bytes,
+        .inspector_port = app->inspector_port,
         .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel},
         .ctx = app,
     };
-    return dev_start(app->loop, &o, &app->dev, cause, cause_len);
+    int rc = dev_start(app->loop, &o, &app->dev, cause, cause_len);
+    if (rc == 0 && dev_inspector_url(app->dev)[0])
+        dev_output_inspector(&app->out, dev_inspector_url(app->dev));
+    return rc;
 }
 
 struct dev_cli_options {
@@ -178,6 +194,10 @@ struct dev_cli_options {
     const char *stage;
     uint64_t port;
     uint64_t inspect_port; /* 0: off */
+    uint64_t inspector_port;
+    uint64_t history;
+    uint64_t history_mb;
+    int no_inspector;
     int json;
 };
 
@@ -200,6 +220,15 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
          .implicit = 9229,
          .help = "start Node workers with the inspector (first port, default\n"
                  "9229, one per worker) and Python workers with debugpy"},
+        CLI_NUMBER("inspector-port", "PORT", &o->inspector_port, 0, 65535,
+                   "the invocation inspector on 127.0.0.1 (default 0: a free\n"
+                   "port; its URL with the session's token is printed)"),
+        CLI_FLAG("no-inspector", &o->no_inspector, "do not serve the inspector"),
+        CLI_NUMBER("history", "N", &o->history, 1, 1000000,
+                   "invocations kept in the inspector and .tether/log/\n"
+                   "(default 1000; the oldest go first)"),
+        CLI_NUMBER("history-mb", "MB", &o->history_mb, 1, 65536,
+                   "megabytes of events, answers and logs kept (default 256)"),
         CLI_FLAG("force", &app->force, "take over from another tether dev on the same stage"),
         CLI_STRING("key-file", "FILE", &app->key_file,
                    "the bridge key to use (default: TETHER_BRIDGE_KEY, else\n"
@@ -227,6 +256,9 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
     int code = cli_args_parse(&spec, argc, argv, &args);
     app->port = (uint16_t)o->port;
     app->inspect_port = (int)o->inspect_port;
+    app->inspector_port = o->no_inspector ? -1 : (int)o->inspector_port;
+    app->history_count = (size_t)o->history;
+    app->history_bytes = (size_t)o->history_mb * 1024 * 1024;
     return code;
 }
 
@@ -294,7 +326,7 @@ int cmd_dev_main(int argc, char **argv)
 {
     static struct dev_app app;
     char cause[512] = "";
-    struct dev_cli_options o = {.port = 9000};
+    struct dev_cli_options o = {.port = 9000, .history = 1000, .history_mb = 256};
     app.loop = uv_default_loop();
     int code = parse(argc, argv, &app, &o);
     if (code != CLI_ARGS_CONTINUE)

@@ -9,7 +9,6 @@
 
 #define LOG_MODULE "dev"
 #include "core/log.h"
-#include "core/private_file.h"
 #include "tunnel/runner.h"
 
 #define RED "\033[31m"
@@ -160,52 +159,8 @@ void dev_output_worker(struct dev_output *out, const char *detail)
     dev_output_line(out, "bridge connected: %s", detail);
 }
 
-/* Payloads up to this size are kept whole in records; larger ones are
- * described, so a stream of 6 MB events does not fill the disk. */
-#define RECORD_MAX_PAYLOAD (256 * 1024)
-
-static json_t *record_value(const char *text, size_t len)
-{
-    if (len > RECORD_MAX_PAYLOAD)
-        return json_pack("{s:I, s:b}", "bytes", (json_int_t)len, "omitted", 1);
-    json_t *value = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-    return value ? value : json_stringn(text, len);
-}
-
-/* .tether/log/<time>-<request id>.json: the event, and the answer or error.
- * Events and answers may hold secrets, so the records are private files. */
-static void write_record(struct dev_output *out, const struct dev_invocation_report *r)
-{
-    if (!out->root[0])
-        return;
-    char name[128], stamp[32], cause[512];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    snprintf(name, sizeof(name), "log/%s-%.40s.json", stamp, r->request_id);
-    /* The request id comes from the caller: a '/' must not pick another
-     * directory (private_file refuses such a name). */
-    for (char *p = name + 4; *p; p++)
-        if (*p == '/')
-            *p = '_';
-    json_t *event = record_value(r->event, r->event_len);
-    json_t *answer = record_value(r->answer, r->answer_len);
-    json_t *record =
-        json_pack("{s:s, s:s, s:s, s:s, s:b, s:f, s:o, s:o}", "function", r->function, "requestId",
-                  r->request_id, "worker", r->worker, "source", r->source, "success", r->success,
-                  "durationMs", r->duration_ms, "event", event ? event : json_null(),
-                  r->success ? "response" : "error", answer ? answer : json_null());
-    char *text = record ? json_dumps(record, JSON_INDENT(2)) : NULL;
-    if (text && private_file_write(out->root, name, text, strlen(text), cause, sizeof(cause)) < 0)
-        log_warn("%s", cause);
-    free(text);
-    json_decref(record);
-}
-
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r)
 {
-    write_record(out, r);
     if (out->json) {
         emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:f}", "type", "invocation",
                             "function", r->function, "requestId", r->request_id, "source",
@@ -268,12 +223,12 @@ void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r
                         up, down);
 }
 
-void dev_output_keep_records(struct dev_output *out, const char *root)
+void dev_output_inspector(struct dev_output *out, const char *url)
 {
-    char cause[512];
-    if (private_dir_ensure(root, "log/x", cause, sizeof(cause)) < 0) {
-        log_warn("no invocation records: %s", cause);
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s}", "type", "inspector", "url", url));
         return;
     }
-    snprintf(out->root, sizeof(out->root), "%s", root);
+    printf("  inspect  %s\n", url);
+    fflush(stdout);
 }

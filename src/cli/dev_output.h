@@ -1,8 +1,9 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"error"|"info"|"key"|"warning"|"tunnel", ...}. Full per-invocation records
- * go to .tether/log/ in the project. */
+ * "invocation"|"reload"|"error"|"info"|"key"|"warning"|"tunnel"|"inspector", ...}.
+ * Full per-invocation records are kept by the invocation store
+ * (dev/inspector_store.h). */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
 #define TETHER_CLI_DEV_OUTPUT_H
 
@@ -14,7 +15,6 @@
 struct dev_output {
     int json;
     int color;
-    char root[4096]; /* the project, whose .tether/log/ keeps records; "" until known */
     char first_url[256];
     int insecure; /* no bridge key: said at start and again when ready */
 };
@@ -42,8 +42,7 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
  * {"type":"tunnel","state":...,"bastion":...,"socks":...,"tun":...,
  * "streamsOpen":N,"streamsTotal":N,"bytesUp":N,"bytesDown":N,"cause":...}. */
 void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r);
-/* Keeps a record of each invocation in ROOT/.tether/log/ from now on
- * (private files, core/private_file.h). */
-void dev_output_keep_records(struct dev_output *out, const char *root);
+/* The inspector's address (with its token). */
+void dev_output_inspector(struct dev_output *out, const char *url);
 
 #endif

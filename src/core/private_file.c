@@ -1,6 +1,7 @@
 /* Private files under .tether/ (core/private_file.h). */
 #include "core/private_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -248,4 +249,33 @@ int private_file_remove(const char *root, const char *name, char *cause, size_t 
         snprintf(cause, cause_len, "%s/%s/%s: %s", root, PRIVATE_DIR, name, strerror(-rc));
     close(dir);
     return rc;
+}
+
+int private_dir_list(const char *root, const char *dir, void (*cb)(void *user, const char *name),
+                     void *user, char *cause, size_t cause_len)
+{
+    struct private_name n;
+    char probe[MAX_PART + 4];
+    snprintf(probe, sizeof(probe), "%s/x", dir);
+    int fd = open_name(root, probe, 0, &n, cause, cause_len);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return fd;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        /* Only this user's regular files: a planted link or directory is
+         * none of the caller's business. */
+        if (e->d_name[0] != '.' && fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid())
+            cb(user, e->d_name);
+    }
+    closedir(d);
+    return 0;
 }

@@ -34,5 +34,9 @@ int private_file_read(const char *root, const char *name, size_t max, struct buf
                       size_t cause_len);
 /* Removes ROOT/.tether/NAME; a missing file is not an error. */
 int private_file_remove(const char *root, const char *name, char *cause, size_t cause_len);
+/* Calls cb with the name of each regular file of this user in
+ * ROOT/.tether/DIR (no order); a missing directory lists nothing. */
+int private_dir_list(const char *root, const char *dir, void (*cb)(void *user, const char *name),
+                     void *user, char *cause, size_t cause_len);
 
 #endif

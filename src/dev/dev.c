@@ -13,6 +13,8 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "dev/inspector.h"
+#include "dev/inspector_store.h"
 #include "dev/watcher.h"
 #include "events/broker.h"
 #include "events/client.h"
@@ -36,6 +38,9 @@ struct dev {
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
     struct dev_tunnel *tunnel;                    /* the "tunnel" section's, when there is one */
     FILE *cloud_log;                              /* where the bridges' function logs go */
+    struct inspector_store *store;                /* every invocation, bounded */
+    struct inspector *inspector;                  /* NULL when off */
+    FILE *worker_log;                             /* function_log, teed into the store */
     struct dev_state endpoints;
     char key_text[BRIDGE_KEY_TEXT_SIZE]; /* handed to the embedded bridges; wiped */
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
@@ -274,6 +279,8 @@ static void on_session_event(void *ctx, enum dev_session_event event, const char
 static void on_invocation(void *ctx, const struct dev_invocation_report *r)
 {
     struct dev *d = ctx;
+    if (!inspector_store_add(d->store, r))
+        log_warn("no memory to keep invocation %s", r->request_id);
     d->options.callbacks.on_invocation(d->options.ctx, r);
 }
 
@@ -432,8 +439,7 @@ static int start_tunnel(struct dev *d, char *cause, size_t cause_len)
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
     int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
-    struct lambda_service_options lo = {
-        .host = "127.0.0.1", .port = 0, .log_out = d->options.function_log};
+    struct lambda_service_options lo = {.host = "127.0.0.1", .port = 0, .log_out = d->worker_log};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)
@@ -470,6 +476,110 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
     return rc;
 }
 
+/* ---- replays in remote mode (dev/dev.h) ---- */
+
+struct local_replay {
+    struct dev *d;
+    char function[72];
+    char worker[72];
+    char request_id[37];
+    struct buf event;
+    struct buf streamed; /* a streamed answer's bytes */
+    uint64_t start_ns;
+    dev_replay_done done;
+    void *ctx;
+};
+
+static void replay_stream_data(void *ctx, const char *data, size_t len)
+{
+    struct local_replay *r = ctx;
+    if (buf_length(&r->streamed) + len <= INSPECTOR_MAX_BODY)
+        buf_append(&r->streamed, data, len);
+}
+
+static void replay_finish(void *ctx, int success, const char *error_type, const char *body,
+                          size_t len)
+{
+    struct local_replay *r = ctx;
+    if (success && len == 0 && buf_length(&r->streamed)) {
+        body = buf_bytes(&r->streamed);
+        len = buf_length(&r->streamed);
+    }
+    struct dev_invocation_report report = {
+        .function = r->function,
+        .request_id = r->request_id,
+        .worker = r->worker,
+        .source = "replay (local worker)",
+        .success = success,
+        .error_type = success ? NULL : error_type,
+        .error_message = success ? NULL : "see the error JSON",
+        .event = buf_bytes(&r->event),
+        .event_len = buf_length(&r->event),
+        .answer = body,
+        .answer_len = len,
+        .duration_ms = (double)(uv_hrtime() - r->start_ns) / 1e6,
+    };
+    on_invocation(r->d, &report);
+    r->done(r->ctx, success, body, len);
+    buf_free(&r->event);
+    buf_free(&r->streamed);
+    free(r);
+}
+
+static const struct lambda_live_callbacks replay_callbacks = {NULL, replay_stream_data,
+                                                              replay_finish};
+
+int dev_replay_local(struct dev *d, const char *function, const char *worker, const void *event,
+                     size_t len, dev_replay_done done, void *ctx)
+{
+    /* No deadline: the function's own timeout applies. */
+    if (!dev_config_function(d->project, function) || !d->workers || d->stopping)
+        return -ENOENT;
+    struct local_replay *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    buf_init(&r->event);
+    buf_init(&r->streamed);
+    if (buf_append(&r->event, event, len) < 0) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->d = d;
+    r->done = done;
+    r->ctx = ctx;
+    r->start_ns = uv_hrtime();
+    snprintf(r->function, sizeof(r->function), "%s", function);
+    snprintf(r->worker, sizeof(r->worker), "%s", worker);
+    random_uuid(r->request_id);
+    struct lambda_live_request req = {
+        .function = function,
+        .request_id = r->request_id,
+        .payload = buf_bytes(&r->event),
+        .payload_len = buf_length(&r->event),
+        .affinity = worker,
+    };
+    int rc = lambda_service_invoke_live(d->workers, &req, &replay_callbacks, r);
+    if (rc < 0) {
+        buf_free(&r->event);
+        free(r);
+    }
+    return rc;
+}
+
+/* The store, and the workers' log stream teed into it. */
+static int start_store(struct dev *d, char *cause, size_t cause_len)
+{
+    size_t count = d->options.history_count ? d->options.history_count : INSPECTOR_DEFAULT_COUNT;
+    size_t bytes = d->options.history_bytes ? d->options.history_bytes
+                                            : (size_t)INSPECTOR_DEFAULT_MB * 1024 * 1024;
+    if (inspector_store_new(count, bytes, &d->store) < 0 ||
+        !(d->worker_log = inspector_store_log_tee(d->store, d->options.function_log))) {
+        snprintf(cause, cause_len, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **out, char *cause,
               size_t cause_len)
 {
@@ -485,12 +595,25 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
     if (options->key)
         bridge_key_format(options->key, d->key_text);
     int rc = find_install_root(d, cause, cause_len);
+    if (rc == 0)
+        rc = start_store(d, cause, cause_len);
     if (rc == 0 && d->project->events.mode == DEV_EVENTS_EMBEDDED)
         rc = start_embedded(d, cause, cause_len);
     if (rc == 0 && d->project->tunnel)
         rc = start_tunnel(d, cause, cause_len);
     if (rc == 0)
         rc = start_session(d, cause, cause_len);
+    if (rc == 0 && options->inspector_port >= 0) {
+        struct inspector_options io = {
+            .port = (uint16_t)options->inspector_port,
+            .store = d->store,
+            .project = d->project,
+            .lambda_endpoint = d->endpoints.lambda,
+            .replay_local = dev_replay_local,
+            .replay_ctx = d,
+        };
+        rc = inspector_start(loop, &io, &d->inspector, cause, cause_len);
+    }
     if (rc < 0)
         dev_stop(d);
     return rc;
@@ -508,6 +631,16 @@ int dev_function_url(const struct dev *d, const char *function_id, char *out, si
     return lambda_service_function_url(d->cloud, function_id, out, out_len);
 }
 
+const char *dev_inspector_url(const struct dev *d)
+{
+    return d->inspector ? inspector_url(d->inspector) : "";
+}
+
+int dev_keep_records(struct dev *d, char *cause, size_t cause_len)
+{
+    return inspector_store_keep_records(d->store, d->project->root, cause, cause_len);
+}
+
 /* ---- stop ---- */
 
 void dev_stop(struct dev *d)
@@ -515,6 +648,7 @@ void dev_stop(struct dev *d)
     if (!d || d->stopping)
         return;
     d->stopping = 1;
+    inspector_stop(d->inspector);
     if (d->watcher)
         watcher_stop(d->watcher);
     if (d->session)
@@ -538,6 +672,10 @@ void dev_free(struct dev *d)
     dev_tunnel_free(d->tunnel);
     if (d->cloud_log)
         fclose(d->cloud_log);
+    inspector_free(d->inspector);
+    if (d->worker_log)
+        fclose(d->worker_log);
+    inspector_store_free(d->store);
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
     secure_wipe(d->key_text, sizeof(d->key_text));
     free(d);

@@ -54,6 +54,13 @@ struct dev_options {
      * (--insecure-no-auth), which the caller has announced loudly. */
     const struct bridge_key *key;
     FILE *function_log; /* where function logs go */
+    /* The invocation store and the inspector (dev/inspector.h): at most
+     * history_count invocations and history_bytes kept (0: the defaults of
+     * dev/inspector_store.h); inspector_port 0 picks a free port, -1 turns
+     * the inspector off (the store and .tether/log/ stay bounded). */
+    size_t history_count;
+    size_t history_bytes;
+    int inspector_port;
     struct dev_callbacks callbacks;
     void *ctx;
 };
@@ -70,6 +77,20 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
 const struct dev_state *dev_endpoints(const struct dev *dev);
 /* A live function's URL on the embedded Lambda service; -ENOENT when none. */
 int dev_function_url(const struct dev *dev, const char *function_id, char *out, size_t out_len);
+/* The inspector's address with its token ("" when it is off). */
+const char *dev_inspector_url(const struct dev *dev);
+/* Mirrors each invocation in the project's .tether/log/ from now on, with the
+ * store's limits (older records beyond them are removed). */
+int dev_keep_records(struct dev *dev, char *cause, size_t cause_len);
+/* A replay in remote mode, for the inspector: the event runs in the local
+ * worker sandbox of remote worker WORKER (so with its Init environment) with
+ * a new request id, without going through AWS; it is reported like any
+ * invocation, with source "replay (local worker)", then done() runs once.
+ * -ENOENT (unknown function, stopping), -EBUSY (that worker is busy),
+ * -ENOMEM. */
+typedef void (*dev_replay_done)(void *ctx, int success, const char *body, size_t len);
+int dev_replay_local(struct dev *dev, const char *function, const char *worker, const void *event,
+                     size_t len, dev_replay_done done, void *ctx);
 /* Stops every part (idempotent); the loop ends when they have closed. */
 void dev_stop(struct dev *dev);
 /* After the loop ended. */

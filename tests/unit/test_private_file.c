@@ -192,7 +192,33 @@ TEST(names_stay_inside)
     drop_root();
 }
 
-RUN_TESTS("private_file", TEST_ENTRY(written_private_and_read_back),
+static void count_name(void *user, const char *name)
+{
+    CHECK(strcmp(name, "a.json") == 0 || strcmp(name, "b.json") == 0);
+    (*(int *)user)++;
+}
+
+TEST(listing_shows_only_our_regular_files)
+{
+    make_root();
+    int n = 0;
+    CHECK_INT(private_dir_list(root, "log", count_name, &n, cause, sizeof(cause)), 0);
+    CHECK_INT(n, 0); /* no directory yet: nothing */
+    CHECK_INT(private_file_write(root, "log/a.json", "x", 1, cause, sizeof(cause)), 0);
+    CHECK_INT(private_file_write(root, "log/b.json", "y", 1, cause, sizeof(cause)), 0);
+    /* A link and a directory planted next to them are not listed. */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/.tether/log/link.json", root);
+    CHECK_INT(symlink("/etc/passwd", path), 0);
+    snprintf(path, sizeof(path), "%s/.tether/log/dir.json", root);
+    CHECK_INT(mkdir(path, 0700), 0);
+    CHECK_INT(private_dir_list(root, "log", count_name, &n, cause, sizeof(cause)), 0);
+    CHECK_INT(n, 2);
+    drop_root();
+}
+
+RUN_TESTS("private_file", TEST_ENTRY(listing_shows_only_our_regular_files),
+          TEST_ENTRY(written_private_and_read_back),
           TEST_ENTRY(loose_directory_of_ours_is_tightened), TEST_ENTRY(linked_directories_refused),
           TEST_ENTRY(linked_file_never_followed), TEST_ENTRY(foreign_directory_refused),
           TEST_ENTRY(reads_capped_and_checked), TEST_ENTRY(names_stay_inside))

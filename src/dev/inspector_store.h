@@ -1,0 +1,88 @@
+/* The invocations `tether dev` has served, kept for the inspector
+ * (dev/inspector.h) and mirrored as records in .tether/log/: one bounded
+ * store, the only owner of both, so the memory and the directory obey the
+ * same limits. At most max_count invocations and max_bytes of bodies and
+ * logs are kept; the oldest go first (from memory and from disk). Events and
+ * answers are kept whole up to the Lambda payload limit; a larger one is
+ * described instead ({"bytes":N,"omitted":true}).
+ *
+ * Each function's log lines reach the store through inspector_store_log_line
+ * and are tied to the request whose START line came last for that function.
+ *
+ * Single-threaded: everything runs on the dev loop. docs/inspector.md. */
+#ifndef TETHER_DEV_INSPECTOR_STORE_H
+#define TETHER_DEV_INSPECTOR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/buf.h"
+#include "dev/session.h"
+
+#define INSPECTOR_DEFAULT_COUNT 1000
+#define INSPECTOR_DEFAULT_MB 256
+#define INSPECTOR_MAX_BODY 6291556u     /* Lambda's synchronous payload limit */
+#define INSPECTOR_MAX_LOGS (64u * 1024) /* log lines kept per invocation */
+#define INSPECTOR_ID_SIZE 80
+
+struct inspector_entry {
+    uint64_t seq;               /* 1, 2, ...: the order of arrival */
+    char id[INSPECTOR_ID_SIZE]; /* the request id */
+    char function[72];
+    char worker[72];
+    char source[128];
+    char error_type[96];
+    char replay_of[INSPECTOR_ID_SIZE]; /* "" unless a replay */
+    char record[128];                  /* "log/NAME.json" under .tether, or "" */
+    int success;
+    double duration_ms;
+    int64_t finished_ms; /* wall clock (epoch ms) when dev saw the answer */
+    struct buf event;
+    struct buf answer; /* the response, or the error JSON */
+    struct buf logs;
+    size_t bytes; /* what this entry costs the store */
+};
+
+struct inspector_store;
+
+/* max_count >= 1, max_bytes >= 1. -ENOMEM. */
+int inspector_store_new(size_t max_count, size_t max_bytes, struct inspector_store **out);
+void inspector_store_free(struct inspector_store *s);
+/* From now on each invocation is also written to ROOT/.tether/log/ (private
+ * files); records already there beyond the limits are removed, oldest first. */
+int inspector_store_keep_records(struct inspector_store *s, const char *root, char *cause,
+                                 size_t cause_len);
+/* Takes a finished invocation; drops the oldest to stay in bounds. Returns
+ * the stored entry (valid until the next add), or NULL when out of memory. */
+const struct inspector_entry *inspector_store_add(struct inspector_store *s,
+                                                  const struct dev_invocation_report *r);
+/* A replay of ORIGINAL's EVENT is on its way: the next invocation of
+ * FUNCTION with exactly that event is linked to it. Returns a ticket for
+ * inspector_store_replay_result, or 0 when too many are pending. */
+uint64_t inspector_store_expect_replay(struct inspector_store *s, const char *original,
+                                       const char *function, const void *event, size_t len);
+/* The id the ticketed replay got ("" if none arrived); forgets the ticket. */
+void inspector_store_replay_result(struct inspector_store *s, uint64_t ticket, char *id,
+                                   size_t id_len);
+/* One line a function's worker printed (without the newline). */
+void inspector_store_log_line(struct inspector_store *s, const char *function, const char *line,
+                              size_t len);
+/* A stream that writes through to OUT and hands each "[function] line" it
+ * carries to inspector_store_log_line: the workers' log output (what
+ * lambda_log_print writes). fclose it after the workers are gone; NULL when
+ * out of memory. */
+FILE *inspector_store_log_tee(struct inspector_store *s, FILE *out);
+
+size_t inspector_store_count(const struct inspector_store *s);
+size_t inspector_store_bytes(const struct inspector_store *s);
+size_t inspector_store_max_count(const struct inspector_store *s);
+size_t inspector_store_max_bytes(const struct inspector_store *s);
+/* 0 is the oldest; NULL past the end. */
+const struct inspector_entry *inspector_store_at(const struct inspector_store *s, size_t i);
+const struct inspector_entry *inspector_store_find(const struct inspector_store *s, const char *id);
+/* Called after each add (the inspector's live stream). */
+void inspector_store_on_add(struct inspector_store *s,
+                            void (*cb)(void *user, const struct inspector_entry *e), void *user);
+
+#endif

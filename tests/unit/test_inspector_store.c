@@ -1,0 +1,149 @@
+/* dev/inspector_store: bounded by count and bytes (oldest dropped first, in
+ * memory and in .tether/log/), bodies kept whole up to the Lambda limit,
+ * replays linked to their original, log lines tied to their request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/private_file.h"
+#include "dev/inspector_store.h"
+#include "test.h"
+
+static char root[64];
+static char cause[512];
+
+static void add(struct inspector_store *s, const char *id, const char *function, const char *event,
+                size_t event_len)
+{
+    struct dev_invocation_report r = {
+        .function = function,
+        .request_id = id,
+        .worker = "w1",
+        .source = "invoke",
+        .success = 1,
+        .event = event,
+        .event_len = event_len,
+        .answer = "{\"ok\":true}",
+        .answer_len = 11,
+        .duration_ms = 1.5,
+    };
+    CHECK(inspector_store_add(s, &r) != NULL);
+}
+
+static void count_file(void *user, const char *name)
+{
+    (void)name;
+    (*(int *)user)++;
+}
+
+static int record_count(void)
+{
+    int n = 0;
+    CHECK_INT(private_dir_list(root, "log", count_file, &n, cause, sizeof(cause)), 0);
+    return n;
+}
+
+TEST(keeps_the_newest_by_count_in_memory_and_on_disk)
+{
+    struct inspector_store *s;
+    snprintf(root, sizeof(root), "/tmp/tether-store-XXXXXX");
+    CHECK(mkdtemp(root) != NULL);
+    CHECK_INT(inspector_store_new(3, 1 << 20, &s), 0);
+    CHECK_INT(inspector_store_keep_records(s, root, cause, sizeof(cause)), 0);
+    char id[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "req-%d", i);
+        add(s, id, "Api", "{}", 2);
+    }
+    CHECK_INT(inspector_store_count(s), 3);
+    CHECK_STR(inspector_store_at(s, 0)->id, "req-7");
+    CHECK_STR(inspector_store_at(s, 2)->id, "req-9");
+    CHECK(inspector_store_find(s, "req-6") == NULL);
+    CHECK_INT(record_count(), 3);
+    inspector_store_free(s);
+    /* A new run with a smaller limit prunes the records left by the last. */
+    CHECK_INT(inspector_store_new(2, 1 << 20, &s), 0);
+    CHECK_INT(inspector_store_keep_records(s, root, cause, sizeof(cause)), 0);
+    CHECK_INT(record_count(), 2);
+    inspector_store_free(s);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", root);
+    CHECK_INT(system(command), 0);
+}
+
+TEST(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit)
+{
+    struct inspector_store *s;
+    size_t big = 1u << 20;
+    char *event = malloc(INSPECTOR_MAX_BODY + 1);
+    CHECK(event != NULL);
+    memset(event, 'a', INSPECTOR_MAX_BODY + 1);
+    CHECK_INT(inspector_store_new(100, 3 * big + big / 2, &s), 0);
+    add(s, "a", "Api", event, big);
+    add(s, "b", "Api", event, big);
+    add(s, "c", "Api", event, big);
+    add(s, "d", "Api", event, big);
+    CHECK_INT(inspector_store_count(s), 3);
+    CHECK_STR(inspector_store_at(s, 0)->id, "b");
+    CHECK(inspector_store_bytes(s) <= 3 * big + big / 2);
+    CHECK_INT(buf_length(&inspector_store_at(s, 2)->event), big);
+    inspector_store_free(s);
+    CHECK_INT(inspector_store_new(4, 64u << 20, &s), 0);
+    add(s, "whole", "Api", event, INSPECTOR_MAX_BODY);
+    add(s, "over", "Api", event, INSPECTOR_MAX_BODY + 1);
+    CHECK_INT(buf_length(&inspector_store_find(s, "whole")->event), INSPECTOR_MAX_BODY);
+    const struct inspector_entry *over = inspector_store_find(s, "over");
+    CHECK(strstr(buf_bytes(&over->event), "\"omitted\":true") != NULL);
+    inspector_store_free(s);
+    free(event);
+}
+
+TEST(replay_linked_to_its_original)
+{
+    struct inspector_store *s;
+    char id[INSPECTOR_ID_SIZE];
+    CHECK_INT(inspector_store_new(10, 1 << 20, &s), 0);
+    add(s, "first", "Api", "{\"n\":1}", 7);
+    uint64_t ticket = inspector_store_expect_replay(s, "first", "Api", "{\"n\":2}", 7);
+    CHECK(ticket != 0);
+    add(s, "other", "Api", "{\"n\":3}", 7); /* another event: not the replay */
+    add(s, "again", "Api", "{\"n\":2}", 7);
+    CHECK_STR(inspector_store_find(s, "other")->replay_of, "");
+    CHECK_STR(inspector_store_find(s, "again")->replay_of, "first");
+    inspector_store_replay_result(s, ticket, id, sizeof(id));
+    CHECK_STR(id, "again");
+    inspector_store_replay_result(s, ticket, id, sizeof(id));
+    CHECK_STR(id, ""); /* the ticket is gone */
+    inspector_store_free(s);
+}
+
+TEST(log_lines_follow_their_request)
+{
+    struct inspector_store *s;
+    CHECK_INT(inspector_store_new(10, 1 << 20, &s), 0);
+    FILE *sink = fopen("/dev/null", "w");
+    FILE *tee = inspector_store_log_tee(s, sink);
+    CHECK(tee != NULL);
+    fprintf(tee, "[Api] START RequestId: r1 Version: $LATEST\n[Api] hello from r1\n");
+    fprintf(tee, "[Other] START RequestId: r2 Version: $LATEST\n");
+    fflush(tee);
+    add(s, "r1", "Api", "{}", 2);
+    fprintf(tee, "[Api] END RequestId: r1\n[Other] for r2\n");
+    fflush(tee);
+    add(s, "r2", "Other", "{}", 2);
+    const struct inspector_entry *r1 = inspector_store_find(s, "r1");
+    const struct inspector_entry *r2 = inspector_store_find(s, "r2");
+    buf_terminate((struct buf *)&r1->logs);
+    buf_terminate((struct buf *)&r2->logs);
+    CHECK_STR(buf_bytes(&r1->logs),
+              "START RequestId: r1 Version: $LATEST\nhello from r1\nEND RequestId: r1\n");
+    CHECK_STR(buf_bytes(&r2->logs), "START RequestId: r2 Version: $LATEST\nfor r2\n");
+    fclose(tee);
+    fclose(sink);
+    inspector_store_free(s);
+}
+
+RUN_TESTS("inspector_store", TEST_ENTRY(keeps_the_newest_by_count_in_memory_and_on_disk),
+          TEST_ENTRY(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit),
+          TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request))
