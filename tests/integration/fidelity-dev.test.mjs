@@ -6,12 +6,12 @@
 // the headers its /next carried.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 
-import { BRIDGE_BIN, TETHER_BIN, makeProject, startBroker, startDev, waitFor } from './lib/dev.mjs';
+import { TETHER_BIN, makeProject, startBroker, startDev, waitFor } from './lib/dev.mjs';
+import { serveInvocations, spawnBridge } from './lib/runtime-api-stub.mjs';
 
 const KEY = 'da2-fidelitydevtestkey0000001';
 const APP = 'fidelity';
@@ -39,20 +39,16 @@ for (;;) {
 `;
 
 describe('tether dev: a relayed invocation without a trace id', () => {
-  let broker;
-  let runtime;
-  let bridge;
-  let dev;
-  const posted = [];
+  const state = {};
 
   before(async () => {
-    broker = await startBroker(['--api-key', KEY]);
+    state.broker = await startBroker(['--api-key', KEY]);
     const dir = makeProject({
       files: {
         'tether.json': {
           app: APP,
           stage: STAGE,
-          events: { http: broker.info.http, apiKey: KEY },
+          events: { http: state.broker.info.http, apiKey: KEY },
           functions: { Trace: { runtime: 'provided.al2023', bootstrap: 'bootstrap', handler: 'trace' } },
         },
         bootstrap: '#!/bin/sh\nexec node runtime.mjs\n',
@@ -62,61 +58,38 @@ describe('tether dev: a relayed invocation without a trace id', () => {
     fs.chmodSync(path.join(dir, 'bootstrap'), 0o755);
     const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
     assert.equal(made.status, 0, made.stderr);
-    dev = await startDev(dir);
-
+    state.dev = await startDev(dir);
     // Lambda's Runtime API as the bridge sees it, but with no trace id.
-    let served = false;
-    runtime = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        if (req.url.endsWith('/invocation/next')) {
-          if (served) return; // one invocation only
-          served = true;
-          res.writeHead(200, {
-            'Lambda-Runtime-Aws-Request-Id': 'req-no-trace-1',
-            'Lambda-Runtime-Deadline-Ms': String(Date.now() + 30000),
-            'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:us-east-1:123456789012:function:Trace',
-            'Content-Type': 'application/json',
-          });
-          res.end('{"hello":"trace"}');
-          return;
-        }
-        posted.push({ url: req.url, body });
-        res.writeHead(202, { 'Content-Type': 'application/json' });
-        res.end('{"status":"OK"}');
-      });
-    });
-    await new Promise((resolve) => runtime.listen(0, '127.0.0.1', resolve));
-    bridge = spawn(BRIDGE_BIN, [], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        PATH: process.env.PATH,
-        AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${runtime.address().port}`,
-        AWS_LAMBDA_FUNCTION_NAME: 'Trace',
-        TETHER_EVENTS_HTTP: broker.info.http,
-        TETHER_EVENTS_API_KEY: KEY,
-        TETHER_APP: APP,
-        TETHER_STAGE: STAGE,
-        TETHER_FUNCTION_ID: 'Trace',
-        TETHER_BRIDGE_KEY: made.stdout.trim(),
+    state.runtime = await serveInvocations([{
+      headers: {
+        'Lambda-Runtime-Aws-Request-Id': 'req-no-trace-1',
+        'Lambda-Runtime-Deadline-Ms': String(Date.now() + 30000),
+        'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:us-east-1:123456789012:function:Trace',
       },
+      body: '{"hello":"trace"}',
+    }]);
+    state.bridge = spawnBridge({
+      runtimeApi: state.runtime.address,
+      name: 'Trace',
+      eventsHttp: state.broker.info.http,
+      apiKey: KEY,
+      app: APP,
+      stage: STAGE,
+      bridgeKey: made.stdout.trim(),
     });
-    bridge.stderr.resume();
   });
 
   after(async () => {
-    bridge?.kill('SIGKILL');
-    await dev?.stop();
-    runtime?.close();
-    await broker?.stop();
+    state.bridge?.kill('SIGKILL');
+    await state.dev?.stop();
+    state.runtime?.close();
+    await state.broker?.stop();
   });
 
   test('the local worker gets a trace id, not an empty one', { timeout: 60000 }, async () => {
-    await waitFor(() => posted.some((p) => p.url.endsWith('/response')), 30000, 'the bridge to post the answer');
-    const answer = JSON.parse(posted.find((p) => p.url.endsWith('/response')).body);
+    const answered = () => state.runtime.posted.find((p) => p.url.endsWith('/response'));
+    await waitFor(answered, 30000, 'the bridge to post the answer');
+    const answer = JSON.parse(answered().body);
     assert.notEqual(answer.trace, '', 'an empty Lambda-Runtime-Trace-Id reached the worker');
     assert.match(answer.trace, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
   });
