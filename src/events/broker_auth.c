@@ -160,13 +160,44 @@ int broker_authorize_head(struct broker *broker, const struct broker_auth_reques
     return authorize(broker, request, 1, complete, cause, cause_len);
 }
 
+/* A signer that signs an HTTP request signs its content-length too
+ * (aws-sdk-go-v2's v4 signer does whenever the body is not empty), but a
+ * client that copies the signed request's header map into an authorization
+ * object has no content-length to copy: Go keeps it outside the map. AppSync
+ * takes such objects, so the length comes from the body the broker rebuilt,
+ * which the signature covers anyway. Host, x-amz-date, the token and any
+ * other signed header are in the map and must be in the object. */
+static size_t with_content_length(const struct sigv4_header *headers, size_t count, size_t body_len,
+                                  struct sigv4_header *out, char *length, size_t length_cap)
+{
+    int present = 0;
+    for (size_t i = 0; i < count; i++) {
+        out[i] = headers[i];
+        present |= strcasecmp(headers[i].name, "content-length") == 0;
+    }
+    if (present || count >= SIGV4_MAX_HEADERS)
+        return count;
+    snprintf(length, length_cap, "%zu", body_len);
+    out[count].name = "content-length";
+    out[count].value = length;
+    return count + 1;
+}
+
 int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,
                            size_t header_count, const void *body, size_t body_len, char *cause,
                            size_t cause_len)
 {
+    struct sigv4_header all[SIGV4_MAX_HEADERS];
+    char length[24];
+    if (header_count > SIGV4_MAX_HEADERS) {
+        snprintf(cause, cause_len, UNAUTHORIZED_MESSAGE " (too many headers)");
+        broker->stats.auth_failures++;
+        return -EACCES;
+    }
     struct broker_auth_request auth = {
-        .headers = headers,
-        .header_count = header_count,
+        .headers = all,
+        .header_count =
+            with_content_length(headers, header_count, body_len, all, length, sizeof(length)),
         .method = "POST",
         .path = "/event",
         .query = "",

@@ -58,7 +58,10 @@ static struct lambda_function *function_named(struct lambda_service *s, const ch
 static void fill(struct lambda_invocation *inv, const struct lambda_live_request *req)
 {
     snprintf(inv->request_id, sizeof(inv->request_id), "%s", req->request_id);
-    snprintf(inv->trace_id, sizeof(inv->trace_id), "%s", req->trace_id ? req->trace_id : "");
+    /* Lambda always sends a trace id; when the relayed Next had none, the
+     * invocation keeps the one it was made with rather than an empty one. */
+    if (req->trace_id && *req->trace_id)
+        snprintf(inv->trace_id, sizeof(inv->trace_id), "%s", req->trace_id);
     snprintf(inv->arn, sizeof(inv->arn), "%s", req->function_arn ? req->function_arn : "");
     snprintf(inv->affinity, sizeof(inv->affinity), "%s", req->affinity);
     if (req->deadline_epoch_ms) {

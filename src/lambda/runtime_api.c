@@ -58,6 +58,17 @@ static void answer_error(struct http_exchange *ex, int status, const char *type,
     buf_free(&body);
 }
 
+/* The emulator routes with Go's chi, whose default for an unknown path is Go's
+ * http.NotFound: plain text, with nosniff. */
+static void answer_not_found(struct http_exchange *ex)
+{
+    static const char body[] = "404 page not found\n";
+    http_exchange_respond(ex, 404,
+                          "Content-Type: text/plain; charset=utf-8\r\n"
+                          "X-Content-Type-Options: nosniff\r\n",
+                          body, sizeof(body) - 1);
+}
+
 static void answer_accepted(struct http_exchange *ex)
 {
     static const char ok[] = "{\"status\":\"OK\"}";
@@ -93,17 +104,16 @@ int lambda_runtime_api_send_next(struct http_exchange *ex, struct lambda_invocat
 {
     struct buf headers = BUF_INIT;
     /* The invoked ARN and the trace id may come from the channel too. */
-    const char *trace =
-        http_header_value_valid(inv->trace_id, strlen(inv->trace_id)) ? inv->trace_id : "";
     const char *arn = inv->arn[0] && http_header_value_valid(inv->arn, strlen(inv->arn))
                           ? inv->arn
                           : inv->function->arn;
     int rc = buf_printf(&headers,
                         JSON_TYPE "Lambda-Runtime-Aws-Request-Id: %s\r\n"
                                   "Lambda-Runtime-Deadline-Ms: %llu\r\n"
-                                  "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-                                  "Lambda-Runtime-Trace-Id: %s\r\n",
-                        inv->request_id, (unsigned long long)inv->deadline_epoch_ms, arn, trace);
+                                  "Lambda-Runtime-Invoked-Function-Arn: %s\r\n",
+                        inv->request_id, (unsigned long long)inv->deadline_epoch_ms, arn);
+    if (rc == 0)
+        rc = add_passed_header(&headers, "Lambda-Runtime-Trace-Id", inv->trace_id);
     if (rc == 0)
         rc = add_passed_header(&headers, "Lambda-Runtime-Client-Context", inv->client_context);
     if (rc == 0)
@@ -152,6 +162,22 @@ static enum runtime_endpoint parse_endpoint(const char *path, char *id, size_t i
     return RUNTIME_UNKNOWN;
 }
 
+/* A runtime that asks for work while its invocation is unanswered gets that
+ * invocation again, with the same request id, headers and body: AWS's runtime
+ * interface emulator does so, and a runtime that lost its connection mid-poll
+ * recovers its work instead of failing. */
+static void resend_current(struct lambda_sandbox *sb, struct http_exchange *ex)
+{
+    struct lambda_invocation *inv = sb->current;
+    if (!inv || inv->state != LAMBDA_INVOCATION_RUNNING) {
+        answer_invalid_state(ex);
+        return;
+    }
+    log_debug("%s %s: /next again while it runs; sent again", inv->function->config->name,
+              inv->request_id);
+    lambda_runtime_api_send_next(ex, inv);
+}
+
 static void handle_next(struct lambda_sandbox *sb, struct http_exchange *ex)
 {
     if (sb->waiting_next) {
@@ -160,7 +186,7 @@ static void handle_next(struct lambda_sandbox *sb, struct http_exchange *ex)
     }
     switch (sb->state) {
     case LAMBDA_SANDBOX_BUSY:
-        answer_invalid_state(ex);
+        resend_current(sb, ex);
         return;
     case LAMBDA_SANDBOX_STARTING:
     case LAMBDA_SANDBOX_FINISHING:
@@ -213,6 +239,19 @@ static struct runtime_request *request_new(struct http_exchange *ex, enum runtim
     return req;
 }
 
+/* Whether an answer is relayed as it comes. The mode header says so; without
+ * one, a function whose URL streams (invoke mode RESPONSE_STREAM) that posts
+ * the integration-response type streams too: aws-lambda-go's lambdaurl posts
+ * its prelude, NULs and body chunked with that type and no mode header. */
+static int streams(const struct lambda_invocation *inv, const char *mode, const char *type)
+{
+    size_t n = strlen(LAMBDA_URL_STREAM_CONTENT_TYPE);
+    if (mode)
+        return strcasecmp(mode, "streaming") == 0;
+    return inv->function->config->streaming && type &&
+           strncasecmp(type, LAMBDA_URL_STREAM_CONTENT_TYPE, n) == 0;
+}
+
 static void handle_response_head(struct lambda_sandbox *sb, struct http_exchange *ex,
                                  const char *id)
 {
@@ -225,8 +264,8 @@ static void handle_response_head(struct lambda_sandbox *sb, struct http_exchange
     struct lambda_invocation *inv = invocation_for(sb, ex, id);
     if (!inv || !request_new(ex, RUNTIME_RESPONSE, inv))
         return;
-    if (mode && strcasecmp(mode, "streaming") == 0) {
-        const char *type = http_header_get(m, "Content-Type");
+    const char *type = http_header_get(m, "Content-Type");
+    if (streams(inv, mode, type)) {
         http_exchange_take_body(ex, HTTP_BODY_STREAM, LAMBDA_STREAM_MAX);
         inv->upstream = ex;
         lambda_invocation_stream_begin(inv, type ? type : "application/octet-stream");
@@ -243,7 +282,7 @@ static void on_head(struct http_exchange *ex, void *user)
     enum runtime_endpoint endpoint = parse_endpoint(m->path, id, sizeof(id));
     int is_get = strcmp(m->method, "GET") == 0, is_post = strcmp(m->method, "POST") == 0;
     if (endpoint == RUNTIME_UNKNOWN) {
-        answer_error(ex, 404, "NotFound", "Unknown Runtime API endpoint");
+        answer_not_found(ex);
     } else if ((endpoint == RUNTIME_NEXT && !is_get) || (endpoint != RUNTIME_NEXT && !is_post)) {
         answer_error(ex, 405, "MethodNotAllowed", "Method not allowed for this endpoint");
     } else if (endpoint == RUNTIME_NEXT) {
@@ -315,17 +354,36 @@ static void finish_streamed(struct http_exchange *ex, struct lambda_invocation *
     buf_free(&body);
 }
 
+/* The wording of AWS's runtime interface emulator
+ * (lambda/rapi/handler/invocationresponse.go, aws-lambda-runtime-interface-
+ * emulator): "Response payload size (N bytes) exceeded maximum allowed payload
+ * size (6291556 bytes)." N is the size the runtime declared; a chunked answer
+ * is cut at the cap before its end, so its size is not known and the message
+ * keeps the older wording without it. */
+static void fail_too_large(struct lambda_invocation *inv, const struct http_message *m)
+{
+    unsigned long long cap = inv->streaming ? LAMBDA_STREAM_MAX : LAMBDA_RESPONSE_MAX;
+    const char *declared = http_header_get(m, "Content-Length");
+    char *end = NULL;
+    unsigned long long size = declared ? strtoull(declared, &end, 10) : 0;
+    char message[160];
+    if (declared && end != declared && *end == '\0' && size > cap)
+        snprintf(message, sizeof(message),
+                 "Response payload size (%llu bytes) exceeded maximum allowed payload size "
+                 "(%llu bytes).",
+                 size, cap);
+    else
+        snprintf(message, sizeof(message),
+                 "Response payload size exceeded maximum allowed payload size (%llu bytes).", cap);
+    lambda_invocation_fail_message(inv, "Function.ResponseSizeTooLarge", message);
+}
+
 static void finish_response(struct http_exchange *ex, struct runtime_request *req)
 {
     struct lambda_invocation *inv = req->inv;
     const struct http_message *m = http_exchange_request(ex);
     if (http_exchange_body_too_large(ex)) {
-        lambda_invocation_fail_message(
-            inv, "Function.ResponseSizeTooLarge",
-            inv->streaming ? "Response payload size exceeded maximum allowed payload size "
-                             "(209715200 bytes)."
-                           : "Response payload size exceeded maximum allowed payload size "
-                             "(6291556 bytes).");
+        fail_too_large(inv, m);
         answer_too_large(ex);
         return;
     }

@@ -98,7 +98,9 @@ static void on_head(struct http_exchange *ex, void *user)
 {
     struct lambda_service *s = user;
     const char *path = http_exchange_request(ex)->path;
-    if (strncmp(path, INVOKE_PREFIX, strlen(INVOKE_PREFIX)) == 0)
+    /* "/2015-03-31/functions/" with nothing after it is what the AWS CLI v2
+     * sends for ListFunctions: the same operation as without the slash. */
+    if (strncmp(path, INVOKE_PREFIX, strlen(INVOKE_PREFIX)) == 0 && path[strlen(INVOKE_PREFIX)])
         lambda_invoke_api_head(s, ex);
     else if (strncmp(path, URL_PREFIX, strlen(URL_PREFIX)) == 0)
         route_url(s, ex, path);
