@@ -125,6 +125,12 @@ static void on_note(void *ctx, const char *text)
     dev_output_line(&app->out, "%s", text);
 }
 
+static void on_build(void *ctx, const struct dev_build_report *r)
+{
+    struct dev_app *app = ctx;
+    dev_output_build(&app->out, r);
+}
+
 /* The embedded defaults' endpoints and function URLs, and .tether/dev.json
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
@@ -156,7 +162,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .force = app->force,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
-        .callbacks = {on_event, on_invocation, on_reload, on_note},
+        .callbacks = {on_event, on_invocation, on_reload, on_note, on_build},
         .ctx = app,
     };
     return dev_start(app->loop, &o, &app->dev, cause, cause_len);

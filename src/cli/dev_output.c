@@ -238,6 +238,44 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
                     path, watcher_ms);
 }
 
+/* A build's text line by line, each under the function's name; control
+ * characters (a compiler's colours, a hostile terminal sequence) become '?'. */
+static void print_build_text(struct dev_output *out, const char *function, const char *text)
+{
+    FILE *to = stdout;
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(to, "  %s build | ", function);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)text[i];
+            fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', to);
+        }
+        fputc('\n', to);
+        text += n + (text[n] == '\n');
+    }
+    (void)out;
+    fflush(to);
+}
+
+void dev_output_build(struct dev_output *out, const struct dev_build_report *r)
+{
+    if (out->json) {
+        json_t *o = json_pack("{s:s, s:s, s:b, s:f}", "type", "build", "function", r->function_id,
+                              "ok", r->ok, "ms", r->build_ms);
+        if (o && r->text[0])
+            json_object_set_new(o, r->ok ? "output" : "error", json_string(r->text));
+        emit_json(o);
+        return;
+    }
+    if (r->ok)
+        dev_output_line(out, "%s: built in %.1f ms", r->function_id, r->build_ms);
+    else
+        dev_output_problem(out, "%s: build failed%s", r->function_id,
+                           r->restart ? " (invocations fail until it builds)"
+                                      : " (the last good build keeps serving)");
+    print_build_text(out, r->function_id, r->text);
+}
+
 void dev_output_keep_records(struct dev_output *out, const char *root)
 {
     char cause[512];

@@ -1,13 +1,14 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"error"|"info"|"key"|"warning", ...}. Full per-invocation records go
- * to .tether/log/ in the project. */
+ * "invocation"|"reload"|"build"|"error"|"info"|"key"|"warning", ...}. Full per-invocation records
+ * go to .tether/log/ in the project. */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
 #define TETHER_CLI_DEV_OUTPUT_H
 
 #include <stdio.h>
 
+#include "dev/build.h"
 #include "dev/session.h"
 
 struct dev_output {
@@ -37,6 +38,9 @@ void dev_output_worker(struct dev_output *out, const char *detail);
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r);
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
                        double watcher_ms);
+/* A finished build (dev/build.h): {"type":"build","function","ok","ms",
+ * "error" or "output"}; in the live view, its text under the function. */
+void dev_output_build(struct dev_output *out, const struct dev_build_report *report);
 /* Keeps a record of each invocation in ROOT/.tether/log/ from now on
  * (private files, core/private_file.h). */
 void dev_output_keep_records(struct dev_output *out, const char *root);

@@ -17,6 +17,7 @@
 
 #include <uv.h>
 
+#include "dev/build.h"
 #include "dev/config.h"
 #include "dev/session.h"
 #include "dev/state.h"
@@ -35,6 +36,9 @@ struct dev_callbacks {
     void (*on_reload)(void *ctx, const char *function_id, const char *path, double ms);
     /* Something worth a line of output ("AWS credentials from ..."). */
     void (*on_note)(void *ctx, const char *text);
+    /* A function's build finished (dev/build.h); a restart it causes is
+     * reported through on_reload after this. */
+    void (*on_build)(void *ctx, const struct dev_build_report *report);
 };
 
 struct dev_options {
