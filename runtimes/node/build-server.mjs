@@ -16,7 +16,7 @@
 //   {"type":"built","function":ID,"ok":true,"ms":N,"path":REL,"rebuilds":N,"rss":BYTES}
 //                                                  (path: the changed input, if any)
 //   {"type":"built","function":ID,"ok":false,"error":TEXT,...}
-//   {"type":"fatal","error":TEXT}                 esbuild cannot be loaded
+//   {"type":"fatal","error":TEXT}                 a "changed" that failed
 //
 // Each function has its own esbuild context (incremental), whose metafile
 // says which files it was built from; a change to any other file rebuilds
@@ -208,8 +208,12 @@ lines.on('line', (line) => {
   } catch {
     return;
   }
+  // A request for one function that cannot be served (esbuild missing, an
+  // output that cannot be written) fails that function's build.
   chain = chain.then(() => handle(req)).catch((err) => {
-    send({ type: 'fatal', error: err.message });
+    send(typeof req.function === 'string'
+      ? { type: 'built', function: req.function, ok: false, error: err.message }
+      : { type: 'fatal', error: err.message });
   });
 });
 lines.on('close', () => {

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,13 +258,28 @@ static void print_build_text(struct dev_output *out, const char *function, const
     fflush(to);
 }
 
+/* A JSON string of a command's output, which need not be UTF-8: bytes that
+ * are not are replaced by '?'. */
+static json_t *output_string(const char *text)
+{
+    json_t *s = json_string(text);
+    char *copy = s ? NULL : strdup(text);
+    for (char *p = copy; p && *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    if (copy)
+        s = json_string(copy);
+    free(copy);
+    return s;
+}
+
 void dev_output_build(struct dev_output *out, const struct dev_build_report *r)
 {
     if (out->json) {
         json_t *o = json_pack("{s:s, s:s, s:b, s:f}", "type", "build", "function", r->function_id,
                               "ok", r->ok, "ms", r->build_ms);
         if (o && r->text[0])
-            json_object_set_new(o, r->ok ? "output" : "error", json_string(r->text));
+            json_object_set_new(o, r->ok ? "output" : "error", output_string(r->text));
         emit_json(o);
         return;
     }
