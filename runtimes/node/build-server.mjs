@@ -9,8 +9,10 @@
 //                                                  bundle is OUTBASE.mjs (ESM) or
 //                                                  OUTBASE.cjs (CommonJS)
 //   {"op":"build","function":ID}                  builds it (now)
-//   {"op":"changed","paths":[REL,...]}            rebuilds the functions
-//                                                  whose inputs changed
+//   {"op":"changed","paths":[REL,...],"all":BOOL} rebuilds the functions
+//                                                  whose inputs changed (all:
+//                                                  every one, the watcher's
+//                                                  batch was full)
 //
 //   {"type":"ready","esbuild":VERSION,"from":PATH}
 //   {"type":"built","function":ID,"ok":true,"ms":N,"path":REL,"rebuilds":N,"rss":BYTES}
@@ -39,7 +41,7 @@ import readline from 'node:readline';
 import { createRequire } from 'node:module';
 
 const RECYCLE_EVERY = Number(process.env.TETHER_BUILD_RECYCLE || 100);
-const MAX_LINE = 1 << 20; // a request longer than this is refused
+const MAX_LINE = 8 << 20; // a request longer than this is refused
 const toolsDir = process.argv[2] || ''; // tether's own tools/ (esbuild installed by setup)
 
 const functions = new Map(); // id -> { spec, ctx, inputs: Set(abs), failed, rebuilds }
@@ -186,7 +188,7 @@ async function handle(req) {
   } else if (req.op === 'changed') {
     for (const [id, f] of functions) {
       const hit = req.paths.find((p) => f.inputs.has(path.resolve(f.spec.root, p)));
-      if (hit || f.failed) await build(id, hit || req.paths[0]);
+      if (hit || f.failed || req.all) await build(id, hit || req.paths[0]);
     }
   }
 }

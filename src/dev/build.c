@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/child.h"
 #include "core/private_file.h"
+#include "dev/watcher.h"
 
 #define SERVER_MAX_LINE (1024 * 1024) /* a longer answer from the build server is refused */
 
@@ -565,11 +566,13 @@ void dev_build_changed(struct dev_build *b, const char *const *paths, size_t cou
 {
     if (!b || b->stopping || !count)
         return;
-    int bundles = 0;
+    /* A full batch may have left changes out (a checkout of another
+     * branch): then every function is built again. */
+    int all = count >= WATCHER_MAX_BATCH, bundles = 0;
     for (size_t i = 0; i < b->count; i++) {
         struct build_fn *fn = &b->fns[i];
         for (size_t k = 0; fn->kind == BUILD_COMMAND && k < count; k++)
-            if (command_watches(fn->f, paths[k])) {
+            if (all || command_watches(fn->f, paths[k])) {
                 remember_change(fn, paths[k], first_event_ns);
                 start_command(fn);
                 break;
@@ -584,7 +587,7 @@ void dev_build_changed(struct dev_build *b, const char *const *paths, size_t cou
     json_t *list = json_array();
     for (size_t k = 0; k < count; k++)
         json_array_append_new(list, json_string(paths[k]));
-    server_send(b, json_pack("{s:s, s:o}", "op", "changed", "paths", list));
+    server_send(b, json_pack("{s:s, s:o, s:b}", "op", "changed", "paths", list, "all", all));
 }
 
 void dev_build_stop(struct dev_build *b)
