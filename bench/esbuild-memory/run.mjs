@@ -60,14 +60,14 @@ function children(pid) {
 const send = (o) => server.stdin.write(`${JSON.stringify(o)}\n`);
 
 send({ op: 'add', function: 'Api', root: dir, entry: path.join(dir, 'src', 'api.ts'), outbase: path.join(dir, '.tether', 'build', 'Api', 'api'), runtime: 'nodejs20.x' });
+send({ op: 'build', function: 'Api' });
 const ready = await next();
 if (ready.type !== 'ready') throw new Error(JSON.stringify(ready));
 console.log(`esbuild ${ready.esbuild}, ${rebuilds} rebuilds, recycle ${env.TETHER_BUILD_RECYCLE || 'default'}`);
 console.log('rebuilds  server-rss-MiB  esbuild-rss-MiB  total-MiB  last-ms');
 let total = 0;
 for (let i = 0; i <= rebuilds; i++) {
-  if (i === 0) send({ op: 'build', function: 'Api' });
-  else {
+  if (i > 0) {
     fs.writeFileSync(path.join(dir, 'src', 'api.ts'), handler(i));
     send({ op: 'changed', paths: ['src/api.ts'] });
   }

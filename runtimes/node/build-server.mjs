@@ -14,7 +14,7 @@
 //                                                  every one, the watcher's
 //                                                  batch was full)
 //
-//   {"type":"ready","esbuild":VERSION,"from":PATH}
+//   {"type":"ready","esbuild":VERSION,"from":PATH} at the first build
 //   {"type":"built","function":ID,"ok":true,"ms":N,"path":REL,"rebuilds":N,"rss":BYTES}
 //                                                  (path: the changed input, if any)
 //   {"type":"built","function":ID,"ok":false,"error":TEXT,...}
@@ -29,8 +29,9 @@
 // a broken deployment gives: a SyntaxError with Node's location lines (the
 // runtime shim reports it as Runtime.UserCodeSyntaxError) or, for an import
 // that cannot be resolved, a module-not-found error
-// (Runtime.ImportModuleError). So an invocation fails the way it would in
-// AWS until the next save fixes the code.
+// (Runtime.ImportModuleError), as it does when no esbuild can be found. So
+// an invocation fails the way it would in AWS until the next save fixes the
+// code.
 //
 // Memory: contexts are disposed and made anew every RECYCLE_EVERY rebuilds
 // of a function (bench/esbuild-memory measures why), and all are disposed
@@ -65,7 +66,9 @@ function loadEsbuild(root) {
       tried.push(`${path.dirname(from)} (${err.code || err.message})`);
     }
   }
-  throw new Error(`esbuild not found in ${tried.join(' or ')}; run scripts/install-deps, or npm install --save-dev esbuild in the project`);
+  const err = new Error(`Cannot find package 'esbuild' to build TypeScript (looked in ${tried.join(' and ')}): run tether's scripts/install-deps, or npm install --save-dev esbuild in the project`);
+  err.missingEsbuild = true;
+  throw err;
 }
 
 // The handler's module format, as Node decides it for the source: .mts is
@@ -124,9 +127,9 @@ function failureModule(spec, error) {
   const text = error.text || String(error);
   const unresolved = /^Could not resolve "([^"]+)"/.exec(text);
   let body;
-  if (unresolved) {
+  if (unresolved || error.missingEsbuild) {
     const from = loc ? loc.file : path.relative(spec.root, spec.entry);
-    const message = `Cannot find module '${unresolved[1]}' imported from ${from}`;
+    const message = unresolved ? `Cannot find module '${unresolved[1]}' imported from ${from}` : text;
     body = `const e = new Error(${quote(message)});\ne.code = 'ERR_MODULE_NOT_FOUND';\nthrow e;\n`;
   } else {
     const file = loc ? path.resolve(spec.root, loc.file) : spec.entry;
@@ -158,10 +161,15 @@ async function build(id, changed) {
   }
   let result;
   try {
+    if (!esbuild) {
+      const found = loadEsbuild(f.spec.root);
+      esbuild = found.mod;
+      send({ type: 'ready', esbuild: esbuild.version, from: found.resolved });
+    }
     if (!f.ctx) f.ctx = await esbuild.context(options(f.spec));
     result = await f.ctx.rebuild();
   } catch (err) {
-    const errors = err.errors && err.errors.length ? err.errors : [{ text: err.message }];
+    const errors = err.errors && err.errors.length ? err.errors : [{ text: err.message, missingEsbuild: err.missingEsbuild }];
     f.failed = true;
     f.rebuilds++;
     fs.rmSync(f.spec.outfile, { force: true });
@@ -177,11 +185,6 @@ async function build(id, changed) {
 
 async function handle(req) {
   if (req.op === 'add') {
-    if (!esbuild) {
-      const found = loadEsbuild(req.root);
-      esbuild = found.mod;
-      send({ type: 'ready', esbuild: esbuild.version, from: found.resolved });
-    }
     functions.set(req.function, { spec: describe(req), ctx: null, inputs: new Set(), failed: true, rebuilds: 0 });
   } else if (req.op === 'build') {
     if (functions.has(req.function)) await build(req.function);

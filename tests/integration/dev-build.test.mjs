@@ -9,7 +9,9 @@
 //    invocation fails as a broken deployment does
 //    (Runtime.UserCodeSyntaxError), the fix rebuilds and answers again;
 //    editing a module that is no input of a function rebuilds nothing;
-// 3. a Go function rebuilt by its "build" command on save answers the new
+// 3. without any esbuild, the build line and the invocation's error say
+//    what to install;
+// 4. a Go function rebuilt by its "build" command on save answers the new
 //    value; a failing build keeps the last good one serving.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { invokeJson, makeProject, startDev } from './lib/dev.mjs';
+import { REPO_DIR, invokeJson, makeProject, startDev, tempDir } from './lib/dev.mjs';
 
 /** A project from files, with one tether dev for the whole suite. */
 function projectWithDev(files, devOptions = () => ({})) {
@@ -137,6 +139,31 @@ describe('TypeScript handlers, bundled by esbuild', () => {
     await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Ts', 10000, 'the marker build', from);
     const builds = dev.records.slice(from).filter((x) => x.type === 'build');
     assert.deepEqual(builds.map((b) => b.function), ['Ts']);
+  });
+});
+
+describe('without any esbuild', () => {
+  // tether's own files without its tools/ (where setup installs esbuild),
+  // and a project without node_modules.
+  const home = tempDir('tether-home-');
+  fs.symlinkSync(path.join(REPO_DIR, 'runtimes'), path.join(home, 'runtimes'), 'dir');
+  const ctx = projectWithDev(
+    {
+      'tether.json': JSON.stringify({ app: 'noesbuild', functions: { Ts: { handler: 'src/api.handler', runtime: 'nodejs20.x' } } }),
+      'src/api.ts': 'export const handler = async (): Promise<number> => 1;\n',
+    },
+    () => ({ env: { TETHER_HOME: home } }),
+  );
+
+  test('the build line says what to install; invocations fail with Runtime.ImportModuleError', async () => {
+    const { dir, dev } = ctx;
+    const built = dev.records.find((x) => x.type === 'build' && x.function === 'Ts');
+    assert.equal(built?.ok, false);
+    assert.match(built.error, /Cannot find package 'esbuild'.*scripts\/install-deps/);
+    const r = await invokeJson('Ts', { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.json.errorType, 'Runtime.ImportModuleError');
+    assert.match(r.json.errorMessage, /^Error: Cannot find package 'esbuild'/);
   });
 });
 
