@@ -61,7 +61,8 @@ struct dev_build {
     uv_process_t server;
     uv_pipe_t server_in, server_out;
     int server_up;
-    struct buf line; /* the server's answer being read */
+    int server_closing; /* its handles not closed yet: no new server until 0 */
+    struct buf line;    /* the server's answer being read */
     uv_idle_t ready_idle;
     int stopping;
 };
@@ -254,6 +255,18 @@ static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    struct dev_build *b = h->data;
+    b->server_closing--;
+}
+
+static void close_handle(struct dev_build *b, uv_handle_t *h)
+{
+    b->server_closing++;
+    uv_close(h, on_server_handle_closed);
+}
+
 static void close_server(struct dev_build *b)
 {
     if (!b->server_up)
@@ -261,8 +274,8 @@ static void close_server(struct dev_build *b)
     b->server_up = 0;
     /* Closing its stdin is the server's signal to dispose of its contexts
      * and exit. */
-    uv_close((uv_handle_t *)&b->server_in, NULL);
-    uv_close((uv_handle_t *)&b->server_out, NULL);
+    close_handle(b, (uv_handle_t *)&b->server_in);
+    close_handle(b, (uv_handle_t *)&b->server_out);
 }
 
 static void on_server_exit(uv_process_t *p, int64_t status, int signal)
@@ -275,7 +288,7 @@ static void on_server_exit(uv_process_t *p, int64_t status, int signal)
         server_fail_all(b, why);
     }
     close_server(b);
-    uv_close((uv_handle_t *)p, NULL);
+    close_handle(b, (uv_handle_t *)p);
 }
 
 static int spawn_server(struct dev_build *b, char *cause, size_t cause_len)
@@ -304,6 +317,7 @@ static int spawn_server(struct dev_build *b, char *cause, size_t cause_len)
         snprintf(cause, cause_len, "cannot start the esbuild build server (node): %s",
                  uv_strerror(rc));
         close_server(b);
+        close_handle(b, (uv_handle_t *)&b->server);
         return rc;
     }
     return uv_read_start((uv_stream_t *)&b->server_out, on_server_alloc, on_server_read);
@@ -335,7 +349,10 @@ static int ensure_build_dir(const struct dev_build *b, const char *id, char *cau
     return rc;
 }
 
-static int add_bundle(struct dev_build *b, struct build_fn *fn, char *cause, size_t cause_len)
+/* Registers a function with the server; build_now: and builds it (at start;
+ * after a restart the change that follows builds it). */
+static int add_bundle(struct dev_build *b, struct build_fn *fn, int build_now, char *cause,
+                      size_t cause_len)
 {
     int rc = ensure_build_dir(b, fn->f->id, cause, cause_len);
     if (rc < 0)
@@ -344,7 +361,7 @@ static int add_bundle(struct dev_build *b, struct build_fn *fn, char *cause, siz
                             "root", b->project->root, "entry", fn->entry, "outbase", fn->outbase,
                             "runtime", fn->f->runtime_name);
     rc = server_send(b, add);
-    if (rc == 0)
+    if (rc == 0 && build_now)
         rc = server_send(b, json_pack("{s:s, s:s}", "op", "build", "function", fn->f->id));
     return rc;
 }
@@ -502,7 +519,7 @@ static int start_builds(struct dev_build *b, char *cause, size_t cause_len)
         fn->initial = fn->kind != BUILD_NONE;
         b->pending += fn->initial;
         if (fn->kind == BUILD_BUNDLE)
-            rc = add_bundle(b, fn, cause, cause_len);
+            rc = add_bundle(b, fn, 1, cause, cause_len);
         else if (fn->kind == BUILD_COMMAND)
             start_command(fn);
     }
@@ -553,6 +570,22 @@ const char *dev_build_handler(const struct dev_build *b, const char *function_id
     return fn && fn->kind == BUILD_BUNDLE ? fn->handler : NULL;
 }
 
+/* A server that exited (killed, out of memory) is started again at the next
+ * change, once its old handles have closed; its functions start as failed
+ * builds, so that change rebuilds every one of them. */
+static void restart_server(struct dev_build *b)
+{
+    char cause[512];
+    if (b->server_closing)
+        return;
+    int rc = spawn_server(b, cause, sizeof(cause));
+    for (size_t i = 0; rc == 0 && i < b->count; i++)
+        if (b->fns[i].kind == BUILD_BUNDLE)
+            rc = add_bundle(b, &b->fns[i], 0, cause, sizeof(cause));
+    if (rc < 0)
+        server_fail_all(b, cause);
+}
+
 static void remember_change(struct build_fn *fn, const char *path, uint64_t first_event_ns)
 {
     if (fn->path[0])
@@ -582,6 +615,8 @@ void dev_build_changed(struct dev_build *b, const char *const *paths, size_t cou
             bundles = 1;
         }
     }
+    if (bundles && !b->server_up)
+        restart_server(b);
     if (!bundles || !b->server_up)
         return;
     json_t *list = json_array();

@@ -21,6 +21,19 @@ import path from 'node:path';
 
 import { REPO_DIR, invokeJson, makeProject, startDev, tempDir } from './lib/dev.mjs';
 
+/** The pid of dev's build server (a child running build-server.mjs), or 0. */
+function buildServerPid(devPid) {
+  const children = fs.readdirSync(`/proc/${devPid}/task`).flatMap((t) =>
+    fs.readFileSync(`/proc/${devPid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+  return children.find((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('build-server.mjs');
+    } catch {
+      return false;
+    }
+  }) || 0;
+}
+
 /** A project from files, with one tether dev for the whole suite. */
 function projectWithDev(files, devOptions = () => ({})) {
   const ctx = {};
@@ -139,6 +152,28 @@ describe('TypeScript handlers, bundled by esbuild', () => {
     await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Ts', 10000, 'the marker build', from);
     const builds = dev.records.slice(from).filter((x) => x.type === 'build');
     assert.deepEqual(builds.map((b) => b.function), ['Ts']);
+  });
+
+  test('a build server that dies is started again at the next save', async () => {
+    const { dir, dev } = ctx;
+    const server = buildServerPid(dev.pid);
+    assert.ok(server, 'no build server among dev\'s children');
+    let from = dev.records.length;
+    process.kill(server, 'SIGKILL');
+    const lost = await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Ts', 10000, 'the lost server', from);
+    assert.equal(lost.ok, false);
+    assert.match(lost.error, /the build server exited \(status 0, signal 9\)/);
+    // The workers keep the last bundle meanwhile.
+    const still = await invokeJson('Ts', { cwd: dir });
+    assert.equal(still.code, 0, still.stderr);
+    from = dev.records.length;
+    fs.writeFileSync(path.join(dir, 'src', 'lib.ts'), libTs(4));
+    const built = await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Ts' && x.ok, 15000, 'the rebuild', from);
+    assert.equal(built.ok, true);
+    await dev.waitForRecord((x) => x.type === 'reload' && x.function === 'Ts', 10000, 'the reload', from);
+    const r = await invokeJson('Ts', { cwd: dir });
+    assert.deepEqual(r.json, { version: 4, where: 'ts' });
+    assert.notEqual(buildServerPid(dev.pid), server);
   });
 });
 
