@@ -147,6 +147,12 @@ static void on_tunnel(void *ctx, const struct dev_tunnel_report *report)
     dev_output_tunnel(&app->out, report);
 }
 
+static void on_build(void *ctx, const struct dev_build_report *r)
+{
+    struct dev_app *app = ctx;
+    dev_output_build(&app->out, r);
+}
+
 /* The embedded defaults' endpoints and function URLs, and .tether/dev.json
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
@@ -180,7 +186,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .history_count = app->history_count,
         .history_bytes = app->history_bytes,
         .inspector_port = app->inspector_port,
-        .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel},
+        .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel, on_build},
         .ctx = app,
     };
     int rc = dev_start(app->loop, &o, &app->dev, cause, cause_len);

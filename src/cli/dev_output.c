@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,59 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
     }
     dev_output_line(out, "%s: %s changed, workers restart (%.1f ms after the write)", function,
                     path, watcher_ms);
+}
+
+/* A build's text line by line, each under the function's name; control
+ * characters (a compiler's colours, a hostile terminal sequence) become '?'. */
+static void print_build_text(struct dev_output *out, const char *function, const char *text)
+{
+    FILE *to = stdout;
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(to, "  %s build | ", function);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)text[i];
+            fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', to);
+        }
+        fputc('\n', to);
+        text += n + (text[n] == '\n');
+    }
+    (void)out;
+    fflush(to);
+}
+
+/* A JSON string of a command's output, which need not be UTF-8: bytes that
+ * are not are replaced by '?'. */
+static json_t *output_string(const char *text)
+{
+    json_t *s = json_string(text);
+    char *copy = s ? NULL : strdup(text);
+    for (char *p = copy; p && *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    if (copy)
+        s = json_string(copy);
+    free(copy);
+    return s;
+}
+
+void dev_output_build(struct dev_output *out, const struct dev_build_report *r)
+{
+    if (out->json) {
+        json_t *o = json_pack("{s:s, s:s, s:b, s:f}", "type", "build", "function", r->function_id,
+                              "ok", r->ok, "ms", r->build_ms);
+        if (o && r->text[0])
+            json_object_set_new(o, r->ok ? "output" : "error", output_string(r->text));
+        emit_json(o);
+        return;
+    }
+    if (r->ok)
+        dev_output_line(out, "%s: built in %.1f ms", r->function_id, r->build_ms);
+    else
+        dev_output_problem(out, "%s: build failed%s", r->function_id,
+                           r->restart ? " (invocations fail until it builds)"
+                                      : " (the last good build keeps serving)");
+    print_build_text(out, r->function_id, r->text);
 }
 
 void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r)

@@ -1,14 +1,15 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"error"|"info"|"key"|"warning"|"tunnel"|"inspector", ...}.
- * Full per-invocation records are kept by the invocation store
+ * "invocation"|"reload"|"build"|"error"|"info"|"key"|"warning"|"tunnel"|"inspector",
+ * ...}. Full per-invocation records are kept by the invocation store
  * (dev/inspector_store.h). */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
 #define TETHER_CLI_DEV_OUTPUT_H
 
 #include <stdio.h>
 
+#include "dev/build.h"
 #include "dev/session.h"
 #include "dev/tunnel.h"
 
@@ -44,5 +45,8 @@ void dev_output_reload(struct dev_output *out, const char *function, const char 
 void dev_output_tunnel(struct dev_output *out, const struct dev_tunnel_report *r);
 /* The inspector's address (with its token). */
 void dev_output_inspector(struct dev_output *out, const char *url);
+/* A finished build (dev/build.h): {"type":"build","function","ok","ms",
+ * "error" or "output"}; in the live view, its text under the function. */
+void dev_output_build(struct dev_output *out, const struct dev_build_report *report);
 
 #endif

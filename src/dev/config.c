@@ -15,6 +15,7 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define MAX_FUNCTIONS 200
 #define MAX_ENVIRONMENT 200
+#define MAX_WATCH 32
 
 /* Where a problem is, "tether.json: functions.Api.timeout", and the caller's
  * buffer for the message. */
@@ -209,6 +210,34 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
     return 0;
 }
 
+/* "build" (a shell command) and "watch" (which changed files run it: at
+ * most MAX_WATCH fnmatch patterns, relative to the project). */
+static int parse_build(json_t *spec, struct dev_function *f, const struct where *w)
+{
+    int rc = get_string(spec, "build", 0, &f->build, w);
+    json_t *watch = json_object_get(spec, "watch");
+    struct where at = child(w, "watch");
+    if (rc < 0 || !watch)
+        return rc;
+    if (!f->build)
+        return complain(&at, "applies to functions with a \"build\" command only");
+    if (!json_is_array(watch) || json_array_size(watch) == 0 || json_array_size(watch) > MAX_WATCH)
+        return complain(&at, "must be an array of 1 to %d patterns", MAX_WATCH);
+    if (!(f->watch = calloc(json_array_size(watch), sizeof(*f->watch))))
+        return -ENOMEM;
+    size_t i;
+    json_t *item;
+    json_array_foreach(watch, i, item)
+    {
+        if (!json_is_string(item) || json_string_length(item) == 0 ||
+            json_string_length(item) != strlen(json_string_value(item)))
+            return complain(&at, "must hold non-empty strings");
+        if (!(f->watch[f->watch_count++] = strdup(json_string_value(item))))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* "worker" (Node.js only) and "bootstrap" (provided runtimes only). */
 static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f,
                                       const struct where *w)
@@ -232,9 +261,9 @@ static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f
 static int parse_function(const char *id, json_t *spec, struct dev_function *f,
                           const struct where *parent)
 {
-    static const char *const keys[] = {"handler",     "runtime",   "bootstrap", "worker",
-                                       "environment", "timeout",   "memory",    "concurrency",
-                                       "url",         "streaming", "live",      NULL};
+    static const char *const keys[] = {"handler", "runtime", "bootstrap",   "worker", "environment",
+                                       "timeout", "memory",  "concurrency", "url",    "streaming",
+                                       "live",    "build",   "watch",       NULL};
     struct where w = child(parent, id);
     f->timeout_s = 20;
     f->memory_mb = 1024;
@@ -274,6 +303,8 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
         rc = get_bool(spec, "live", &f->live, &w);
     if (rc == 0)
         rc = parse_worker_and_bootstrap(worker, f, &w);
+    if (rc == 0)
+        rc = parse_build(spec, f, &w);
     free(worker);
     return rc;
 }
@@ -435,6 +466,10 @@ static void free_function(struct dev_function *f)
     free(f->handler);
     free(f->runtime_name);
     free(f->bootstrap);
+    free(f->build);
+    for (size_t i = 0; i < f->watch_count; i++)
+        free(f->watch[i]);
+    free(f->watch);
     for (size_t i = 0; i < f->environment_count; i++) {
         free(f->environment[i].name);
         free(f->environment[i].value);

@@ -41,7 +41,10 @@ struct dev_function {
     unsigned concurrency; /* 1-1000, default 10 */
     int url;
     int streaming;
-    int live; /* 0: "live": false, not run locally */
+    int live;     /* 0: "live": false, not run locally */
+    char *build;  /* a shell command run before the workers (re)start; NULL: none */
+    char **watch; /* which changed files run it (fnmatch patterns); NULL: the default */
+    size_t watch_count;
 };
 
 enum dev_events_mode {

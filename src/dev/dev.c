@@ -13,6 +13,7 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "dev/build.h"
 #include "dev/inspector.h"
 #include "dev/inspector_store.h"
 #include "dev/watcher.h"
@@ -35,6 +36,7 @@ struct dev {
     struct lambda_service *workers;
     struct dev_session *session;
     struct watcher *watcher;
+    struct dev_build *build;                      /* TypeScript bundles and "build" commands */
     struct aws_credentials_provider *credentials; /* remote mode with IAM */
     struct dev_tunnel *tunnel;                    /* the "tunnel" section's, when there is one */
     FILE *cloud_log;                              /* where the bridges' function logs go */
@@ -169,6 +171,10 @@ static int add_worker_bootstrap(struct lambda_function_config *fn, const struct 
         snprintf(path, sizeof(path), "%s/%s", d->project->root, f->bootstrap);
     }
     int rc = program ? lambda_function_add_arg(fn, program) : 0;
+    /* A bundle's stack traces and breakpoints map back to the TypeScript
+     * source (set here by dev, never by an Init). */
+    if (rc == 0 && program && dev_build_handler(d->build, f->id))
+        rc = lambda_function_add_arg(fn, "--enable-source-maps");
     if (rc == 0)
         rc = lambda_function_add_arg(fn, path);
     if (rc == 0 && handler)
@@ -209,6 +215,8 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
     int inspect = d->options.inspect_port;
     char value[64];
     int rc = add_function(c, d, f, &fn, cause, cause_len);
+    if (rc == 0 && dev_build_handler(d->build, f->id))
+        rc = lambda_function_set_handler(fn, dev_build_handler(d->build, f->id));
     if (rc == 0)
         rc = lambda_function_set_runtime(fn, f->runtime_name);
     if (rc == 0)
@@ -311,11 +319,36 @@ static void on_change(void *ctx, const char *const *paths, size_t count, uint64_
         for (size_t k = 0; k < count && !hit; k++)
             if (file_affects(f, paths[k]) && strncmp(paths[k], ".tether/", 8) != 0)
                 hit = paths[k];
-        if (!hit || !f->live)
-            continue;
+        if (!hit || !f->live || dev_build_handles(d->build, f->id))
+            continue; /* built functions restart when their build says so */
         dev_session_reload(d->session, f->id);
         double ms = (double)(uv_hrtime() - first_event_ns) / 1e6;
         d->options.callbacks.on_reload(d->options.ctx, f->id, hit, ms);
+    }
+    dev_build_changed(d->build, paths, count, first_event_ns);
+}
+
+static void on_built(void *ctx, const struct dev_build_report *r)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_build(d->options.ctx, r);
+    if (!r->restart || !d->session)
+        return;
+    dev_session_reload(d->session, r->function_id);
+    if (r->path)
+        d->options.callbacks.on_reload(d->options.ctx, r->function_id, r->path, r->since_change_ms);
+}
+
+static int start_session(struct dev *d, char *cause, size_t cause_len);
+
+/* The builds at start are done: the workers can run what they produced. */
+static void on_builds_ready(void *ctx)
+{
+    struct dev *d = ctx;
+    char cause[512];
+    if (start_session(d, cause, sizeof(cause)) < 0) {
+        dev_stop(d);
+        d->options.callbacks.on_event(d->options.ctx, DEV_SESSION_FAILED, cause);
     }
 }
 
@@ -601,8 +634,6 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
         rc = start_embedded(d, cause, cause_len);
     if (rc == 0 && d->project->tunnel)
         rc = start_tunnel(d, cause, cause_len);
-    if (rc == 0)
-        rc = start_session(d, cause, cause_len);
     if (rc == 0 && options->inspector_port >= 0) {
         struct inspector_options io = {
             .port = (uint16_t)options->inspector_port,
@@ -614,6 +645,11 @@ int dev_start(uv_loop_t *loop, const struct dev_options *options, struct dev **o
         };
         rc = inspector_start(loop, &io, &d->inspector, cause, cause_len);
     }
+    /* The session (and with it the workers) starts once the builds at start
+     * have finished: on_builds_ready. */
+    struct dev_build_callbacks bc = {on_built, on_builds_ready};
+    if (rc == 0)
+        rc = dev_build_start(loop, d->project, d->root_dir, &bc, d, &d->build, cause, cause_len);
     if (rc < 0)
         dev_stop(d);
     return rc;
@@ -651,6 +687,7 @@ void dev_stop(struct dev *d)
     inspector_stop(d->inspector);
     if (d->watcher)
         watcher_stop(d->watcher);
+    dev_build_stop(d->build);
     if (d->session)
         dev_session_stop(d->session);
     if (d->cloud)
@@ -668,6 +705,7 @@ void dev_free(struct dev *d)
         return;
     lambda_config_free(d->cloud_config);
     lambda_config_free(d->worker_config);
+    dev_build_free(d->build);
     aws_credentials_provider_free(d->credentials);
     dev_tunnel_free(d->tunnel);
     if (d->cloud_log)

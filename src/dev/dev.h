@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "dev/build.h"
 #include "dev/config.h"
 #include "dev/session.h"
 #include "dev/state.h"
@@ -40,6 +41,9 @@ struct dev_callbacks {
     /* The VPC tunnel's state and counters, when tether.json has a "tunnel"
      * section (dev/tunnel.h); its failure does not stop the run. */
     void (*on_tunnel)(void *ctx, const struct dev_tunnel_report *report);
+    /* A function's build finished (dev/build.h); a restart it causes is
+     * reported through on_reload after this. */
+    void (*on_build)(void *ctx, const struct dev_build_report *report);
 };
 
 struct dev_options {

@@ -134,6 +134,46 @@ TEST(errors_name_file_key_and_reason)
     refused("{\"app\":\"x\",\"app\":\"y\",\"functions\":{}}", "duplicate");
 }
 
+/* "build" and "watch": a command for any runtime, watch patterns only with
+ * one, each a non-empty string, at most 32. */
+TEST(build_command_and_watch)
+{
+    struct dev_config c;
+    char cause[256];
+    const char *text = "{\"app\":\"x\",\"functions\":{"
+                       "\"Go\":{\"runtime\":\"provided.al2023\",\"bootstrap\":\"bin/bootstrap\","
+                       "\"build\":\"go build -o bin/bootstrap ./cmd/api\","
+                       "\"watch\":[\"*.go\",\"go.mod\"]},"
+                       "\"Ts\":{\"handler\":\"a.h\",\"runtime\":\"nodejs20.x\",\"build\":\"make\"},"
+                       "\"Plain\":{\"runtime\":\"provided\"}}}";
+    CHECK_INT(parse(text, &c, cause, sizeof(cause)), 0);
+    const struct dev_function *go = dev_config_function(&c, "Go");
+    CHECK_STR(go->build, "go build -o bin/bootstrap ./cmd/api");
+    CHECK_INT(go->watch_count, 2);
+    CHECK_STR(go->watch[0], "*.go");
+    CHECK_STR(go->watch[1], "go.mod");
+    CHECK_STR(dev_config_function(&c, "Ts")->build, "make");
+    CHECK_INT(dev_config_function(&c, "Ts")->watch_count, 0);
+    CHECK(dev_config_function(&c, "Plain")->build == NULL);
+    dev_config_free(&c);
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\",\"build\":\"\"}}}",
+            "functions.A.build: must be a non-empty string");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\",\"watch\":[\"*\"]}}}",
+            "functions.A.watch: applies to functions with a \"build\" command only");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\",\"build\":\"b\","
+            "\"watch\":[]}}}",
+            "functions.A.watch: must be an array of 1 to 32 patterns");
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\",\"build\":\"b\","
+            "\"watch\":[\"*.go\",3]}}}",
+            "functions.A.watch: must hold non-empty strings");
+    char many[2048] = "{\"app\":\"x\",\"functions\":{\"A\":{\"runtime\":\"provided\",\"build\":"
+                      "\"b\",\"watch\":[\"p\"";
+    for (int i = 0; i < 32; i++)
+        strcat(many, ",\"p\"");
+    strcat(many, "]}}}");
+    refused(many, "functions.A.watch: must be an array of 1 to 32 patterns");
+}
+
 TEST(missing_file_is_enoent)
 {
     struct dev_config c;
@@ -167,5 +207,5 @@ TEST(load_and_find_walk_up)
 }
 
 RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(full_config),
-          TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(missing_file_is_enoent),
-          TEST_ENTRY(load_and_find_walk_up))
+          TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(build_command_and_watch),
+          TEST_ENTRY(missing_file_is_enoent), TEST_ENTRY(load_and_find_walk_up))
