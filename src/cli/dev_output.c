@@ -135,6 +135,14 @@ void dev_output_insecure(struct dev_output *out)
     fprintf(stderr, "%stether dev: %s%s\n", c(out, RED), insecure_text, c(out, RESET));
 }
 
+void dev_output_warning(struct dev_output *out, const char *text)
+{
+    if (out->json)
+        emit_json(json_pack("{s:s, s:s}", "type", "warning", "message", text));
+    else
+        fprintf(stderr, "tether dev: warning: %s\n", text);
+}
+
 void dev_output_ready(struct dev_output *out)
 {
     if (out->json) {

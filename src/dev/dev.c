@@ -100,7 +100,12 @@ static int add_function(struct lambda_config *c, const struct dev *d, const stru
         rc = lambda_function_set_env(*out, f->environment[i].name, f->environment[i].value, cause,
                                      cause_len);
     if (rc == 0) {
-        (*out)->timeout_s = f->timeout_s;
+        /* A worker stopped at a breakpoint must not time out, nor its
+         * bridge: while debugging both wait --debug-timeout (AWS's own
+         * remote debugging raises the timeout to 900 s as well). */
+        (*out)->timeout_s = d->options.inspect_port && d->options.debug_timeout_s
+                                ? d->options.debug_timeout_s
+                                : f->timeout_s;
         (*out)->memory_mb = f->memory_mb;
         (*out)->streaming = f->streaming;
     }
@@ -176,21 +181,18 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
 {
     struct lambda_function_config *fn = NULL;
     int inspect = d->options.inspect_port;
-    char value[64];
     int rc = add_function(c, d, f, &fn, cause, cause_len);
     if (rc == 0)
         rc = lambda_function_set_runtime(fn, f->runtime_name);
     if (rc == 0)
         rc = add_worker_bootstrap(fn, d, f);
-    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_NODE) {
-        /* Port 0 would pick a free one, but the user needs to know it: the
-         * first worker gets the given port (more workers: see docs/dev.md). */
-        snprintf(value, sizeof(value), "--inspect=127.0.0.1:%d", inspect);
-        rc = lambda_function_set_env(fn, "NODE_OPTIONS", value, cause, cause_len);
-    }
-    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_PYTHON) {
-        snprintf(value, sizeof(value), "%d", inspect);
-        rc = lambda_function_set_env(fn, "TETHER_DEBUGPY_PORT", value, cause, cause_len);
+    if (rc == 0 && inspect && f->runtime != DEV_RUNTIME_PROVIDED) {
+        /* Every worker gets its own port, from the first one up, across all
+         * functions (lambda/config.h): concurrent workers are exactly what a
+         * breakpoint under load needs to keep working (docs/dev.md). */
+        fn->debug_port = (uint16_t)inspect;
+        fn->debug_env = f->runtime == DEV_RUNTIME_NODE ? "NODE_OPTIONS" : "TETHER_DEBUGPY_PORT";
+        fn->debug_prefix = f->runtime == DEV_RUNTIME_NODE ? "--inspect=127.0.0.1:" : "";
     }
     if (rc == 0)
         fn->concurrency = WORKER_CONCURRENCY;

@@ -41,7 +41,8 @@ struct dev_options {
     const struct dev_config *project; /* borrowed; outlives the run */
     const char *profile;              /* AWS profile for IAM to a remote events API */
     uint16_t port;                    /* embedded Lambda service port; 0 picks one */
-    int inspect_port;                 /* 0: off */
+    int inspect_port;                 /* 0: off; else the first of the workers' debugger ports */
+    unsigned debug_timeout_s;         /* with inspect_port: every function's timeout, 1-900 */
     int force;                        /* take over the stage */
     /* The stage's bridge key (borrowed; outlives the run): packets and
      * presence are sealed with it, and with the embedded defaults the
