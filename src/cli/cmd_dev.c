@@ -129,6 +129,12 @@ static void on_note(void *ctx, const char *text)
     dev_output_line(&app->out, "%s", text);
 }
 
+static void on_debugger(void *ctx, const char *function_id, const char *worker, unsigned port)
+{
+    struct dev_app *app = ctx;
+    dev_output_debugger(&app->out, function_id, worker, port);
+}
+
 /* The embedded defaults' endpoints and function URLs, and .tether/dev.json
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
@@ -161,7 +167,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .force = app->force,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
-        .callbacks = {on_event, on_invocation, on_reload, on_note},
+        .callbacks = {on_event, on_invocation, on_reload, on_note, on_debugger},
         .ctx = app,
     };
     return dev_start(app->loop, &o, &app->dev, cause, cause_len);
@@ -254,8 +260,8 @@ static void show_runtime_warnings(struct dev_app *app)
     if (app->inspect_port)
         dev_output_line(
             &app->out,
-            "debugging: workers get debugger ports from %d up (each worker's port is in "
-            "its log); every function's timeout is %u s while debugging",
+            "debugging: workers get debugger ports from %d up; every function's timeout "
+            "is %u s while debugging",
             app->inspect_port, app->debug_timeout_s);
 }
 

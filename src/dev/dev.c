@@ -377,12 +377,21 @@ static int remote_iam(struct dev *d, struct events_client_config *events, char *
     return 0;
 }
 
+static void on_debugger(void *ctx, const char *function, const char *sandbox_id, unsigned port)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_debugger(d->options.ctx, function, sandbox_id, port);
+}
+
 /* The workers, the session on the events channel, and the watcher. */
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
     int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
-    struct lambda_service_options lo = {
-        .host = "127.0.0.1", .port = 0, .log_out = d->options.function_log};
+    struct lambda_service_options lo = {.host = "127.0.0.1",
+                                        .port = 0,
+                                        .log_out = d->options.function_log,
+                                        .on_debugger = on_debugger,
+                                        .user = d};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)

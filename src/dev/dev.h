@@ -35,6 +35,9 @@ struct dev_callbacks {
     void (*on_reload)(void *ctx, const char *function_id, const char *path, double ms);
     /* Something worth a line of output ("AWS credentials from ..."). */
     void (*on_note)(void *ctx, const char *text);
+    /* With --inspect: a worker of function_id started with its debugger on
+     * 127.0.0.1:port; worker is the sandbox id. */
+    void (*on_debugger)(void *ctx, const char *function_id, const char *worker, unsigned port);
 };
 
 struct dev_options {

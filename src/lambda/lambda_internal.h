@@ -258,6 +258,8 @@ struct lambda_service {
     struct conn_context *conns;
     const struct lambda_config *config;
     FILE *log_out;
+    void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
+    void *user;
     char host[64];
     uint64_t idle_timeout_ms;
     struct http_server *api;

@@ -554,14 +554,9 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
                    0);
     log_info("%s: sandbox %s started (pid %d, AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u)",
              function->config->name, sb->id, sb->process.pid, sb->runtime_port);
-    if (sb->debug_port) {
-        /* In the function's log, so the live view shows which worker has
-         * which port beside that worker's own output. */
-        struct buf line = BUF_INIT;
-        buf_printf(&line, "tether: worker %.8s: debugger on 127.0.0.1:%u", sb->id, sb->debug_port);
-        log_text(sb, bound, &line);
-        buf_free(&line);
-    }
+    if (sb->debug_port && service_of(sb)->on_debugger)
+        service_of(sb)->on_debugger(service_of(sb)->user, function->config->name, sb->id,
+                                    sb->debug_port);
     return 0;
 }
 

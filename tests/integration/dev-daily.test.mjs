@@ -178,10 +178,9 @@ describe('--inspect', () => {
     try {
       assert.ok(dev.recordsOf('info').some((r) => /debugger ports from \d+ up.*60 s/.test(r.message)), dev.dump());
       const calls = [httpRequest(dev.urls.Slow, { ms: 60000 }), httpRequest(dev.urls.Slow, { ms: 60000 })];
-      const portsRe = /Slow[^\n]*tether: worker [0-9a-f]{8}: debugger on 127\.0\.0\.1:(\d+)/g;
       const ports = await waitFor(() => {
-        const found = [...new Set([...dev.stderrText.matchAll(portsRe)].map((m) => Number(m[1])))];
-        return found.length >= 2 ? found : null;
+        const found = dev.recordsOf('debugger').filter((r) => r.function === 'Slow' && /^[0-9a-f]{8}$/.test(r.worker));
+        return found.length >= 2 ? found.map((r) => r.port) : null;
       }, 20000, 'two workers with debugger ports');
       assert.deepEqual(ports.sort((a, b) => a - b), [first, first + 1], dev.dump());
       for (const port of ports) {
