@@ -213,6 +213,28 @@ describe('--inspect', () => {
   });
 });
 
+test('--inspect: concurrent Python workers get a debugpy port each', async () => {
+  // Whether or not debugpy is installed, the shim names the port it was
+  // given: "debugpy listening on 127.0.0.1:P" or "TETHER_DEBUGPY_PORT=P is set".
+  const dir = project(
+    { Py: { handler: 'slow.handler', runtime: 'python3.12', url: true } },
+    { 'slow.py': 'import time\n\ndef handler(event, context):\n    time.sleep(1.5)\n    return {"statusCode": 200, "body": "ok"}\n' },
+  );
+  const first = await freePort();
+  const dev = await startDev(dir, { args: [`--inspect=${first}`] });
+  try {
+    const answers = await Promise.all([httpRequest(dev.urls.Py), httpRequest(dev.urls.Py)]);
+    for (const r of answers) assert.equal(r.status, 200, `${r.text}\n${dev.dump()}`);
+    const ports = dev.recordsOf('debugger').filter((r) => r.function === 'Py').map((r) => r.port);
+    assert.deepEqual(ports.sort((a, b) => a - b), [first, first + 1], dev.dump());
+    for (const port of ports) {
+      assert.match(dev.stderrText, new RegExp(`(debugpy listening on 127\\.0\\.0\\.1:${port}|TETHER_DEBUGPY_PORT=${port} is set)`), dev.dump());
+    }
+  } finally {
+    assert.equal((await dev.stop()).code, 0, dev.dump());
+  }
+});
+
 describe('tether debug-config', () => {
   test('vscode: a launch.json naming the worker ports', () => {
     const r = spawnSync(TETHER_BIN, ['debug-config', 'vscode', '--port', '9300', '--workers', '3'], { encoding: 'utf8' });
