@@ -208,6 +208,10 @@ static int build_config(const struct dev *d, int cloud, struct lambda_config **o
         return -ENOMEM;
     }
     c->idle_timeout_s = SERVICE_IDLE_TIMEOUT_S;
+    /* A breakpoint in a handler module's top level holds the worker's init
+     * as long as one in the handler holds an invocation. */
+    if (!cloud && d->options.inspect_port && d->options.debug_timeout_s)
+        c->init_timeout_s = d->options.debug_timeout_s;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < d->project->function_count; i++) {
         const struct dev_function *f = &d->project->functions[i];

@@ -213,6 +213,40 @@ describe('--inspect', () => {
   });
 });
 
+test('--inspect: a breakpoint at a module\'s top level holds the worker\'s init past the 10 s init timeout', async () => {
+  const top = `for (let i = 0; i < 600 && !globalThis.attached; i++) await new Promise((r) => setTimeout(r, 50));
+debugger;
+export const handler = async () => ({ statusCode: 200, body: 'initialised' });
+`;
+  const dir = project({ Top: { handler: 'src/top.handler', runtime: 'nodejs20.x', url: true, timeout: 2 } }, { 'src/top.mjs': top });
+  const first = await freePort();
+  const dev = await startDev(dir, { args: [`--inspect=${first}`, '--debug-timeout', '60'] });
+  let client;
+  try {
+    const call = httpRequest(dev.urls.Top, { ms: 60000 });
+    const record = await dev.waitForRecord((r) => r.type === 'debugger' && r.function === 'Top', 20000);
+    await waitFor(async () => {
+      try {
+        client = await inspectorClient(record.port);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10000, 'the inspector');
+    await client.send('Debugger.enable');
+    await client.send('Runtime.evaluate', { expression: 'globalThis.attached = true' });
+    await waitFor(() => client.events.some((e) => e.method === 'Debugger.paused'), 20000, 'Debugger.paused');
+    await sleep(11000); // past the workers' 10 s init timeout
+    await client.send('Debugger.resume');
+    const r = await call;
+    assert.equal(r.status, 200, `${r.text}\n${dev.dump()}`);
+    assert.equal(r.text, 'initialised');
+  } finally {
+    client?.close();
+    assert.equal((await dev.stop()).code, 0, dev.dump());
+  }
+});
+
 test('--inspect: concurrent Python workers get a debugpy port each', async () => {
   // Whether or not debugpy is installed, the shim names the port it was
   // given: "debugpy listening on 127.0.0.1:P" or "TETHER_DEBUGPY_PORT=P is set".
