@@ -17,6 +17,9 @@
 #include "core/log.h"
 #include "dev/config.h"
 #include "dev/dev.h"
+#include "dev/interpreter.h"
+
+#define MAX_FUNCTION_PATTERNS 64
 
 static const char about[] =
     "Runs the functions of the project (tether.json, found in this directory or a\n"
@@ -52,6 +55,7 @@ struct dev_app {
     int inspector_port; /* -1: off */
     size_t history_count;
     size_t history_bytes;
+    unsigned debug_timeout_s;
     int force;
     int insecure;          /* --insecure-no-auth */
     int sst;               /* --sst */
@@ -153,6 +157,12 @@ static void on_build(void *ctx, const struct dev_build_report *r)
     dev_output_build(&app->out, r);
 }
 
+static void on_debugger(void *ctx, const char *function_id, const char *worker, unsigned port)
+{
+    struct dev_app *app = ctx;
+    dev_output_debugger(&app->out, function_id, worker, port);
+}
+
 /* The embedded defaults' endpoints and function URLs, and .tether/dev.json
  * for `tether invoke`. Nothing in remote mode. */
 static int show_endpoints(struct dev_app *app)
@@ -180,13 +190,15 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .profile = app->profile,
         .port = app->port,
         .inspect_port = app->inspect_port,
+        .debug_timeout_s = app->debug_timeout_s,
         .force = app->force,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
         .history_count = app->history_count,
         .history_bytes = app->history_bytes,
         .inspector_port = app->inspector_port,
-        .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel, on_build},
+        .callbacks = {on_event, on_invocation, on_reload, on_note, on_tunnel, on_build,
+                      on_debugger},
         .ctx = app,
     };
     int rc = dev_start(app->loop, &o, &app->dev, cause, cause_len);
@@ -204,6 +216,9 @@ struct dev_cli_options {
     uint64_t history;
     uint64_t history_mb;
     int no_inspector;
+    uint64_t debug_timeout_s;
+    const char *patterns[MAX_FUNCTION_PATTERNS];
+    struct cli_list functions; /* --function */
     int json;
 };
 
@@ -224,8 +239,9 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
          .max = 65535,
          .value_optional = 1,
          .implicit = 9229,
-         .help = "start Node workers with the inspector (first port, default\n"
-                 "9229, one per worker) and Python workers with debugpy"},
+         .help = "start Node workers with the inspector and Python workers\n"
+                 "with debugpy, each worker on its own port: PORT (default\n"
+                 "9229), then the next free ones"},
         CLI_NUMBER("inspector-port", "PORT", &o->inspector_port, 0, 65535,
                    "the invocation inspector on 127.0.0.1 (default 0: a free\n"
                    "port; its URL with the session's token is printed)"),
@@ -235,6 +251,16 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
                    "(default 1000; the oldest go first)"),
         CLI_NUMBER("history-mb", "MB", &o->history_mb, 1, 65536,
                    "megabytes of events, answers and logs kept (default 256)"),
+        CLI_NUMBER("debug-timeout", "SECONDS", &o->debug_timeout_s, 1, 900,
+                   "with --inspect, every function's timeout, so a worker\n"
+                   "stopped at a breakpoint is not cut off (default 900)"),
+        {.name = "function",
+         .short_name = 'f',
+         .kind = CLI_ARG_LIST,
+         .metavar = "PATTERN",
+         .target = &o->functions,
+         .help = "run only the functions whose id matches (shell wildcards,\n"
+                 "repeatable); the others are left as if \"live\": false"},
         CLI_FLAG("force", &app->force, "take over from another tether dev on the same stage"),
         CLI_STRING("key-file", "FILE", &app->key_file,
                    "the bridge key to use (default: TETHER_BRIDGE_KEY, else\n"
@@ -265,7 +291,32 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
     app->inspector_port = o->no_inspector ? -1 : (int)o->inspector_port;
     app->history_count = (size_t)o->history;
     app->history_bytes = (size_t)o->history_mb * 1024 * 1024;
+    app->debug_timeout_s = (unsigned)o->debug_timeout_s;
     return code;
+}
+
+static void warn(void *ctx, const char *text)
+{
+    struct dev_app *app = ctx;
+    dev_output_warning(&app->out, text);
+}
+
+/* Runtimes newer than tether knows, and local interpreters of another
+ * version than the one declared: both run, and both are said once. */
+static void show_runtime_warnings(struct dev_app *app)
+{
+    for (size_t i = 0; i < app->project.function_count; i++) {
+        const struct dev_function *f = &app->project.functions[i];
+        if (f->live && f->runtime_note[0])
+            warn(app, f->runtime_note);
+    }
+    dev_interpreter_check(&app->project, warn, app);
+    if (app->inspect_port)
+        dev_output_line(
+            &app->out,
+            "debugging: workers get debugger ports from %d up; every function's timeout "
+            "is %u s while debugging",
+            app->inspect_port, app->debug_timeout_s);
 }
 
 /* The stage's bridge key (dev/state.h), or the loud insecure mode. */
@@ -332,7 +383,9 @@ int cmd_dev_main(int argc, char **argv)
 {
     static struct dev_app app;
     char cause[512] = "";
-    struct dev_cli_options o = {.port = 9000, .history = 1000, .history_mb = 256};
+    struct dev_cli_options o = {
+        .port = 9000, .history = 1000, .history_mb = 256, .debug_timeout_s = 900};
+    o.functions = (struct cli_list){o.patterns, 0, MAX_FUNCTION_PATTERNS};
     app.loop = uv_default_loop();
     int code = parse(argc, argv, &app, &o);
     if (code != CLI_ARGS_CONTINUE)
@@ -346,7 +399,14 @@ int cmd_dev_main(int argc, char **argv)
         dev_config_free(&app.project);
         return EXIT_USAGE;
     }
+    if (dev_config_select(&app.project, (const char *const *)o.functions.items, o.functions.count,
+                          cause, sizeof(cause)) < 0) {
+        fprintf(stderr, "tether dev: %s\n", cause);
+        dev_config_free(&app.project);
+        return EXIT_USAGE;
+    }
     dev_output_init(&app.out, o.json, app.project.app, app.project.stage);
+    show_runtime_warnings(&app);
     if (load_key(&app, cause, sizeof(cause)) < 0) {
         dev_output_problem(&app.out, "%s", cause);
         dev_config_free(&app.project);

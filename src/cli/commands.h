@@ -27,6 +27,7 @@ int cmd_demo_main(int argc, char **argv);
 int cmd_tunnel_main(int argc, char **argv);
 int cmd_lambda_main(int, char **);
 int cmd_bridge_main(int argc, char **argv);
+int cmd_debug_config_main(int argc, char **argv);
 int cmd_tun_helper_main(int argc, char **argv);
 /* `tether tunnel install` / `uninstall` and `tether tun-helper`
  * (cmd_tunnel_install.c); `tether tun` is `tether tunnel` (main.c). */

@@ -136,6 +136,25 @@ void dev_output_insecure(struct dev_output *out)
     fprintf(stderr, "%stether dev: %s%s\n", c(out, RED), insecure_text, c(out, RESET));
 }
 
+void dev_output_debugger(struct dev_output *out, const char *function, const char *worker,
+                         unsigned port)
+{
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s#, s:I}", "type", "debugger", "function", function,
+                            "worker", worker, (int)strnlen(worker, 8), "port", (json_int_t)port));
+        return;
+    }
+    dev_output_line(out, "%s worker %.8s: debugger on 127.0.0.1:%u", function, worker, port);
+}
+
+void dev_output_warning(struct dev_output *out, const char *text)
+{
+    if (out->json)
+        emit_json(json_pack("{s:s, s:s}", "type", "warning", "message", text));
+    else
+        fprintf(stderr, "tether dev: warning: %s\n", text);
+}
+
 void dev_output_ready(struct dev_output *out)
 {
     if (out->json) {

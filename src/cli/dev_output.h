@@ -35,6 +35,11 @@ void dev_output_ready(struct dev_output *out);
 void dev_output_key(struct dev_output *out, const char *origin, const char *path);
 /* --insecure-no-auth: a loud warning now, and on the ready line. */
 void dev_output_insecure(struct dev_output *out);
+/* A worker's debugger port (tether dev --inspect). */
+void dev_output_debugger(struct dev_output *out, const char *function, const char *worker,
+                         unsigned port);
+/* A warning that does not stop the run ({"type":"warning"} in --json). */
+void dev_output_warning(struct dev_output *out, const char *text);
 void dev_output_worker(struct dev_output *out, const char *detail);
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r);
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,

@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"tunnel", cmd_tunnel_main,
      "the VPC tunnel through its SSH bastion: SOCKS5 proxy, and TUN device with --subnet"},
     {"lambda", cmd_lambda_main, "run a local AWS Lambda service"},
+    {"debug-config", cmd_debug_config_main,
+     "print IDE attach configurations for tether dev --inspect's worker ports"},
     {"bridge", cmd_bridge_main, "package the bridge for AWS Lambda; make or rotate its key"},
     /* An alias: the TUN path once had a command of its own. */
     {"tun", cmd_tunnel_main, "another name for `tether tunnel`"},

@@ -1,6 +1,7 @@
 #include "dev/config.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -31,7 +32,7 @@ static int complain(const struct where *w, const char *fmt, ...)
 
 static int complain(const struct where *w, const char *fmt, ...)
 {
-    char reason[256];
+    char reason[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
@@ -163,22 +164,101 @@ static int get_segment(json_t *object, const char *key, const char *fallback, ch
     return rc == 0 ? check_segment(*out, &at) : rc;
 }
 
+/* The runtime identifiers AWS Lambda lists today for the languages tether
+ * runs, as on https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+ * (nodejs24.x and python3.14 since November 2025). One table: tether.json is
+ * the only place a runtime identifier is checked. */
+static const struct {
+    const char *name;
+    enum dev_runtime runtime;
+} known_runtimes[] = {
+    {"nodejs18.x", DEV_RUNTIME_NODE},          {"nodejs20.x", DEV_RUNTIME_NODE},
+    {"nodejs22.x", DEV_RUNTIME_NODE},          {"nodejs24.x", DEV_RUNTIME_NODE},
+    {"python3.9", DEV_RUNTIME_PYTHON},         {"python3.10", DEV_RUNTIME_PYTHON},
+    {"python3.11", DEV_RUNTIME_PYTHON},        {"python3.12", DEV_RUNTIME_PYTHON},
+    {"python3.13", DEV_RUNTIME_PYTHON},        {"python3.14", DEV_RUNTIME_PYTHON},
+    {"provided", DEV_RUNTIME_PROVIDED},        {"provided.al2", DEV_RUNTIME_PROVIDED},
+    {"provided.al2023", DEV_RUNTIME_PROVIDED},
+};
+
+#define NEWEST_NODE 24
+#define NEWEST_PYTHON_MINOR 14
+
+/* 1 to 3 digits, no leading zero, and nothing after them but `rest`. */
+static int version_number(const char *text, const char *rest, unsigned *out)
+{
+    unsigned n = 0;
+    size_t digits = 0;
+    while (text[digits] >= '0' && text[digits] <= '9' && digits < 4)
+        n = n * 10 + (unsigned)(text[digits++] - '0');
+    if (digits == 0 || digits > 3 || (text[0] == '0' && digits > 1) ||
+        strcmp(text + digits, rest) != 0)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
+int dev_runtime_version(const char *name, char *out, size_t out_len)
+{
+    unsigned n;
+    if (strncmp(name, "nodejs", 6) == 0 && version_number(name + 6, ".x", &n) == 0)
+        snprintf(out, out_len, "%u", n);
+    else if (strncmp(name, "python3.", 8) == 0 && version_number(name + 8, "", &n) == 0)
+        snprintf(out, out_len, "3.%u", n);
+    else
+        return -ENOENT;
+    return 0;
+}
+
+static void known_list(char *out, size_t out_len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(known_runtimes) / sizeof(known_runtimes[0]); i++) {
+        int n = snprintf(out + used, out_len - used, "%s%s", i ? ", " : "", known_runtimes[i].name);
+        if (n < 0 || (size_t)n >= out_len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+int dev_runtime_lookup(const char *name, enum dev_runtime *out, char *note, size_t note_len)
+{
+    char list[256];
+    unsigned n;
+    note[0] = '\0';
+    for (size_t i = 0; i < sizeof(known_runtimes) / sizeof(known_runtimes[0]); i++)
+        if (strcmp(name, known_runtimes[i].name) == 0) {
+            *out = known_runtimes[i].runtime;
+            return 0;
+        }
+    known_list(list, sizeof(list));
+    /* A newer release of a language tether runs is most likely one AWS
+     * added after this build: run it, and say it is untested. An older one
+     * AWS no longer runs is refused like an unknown language. */
+    int node = strncmp(name, "nodejs", 6) == 0 && version_number(name + 6, ".x", &n) == 0;
+    int python =
+        !node && strncmp(name, "python3.", 8) == 0 && version_number(name + 8, "", &n) == 0;
+    if ((node && n > NEWEST_NODE) || (python && n > NEWEST_PYTHON_MINOR)) {
+        *out = node ? DEV_RUNTIME_NODE : DEV_RUNTIME_PYTHON;
+        snprintf(note, note_len,
+                 "runtime \"%s\" is newer than the ones this tether knows (%s); running it as "
+                 "%s",
+                 name, list, node ? "Node.js" : "Python");
+        return 1;
+    }
+    snprintf(note, note_len, "\"%.40s\" is not supported (use one of %s)", name, list);
+    return -EINVAL;
+}
+
 static int parse_runtime(struct dev_function *f, const struct where *w)
 {
-    const char *r = f->runtime_name;
+    char note[sizeof(f->runtime_note)];
     struct where at = child(w, "runtime");
-    if (strcmp(r, "nodejs20.x") == 0 || strcmp(r, "nodejs22.x") == 0)
-        f->runtime = DEV_RUNTIME_NODE;
-    else if (strncmp(r, "python3.", 8) == 0 && strlen(r) <= 10 && r[8] >= '0' && r[8] <= '9')
-        f->runtime = DEV_RUNTIME_PYTHON;
-    else if (strcmp(r, "provided") == 0 || strcmp(r, "provided.al2") == 0 ||
-             strcmp(r, "provided.al2023") == 0)
-        f->runtime = DEV_RUNTIME_PROVIDED;
-    else
-        return complain(&at,
-                        "\"%s\" is not supported (use nodejs20.x, nodejs22.x, python3.x or "
-                        "provided)",
-                        r);
+    int rc = dev_runtime_lookup(f->runtime_name, &f->runtime, note, sizeof(note));
+    if (rc < 0)
+        return complain(&at, "%s", note);
+    snprintf(f->runtime_note, sizeof(f->runtime_note), "%s", note);
     return 0;
 }
 
@@ -502,6 +582,47 @@ const struct dev_function *dev_config_function(const struct dev_config *c, const
         if (strcmp(c->functions[i].id, id) == 0)
             return &c->functions[i];
     return NULL;
+}
+
+/* Every function id, "A, B, C", for a message. */
+static void function_list(const struct dev_config *c, char *out, size_t out_len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < c->function_count && used < out_len; i++) {
+        int n = snprintf(out + used, out_len - used, "%s%s", i ? ", " : "", c->functions[i].id);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+int dev_config_select(struct dev_config *c, const char *const *patterns, size_t count, char *cause,
+                      size_t cause_len)
+{
+    if (count == 0)
+        return 0;
+    for (size_t p = 0; p < count; p++) {
+        int hits = 0;
+        for (size_t i = 0; i < c->function_count; i++)
+            hits += fnmatch(patterns[p], c->functions[i].id, 0) == 0;
+        if (hits == 0) {
+            char list[300];
+            function_list(c, list, sizeof(list));
+            snprintf(cause, cause_len, "--function %.64s matches no function in %s (it has %s)",
+                     patterns[p], c->path, list);
+            return -EINVAL;
+        }
+    }
+    /* Deselected functions become what "live": false makes them, so every
+     * later part (workers, bridges, the session's refusal of their Inits)
+     * treats them through the one path it already has. */
+    for (size_t i = 0; i < c->function_count; i++) {
+        int chosen = 0;
+        for (size_t p = 0; p < count && !chosen; p++)
+            chosen = fnmatch(patterns[p], c->functions[i].id, 0) == 0;
+        if (!chosen)
+            c->functions[i].live = 0;
+    }
+    return 0;
 }
 
 int dev_config_find(const char *dir, char *out, size_t out_len)

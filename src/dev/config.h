@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 enum dev_runtime {
-    DEV_RUNTIME_NODE,     /* nodejs20.x, nodejs22.x */
-    DEV_RUNTIME_PYTHON,   /* python3.9 ... python3.13 */
+    DEV_RUNTIME_NODE,     /* nodejs18.x ... nodejs24.x, and newer with a warning */
+    DEV_RUNTIME_PYTHON,   /* python3.9 ... python3.14, and newer with a warning */
     DEV_RUNTIME_PROVIDED, /* provided, provided.al2, provided.al2023 */
 };
 
@@ -32,6 +32,9 @@ struct dev_function {
     char *handler;      /* "src/api.handler"; for provided: passed as _HANDLER */
     char *runtime_name; /* as written, e.g. "nodejs20.x" */
     enum dev_runtime runtime;
+    /* "" for a runtime AWS lists; else the warning for a newer one that is
+     * run all the same (dev_runtime_lookup). */
+    char runtime_note[512];
     char *bootstrap; /* provided: the executable, relative to the project */
     enum dev_node_worker node_worker;
     struct dev_env_var *environment;
@@ -81,6 +84,19 @@ int dev_config_parse(const char *text, size_t len, const char *path, struct dev_
                      char *cause, size_t cause_len);
 void dev_config_free(struct dev_config *config);
 const struct dev_function *dev_config_function(const struct dev_config *config, const char *id);
+/* `tether dev --function`: only functions whose id matches one of the
+ * shell-style patterns (fnmatch) stay live; the others become as if
+ * "live": false. A pattern that matches no function is an error whose cause
+ * lists the functions. count 0 selects everything. */
+int dev_config_select(struct dev_config *config, const char *const *patterns, size_t count,
+                      char *cause, size_t cause_len);
+/* The language of a runtime identifier: 0 for one AWS lists today; 1 for a
+ * newer release of Node.js or Python that is accepted, with the warning in
+ * note; -EINVAL for anything else, with the reason and the list in note. */
+int dev_runtime_lookup(const char *name, enum dev_runtime *out, char *note, size_t note_len);
+/* The language version a runtime declares: "24" for nodejs24.x, "3.12" for
+ * python3.12; -ENOENT for provided runtimes. */
+int dev_runtime_version(const char *name, char *out, size_t out_len);
 /* Walks up from dir to find tether.json; 0 and the path, or -ENOENT. */
 int dev_config_find(const char *dir, char *out, size_t out_len);
 

@@ -108,7 +108,12 @@ static int add_function(struct lambda_config *c, const struct dev *d, const stru
         rc = lambda_function_set_env(*out, f->environment[i].name, f->environment[i].value, cause,
                                      cause_len);
     if (rc == 0) {
-        (*out)->timeout_s = f->timeout_s;
+        /* A worker stopped at a breakpoint must not time out, nor its
+         * bridge: while debugging both wait --debug-timeout (AWS's own
+         * remote debugging raises the timeout to 900 s as well). */
+        (*out)->timeout_s = d->options.inspect_port && d->options.debug_timeout_s
+                                ? d->options.debug_timeout_s
+                                : f->timeout_s;
         (*out)->memory_mb = f->memory_mb;
         (*out)->streaming = f->streaming;
     }
@@ -213,7 +218,6 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
 {
     struct lambda_function_config *fn = NULL;
     int inspect = d->options.inspect_port;
-    char value[64];
     int rc = add_function(c, d, f, &fn, cause, cause_len);
     if (rc == 0 && dev_build_handler(d->build, f->id))
         rc = lambda_function_set_handler(fn, dev_build_handler(d->build, f->id));
@@ -221,15 +225,13 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
         rc = lambda_function_set_runtime(fn, f->runtime_name);
     if (rc == 0)
         rc = add_worker_bootstrap(fn, d, f);
-    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_NODE) {
-        /* Port 0 would pick a free one, but the user needs to know it: the
-         * first worker gets the given port (more workers: see docs/dev.md). */
-        snprintf(value, sizeof(value), "--inspect=127.0.0.1:%d", inspect);
-        rc = lambda_function_set_env(fn, "NODE_OPTIONS", value, cause, cause_len);
-    }
-    if (rc == 0 && inspect && f->runtime == DEV_RUNTIME_PYTHON) {
-        snprintf(value, sizeof(value), "%d", inspect);
-        rc = lambda_function_set_env(fn, "TETHER_DEBUGPY_PORT", value, cause, cause_len);
+    if (rc == 0 && inspect && f->runtime != DEV_RUNTIME_PROVIDED) {
+        /* Every worker gets its own port, from the first one up, across all
+         * functions (lambda/config.h): concurrent workers are exactly what a
+         * breakpoint under load needs to keep working (docs/dev.md). */
+        fn->debug_port = (uint16_t)inspect;
+        fn->debug_env = f->runtime == DEV_RUNTIME_NODE ? "NODE_OPTIONS" : "TETHER_DEBUGPY_PORT";
+        fn->debug_prefix = f->runtime == DEV_RUNTIME_NODE ? "--inspect=127.0.0.1:" : "";
     }
     const char *proxy_url = dev_tunnel_proxy_url(d->tunnel);
     if (rc == 0 && proxy_url)
@@ -248,6 +250,10 @@ static int build_config(const struct dev *d, int cloud, struct lambda_config **o
         return -ENOMEM;
     }
     c->idle_timeout_s = SERVICE_IDLE_TIMEOUT_S;
+    /* A breakpoint in a handler module's top level holds the worker's init
+     * as long as one in the handler holds an invocation. */
+    if (!cloud && d->options.inspect_port && d->options.debug_timeout_s)
+        c->init_timeout_s = d->options.debug_timeout_s;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < d->project->function_count; i++) {
         const struct dev_function *f = &d->project->functions[i];
@@ -468,11 +474,21 @@ static int start_tunnel(struct dev *d, char *cause, size_t cause_len)
     return rc;
 }
 
+static void on_debugger(void *ctx, const char *function, const char *sandbox_id, unsigned port)
+{
+    struct dev *d = ctx;
+    d->options.callbacks.on_debugger(d->options.ctx, function, sandbox_id, port);
+}
+
 /* The workers, the session on the events channel, and the watcher. */
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
     int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
-    struct lambda_service_options lo = {.host = "127.0.0.1", .port = 0, .log_out = d->worker_log};
+    struct lambda_service_options lo = {.host = "127.0.0.1",
+                                        .port = 0,
+                                        .log_out = d->worker_log,
+                                        .on_debugger = on_debugger,
+                                        .user = d};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)

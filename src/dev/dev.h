@@ -44,13 +44,17 @@ struct dev_callbacks {
     /* A function's build finished (dev/build.h); a restart it causes is
      * reported through on_reload after this. */
     void (*on_build)(void *ctx, const struct dev_build_report *report);
+    /* With --inspect: a worker of function_id started with its debugger on
+     * 127.0.0.1:port; worker is the sandbox id. */
+    void (*on_debugger)(void *ctx, const char *function_id, const char *worker, unsigned port);
 };
 
 struct dev_options {
     const struct dev_config *project; /* borrowed; outlives the run */
     const char *profile;              /* AWS profile for IAM to a remote events API */
     uint16_t port;                    /* embedded Lambda service port; 0 picks one */
-    int inspect_port;                 /* 0: off */
+    int inspect_port;                 /* 0: off; else the first of the workers' debugger ports */
+    unsigned debug_timeout_s;         /* with inspect_port: every function's timeout, 1-900 */
     int force;                        /* take over the stage */
     /* The stage's bridge key (borrowed; outlives the run): packets and
      * presence are sealed with it, and with the embedded defaults the

@@ -55,6 +55,13 @@ struct lambda_function_config {
     int streaming;        /* function URL invoke mode RESPONSE_STREAM */
     int url;              /* has a function URL */
     int url_port; /* -1: only /url/NAME/ on the main port; 0: also a free port; else that port */
+    /* A debugger per sandbox (tether dev --inspect): 0 for none; else each
+     * sandbox gets the lowest port from here up that no other sandbox of the
+     * service holds and that is free, as debug_env = debug_prefix + port.
+     * Both strings are static ones the builder points at, never freed. */
+    unsigned debug_port;
+    const char *debug_env;    /* "NODE_OPTIONS", "TETHER_DEBUGPY_PORT" */
+    const char *debug_prefix; /* "--inspect=127.0.0.1:", "" */
 };
 
 struct lambda_config {

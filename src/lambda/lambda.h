@@ -24,6 +24,10 @@ struct lambda_service_options {
     FILE *log_out;    /* function logs and START/END/REPORT lines (default stdout) */
     /* Overrides the configuration's idle_timeout when > 0 (milliseconds). */
     uint64_t idle_timeout_ms;
+    /* A sandbox of a function with a debug_port started with its own
+     * debugger port (lambda/config.h); may be NULL. */
+    void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
+    void *user;
 };
 
 int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,

@@ -163,6 +163,7 @@ struct lambda_sandbox {
     uv_timer_t timer; /* init deadline, invocation deadline, idle reaping, kill escalation */
     struct http_server *runtime_api;
     uint16_t runtime_port;
+    uint16_t debug_port;                /* 0: no debugger; else its own (lambda_function_config) */
     struct http_exchange *waiting_next; /* a parked GET /next */
     struct lambda_invocation *current;  /* BUSY: the running invocation */
     struct lambda_invocation *bound;    /* STARTING: the invocation this cold start is for */
@@ -257,6 +258,8 @@ struct lambda_service {
     struct conn_context *conns;
     const struct lambda_config *config;
     FILE *log_out;
+    void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
+    void *user;
     char host[64];
     uint64_t idle_timeout_ms;
     struct http_server *api;

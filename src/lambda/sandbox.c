@@ -3,11 +3,13 @@
  * so a port per sandbox is how a request is known to come from that sandbox
  * without trusting anything the runtime sends). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define LOG_MODULE "lambda"
@@ -362,6 +364,77 @@ static int build_environment(struct lambda_sandbox *sb, char ***env)
     return lambda_environment_build(&in, env);
 }
 
+/* ---- a debugger port per sandbox ---- */
+
+#define DEBUG_PORT_TRIES 200
+
+static int port_held(const struct lambda_service *service, uint16_t port)
+{
+    for (size_t i = 0; i < service->function_count; i++)
+        for (const struct lambda_sandbox *o = service->functions[i].sandboxes; o; o = o->next)
+            if (o->debug_port == port)
+                return 1;
+    return 0;
+}
+
+static int port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Concurrent workers each need their own port: a second Node process on
+ * the same --inspect port fails to bind and runs without a debugger. The
+ * lowest port not held by a sandbox of this service and free on loopback. */
+static uint16_t pick_debug_port(const struct lambda_sandbox *sb)
+{
+    unsigned first = sb->function->config->debug_port;
+    for (unsigned p = first; p < first + DEBUG_PORT_TRIES && p <= 65535; p++)
+        if (!port_held(service_of((struct lambda_sandbox *)sb), (uint16_t)p) &&
+            port_free((uint16_t)p))
+            return (uint16_t)p;
+    return 0;
+}
+
+/* Sets (or replaces) the debugger's variable in a built environment. */
+static int set_debug_env(struct lambda_sandbox *sb, char ***env)
+{
+    const struct lambda_function_config *f = sb->function->config;
+    if (!f->debug_port || !f->debug_env)
+        return 0;
+    if (!(sb->debug_port = pick_debug_port(sb))) {
+        log_warn("%s: no free debugger port from %u: sandbox %.8s runs without one", f->name,
+                 f->debug_port, sb->id);
+        return 0;
+    }
+    size_t n = 0, name_len = strlen(f->debug_env);
+    while ((*env)[n] &&
+           !(strncmp((*env)[n], f->debug_env, name_len) == 0 && (*env)[n][name_len] == '='))
+        n++;
+    char *line = NULL;
+    if (asprintf(&line, "%s=%s%u", f->debug_env, f->debug_prefix ? f->debug_prefix : "",
+                 sb->debug_port) < 0)
+        return -ENOMEM;
+    if (!(*env)[n]) {
+        char **grown = realloc(*env, (n + 2) * sizeof(**env));
+        if (!grown) {
+            free(line);
+            return -ENOMEM;
+        }
+        *env = grown;
+        grown[n + 1] = NULL;
+    } else {
+        free((*env)[n]);
+    }
+    (*env)[n] = line;
+    return 0;
+}
+
 static int spawn(struct lambda_sandbox *sb, char **env, char *cause, size_t cause_len)
 {
     const struct lambda_function_config *f = sb->function->config;
@@ -458,6 +531,8 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
     init_handles(sb);
     char **env = NULL;
     rc = build_environment(sb, &env);
+    if (rc == 0)
+        rc = set_debug_env(sb, &env);
     if (rc < 0)
         snprintf(cause, cause_len, "out of memory");
     if (rc == 0)
@@ -479,6 +554,9 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
                    0);
     log_info("%s: sandbox %s started (pid %d, AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u)",
              function->config->name, sb->id, sb->process.pid, sb->runtime_port);
+    if (sb->debug_port && service_of(sb)->on_debugger)
+        service_of(sb)->on_debugger(service_of(sb)->user, function->config->name, sb->id,
+                                    sb->debug_port);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dev/config.h"
+#include "dev/interpreter.h"
 #include "test.h"
 
 static int parse(const char *text, struct dev_config *c, char *cause, size_t cause_len)
@@ -206,6 +207,128 @@ TEST(load_and_find_walk_up)
     CHECK_INT(system(command), 0);
 }
 
+TEST(runtime_table_accepts_what_aws_lists)
+{
+    static const char *const listed[] = {
+        "nodejs18.x", "nodejs20.x",   "nodejs22.x",     "nodejs24.x", "python3.9",
+        "python3.10", "python3.11",   "python3.12",     "python3.13", "python3.14",
+        "provided",   "provided.al2", "provided.al2023"};
+    static const enum dev_runtime language[] = {
+        DEV_RUNTIME_NODE,    DEV_RUNTIME_NODE,   DEV_RUNTIME_NODE,     DEV_RUNTIME_NODE,
+        DEV_RUNTIME_PYTHON,  DEV_RUNTIME_PYTHON, DEV_RUNTIME_PYTHON,   DEV_RUNTIME_PYTHON,
+        DEV_RUNTIME_PYTHON,  DEV_RUNTIME_PYTHON, DEV_RUNTIME_PROVIDED, DEV_RUNTIME_PROVIDED,
+        DEV_RUNTIME_PROVIDED};
+    char note[512];
+    for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++) {
+        enum dev_runtime r = DEV_RUNTIME_PROVIDED;
+        CHECK_INT(dev_runtime_lookup(listed[i], &r, note, sizeof(note)), 0);
+        CHECK_INT(r, language[i]);
+        CHECK_STR(note, "");
+    }
+}
+
+TEST(newer_runtime_of_known_language_is_warned_not_refused)
+{
+    char note[512];
+    enum dev_runtime r = DEV_RUNTIME_PROVIDED;
+    CHECK_INT(dev_runtime_lookup("nodejs26.x", &r, note, sizeof(note)), 1);
+    CHECK_INT(r, DEV_RUNTIME_NODE);
+    CHECK(strstr(note, "\"nodejs26.x\" is newer") != NULL);
+    CHECK(strstr(note, "nodejs24.x") != NULL);
+    CHECK_INT(dev_runtime_lookup("python3.15", &r, note, sizeof(note)), 1);
+    CHECK_INT(r, DEV_RUNTIME_PYTHON);
+    CHECK(strstr(note, "running it as Python") != NULL);
+
+    struct dev_config c;
+    char cause[512];
+    CHECK_INT(parse("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\","
+                    "\"runtime\":\"nodejs26.x\"},\"B\":{\"handler\":\"a.b\","
+                    "\"runtime\":\"nodejs24.x\"}}}",
+                    &c, cause, sizeof(cause)),
+              0);
+    CHECK(strstr(dev_config_function(&c, "A")->runtime_note, "nodejs26.x") != NULL);
+    CHECK_STR(dev_config_function(&c, "B")->runtime_note, "");
+    dev_config_free(&c);
+}
+
+TEST(unknown_or_old_runtime_is_refused_with_the_list)
+{
+    static const char *const refused_names[] = {
+        "java21",      "nodejs16.x", "python3.8",  "python2.7", "nodejs24",        "nodejs24.x ",
+        "nodejs024.x", "python3.",   "python3.1a", "nodejs.x",  "provided.al2024", ""};
+    char note[512];
+    for (size_t i = 0; i < sizeof(refused_names) / sizeof(refused_names[0]); i++) {
+        enum dev_runtime r;
+        CHECK_INT(dev_runtime_lookup(refused_names[i], &r, note, sizeof(note)), -EINVAL);
+        CHECK(strstr(note, "is not supported (use one of nodejs18.x") != NULL);
+        CHECK(strstr(note, "provided.al2023") != NULL);
+    }
+    refused("{\"app\":\"x\",\"functions\":{\"A\":{\"handler\":\"a.b\",\"runtime\":\"ruby3.4\"}}}",
+            "functions.A.runtime: \"ruby3.4\" is not supported (use one of nodejs18.x, "
+            "nodejs20.x, nodejs22.x, nodejs24.x, python3.9");
+}
+
+TEST(runtime_and_interpreter_versions)
+{
+    char v[16];
+    CHECK_INT(dev_runtime_version("nodejs24.x", v, sizeof(v)), 0);
+    CHECK_STR(v, "24");
+    CHECK_INT(dev_runtime_version("python3.12", v, sizeof(v)), 0);
+    CHECK_STR(v, "3.12");
+    CHECK_INT(dev_runtime_version("provided.al2023", v, sizeof(v)), -ENOENT);
+    CHECK_INT(dev_interpreter_parse(DEV_RUNTIME_NODE, "v22.3.0\n", v, sizeof(v)), 0);
+    CHECK_STR(v, "22");
+    CHECK_INT(dev_interpreter_parse(DEV_RUNTIME_PYTHON, "Python 3.11.2\n", v, sizeof(v)), 0);
+    CHECK_STR(v, "3.11");
+    CHECK_INT(dev_interpreter_parse(DEV_RUNTIME_NODE, "22.3.0", v, sizeof(v)), -EINVAL);
+    CHECK_INT(dev_interpreter_parse(DEV_RUNTIME_PYTHON, "Python3", v, sizeof(v)), -EINVAL);
+}
+
+static const char three_functions[] =
+    "{\"app\":\"x\",\"functions\":{"
+    "\"ApiUsers\":{\"handler\":\"a.b\",\"runtime\":\"nodejs22.x\"},"
+    "\"ApiOrders\":{\"handler\":\"a.b\",\"runtime\":\"nodejs22.x\"},"
+    "\"Cron\":{\"handler\":\"a.b\",\"runtime\":\"python3.12\",\"live\":false}}}";
+
+TEST(function_patterns_select_live_functions)
+{
+    struct dev_config c;
+    char cause[512] = "";
+    CHECK_INT(parse(three_functions, &c, cause, sizeof(cause)), 0);
+    const char *none[] = {NULL};
+    CHECK_INT(dev_config_select(&c, none, 0, cause, sizeof(cause)), 0);
+    CHECK_INT(dev_config_function(&c, "ApiUsers")->live, 1);
+    const char *users[] = {"*Users"};
+    CHECK_INT(dev_config_select(&c, users, 1, cause, sizeof(cause)), 0);
+    CHECK_INT(dev_config_function(&c, "ApiUsers")->live, 1);
+    CHECK_INT(dev_config_function(&c, "ApiOrders")->live, 0);
+    CHECK_INT(dev_config_function(&c, "Cron")->live, 0);
+    dev_config_free(&c);
+
+    CHECK_INT(parse(three_functions, &c, cause, sizeof(cause)), 0);
+    /* "live": false stays off even when a pattern names it. */
+    const char *two[] = {"Api?sers", "Cr*"};
+    CHECK_INT(dev_config_select(&c, two, 2, cause, sizeof(cause)), 0);
+    CHECK_INT(dev_config_function(&c, "ApiUsers")->live, 1);
+    CHECK_INT(dev_config_function(&c, "ApiOrders")->live, 0);
+    CHECK_INT(dev_config_function(&c, "Cron")->live, 0);
+    dev_config_free(&c);
+
+    CHECK_INT(parse(three_functions, &c, cause, sizeof(cause)), 0);
+    const char *typo[] = {"Api*", "Jobs*"};
+    CHECK_INT(dev_config_select(&c, typo, 2, cause, sizeof(cause)), -EINVAL);
+    CHECK(strstr(cause, "--function Jobs* matches no function in tether.json (it has ApiUsers, "
+                        "ApiOrders, Cron)") != NULL);
+    /* Nothing changed when a pattern is refused. */
+    CHECK_INT(dev_config_function(&c, "ApiOrders")->live, 1);
+    dev_config_free(&c);
+}
+
 RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(full_config),
           TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(build_command_and_watch),
-          TEST_ENTRY(missing_file_is_enoent), TEST_ENTRY(load_and_find_walk_up))
+          TEST_ENTRY(missing_file_is_enoent), TEST_ENTRY(load_and_find_walk_up),
+          TEST_ENTRY(runtime_table_accepts_what_aws_lists),
+          TEST_ENTRY(newer_runtime_of_known_language_is_warned_not_refused),
+          TEST_ENTRY(unknown_or_old_runtime_is_refused_with_the_list),
+          TEST_ENTRY(runtime_and_interpreter_versions),
+          TEST_ENTRY(function_patterns_select_live_functions))
