@@ -257,6 +257,9 @@ struct lambda_service {
     struct conn_context *conns;
     const struct lambda_config *config;
     FILE *log_out;
+    void (*on_log)(void *user, const char *function, const char *request_id, const char *line,
+                   size_t len);
+    void *log_user;
     char host[64];
     uint64_t idle_timeout_ms;
     struct http_server *api;

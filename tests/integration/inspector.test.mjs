@@ -32,6 +32,11 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const HANDLER = `
 export const handler = async (event) => {
   console.log('seen', JSON.stringify(event.n ?? null), event.tag ?? '');
+  if (event.hold) {
+    // Concurrent requests: each prints its marker again after the others started.
+    await new Promise((r) => setTimeout(r, event.hold));
+    console.log('later', event.tag);
+  }
   return { n: event.n ?? null, tag: event.tag ?? 'plain', answer: 'v1:' + (event.tag ?? 'plain') };
 };
 `;
@@ -165,6 +170,27 @@ describe('inspector API', () => {
     assert.deepEqual(inv.environment.map((e) => e.name).sort(), ['API_SECRET', 'MODE']);
     assert.ok(!JSON.stringify(inv).includes('s3cret-value'), 'a secret value was shown');
     assert.equal((await api(ins, '/api/invocations?status=error')).json.invocations.length, 0);
+  });
+
+  test('4 concurrent invocations: each keeps its own log lines', async () => {
+    const tags = [0, 1, 2, 3].map((i) => `conc${i}x`);
+    const answers = await Promise.all(tags.map((tag, i) => invokeApi(dev.lambda, 'Echo', { n: 7000 + i, tag, hold: 600 })));
+    for (const r of answers) assert.equal(r.status, 200, r.text);
+    const workers = new Set();
+    for (const tag of tags) {
+      const inv = await waitFor(async () => {
+        const l = (await api(ins, `/api/invocations?q=${tag}`)).json.invocations;
+        if (l.length !== 1) return null;
+        const one = (await api(ins, `/api/invocations/${l[0].id}`)).json;
+        return one.logs.includes(`later ${tag}`) && one.logs.includes('END RequestId') ? one : null;
+      }, 5000, `the logs of ${tag}`);
+      assert.match(inv.logs, new RegExp(`^START RequestId: ${inv.id} `));
+      assert.ok(inv.logs.includes(`seen ${7000 + tags.indexOf(tag)} ${tag}`), inv.logs);
+      for (const other of tags.filter((t) => t !== tag)) assert.ok(!inv.logs.includes(other), `${tag} has ${other}'s lines:\n${inv.logs}`);
+      for (const m of inv.logs.matchAll(/RequestId: (\S+)/g)) assert.equal(m[1], inv.id, inv.logs);
+      workers.add(inv.worker);
+    }
+    assert.equal(workers.size, 4, 'the 4 ran at once, each in its own worker');
   });
 
   test('replay of an edited event reaches the handler and is linked to its original', async () => {
