@@ -73,6 +73,8 @@ static void entry_free(struct inspector_entry *e)
     buf_free(&e->event);
     buf_free(&e->answer);
     buf_free(&e->logs);
+    buf_free(&e->env_taken);
+    buf_free(&e->env_dropped);
     free(e);
 }
 
@@ -262,6 +264,8 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
     buf_init(&e->event);
     buf_init(&e->answer);
     buf_init(&e->logs);
+    buf_init(&e->env_taken);
+    buf_init(&e->env_dropped);
     e->seq = s->next_seq++;
     snprintf(e->id, sizeof(e->id), "%s", r->request_id);
     snprintf(e->function, sizeof(e->function), "%s", r->function);
@@ -280,7 +284,13 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
         p->id[0] = '\0';
     }
     link_replay(s, e);
-    e->bytes = sizeof(*e) + buf_length(&e->event) + buf_length(&e->answer) + buf_length(&e->logs);
+    if (r->env_taken && r->env_dropped) {
+        e->env_known = 1;
+        buf_append(&e->env_taken, r->env_taken, strlen(r->env_taken));
+        buf_append(&e->env_dropped, r->env_dropped, strlen(r->env_dropped));
+    }
+    e->bytes = sizeof(*e) + buf_length(&e->event) + buf_length(&e->answer) + buf_length(&e->logs) +
+               buf_length(&e->env_taken) + buf_length(&e->env_dropped);
     while (s->count > 0 && (s->count == s->max_count || s->bytes + e->bytes > s->max_bytes))
         drop_oldest(s);
     s->ring[(s->first + s->count) % s->max_count] = e;

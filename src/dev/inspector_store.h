@@ -42,6 +42,11 @@ struct inspector_entry {
     struct buf event;
     struct buf answer; /* the response, or the error JSON */
     struct buf logs;
+    /* The Init's environment names (dev_invocation_report), '\n'-separated;
+     * env_known is 0 when the report had none (a local replay). */
+    int env_known;
+    struct buf env_taken;
+    struct buf env_dropped;
     size_t bytes; /* what this entry costs the store */
 };
 

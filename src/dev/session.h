@@ -60,6 +60,12 @@ struct dev_invocation_report {
     const char *answer; /* the answer or error JSON */
     size_t answer_len;
     double duration_ms;
+    /* The environment names the worker's Init carried, each line ending in
+     * '\n' (never values): those taken, and those the Init filter
+     * (lambda_environment_override_allowed) dropped. NULL when not known
+     * (an invocation that did not come through an Init). */
+    const char *env_taken;
+    const char *env_dropped;
 };
 
 struct dev_session_callbacks {

@@ -49,7 +49,7 @@ function project(extra = {}) {
         app: 'inspect',
         ...extra,
         functions: {
-          Echo: { handler: 'src/echo.handler', runtime: 'nodejs20.x', environment: { API_SECRET: 's3cret-value', MODE: 'test' } },
+          Echo: { handler: 'src/echo.handler', runtime: 'nodejs20.x', environment: { API_SECRET: 's3cret-value', MODE: 'test', LD_BIND_NOW: '1' } },
         },
       },
       'src/echo.mjs': HANDLER,
@@ -167,7 +167,14 @@ describe('inspector API', () => {
     assert.equal(inv.response.answer, 'v1:detail');
     await waitFor(async () => (await api(ins, `/api/invocations/${inv.id}`)).json.logs.includes('seen 5000 detail'), 5000, 'its log line');
     assert.ok(inv.timings.handlerMs >= 0 && inv.timings.answeredMs >= inv.timings.handlerStartMs);
-    assert.deepEqual(inv.environment.map((e) => e.name).sort(), ['API_SECRET', 'MODE']);
+    // The names the worker's Init carried, every value masked; LD_BIND_NOW is
+    // one the Init filter drops.
+    assert.equal(inv.environmentFrom, 'init');
+    const names = inv.environment.map((e) => e.name);
+    for (const name of ['API_SECRET', 'MODE']) assert.ok(names.includes(name), names.join(' '));
+    assert.ok(inv.environment.every((e) => e.value === '****'));
+    assert.ok(!names.includes('LD_BIND_NOW'), names.join(' '));
+    assert.deepEqual(inv.environmentDropped, ['LD_BIND_NOW']);
     assert.ok(!JSON.stringify(inv).includes('s3cret-value'), 'a secret value was shown');
     assert.equal((await api(ins, '/api/invocations?status=error')).json.invocations.length, 0);
   });
@@ -260,6 +267,8 @@ describe('inspector in remote mode', () => {
             TETHER_STAGE: 'remote',
             TETHER_FUNCTION_ID: 'Echo',
             TETHER_BRIDGE_KEY: made.stdout.trim(),
+            API_SECRET: 's3cret-value',
+            LD_BIND_NOW: '1',
           },
         },
       ],
@@ -287,6 +296,16 @@ describe('inspector in remote mode', () => {
     assert.equal(full.replayOf, original.id);
     assert.equal(full.source, 'replay (local worker)');
     assert.equal(full.worker, original.worker);
+    // The remote sandbox's Init: its names, no values; a local replay had no
+    // Init of its own, so it shows tether.json's names.
+    const remote = (await api(ins, `/api/invocations/${original.id}`)).json;
+    assert.equal(remote.environmentFrom, 'init');
+    const names = remote.environment.map((e) => e.name);
+    assert.ok(names.includes('AWS_LAMBDA_FUNCTION_NAME') && names.includes('API_SECRET'), names.join(' '));
+    assert.ok(remote.environmentDropped.includes('LD_BIND_NOW'), JSON.stringify(remote.environmentDropped));
+    assert.ok(!JSON.stringify(remote).includes(KEY) && !JSON.stringify(remote).includes('s3cret-value'), 'a value was shown');
+    assert.equal(full.environmentFrom, 'tether.json');
+    assert.deepEqual(full.environment.map((e) => e.name).sort(), ['API_SECRET', 'LD_BIND_NOW', 'MODE']);
   });
 });
 

@@ -150,6 +150,39 @@ TEST(log_lines_follow_their_request)
     inspector_store_free(s);
 }
 
+/* The Init's environment names come with the report (never values) and
+ * count against the store's bytes; a report without them is marked. */
+TEST(environment_names_from_the_init)
+{
+    struct inspector_store *s;
+    CHECK_INT(inspector_store_new(10, 1 << 20, &s), 0);
+    add(s, "plain", "Api", "{}", 2);
+    const struct inspector_entry *plain = inspector_store_find(s, "plain");
+    CHECK_INT(plain->env_known, 0);
+    size_t before = inspector_store_bytes(s);
+    struct dev_invocation_report r = {
+        .function = "Api",
+        .request_id = "init",
+        .success = 1,
+        .event = "{}",
+        .event_len = 2,
+        .answer = "1",
+        .answer_len = 1,
+        .env_taken = "API_SECRET\nMODE\n",
+        .env_dropped = "LD_PRELOAD\n",
+    };
+    const struct inspector_entry *e = inspector_store_add(s, &r);
+    CHECK(e != NULL);
+    CHECK_INT(e->env_known, 1);
+    CHECK_INT((int)buf_length(&e->env_taken), 16);
+    CHECK(memcmp(buf_bytes(&e->env_taken), "API_SECRET\nMODE\n", 16) == 0);
+    CHECK(memcmp(buf_bytes(&e->env_dropped), "LD_PRELOAD\n", 11) == 0);
+    CHECK_INT((int)(inspector_store_bytes(s) - before), (int)e->bytes);
+    CHECK(e->bytes >= sizeof(*e) + 2 + 1 + 16 + 11);
+    inspector_store_free(s);
+}
+
 RUN_TESTS("inspector_store", TEST_ENTRY(keeps_the_newest_by_count_in_memory_and_on_disk),
           TEST_ENTRY(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit),
-          TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request))
+          TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request),
+          TEST_ENTRY(environment_names_from_the_init))

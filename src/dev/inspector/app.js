@@ -156,7 +156,10 @@ async function open(id) {
   $('d-logs').textContent = inv.logs || '(no log lines)';
   const t = inv.timings;
   $('d-timings').textContent = `handler started ${new Date(t.handlerStartMs).toISOString()}, ran ${t.handlerMs.toFixed(1)} ms, answer reached tether dev ${new Date(t.answeredMs).toISOString()}`;
-  $('d-env').textContent = inv.environment.length ? inv.environment.map((e) => `${e.name}=${e.value}`).join('  ') : '(none in tether.json)';
+  const from = inv.environmentFrom === 'init' ? 'from the worker\'s Init' : 'from tether.json (no Init for this one)';
+  const names = inv.environment.length ? inv.environment.map((e) => `${e.name}=${e.value}`).join('  ') : '(none)';
+  const dropped = inv.environmentDropped.length ? ` · dropped by the Init filter: ${inv.environmentDropped.join(', ')}` : '';
+  $('d-env').textContent = `${names}  (${from}, values masked)${dropped}`;
   $('replay').focus();
 }
 
