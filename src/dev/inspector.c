@@ -201,6 +201,20 @@ static void put_environment(const struct inspector *in, const struct inspector_e
     json_object_set_new(o, "environmentFrom", json_string("tether.json"));
 }
 
+/* The points of the chain dev knows, ms since the epoch; null where not
+ * known. nextSentMs is the bridge's clock, the others dev's. */
+static json_t *timings(const struct inspector_entry *e)
+{
+    json_t *t =
+        json_pack("{s:f, s:f, s:I}", "handlerStartMs", (double)e->finished_ms - e->duration_ms,
+                  "handlerMs", e->duration_ms, "answeredMs", (json_int_t)e->finished_ms);
+    json_object_set_new(t, "nextSentMs",
+                        e->next_sent_ms ? json_integer(e->next_sent_ms) : json_null());
+    json_object_set_new(t, "nextReceivedMs",
+                        e->next_received_ms ? json_integer(e->next_received_ms) : json_null());
+    return t;
+}
+
 static json_t *full(const struct inspector *in, const struct inspector_entry *e)
 {
     json_t *o = summary(e);
@@ -212,10 +226,7 @@ static json_t *full(const struct inspector *in, const struct inspector_entry *e)
                         buf_length(&e->logs)
                             ? json_stringn(buf_bytes(&e->logs), buf_length(&e->logs))
                             : json_string(""));
-    json_object_set_new(o, "timings",
-                        json_pack("{s:f, s:f, s:I}", "handlerStartMs",
-                                  (double)e->finished_ms - e->duration_ms, "handlerMs",
-                                  e->duration_ms, "answeredMs", (json_int_t)e->finished_ms));
+    json_object_set_new(o, "timings", timings(e));
     put_environment(in, e, o);
     if (e->record[0])
         json_object_set_new(o, "record", json_sprintf(".tether/%s", e->record));

@@ -275,6 +275,8 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
     e->success = r->success;
     e->duration_ms = r->duration_ms;
     e->finished_ms = now_ms();
+    e->next_sent_ms = (int64_t)r->next_sent_ms;
+    e->next_received_ms = (int64_t)r->next_received_ms;
     keep_body(&e->event, r->event, r->event_len);
     keep_body(&e->answer, r->answer, r->answer_len);
     struct pending_logs *p = pending_logs_for(s, e->id);

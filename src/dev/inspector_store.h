@@ -38,7 +38,9 @@ struct inspector_entry {
     char record[128];                  /* "log/NAME.json" under .tether, or "" */
     int success;
     double duration_ms;
-    int64_t finished_ms; /* wall clock (epoch ms) when dev saw the answer */
+    int64_t finished_ms;  /* wall clock (epoch ms) when dev saw the answer */
+    int64_t next_sent_ms; /* dev_invocation_report's; 0 when not known */
+    int64_t next_received_ms;
     struct buf event;
     struct buf answer; /* the response, or the error JSON */
     struct buf logs;

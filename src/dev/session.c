@@ -45,6 +45,13 @@ static const char heartbeat_ping[] = "{\"heartbeatMs\":1000}";
  * whole environment is at most 4 KB, names and values together). */
 #define ENV_NAMES_MAX 4096
 
+/* When a Next was sent (the bridge's clock, 0 when not known) and when dev
+ * had all of it (ours), both ms since the epoch, for the inspector. */
+struct next_times {
+    uint64_t sent_ms;
+    uint64_t received_ms;
+};
+
 struct dev_worker {
     char id[BRIDGE_MAX_SOURCE_LENGTH + 1];
     /* The tether.json function its Init named; NULL until an Init is admitted. */
@@ -57,6 +64,7 @@ struct dev_worker {
     char refusal[240];        /* non-empty: why its Inits are refused; its Nexts get InitError */
     uint64_t heard_ms;        /* the loop time of its last Init or Next */
     struct buf *waiting_next; /* a Next that came before the Init */
+    struct next_times waiting_times;
 };
 
 struct dev_call {
@@ -67,6 +75,7 @@ struct dev_call {
     char function[LAMBDA_MAX_NAME + 1];
     uv_timer_t heartbeat;
     uint64_t start_ns;
+    struct next_times times;
     struct bridge_endpoint_stream stream; /* a streamed Response */
     int streaming;
     struct buf event; /* for the report */
@@ -274,6 +283,8 @@ static void report(struct dev_call *c, int success, const char *error_type, cons
         .answer = body,
         .answer_len = len,
         .duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
+        .next_sent_ms = c->times.sent_ms,
+        .next_received_ms = c->times.received_ms,
         .env_taken = c->env_taken,
         .env_dropped = c->env_dropped,
     };
@@ -333,7 +344,8 @@ static void send_init_error(struct dev_session *s, const char *worker, const cha
     json_decref(err);
 }
 
-static void run_next(struct dev_session *s, struct dev_worker *w, const char *text, size_t len)
+static void run_next(struct dev_session *s, struct dev_worker *w, const char *text, size_t len,
+                     struct next_times times)
 {
     struct dev_next next;
     char cause[256];
@@ -364,6 +376,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         c->env_taken = strdup(w->env_taken);
         c->env_dropped = strdup(w->env_dropped);
         c->start_ns = uv_hrtime();
+        c->times = times;
         uv_timer_init(s->loop, &c->heartbeat);
         c->heartbeat.data = c;
         uv_timer_start(&c->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
@@ -642,17 +655,18 @@ static void handle_init(struct dev_session *s, const char *source, const char *t
     if (w->waiting_next) {
         struct buf *next = w->waiting_next;
         w->waiting_next = NULL;
-        run_next(s, w, buf_bytes(next), buf_length(next));
+        run_next(s, w, buf_bytes(next), buf_length(next), w->waiting_times);
         buf_free(next);
         free(next);
     }
 }
 
-static void handle_next(struct dev_session *s, const char *source, const char *text, size_t len)
+static void handle_next(struct dev_session *s, const char *source, const char *text, size_t len,
+                        struct next_times times)
 {
     struct dev_worker *w = worker_for(s, source);
     if (w && w->env) {
-        run_next(s, w, text, len);
+        run_next(s, w, text, len, times);
         return;
     }
     if (!w)
@@ -669,8 +683,10 @@ static void handle_next(struct dev_session *s, const char *source, const char *t
         send_fresh(s, source, BRIDGE_REBOOT, NULL, 0);
         dev_next_free(&next);
     }
-    if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next))))
+    if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next)))) {
         buf_append(w->waiting_next, text, len);
+        w->waiting_times = times;
+    }
 }
 
 static void on_message(void *ctx, const struct bridge_message *m)
@@ -687,7 +703,8 @@ static void on_message(void *ctx, const struct bridge_message *m)
         handle_init(s, m->source, buf_bytes(m->body), buf_length(m->body));
         break;
     case BRIDGE_NEXT:
-        handle_next(s, m->source, buf_bytes(m->body), buf_length(m->body));
+        handle_next(s, m->source, buf_bytes(m->body), buf_length(m->body),
+                    (struct next_times){m->sent_ms, bridge_endpoint_wall_ms()});
         break;
     default:
         log_debug("ignoring %s from %s", bridge_type_name(m->type), m->source);

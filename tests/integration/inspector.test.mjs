@@ -167,6 +167,12 @@ describe('inspector API', () => {
     assert.equal(inv.response.answer, 'v1:detail');
     await waitFor(async () => (await api(ins, `/api/invocations/${inv.id}`)).json.logs.includes('seen 5000 detail'), 5000, 'its log line');
     assert.ok(inv.timings.handlerMs >= 0 && inv.timings.answeredMs >= inv.timings.handlerStartMs);
+    // Along the chain: the bridge's sealed send time (its clock; the same
+    // machine here), dev's arrival, the worker's start and answer.
+    const t = inv.timings;
+    const began = Date.now() - 60000;
+    assert.ok(t.nextSentMs > began && t.nextSentMs <= t.nextReceivedMs + 5, JSON.stringify(t));
+    assert.ok(t.nextReceivedMs <= t.handlerStartMs + 5 && t.handlerStartMs <= t.answeredMs, JSON.stringify(t));
     // The names the worker's Init carried, every value masked; LD_BIND_NOW is
     // one the Init filter drops.
     assert.equal(inv.environmentFrom, 'init');
@@ -304,6 +310,9 @@ describe('inspector in remote mode', () => {
     assert.ok(names.includes('AWS_LAMBDA_FUNCTION_NAME') && names.includes('API_SECRET'), names.join(' '));
     assert.ok(remote.environmentDropped.includes('LD_BIND_NOW'), JSON.stringify(remote.environmentDropped));
     assert.ok(!JSON.stringify(remote).includes(KEY) && !JSON.stringify(remote).includes('s3cret-value'), 'a value was shown');
+    assert.ok(remote.timings.nextSentMs > 0 && remote.timings.nextReceivedMs > 0, JSON.stringify(remote.timings));
+    assert.equal(full.timings.nextSentMs, null);
+    assert.equal(full.timings.nextReceivedMs, null);
     assert.equal(full.environmentFrom, 'tether.json');
     assert.deepEqual(full.environment.map((e) => e.name).sort(), ['API_SECRET', 'LD_BIND_NOW', 'MODE']);
   });
