@@ -374,6 +374,12 @@ describe('inspector page in chromium', { skip: !fs.existsSync(CHROMIUM) && `no $
         await page.waitForFunction(() => document.querySelector('#d-logs').textContent.includes('seen 2 browser'));
       });
       assert.match(await page.textContent('#d-answer'), /v1:browser/);
+      // The chain's times and the Init's names, values masked.
+      assert.match(await page.textContent('#d-timings'), /bridge sent the event .*\(the bridge's clock\) · tether dev had it .* · handed to the local worker/);
+      const env = await page.textContent('#d-env');
+      assert.match(env, /API_SECRET=\*\*\*\*/);
+      assert.match(env, /from the worker's Init, values masked\) · dropped by the Init filter: LD_BIND_NOW/);
+      assert.ok(!env.includes('s3cret-value'));
     }));
 
   test('editing and replaying produces a new entry with the new answer', () =>
