@@ -31,6 +31,16 @@ struct pending_request {
     uint64_t last_sent_ms;
 };
 
+/* The sealed time of a message's first packet, kept until the whole
+ * message is delivered (bridge_message.sent_ms). */
+#define FIRST_SENT_SLOTS 32
+struct first_sent {
+    enum bridge_type type;
+    char source[BRIDGE_MAX_SOURCE_LENGTH + 1];
+    char id[BRIDGE_MAX_ID_LENGTH + 1];
+    uint64_t ts; /* 0: a free slot */
+};
+
 struct bridge_endpoint {
     uv_loop_t *loop;
     struct bridge_endpoint_config config;
@@ -48,6 +58,8 @@ struct bridge_endpoint {
     struct bridge_reassembler *reassembler;
     struct bridge_outbox *outbox;
     struct pending_request request;
+    struct first_sent first_sent[FIRST_SENT_SLOTS]; /* a ring: the oldest is reused */
+    size_t next_first_sent;
     uv_timer_t timer;
     /* Owners may free the endpoint from its own callbacks: the parts are
      * then freed when the outermost dispatch returns, and no callback runs
@@ -112,6 +124,45 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
         e->config.callbacks.on_abandon(e->config.ctx, type, source, id, reason);
 }
 
+/* A message's first packet opened: its sealed time is kept for the whole
+ * message. bridge_seal_decode gives the opened packet without its seal
+ * fields, so they are read again from the same text (only for first
+ * packets of messages, not Pings). */
+static void note_first_sent(struct bridge_endpoint *e, const char *event, size_t len,
+                            const struct bridge_packet *p)
+{
+    struct bridge_packet again;
+    struct bridge_packet_seal_fields sealed;
+    char cause[200];
+    if (!e->seal || p->index != 0 || p->type == BRIDGE_PING)
+        return;
+    if (bridge_packet_decode_sealed(event, len, &again, &sealed, cause, sizeof(cause)) == 0) {
+        struct first_sent *f = &e->first_sent[e->next_first_sent];
+        e->next_first_sent = (e->next_first_sent + 1) % FIRST_SENT_SLOTS;
+        f->type = p->type;
+        snprintf(f->source, sizeof(f->source), "%s", p->source);
+        snprintf(f->id, sizeof(f->id), "%s", p->id);
+        f->ts = sealed.ts;
+    }
+    bridge_packet_free(&again);
+}
+
+/* The sealed time noted for this whole message's first packet, forgotten
+ * once taken; 0 when none. */
+static uint64_t take_first_sent(struct bridge_endpoint *e, const struct bridge_packet *p)
+{
+    for (size_t i = 0; i < FIRST_SENT_SLOTS; i++) {
+        struct first_sent *f = &e->first_sent[i];
+        if (f->ts && f->type == p->type && strcmp(f->source, p->source) == 0 &&
+            strcmp(f->id, p->id) == 0) {
+            uint64_t ts = f->ts;
+            f->ts = 0;
+            return ts;
+        }
+    }
+    return 0;
+}
+
 /* Streamed types come chunk by chunk; the others (assembled by the
  * reassembler) as progress and then one whole final packet. */
 static void on_chunk(void *ctx, const struct bridge_packet *p)
@@ -126,7 +177,8 @@ static void on_chunk(void *ctx, const struct bridge_packet *p)
         if (e->config.callbacks.on_progress)
             e->config.callbacks.on_progress(e->config.ctx, p);
     } else {
-        struct bridge_message m = {p->type, p->source, p->id, p->content_type, &p->data};
+        struct bridge_message m = {p->type,         p->source, p->id,
+                                   p->content_type, &p->data,  take_first_sent(e, p)};
         e->config.callbacks.on_message(e->config.ctx, &m);
     }
 }
@@ -186,8 +238,10 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
      * further. Every other message, Pings included, has an id of its own
      * (docs/bridge-protocol.md, "Ids"), so the reassembler's duplicate
      * drop by (type, source, id, index) never swallows a second Ping. */
-    if (strcmp(p.source, e->source) != 0)
+    if (strcmp(p.source, e->source) != 0) {
+        note_first_sent(e, event, len, &p);
         bridge_reassembler_push(e->reassembler, &p, endpoint_now(e));
+    }
     bridge_packet_free(&p);
     end_dispatch(e);
 }

@@ -63,6 +63,10 @@ struct bridge_message {
     const char *id;
     const char *content_type; /* "" unless the first packet named one */
     const struct buf *body;
+    /* The sender's clock (ms since the epoch) in the sealed first packet:
+     * when the peer sent the message, by its clock, not ours. 0 when not
+     * known (the insecure mode, or the first packet's time was forgotten). */
+    uint64_t sent_ms;
 };
 
 struct bridge_endpoint_callbacks {

@@ -42,7 +42,6 @@ struct dev {
     FILE *cloud_log;                              /* where the bridges' function logs go */
     struct inspector_store *store;                /* every invocation, bounded */
     struct inspector *inspector;                  /* NULL when off */
-    FILE *worker_log;                             /* function_log, teed into the store */
     struct dev_state endpoints;
     char key_text[BRIDGE_KEY_TEXT_SIZE]; /* handed to the embedded bridges; wiped */
     char root_dir[PATH_MAX]; /* where tether's own files are (runtimes/, tether-bridge) */
@@ -480,15 +479,26 @@ static void on_debugger(void *ctx, const char *function, const char *sandbox_id,
     d->options.callbacks.on_debugger(d->options.ctx, function, sandbox_id, port);
 }
 
+/* A worker's log line, tied to the request its sandbox was running. */
+static void on_worker_log(void *user, const char *function, const char *request_id,
+                          const char *line, size_t len)
+{
+    struct dev *d = user;
+    (void)function;
+    inspector_store_log_line(d->store, request_id, line, len);
+}
+
 /* The workers, the session on the events channel, and the watcher. */
 static int start_session(struct dev *d, char *cause, size_t cause_len)
 {
     int rc = build_config(d, 0, &d->worker_config, cause, cause_len);
     struct lambda_service_options lo = {.host = "127.0.0.1",
                                         .port = 0,
-                                        .log_out = d->worker_log,
+                                        .log_out = d->options.function_log,
                                         .on_debugger = on_debugger,
-                                        .user = d};
+                                        .user = d,
+                                        .on_log = on_worker_log,
+                                        .log_user = d};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)
@@ -615,14 +625,14 @@ int dev_replay_local(struct dev *d, const char *function, const char *worker, co
     return rc;
 }
 
-/* The store, and the workers' log stream teed into it. */
+/* The store of invocations (the workers' log lines reach it through
+ * on_worker_log). */
 static int start_store(struct dev *d, char *cause, size_t cause_len)
 {
     size_t count = d->options.history_count ? d->options.history_count : INSPECTOR_DEFAULT_COUNT;
     size_t bytes = d->options.history_bytes ? d->options.history_bytes
                                             : (size_t)INSPECTOR_DEFAULT_MB * 1024 * 1024;
-    if (inspector_store_new(count, bytes, &d->store) < 0 ||
-        !(d->worker_log = inspector_store_log_tee(d->store, d->options.function_log))) {
+    if (inspector_store_new(count, bytes, &d->store) < 0) {
         snprintf(cause, cause_len, "out of memory");
         return -ENOMEM;
     }
@@ -727,8 +737,6 @@ void dev_free(struct dev *d)
     if (d->cloud_log)
         fclose(d->cloud_log);
     inspector_free(d->inspector);
-    if (d->worker_log)
-        fclose(d->worker_log);
     inspector_store_free(d->store);
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
     secure_wipe(d->key_text, sizeof(d->key_text));

@@ -158,20 +158,61 @@ static void put_body(json_t *o, const char *key, const struct buf *b)
     buf_free(&b64);
 }
 
-/* The function's environment from tether.json: names only, every value
- * masked, since any of them may be a secret. */
-static json_t *environment(const struct inspector *in, const char *function)
+/* A '\n'-separated list of names as [{"name","value":"****"}] (every
+ * value masked: any may be a secret), or plain names when MASKED is 0. */
+static json_t *name_list(const struct buf *names, int masked)
 {
+    json_t *list = json_array();
+    const char *p = buf_length(names) ? buf_bytes(names) : "";
+    const char *end = p + buf_length(names);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        json_t *name = json_stringn(p, n);
+        json_array_append_new(list, masked ? json_pack("{s:o, s:s}", "name", name, "value", "****")
+                                           : name);
+        p += n + 1;
+    }
+    return list;
+}
+
+/* The environment names the worker's Init carried (taken, and dropped by
+ * the Init filter); for an invocation without an Init (a local replay),
+ * the function's names in tether.json. Never values. */
+static void put_environment(const struct inspector *in, const struct inspector_entry *e, json_t *o)
+{
+    if (e->env_known) {
+        json_object_set_new(o, "environment", name_list(&e->env_taken, 1));
+        json_object_set_new(o, "environmentDropped", name_list(&e->env_dropped, 0));
+        json_object_set_new(o, "environmentFrom", json_string("init"));
+        return;
+    }
     json_t *list = json_array();
     for (size_t i = 0; in->o.project && i < in->o.project->function_count; i++) {
         const struct dev_function *f = &in->o.project->functions[i];
-        if (strcmp(f->id, function) != 0)
+        if (strcmp(f->id, e->function) != 0)
             continue;
         for (size_t j = 0; j < f->environment_count; j++)
             json_array_append_new(
                 list, json_pack("{s:s, s:s}", "name", f->environment[j].name, "value", "****"));
     }
-    return list;
+    json_object_set_new(o, "environment", list);
+    json_object_set_new(o, "environmentDropped", json_array());
+    json_object_set_new(o, "environmentFrom", json_string("tether.json"));
+}
+
+/* The points of the chain dev knows, ms since the epoch; null where not
+ * known. nextSentMs is the bridge's clock, the others dev's. */
+static json_t *timings(const struct inspector_entry *e)
+{
+    json_t *t =
+        json_pack("{s:f, s:f, s:I}", "handlerStartMs", (double)e->finished_ms - e->duration_ms,
+                  "handlerMs", e->duration_ms, "answeredMs", (json_int_t)e->finished_ms);
+    json_object_set_new(t, "nextSentMs",
+                        e->next_sent_ms ? json_integer(e->next_sent_ms) : json_null());
+    json_object_set_new(t, "nextReceivedMs",
+                        e->next_received_ms ? json_integer(e->next_received_ms) : json_null());
+    return t;
 }
 
 static json_t *full(const struct inspector *in, const struct inspector_entry *e)
@@ -185,11 +226,8 @@ static json_t *full(const struct inspector *in, const struct inspector_entry *e)
                         buf_length(&e->logs)
                             ? json_stringn(buf_bytes(&e->logs), buf_length(&e->logs))
                             : json_string(""));
-    json_object_set_new(o, "timings",
-                        json_pack("{s:f, s:f, s:I}", "handlerStartMs",
-                                  (double)e->finished_ms - e->duration_ms, "handlerMs",
-                                  e->duration_ms, "answeredMs", (json_int_t)e->finished_ms));
-    json_object_set_new(o, "environment", environment(in, e->function));
+    json_object_set_new(o, "timings", timings(e));
+    put_environment(in, e, o);
     if (e->record[0])
         json_object_set_new(o, "record", json_sprintf(".tether/%s", e->record));
     return o;

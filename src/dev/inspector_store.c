@@ -11,11 +11,9 @@
 #define LOG_MODULE "inspector"
 #include "core/log.h"
 #include "core/private_file.h"
-#include "lambda/logs.h"
 
 #define MAX_PENDING_REPLAYS 16
 #define MAX_PENDING_LOGS 64
-#define MAX_FUNCTIONS 64
 
 /* A replay sent and not yet seen. */
 struct pending_replay {
@@ -33,12 +31,6 @@ struct pending_logs {
     struct buf lines;
 };
 
-/* The request a function's log lines belong to (its last START). */
-struct current_request {
-    char function[72];
-    char id[INSPECTOR_ID_SIZE];
-};
-
 struct inspector_store {
     size_t max_count, max_bytes;
     struct inspector_entry **ring; /* max_count slots */
@@ -48,7 +40,6 @@ struct inspector_store {
     struct pending_replay replays[MAX_PENDING_REPLAYS];
     struct pending_logs logs[MAX_PENDING_LOGS];
     size_t next_log_slot;
-    struct current_request current[MAX_FUNCTIONS];
     void (*on_add)(void *user, const struct inspector_entry *e);
     void *on_add_user;
 };
@@ -82,6 +73,8 @@ static void entry_free(struct inspector_entry *e)
     buf_free(&e->event);
     buf_free(&e->answer);
     buf_free(&e->logs);
+    buf_free(&e->env_taken);
+    buf_free(&e->env_dropped);
     free(e);
 }
 
@@ -271,6 +264,8 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
     buf_init(&e->event);
     buf_init(&e->answer);
     buf_init(&e->logs);
+    buf_init(&e->env_taken);
+    buf_init(&e->env_dropped);
     e->seq = s->next_seq++;
     snprintf(e->id, sizeof(e->id), "%s", r->request_id);
     snprintf(e->function, sizeof(e->function), "%s", r->function);
@@ -280,6 +275,8 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
     e->success = r->success;
     e->duration_ms = r->duration_ms;
     e->finished_ms = now_ms();
+    e->next_sent_ms = (int64_t)r->next_sent_ms;
+    e->next_received_ms = (int64_t)r->next_received_ms;
     keep_body(&e->event, r->event, r->event_len);
     keep_body(&e->answer, r->answer, r->answer_len);
     struct pending_logs *p = pending_logs_for(s, e->id);
@@ -289,7 +286,13 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
         p->id[0] = '\0';
     }
     link_replay(s, e);
-    e->bytes = sizeof(*e) + buf_length(&e->event) + buf_length(&e->answer) + buf_length(&e->logs);
+    if (r->env_taken && r->env_dropped) {
+        e->env_known = 1;
+        buf_append(&e->env_taken, r->env_taken, strlen(r->env_taken));
+        buf_append(&e->env_dropped, r->env_dropped, strlen(r->env_dropped));
+    }
+    e->bytes = sizeof(*e) + buf_length(&e->event) + buf_length(&e->answer) + buf_length(&e->logs) +
+               buf_length(&e->env_taken) + buf_length(&e->env_dropped);
     while (s->count > 0 && (s->count == s->max_count || s->bytes + e->bytes > s->max_bytes))
         drop_oldest(s);
     s->ring[(s->first + s->count) % s->max_count] = e;
@@ -341,20 +344,6 @@ void inspector_store_replay_result(struct inspector_store *s, uint64_t ticket, c
 
 /* ---- log lines ---- */
 
-static struct current_request *current_for(struct inspector_store *s, const char *function)
-{
-    struct current_request *empty = NULL;
-    for (size_t i = 0; i < MAX_FUNCTIONS; i++) {
-        if (strcmp(s->current[i].function, function) == 0)
-            return &s->current[i];
-        if (!empty && !s->current[i].function[0])
-            empty = &s->current[i];
-    }
-    if (empty)
-        snprintf(empty->function, sizeof(empty->function), "%s", function);
-    return empty;
-}
-
 static void append_line(struct buf *b, const char *line, size_t len)
 {
     if (buf_length(b) + len + 1 > INSPECTOR_MAX_LOGS)
@@ -373,93 +362,29 @@ static struct inspector_entry *find_mutable(struct inspector_store *s, const cha
     return NULL;
 }
 
-void inspector_store_log_line(struct inspector_store *s, const char *function, const char *line,
+void inspector_store_log_line(struct inspector_store *s, const char *request_id, const char *line,
                               size_t len)
 {
-    static const char start[] = "START RequestId: ";
-    struct current_request *c = current_for(s, function);
-    if (!c)
-        return;
-    if (len > sizeof(start) - 1 && memcmp(line, start, sizeof(start) - 1) == 0) {
-        size_t n = strcspn(line + sizeof(start) - 1, " \t");
-        if (n > len - (sizeof(start) - 1))
-            n = len - (sizeof(start) - 1);
-        snprintf(c->id, sizeof(c->id), "%.*s", (int)n, line + sizeof(start) - 1);
-    }
-    if (!c->id[0])
-        return;
-    struct inspector_entry *e = find_mutable(s, c->id);
-    if (e) {
+    if (!request_id || !request_id[0])
+        return; /* printed between invocations: no request to show it with */
+    struct inspector_entry *e = find_mutable(s, request_id);
+    if (e) { /* END and REPORT come after the answer */
         size_t before = buf_length(&e->logs);
         append_line(&e->logs, line, len);
         e->bytes += buf_length(&e->logs) - before;
         s->bytes += buf_length(&e->logs) - before;
         return;
     }
-    struct pending_logs *p = pending_logs_for(s, c->id);
+    struct pending_logs *p = pending_logs_for(s, request_id);
     if (!p) {
         /* The oldest pending slot is reused: a request that never finishes
          * must not hold its lines forever. */
         p = &s->logs[s->next_log_slot];
         s->next_log_slot = (s->next_log_slot + 1) % MAX_PENDING_LOGS;
         buf_reset(&p->lines);
-        snprintf(p->id, sizeof(p->id), "%s", c->id);
+        snprintf(p->id, sizeof(p->id), "%s", request_id);
     }
     append_line(&p->lines, line, len);
-}
-
-/* ---- the workers' log stream ---- */
-
-struct log_tee {
-    struct inspector_store *store;
-    FILE *out;
-    struct lambda_line_splitter lines;
-};
-
-/* "[function] text": the text goes to that function's current request. */
-static void tee_line(void *user, const char *line, size_t len)
-{
-    struct log_tee *t = user;
-    const char *end = len > 1 && line[0] == '[' ? memchr(line, ']', len) : NULL;
-    if (!end || (size_t)(end - line) + 2 > len || end[1] != ' ')
-        return;
-    char function[72];
-    snprintf(function, sizeof(function), "%.*s", (int)(end - line - 1), line + 1);
-    inspector_store_log_line(t->store, function, end + 2, len - (size_t)(end - line) - 2);
-}
-
-static ssize_t tee_write(void *cookie, const char *data, size_t len)
-{
-    struct log_tee *t = cookie;
-    fwrite(data, 1, len, t->out);
-    fflush(t->out);
-    lambda_lines_feed(&t->lines, data, len, tee_line, t);
-    return (ssize_t)len;
-}
-
-static int tee_close(void *cookie)
-{
-    struct log_tee *t = cookie;
-    lambda_lines_free(&t->lines);
-    free(t);
-    return 0;
-}
-
-FILE *inspector_store_log_tee(struct inspector_store *s, FILE *out)
-{
-    struct log_tee *t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
-    t->store = s;
-    t->out = out;
-    lambda_lines_init(&t->lines);
-    cookie_io_functions_t io = {.write = tee_write, .close = tee_close};
-    FILE *f = fopencookie(t, "w", io);
-    if (!f) {
-        tee_close(t);
-        return NULL;
-    }
-    return f;
 }
 
 /* ---- reading ---- */

@@ -6,8 +6,9 @@
  * answers are kept whole up to the Lambda payload limit; a larger one is
  * described instead ({"bytes":N,"omitted":true}).
  *
- * Each function's log lines reach the store through inspector_store_log_line
- * and are tied to the request whose START line came last for that function.
+ * The workers' log lines reach the store through inspector_store_log_line
+ * with the request id of the invocation whose sandbox printed them (the
+ * local Lambda service knows it), so concurrent requests keep their own.
  *
  * Single-threaded: everything runs on the dev loop. docs/inspector.md. */
 #ifndef TETHER_DEV_INSPECTOR_STORE_H
@@ -37,10 +38,17 @@ struct inspector_entry {
     char record[128];                  /* "log/NAME.json" under .tether, or "" */
     int success;
     double duration_ms;
-    int64_t finished_ms; /* wall clock (epoch ms) when dev saw the answer */
+    int64_t finished_ms;  /* wall clock (epoch ms) when dev saw the answer */
+    int64_t next_sent_ms; /* dev_invocation_report's; 0 when not known */
+    int64_t next_received_ms;
     struct buf event;
     struct buf answer; /* the response, or the error JSON */
     struct buf logs;
+    /* The Init's environment names (dev_invocation_report), '\n'-separated;
+     * env_known is 0 when the report had none (a local replay). */
+    int env_known;
+    struct buf env_taken;
+    struct buf env_dropped;
     size_t bytes; /* what this entry costs the store */
 };
 
@@ -65,14 +73,10 @@ uint64_t inspector_store_expect_replay(struct inspector_store *s, const char *or
 /* The id the ticketed replay got ("" if none arrived); forgets the ticket. */
 void inspector_store_replay_result(struct inspector_store *s, uint64_t ticket, char *id,
                                    size_t id_len);
-/* One line a function's worker printed (without the newline). */
-void inspector_store_log_line(struct inspector_store *s, const char *function, const char *line,
+/* One line (without the newline) the sandbox running REQUEST_ID printed;
+ * a NULL or empty REQUEST_ID (between invocations) is not kept. */
+void inspector_store_log_line(struct inspector_store *s, const char *request_id, const char *line,
                               size_t len);
-/* A stream that writes through to OUT and hands each "[function] line" it
- * carries to inspector_store_log_line: the workers' log output (what
- * lambda_log_print writes). fclose it after the workers are gone; NULL when
- * out of memory. */
-FILE *inspector_store_log_tee(struct inspector_store *s, FILE *out);
 
 size_t inspector_store_count(const struct inspector_store *s);
 size_t inspector_store_bytes(const struct inspector_store *s);

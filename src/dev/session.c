@@ -41,14 +41,30 @@ static const char heartbeat_ping[] = "{\"heartbeatMs\":1000}";
  * or from a random UUID (32 hex digits). */
 #define WORKER_ID_MAX 32
 
+/* Bytes of environment names kept per worker for the inspector (Lambda's
+ * whole environment is at most 4 KB, names and values together). */
+#define ENV_NAMES_MAX 4096
+
+/* When a Next was sent (the bridge's clock, 0 when not known) and when dev
+ * had all of it (ours), both ms since the epoch, for the inspector. */
+struct next_times {
+    uint64_t sent_ms;
+    uint64_t received_ms;
+};
+
 struct dev_worker {
     char id[BRIDGE_MAX_SOURCE_LENGTH + 1];
     /* The tether.json function its Init named; NULL until an Init is admitted. */
     const struct dev_function *function;
-    char **env;               /* NAME=value, NULL-terminated (filtered, see handle_init) */
+    char **env; /* NAME=value, NULL-terminated (filtered, see handle_init) */
+    /* For the inspector, never values: the names its Init carried that were
+     * taken, and those the filter dropped, each line ending in '\n'. */
+    char env_taken[ENV_NAMES_MAX];
+    char env_dropped[ENV_NAMES_MAX];
     char refusal[240];        /* non-empty: why its Inits are refused; its Nexts get InitError */
     uint64_t heard_ms;        /* the loop time of its last Init or Next */
     struct buf *waiting_next; /* a Next that came before the Init */
+    struct next_times waiting_times;
 };
 
 struct dev_call {
@@ -59,9 +75,12 @@ struct dev_call {
     char function[LAMBDA_MAX_NAME + 1];
     uv_timer_t heartbeat;
     uint64_t start_ns;
+    struct next_times times;
     struct bridge_endpoint_stream stream; /* a streamed Response */
     int streaming;
     struct buf event; /* for the report */
+    char *env_taken;  /* the worker's, when the call started (NULL: no memory) */
+    char *env_dropped;
 };
 
 struct remembered {
@@ -182,6 +201,8 @@ static void free_call(uv_handle_t *handle)
     struct dev_call *c = handle->data;
     bridge_endpoint_stream_free(&c->stream);
     buf_free(&c->event);
+    free(c->env_taken);
+    free(c->env_dropped);
     free(c);
 }
 
@@ -262,6 +283,10 @@ static void report(struct dev_call *c, int success, const char *error_type, cons
         .answer = body,
         .answer_len = len,
         .duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
+        .next_sent_ms = c->times.sent_ms,
+        .next_received_ms = c->times.received_ms,
+        .env_taken = c->env_taken,
+        .env_dropped = c->env_dropped,
     };
     s->options.callbacks.on_invocation(s->options.ctx, &r);
 }
@@ -319,7 +344,8 @@ static void send_init_error(struct dev_session *s, const char *worker, const cha
     json_decref(err);
 }
 
-static void run_next(struct dev_session *s, struct dev_worker *w, const char *text, size_t len)
+static void run_next(struct dev_session *s, struct dev_worker *w, const char *text, size_t len,
+                     struct next_times times)
 {
     struct dev_next next;
     char cause[256];
@@ -347,7 +373,10 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         bridge_endpoint_stream_init(s->endpoint, &c->stream, channel, BRIDGE_RESPONSE,
                                     c->request_id);
         buf_append(&c->event, buf_bytes(&next.body), buf_length(&next.body));
+        c->env_taken = strdup(w->env_taken);
+        c->env_dropped = strdup(w->env_dropped);
         c->start_ns = uv_hrtime();
+        c->times = times;
         uv_timer_init(s->loop, &c->heartbeat);
         c->heartbeat.data = c;
         uv_timer_start(&c->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
@@ -521,18 +550,44 @@ static const struct dev_function *admit(struct dev_session *s, struct dev_worker
     return w->refusal[0] ? NULL : f;
 }
 
+/* Adds the name of a NAME=value line (the whole line when it has no '=')
+ * to a '\n'-separated list, as text the inspector can show: a peer chose
+ * it, so bytes that are not printable ASCII become '?'. A name that does
+ * not fit is left out. */
+static void add_name(char *list, size_t cap, const char *line, size_t len)
+{
+    const char *eq = memchr(line, '=', len);
+    size_t n = eq ? (size_t)(eq - line) : len, used = strlen(list);
+    if (n > 128)
+        n = 128;
+    if (used + n + 2 > cap)
+        return;
+    for (size_t i = 0; i < n; i++)
+        list[used + i] = line[i] > 0x20 && line[i] < 0x7f ? line[i] : '?';
+    list[used + n] = '\n';
+    list[used + n + 1] = '\0';
+}
+
 /* The Init's environment under lambda_environment_override_allowed's
- * policy, plus TETHER_DEV=true; what was dropped is logged once, by name. */
-static char **init_environment(const struct dev_worker *w, json_t *env)
+ * policy, plus TETHER_DEV=true; what was dropped is logged once, by name.
+ * The names taken and dropped are kept in W for the inspector. */
+static char **init_environment(struct dev_worker *w, json_t *env)
 {
     struct lambda_overrides o = {0};
     int rc = 0;
+    w->env_taken[0] = w->env_dropped[0] = '\0';
     for (size_t i = 0; rc >= 0 && i < json_array_size(env); i++) {
         json_t *line = json_array_get(env, i);
-        if (json_is_string(line))
-            rc = lambda_overrides_add(&o, json_string_value(line), json_string_length(line));
+        const char *text = json_string_value(line);
+        size_t len = json_string_length(line);
+        if (text)
+            rc = lambda_overrides_add(&o, text, len);
         else
             o.dropped++;
+        if (text && rc >= 0)
+            add_name(rc == 0 ? w->env_taken : w->env_dropped, ENV_NAMES_MAX, text, len);
+        else if (!text)
+            add_name(w->env_dropped, ENV_NAMES_MAX, "(not a string)", 14);
     }
     if (rc >= 0)
         rc = lambda_overrides_set(&o, "TETHER_DEV", "true");
@@ -600,17 +655,18 @@ static void handle_init(struct dev_session *s, const char *source, const char *t
     if (w->waiting_next) {
         struct buf *next = w->waiting_next;
         w->waiting_next = NULL;
-        run_next(s, w, buf_bytes(next), buf_length(next));
+        run_next(s, w, buf_bytes(next), buf_length(next), w->waiting_times);
         buf_free(next);
         free(next);
     }
 }
 
-static void handle_next(struct dev_session *s, const char *source, const char *text, size_t len)
+static void handle_next(struct dev_session *s, const char *source, const char *text, size_t len,
+                        struct next_times times)
 {
     struct dev_worker *w = worker_for(s, source);
     if (w && w->env) {
-        run_next(s, w, text, len);
+        run_next(s, w, text, len, times);
         return;
     }
     if (!w)
@@ -627,8 +683,10 @@ static void handle_next(struct dev_session *s, const char *source, const char *t
         send_fresh(s, source, BRIDGE_REBOOT, NULL, 0);
         dev_next_free(&next);
     }
-    if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next))))
+    if (!w->waiting_next && (w->waiting_next = calloc(1, sizeof(*w->waiting_next)))) {
         buf_append(w->waiting_next, text, len);
+        w->waiting_times = times;
+    }
 }
 
 static void on_message(void *ctx, const struct bridge_message *m)
@@ -645,7 +703,8 @@ static void on_message(void *ctx, const struct bridge_message *m)
         handle_init(s, m->source, buf_bytes(m->body), buf_length(m->body));
         break;
     case BRIDGE_NEXT:
-        handle_next(s, m->source, buf_bytes(m->body), buf_length(m->body));
+        handle_next(s, m->source, buf_bytes(m->body), buf_length(m->body),
+                    (struct next_times){m->sent_ms, bridge_endpoint_wall_ms()});
         break;
     default:
         log_debug("ignoring %s from %s", bridge_type_name(m->type), m->source);

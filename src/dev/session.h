@@ -59,7 +59,18 @@ struct dev_invocation_report {
     size_t event_len;
     const char *answer; /* the answer or error JSON */
     size_t answer_len;
-    double duration_ms;
+    double duration_ms; /* from handing the event to the local worker to its answer */
+    /* When the bridge sent the Next (by the bridge's clock, from its sealed
+     * first packet; 0 when not known) and when dev had all of it (dev's
+     * clock), ms since the epoch; 0 for an invocation without a Next. */
+    uint64_t next_sent_ms;
+    uint64_t next_received_ms;
+    /* The environment names the worker's Init carried, each line ending in
+     * '\n' (never values): those taken, and those the Init filter
+     * (lambda_environment_override_allowed) dropped. NULL when not known
+     * (an invocation that did not come through an Init). */
+    const char *env_taken;
+    const char *env_dropped;
 };
 
 struct dev_session_callbacks {

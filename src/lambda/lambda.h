@@ -22,6 +22,12 @@ struct lambda_service_options {
     const char *host; /* an IP address to listen on */
     uint16_t port;    /* 0 picks a free port */
     FILE *log_out;    /* function logs and START/END/REPORT lines (default stdout) */
+    /* Optional: each line written to log_out, also handed over with the
+     * request id of the invocation its sandbox was running (NULL between
+     * invocations), so a caller can tie lines to requests that run at once. */
+    void (*on_log)(void *user, const char *function, const char *request_id, const char *line,
+                   size_t len);
+    void *log_user;
     /* Overrides the configuration's idle_timeout when > 0 (milliseconds). */
     uint64_t idle_timeout_ms;
     /* A sandbox of a function with a debug_port started with its own

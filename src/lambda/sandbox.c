@@ -52,7 +52,13 @@ static struct lambda_service *service_of(struct lambda_sandbox *sb)
 void lambda_sandbox_log(struct lambda_sandbox *sb, struct lambda_invocation *inv, const char *line,
                         size_t len)
 {
-    lambda_log_print(service_of(sb)->log_out, sb->function->config->name, line, len);
+    struct lambda_service *service = service_of(sb);
+    lambda_log_print(service->log_out, sb->function->config->name, line, len);
+    /* A sandbox runs one invocation at a time, so INV is the request that
+     * printed this line, even while other sandboxes of the function run. */
+    if (service->on_log)
+        service->on_log(service->log_user, sb->function->config->name, inv ? inv->request_id : NULL,
+                        line, len);
     if (inv)
         lambda_invocation_log(inv, line, len);
 }

@@ -32,6 +32,11 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const HANDLER = `
 export const handler = async (event) => {
   console.log('seen', JSON.stringify(event.n ?? null), event.tag ?? '');
+  if (event.hold) {
+    // Concurrent requests: each prints its marker again after the others started.
+    await new Promise((r) => setTimeout(r, event.hold));
+    console.log('later', event.tag);
+  }
   return { n: event.n ?? null, tag: event.tag ?? 'plain', answer: 'v1:' + (event.tag ?? 'plain') };
 };
 `;
@@ -44,7 +49,7 @@ function project(extra = {}) {
         app: 'inspect',
         ...extra,
         functions: {
-          Echo: { handler: 'src/echo.handler', runtime: 'nodejs20.x', environment: { API_SECRET: 's3cret-value', MODE: 'test' } },
+          Echo: { handler: 'src/echo.handler', runtime: 'nodejs20.x', environment: { API_SECRET: 's3cret-value', MODE: 'test', LD_BIND_NOW: '1' } },
         },
       },
       'src/echo.mjs': HANDLER,
@@ -162,9 +167,43 @@ describe('inspector API', () => {
     assert.equal(inv.response.answer, 'v1:detail');
     await waitFor(async () => (await api(ins, `/api/invocations/${inv.id}`)).json.logs.includes('seen 5000 detail'), 5000, 'its log line');
     assert.ok(inv.timings.handlerMs >= 0 && inv.timings.answeredMs >= inv.timings.handlerStartMs);
-    assert.deepEqual(inv.environment.map((e) => e.name).sort(), ['API_SECRET', 'MODE']);
+    // Along the chain: the bridge's sealed send time (its clock; the same
+    // machine here), dev's arrival, the worker's start and answer.
+    const t = inv.timings;
+    const began = Date.now() - 60000;
+    assert.ok(t.nextSentMs > began && t.nextSentMs <= t.nextReceivedMs + 5, JSON.stringify(t));
+    assert.ok(t.nextReceivedMs <= t.handlerStartMs + 5 && t.handlerStartMs <= t.answeredMs, JSON.stringify(t));
+    // The names the worker's Init carried, every value masked; LD_BIND_NOW is
+    // one the Init filter drops.
+    assert.equal(inv.environmentFrom, 'init');
+    const names = inv.environment.map((e) => e.name);
+    for (const name of ['API_SECRET', 'MODE']) assert.ok(names.includes(name), names.join(' '));
+    assert.ok(inv.environment.every((e) => e.value === '****'));
+    assert.ok(!names.includes('LD_BIND_NOW'), names.join(' '));
+    assert.deepEqual(inv.environmentDropped, ['LD_BIND_NOW']);
     assert.ok(!JSON.stringify(inv).includes('s3cret-value'), 'a secret value was shown');
     assert.equal((await api(ins, '/api/invocations?status=error')).json.invocations.length, 0);
+  });
+
+  test('4 concurrent invocations: each keeps its own log lines', async () => {
+    const tags = [0, 1, 2, 3].map((i) => `conc${i}x`);
+    const answers = await Promise.all(tags.map((tag, i) => invokeApi(dev.lambda, 'Echo', { n: 7000 + i, tag, hold: 600 })));
+    for (const r of answers) assert.equal(r.status, 200, r.text);
+    const workers = new Set();
+    for (const tag of tags) {
+      const inv = await waitFor(async () => {
+        const l = (await api(ins, `/api/invocations?q=${tag}`)).json.invocations;
+        if (l.length !== 1) return null;
+        const one = (await api(ins, `/api/invocations/${l[0].id}`)).json;
+        return one.logs.includes(`later ${tag}`) && one.logs.includes('END RequestId') ? one : null;
+      }, 5000, `the logs of ${tag}`);
+      assert.match(inv.logs, new RegExp(`^START RequestId: ${inv.id} `));
+      assert.ok(inv.logs.includes(`seen ${7000 + tags.indexOf(tag)} ${tag}`), inv.logs);
+      for (const other of tags.filter((t) => t !== tag)) assert.ok(!inv.logs.includes(other), `${tag} has ${other}'s lines:\n${inv.logs}`);
+      for (const m of inv.logs.matchAll(/RequestId: (\S+)/g)) assert.equal(m[1], inv.id, inv.logs);
+      workers.add(inv.worker);
+    }
+    assert.equal(workers.size, 4, 'the 4 ran at once, each in its own worker');
   });
 
   test('replay of an edited event reaches the handler and is linked to its original', async () => {
@@ -234,6 +273,8 @@ describe('inspector in remote mode', () => {
             TETHER_STAGE: 'remote',
             TETHER_FUNCTION_ID: 'Echo',
             TETHER_BRIDGE_KEY: made.stdout.trim(),
+            API_SECRET: 's3cret-value',
+            LD_BIND_NOW: '1',
           },
         },
       ],
@@ -261,6 +302,19 @@ describe('inspector in remote mode', () => {
     assert.equal(full.replayOf, original.id);
     assert.equal(full.source, 'replay (local worker)');
     assert.equal(full.worker, original.worker);
+    // The remote sandbox's Init: its names, no values; a local replay had no
+    // Init of its own, so it shows tether.json's names.
+    const remote = (await api(ins, `/api/invocations/${original.id}`)).json;
+    assert.equal(remote.environmentFrom, 'init');
+    const names = remote.environment.map((e) => e.name);
+    assert.ok(names.includes('AWS_LAMBDA_FUNCTION_NAME') && names.includes('API_SECRET'), names.join(' '));
+    assert.ok(remote.environmentDropped.includes('LD_BIND_NOW'), JSON.stringify(remote.environmentDropped));
+    assert.ok(!JSON.stringify(remote).includes(KEY) && !JSON.stringify(remote).includes('s3cret-value'), 'a value was shown');
+    assert.ok(remote.timings.nextSentMs > 0 && remote.timings.nextReceivedMs > 0, JSON.stringify(remote.timings));
+    assert.equal(full.timings.nextSentMs, null);
+    assert.equal(full.timings.nextReceivedMs, null);
+    assert.equal(full.environmentFrom, 'tether.json');
+    assert.deepEqual(full.environment.map((e) => e.name).sort(), ['API_SECRET', 'LD_BIND_NOW', 'MODE']);
   });
 });
 
@@ -320,6 +374,12 @@ describe('inspector page in chromium', { skip: !fs.existsSync(CHROMIUM) && `no $
         await page.waitForFunction(() => document.querySelector('#d-logs').textContent.includes('seen 2 browser'));
       });
       assert.match(await page.textContent('#d-answer'), /v1:browser/);
+      // The chain's times and the Init's names, values masked.
+      assert.match(await page.textContent('#d-timings'), /bridge sent the event .*\(the bridge's clock\) · tether dev had it .* · handed to the local worker/);
+      const env = await page.textContent('#d-env');
+      assert.match(env, /API_SECRET=\*\*\*\*/);
+      assert.match(env, /from the worker's Init, values masked\) · dropped by the Init filter: LD_BIND_NOW/);
+      assert.ok(!env.includes('s3cret-value'));
     }));
 
   test('editing and replaying produces a new entry with the new answer', () =>

@@ -200,6 +200,7 @@ struct owner {
     char reason[200];
     int subscribed, reconnects, failures;
     struct bridge_endpoint **free_on_message; /* frees the endpoint from the callback */
+    uint64_t sent_ms;
 };
 
 static void owner_message(void *ctx, const struct bridge_message *m)
@@ -210,6 +211,7 @@ static void owner_message(void *ctx, const struct bridge_message *m)
     snprintf(o->source, sizeof(o->source), "%s", m->source);
     snprintf(o->id, sizeof(o->id), "%s", m->id);
     snprintf(o->content_type, sizeof(o->content_type), "%s", m->content_type);
+    o->sent_ms = m->sent_ms;
     buf_reset(&o->body);
     buf_append(&o->body, buf_bytes(m->body), buf_length(m->body));
     if (o->free_on_message) {
@@ -878,9 +880,13 @@ TEST(sealed_messages_round_trip)
     size_t len = 2 * BRIDGE_CHUNK_BYTES + 5;
     char *body = pattern(len);
     struct packets p = {0};
+    w.fake.now += 500; /* sealed 1.5 s before it arrives, by the sender's clock */
+    uint64_t sealed_at = w.fake.now;
     sealed_message(&p, &key, CHANNEL_OUT, &w.fake.now, BRIDGE_RESPONSE, "req-1", body, len);
+    w.fake.now += 1500;
     feed_all(&w, &p);
     CHECK_INT(w.owner.messages, 1);
+    CHECK(w.owner.sent_ms == sealed_at); /* its first packet's time, for the owner */
     CHECK_INT(buf_length(&w.owner.body), len);
     CHECK(buf_length(&w.owner.body) == len && memcmp(buf_bytes(&w.owner.body), body, len) == 0);
     CHECK_INT(bridge_endpoint_rejected(w.endpoint), 0);
@@ -1079,6 +1085,7 @@ TEST(without_a_key_packets_stay_open)
     peer_message(&p, BRIDGE_RESPONSE, "req-1", "plain", 5);
     feed_all(&w, &p);
     CHECK_INT(w.owner.messages, 1);
+    CHECK(w.owner.sent_ms == 0); /* no sealed time to give */
     CHECK_INT(bridge_endpoint_send(w.endpoint, CHANNEL_IN, BRIDGE_INIT, "i", "visible", 7), 0);
     CHECK_INT(answer_publishes(&w.fake, 0), 1);
     struct bridge_packet out[4];

@@ -118,32 +118,71 @@ TEST(replay_linked_to_its_original)
     inspector_store_free(s);
 }
 
+/* Two requests of one function running at once (two sandboxes): each line
+ * goes to the request whose sandbox printed it, whatever started last. */
+static void line(struct inspector_store *s, const char *id, const char *text)
+{
+    inspector_store_log_line(s, id, text, strlen(text));
+}
+
+static void check_logs(const struct inspector_entry *e, const char *want)
+{
+    buf_terminate((struct buf *)&e->logs);
+    CHECK_STR(buf_bytes(&e->logs), want);
+}
+
 TEST(log_lines_follow_their_request)
 {
     struct inspector_store *s;
     CHECK_INT(inspector_store_new(10, 1 << 20, &s), 0);
-    FILE *sink = fopen("/dev/null", "w");
-    FILE *tee = inspector_store_log_tee(s, sink);
-    CHECK(tee != NULL);
-    fprintf(tee, "[Api] START RequestId: r1 Version: $LATEST\n[Api] hello from r1\n");
-    fprintf(tee, "[Other] START RequestId: r2 Version: $LATEST\n");
-    fflush(tee);
+    line(s, "r1", "START RequestId: r1 Version: $LATEST");
+    line(s, "r2", "START RequestId: r2 Version: $LATEST");
+    line(s, "r1", "hello from r1"); /* after r2's START: still r1's */
+    line(s, NULL, "between invocations");
+    line(s, "", "between invocations");
     add(s, "r1", "Api", "{}", 2);
-    fprintf(tee, "[Api] END RequestId: r1\n[Other] for r2\n");
-    fflush(tee);
-    add(s, "r2", "Other", "{}", 2);
-    const struct inspector_entry *r1 = inspector_store_find(s, "r1");
-    const struct inspector_entry *r2 = inspector_store_find(s, "r2");
-    buf_terminate((struct buf *)&r1->logs);
-    buf_terminate((struct buf *)&r2->logs);
-    CHECK_STR(buf_bytes(&r1->logs),
-              "START RequestId: r1 Version: $LATEST\nhello from r1\nEND RequestId: r1\n");
-    CHECK_STR(buf_bytes(&r2->logs), "START RequestId: r2 Version: $LATEST\nfor r2\n");
-    fclose(tee);
-    fclose(sink);
+    line(s, "r1", "END RequestId: r1"); /* after the answer */
+    line(s, "r2", "for r2");
+    add(s, "r2", "Api", "{}", 2);
+    check_logs(inspector_store_find(s, "r1"),
+               "START RequestId: r1 Version: $LATEST\nhello from r1\nEND RequestId: r1\n");
+    check_logs(inspector_store_find(s, "r2"), "START RequestId: r2 Version: $LATEST\nfor r2\n");
+    inspector_store_free(s);
+}
+
+/* The Init's environment names come with the report (never values) and
+ * count against the store's bytes; a report without them is marked. */
+TEST(environment_names_from_the_init)
+{
+    struct inspector_store *s;
+    CHECK_INT(inspector_store_new(10, 1 << 20, &s), 0);
+    add(s, "plain", "Api", "{}", 2);
+    const struct inspector_entry *plain = inspector_store_find(s, "plain");
+    CHECK_INT(plain->env_known, 0);
+    size_t before = inspector_store_bytes(s);
+    struct dev_invocation_report r = {
+        .function = "Api",
+        .request_id = "init",
+        .success = 1,
+        .event = "{}",
+        .event_len = 2,
+        .answer = "1",
+        .answer_len = 1,
+        .env_taken = "API_SECRET\nMODE\n",
+        .env_dropped = "LD_PRELOAD\n",
+    };
+    const struct inspector_entry *e = inspector_store_add(s, &r);
+    CHECK(e != NULL);
+    CHECK_INT(e->env_known, 1);
+    CHECK_INT((int)buf_length(&e->env_taken), 16);
+    CHECK(memcmp(buf_bytes(&e->env_taken), "API_SECRET\nMODE\n", 16) == 0);
+    CHECK(memcmp(buf_bytes(&e->env_dropped), "LD_PRELOAD\n", 11) == 0);
+    CHECK_INT((int)(inspector_store_bytes(s) - before), (int)e->bytes);
+    CHECK(e->bytes >= sizeof(*e) + 2 + 1 + 16 + 11);
     inspector_store_free(s);
 }
 
 RUN_TESTS("inspector_store", TEST_ENTRY(keeps_the_newest_by_count_in_memory_and_on_disk),
           TEST_ENTRY(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit),
-          TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request))
+          TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request),
+          TEST_ENTRY(environment_names_from_the_init))

@@ -155,8 +155,16 @@ async function open(id) {
   showBody($('d-answer'), inv, inv.status === 'ok' ? 'response' : 'error');
   $('d-logs').textContent = inv.logs || '(no log lines)';
   const t = inv.timings;
-  $('d-timings').textContent = `handler started ${new Date(t.handlerStartMs).toISOString()}, ran ${t.handlerMs.toFixed(1)} ms, answer reached tether dev ${new Date(t.answeredMs).toISOString()}`;
-  $('d-env').textContent = inv.environment.length ? inv.environment.map((e) => `${e.name}=${e.value}`).join('  ') : '(none in tether.json)';
+  const at = (ms) => new Date(ms).toISOString();
+  const chain = [];
+  if (t.nextSentMs !== null) chain.push(`bridge sent the event ${at(t.nextSentMs)} (the bridge's clock)`);
+  if (t.nextReceivedMs !== null) chain.push(`tether dev had it ${at(t.nextReceivedMs)}`);
+  chain.push(`handed to the local worker ${at(t.handlerStartMs)}`, `its answer came ${t.handlerMs.toFixed(1)} ms later, ${at(t.answeredMs)}`);
+  $('d-timings').textContent = chain.join(' · ');
+  const from = inv.environmentFrom === 'init' ? 'from the worker\'s Init' : 'from tether.json (no Init for this one)';
+  const names = inv.environment.length ? inv.environment.map((e) => `${e.name}=${e.value}`).join('  ') : '(none)';
+  const dropped = inv.environmentDropped.length ? ` · dropped by the Init filter: ${inv.environmentDropped.join(', ')}` : '';
+  $('d-env').textContent = `${names}  (${from}, values masked)${dropped}`;
   $('replay').focus();
 }
 
