@@ -45,7 +45,7 @@ async function publishPackets(channel, openPackets) {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': KEY },
       body: JSON.stringify({ channel, events: packets.slice(i, i + PUBLISH_BATCH) }),
-      signal: AbortSignal.timeout(10000),
+      signal: AbortSignal.timeout(30000), // 5 × 128 KiB sealed chunks, on a loaded machine
     });
     const text = await res.text();
     assert.equal(res.status, 200, `publish on ${channel}: ${text}`);
@@ -247,7 +247,7 @@ describe('tether dev under hostile packets', { timeout: 600000 }, () => {
     await publishPackets(devChannel, initPackets(source, 'Env', []));
     const big = nextPackets(source, requestId, { pad: 'x'.repeat(17 * 1024 * 1024) });
     await publishPackets(devChannel, big);
-    await dev.waitForStderr(/Next \S+ from [0-9a-f]{32} was incomplete: the message is larger than the receiver holds/, 30000);
+    await dev.waitForStderr(/Next \S+ from [0-9a-f]{32} was incomplete: the message is larger than the receiver holds/, 90000); // 17 MiB sealed, published and opened under ASan
     assert.ok(dev.alive, dev.dump());
     const ok = await invokeThrough(['GREETING=after the flood']);
     assert.equal(ok.type, PACKET_TYPES.Response, dev.dump());
