@@ -74,8 +74,12 @@ static void usage(FILE *out)
             "tether %s: run AWS Lambda functions live on your machine\n\n"
             "usage: tether %s\n\ncommands:\n",
             TETHER_VERSION, global_spec.usage);
+    int width = 0;
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if ((int)strlen(commands[i].name) > width)
+            width = (int)strlen(commands[i].name);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
     fprintf(out, "\nglobal options:\n");
     cli_args_print_options(&global_spec, out);
     fprintf(out, "\nTETHER_LOG=LEVEL does what --log-level does; `tether COMMAND --help`\n"
