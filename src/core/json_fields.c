@@ -86,6 +86,11 @@ int json_fields_check_keys(json_t *object, const char *const *allowed, int sugge
     return 0;
 }
 
+int json_fields_is_plain_string(json_t *value)
+{
+    return json_is_string(value) && strlen(json_string_value(value)) == json_string_length(value);
+}
+
 int json_fields_string(json_t *object, const char *key, unsigned flags, char **out,
                        const struct json_where *w)
 {
@@ -96,7 +101,7 @@ int json_fields_string(json_t *object, const char *key, unsigned flags, char **o
     int nonempty = (flags & JSON_STRING_NONEMPTY) != 0;
     if (!json_is_string(v) || (nonempty && json_string_length(v) == 0))
         return json_where_fail(&at, nonempty ? "must be a non-empty string" : "must be a string");
-    if (json_string_length(v) != strlen(json_string_value(v)))
+    if (!json_fields_is_plain_string(v))
         return json_where_fail(&at, "must not contain NUL characters");
     char *copy = strdup(json_string_value(v));
     if (!copy)

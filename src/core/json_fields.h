@@ -47,6 +47,9 @@ enum json_string_flags {
     JSON_STRING_NONEMPTY = 2, /* "" is refused as not a "non-empty string" */
 };
 
+/* Whether value is a JSON string with no NUL inside: C code sees all of it. */
+int json_fields_is_plain_string(json_t *value);
+
 /* A string without NUL characters, copied into *out (the old value is
  * freed); 0, -EINVAL or -ENOMEM. */
 int json_fields_string(json_t *object, const char *key, unsigned flags, char **out,

@@ -196,8 +196,7 @@ static int parse_build(json_t *spec, struct dev_function *f, const struct json_w
     json_t *item;
     json_array_foreach(watch, i, item)
     {
-        if (!json_is_string(item) || json_string_length(item) == 0 ||
-            json_string_length(item) != strlen(json_string_value(item)))
+        if (!json_fields_is_plain_string(item) || json_string_length(item) == 0)
             return json_where_fail(&at, "must hold non-empty strings");
         if (!(f->watch[f->watch_count++] = strdup(json_string_value(item))))
             return -ENOMEM;

@@ -115,12 +115,6 @@ static int failf(struct parse *p, const char *key, const char *fmt, ...)
     return rc;
 }
 
-/* A JSON string with no NUL inside: C code sees all of it. */
-static int plain_string(json_t *value)
-{
-    return json_is_string(value) && strlen(json_string_value(value)) == json_string_length(value);
-}
-
 static int replace_string(char **field, const char *value)
 {
     char *copy = strdup(value);
@@ -220,7 +214,7 @@ static int parse_environment(struct parse *p, json_t *object, struct lambda_func
         char why[160];
         if (env_name_problem(key, why, sizeof(why)) < 0)
             return failf(p, "environment", "%s", why);
-        if (!plain_string(value))
+        if (!json_fields_is_plain_string(value))
             return failf(p, "environment", "%s must be a string without NUL characters", key);
         struct lambda_env_var *v = env_slot(f, key);
         if (!v || replace_string(&v->value, json_string_value(value)) < 0)
@@ -254,7 +248,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
         snprintf(path, sizeof(path), "%s/bootstrap", f->working_dir);
         return add_arg(f, path);
     }
-    if (json_is_string(boot) && !plain_string(boot))
+    if (json_is_string(boot) && !json_fields_is_plain_string(boot))
         return failf(p, "bootstrap", "must be a string without NUL characters");
     if (json_is_string(boot))
         return json_string_length(boot) ? add_arg(f, json_string_value(boot))
@@ -267,7 +261,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
     json_t *arg;
     json_array_foreach(boot, i, arg)
     {
-        if (!plain_string(arg))
+        if (!json_fields_is_plain_string(arg))
             return failf(p, "bootstrap", "element %zu must be a string without NUL characters", i);
         if (i == 0 && json_string_length(arg) == 0)
             return failf(p, "bootstrap", "the program must not be empty");
@@ -282,7 +276,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
 static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
-    if (value && (!plain_string(value) || json_string_length(value) == 0))
+    if (value && (!json_fields_is_plain_string(value) || json_string_length(value) == 0))
         return failf(p, "working_dir", "must be a non-empty string without NUL characters");
     const char *dir = value ? json_string_value(value) : ".";
     int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
@@ -344,7 +338,8 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
     int rc = json_fields_check_keys(object, function_keys, 0, &p->w);
     if (rc == 0 && !json_is_string(name))
         return failf(p, "name", "is required (a string)");
-    if (rc == 0 && (!plain_string(name) || !valid_function_name(json_string_value(name))))
+    if (rc == 0 &&
+        (!json_fields_is_plain_string(name) || !valid_function_name(json_string_value(name))))
         return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
     if (rc == 0)
         rc = resolve_dir(p, object, dir);

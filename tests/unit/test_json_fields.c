@@ -110,6 +110,10 @@ TEST(strings)
     CHECK_INT(json_fields_string(o, "z", JSON_STRING_NONEMPTY, &out, &w), -EINVAL);
     CHECK_STR(cause, "f.json: z: must not contain NUL characters");
     CHECK_STR(out, ""); /* a refused value leaves the old one */
+    CHECK(json_fields_is_plain_string(json_object_get(o, "s")));
+    CHECK(json_fields_is_plain_string(json_object_get(o, "e")));
+    CHECK(!json_fields_is_plain_string(json_object_get(o, "z")));
+    CHECK(!json_fields_is_plain_string(json_object_get(o, "n")));
     free(out);
     json_decref(o);
 }
