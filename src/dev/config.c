@@ -4,13 +4,13 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/json_fields.h"
 #include "events/channel.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -18,146 +18,33 @@
 #define MAX_ENVIRONMENT 200
 #define MAX_WATCH 32
 
-/* Where a problem is, "tether.json: functions.Api.timeout", and the caller's
- * buffer for the message. */
-struct where {
-    const char *file;
-    char path[256];
-    char *cause;
-    size_t cause_len;
-};
-
-static int complain(const struct where *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int complain(const struct where *w, const char *fmt, ...)
-{
-    char reason[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
-    va_end(ap);
-    if (w->path[0])
-        snprintf(w->cause, w->cause_len, "%s: %s: %s", w->file, w->path, reason);
-    else
-        snprintf(w->cause, w->cause_len, "%s: %s", w->file, reason);
-    return -EINVAL;
-}
-
-static struct where child(const struct where *parent, const char *key)
-{
-    struct where w = {parent->file, "", parent->cause, parent->cause_len};
-    snprintf(w.path, sizeof(w.path), "%s%s%s", parent->path, parent->path[0] ? "." : "", key);
-    return w;
-}
-
-/* Levenshtein distance, capped: only used to suggest a key for a typo. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    size_t row[33];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-static int check_keys(json_t *object, const char *const *allowed, const struct where *w)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach(object, key, value)
-    {
-        const char *suggestion = NULL;
-        int known = 0;
-        for (const char *const *a = allowed; *a; a++) {
-            if (strcmp(key, *a) == 0)
-                known = 1;
-            else if (distance(key, *a) <= 2)
-                suggestion = *a;
-        }
-        if (known)
-            continue;
-        struct where at = child(w, key);
-        if (suggestion)
-            return complain(&at, "unknown key (did you mean \"%s\"?)", suggestion);
-        return complain(&at, "unknown key");
-    }
-    return 0;
-}
-
+/* tether.json's strings are never empty. */
 static int get_string(json_t *object, const char *key, int required, char **out,
-                      const struct where *w)
+                      const struct json_where *w)
 {
-    json_t *v = json_object_get(object, key);
-    struct where at = child(w, key);
-    if (!v)
-        return required ? complain(&at, "is required") : 0;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return complain(&at, "must be a non-empty string");
-    if (json_string_length(v) != strlen(json_string_value(v)))
-        return complain(&at, "must not contain NUL characters");
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : -ENOMEM;
+    unsigned flags = JSON_STRING_NONEMPTY | (required ? JSON_STRING_REQUIRED : 0);
+    return json_fields_string(object, key, flags, out, w);
 }
 
-static int get_uint(json_t *object, const char *key, unsigned min, unsigned max, unsigned *out,
-                    const struct where *w)
-{
-    json_t *v = json_object_get(object, key);
-    if (!v)
-        return 0;
-    struct where at = child(w, key);
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return complain(&at, "must be an integer from %u to %u", min, max);
-    *out = (unsigned)json_integer_value(v);
-    return 0;
-}
-
-static int get_bool(json_t *object, const char *key, int *out, const struct where *w)
-{
-    json_t *v = json_object_get(object, key);
-    struct where at = child(w, key);
-    if (v && !json_is_boolean(v))
-        return complain(&at, "must be true or false");
-    if (v)
-        *out = json_is_true(v);
-    return 0;
-}
-
-static int check_segment(const char *value, const struct where *w)
+static int check_segment(const char *value, const struct json_where *w)
 {
     char text[CHANNEL_MAX_SEGMENT_LENGTH + 8], why[160];
     struct channel parsed;
     snprintf(text, sizeof(text), "/%s", value);
     if (strlen(value) > CHANNEL_MAX_SEGMENT_LENGTH || strchr(value, '/') ||
         channel_parse(text, strlen(text), 0, &parsed, why, sizeof(why)) < 0)
-        return complain(w, "must be 1-50 letters, digits or '-', starting and ending with a letter "
-                           "or digit (it becomes part of a channel name)");
+        return json_where_fail(
+            w, "must be 1-50 letters, digits or '-', starting and ending with a letter "
+               "or digit (it becomes part of a channel name)");
     return 0;
 }
 
 /* A string that becomes part of a channel name; the fallback when it is
  * absent (NULL: it is required). */
 static int get_segment(json_t *object, const char *key, const char *fallback, char **out,
-                       const struct where *w)
+                       const struct json_where *w)
 {
-    struct where at = child(w, key);
+    struct json_where at = json_where_child(w, key);
     int rc = get_string(object, key, fallback == NULL, out, w);
     if (rc == 0 && !*out && !(*out = strdup(fallback)))
         rc = -ENOMEM;
@@ -251,24 +138,24 @@ int dev_runtime_lookup(const char *name, enum dev_runtime *out, char *note, size
     return -EINVAL;
 }
 
-static int parse_runtime(struct dev_function *f, const struct where *w)
+static int parse_runtime(struct dev_function *f, const struct json_where *w)
 {
     char note[sizeof(f->runtime_note)];
-    struct where at = child(w, "runtime");
+    struct json_where at = json_where_child(w, "runtime");
     int rc = dev_runtime_lookup(f->runtime_name, &f->runtime, note, sizeof(note));
     if (rc < 0)
-        return complain(&at, "%s", note);
+        return json_where_fail(&at, "%s", note);
     snprintf(f->runtime_note, sizeof(f->runtime_note), "%s", note);
     return 0;
 }
 
-static int parse_environment(json_t *env, struct dev_function *f, const struct where *w)
+static int parse_environment(json_t *env, struct dev_function *f, const struct json_where *w)
 {
-    struct where at = child(w, "environment");
+    struct json_where at = json_where_child(w, "environment");
     if (!env)
         return 0;
     if (!json_is_object(env) || json_object_size(env) > MAX_ENVIRONMENT)
-        return complain(&at, "must be an object of at most %d strings", MAX_ENVIRONMENT);
+        return json_where_fail(&at, "must be an object of at most %d strings", MAX_ENVIRONMENT);
     f->environment = calloc(json_object_size(env) + 1, sizeof(*f->environment));
     if (!f->environment)
         return -ENOMEM;
@@ -276,11 +163,11 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
     json_t *value;
     json_object_foreach(env, key, value)
     {
-        struct where item = child(&at, key);
+        struct json_where item = json_where_child(&at, key);
         if (!json_is_string(value))
-            return complain(&item, "must be a string");
+            return json_where_fail(&item, "must be a string");
         if (!key[0] || strchr(key, '='))
-            return complain(&item, "is not a valid variable name");
+            return json_where_fail(&item, "is not a valid variable name");
         struct dev_env_var *v = &f->environment[f->environment_count++];
         v->name = strdup(key);
         v->value = strdup(json_string_value(value));
@@ -292,26 +179,25 @@ static int parse_environment(json_t *env, struct dev_function *f, const struct w
 
 /* "build" (a shell command) and "watch" (which changed files run it: at
  * most MAX_WATCH fnmatch patterns, relative to the project). */
-static int parse_build(json_t *spec, struct dev_function *f, const struct where *w)
+static int parse_build(json_t *spec, struct dev_function *f, const struct json_where *w)
 {
     int rc = get_string(spec, "build", 0, &f->build, w);
     json_t *watch = json_object_get(spec, "watch");
-    struct where at = child(w, "watch");
+    struct json_where at = json_where_child(w, "watch");
     if (rc < 0 || !watch)
         return rc;
     if (!f->build)
-        return complain(&at, "applies to functions with a \"build\" command only");
+        return json_where_fail(&at, "applies to functions with a \"build\" command only");
     if (!json_is_array(watch) || json_array_size(watch) == 0 || json_array_size(watch) > MAX_WATCH)
-        return complain(&at, "must be an array of 1 to %d patterns", MAX_WATCH);
+        return json_where_fail(&at, "must be an array of 1 to %d patterns", MAX_WATCH);
     if (!(f->watch = calloc(json_array_size(watch), sizeof(*f->watch))))
         return -ENOMEM;
     size_t i;
     json_t *item;
     json_array_foreach(watch, i, item)
     {
-        if (!json_is_string(item) || json_string_length(item) == 0 ||
-            json_string_length(item) != strlen(json_string_value(item)))
-            return complain(&at, "must hold non-empty strings");
+        if (!json_fields_is_plain_string(item) || json_string_length(item) == 0)
+            return json_where_fail(&at, "must hold non-empty strings");
         if (!(f->watch[f->watch_count++] = strdup(json_string_value(item))))
             return -ENOMEM;
     }
@@ -320,18 +206,18 @@ static int parse_build(json_t *spec, struct dev_function *f, const struct where 
 
 /* "worker" (Node.js only) and "bootstrap" (provided runtimes only). */
 static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f,
-                                      const struct where *w)
+                                      const struct json_where *w)
 {
-    struct where at = child(w, worker ? "worker" : "bootstrap");
+    struct json_where at = json_where_child(w, worker ? "worker" : "bootstrap");
     if (worker && f->runtime != DEV_RUNTIME_NODE)
-        return complain(&at, "applies to Node.js functions only");
+        return json_where_fail(&at, "applies to Node.js functions only");
     if (worker && strcmp(worker, "aws-lambda-ric") == 0)
         f->node_worker = DEV_NODE_WORKER_RIC;
     else if (worker && strcmp(worker, "tether") != 0)
-        return complain(&at, "must be \"tether\" or \"aws-lambda-ric\"");
-    at = child(w, "bootstrap");
+        return json_where_fail(&at, "must be \"tether\" or \"aws-lambda-ric\"");
+    at = json_where_child(w, "bootstrap");
     if (f->bootstrap && f->runtime != DEV_RUNTIME_PROVIDED)
-        return complain(&at, "applies to provided runtimes only");
+        return json_where_fail(&at, "applies to provided runtimes only");
     if (f->runtime == DEV_RUNTIME_PROVIDED && !f->bootstrap &&
         !(f->bootstrap = strdup("bootstrap")))
         return -ENOMEM;
@@ -339,12 +225,12 @@ static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f
 }
 
 static int parse_function(const char *id, json_t *spec, struct dev_function *f,
-                          const struct where *parent)
+                          const struct json_where *parent)
 {
     static const char *const keys[] = {"handler", "runtime", "bootstrap",   "worker", "environment",
                                        "timeout", "memory",  "concurrency", "url",    "streaming",
                                        "live",    "build",   "watch",       NULL};
-    struct where w = child(parent, id);
+    struct json_where w = json_where_child(parent, id);
     f->timeout_s = 20;
     f->memory_mb = 1024;
     f->concurrency = 10;
@@ -354,9 +240,9 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     if (check_segment(id, &w) < 0)
         return -EINVAL;
     if (!json_is_object(spec))
-        return complain(&w, "must be an object");
+        return json_where_fail(&w, "must be an object");
     char *worker = NULL;
-    int rc = check_keys(spec, keys, &w);
+    int rc = json_fields_check_keys(spec, keys, 1, &w);
     if (rc == 0)
         rc = get_string(spec, "runtime", 1, &f->runtime_name, &w);
     if (rc == 0)
@@ -370,17 +256,17 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     if (rc == 0)
         rc = parse_environment(json_object_get(spec, "environment"), f, &w);
     if (rc == 0)
-        rc = get_uint(spec, "timeout", 1, 900, &f->timeout_s, &w);
+        rc = json_fields_uint(spec, "timeout", 1, 900, &f->timeout_s, &w);
     if (rc == 0)
-        rc = get_uint(spec, "memory", 128, 10240, &f->memory_mb, &w);
+        rc = json_fields_uint(spec, "memory", 128, 10240, &f->memory_mb, &w);
     if (rc == 0)
-        rc = get_uint(spec, "concurrency", 1, 1000, &f->concurrency, &w);
+        rc = json_fields_uint(spec, "concurrency", 1, 1000, &f->concurrency, &w);
     if (rc == 0)
-        rc = get_bool(spec, "url", &f->url, &w);
+        rc = json_fields_bool(spec, "url", &f->url, &w);
     if (rc == 0)
-        rc = get_bool(spec, "streaming", &f->streaming, &w);
+        rc = json_fields_bool(spec, "streaming", &f->streaming, &w);
     if (rc == 0)
-        rc = get_bool(spec, "live", &f->live, &w);
+        rc = json_fields_bool(spec, "live", &f->live, &w);
     if (rc == 0)
         rc = parse_worker_and_bootstrap(worker, f, &w);
     if (rc == 0)
@@ -389,14 +275,15 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     return rc;
 }
 
-static int parse_functions(json_t *functions, struct dev_config *c, const struct where *root)
+static int parse_functions(json_t *functions, struct dev_config *c, const struct json_where *root)
 {
-    struct where w = child(root, "functions");
+    struct json_where w = json_where_child(root, "functions");
     if (!functions)
-        return complain(&w, "is required (an object keyed by function id)");
+        return json_where_fail(&w, "is required (an object keyed by function id)");
     if (!json_is_object(functions) || json_object_size(functions) == 0 ||
         json_object_size(functions) > MAX_FUNCTIONS)
-        return complain(&w, "must be an object with 1 to %d functions keyed by id", MAX_FUNCTIONS);
+        return json_where_fail(&w, "must be an object with 1 to %d functions keyed by id",
+                               MAX_FUNCTIONS);
     c->functions = calloc(json_object_size(functions), sizeof(*c->functions));
     if (!c->functions)
         return -ENOMEM;
@@ -411,17 +298,17 @@ static int parse_functions(json_t *functions, struct dev_config *c, const struct
     return 0;
 }
 
-static int parse_events(json_t *events, struct dev_config *c, const struct where *root)
+static int parse_events(json_t *events, struct dev_config *c, const struct json_where *root)
 {
     static const char *const keys[] = {"http", "realtime", "region", "apiKey", "caFile", NULL};
-    struct where w = child(root, "events"), at = child(&w, "http");
+    struct json_where w = json_where_child(root, "events"), at = json_where_child(&w, "http");
     struct dev_events *e = &c->events;
     if (!events || (json_is_string(events) && strcmp(json_string_value(events), "embedded") == 0))
         return 0;
     if (!json_is_object(events))
-        return complain(&w, "must be \"embedded\" or an object with \"http\"");
+        return json_where_fail(&w, "must be \"embedded\" or an object with \"http\"");
     e->mode = DEV_EVENTS_REMOTE;
-    int rc = check_keys(events, keys, &w);
+    int rc = json_fields_check_keys(events, keys, 1, &w);
     if (rc == 0)
         rc = get_string(events, "http", 1, &e->http, &w);
     if (rc == 0)
@@ -433,7 +320,7 @@ static int parse_events(json_t *events, struct dev_config *c, const struct where
     if (rc == 0)
         rc = get_string(events, "caFile", 0, &e->ca_file, &w);
     if (rc == 0 && strncmp(e->http, "https://", 8) != 0 && strncmp(e->http, "http://", 7) != 0)
-        rc = complain(&at, "must be an http:// or https:// URL");
+        rc = json_where_fail(&at, "must be an http:// or https:// URL");
     return rc;
 }
 
@@ -463,12 +350,12 @@ static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t ca
 {
     static const char *const keys[] = {"$schema",   "app",    "stage",  "namespace",
                                        "functions", "events", "tunnel", NULL};
-    struct where w = {c->path, "", cause, cause_len}, at = child(&w, "tunnel");
+    struct json_where w = {c->path, "", cause, cause_len}, at = json_where_child(&w, "tunnel");
     char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1];
     default_stage(stage);
     if (!json_is_object(root))
-        return complain(&w, "must hold a JSON object");
-    int rc = check_keys(root, keys, &w);
+        return json_where_fail(&w, "must hold a JSON object");
+    int rc = json_fields_check_keys(root, keys, 1, &w);
     if (rc == 0)
         rc = get_segment(root, "app", NULL, &c->app, &w);
     if (rc == 0)
@@ -481,7 +368,7 @@ static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t ca
         rc = parse_events(json_object_get(root, "events"), c, &w);
     json_t *tunnel = json_object_get(root, "tunnel");
     if (rc == 0 && tunnel && !json_is_object(tunnel))
-        rc = complain(&at, "must be an object");
+        rc = json_where_fail(&at, "must be an object");
     else if (rc == 0 && tunnel)
         c->tunnel = json_incref(tunnel);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/encoding.h"
+#include "core/json_fields.h"
 
 /* Reserved by AWS: a function cannot set these itself. */
 static const char *const reserved_names[] = {
@@ -97,9 +98,7 @@ number_out_of_range(const void *base, const struct number_field *numbers, size_t
 
 /* Parsing context: where we are, for messages like "functions[2].timeout: ...". */
 struct parse {
-    char path[128];
-    char *cause;
-    size_t cause_len;
+    struct json_where w;
     const char *base_dir;
 };
 
@@ -108,35 +107,12 @@ static int failf(struct parse *p, const char *key, const char *fmt, ...)
 
 static int failf(struct parse *p, const char *key, const char *fmt, ...)
 {
-    char message[200];
+    struct json_where at = key ? json_where_child(&p->w, key) : p->w;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    int rc = json_where_vfail(&at, fmt, ap);
     va_end(ap);
-    const char *dot = p->path[0] && key ? "." : "";
-    snprintf(p->cause, p->cause_len, "%s%s%s: %s", p->path, dot, key ? key : "", message);
-    return -EINVAL;
-}
-
-static int check_keys(struct parse *p, json_t *object, const char *const *allowed)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach(object, key, value)
-    {
-        int known = 0;
-        for (size_t i = 0; allowed[i] && !known; i++)
-            known = strcmp(key, allowed[i]) == 0;
-        if (!known)
-            return failf(p, key, "unknown key");
-    }
-    return 0;
-}
-
-/* A JSON string with no NUL inside: C code sees all of it. */
-static int plain_string(json_t *value)
-{
-    return json_is_string(value) && strlen(json_string_value(value)) == json_string_length(value);
+    return rc;
 }
 
 static int replace_string(char **field, const char *value)
@@ -153,28 +129,7 @@ static int replace_string(char **field, const char *value)
  * default (lambda_config_new, init_function). */
 static int get_string(struct parse *p, json_t *object, const char *key, char **out)
 {
-    json_t *value = json_object_get(object, key);
-    if (!value)
-        return 0;
-    if (!json_is_string(value))
-        return failf(p, key, "must be a string");
-    if (!plain_string(value))
-        return failf(p, key, "must not contain NUL characters");
-    return replace_string(out, json_string_value(value));
-}
-
-/* Sets *out to the number at key, when there is one. */
-static int get_uint(struct parse *p, json_t *object, const char *key, unsigned min, unsigned max,
-                    unsigned *out)
-{
-    json_t *value = json_object_get(object, key);
-    if (!value)
-        return 0;
-    json_int_t v = json_is_integer(value) ? json_integer_value(value) : -1;
-    if (!json_is_integer(value) || v < (json_int_t)min || v > (json_int_t)max)
-        return failf(p, key, "must be an integer from %u to %u", min, max);
-    *out = (unsigned)v;
-    return 0;
+    return json_fields_string(object, key, 0, out, &p->w);
 }
 
 static int get_numbers(struct parse *p, json_t *object, void *base,
@@ -182,18 +137,9 @@ static int get_numbers(struct parse *p, json_t *object, void *base,
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++)
-        rc = get_uint(p, object, numbers[i].key, numbers[i].min, numbers[i].max,
-                      number_at(base, &numbers[i]));
+        rc = json_fields_uint(object, numbers[i].key, numbers[i].min, numbers[i].max,
+                              number_at(base, &numbers[i]), &p->w);
     return rc;
-}
-
-static int get_bool(struct parse *p, json_t *object, const char *key, int *out)
-{
-    json_t *value = json_object_get(object, key);
-    if (value && !json_is_boolean(value))
-        return failf(p, key, "must be true or false");
-    *out = value ? json_is_true(value) : 0;
-    return 0;
 }
 
 #define WORD_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
@@ -268,7 +214,7 @@ static int parse_environment(struct parse *p, json_t *object, struct lambda_func
         char why[160];
         if (env_name_problem(key, why, sizeof(why)) < 0)
             return failf(p, "environment", "%s", why);
-        if (!plain_string(value))
+        if (!json_fields_is_plain_string(value))
             return failf(p, "environment", "%s must be a string without NUL characters", key);
         struct lambda_env_var *v = env_slot(f, key);
         if (!v || replace_string(&v->value, json_string_value(value)) < 0)
@@ -302,7 +248,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
         snprintf(path, sizeof(path), "%s/bootstrap", f->working_dir);
         return add_arg(f, path);
     }
-    if (json_is_string(boot) && !plain_string(boot))
+    if (json_is_string(boot) && !json_fields_is_plain_string(boot))
         return failf(p, "bootstrap", "must be a string without NUL characters");
     if (json_is_string(boot))
         return json_string_length(boot) ? add_arg(f, json_string_value(boot))
@@ -315,7 +261,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
     json_t *arg;
     json_array_foreach(boot, i, arg)
     {
-        if (!plain_string(arg))
+        if (!json_fields_is_plain_string(arg))
             return failf(p, "bootstrap", "element %zu must be a string without NUL characters", i);
         if (i == 0 && json_string_length(arg) == 0)
             return failf(p, "bootstrap", "the program must not be empty");
@@ -330,7 +276,7 @@ static int parse_bootstrap(struct parse *p, json_t *object, struct lambda_functi
 static int resolve_dir(struct parse *p, json_t *object, char *joined)
 {
     json_t *value = json_object_get(object, "working_dir");
-    if (value && (!plain_string(value) || json_string_length(value) == 0))
+    if (value && (!json_fields_is_plain_string(value) || json_string_length(value) == 0))
         return failf(p, "working_dir", "must be a non-empty string without NUL characters");
     const char *dir = value ? json_string_value(value) : ".";
     int n = dir[0] == '/' ? snprintf(joined, PATH_MAX, "%s", dir)
@@ -372,7 +318,7 @@ static int parse_url_port(struct parse *p, json_t *object, struct lambda_functio
     if (!f->url)
         return failf(p, "url_port", "needs \"url\": true");
     unsigned port = 0;
-    int rc = get_uint(p, object, "url_port", 0, 65535, &port);
+    int rc = json_fields_uint(object, "url_port", 0, 65535, &port, &p->w);
     f->url_port = (int)port;
     return rc;
 }
@@ -389,10 +335,11 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
         return failf(p, NULL, "must be an object");
     json_t *name = json_object_get(object, "name");
     char dir[PATH_MAX];
-    int rc = check_keys(p, object, function_keys);
+    int rc = json_fields_check_keys(object, function_keys, 0, &p->w);
     if (rc == 0 && !json_is_string(name))
         return failf(p, "name", "is required (a string)");
-    if (rc == 0 && (!plain_string(name) || !valid_function_name(json_string_value(name))))
+    if (rc == 0 &&
+        (!json_fields_is_plain_string(name) || !valid_function_name(json_string_value(name))))
         return failf(p, "name", "must be 1 to 64 letters, digits, '-' or '_'");
     if (rc == 0)
         rc = resolve_dir(p, object, dir);
@@ -409,9 +356,9 @@ static int parse_function(struct parse *p, json_t *object, struct lambda_functio
     if (rc == 0)
         rc = get_numbers(p, object, f, function_numbers, COUNT(function_numbers));
     if (rc == 0)
-        rc = get_bool(p, object, "streaming", &f->streaming);
+        rc = json_fields_bool(object, "streaming", &f->streaming, &p->w);
     if (rc == 0)
-        rc = get_bool(p, object, "url", &f->url);
+        rc = json_fields_bool(object, "url", &f->url, &p->w);
     if (rc == 0)
         rc = parse_url_port(p, object, f);
     return rc;
@@ -426,13 +373,13 @@ static int parse_credentials(struct parse *p, json_t *root, struct lambda_config
     if (!json_is_object(creds))
         return failf(p, "credentials", "must be an object");
     char **fields[] = {&c->access_key_id, &c->secret_access_key, &c->session_token};
-    snprintf(p->path, sizeof(p->path), "credentials");
-    int rc = check_keys(p, creds, keys);
+    snprintf(p->w.path, sizeof(p->w.path), "credentials");
+    int rc = json_fields_check_keys(creds, keys, 0, &p->w);
     for (size_t i = 0; rc == 0 && i < COUNT(fields); i++)
         rc = get_string(p, creds, keys[i], fields[i]);
     if (rc == 0 && (!c->access_key_id || !c->secret_access_key))
         rc = failf(p, NULL, "needs both access_key_id and secret_access_key");
-    p->path[0] = '\0';
+    p->w.path[0] = '\0';
     return rc;
 }
 
@@ -448,7 +395,7 @@ static int parse_functions(struct parse *p, json_t *root, struct lambda_config *
     json_t *item;
     json_array_foreach(list, i, item)
     {
-        snprintf(p->path, sizeof(p->path), "functions[%zu]", i);
+        snprintf(p->w.path, sizeof(p->w.path), "functions[%zu]", i);
         c->function_count = i + 1;
         int rc = parse_function(p, item, &c->functions[i]);
         if (rc < 0)
@@ -457,7 +404,7 @@ static int parse_functions(struct parse *p, json_t *root, struct lambda_config *
             if (strcmp(c->functions[j].name, c->functions[i].name) == 0)
                 return failf(p, "name", "\"%s\" is used twice", c->functions[i].name);
     }
-    p->path[0] = '\0';
+    p->w.path[0] = '\0';
     return 0;
 }
 
@@ -471,9 +418,10 @@ static const char *const top_keys[] = {
 
 static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
 {
+    /* The one cause with neither a path nor a key keeps its leading ": ". */
     if (!json_is_object(root))
-        return failf(p, NULL, "the configuration must be a JSON object");
-    int rc = check_keys(p, root, top_keys);
+        return failf(p, NULL, ": the configuration must be a JSON object");
+    int rc = json_fields_check_keys(root, top_keys, 0, &p->w);
     if (rc == 0)
         rc = get_string(p, root, "region", &c->region);
     if (rc == 0 && (strlen(c->region) == 0 || strlen(c->region) > 30))
@@ -494,7 +442,7 @@ static int parse_root(struct parse *p, json_t *root, struct lambda_config *c)
 int lambda_config_parse(const char *json, size_t len, const char *base_dir,
                         struct lambda_config **out, char *cause, size_t cause_len)
 {
-    struct parse p = {.cause = cause, .cause_len = cause_len, .base_dir = base_dir};
+    struct parse p = {.w = {.cause = cause, .cause_len = cause_len}, .base_dir = base_dir};
     if (len > LAMBDA_MAX_CONFIG_BYTES) {
         snprintf(cause, cause_len, "configuration larger than %d bytes", LAMBDA_MAX_CONFIG_BYTES);
         return -EFBIG;
