@@ -640,14 +640,12 @@ static void on_delivered(void *ctx, const char *id, int status)
 TEST(delivery_is_told_once_the_final_packet_is_acknowledged)
 {
     struct world w;
+    struct delivery d = {0};
     world_config(&w);
     world_start(&w);
     /* Seven packets: two batches; only the second holds the final one. */
     size_t len = 6 * BRIDGE_CHUNK_BYTES + 10;
-    char *body = malloc(len);
-    CHECK(body != NULL);
-    memset(body, 'x', len);
-    struct delivery d = {0};
+    char *body = pattern(len);
     CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_RESPONSE, "r-1", body, len,
                                           on_delivered, &d),
               0);
