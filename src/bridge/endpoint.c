@@ -248,16 +248,35 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
 
 /* ---- sending ---- */
 
-int bridge_endpoint_send(struct bridge_endpoint *e, const char *channel, enum bridge_type type,
-                         const char *id, const void *data, size_t len)
+/* Flushes what was emitted, then asks for cb when its last batch is done
+ * (a publish failing at once is told from the timer, not inside the
+ * caller's send). */
+static int flush_notify(struct bridge_outbox *outbox, int rc, bridge_delivered_fn cb, void *ctx,
+                        const char *id)
+{
+    bridge_outbox_flush(outbox);
+    if (rc == 0 && cb)
+        rc = bridge_outbox_notify(outbox, cb, ctx, id);
+    return rc;
+}
+
+int bridge_endpoint_send_notify(struct bridge_endpoint *e, const char *channel,
+                                enum bridge_type type, const char *id, const void *data, size_t len,
+                                bridge_delivered_fn cb, void *ctx)
 {
     struct bridge_outbox_target target = {e->outbox, channel};
     int rc = bridge_send_sealed(e->seal, channel, endpoint_wall, e, type, e->source, id, data, len,
                                 bridge_outbox_emit, &target);
-    bridge_outbox_flush(e->outbox);
+    rc = flush_notify(e->outbox, rc, cb, ctx, id);
     if (rc < 0)
         log_warn("cannot send %s %s: %s", bridge_type_name(type), id, strerror(-rc));
     return rc;
+}
+
+int bridge_endpoint_send(struct bridge_endpoint *e, const char *channel, enum bridge_type type,
+                         const char *id, const void *data, size_t len)
+{
+    return bridge_endpoint_send_notify(e, channel, type, id, data, len, NULL, NULL);
 }
 
 static void resend_request(struct bridge_endpoint *e)
@@ -334,11 +353,16 @@ int bridge_endpoint_stream_write(struct bridge_endpoint_stream *s, const void *d
     return rc;
 }
 
-int bridge_endpoint_stream_close(struct bridge_endpoint_stream *s)
+int bridge_endpoint_stream_close_notify(struct bridge_endpoint_stream *s, bridge_delivered_fn cb,
+                                        void *ctx)
 {
     int rc = bridge_writer_close(&s->writer);
-    bridge_outbox_flush(s->target.outbox);
-    return rc;
+    return flush_notify(s->target.outbox, rc, cb, ctx, s->writer.id);
+}
+
+int bridge_endpoint_stream_close(struct bridge_endpoint_stream *s)
+{
+    return bridge_endpoint_stream_close_notify(s, NULL, NULL);
 }
 
 void bridge_endpoint_stream_free(struct bridge_endpoint_stream *s)
@@ -424,6 +448,7 @@ void bridge_endpoint_tick(struct bridge_endpoint *e)
     bridge_reassembler_expire(e->reassembler, now);
     if (e->seal)
         bridge_seal_sweep(e->seal, endpoint_wall(e));
+    bridge_outbox_report_failed(e->outbox);
     end_dispatch(e);
     if (e->freed)
         return;
@@ -523,6 +548,9 @@ void bridge_endpoint_free(struct bridge_endpoint *e)
         return;
     bridge_endpoint_unsubscribe(e);
     uv_timer_stop(&e->timer);
+    /* The owner is going away: no delivery note may reach it any more, even
+     * while the outbox lives on until the current callback returns. */
+    bridge_outbox_silence(e->outbox);
     e->freed = 1;
     if (!e->dispatching)
         finish_free(e);

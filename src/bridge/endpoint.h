@@ -128,6 +128,15 @@ void bridge_endpoint_events_state(struct bridge_endpoint *endpoint, enum events_
 int bridge_endpoint_send(struct bridge_endpoint *endpoint, const char *channel,
                          enum bridge_type type, const char *id, const void *data, size_t len);
 
+/* As bridge_endpoint_send, and then cb(ctx, id, status) once the broker
+ * acknowledged the batch holding the message's final packet (status 0) or
+ * gave it up (-errno). Never called before this returns, nor after
+ * bridge_endpoint_free: a message still on its way then is not reported.
+ * When this returns < 0, cb is not called. */
+int bridge_endpoint_send_notify(struct bridge_endpoint *endpoint, const char *channel,
+                                enum bridge_type type, const char *id, const void *data, size_t len,
+                                bridge_delivered_fn cb, void *ctx);
+
 /* Sends a message and keeps it as the pending request (a new one replaces
  * the old), re-sent after reconnects as described above: first under id
  * (the owner's fresh one), each resend under a new random UUID. */
@@ -157,6 +166,9 @@ void bridge_endpoint_stream_content_type(struct bridge_endpoint_stream *stream, 
 int bridge_endpoint_stream_write(struct bridge_endpoint_stream *stream, const void *data,
                                  size_t len);
 int bridge_endpoint_stream_close(struct bridge_endpoint_stream *stream);
+/* As bridge_endpoint_stream_close, with bridge_endpoint_send_notify's cb. */
+int bridge_endpoint_stream_close_notify(struct bridge_endpoint_stream *stream,
+                                        bridge_delivered_fn cb, void *ctx);
 void bridge_endpoint_stream_free(struct bridge_endpoint_stream *stream);
 
 /* Housekeeping now (the endpoint's timer calls it; tests with a fake clock

@@ -10,6 +10,16 @@
 
 #define PUBLISH_BATCH 5
 #define MAX_ATTEMPTS 20
+#define NOTE_ID_MAX 128 /* BRIDGE_MAX_ID_LENGTH */
+
+/* Who wants to hear when a message whose final packet is in a batch was
+ * delivered; a message has at least one packet, so a batch needs at most one
+ * note per packet. */
+struct note {
+    bridge_delivered_fn cb;
+    void *ctx;
+    char id[NOTE_ID_MAX + 1];
+};
 
 struct batch {
     struct batch *next;
@@ -19,6 +29,8 @@ struct batch {
     char *events[PUBLISH_BATCH];
     size_t count;
     int attempts;
+    struct note notes[PUBLISH_BATCH];
+    size_t note_count;
 };
 
 struct bridge_outbox {
@@ -31,6 +43,12 @@ struct bridge_outbox {
     struct batch *flying; /* published, waiting for their answers */
     size_t in_flight;
     size_t queued;
+    struct batch *last; /* holds the packet emitted last; NULL once it is done */
+    /* Notes of batches whose publish failed at once, told later (never
+     * inside the send that queued them): bridge_outbox_report_failed. */
+    struct note failed[PUBLISH_BATCH * 4];
+    size_t failed_count;
+    int silent, busy, doomed;
 };
 
 struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish_ctx,
@@ -47,12 +65,32 @@ struct bridge_outbox *bridge_outbox_new(bridge_publish_fn publish, void *publish
 
 static void free_batch(struct batch *b)
 {
+    if (b->outbox && b->outbox->last == b)
+        b->outbox->last = NULL;
     for (size_t i = 0; i < b->count; i++)
         free(b->events[i]);
     free(b);
 }
 
 static void pump(struct bridge_outbox *o);
+
+/* Tells those waiting for the messages whose final packets were in a
+ * finished batch. A note may free the outbox's owner and so the outbox:
+ * bridge_outbox_free then only silences it while busy, and the last one out
+ * frees it. Returns 1 when the outbox is gone. */
+static void really_free(struct bridge_outbox *o);
+
+static int call_notes(struct bridge_outbox *o, const struct note *notes, size_t n, int status)
+{
+    o->busy++;
+    for (size_t i = 0; i < n && !o->silent; i++)
+        notes[i].cb(notes[i].ctx, notes[i].id, status);
+    if (--o->busy == 0 && o->doomed) {
+        really_free(o);
+        return 1;
+    }
+    return 0;
+}
 
 static void requeue_front(struct bridge_outbox *o, struct batch *b)
 {
@@ -87,7 +125,14 @@ static void on_published(void *user, const struct events_publish_result *result)
     } else {
         if (result->status < 0)
             log_warn("publishing to %s failed: %s", b->channel, result->cause);
+        struct note notes[PUBLISH_BATCH];
+        size_t n = b->note_count;
+        memcpy(notes, b->notes, sizeof(notes));
         free_batch(b);
+        /* A note may free the outbox: pump first. */
+        pump(o);
+        call_notes(o, notes, n, result->status);
+        return;
     }
     pump(o);
 }
@@ -100,6 +145,9 @@ static void publish(struct bridge_outbox *o, struct batch *b)
     if (o->publish(o->publish_ctx, b->channel, (const char *const *)b->events, b->count,
                    on_published, b, cause, sizeof(cause)) < 0) {
         log_warn("cannot publish to %s: %s", b->channel, cause);
+        for (size_t i = 0; i < b->note_count; i++)
+            if (o->failed_count < sizeof(o->failed) / sizeof(o->failed[0]))
+                o->failed[o->failed_count++] = b->notes[i];
         free_batch(b);
         return;
     }
@@ -153,6 +201,8 @@ int bridge_outbox_emit(void *ctx, const char *json, size_t len)
     if (!copy)
         return -ENOMEM;
     o->filling->events[o->filling->count++] = copy;
+    o->filling->outbox = o;
+    o->last = o->filling;
     if (o->filling->count == PUBLISH_BATCH)
         bridge_outbox_flush(o);
     return 0;
@@ -162,6 +212,35 @@ void bridge_outbox_set_ready(struct bridge_outbox *o, int ready)
 {
     o->ready = ready;
     pump(o);
+}
+
+int bridge_outbox_notify(struct bridge_outbox *o, bridge_delivered_fn cb, void *ctx, const char *id)
+{
+    struct batch *b = o->last;
+    if (!b)
+        return -ENOENT;
+    if (b->note_count == PUBLISH_BATCH)
+        return -ENOSPC;
+    struct note *n = &b->notes[b->note_count++];
+    n->cb = cb;
+    n->ctx = ctx;
+    snprintf(n->id, sizeof(n->id), "%s", id);
+    return 0;
+}
+
+void bridge_outbox_report_failed(struct bridge_outbox *o)
+{
+    struct note notes[sizeof(o->failed) / sizeof(o->failed[0])];
+    size_t n = o->failed_count;
+    memcpy(notes, o->failed, n * sizeof(notes[0]));
+    o->failed_count = 0;
+    if (n)
+        call_notes(o, notes, n, -EIO);
+}
+
+void bridge_outbox_silence(struct bridge_outbox *o)
+{
+    o->silent = 1;
 }
 
 size_t bridge_outbox_queued(const struct bridge_outbox *o)
@@ -178,6 +257,17 @@ void bridge_outbox_free(struct bridge_outbox *o)
 {
     if (!o)
         return;
+    o->silent = 1;
+    if (o->busy) { /* inside a note: the last one out frees it */
+        o->doomed = 1;
+        return;
+    }
+    really_free(o);
+}
+
+static void really_free(struct bridge_outbox *o)
+{
+    o->last = NULL;
     while (o->head) {
         struct batch *b = o->head;
         o->head = b->next;

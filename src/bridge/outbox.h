@@ -16,6 +16,11 @@
 
 struct bridge_outbox;
 
+/* Called once the broker acknowledged the batch that holds a message's final
+ * packet (status 0), or once that batch was given up (-errno: refused, or
+ * too many attempts). Never called after the outbox is freed or silenced. */
+typedef void (*bridge_delivered_fn)(void *ctx, const char *id, int status);
+
 /* Publishes 1-5 events to a channel, with events_client_publish's contract:
  * 0 when accepted (on_result then runs exactly once, at the latest when the
  * service is freed), or -errno with cause and no callback. */
@@ -40,6 +45,17 @@ int bridge_outbox_emit(void *ctx, const char *packet_json, size_t len);
 void bridge_outbox_flush(struct bridge_outbox *outbox);
 /* Publishing waits while the connection is not ready (subscribed). */
 void bridge_outbox_set_ready(struct bridge_outbox *outbox, int ready);
+/* Asks for cb(ctx, id, status) when the batch holding the packet emitted
+ * last is acknowledged or given up. -ENOENT when that batch is already done
+ * (nothing emitted, or its publish failed at once), -ENOSPC when it has a
+ * note for each of its packets already. */
+int bridge_outbox_notify(struct bridge_outbox *outbox, bridge_delivered_fn cb, void *ctx,
+                         const char *id);
+/* Tells the notes of batches whose publish failed at once (-EIO); the
+ * owner calls it from its timer, outside any send. */
+void bridge_outbox_report_failed(struct bridge_outbox *outbox);
+/* No note is called any more (the owner is going away). */
+void bridge_outbox_silence(struct bridge_outbox *outbox);
 size_t bridge_outbox_queued(const struct bridge_outbox *outbox);
 /* Packets not acknowledged by the broker yet, in batches: being filled,
  * queued, or published and waiting for their answers. */

@@ -297,6 +297,14 @@ static void on_invocation(void *ctx, const struct dev_invocation_report *r)
     d->options.callbacks.on_invocation(d->options.ctx, r);
 }
 
+/* The broker took the answer: the last point of the inspector's timings. */
+static void on_delivered(void *ctx, const char *request_id, int status, uint64_t delivered_ms)
+{
+    struct dev *d = ctx;
+    if (status == 0)
+        inspector_store_delivered(d->store, request_id, (int64_t)delivered_ms);
+}
+
 /* Which functions a changed file may affect: by language, so editing a
  * Python module does not restart Node workers (docs/dev.md). */
 static int file_affects(const struct dev_function *f, const char *path)
@@ -525,7 +533,7 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
         .events = &events,
         .force = d->options.force,
         .key = d->options.key,
-        .callbacks = {on_session_event, on_invocation},
+        .callbacks = {on_session_event, on_invocation, on_delivered},
         .ctx = d,
     };
     rc = dev_session_start(d->loop, &so, &d->session, cause, cause_len);

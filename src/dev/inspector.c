@@ -212,6 +212,9 @@ static json_t *timings(const struct inspector_entry *e)
                         e->next_sent_ms ? json_integer(e->next_sent_ms) : json_null());
     json_object_set_new(t, "nextReceivedMs",
                         e->next_received_ms ? json_integer(e->next_received_ms) : json_null());
+    json_object_set_new(t, "answerDeliveredMs",
+                        e->answer_delivered_ms ? json_integer(e->answer_delivered_ms)
+                                               : json_null());
     return t;
 }
 

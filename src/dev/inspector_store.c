@@ -362,6 +362,16 @@ static struct inspector_entry *find_mutable(struct inspector_store *s, const cha
     return NULL;
 }
 
+int inspector_store_delivered(struct inspector_store *s, const char *request_id,
+                              int64_t delivered_ms)
+{
+    struct inspector_entry *e = find_mutable(s, request_id);
+    if (!e)
+        return -ENOENT;
+    e->answer_delivered_ms = delivered_ms;
+    return 0;
+}
+
 void inspector_store_log_line(struct inspector_store *s, const char *request_id, const char *line,
                               size_t len)
 {

@@ -41,6 +41,9 @@ struct inspector_entry {
     int64_t finished_ms;  /* wall clock (epoch ms) when dev saw the answer */
     int64_t next_sent_ms; /* dev_invocation_report's; 0 when not known */
     int64_t next_received_ms;
+    /* When the broker acknowledged the answer (dev's clock); 0 until then,
+     * or when the answer was given up or never sent through the bridge. */
+    int64_t answer_delivered_ms;
     struct buf event;
     struct buf answer; /* the response, or the error JSON */
     struct buf logs;
@@ -77,6 +80,11 @@ void inspector_store_replay_result(struct inspector_store *s, uint64_t ticket, c
  * a NULL or empty REQUEST_ID (between invocations) is not kept. */
 void inspector_store_log_line(struct inspector_store *s, const char *request_id, const char *line,
                               size_t len);
+
+/* The answer to REQUEST_ID was delivered at DELIVERED_MS: sets it on the
+ * newest entry with that id. -ENOENT when there is none (dropped already). */
+int inspector_store_delivered(struct inspector_store *s, const char *request_id,
+                              int64_t delivered_ms);
 
 size_t inspector_store_count(const struct inspector_store *s);
 size_t inspector_store_bytes(const struct inspector_store *s);

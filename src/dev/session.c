@@ -304,16 +304,29 @@ static void call_stream_data(void *ctx, const char *data, size_t len)
     bridge_endpoint_stream_write(&c->stream, data, len);
 }
 
+/* The broker took the answer (or gave it up): for the inspector's timings.
+ * The endpoint never calls this after it is freed, so s is alive. */
+static void answer_delivered(void *ctx, const char *request_id, int status)
+{
+    struct dev_session *s = ctx;
+    if (s->options.callbacks.on_delivered)
+        s->options.callbacks.on_delivered(s->options.ctx, request_id, status,
+                                          status == 0 ? bridge_endpoint_wall_ms() : 0);
+}
+
 static void call_finish(void *ctx, int success, const char *error_type, const char *body,
                         size_t len)
 {
     struct dev_call *c = ctx;
     struct dev_session *s = c->session;
     if (success && c->streaming) {
-        bridge_endpoint_stream_close(&c->stream);
+        bridge_endpoint_stream_close_notify(&c->stream, answer_delivered, s);
     } else {
         enum bridge_type type = success ? BRIDGE_RESPONSE : BRIDGE_ERROR;
-        send_to(s, c->worker, type, c->request_id, body, len);
+        char channel[340];
+        worker_channel(s, c->worker, channel, sizeof(channel));
+        bridge_endpoint_send_notify(s->endpoint, channel, type, c->request_id, body, len,
+                                    answer_delivered, s);
         remember(s, c->request_id, c->worker, type, body, len);
     }
     report(c, success, error_type, body, len);

@@ -76,6 +76,11 @@ struct dev_invocation_report {
 struct dev_session_callbacks {
     void (*on_event)(void *ctx, enum dev_session_event event, const char *detail);
     void (*on_invocation)(void *ctx, const struct dev_invocation_report *report);
+    /* Optional: the broker acknowledged the answer (Response or Error) to
+     * REQUEST_ID at delivered_ms (dev's clock, ms since the epoch), after
+     * its on_invocation; status < 0 when the answer was given up instead
+     * (delivered_ms is then 0). Not called after dev_session_stop. */
+    void (*on_delivered)(void *ctx, const char *request_id, int status, uint64_t delivered_ms);
 };
 
 struct dev_session_options {

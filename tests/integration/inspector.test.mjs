@@ -173,6 +173,13 @@ describe('inspector API', () => {
     const began = Date.now() - 60000;
     assert.ok(t.nextSentMs > began && t.nextSentMs <= t.nextReceivedMs + 5, JSON.stringify(t));
     assert.ok(t.nextReceivedMs <= t.handlerStartMs + 5 && t.handlerStartMs <= t.answeredMs, JSON.stringify(t));
+    // The broker's acknowledgement of the Response comes after the answer;
+    // the entry is updated when it does.
+    const delivered = await waitFor(async () => {
+      const d = (await api(ins, `/api/invocations/${inv.id}`)).json.timings;
+      return d.answerDeliveredMs !== null ? d : null;
+    }, 5000, 'the answer delivered');
+    assert.ok(delivered.answeredMs <= delivered.answerDeliveredMs && delivered.answerDeliveredMs <= Date.now(), JSON.stringify(delivered));
     // The names the worker's Init carried, every value masked; LD_BIND_NOW is
     // one the Init filter drops.
     assert.equal(inv.environmentFrom, 'init');

@@ -608,6 +608,103 @@ TEST(the_outbox_retries_a_failed_publish)
     world_end(&w);
 }
 
+/* Answers one publish (the i-th), as the broker would. */
+static void answer_one(struct fake *f, size_t i, int status)
+{
+    struct publish *p = &f->publishes[i];
+    CHECK(!p->answered);
+    p->answered = 1;
+    struct events_publish_result r = {.status = status, .cause = status ? "scripted" : NULL};
+    r.successful_count = status ? 0 : p->count;
+    p->on_result(p->user, &r);
+}
+
+struct delivery {
+    int calls, status;
+    char id[160];
+    struct bridge_endpoint **free_endpoint; /* frees it from the note */
+};
+
+static void on_delivered(void *ctx, const char *id, int status)
+{
+    struct delivery *d = ctx;
+    d->calls++;
+    d->status = status;
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    if (d->free_endpoint) {
+        bridge_endpoint_free(*d->free_endpoint);
+        *d->free_endpoint = NULL;
+    }
+}
+
+TEST(delivery_is_told_once_the_final_packet_is_acknowledged)
+{
+    struct world w;
+    struct delivery d = {0};
+    world_config(&w);
+    world_start(&w);
+    /* Seven packets: two batches; only the second holds the final one. */
+    size_t len = 6 * BRIDGE_CHUNK_BYTES + 10;
+    char *body = pattern(len);
+    CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_RESPONSE, "r-1", body, len,
+                                          on_delivered, &d),
+              0);
+    free(body);
+    CHECK_INT(w.fake.publish_count, 2);
+    CHECK_INT(d.calls, 0); /* not before the broker said so */
+    answer_one(&w.fake, 0, 0);
+    CHECK_INT(d.calls, 0); /* the first batch is not the end of the message */
+    answer_one(&w.fake, 1, -ECONNRESET);
+    CHECK_INT(d.calls, 0); /* a lost connection: the batch goes again */
+    CHECK_INT(w.fake.publish_count, 3);
+    answer_one(&w.fake, 2, 0);
+    CHECK_INT(d.calls, 1);
+    CHECK_INT(d.status, 0);
+    CHECK_STR(d.id, "r-1");
+    /* A refused batch is told as such, once. */
+    struct delivery refused = {0};
+    CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_ERROR, "r-2", "{}", 2,
+                                          on_delivered, &refused),
+              0);
+    CHECK_INT(answer_publishes(&w.fake, -EACCES), 1);
+    CHECK_INT(refused.calls, 1);
+    CHECK_INT(refused.status, -EACCES);
+    CHECK_INT(d.calls, 1);
+    world_end(&w);
+}
+
+TEST(no_delivery_is_told_after_the_endpoint_is_freed)
+{
+    struct world w;
+    world_config(&w);
+    world_start(&w);
+    struct delivery d = {0};
+    CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_RESPONSE, "r-3", "{}", 2,
+                                          on_delivered, &d),
+              0);
+    world_end(&w); /* frees, then answers what was in flight with -ECANCELED */
+    CHECK_INT(d.calls, 0);
+
+    /* Two answers in flight; the first one's note frees the endpoint: the
+     * second is not told. */
+    world_config(&w);
+    world_start(&w);
+    bridge_endpoint_events_state(w.endpoint, EVENTS_CLIENT_BACKOFF); /* hold them back */
+    struct delivery first = {.free_endpoint = &w.endpoint}, second = {0};
+    CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_RESPONSE, "r-4", "{}", 2,
+                                          on_delivered, &first),
+              0);
+    CHECK_INT(bridge_endpoint_send_notify(w.endpoint, CHANNEL_IN, BRIDGE_RESPONSE, "r-5", "{}", 2,
+                                          on_delivered, &second),
+              0);
+    confirm(&w.fake, 0);
+    CHECK_INT(answer_publishes(&w.fake, 0), (int)w.fake.publish_count);
+    CHECK_INT(first.calls, 1);
+    CHECK_INT(second.calls, 0);
+    CHECK(w.endpoint == NULL);
+    world_end(&w);
+}
+
 /* The Next's ids published so far, comma-separated. */
 static void published_ids(struct world *w, char *out, size_t cap)
 {
@@ -1119,4 +1216,6 @@ RUN_TESTS("bridge_endpoint", TEST_ENTRY(chunked_message_in_order_is_delivered_wh
           TEST_ENTRY(a_replayed_sealed_packet_is_dropped),
           TEST_ENTRY(a_flood_of_forged_packets_makes_one_log_line_per_period),
           TEST_ENTRY(packets_sealed_before_the_endpoint_existed_are_dropped),
-          TEST_ENTRY(without_a_key_packets_stay_open))
+          TEST_ENTRY(without_a_key_packets_stay_open),
+          TEST_ENTRY(delivery_is_told_once_the_final_packet_is_acknowledged),
+          TEST_ENTRY(no_delivery_is_told_after_the_endpoint_is_freed))

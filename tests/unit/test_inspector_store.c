@@ -1,6 +1,7 @@
 /* dev/inspector_store: bounded by count and bytes (oldest dropped first, in
  * memory and in .tether/log/), bodies kept whole up to the Lambda limit,
  * replays linked to their original, log lines tied to their request. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,24 @@ TEST(environment_names_from_the_init)
     inspector_store_free(s);
 }
 
+TEST(answer_delivered_is_set_on_the_newest_entry_with_that_id)
+{
+    struct inspector_store *s;
+    CHECK_INT(inspector_store_new(2, 1 << 20, &s), 0);
+    add(s, "req-a", "Api", "{}", 2);
+    add(s, "req-b", "Api", "{}", 2);
+    add(s, "req-b", "Api", "{}", 2); /* the bridge asked again: a second entry */
+    CHECK_INT(inspector_store_at(s, 1)->answer_delivered_ms, 0);
+    CHECK_INT(inspector_store_delivered(s, "req-b", 1234), 0);
+    CHECK_INT(inspector_store_at(s, 1)->answer_delivered_ms, 1234);
+    CHECK_INT(inspector_store_at(s, 0)->answer_delivered_ms, 0);
+    /* req-a was dropped (the cap is 2): nothing to set. */
+    CHECK_INT(inspector_store_delivered(s, "req-a", 99), -ENOENT);
+    inspector_store_free(s);
+}
+
 RUN_TESTS("inspector_store", TEST_ENTRY(keeps_the_newest_by_count_in_memory_and_on_disk),
           TEST_ENTRY(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit),
           TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request),
-          TEST_ENTRY(environment_names_from_the_init))
+          TEST_ENTRY(environment_names_from_the_init),
+          TEST_ENTRY(answer_delivered_is_set_on_the_newest_entry_with_that_id))

@@ -160,6 +160,7 @@ async function open(id) {
   if (t.nextSentMs !== null) chain.push(`bridge sent the event ${at(t.nextSentMs)} (the bridge's clock)`);
   if (t.nextReceivedMs !== null) chain.push(`tether dev had it ${at(t.nextReceivedMs)}`);
   chain.push(`handed to the local worker ${at(t.handlerStartMs)}`, `its answer came ${t.handlerMs.toFixed(1)} ms later, ${at(t.answeredMs)}`);
+  if (t.answerDeliveredMs !== null) chain.push(`the broker took the answer ${at(t.answerDeliveredMs)}`);
   $('d-timings').textContent = chain.join(' · ');
   const from = inv.environmentFrom === 'init' ? 'from the worker\'s Init' : 'from tether.json (no Init for this one)';
   const names = inv.environment.length ? inv.environment.map((e) => `${e.name}=${e.value}`).join('  ') : '(none)';
