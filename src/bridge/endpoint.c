@@ -125,26 +125,17 @@ static void on_abandon(void *ctx, enum bridge_type type, const char *source, con
 }
 
 /* A message's first packet opened: its sealed time is kept for the whole
- * message. bridge_seal_decode gives the opened packet without its seal
- * fields, so they are read again from the same text (only for first
- * packets of messages, not Pings). */
-static void note_first_sent(struct bridge_endpoint *e, const char *event, size_t len,
-                            const struct bridge_packet *p)
+ * message (only for first packets of messages, not Pings). */
+static void note_first_sent(struct bridge_endpoint *e, const struct bridge_packet *p)
 {
-    struct bridge_packet again;
-    struct bridge_packet_seal_fields sealed;
-    char cause[200];
-    if (!e->seal || p->index != 0 || p->type == BRIDGE_PING)
+    if (!p->sealed_ms || p->index != 0 || p->type == BRIDGE_PING)
         return;
-    if (bridge_packet_decode_sealed(event, len, &again, &sealed, cause, sizeof(cause)) == 0) {
-        struct first_sent *f = &e->first_sent[e->next_first_sent];
-        e->next_first_sent = (e->next_first_sent + 1) % FIRST_SENT_SLOTS;
-        f->type = p->type;
-        snprintf(f->source, sizeof(f->source), "%s", p->source);
-        snprintf(f->id, sizeof(f->id), "%s", p->id);
-        f->ts = sealed.ts;
-    }
-    bridge_packet_free(&again);
+    struct first_sent *f = &e->first_sent[e->next_first_sent];
+    e->next_first_sent = (e->next_first_sent + 1) % FIRST_SENT_SLOTS;
+    f->type = p->type;
+    snprintf(f->source, sizeof(f->source), "%s", p->source);
+    snprintf(f->id, sizeof(f->id), "%s", p->id);
+    f->ts = p->sealed_ms;
 }
 
 /* The sealed time noted for this whole message's first packet, forgotten
@@ -239,7 +230,7 @@ static void on_event(void *user, struct events_subscription *sub, const char *ev
      * (docs/bridge-protocol.md, "Ids"), so the reassembler's duplicate
      * drop by (type, source, id, index) never swallows a second Ping. */
     if (strcmp(p.source, e->source) != 0) {
-        note_first_sent(e, event, len, &p);
+        note_first_sent(e, &p);
         bridge_reassembler_push(e->reassembler, &p, endpoint_now(e));
     }
     bridge_packet_free(&p);

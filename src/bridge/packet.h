@@ -43,6 +43,9 @@ struct bridge_packet {
      * Response (tether extension; SST readers ignore it). */
     char content_type[128];
     struct buf data; /* decoded bytes, owned */
+    /* The sender's clock sealed into the packet (bridge/seal.h), ms since the
+     * epoch; 0 for an open packet. */
+    uint64_t sealed_ms;
 };
 
 const char *bridge_type_name(enum bridge_type type);

@@ -419,6 +419,8 @@ int bridge_seal_decode(struct bridge_seal *seal, const char *channel, uint64_t n
         else
             out->data.len -= BRIDGE_SEAL_TAG_BYTES;
     }
+    if (rc == 0)
+        out->sealed_ms = sealed.ts;
     if (rc == 0) {
         rc = remember(seal, sealed.nonce, sealed.ts + seal->window_ms);
         if (rc < 0)

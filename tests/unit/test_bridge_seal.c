@@ -232,6 +232,7 @@ TEST(round_trip_every_type)
         CHECK_INT(p.index, type);
         CHECK_INT(p.final, type % 2);
         CHECK_STR(p.content_type, ct ? ct : "");
+        CHECK(p.sealed_ms == NOW); /* the sender's clock, not the receiver's */
         CHECK_INT(buf_length(&p.data), len);
         CHECK(memcmp(buf_bytes(&p.data), body, (size_t)len) == 0);
         bridge_packet_free(&p);
