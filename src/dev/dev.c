@@ -504,9 +504,8 @@ static int start_session(struct dev *d, char *cause, size_t cause_len)
                                         .port = 0,
                                         .log_out = d->options.function_log,
                                         .on_debugger = on_debugger,
-                                        .user = d,
                                         .on_log = on_worker_log,
-                                        .log_user = d};
+                                        .user = d};
     if (rc == 0)
         rc = lambda_service_start(d->loop, d->worker_config, &lo, &d->workers, cause, cause_len);
     if (rc < 0)

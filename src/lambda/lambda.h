@@ -27,13 +27,12 @@ struct lambda_service_options {
      * invocations), so a caller can tie lines to requests that run at once. */
     void (*on_log)(void *user, const char *function, const char *request_id, const char *line,
                    size_t len);
-    void *log_user;
     /* Overrides the configuration's idle_timeout when > 0 (milliseconds). */
     uint64_t idle_timeout_ms;
     /* A sandbox of a function with a debug_port started with its own
      * debugger port (lambda/config.h); may be NULL. */
     void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
-    void *user;
+    void *user; /* passed to on_log and on_debugger */
 };
 
 int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,

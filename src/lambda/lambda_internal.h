@@ -259,10 +259,9 @@ struct lambda_service {
     const struct lambda_config *config;
     FILE *log_out;
     void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
-    void *user;
     void (*on_log)(void *user, const char *function, const char *request_id, const char *line,
                    size_t len);
-    void *log_user;
+    void *user; /* the options' user, for both */
     char host[64];
     uint64_t idle_timeout_ms;
     struct http_server *api;

@@ -57,7 +57,7 @@ void lambda_sandbox_log(struct lambda_sandbox *sb, struct lambda_invocation *inv
     /* A sandbox runs one invocation at a time, so INV is the request that
      * printed this line, even while other sandboxes of the function run. */
     if (service->on_log)
-        service->on_log(service->log_user, sb->function->config->name, inv ? inv->request_id : NULL,
+        service->on_log(service->user, sb->function->config->name, inv ? inv->request_id : NULL,
                         line, len);
     if (inv)
         lambda_invocation_log(inv, line, len);

@@ -204,7 +204,6 @@ static int service_new(uv_loop_t *loop, const struct lambda_config *config,
     s->on_debugger = o->on_debugger;
     s->user = o->user;
     s->on_log = o->on_log;
-    s->log_user = o->log_user;
     snprintf(s->host, sizeof(s->host), "%s", o->host);
     s->idle_timeout_ms =
         o->idle_timeout_ms ? o->idle_timeout_ms : (uint64_t)config->idle_timeout_s * 1000;
