@@ -3,17 +3,10 @@
 #include "aws/credentials_process.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/child.h"
 #include "core/encoding.h"
@@ -86,105 +79,37 @@ struct child_output {
     size_t err_len;
 };
 
-static long long now_ms(void)
+/* Standard output must fit (its overflow fails the run); standard error
+ * keeps its beginning, for the message. */
+static int take_out(void *ctx, const char *data, size_t len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads one ready pipe; returns 0 at EOF, 1 while open, -errno. */
-static int drain(int fd, char *buf, size_t cap, size_t *len, int *overflow)
-{
-    char chunk[4096];
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n < 0)
-        return errno == EINTR || errno == EAGAIN ? 1 : -errno;
-    if (n == 0)
-        return 0;
-    size_t room = cap - *len;
-    size_t take = (size_t)n < room ? (size_t)n : room;
-    memcpy(buf + *len, chunk, take);
-    *len += take;
-    if (take < (size_t)n)
-        *overflow = 1;
-    secure_wipe(chunk, sizeof(chunk));
-    return 1;
-}
-
-/* Collects both pipes until they close or the deadline passes. */
-static int collect(int out_fd, int err_fd, unsigned timeout_ms, struct child_output *o)
-{
-    long long deadline = now_ms() + timeout_ms;
-    int out_open = 1, err_open = 1, overflow = 0;
-    while (out_open || err_open) {
-        struct pollfd fds[2] = {{out_open ? out_fd : -1, POLLIN, 0},
-                                {err_open ? err_fd : -1, POLLIN, 0}};
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        int n = poll(fds, 2, (int)left);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n <= 0)
-            continue;
-        if (out_open && fds[0].revents) {
-            out_open = drain(out_fd, o->out, AWS_PROCESS_MAX_OUTPUT, &o->out_len, &overflow) > 0;
-            if (overflow)
-                return -EFBIG;
-        }
-        if (err_open && fds[1].revents) {
-            int ignored = 0;
-            err_open = drain(err_fd, o->err, AWS_PROCESS_MAX_STDERR, &o->err_len, &ignored) > 0;
-        }
-    }
+    struct child_output *o = ctx;
+    if (len > AWS_PROCESS_MAX_OUTPUT - o->out_len)
+        return -EFBIG;
+    memcpy(o->out + o->out_len, data, len);
+    o->out_len += len;
     return 0;
 }
 
-static int spawn(const char *command, int out_pipe[2], int err_pipe[2], pid_t *pid)
+static int take_err(void *ctx, const char *data, size_t len)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
-    posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
-    char *argv[] = {"sh", "-c", (char *)command, NULL};
-    /* Default signals and an empty mask: tether ignores SIGPIPE itself. */
-    int rc = child_spawn(pid, "/bin/sh", 0, &actions, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc;
+    struct child_output *o = ctx;
+    size_t room = AWS_PROCESS_MAX_STDERR - o->err_len;
+    size_t take = len < room ? len : room;
+    memcpy(o->err + o->err_len, data, take);
+    o->err_len += take;
+    return 0;
 }
 
 /* Runs the command; on success o->out holds its standard output. */
 static int run(const char *command, unsigned timeout_ms, struct child_output *o, int *exit_status)
 {
-    int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) < 0)
-        return -errno;
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        int err = errno;
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        return -err;
-    }
-    pid_t pid;
-    int rc = spawn(command, out_pipe, err_pipe, &pid);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    if (rc == 0) {
-        rc = collect(out_pipe[0], err_pipe[0], timeout_ms, o);
-        if (rc < 0)
-            kill(pid, SIGKILL);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    return rc;
+    struct child_run r = {.command = command,
+                          .timeout_ms = timeout_ms,
+                          .on_out = take_out,
+                          .on_err = take_err,
+                          .ctx = o};
+    return child_run(&r, exit_status);
 }
 
 /* The first line of what the process said on stderr, printable. */

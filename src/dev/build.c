@@ -5,15 +5,12 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -376,66 +373,28 @@ static void keep_tail(struct buf *out, const char *data, size_t n)
         buf_consume(out, buf_length(out) - DEV_BUILD_MAX_OUTPUT);
 }
 
-/* Reads the merged output until it closes or the deadline passes. */
-static int collect(int fd, double deadline_ms, struct buf *out)
+static int keep_output(void *ctx, const char *data, size_t len)
 {
-    char chunk[4096];
-    for (;;) {
-        double left = deadline_ms - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd p = {fd, POLLIN, 0};
-        int n = poll(&p, 1, (int)left + 1);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n <= 0)
-            continue;
-        ssize_t got = read(fd, chunk, sizeof(chunk));
-        if (got < 0 && errno != EINTR && errno != EAGAIN)
-            return -errno;
-        if (got == 0)
-            return 0;
-        if (got > 0)
-            keep_tail(out, chunk, (size_t)got);
-    }
+    keep_tail(ctx, data, len);
+    return 0;
 }
 
 /* On a thread of the pool: /bin/sh -c COMMAND in the project directory,
- * standard output and error merged into one pipe, standard input empty. */
+ * standard output and error merged, standard input empty. */
 static void run_command(uv_work_t *w)
 {
     struct build_fn *fn = w->data;
     double started = now_ms();
-    int fds[2];
     buf_reset(&fn->output);
     fn->status = 0;
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        fn->rc = -errno;
-        return;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    posix_spawn_file_actions_addchdir_np(&actions, fn->b->project->root);
-    char *argv[] = {"sh", "-c", fn->f->build, NULL};
-    pid_t pid = 0;
-    fn->rc = child_spawn(&pid, "/bin/sh", 0, &actions, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (fn->rc == 0) {
-        fn->pid = pid;
-        fn->rc = collect(fds[0], started + DEV_BUILD_COMMAND_TIMEOUT_S * 1000.0, &fn->output);
-        if (fn->rc < 0)
-            kill(pid, SIGKILL);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        fn->pid = 0;
-        fn->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    close(fds[0]);
+    struct child_run r = {.command = fn->f->build,
+                          .cwd = fn->b->project->root,
+                          .timeout_ms = DEV_BUILD_COMMAND_TIMEOUT_S * 1000u,
+                          .merge_stderr = 1,
+                          .on_out = keep_output,
+                          .ctx = &fn->output,
+                          .running = &fn->pid};
+    fn->rc = child_run(&r, &fn->status);
     fn->ms = now_ms() - started;
 }
 
