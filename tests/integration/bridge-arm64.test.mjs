@@ -33,7 +33,7 @@ import {
   TETHER_BIN,
   httpRequest,
   invokeApi,
-  makeProject,
+  remoteProject,
   startBroker,
   startDev,
   startLambda,
@@ -123,19 +123,7 @@ describe('under QEMU as the bootstrap of a tether lambda function, served by tet
 
   before(async () => {
     broker = await startBroker(['--api-key', API_KEY]);
-    const dir = makeProject({
-      from: 'node-api',
-      files: {
-        'tether.json': {
-          app: APP,
-          stage: STAGE,
-          events: { http: broker.info.http, apiKey: API_KEY },
-          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
-        },
-      },
-    });
-    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
-    assert.equal(made.status, 0, made.stderr);
+    const { dir, bridgeKey } = remoteProject(broker, { apiKey: API_KEY, app: APP, stage: STAGE });
     // A copy, so a rebuild of build/ during the run cannot pull it away.
     bridge = path.join(tempDir('tether-arm64-bin-'), 'tether-bridge-arm64');
     fs.copyFileSync(ARM64_BIN, bridge);
@@ -144,7 +132,7 @@ describe('under QEMU as the bootstrap of a tether lambda function, served by tet
       broker: { httpUrl: broker.info.http, apiKey: API_KEY },
       app: APP,
       stage: STAGE,
-      key: made.stdout.trim(),
+      key: bridgeKey,
       environment: { GREETING: 'hello from arm64', TETHER_FUNCTION_ID: 'Api' },
       url: true,
     });
