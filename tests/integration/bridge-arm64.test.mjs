@@ -9,9 +9,13 @@
 // 2. `tether bridge package --arch arm64` finds and packages it without
 //    --bridge;
 // 3. as a function's bootstrap in `tether lambda` (the same function
-//    description lib/bridge.mjs gives the x86_64 bridge, with QEMU in front),
-//    it relays invocations to a real `tether dev` and back, through the
-//    Invoke API and a function URL.
+//    description lib/bridge.mjs gives the x86_64 bridge, with QEMU as its
+//    runner), it relays invocations to a real `tether dev` and back, through
+//    the Invoke API and a function URL.
+//
+// bridge.test.mjs's whole suite (with lib/bridge.mjs's Node dev side) also
+// runs against this bridge: TETHER_BRIDGE_BIN=../../build/tether-bridge-arm64
+// TETHER_BRIDGE_RUNNER=qemu-aarch64-static.
 //
 //   cd tests/integration && TETHER_BIN=$PWD/../../build/san/tether \
 //     node --test --test-concurrency=1 bridge-arm64.test.mjs
@@ -133,10 +137,12 @@ describe('under QEMU as the bootstrap of a tether lambda function, served by tet
       app: APP,
       stage: STAGE,
       key: bridgeKey,
+      bridge,
+      runner: [QEMU],
       environment: { GREETING: 'hello from arm64', TETHER_FUNCTION_ID: 'Api' },
       url: true,
     });
-    lambda = await startLambda(tempDir('tether-arm64-cloud-'), { functions: [{ ...fn, bootstrap: [QEMU, bridge] }] });
+    lambda = await startLambda(tempDir('tether-arm64-cloud-'), { functions: [fn] });
     dev = await startDev(dir);
   });
 
