@@ -110,6 +110,39 @@ $(BRIDGE_LIB): $(BRIDGE_LIB_OBJS)
 $(BUILD)/tether-bridge: $(BRIDGE_OBJS) $(BRIDGE_LIB)
 	$(CC) $(BRIDGE_LDFLAGS) -o $@ $(BRIDGE_OBJS) $(BRIDGE_LIB) $(BRIDGE_LINK_LIBS)
 
+# The arm64 bridge: the same sources, cross-compiled with Debian's
+# aarch64-linux-gnu-gcc against the arm64 builds of the same static libraries
+# (scripts/install-deps installs them; docs/bridge.md). Its objects live in
+# build/arm64/ whatever the flavour: it is always the static -Os build, since
+# a sanitizer build could not run in Lambda. `all` includes it when the cross
+# compiler and every library it links are installed.
+ARM64_CC := aarch64-linux-gnu-gcc
+ARM64_BUILD := build/arm64
+ARM64_LIBDIR := /usr/lib/aarch64-linux-gnu
+# http-parser's arm64 .a is not co-installable from Debian (docs/bridge.md).
+ARM64_HTTP_PARSER_DIR := /usr/local/lib/aarch64-linux-gnu
+ARM64_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP -Os -ffunction-sections -fdata-sections
+ARM64_LDFLAGS := -static -Wl,--gc-sections -s -L$(ARM64_HTTP_PARSER_DIR)
+ARM64_BRIDGE_LIB_OBJS := $(BRIDGE_LIB_SRCS:%.c=$(ARM64_BUILD)/obj/%.o)
+ARM64_BRIDGE_OBJS := $(BRIDGE_SRCS:%.c=$(ARM64_BUILD)/obj/%.o)
+ARM64_READY := $(and $(shell command -v $(ARM64_CC)),\
+                     $(wildcard $(ARM64_LIBDIR)/libmbedtls.a),$(wildcard $(ARM64_LIBDIR)/libuv_a.a),\
+                     $(wildcard $(ARM64_LIBDIR)/libjansson.a),\
+                     $(wildcard $(ARM64_HTTP_PARSER_DIR)/libhttp_parser.a))
+.PHONY: bridge-arm64
+bridge-arm64: build/tether-bridge-arm64
+ifneq ($(ARM64_READY),)
+all: build/tether-bridge-arm64
+endif
+$(ARM64_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(ARM64_CC) $(ARM64_CFLAGS) -c $< -o $@
+$(ARM64_BUILD)/libtether-bridge.a: $(ARM64_BRIDGE_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+build/tether-bridge-arm64: $(ARM64_BRIDGE_OBJS) $(ARM64_BUILD)/libtether-bridge.a
+	$(ARM64_CC) $(ARM64_LDFLAGS) -o $@ $(ARM64_BRIDGE_OBJS) $(ARM64_BUILD)/libtether-bridge.a \
+	    $(BRIDGE_STATIC_LIBS)
+
 # The WebSocket tests run against both session backends.
 $(BUILD)/tests/test_ws_builtin: tests/unit/test_ws.c tests/unit/test.h $(BRIDGE_LIB)
 	@mkdir -p $(dir $@)
@@ -163,6 +196,7 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BRIDGE_LIB_OBJS:.o=.d) $(BRIDGE_OBJS:.o=.d) \
+         $(ARM64_BRIDGE_LIB_OBJS:.o=.d) $(ARM64_BRIDGE_OBJS:.o=.d) \
          $(wildcard build/fuzz/obj/src/*/*.d)
 
 # Benchmarks (not part of the tests): bench/run builds and runs them.

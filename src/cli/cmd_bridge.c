@@ -1,7 +1,6 @@
-/* `tether bridge package`: the deployment zip for a Lambda function that runs
- * the bridge (docs/deploy.md). The zip holds one entry, `bootstrap` (mode
- * 0755), the static tether-bridge, stored uncompressed: Lambda accepts stored
- * entries, and this keeps tether free of a deflate dependency.
+/* `tether bridge package`: writes the deployment zip of the bridge for a
+ * Lambda function (docs/deploy.md); which binary and what the zip holds are
+ * bridge/package.h's.
  *
  * `tether bridge key`: where a stage's bridge key is kept (dev/state.h),
  * made when missing, rotated or printed on request. */
@@ -16,88 +15,34 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/package.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/buf.h"
-#include "core/elf.h"
 #include "core/encoding.h"
-#include "core/zip.h"
 #include "dev/state.h"
-
-#define BRIDGE_MAX_SIZE (200u * 1024 * 1024) /* Lambda: 250 MB unzipped */
 
 static const char about[] =
     "Writes the deployment package of the bridge: a zip whose only entry is\n"
     "`bootstrap` (mode 0755), the static tether-bridge, for a Lambda function with\n"
-    "runtime provided.al2023 (docs/deploy.md says how to deploy and configure it).\n";
+    "runtime provided.al2023 (docs/deploy.md says how to deploy and configure it).\n"
+    "The same zip works as a layer: Lambda runs /opt/bootstrap.\n";
 
 static const char footer[] =
-    "arm64: tether's build makes no arm64 bridge on this platform (see\n"
-    "docs/deploy.md); build one on an arm64 Linux machine with `make\n"
-    "build/tether-bridge` and pass it with --bridge.\n"
+    "The bridges: build/tether-bridge (x86_64) and build/tether-bridge-arm64\n"
+    "(arm64, `make bridge-arm64` with Debian's cross toolchain, docs/bridge.md),\n"
+    "or the same names next to an installed tether. The printed sha256 of the\n"
+    "binary is the bridge's version.\n"
     "\n"
     "The function also needs the stage's bridge key in TETHER_BRIDGE_KEY:\n"
     "see `tether bridge key --help`.\n";
 
 struct package_options {
-    const char *arch;
+    enum bridge_arch arch;
     const char *output;
     const char *bridge;
     char default_output[64];
 };
-
-/* ---- the bridge binary ---- */
-
-static int read_whole(const char *path, struct buf *out, time_t *mtime, char *cause,
-                      size_t cause_len)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (!f || fstat(fileno(f), &st) < 0) {
-        snprintf(cause, cause_len, "%s: %s", path, strerror(errno));
-        if (f)
-            fclose(f);
-        return -ENOENT;
-    }
-    int rc = 0;
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > BRIDGE_MAX_SIZE) {
-        snprintf(cause, cause_len, "%s: not a regular file of a plausible size", path);
-        rc = -EINVAL;
-    } else if (buf_reserve(out, (size_t)st.st_size) < 0) {
-        rc = -ENOMEM;
-    } else if (fread(out->data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        snprintf(cause, cause_len, "%s: short read", path);
-        rc = -EIO;
-    } else {
-        out->len = (size_t)st.st_size;
-        *mtime = st.st_mtime;
-    }
-    fclose(f);
-    return rc;
-}
-
-/* The default bridge: next to this executable, then build/ above it. */
-static int find_bridge(char *out, size_t cap)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return -ENOENT;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return -ENOENT;
-    *slash = '\0';
-    snprintf(out, cap, "%s/tether-bridge", exe);
-    struct stat st;
-    /* build/san/tether sits beside a sanitizer bridge: prefer build/'s static one. */
-    size_t len = strlen(exe);
-    if (len >= 4 && strcmp(exe + len - 4, "/san") == 0) {
-        exe[len - 4] = '\0';
-        snprintf(out, cap, "%s/tether-bridge", exe);
-    }
-    return stat(out, &st) == 0 ? 0 : -ENOENT;
-}
 
 /* ---- the command ---- */
 
@@ -129,55 +74,22 @@ static int write_file(const char *path, const struct buf *z, char *cause, size_t
     return 0;
 }
 
-/* The package: one entry, `bootstrap`, executable. */
-static int zip_bootstrap(struct buf *zip, const struct buf *binary, time_t mtime)
-{
-    struct zip_writer z;
-    zip_writer_init(&z, zip);
-    int rc = zip_add(&z, "bootstrap", binary->data, binary->len, 0755, mtime);
-    if (rc < 0) {
-        zip_writer_free(&z);
-        return rc;
-    }
-    return zip_finish(&z);
-}
-
 static int package(const struct package_options *o, char *cause, size_t cause_len)
 {
-    enum elf_machine machine =
-        strcmp(o->arch, "arm64") == 0 ? ELF_MACHINE_AARCH64 : ELF_MACHINE_X86_64;
-    char found[PATH_MAX];
-    const char *path = o->bridge;
-    if (!path && machine == ELF_MACHINE_AARCH64) {
-        snprintf(cause, cause_len,
-                 "no arm64 bridge: this build makes x86_64 only (docs/deploy.md, \"arm64\"); "
-                 "build tether-bridge on an arm64 Linux machine and pass it with --bridge FILE");
-        return -ENOTSUP;
-    }
-    if (!path) {
-        if (find_bridge(found, sizeof(found)) < 0) {
-            snprintf(cause, cause_len,
-                     "cannot find tether-bridge next to tether or in build/; run `make "
-                     "build/tether-bridge` or pass --bridge FILE");
-            return -ENOENT;
-        }
-        path = found;
-    }
-    struct buf binary = BUF_INIT, zip = BUF_INIT;
-    time_t mtime = 0;
-    int rc = read_whole(path, &binary, &mtime, cause, cause_len);
-    if (rc == 0)
-        rc = elf_check_static_executable(binary.data, binary.len, machine, path, cause, cause_len);
-    if (rc == 0 && (rc = zip_bootstrap(&zip, &binary, mtime)) < 0)
-        snprintf(cause, cause_len, "cannot build the zip: %s", strerror(-rc));
+    char path[PATH_MAX];
+    int rc = bridge_package_locate(o->arch, o->bridge, path, sizeof(path), cause, cause_len);
+    if (rc < 0)
+        return rc;
+    struct buf zip = BUF_INIT;
+    struct bridge_package_info info;
+    rc = bridge_package_zip(path, o->arch, &zip, &info, cause, cause_len);
     if (rc == 0)
         rc = write_file(o->output, &zip, cause, cause_len);
     if (rc == 0)
-        printf("%s: bootstrap (%s, %zu bytes) from %s\n"
+        printf("%s: bootstrap (%s, %zu bytes, sha256 %s) from %s\n"
                "Set TETHER_BRIDGE_KEY in the function's environment to the stage's bridge key\n"
                "(kept in .tether/keys/STAGE.key; `tether bridge key --print` shows it).\n",
-               o->output, o->arch, binary.len, path);
-    buf_free(&binary);
+               o->output, bridge_arch_name(o->arch), info.binary_size, info.version, path);
     buf_free(&zip);
     return rc;
 }
@@ -185,16 +97,7 @@ static int package(const struct package_options *o, char *cause, size_t cause_le
 /* --arch: the function's architecture; Debian's and Go's names are accepted. */
 static int parse_arch(void *target, const char *value, char *cause, size_t cause_len)
 {
-    const char **arch = target;
-    if (strcmp(value, "x86_64") == 0 || strcmp(value, "amd64") == 0)
-        *arch = "x86_64";
-    else if (strcmp(value, "arm64") == 0 || strcmp(value, "aarch64") == 0)
-        *arch = "arm64";
-    else {
-        snprintf(cause, cause_len, "\"%s\" is not x86_64 or arm64", value);
-        return -EINVAL;
-    }
-    return 0;
+    return bridge_arch_parse(value, target, cause, cause_len);
 }
 
 /* CLI_ARGS_CONTINUE, or the exit code after --help or a usage error. */
@@ -211,7 +114,7 @@ static int parse_package(int argc, char **argv, struct package_options *o)
          .help = "where to write the zip (default: tether-bridge-ARCH.zip)"},
         CLI_STRING("bridge", "FILE", &o->bridge,
                    "the tether-bridge binary to package (default: the one\n"
-                   "next to tether, or build/tether-bridge); it must be a\n"
+                   "for ARCH next to tether, or in build/); it must be a\n"
                    "static Linux executable for ARCH"),
         CLI_END,
     };
@@ -225,7 +128,8 @@ static int parse_package(int argc, char **argv, struct package_options *o)
     struct cli_args args;
     int code = cli_args_parse(&spec, argc, argv, &args);
     if (code == CLI_ARGS_CONTINUE && !o->output) {
-        snprintf(o->default_output, sizeof(o->default_output), "tether-bridge-%s.zip", o->arch);
+        snprintf(o->default_output, sizeof(o->default_output), "tether-bridge-%s.zip",
+                 bridge_arch_name(o->arch));
         o->output = o->default_output;
     }
     return code;
@@ -333,7 +237,7 @@ static int key_main(int argc, char **argv)
 
 int cmd_bridge_main(int argc, char **argv)
 {
-    struct package_options o = {.arch = "x86_64"};
+    struct package_options o = {.arch = BRIDGE_ARCH_X86_64};
     if (argc < 2) {
         fprintf(stderr,
                 "tether bridge: give a subcommand: package or key (see `tether bridge --help`)\n");
