@@ -288,7 +288,9 @@ static int ends_with(const char *s, const char *suffix)
 /* ---- one function ---- */
 
 /* Where a property comes from: the resource, else (for SAM functions)
- * Globals.Function; scalars and lists in the resource win whole. */
+ * Globals.Function: a value in the resource wins whole. Only the
+ * environment's map is merged (collect_environment); the lists SAM appends
+ * (Layers, Architectures) are not mapped. */
 static const node_t *property(const struct mapper *m, const node_t *props, int serverless,
                               const char *name)
 {
