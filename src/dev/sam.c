@@ -42,6 +42,11 @@ static void note(struct mapper *m, const char *fmt, ...)
     va_end(ap);
     if (t->note_count == MAX_NOTES)
         snprintf(text, sizeof(text), "more than %d notes; the rest are left out", MAX_NOTES);
+    /* The caller prints notes, which quote the template: no control
+     * character of it reaches a terminal. */
+    for (char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     char **notes = realloc(t->notes, (t->note_count + 1) * sizeof(*notes));
     if (!notes)
         return;
@@ -244,11 +249,21 @@ static char *resolve_new(const struct mapper *m, const node_t *n, char *why, siz
 
 /* ---- paths ---- */
 
-/* A path inside the project: relative, no "..", no NUL; "./" prefixes and
- * trailing slashes dropped ("" is the project root). NULL when it leaves the
- * project. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* A path inside the project: relative, no "..", no control characters;
+ * "./" prefixes and trailing slashes dropped ("" is the project root). NULL
+ * for anything else. */
 static char *project_path(const char *path)
 {
+    if (has_control(path))
+        return NULL;
     while (strncmp(path, "./", 2) == 0)
         path += 2;
     if (path[0] == '/' || strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 ||
@@ -330,8 +345,7 @@ static int code_dir(struct mapper *m, const char *id, const node_t *props, int s
         return *out ? 0 : -ENOMEM;
     }
     char why[200];
-    char *path =
-        code && code->kind == SAM_YAML_SCALAR ? resolve_new(m, code, why, sizeof(why)) : NULL;
+    char *path = code ? resolve_new(m, code, why, sizeof(why)) : NULL;
     if (!path) {
         note(m, "%s: skipped: %s is not a local directory (code in S3 is not on this machine)", id,
              key);
@@ -344,7 +358,7 @@ static int code_dir(struct mapper *m, const char *id, const node_t *props, int s
         free(*out);
         *out = NULL;
     } else if (!*out) {
-        note(m, "%s: skipped: %s %.80s is outside the project", id, key, path);
+        note(m, "%s: skipped: %s %.80s is not a path inside the project", id, key, path);
     }
     free(path);
     return *out ? 0 : -EINVAL;
@@ -397,7 +411,7 @@ static int map_handler(struct mapper *m, struct sam_function *f, const char *cod
     }
     free(module);
     if (!path) {
-        note(m, "%s: skipped: Handler %.80s is outside the project", f->id, handler);
+        note(m, "%s: skipped: Handler %.80s is not a path inside the project", f->id, handler);
         return -EINVAL;
     }
     struct buf b = BUF_INIT;
@@ -608,7 +622,10 @@ static int map_code(struct mapper *m, struct sam_function *f, const node_t *reso
     const node_t *metadata = sam_yaml_get(resource, "Metadata");
     int rc = code_dir(m, f->id, props, serverless, &code);
     char *handler = rc == 0 ? property_text(m, f->id, props, serverless, "Handler") : NULL;
-    if (rc == 0 && runtime == DEV_RUNTIME_PROVIDED) {
+    if (handler && has_control(handler)) {
+        note(m, "%s: skipped: its Handler holds control characters", f->id);
+        rc = -EINVAL;
+    } else if (rc == 0 && runtime == DEV_RUNTIME_PROVIDED) {
         f->handler = handler;
         handler = NULL;
         rc = map_provided(m, f, code, metadata);

@@ -84,8 +84,8 @@ static int hex_value(char ch)
     return -1;
 }
 
-/* One escape after a backslash; \u only for ASCII, which is all a stack
- * name or region can hold. */
+/* One escape after a backslash; \u only for printable ASCII, which is all
+ * a stack name, region or profile can hold. */
 static int escape(struct cursor *c, char *out)
 {
     static const char from[] = "\"\\btnfr", to[] = "\"\\\b\t\n\f\r";
@@ -104,7 +104,7 @@ static int escape(struct cursor *c, char *out)
             return -EINVAL;
         v = v * 16 + h;
     }
-    if (v == 0 || v > 0x7f)
+    if (v < 0x20 || v >= 0x7f)
         return -EINVAL;
     *out = (char)v;
     c->p += 5;
@@ -123,10 +123,10 @@ static int read_string(struct cursor *c, char *out, size_t out_len)
         return -EINVAL; /* a multi-line string */
     while (c->p < c->end && *c->p != q) {
         char ch = *c->p++;
-        if (ch == '\n' || ch == '\0')
-            return -EINVAL;
         if (ch == '\\' && q == '"' && escape(c, &ch) < 0)
             return -EINVAL;
+        if ((unsigned char)ch < 0x20 || ch == 0x7f)
+            return -EINVAL; /* the value is printed: no control characters */
         if (n + 1 >= out_len)
             return -EINVAL;
         out[n++] = ch;

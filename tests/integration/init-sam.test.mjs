@@ -166,7 +166,7 @@ describe('tether init --sam', () => {
       'Image: skipped: a container image function',
       'Inline: skipped: its code is inline in the template',
       'Old: skipped: runtime "nodejs12.x" is not supported',
-      'Escape: skipped: CodeUri ../outside is outside the project',
+      'Escape: skipped: CodeUri ../outside is not a path inside the project',
     ]) {
       assert.ok(r.stdout.includes(line), `summary lacks "${line}":\n${r.stdout}`);
     }

@@ -208,7 +208,8 @@ TEST(edge_template)
     CHECK(has_note(&t, "Image: skipped: a container image function", NULL));
     CHECK(has_note(&t, "Inline: skipped: its code is inline", NULL));
     CHECK(has_note(&t, "Old: skipped: runtime \"nodejs12.x\" is not supported", NULL));
-    CHECK(has_note(&t, "Escape: skipped: CodeUri ../outside is outside the project", NULL));
+    CHECK(
+        has_note(&t, "Escape: skipped: CodeUri ../outside is not a path inside the project", NULL));
     CHECK(function(&t, "Image") == NULL && function(&t, "Table") == NULL);
     sam_template_free(&t);
 }
@@ -377,15 +378,36 @@ TEST(paths_ids_and_runtimes)
     CHECK_STR(function(&t, "Dot") ? function(&t, "Dot")->handler : NULL, "a.b");
     CHECK_STR(function(&t, "Newer") ? function(&t, "Newer")->runtime : NULL, "nodejs98.x");
     CHECK(has_note(&t, "Newer: runtime \"nodejs98.x\" is newer", NULL));
-    CHECK(has_note(&t, "Abs: skipped: CodeUri /etc is outside the project", NULL));
-    CHECK(has_note(&t, "Up: skipped: CodeUri a/../../b is outside the project", NULL));
-    CHECK(has_note(&t, "UpHandler: skipped: Handler ../x.b is outside the project", NULL));
+    CHECK(has_note(&t, "Abs: skipped: CodeUri /etc is not a path inside the project", NULL));
+    CHECK(has_note(&t, "Up: skipped: CodeUri a/../../b is not a path inside the project", NULL));
+    CHECK(
+        has_note(&t, "UpHandler: skipped: Handler ../x.b is not a path inside the project", NULL));
     CHECK(has_note(&t, "Zip: skipped: CodeUri build/fn.zip is a packaged archive", NULL));
     CHECK(has_note(&t, "S3: skipped: CodeUri is not a local directory", NULL));
     CHECK(has_note(&t, "NoDot: skipped: Handler handler is not module.function", NULL));
     CHECK(has_note(&t, "Java: skipped: runtime \"java21\" is not supported", NULL));
     CHECK(has_note(&t, "AVeryLongLogicalId", "a function id must be 1-50 letters or digits"));
     CHECK(has_note(&t, "Dot: skipped: the template declares it more than once", NULL));
+    sam_template_free(&t);
+
+    /* What is printed never carries the template's control characters. */
+    const char *escapes =
+        "Resources:\n"
+        "  Esc: {Type: AWS::Serverless::Function, Properties: {Handler: "
+        "\"a.\\e[31m\", Runtime: nodejs20.x}}\n"
+        "  Esc2: {Type: AWS::Serverless::Function, Properties: {CodeUri: "
+        "\"x\\ny\", Handler: a.b, Runtime: nodejs20.x, Environment: {Variables: "
+        "{\"\\e]0;x\": 1}}}}\n"
+        "  Esc3: {Type: AWS::Serverless::Function, Properties: {Handler: a.b, "
+        "Runtime: nodejs20.x, Environment: {Variables: {\"A\\e\": !GetAtt X.Y}}}}\n";
+    CHECK_INT(parse(escapes, &t, cause, sizeof(cause)), 0);
+    CHECK_INT(t.function_count, 1);
+    CHECK(has_note(&t, "Esc: skipped: its Handler holds control characters", NULL));
+    CHECK(has_note(&t, "Esc2: skipped: CodeUri x?y is not a path inside the project", NULL));
+    CHECK(has_note(&t, "Esc3: environment variable A? is left out", NULL));
+    for (size_t i = 0; i < t.note_count; i++)
+        for (const char *c = t.notes[i]; *c; c++)
+            CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
     sam_template_free(&t);
 }
 
@@ -434,6 +456,9 @@ TEST(samconfig)
         "[default.deploy.parameters]\nstack_name = \"open\n",
         "[default.deploy.parameters]\nstack_name = \"\"\"x\"\"\"\n",
         "[default.deploy.parameters]\nstack_name = \"a\" trailing\n",
+        "[default.deploy.parameters]\nstack_name = \"a\\u001b[31m\"\n",
+        "[default.deploy.parameters]\nstack_name = \"a\\tb\"\n",
+        "[default.deploy.parameters]\nstack_name = 'a\x1b'\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_INT(sam_config_string(bad[i], strlen(bad[i]), "default.deploy.parameters",
