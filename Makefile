@@ -9,7 +9,8 @@ ifeq ($(SAN),1)
 BUILD := build/san
 endif
 
-PKGS := libuv jansson openssl libssh libmnl
+# yaml-0.1 is libyaml: tether init --sam reads SAM templates with it (dev/sam_yaml.c).
+PKGS := libuv jansson openssl libssh libmnl yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lwslay -lhttp_parser
 

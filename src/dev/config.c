@@ -224,12 +224,38 @@ static int parse_worker_and_bootstrap(const char *worker, struct dev_function *f
     return 0;
 }
 
+/* Lambda's own rule for a function name, or a function ARN with an optional
+ * qualifier: checked here so a typo fails at load, not as an AWS error. */
+static int valid_function_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (strncmp(s, "arn:", 4) == 0) {
+        if (n > 170 || strstr(s, ":lambda:") == NULL || strstr(s, ":function:") == NULL)
+            return 0;
+        return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:$.") ==
+               n;
+    }
+    return n >= 1 && n <= 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+static int parse_deployed(json_t *spec, struct dev_function *f, const struct json_where *w)
+{
+    struct json_where at = json_where_child(w, "deployed");
+    int rc = get_string(spec, "deployed", 0, &f->deployed, w);
+    if (rc == 0 && f->deployed && !valid_function_name(f->deployed))
+        rc = json_where_fail(&at, "must be a Lambda function name (1-64 letters, digits, '-' "
+                                  "or '_') or a function ARN");
+    return rc;
+}
+
 static int parse_function(const char *id, json_t *spec, struct dev_function *f,
                           const struct json_where *parent)
 {
-    static const char *const keys[] = {"handler", "runtime", "bootstrap",   "worker", "environment",
-                                       "timeout", "memory",  "concurrency", "url",    "streaming",
-                                       "live",    "build",   "watch",       NULL};
+    static const char *const keys[] = {"handler",     "runtime",   "bootstrap", "worker",
+                                       "environment", "timeout",   "memory",    "concurrency",
+                                       "url",         "streaming", "live",      "build",
+                                       "watch",       "deployed",  NULL};
     struct json_where w = json_where_child(parent, id);
     f->timeout_s = 20;
     f->memory_mb = 1024;
@@ -271,6 +297,8 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
         rc = parse_worker_and_bootstrap(worker, f, &w);
     if (rc == 0)
         rc = parse_build(spec, f, &w);
+    if (rc == 0)
+        rc = parse_deployed(spec, f, &w);
     free(worker);
     return rc;
 }
@@ -324,6 +352,68 @@ static int parse_events(json_t *events, struct dev_config *c, const struct json_
     return rc;
 }
 
+/* An AWS region as the SDKs accept one: lower-case letters, digits and '-'. */
+static int check_region(const char *region, const struct json_where *w)
+{
+    size_t n = strlen(region);
+    if (n > 32 || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
+        region[0] == '-' || region[n - 1] == '-')
+        return json_where_fail(w, "must be an AWS region such as \"us-east-1\"");
+    return 0;
+}
+
+/* CloudFormation's rule for a stack name (or a stack ARN). */
+static int check_stack(const char *stack, const struct json_where *w)
+{
+    size_t n = strlen(stack);
+    int ok =
+        strncmp(stack, "arn:", 4) == 0
+            ? n <= 256 && strchr(stack, ' ') == NULL
+            : n <= 128 &&
+                  ((stack[0] >= 'a' && stack[0] <= 'z') || (stack[0] >= 'A' && stack[0] <= 'Z')) &&
+                  strspn(stack,
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+    return ok ? 0 : json_where_fail(w, "must be a CloudFormation stack name or ARN");
+}
+
+static int parse_aws(json_t *aws, struct dev_config *c, const struct json_where *root)
+{
+    static const char *const keys[] = {"region", "profile", "stack", NULL};
+    struct json_where w = json_where_child(root, "aws");
+    struct json_where at_region = json_where_child(&w, "region"),
+                      at_stack = json_where_child(&w, "stack");
+    if (!aws)
+        return 0;
+    if (!json_is_object(aws))
+        return json_where_fail(&w, "must be an object with \"region\"");
+    c->aws.present = 1;
+    int rc = json_fields_check_keys(aws, keys, 1, &w);
+    if (rc == 0)
+        rc = get_string(aws, "region", 1, &c->aws.region, &w);
+    if (rc == 0)
+        rc = check_region(c->aws.region, &at_region);
+    if (rc == 0)
+        rc = get_string(aws, "profile", 0, &c->aws.profile, &w);
+    if (rc == 0)
+        rc = get_string(aws, "stack", 0, &c->aws.stack, &w);
+    if (rc == 0 && c->aws.stack)
+        rc = check_stack(c->aws.stack, &at_stack);
+    return rc;
+}
+
+/* "deployed" only means something with an "aws" section to say where. */
+static int check_deployed(const struct dev_config *c, const struct json_where *root)
+{
+    for (size_t i = 0; i < c->function_count && !c->aws.present; i++)
+        if (c->functions[i].deployed) {
+            struct json_where w = json_where_child(root, "functions");
+            struct json_where f = json_where_child(&w, c->functions[i].id);
+            struct json_where at = json_where_child(&f, "deployed");
+            return json_where_fail(&at, "needs an \"aws\" section (with its \"region\")");
+        }
+    return 0;
+}
+
 /* The user name, kept to what may appear in a channel segment. */
 static void default_stage(char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1])
 {
@@ -348,8 +438,8 @@ static void default_stage(char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1])
 
 static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t cause_len)
 {
-    static const char *const keys[] = {"$schema",   "app",    "stage",  "namespace",
-                                       "functions", "events", "tunnel", NULL};
+    static const char *const keys[] = {"$schema", "app",    "stage", "namespace", "functions",
+                                       "events",  "tunnel", "aws",   NULL};
     struct json_where w = {c->path, "", cause, cause_len}, at = json_where_child(&w, "tunnel");
     char stage[CHANNEL_MAX_SEGMENT_LENGTH + 1];
     default_stage(stage);
@@ -366,6 +456,10 @@ static int parse_root(json_t *root, struct dev_config *c, char *cause, size_t ca
         rc = parse_functions(json_object_get(root, "functions"), c, &w);
     if (rc == 0)
         rc = parse_events(json_object_get(root, "events"), c, &w);
+    if (rc == 0)
+        rc = parse_aws(json_object_get(root, "aws"), c, &w);
+    if (rc == 0)
+        rc = check_deployed(c, &w);
     json_t *tunnel = json_object_get(root, "tunnel");
     if (rc == 0 && tunnel && !json_is_object(tunnel))
         rc = json_where_fail(&at, "must be an object");
@@ -434,6 +528,7 @@ static void free_function(struct dev_function *f)
     free(f->runtime_name);
     free(f->bootstrap);
     free(f->build);
+    free(f->deployed);
     for (size_t i = 0; i < f->watch_count; i++)
         free(f->watch[i]);
     free(f->watch);
@@ -459,6 +554,9 @@ void dev_config_free(struct dev_config *c)
     free(c->events.region);
     free(c->events.api_key);
     free(c->events.ca_file);
+    free(c->aws.region);
+    free(c->aws.profile);
+    free(c->aws.stack);
     json_decref(c->tunnel);
     memset(c, 0, sizeof(*c));
 }

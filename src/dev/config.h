@@ -48,6 +48,9 @@ struct dev_function {
     char *build;  /* a shell command run before the workers (re)start; NULL: none */
     char **watch; /* which changed files run it (fnmatch patterns); NULL: the default */
     size_t watch_count;
+    /* The deployed function tether dev attaches (a name or ARN); NULL: the
+     * stack's function with this logical id, or none. Needs "aws". */
+    char *deployed;
 };
 
 enum dev_events_mode {
@@ -64,6 +67,15 @@ struct dev_events {
     char *ca_file;
 };
 
+/* The "aws" section: where tether dev attaches deployed functions
+ * (docs/deploy.md). present is 0 when the section is absent. */
+struct dev_aws {
+    int present;
+    char *region;  /* required in the section */
+    char *profile; /* NULL: the default credentials chain */
+    char *stack;   /* a CloudFormation stack: its functions by logical id; NULL: none */
+};
+
 struct dev_config {
     char *path; /* the file it came from */
     char *root; /* the project directory (the file's directory) */
@@ -73,6 +85,7 @@ struct dev_config {
     struct dev_function *functions;
     size_t function_count;
     struct dev_events events;
+    struct dev_aws aws;
     json_t *tunnel; /* the "tunnel" section, checked by the tunnel module; NULL if absent */
 };
 

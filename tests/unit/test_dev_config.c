@@ -324,6 +324,56 @@ TEST(function_patterns_select_live_functions)
     dev_config_free(&c);
 }
 
+TEST(aws_section_and_deployed_functions)
+{
+    struct dev_config c;
+    char cause[256];
+    CHECK_INT(parse("{\"app\":\"shop\",\"aws\":{\"region\":\"us-east-1\",\"profile\":\"dev\","
+                    "\"stack\":\"shop-dev\"},\"functions\":{\"Api\":{\"handler\":\"a.h\","
+                    "\"runtime\":\"nodejs22.x\",\"deployed\":\"shop-dev-Api\"},"
+                    "\"Arn\":{\"handler\":\"a.h\",\"runtime\":\"nodejs22.x\",\"deployed\":"
+                    "\"arn:aws:lambda:us-east-1:123456789012:function:shop-dev-Arn\"},"
+                    "\"Other\":{\"handler\":\"a.h\",\"runtime\":\"nodejs22.x\"}}}",
+                    &c, cause, sizeof(cause)),
+              0);
+    CHECK_INT(c.aws.present, 1);
+    CHECK_STR(c.aws.region, "us-east-1");
+    CHECK_STR(c.aws.profile, "dev");
+    CHECK_STR(c.aws.stack, "shop-dev");
+    CHECK_STR(dev_config_function(&c, "Api")->deployed, "shop-dev-Api");
+    CHECK_STR(dev_config_function(&c, "Arn")->deployed,
+              "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-Arn");
+    CHECK(dev_config_function(&c, "Other")->deployed == NULL);
+    dev_config_free(&c);
+
+    CHECK_INT(parse("{\"app\":\"shop\",\"functions\":{\"Api\":{\"handler\":\"a.h\","
+                    "\"runtime\":\"nodejs22.x\"}}}",
+                    &c, cause, sizeof(cause)),
+              0);
+    CHECK_INT(c.aws.present, 0);
+    CHECK(c.aws.region == NULL);
+    dev_config_free(&c);
+
+#define FN(extra)                                                                                  \
+    "\"functions\":{\"Api\":{\"handler\":\"a.h\",\"runtime\":\"nodejs22.x\"" extra "}}"
+    refused("{\"app\":\"a\",\"aws\":{}," FN("") "}", "tether.json: aws.region: is required");
+    refused("{\"app\":\"a\",\"aws\":\"us-east-1\"," FN("") "}",
+            "tether.json: aws: must be an object with \"region\"");
+    refused("{\"app\":\"a\",\"aws\":{\"region\":\"US East\"}," FN("") "}",
+            "tether.json: aws.region: must be an AWS region such as \"us-east-1\"");
+    refused("{\"app\":\"a\",\"aws\":{\"region\":\"us-east-1\",\"stak\":\"s\"}," FN("") "}",
+            "tether.json: aws.stak: unknown key (did you mean \"stack\"?)");
+    refused("{\"app\":\"a\",\"aws\":{\"region\":\"us-east-1\",\"stack\":\"1bad\"}," FN("") "}",
+            "tether.json: aws.stack: must be a CloudFormation stack name or ARN");
+    refused("{\"app\":\"a\",\"aws\":{\"region\":\"us-east-1\"}," FN(",\"deployed\":\"a b\"") "}",
+            "tether.json: functions.Api.deployed: must be a Lambda function name");
+    refused("{\"app\":\"a\",\"aws\":{\"region\":\"us-east-1\"}," FN(",\"deployed\":\"\"") "}",
+            "tether.json: functions.Api.deployed: must be a non-empty string");
+    refused("{\"app\":\"a\"," FN(",\"deployed\":\"shop-Api\"") "}",
+            "tether.json: functions.Api.deployed: needs an \"aws\" section");
+#undef FN
+}
+
 RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(full_config),
           TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(build_command_and_watch),
           TEST_ENTRY(missing_file_is_enoent), TEST_ENTRY(load_and_find_walk_up),
@@ -331,4 +381,5 @@ RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(ful
           TEST_ENTRY(newer_runtime_of_known_language_is_warned_not_refused),
           TEST_ENTRY(unknown_or_old_runtime_is_refused_with_the_list),
           TEST_ENTRY(runtime_and_interpreter_versions),
-          TEST_ENTRY(function_patterns_select_live_functions))
+          TEST_ENTRY(function_patterns_select_live_functions),
+          TEST_ENTRY(aws_section_and_deployed_functions))
