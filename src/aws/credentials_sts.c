@@ -7,16 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "aws/profile.h"
-#include "aws/sigv4.h"
+#include "aws/call.h"
+#include "aws/endpoint.h"
 #include "aws/xml.h"
 #include "core/cause.h"
 #include "core/encoding.h"
 #include "core/percent.h"
-#include "net/http_client.h"
-#include "net/proxy.h"
-#include "net/tls.h"
-#include "net/url.h"
 
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define STS_MAX_RESPONSE (256 * 1024)
@@ -26,18 +22,9 @@
 
 int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_len)
 {
-    const char *set = p->endpoint ? p->endpoint : aws_env("AWS_ENDPOINT_URL_STS");
-    if (!set)
-        set = aws_env("AWS_ENDPOINT_URL");
-    int n;
-    if (set)
-        n = snprintf(out, out_len, "%s", set);
-    else if (!p->region)
-        n = snprintf(out, out_len, "https://sts.amazonaws.com/");
-    else
-        n = snprintf(out, out_len, "https://sts.%s.amazonaws.com%s/", p->region,
-                     strncmp(p->region, "cn-", 3) == 0 ? ".cn" : "");
-    return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
+    char cause[400];
+    return aws_endpoint_resolve(&aws_service_sts, p->region, p->profile, p->endpoint, out, out_len,
+                                cause, sizeof(cause));
 }
 
 /* application/x-www-form-urlencoded: everything but unreserved characters
@@ -60,47 +47,6 @@ int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,
         rc = buf_printf(out, "&DurationSeconds=%u", p->duration_seconds);
     if (rc == 0 && p->external_id)
         rc = form_append(out, "ExternalId", p->external_id);
-    return rc;
-}
-
-static int build_request(const struct aws_credentials *source, const struct aws_sts_assume_role *p,
-                         const struct url *u, const struct buf *body, struct buf *head, char *cause,
-                         size_t cause_len)
-{
-    const struct sigv4_header headers[] = {
-        {"content-type", STS_CONTENT_TYPE},
-        {"host", u->host_header},
-    };
-    struct sigv4_request req = {
-        .method = "POST",
-        .path = u->path,
-        .query = u->query,
-        .headers = headers,
-        .header_count = 2,
-        .body = buf_bytes(body),
-        .body_len = buf_length(body),
-    };
-    struct sigv4_credentials creds = {source->access_key_id, source->secret_access_key,
-                                      source->session_token};
-    struct sigv4_params params = {.region = p->region ? p->region : "us-east-1",
-                                  .service = "sts",
-                                  .timestamp = time(NULL),
-                                  .normalize_path = 1};
-    struct sigv4_signed s;
-    int rc = sigv4_sign(&req, &creds, &params, &s, cause, cause_len);
-    if (rc < 0)
-        return rc;
-    rc = buf_printf(head,
-                    "Content-Type: %s\r\nAccept: */*\r\nUser-Agent: tether\r\n"
-                    "Connection: close\r\n",
-                    STS_CONTENT_TYPE);
-    struct sigv4_header add[4];
-    size_t n = sigv4_signed_headers_to_add(&s, add);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = buf_printf(head, "%s: %s\r\n", add[i].name, add[i].value);
-    if (rc == 0)
-        rc = buf_terminate(head);
-    sigv4_signed_free(&s);
     return rc;
 }
 
@@ -162,85 +108,57 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
     return rc;
 }
 
-/* ---- the call ---- */
-
-struct sts_answer {
-    struct aws_credentials *out;
-    int rc;
-    char cause[400];
-};
-
-static void on_answer(void *user, int status, const struct http_message *m, const char *cause)
+int aws_sts_xml_element(const char *xml, size_t len, const char *tag, struct buf *out)
 {
-    struct sts_answer *a = user;
-    (void)cause;
-    a->rc = aws_sts_parse_response(status, buf_bytes(&m->body), buf_length(&m->body), a->out,
-                                   a->cause, sizeof(a->cause));
-}
-
-/* One blocking request (net/http_client.h): HTTPS_PROXY / HTTP_PROXY /
- * NO_PROXY apply; TLS verifies against AWS_CA_BUNDLE when set, else the
- * system store. The answer is wiped once parsed: it holds credentials. */
-static int sts_send(const char *endpoint, const struct url *u, const struct buf *headers,
-                    const struct buf *body, struct aws_credentials *out, char *cause,
-                    size_t cause_len)
-{
-    struct http_client_config config = {.host = u->host, .port = u->port};
-    config.host_header = u->host_header;
-    config.limits.max_body_bytes = STS_MAX_RESPONSE;
-    config.timeout_ms = STS_TIMEOUT_MS;
-    config.wipe_answers = 1;
-    struct proxy_config proxy;
-    int use_proxy = proxy_from_env(u->secure, u->host, u->port, &proxy, cause, cause_len);
-    if (use_proxy < 0)
-        return use_proxy;
-    config.proxy = use_proxy ? &proxy : NULL;
-    const char *bundle = aws_env("AWS_CA_BUNDLE");
-    int rc = u->secure ? tls_config_new_client(bundle, 1, &config.tls, cause, cause_len) : 0;
-    char target[URL_MAX_PATH + URL_MAX_QUERY + 2];
-    url_target(u, target, sizeof(target)); /* sized for the longest */
-    struct http_client_request request = {"POST", target, buf_bytes(headers), buf_bytes(body),
-                                          buf_length(body)};
-    struct sts_answer answer = {.out = out};
-    if (rc == 0) {
-        char why[400];
-        rc = http_client_run(&config, &request, on_answer, &answer, why, sizeof(why));
-        if (rc < 0)
-            snprintf(cause, cause_len, "request to %s: %s", endpoint, why);
-        else if ((rc = answer.rc) < 0)
-            snprintf(cause, cause_len, "%s", answer.cause);
-    }
-    tls_config_free(config.tls);
-    if (use_proxy)
-        proxy_config_wipe(&proxy);
+    struct xml_doc *doc;
+    if (xml_parse(xml, len, &doc, NULL, 0) < 0)
+        return -EINVAL;
+    const struct xml_node *node = xml_find(xml_root(doc), tag);
+    int rc = node ? 0 : -ENOENT;
+    buf_reset(out);
+    if (rc == 0 && (rc = buf_append_str(out, xml_text(node))) == 0)
+        rc = buf_terminate(out);
+    xml_free(doc);
     return rc;
 }
+
+/* ---- the call ---- */
 
 int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_sts_assume_role *p,
                         struct aws_credentials *out, char *cause, size_t cause_len)
 {
-    char endpoint[URL_MAX_LENGTH + 1], session[AWS_STS_MAX_SESSION_NAME + 1];
-    struct url u;
-    char why[200];
-    if (aws_sts_endpoint(p, endpoint, sizeof(endpoint)) < 0 ||
-        url_parse(endpoint, &u, why, sizeof(why)) < 0 ||
-        (u.scheme != URL_HTTP && u.scheme != URL_HTTPS))
-        return cause_set(cause, cause_len, -EINVAL, "bad STS endpoint %s", endpoint);
+    char endpoint[AWS_ENDPOINT_MAX], session[AWS_STS_MAX_SESSION_NAME + 1];
+    int rc = aws_endpoint_resolve(&aws_service_sts, p->region, p->profile, p->endpoint, endpoint,
+                                  sizeof(endpoint), cause, cause_len);
+    if (rc < 0)
+        return rc;
     if (strlen(p->role_arn) > AWS_STS_MAX_ROLE_ARN)
         return cause_set(cause, cause_len, -EINVAL, "role_arn is too long");
     if (p->role_session_name)
         snprintf(session, sizeof(session), "%s", p->role_session_name);
     else
         snprintf(session, sizeof(session), "tether-%lld", (long long)time(NULL));
-    struct buf body = BUF_INIT, head = BUF_INIT;
-    int rc = aws_sts_form_body(&body, p, session);
-    if (rc == 0)
-        rc = build_request(source, p, &u, &body, &head, cause, cause_len);
-    if (rc == 0)
-        rc = sts_send(endpoint, &u, &head, &body, out, cause, cause_len);
+    struct buf body = BUF_INIT;
+    rc = aws_sts_form_body(&body, p, session);
+    const struct aws_context ctx = {source, p->region, p->profile};
+    const struct aws_request request = {.service = &aws_service_sts,
+                                        .method = "POST",
+                                        .path = "/",
+                                        .content_type = STS_CONTENT_TYPE,
+                                        .body = buf_bytes(&body),
+                                        .body_len = buf_length(&body),
+                                        .timeout_ms = STS_TIMEOUT_MS,
+                                        .max_answer = STS_MAX_RESPONSE,
+                                        .endpoint = endpoint};
+    struct aws_answer answer;
+    if (rc == 0 && (rc = aws_call(&ctx, &request, &answer, cause, cause_len)) == 0) {
+        /* The answer holds the role's credentials: aws_answer_free wipes it. */
+        rc = aws_sts_parse_response(answer.status, buf_bytes(&answer.body),
+                                    buf_length(&answer.body), out, cause, cause_len);
+        aws_answer_free(&answer);
+    }
     if (rc == 0)
         snprintf(out->source, sizeof(out->source), "role %.150s", p->role_arn);
-    secure_free_buf(&head);
     buf_free(&body);
     return rc;
 }

@@ -13,10 +13,10 @@
 
 /* ---- the profile set ---- */
 
-void aws_shared_config_free(struct aws_shared_config *config)
+static void free_sections(struct aws_profile **sections, size_t *count)
 {
-    for (size_t i = 0; i < config->count; i++) {
-        struct aws_profile *p = &config->profiles[i];
+    for (size_t i = 0; i < *count; i++) {
+        struct aws_profile *p = &(*sections)[i];
         for (size_t k = 0; k < p->count; k++) {
             free(p->properties[k].key);
             secure_free_string(p->properties[k].value);
@@ -24,18 +24,44 @@ void aws_shared_config_free(struct aws_shared_config *config)
         free(p->properties);
         free(p->name);
     }
-    free(config->profiles);
-    config->profiles = NULL;
-    config->count = 0;
+    free(*sections);
+    *sections = NULL;
+    *count = 0;
+}
+
+void aws_shared_config_free(struct aws_shared_config *config)
+{
+    free_sections(&config->profiles, &config->count);
+    free_sections(&config->services, &config->services_count);
+}
+
+static const struct aws_profile *find_section(const struct aws_profile *sections, size_t count,
+                                              const char *name)
+{
+    for (size_t i = 0; name && i < count; i++)
+        if (strcmp(sections[i].name, name) == 0)
+            return &sections[i];
+    return NULL;
 }
 
 const struct aws_profile *aws_shared_config_profile(const struct aws_shared_config *config,
                                                     const char *name)
 {
-    for (size_t i = 0; name && i < config->count; i++)
-        if (strcmp(config->profiles[i].name, name) == 0)
-            return &config->profiles[i];
-    return NULL;
+    return find_section(config->profiles, config->count, name);
+}
+
+const struct aws_profile *aws_shared_config_services(const struct aws_shared_config *config,
+                                                     const char *name)
+{
+    return find_section(config->services, config->services_count, name);
+}
+
+const char *aws_services_get(const struct aws_profile *services, const char *service_key,
+                             const char *setting)
+{
+    char key[AWS_PROFILE_MAX_NESTED_KEY + 1];
+    int n = snprintf(key, sizeof(key), "%s.%s", service_key, setting);
+    return n > 0 && (size_t)n < sizeof(key) ? aws_profile_get(services, key) : NULL;
 }
 
 const char *aws_profile_get(const struct aws_profile *profile, const char *key)
@@ -46,22 +72,24 @@ const char *aws_profile_get(const struct aws_profile *profile, const char *key)
     return NULL;
 }
 
-static struct aws_profile *profile_get_or_add(struct aws_shared_config *c, const char *name)
+/* The section called name in a list (profiles or services), added when new. */
+static struct aws_profile *section_get_or_add(struct aws_profile **sections, size_t *count,
+                                              const char *name)
 {
-    for (size_t i = 0; i < c->count; i++)
-        if (strcmp(c->profiles[i].name, name) == 0)
-            return &c->profiles[i];
-    if (c->count >= AWS_PROFILE_MAX_PROFILES)
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp((*sections)[i].name, name) == 0)
+            return &(*sections)[i];
+    if (*count >= AWS_PROFILE_MAX_PROFILES)
         return NULL;
-    struct aws_profile *grown = realloc(c->profiles, (c->count + 1) * sizeof(*grown));
+    struct aws_profile *grown = realloc(*sections, (*count + 1) * sizeof(*grown));
     if (!grown)
         return NULL;
-    c->profiles = grown;
-    struct aws_profile *p = &c->profiles[c->count];
+    *sections = grown;
+    struct aws_profile *p = &grown[*count];
     memset(p, 0, sizeof(*p));
     if (!(p->name = strdup(name)))
         return NULL;
-    c->count++;
+    (*count)++;
     return p;
 }
 
@@ -104,6 +132,10 @@ struct parse_state {
     unsigned line_number;
     struct aws_profile *current; /* NULL: outside a profile (or a skipped section) */
     int in_section;              /* a section header was seen (maybe skipped) */
+    int in_services;             /* current is a [services NAME] section */
+    /* In a services section, the last property whose value was empty: the
+     * service that indented lines below it configure ("" when none). */
+    char parent[AWS_PROFILE_MAX_NAME + 1];
     char *cause;
     size_t cause_len;
 };
@@ -134,10 +166,20 @@ static void cut_comment(char *s)
     }
 }
 
-/* The profile a section header names in this kind of file, or "" to skip. */
-static void section_profile_name(const struct parse_state *st, char *inside, char *out, size_t cap)
+/* Whether name starts with the word `word` followed by white space. */
+static int starts_with_word(const char *name, const char *word)
+{
+    size_t n = strlen(word);
+    return strncmp(name, word, n) == 0 && (name[n] == ' ' || name[n] == '\t');
+}
+
+/* The profile (or, with *services set, the services section) a section
+ * header names in this kind of file, or "" to skip. */
+static void section_profile_name(const struct parse_state *st, char *inside, char *out, size_t cap,
+                                 int *services)
 {
     out[0] = '\0';
+    *services = 0;
     char *name = trim(inside);
     if (st->kind == AWS_PROFILE_CREDENTIALS_FILE) {
         snprintf(out, cap, "%s", name);
@@ -147,8 +189,12 @@ static void section_profile_name(const struct parse_state *st, char *inside, cha
         snprintf(out, cap, "default");
         return;
     }
-    if (strncmp(name, "profile", 7) == 0 && (name[7] == ' ' || name[7] == '\t'))
+    if (starts_with_word(name, "profile"))
         snprintf(out, cap, "%s", trim(name + 8));
+    else if (starts_with_word(name, "services")) {
+        snprintf(out, cap, "%s", trim(name + 9));
+        *services = 1;
+    }
 }
 
 static int parse_section(struct parse_state *st, char *line)
@@ -163,14 +209,19 @@ static int parse_section(struct parse_state *st, char *line)
     char name[AWS_PROFILE_MAX_NAME + 2];
     if (strlen(trim(line + 1)) > AWS_PROFILE_MAX_NAME + 8)
         return parse_error(st, -EINVAL, "profile name too long");
-    section_profile_name(st, line + 1, name, sizeof(name));
+    int services;
+    section_profile_name(st, line + 1, name, sizeof(name), &services);
     st->in_section = 1;
+    st->in_services = services;
+    st->parent[0] = '\0';
     st->current = NULL;
     if (!name[0])
-        return 0; /* a section that is not a profile: its keys are skipped */
+        return 0; /* a section that is neither a profile nor services: its keys are skipped */
     if (strlen(name) > AWS_PROFILE_MAX_NAME)
         return parse_error(st, -EINVAL, "profile name too long");
-    st->current = profile_get_or_add(st->config, name);
+    struct aws_shared_config *c = st->config;
+    st->current = services ? section_get_or_add(&c->services, &c->services_count, name)
+                           : section_get_or_add(&c->profiles, &c->count, name);
     return st->current ? 0 : parse_error(st, -EFBIG, "too many profiles (or out of memory)");
 }
 
@@ -191,7 +242,31 @@ static int parse_property(struct parse_state *st, char *line)
         *k = (char)tolower((unsigned char)*k);
     char *value = eq + 1;
     cut_comment(value);
-    int rc = profile_set(st->current, key, trim(value));
+    value = trim(value);
+    if (st->in_services)
+        snprintf(st->parent, sizeof(st->parent), "%s",
+                 !*value && strlen(key) <= AWS_PROFILE_MAX_NAME ? key : "");
+    int rc = profile_set(st->current, key, value);
+    return rc < 0 ? parse_error(st, rc, "too many properties (or out of memory)") : 0;
+}
+
+/* An indented "key = value" under a service's key in a services section
+ * ("lambda =\n  endpoint_url = ..."), kept as "lambda.endpoint_url". */
+static int parse_nested(struct parse_state *st, char *line)
+{
+    char *eq = strchr(line, '=');
+    if (!eq)
+        return parse_error(st, -EINVAL, "expected \"key = value\" in a nested setting");
+    *eq = '\0';
+    char *key = trim(line), *value = eq + 1;
+    if (!*key || strlen(key) > AWS_PROFILE_MAX_NAME)
+        return parse_error(st, -EINVAL, "a nested setting without a name (or too long a one)");
+    char full[AWS_PROFILE_MAX_NESTED_KEY + 1];
+    snprintf(full, sizeof(full), "%s.%s", st->parent, key);
+    for (char *k = full; *k; k++)
+        *k = (char)tolower((unsigned char)*k);
+    cut_comment(value);
+    int rc = profile_set(st->current, full, trim(value));
     return rc < 0 ? parse_error(st, rc, "too many properties (or out of memory)") : 0;
 }
 
@@ -201,8 +276,11 @@ static int parse_line(struct parse_state *st, char *line)
         char *rest = trim(line);
         if (!*rest || *rest == '#' || *rest == ';')
             return 0;
-        /* A continuation of the previous property (nested settings). */
-        return st->in_section ? 0 : parse_error(st, -EINVAL, "indented line outside a section");
+        if (!st->in_section)
+            return parse_error(st, -EINVAL, "indented line outside a section");
+        /* A continuation of the previous property: nested settings, kept
+         * only where tether reads them (a service's settings). */
+        return st->current && st->in_services && st->parent[0] ? parse_nested(st, rest) : 0;
     }
     char *text = trim(line);
     if (!*text || *text == '#' || *text == ';')

@@ -5,13 +5,16 @@
  *   $HOME/.aws/config and $HOME/.aws/credentials; a leading "~/" in the
  *   variables is expanded. A missing file is not an error.
  * - Sections: in the credentials file "[name]"; in the config file
- *   "[default]" and "[profile name]" ("[profile default]" too). Other config
- *   sections ("[sso-session x]", "[services x]", a bare "[x]") are skipped.
+ *   "[default]" and "[profile name]" ("[profile default]" too), and
+ *   "[services name]" (per-service settings that a profile's
+ *   "services = name" selects; kept apart from the profiles). Other config
+ *   sections ("[sso-session x]", a bare "[x]") are skipped.
  * - Properties: "key = value"; keys are case-insensitive; values are trimmed;
  *   a '#' or ';' preceded by white space starts a comment, and so does one
  *   at the start of a line. Indented lines continue the previous property
- *   (nested settings such as "s3 =\n  max_concurrent_requests = 10") and are
- *   ignored.
+ *   (nested settings such as "s3 =\n  max_concurrent_requests = 10"): in a
+ *   services section they are kept as "s3.max_concurrent_requests" (keys
+ *   lower-cased), elsewhere they are ignored.
  * - Both files make one set of profiles: a key in the credentials file wins
  *   over the same key in the config file's profile of the same name
  *   (botocore's rule).
@@ -32,6 +35,8 @@
 #define AWS_PROFILE_MAX_NAME 128           /* bytes in a profile name */
 #define AWS_PROFILE_MAX_PROFILES 512
 #define AWS_PROFILE_MAX_PROPERTIES 256 /* per profile */
+/* "service.setting" for a nested setting of a services section */
+#define AWS_PROFILE_MAX_NESTED_KEY (2 * AWS_PROFILE_MAX_NAME + 1)
 
 struct aws_profile_property {
     char *key; /* lower-case */
@@ -47,6 +52,8 @@ struct aws_profile {
 struct aws_shared_config {
     struct aws_profile *profiles;
     size_t count;
+    struct aws_profile *services; /* [services NAME] sections (same caps as profiles) */
+    size_t services_count;
     char config_path[4096]; /* the files read (or looked for), for messages */
     char credentials_path[4096];
 };
@@ -63,6 +70,13 @@ const struct aws_profile *aws_shared_config_profile(const struct aws_shared_conf
                                                     const char *name);
 /* A property's value (key in any case), or NULL; "" values count as absent. */
 const char *aws_profile_get(const struct aws_profile *profile, const char *key);
+/* The [services name] section, or NULL. */
+const struct aws_profile *aws_shared_config_services(const struct aws_shared_config *config,
+                                                     const char *name);
+/* A service's nested setting in a services section ("lambda", "endpoint_url"),
+ * or NULL. */
+const char *aws_services_get(const struct aws_profile *services, const char *service_key,
+                             const char *setting);
 
 /* The profile to use: `explicit_name` when given, else AWS_PROFILE, else
  * AWS_DEFAULT_PROFILE (the CLI v1's name), else "default". */

@@ -492,6 +492,19 @@ const struct xml_node *xml_next(const struct xml_node *node, const char *name)
     return node ? first_named(node->next, name) : NULL;
 }
 
+/* Depth is capped by the parser, so the recursion is too. */
+const struct xml_node *xml_find(const struct xml_node *node, const char *name)
+{
+    if (!node || strcmp(node->name, name) == 0)
+        return node;
+    for (const struct xml_node *c = node->child; c; c = c->next) {
+        const struct xml_node *found = xml_find(c, name);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
 const struct xml_node *xml_path(const struct xml_node *node, const char *path)
 {
     char part[XML_MAX_NAME + 1];

@@ -39,6 +39,8 @@ const char *xml_text(const struct xml_node *node);
 const struct xml_node *xml_child(const struct xml_node *node, const char *name);
 /* The next sibling called name (NULL: of any name). */
 const struct xml_node *xml_next(const struct xml_node *node, const char *name);
+/* The first element called name in document order, node itself included. */
+const struct xml_node *xml_find(const struct xml_node *node, const char *name);
 /* Follows a path of child names separated by '/' ("Result/Account"). */
 const struct xml_node *xml_path(const struct xml_node *node, const char *path);
 /* The text at path, or NULL when there is no such element. */
