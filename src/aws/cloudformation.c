@@ -23,6 +23,13 @@ static int field(const struct xml_node *member, const char *name, int optional, 
     return 0;
 }
 
+static int valid_logical_id(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= AWS_CFN_MAX_LOGICAL_ID &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
 static int add_member(const struct xml_node *member, json_t *into, char *cause, size_t cause_len)
 {
     const char *logical = NULL, *physical = NULL, *type = NULL, *status = NULL;
@@ -35,6 +42,9 @@ static int add_member(const struct xml_node *member, json_t *into, char *cause, 
         rc = field(member, "ResourceStatus", 1, &status, cause, cause_len);
     if (rc < 0)
         return rc;
+    if (!valid_logical_id(logical))
+        return cause_set(cause, cause_len, -EPROTO,
+                         "ListStackResources answer: bad LogicalResourceId");
     if (json_array_size(into) >= AWS_CFN_MAX_RESOURCES)
         return cause_set(cause, cause_len, -EFBIG, "stack lists more than %d resources",
                          AWS_CFN_MAX_RESOURCES);
@@ -124,42 +134,62 @@ int aws_cfn_list_stack_resources(const struct aws_context *ctx, const char *stac
     return rc;
 }
 
-/* The functions of one stack, and of its nested stacks down to the depth
- * cap, appended to out; path is this stack's place ("" at the top). The
- * count of resources seen in all stacks is capped too. */
-static int collect_functions(const struct aws_context *ctx, const char *stack, const char *path,
-                             int depth, size_t *seen, json_t *out, char *cause, size_t cause_len)
+/* A walk through a stack and its nested stacks, with what it has used of
+ * its caps. */
+struct walk {
+    const struct aws_context *ctx;
+    json_t *out;
+    size_t resources;
+    int stacks;
+    char *cause;
+    size_t cause_len;
+};
+
+static int visit_stack(struct walk *w, const char *stack, const char *path, int depth);
+
+/* One resource of a stack at path: a function is kept, a nested stack
+ * visited. */
+static int visit_resource(struct walk *w, json_t *r, const char *path, int depth)
 {
+    const char *logical = json_string_value(json_object_get(r, "logicalId"));
+    const char *physical = json_string_value(json_object_get(r, "physicalId"));
+    const char *type = json_string_value(json_object_get(r, "type"));
+    if (!physical[0])
+        return 0;
+    if (strcmp(type, "AWS::Lambda::Function") == 0) {
+        json_t *f = json_pack("{s:s, s:s, s:s}", "logicalId", logical, "functionName", physical,
+                              "stack", path);
+        return f && json_array_append_new(w->out, f) == 0 ? 0 : -ENOMEM;
+    }
+    if (strcmp(type, "AWS::CloudFormation::Stack") != 0)
+        return 0;
+    if (depth >= AWS_CFN_MAX_DEPTH)
+        return cause_set(w->cause, w->cause_len, -EFBIG, "stacks nested deeper than %d",
+                         AWS_CFN_MAX_DEPTH);
+    /* Logical ids are checked short (read_resources), so the path fits. */
+    char inner[(AWS_CFN_MAX_LOGICAL_ID + 1) * (AWS_CFN_MAX_DEPTH + 1)];
+    snprintf(inner, sizeof(inner), "%s%s%s", path, path[0] ? "/" : "", logical);
+    return visit_stack(w, physical, inner, depth + 1);
+}
+
+static int visit_stack(struct walk *w, const char *stack, const char *path, int depth)
+{
+    if (++w->stacks > AWS_CFN_MAX_STACKS)
+        return cause_set(w->cause, w->cause_len, -EFBIG, "more than %d nested stacks",
+                         AWS_CFN_MAX_STACKS);
     json_t *resources = NULL, *r;
     size_t i;
-    int rc = aws_cfn_list_stack_resources(ctx, stack, &resources, cause, cause_len);
+    int rc = aws_cfn_list_stack_resources(w->ctx, stack, &resources, w->cause, w->cause_len);
     if (rc < 0)
         return rc;
-    *seen += json_array_size(resources);
-    if (*seen > AWS_CFN_MAX_RESOURCES)
-        rc = cause_set(cause, cause_len, -EFBIG, "stacks list more than %d resources",
+    w->resources += json_array_size(resources);
+    if (w->resources > AWS_CFN_MAX_RESOURCES)
+        rc = cause_set(w->cause, w->cause_len, -EFBIG, "stacks list more than %d resources",
                        AWS_CFN_MAX_RESOURCES);
     json_array_foreach(resources, i, r)
     {
-        const char *logical = json_string_value(json_object_get(r, "logicalId"));
-        const char *physical = json_string_value(json_object_get(r, "physicalId"));
-        const char *type = json_string_value(json_object_get(r, "type"));
-        if (rc < 0 || !physical[0])
-            continue;
-        if (strcmp(type, "AWS::Lambda::Function") == 0) {
-            json_t *f = json_pack("{s:s, s:s, s:s}", "logicalId", logical, "functionName", physical,
-                                  "stack", path);
-            rc = f && json_array_append_new(out, f) == 0 ? 0 : -ENOMEM;
-        } else if (strcmp(type, "AWS::CloudFormation::Stack") == 0) {
-            char inner[AWS_CFN_MAX_FIELD * 2 + 2];
-            if (depth >= AWS_CFN_MAX_DEPTH) {
-                rc = cause_set(cause, cause_len, -EFBIG, "stacks nested deeper than %d",
-                               AWS_CFN_MAX_DEPTH);
-                continue;
-            }
-            snprintf(inner, sizeof(inner), "%s%s%s", path, path[0] ? "/" : "", logical);
-            rc = collect_functions(ctx, physical, inner, depth + 1, seen, out, cause, cause_len);
-        }
+        if (rc == 0)
+            rc = visit_resource(w, r, path, depth);
     }
     json_decref(resources);
     return rc;
@@ -168,11 +198,11 @@ static int collect_functions(const struct aws_context *ctx, const char *stack, c
 int aws_cfn_lambda_functions(const struct aws_context *ctx, const char *stack, json_t **out,
                              char *cause, size_t cause_len)
 {
-    size_t seen = 0;
     *out = json_array();
     if (!*out)
         return -ENOMEM;
-    int rc = collect_functions(ctx, stack, "", 0, &seen, *out, cause, cause_len);
+    struct walk w = {.ctx = ctx, .out = *out, .cause = cause, .cause_len = cause_len};
+    int rc = visit_stack(&w, stack, "", 0);
     if (rc < 0) {
         json_decref(*out);
         *out = NULL;

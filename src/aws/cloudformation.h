@@ -14,11 +14,15 @@
 struct aws_context;
 
 #define AWS_CFN_VERSION "2010-05-15"
-/* What one listing follows: pages of one stack, resources in all, and the
- * depth of nested stacks (AWS::CloudFormation::Stack) below the top one. */
+/* What one listing follows: pages of one stack, resources in all, the
+ * depth of nested stacks (AWS::CloudFormation::Stack) below the top one,
+ * and the stacks listed in all. */
 #define AWS_CFN_MAX_PAGES 100
 #define AWS_CFN_MAX_RESOURCES 5000
 #define AWS_CFN_MAX_DEPTH 5
+#define AWS_CFN_MAX_STACKS 50
+/* CloudFormation's logical ids: letters and digits, at most 255. */
+#define AWS_CFN_MAX_LOGICAL_ID 255
 #define AWS_CFN_MAX_TOKEN 2048
 #define AWS_CFN_MAX_FIELD 2048
 

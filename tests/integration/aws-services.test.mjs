@@ -531,6 +531,19 @@ describe('CloudFormation stack resources, compared with @aws-sdk/client-cloudfor
     assert.equal(out.errno, 'EFBIG');
     assert.equal(requests.length, 6, 'the top stack and five nested levels');
   });
+
+  test('more nested stacks than the cap are refused', async () => {
+    const wide = (req) => {
+      const form = Object.fromEntries(new URLSearchParams(req.body.toString()));
+      if (form.StackName !== 'shop-dev') return cfnPage([]);
+      const members = [];
+      for (let i = 0; i < 60; i++) members.push(cfnMember(`Nested${i}`, `${NESTED_ARN}-${i}`, 'AWS::CloudFormation::Stack'));
+      return cfnPage(members);
+    };
+    const { out, requests } = await runTether('cloudformation', ['cfn-lambda-functions', 'shop-dev'], wide);
+    assert.equal(out.errno, 'EFBIG');
+    assert.equal(requests.length, 50, 'fifty stacks listed in all');
+  });
 });
 
 // ---- STS ----

@@ -249,6 +249,15 @@ TEST(cloudformation_reads_pages)
     CHECK_INT(aws_cfn_parse_resources_page(no_type, strlen(no_type), into, next, sizeof(next),
                                            cause, sizeof(cause)),
               -EPROTO);
+    /* Logical ids are letters and digits: a path of nested stacks is built from them. */
+    const char *bad_id = "<ListStackResourcesResponse><ListStackResourcesResult>"
+                         "<StackResourceSummaries><member><LogicalResourceId>A/B"
+                         "</LogicalResourceId><ResourceType>T</ResourceType></member>"
+                         "</StackResourceSummaries></ListStackResourcesResult>"
+                         "</ListStackResourcesResponse>";
+    CHECK_INT(aws_cfn_parse_resources_page(bad_id, strlen(bad_id), into, next, sizeof(next), cause,
+                                           sizeof(cause)),
+              -EPROTO);
     json_decref(into);
 }
 
