@@ -115,6 +115,12 @@ static int read_name(struct parser *p, const char **name, size_t *n)
     if (*n > XML_MAX_NAME)
         return cause_set(p->cause, p->cause_len, -EFBIG, "XML name longer than %d bytes",
                          XML_MAX_NAME);
+    /* A qualified name (Namespaces in XML): at most one ':', with a prefix
+     * before it and a local name after it. */
+    const char *colon = memchr(*name, ':', *n);
+    if (colon && (colon == *name || colon == *name + *n - 1 ||
+                  memchr(colon + 1, ':', (size_t)(*name + *n - colon - 1))))
+        return fail(p, "bad qualified name");
     return 0;
 }
 

@@ -122,6 +122,11 @@ TEST(refuses_malformed_documents)
         "<r",
         "<r/",
         "<r></r",
+        "<:/>",
+        "<a:/>",
+        "<:a/>",
+        "<a:b:c/>",
+        "<r :x='1'/>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = parse_rc(bad[i], strlen(bad[i]));
