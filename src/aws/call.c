@@ -9,9 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "aws/credentials_sts.h"
 #include "aws/profile.h"
 #include "aws/sigv4.h"
+#include "aws/xml.h"
 #include "core/cause.h"
 #include "core/encoding.h"
 #include "net/http_client.h"
@@ -72,14 +72,14 @@ static void read_json_error(struct aws_answer *a, const char *body, size_t len)
 /* The query protocol's (STS, IAM, CloudFormation) ErrorResponse. */
 static void read_xml_error(struct aws_answer *a, const char *body, size_t len)
 {
-    struct buf text = BUF_INIT;
-    if (!a->error_code[0] && aws_sts_xml_element(body, len, "Code", &text) == 0)
-        set_error_code(a, buf_bytes(&text));
-    if (aws_sts_xml_element(body, len, "Message", &text) == 0)
-        set_field(a->message, sizeof(a->message), buf_bytes(&text), buf_length(&text));
-    if (!a->request_id[0] && aws_sts_xml_element(body, len, "RequestId", &text) == 0)
-        set_field(a->request_id, sizeof(a->request_id), buf_bytes(&text), buf_length(&text));
-    buf_free(&text);
+    char code[sizeof(a->error_code)], message[sizeof(a->message)], id[sizeof(a->request_id)];
+    xml_aws_error(body, len, code, sizeof(code), message, sizeof(message), id, sizeof(id));
+    if (!a->error_code[0] && code[0])
+        set_error_code(a, code);
+    if (message[0])
+        set_field(a->message, sizeof(a->message), message, strlen(message));
+    if (!a->request_id[0] && id[0])
+        set_field(a->request_id, sizeof(a->request_id), id, strlen(id));
 }
 
 void aws_answer_read_error(struct aws_answer *a, const struct http_message *m)

@@ -9,6 +9,7 @@
 
 #include "aws/call.h"
 #include "aws/endpoint.h"
+#include "aws/query.h"
 #include "aws/xml.h"
 #include "core/cause.h"
 #include "core/encoding.h"
@@ -27,27 +28,18 @@ int aws_sts_endpoint(const struct aws_sts_assume_role *p, char *out, size_t out_
                                 cause, sizeof(cause));
 }
 
-/* application/x-www-form-urlencoded: everything but unreserved characters
- * percent-encoded (what the AWS SDKs send). */
-static int form_append(struct buf *out, const char *key, const char *value)
-{
-    int rc = buf_printf(out, "&%s=", key);
-    return rc == 0 ? percent_encode(out, value, strlen(value), NULL) : rc;
-}
-
 int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,
                       const char *session_name)
 {
-    int rc = buf_append_str(out, "Action=AssumeRole&Version=2011-06-15");
-    if (rc == 0)
-        rc = form_append(out, "RoleArn", p->role_arn);
-    if (rc == 0)
-        rc = form_append(out, "RoleSessionName", session_name);
-    if (rc == 0 && p->duration_seconds)
-        rc = buf_printf(out, "&DurationSeconds=%u", p->duration_seconds);
-    if (rc == 0 && p->external_id)
-        rc = form_append(out, "ExternalId", p->external_id);
-    return rc;
+    char duration[16];
+    snprintf(duration, sizeof(duration), "%u", p->duration_seconds);
+    const struct aws_query_param params[] = {
+        {"RoleArn", p->role_arn},
+        {"RoleSessionName", session_name},
+        {"DurationSeconds", p->duration_seconds ? duration : NULL},
+        {"ExternalId", p->external_id},
+    };
+    return aws_query_form(out, "AssumeRole", "2011-06-15", params, 4);
 }
 
 /* ---- the answer ---- */
@@ -104,20 +96,6 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
     int rc = creds ? read_credentials(creds, out, cause, cause_len)
                    : cause_set(cause, cause_len, -EPROTO,
                                "STS AssumeRole answer has no AssumeRoleResult/Credentials");
-    xml_free(doc);
-    return rc;
-}
-
-int aws_sts_xml_element(const char *xml, size_t len, const char *tag, struct buf *out)
-{
-    struct xml_doc *doc;
-    if (xml_parse(xml, len, &doc, NULL, 0) < 0)
-        return -EINVAL;
-    const struct xml_node *node = xml_find(xml_root(doc), tag);
-    int rc = node ? 0 : -ENOENT;
-    buf_reset(out);
-    if (rc == 0 && (rc = buf_append_str(out, xml_text(node))) == 0)
-        rc = buf_terminate(out);
     xml_free(doc);
     return rc;
 }

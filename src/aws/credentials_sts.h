@@ -43,9 +43,5 @@ int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,
                       const char *session_name);
 int aws_sts_parse_response(int http_status, const char *xml, size_t len,
                            struct aws_credentials *out, char *cause, size_t cause_len);
-/* The text of the first <tag>...</tag> in an XML answer (entities decoded)
- * into out: 0, -ENOENT without one, -EINVAL when malformed. aws/call.c reads
- * query-protocol errors with it. */
-int aws_sts_xml_element(const char *xml, size_t len, const char *tag, struct buf *out);
 
 #endif
