@@ -162,15 +162,18 @@ export function compareRequests(tether, sdk, { headers = [], rawBody = false } =
 /**
  * Whether a recorded request carries a valid SigV4 signature for the scope
  * (credentials, region, service), recomputed by AWS's own signer over the
- * headers its Authorization lists, at its x-amz-date.
+ * headers its Authorization lists, at its x-amz-date. With maxSkewMs, a
+ * request whose x-amz-date is further from now than that is refused too
+ * (AWS's rule is 5 minutes).
  */
-export async function verifySigV4(request, { credentials = TEST_CREDENTIALS, region, service }) {
+export async function verifySigV4(request, { credentials = TEST_CREDENTIALS, region, service, maxSkewMs }) {
   const auth = request.headers.authorization ?? '';
   const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m || m[1] !== credentials.accessKeyId || m[3] !== region || m[4] !== service) return false;
   const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(request.headers['x-amz-date'] ?? '');
   if (!d) return false;
   const signingDate = new Date(Date.UTC(+d[1], +d[2] - 1, +d[3], +d[4], +d[5], +d[6]));
+  if (maxSkewMs !== undefined && Math.abs(Date.now() - signingDate.getTime()) > maxSkewMs) return false;
   const headers = {};
   for (const name of m[5].split(';')) {
     if (request.headers[name] === undefined) return false;

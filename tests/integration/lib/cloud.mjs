@@ -13,8 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { verifySigV4 } from './aws-capture.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const integrationDir = path.resolve(here, '..');
@@ -171,7 +170,10 @@ export async function startStsStandIn({ caller, role, region = 'us-east-1' }) {
       const body = Buffer.concat(chunks).toString('utf8');
       const record = { headers: req.headers, body, params: Object.fromEntries(new URLSearchParams(body)) };
       requests.push(record);
-      record.signatureValid = await verify(req, body);
+      record.signatureValid = await verifySigV4(
+        { method: req.method, path: req.url.split('?')[0], query: {}, headers: req.headers, body },
+        { credentials: caller, region, service: 'sts', maxSkewMs: 5 * 60 * 1000 },
+      );
       if (!record.signatureValid) {
         res.writeHead(403, { 'content-type': 'text/xml' });
         res.end('<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>' +
@@ -194,31 +196,6 @@ export async function startStsStandIn({ caller, role, region = 'us-east-1' }) {
 </AssumeRoleResponse>`);
     });
   });
-
-  async function verify(req, body) {
-    const auth = req.headers.authorization ?? '';
-    const amzDate = req.headers['x-amz-date'] ?? '';
-    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-    if (!m) return false;
-    const date = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
-    if (Math.abs(Date.now() - date.getTime()) > 5 * 60 * 1000) return false;
-    const signer = new SignatureV4({ credentials: caller, region, service: 'sts', sha256: Sha256, applyChecksum: false });
-    const [hostname, port] = req.headers.host.split(':');
-    const signed = await signer.sign(
-      {
-        method: req.method,
-        protocol: 'http:',
-        hostname,
-        port: port ? Number(port) : undefined,
-        path: req.url,
-        query: {},
-        headers: { host: req.headers.host, 'content-type': req.headers['content-type'] },
-        body,
-      },
-      { signingDate: date },
-    );
-    return signed.headers.authorization === auth;
-  }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
