@@ -33,6 +33,9 @@ struct lambda_service_options {
      * debugger port (lambda/config.h); may be NULL. */
     void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
     void *user; /* passed to on_log and on_debugger */
+    /* Serves the Lambda control plane (CreateFunction, layers, tags ...:
+     * docs/lambda.md) beside the Invoke API: tether lambda, not tether dev. */
+    int control_plane;
 };
 
 int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,

@@ -374,10 +374,11 @@ static int build_environment(struct lambda_sandbox *sb, char ***env)
 
 #define DEBUG_PORT_TRIES 200
 
-static int port_held(const struct lambda_service *service, uint16_t port)
+static int port_held(struct lambda_service *service, uint16_t port)
 {
-    for (size_t i = 0; i < service->function_count; i++)
-        for (const struct lambda_sandbox *o = service->functions[i].sandboxes; o; o = o->next)
+    for (struct lambda_function *f = lambda_service_next_function(service, NULL); f;
+         f = lambda_service_next_function(service, f))
+        for (const struct lambda_sandbox *o = f->sandboxes; o; o = o->next)
             if (o->debug_port == port)
                 return 1;
     return 0;
@@ -482,6 +483,7 @@ static struct lambda_sandbox *sandbox_new(struct lambda_function *function)
     random_bytes(id, sizeof(id));
     hex_encode(sb->id, id, sizeof(id));
     sb->function = function;
+    sb->generation = function->generation;
     sb->state = LAMBDA_SANDBOX_STARTING;
     sb->init_ms = -1;
     lambda_lines_init(&sb->out_lines);
