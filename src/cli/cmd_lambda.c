@@ -147,6 +147,9 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
 
 int cmd_lambda_main(int argc, char **argv)
 {
+    /* A sandbox's runtime started with its layers at /opt (internal). */
+    if (argc >= 2 && strcmp(argv[1], "__opt") == 0)
+        return lambda_opt_exec(argc, argv);
     struct lambda_options o = {.listen = {.host = "127.0.0.1", .port = 9001}};
     int code = parse_options(argc, argv, &o);
     if (code != CLI_ARGS_CONTINUE)

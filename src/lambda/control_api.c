@@ -52,6 +52,30 @@ struct control_request {
 
 static const struct lambda_route control_route;
 
+static const char *const op_names[] = {
+    "ListFunctions",
+    "CreateFunction",
+    "GetFunction",
+    "DeleteFunction",
+    "GetFunctionConfiguration",
+    "UpdateFunctionConfiguration",
+    "UpdateFunctionCode",
+    "PublishLayerVersion",
+    "ListLayerVersions",
+    "GetLayerVersion",
+    "DeleteLayerVersion",
+    "GetLayerVersionByArn",
+    "ListTags",
+    "TagResource",
+    "UntagResource",
+    "GetCode",
+};
+
+static int is_upload(enum control_op op)
+{
+    return op == OP_CREATE_FUNCTION || op == OP_UPDATE_CODE || op == OP_PUBLISH_LAYER;
+}
+
 /* ---- answers ---- */
 
 static void answer_json(struct http_exchange *ex, int status, json_t *body)
@@ -433,10 +457,11 @@ static void on_request(struct http_exchange *ex, void *request)
     struct lambda_api_error err;
     json_t *body = NULL;
     if (http_exchange_body_too_large(ex)) {
-        lambda_answer_service_error(ex, 413, "RequestEntityTooLargeException",
-                                    "Request must be smaller than 69905067 bytes for the "
-                                    "operation");
-        return request_free(req);
+        lambda_api_fail(&err, 413, "RequestEntityTooLargeException",
+                        "Request must be smaller than %u bytes for the %s operation",
+                        is_upload(req->op) ? LAMBDA_UPLOAD_REQUEST_MAX : LAMBDA_CONTROL_REQUEST_MAX,
+                        op_names[req->op]);
+        return answer_error(ex, &err), request_free(req);
     }
     if (req->op == OP_GET_CODE)
         return get_code(req), request_free(req);
@@ -591,10 +616,16 @@ int lambda_control_head(struct lambda_service *s, struct http_exchange *ex)
     }
     *req = probe;
     req->route = &control_route;
-    int upload =
-        req->op == OP_CREATE_FUNCTION || req->op == OP_UPDATE_CODE || req->op == OP_PUBLISH_LAYER;
+    /* An unsigned upload is refused before its body is read, not after. */
+    struct lambda_api_error err;
+    if (req->op != OP_GET_CODE && lambda_control_precheck(s->control, m, &err) < 0) {
+        free(req);
+        answer_error(ex, &err);
+        return 1;
+    }
     http_exchange_take_body(ex, HTTP_BODY_BUFFER,
-                            upload ? LAMBDA_UPLOAD_REQUEST_MAX : LAMBDA_CONTROL_REQUEST_MAX);
+                            is_upload(req->op) ? LAMBDA_UPLOAD_REQUEST_MAX
+                                               : LAMBDA_CONTROL_REQUEST_MAX);
     http_exchange_set_user(ex, req);
     return 1;
 }

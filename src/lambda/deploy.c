@@ -209,6 +209,24 @@ static int lookup_secret(void *ctx, const char *access_key_id, char *secret_out,
     return 0;
 }
 
+/* The access key id in "AWS4-HMAC-SHA256 Credential=AKID/DATE/...". */
+static int credential_is(const char *authorization, const char *access_key_id)
+{
+    const char *p = authorization ? strstr(authorization, "Credential=") : NULL;
+    size_t len = strlen(access_key_id);
+    return p && strncmp(p + 11, access_key_id, len) == 0 && p[11 + len] == '/';
+}
+
+int lambda_control_precheck(struct lambda_control *c, const struct http_message *m,
+                            struct lambda_api_error *err)
+{
+    const char *authorization = http_header_get(m, "Authorization");
+    /* Without credentials or with another key, the body cannot help. */
+    if (!c->access_key_id[0] || !authorization || !credential_is(authorization, c->access_key_id))
+        return lambda_control_authorized(c, m, err) < 0 ? -EACCES : 0;
+    return 0;
+}
+
 int lambda_control_authorized(struct lambda_control *c, const struct http_message *m,
                               struct lambda_api_error *err)
 {

@@ -24,8 +24,9 @@
 #define LAMBDA_UNZIPPED_MAX (250u * 1024 * 1024) /* code and layers, unzipped: 262144000 */
 #define LAMBDA_MAX_LAYERS 5
 #define LAMBDA_MAX_TAGS 50
-/* Requests carrying a zip: its base64 plus the JSON around it. */
-#define LAMBDA_UPLOAD_REQUEST_MAX (LAMBDA_ZIP_MAX / 3 * 4 + 1024 * 1024)
+/* Requests carrying a zip, as AWS caps them ("Request must be smaller than
+ * 69905067 bytes for the CreateFunction operation"). */
+#define LAMBDA_UPLOAD_REQUEST_MAX 69905067u
 #define LAMBDA_CONTROL_REQUEST_MAX (1024u * 1024)
 #define LAMBDA_ZIP_MAX_ENTRIES 100000
 /* Deployed functions and layer versions at most (AWS has storage quotas). */
@@ -94,6 +95,10 @@ struct lambda_deployment {
 struct lambda_control *lambda_control_of(struct lambda_service *service);
 int lambda_control_authorized(struct lambda_control *control, const struct http_message *m,
                               struct lambda_api_error *err);
+/* What a request's head shows, before its body is read: credentials to
+ * check with, an Authorization naming the service's access key. */
+int lambda_control_precheck(struct lambda_control *control, const struct http_message *m,
+                            struct lambda_api_error *err);
 const char *lambda_control_region(const struct lambda_control *control);
 const char *lambda_control_account(const struct lambda_control *control);
 

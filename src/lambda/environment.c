@@ -134,7 +134,9 @@ static int set_layer_vars(struct env_builder *b, const struct lambda_environment
     struct buf v[4] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
     buf_printf(&v[0], "%s:%s/bin", path ? path : LAMBDA_FALLBACK_PATH, opt);
     buf_printf(&v[1], "%s/lib", opt);
-    buf_printf(&v[2], "%s/nodejs/node%s/node_modules:%s/nodejs/node_modules", opt, major, opt);
+    if (major[0])
+        buf_printf(&v[2], "%s/nodejs/node%s/node_modules:", opt, major);
+    buf_printf(&v[2], "%s/nodejs/node_modules", opt);
     buf_printf(&v[3], "%s/python", opt);
     static const char *const names[] = {"PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"};
     int rc = 0;

@@ -38,6 +38,11 @@ struct lambda_service_options {
     int control_plane;
 };
 
+/* `tether lambda __opt DIR PROGRAM ARGS...` (argv[0] "lambda"): runs a
+ * sandbox's program with DIR mounted at /opt when the kernel allows
+ * (opt_mount.c); returns only when the program cannot be executed. */
+int lambda_opt_exec(int argc, char **argv);
+
 int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,
                          const struct lambda_service_options *options, struct lambda_service **out,
                          char *cause, size_t cause_len);

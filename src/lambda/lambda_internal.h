@@ -201,6 +201,10 @@ void lambda_sandbox_init_failed(struct lambda_sandbox *sb, const char *error_typ
 void lambda_sandbox_log(struct lambda_sandbox *sb, struct lambda_invocation *inv, const char *line,
                         size_t len);
 
+/* The command that runs argv with dir at /opt (opt_mount.c): self, "lambda",
+ * "__opt", dir, then argv's words (borrowed); free() the array only. */
+char **lambda_opt_argv(const char *self, const char *dir, char *const *argv);
+
 /* The Runtime API server callbacks (user: the sandbox). */
 extern const struct http_server_callbacks lambda_runtime_api_callbacks;
 /* Answers a parked GET /next with inv. */
