@@ -358,6 +358,16 @@ describe('tether lambda: the control plane with @aws-sdk/client-lambda', () => {
     assert.equal(failed.State, 'Failed');
     assert.match(failed.StateReason, /Couldn't find valid bootstrap/);
     await expectError(invoke('no-bootstrap'), 'ResourceConflictException', 409, /Failed/);
+    // An update that cannot run fails; the function keeps running what it ran.
+    await client.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello-node', Runtime: 'provided.al2023' }));
+    const update = await until('hello-node', (c) => c.LastUpdateStatus !== 'InProgress', 'the update to end');
+    assert.equal(update.LastUpdateStatus, 'Failed');
+    assert.match(update.LastUpdateStatusReason, /Couldn't find valid bootstrap/);
+    assert.equal(update.State, 'Active');
+    assert.equal((await invoke('hello-node')).version, 3);
+    await client.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello-node', Runtime: 'nodejs20.x' }));
+    await until('hello-node', (c) => c.LastUpdateStatus === 'Successful', 'Successful');
+    assert.equal((await invoke('hello-node')).version, 3);
   });
 
   test('tags: TagResource, UntagResource, ListTags', async () => {
