@@ -389,7 +389,7 @@ static void layer_op(struct control_request *req, json_t *body, const char *quer
     }
     if (req->op == OP_DELETE_LAYER_VERSION) {
         if (v)
-            lambda_layer_delete(v);
+            lambda_layer_delete(c, v);
         return answer_json(req->ex, 204, NULL); /* AWS: also for one that does not exist */
     }
     if (!v || v->deleted)
@@ -421,6 +421,7 @@ static void tags_op(struct control_request *req, json_t *body, const char *query
         return answer_json(req->ex, 200, json_pack("{s:O}", "Tags", d->tags));
     if (req->op == OP_UNTAG) {
         untag(d->tags, query);
+        lambda_state_save_function(d, NULL);
         return answer_json(req->ex, 204, NULL);
     }
     if (lambda_deploy_tag(d, json_object_get(body, "Tags"), &err) < 0)
