@@ -470,7 +470,8 @@ static void on_request(struct http_exchange *ex, void *request)
         return answer_error(ex, &err), request_free(req);
     if (needs_body(req->op)) {
         json_error_t error;
-        body = json_loadb(buf_bytes(&m->body), buf_length(&m->body), 0, &error);
+        body =
+            json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &error);
         if (!json_is_object(body)) {
             json_decref(body);
             lambda_answer_service_error(ex, 400, "InvalidRequestContentException",
