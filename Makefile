@@ -9,8 +9,9 @@ ifeq ($(SAN),1)
 BUILD := build/san
 endif
 
-# yaml-0.1 is libyaml: tether init --sam reads SAM templates with it (dev/sam_yaml.c).
-PKGS := libuv jansson openssl libssh libmnl yaml-0.1
+# yaml-0.1 is libyaml: tether init --sam reads SAM templates with it (dev/sam_yaml.c);
+# zlib inflates the deployment zips tether lambda takes (core/zip.c).
+PKGS := libuv jansson openssl libssh libmnl yaml-0.1 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lwslay -lhttp_parser
 
