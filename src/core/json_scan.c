@@ -1,6 +1,7 @@
 #include "core/json_scan.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/encoding.h"
@@ -17,6 +18,21 @@ struct cursor {
 static int plain_byte(unsigned char ch)
 {
     return ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
+}
+
+/* Whether 8 bytes are all plain, tested at once: a byte below 0x20, equal
+ * to '"' or '\\', or from 0x80 up sets its top bit in `special` (a borrow may
+ * also mark a byte after a special one, which only makes the answer "no").
+ * Strings are mostly plain, so this is where scanning spends its time. */
+static int plain_word(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                       ((backslash - ones) & ~backslash) | w;
+    return (special & high) == 0;
 }
 
 static void skip_space(struct cursor *c)
@@ -100,6 +116,8 @@ static int string(struct cursor *c, struct json_slice *out)
     const unsigned char *start = c->p++;
     unsigned char escaped = 0, canonical = 1;
     for (;;) {
+        while (c->end - c->p >= 8 && plain_word(c->p))
+            c->p += 8;
         while (c->p < c->end && plain_byte(*c->p))
             c->p++;
         if (c->p >= c->end)
@@ -417,8 +435,9 @@ static int decode_escaped(const unsigned char *p, const unsigned char *end, stru
     int rc = buf_reserve(out, (size_t)(end - p));
     while (rc == 0 && p < end) {
         const unsigned char *run = p;
-        while (p < end && *p != '\\')
-            p++;
+        p = memchr(p, '\\', (size_t)(end - p));
+        if (!p)
+            p = end;
         if ((rc = buf_append(out, run, (size_t)(p - run))) < 0 || p >= end)
             break;
         if (p[1] == 'u') {

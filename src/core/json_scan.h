@@ -5,10 +5,12 @@
  * slices of the input, so a caller reads the few fields it needs without
  * building a tree and can forward the bytes it received.
  *
- * What it accepts is exactly what core/json_check accepts (fuzz/
- * fuzz_json_scan.c holds the two against each other): escaped lone
- * surrogates are valid, as JSON.parse takes them, but a string holding one
- * cannot be decoded into UTF-8 (json_scan_string says -EILSEQ).
+ * It is the project's one JSON validator (core/json_check calls it). What
+ * it accepts is what JSON.parse accepts, nesting aside; fuzz/fuzz_json_scan.c
+ * holds it against jansson, which differs only where jansson refuses
+ * escaped lone surrogates and numbers beyond a double or a 64-bit integer.
+ * A string holding an escaped lone surrogate is valid but cannot be decoded
+ * into UTF-8 (json_scan_string says -EILSEQ).
  *
  * Nothing is allocated except by json_scan_string, into the caller's buffer.
  * Slices borrow the input and live as long as it does. */
