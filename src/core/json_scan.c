@@ -20,18 +20,19 @@ static int plain_byte(unsigned char ch)
     return ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
 }
 
-/* Whether 8 bytes are all plain, tested at once: a byte below 0x20, equal
- * to '"' or '\\', or from 0x80 up sets its top bit in `special` (a borrow may
- * also mark a byte after a special one, which only makes the answer "no").
- * Strings are mostly plain, so this is where scanning spends its time. */
+/* Whether 8 bytes are all plain, tested at once. Subtracting 0x20 from each
+ * byte, or 1 from each byte XORed with '"' or '\\', sets the top bit of a
+ * byte below 0x20, a quote or a backslash; the word itself has it for a byte
+ * from 0x80 up. A borrow can set the top bit of a plain byte too, but only
+ * above a byte that set its own, so "all plain" is never wrong. Strings
+ * are mostly plain, so this is where scanning spends its time. */
 static int plain_word(const unsigned char *p)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t w;
     memcpy(&w, p, sizeof(w));
-    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
-                       ((backslash - ones) & ~backslash) | w;
+    uint64_t special =
+        (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) | ((w ^ (ones * '\\')) - ones) | w;
     return (special & high) == 0;
 }
 

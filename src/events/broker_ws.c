@@ -365,12 +365,26 @@ static const char *event_problem(const struct broker_event *e, const char **code
     return NULL;
 }
 
+/* {"identifier":"ID","index":N without the closing brace, after a comma
+ * when the list has entries. An index is below EVENTS_MAX_EVENTS_PER_PUBLISH,
+ * one digit. */
+_Static_assert(EVENTS_MAX_EVENTS_PER_PUBLISH <= 10, "an event's index is one digit");
+
+static void append_result_start(struct buf *list, const char *identifier, size_t index)
+{
+    if (buf_length(list) > 0)
+        buf_append_char(list, ',');
+    buf_append_str(list, "{\"identifier\":\"");
+    buf_append_str(list, identifier);
+    buf_append_str(list, "\",\"index\":");
+    buf_append_char(list, (char)('0' + index));
+}
+
 static void append_failed(struct buf *failed, const char *identifier, size_t index,
                           const char *code, const char *message)
 {
-    if (buf_length(failed) > 0)
-        buf_append_char(failed, ',');
-    buf_printf(failed, "{\"identifier\":\"%s\",\"index\":%zu,\"code\":", identifier, index);
+    append_result_start(failed, identifier, index);
+    buf_append_str(failed, ",\"code\":");
     json_quote(failed, code, strlen(code));
     buf_append_str(failed, ",\"message\":");
     json_quote(failed, message, strlen(message));
@@ -418,9 +432,8 @@ int broker_publish_deliver(struct broker *broker, const struct channel *channel,
         struct fanout f = {.broker = broker, .quoted = &e->quoted};
         sub_index_match(&broker->index, channel, deliver_to, &f);
         broker->stats.published++;
-        if (buf_length(&successful) > 0)
-            buf_append_char(&successful, ',');
-        buf_printf(&successful, "{\"identifier\":\"%s\",\"index\":%zu}", identifier, i);
+        append_result_start(&successful, identifier, i);
+        buf_append_char(&successful, '}');
     }
     buf_append_str(result, "\"successful\":[");
     buf_append(result, buf_bytes(&successful), buf_length(&successful));
