@@ -10,6 +10,7 @@ struct cursor {
     const unsigned char *p;
     const unsigned char *end;
     int depth;
+    int validated; /* the text was scanned before: strings need no checks */
 };
 
 /* Bytes a string literal holds as they are and that JSON.stringify writes as
@@ -112,8 +113,46 @@ static int escape(struct cursor *c, unsigned char *canonical)
     }
 }
 
+static void string_slice(struct json_slice *out, const unsigned char *start,
+                         const unsigned char *end, unsigned char escaped, unsigned char canonical)
+{
+    out->type = JSON_SCAN_STRING;
+    out->text = (const char *)start;
+    out->len = (size_t)(end - start);
+    out->escaped = escaped;
+    out->canonical = canonical;
+}
+
+/* A string in text scanned before (a slice walked again): only its end and
+ * its escapes need finding, which memchr does far faster than checking
+ * every byte. Bounds are still kept, so a slice that was not validated
+ * cannot make it read outside the text. */
+static int validated_string(struct cursor *c, struct json_slice *out)
+{
+    const unsigned char *start = c->p++;
+    unsigned char escaped = 0, canonical = 1;
+    for (;;) {
+        const unsigned char *quote = memchr(c->p, '"', (size_t)(c->end - c->p));
+        if (!quote)
+            return 0;
+        const unsigned char *backslash = memchr(c->p, '\\', (size_t)(quote - c->p));
+        if (!backslash) {
+            c->p = quote + 1;
+            break;
+        }
+        escaped = 1;
+        c->p = backslash + 1;
+        if (!escape(c, &canonical))
+            return 0;
+    }
+    string_slice(out, start, c->p, escaped, canonical);
+    return 1;
+}
+
 static int string(struct cursor *c, struct json_slice *out)
 {
+    if (c->validated)
+        return validated_string(c, out);
     const unsigned char *start = c->p++;
     unsigned char escaped = 0, canonical = 1;
     for (;;) {
@@ -144,11 +183,7 @@ static int string(struct cursor *c, struct json_slice *out)
         }
     }
     c->p++;
-    out->type = JSON_SCAN_STRING;
-    out->text = (const char *)start;
-    out->len = (size_t)(c->p - start);
-    out->escaped = escaped;
-    out->canonical = canonical;
+    string_slice(out, start, c->p, escaped, canonical);
     return 1;
 }
 
@@ -272,7 +307,7 @@ static int value(struct cursor *c, struct json_slice *out)
 
 int json_scan_valid(const char *text, size_t len)
 {
-    struct cursor c = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    struct cursor c = {(const unsigned char *)text, (const unsigned char *)text + len, 0, 0};
     struct json_slice ignored;
     if (!value(&c, &ignored))
         return 0;
@@ -282,7 +317,7 @@ int json_scan_valid(const char *text, size_t len)
 
 static int open_at(struct json_scan *scan, const char *text, size_t len, int outer)
 {
-    struct cursor c = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    struct cursor c = {(const unsigned char *)text, (const unsigned char *)text + len, 0, 0};
     skip_space(&c);
     if (c.p >= c.end || (*c.p != '{' && *c.p != '['))
         return -EINVAL;
@@ -331,7 +366,7 @@ int json_scan_next(struct json_scan *scan, struct json_slice *key, struct json_s
     if (scan->state == SCAN_FAILED)
         return -EINVAL;
     /* The container itself is depth 1, as json_scan_valid counts it. */
-    struct cursor c = {scan->p, scan->end, 1};
+    struct cursor c = {scan->p, scan->end, 1, !scan->outer};
     int keyed = scan->close == '}';
     struct json_slice key_slice;
     skip_space(&c);

@@ -65,7 +65,9 @@ int json_scan_valid(const char *text, size_t len);
  * around it allowed). Returns 0, or -EINVAL when text does not start with
  * one; the members are validated as json_scan_next reaches them. */
 int json_scan_open(struct json_scan *scan, const char *text, size_t len);
-/* Starts walking a value a previous scan returned (already validated). */
+/* Starts walking a value a previous scan returned. The value was validated
+ * then, so its strings are only searched for their ends and escapes (never
+ * beyond the slice, whatever it holds). */
 int json_scan_open_slice(struct json_scan *scan, const struct json_slice *container);
 
 /* The next member: for an object its key (a string slice) and value, for an

@@ -145,6 +145,33 @@ TEST(test_walk_object)
     CHECK_INT(json_scan_next(&scan, &key, &value), 0);
 }
 
+/* A walk into a slice finds strings by their ends and escapes only; it must
+ * give the same slices and flags as the first, checking walk. */
+TEST(test_walk_into_slice_matches)
+{
+    const char *text =
+        "[[\"a\\\\\", \"\\\"q\\\"\", \"\\/\", \"\\u00e9\", \"\xc3\xa9\", \"\\n\", 1, "
+        "{\"k\\\\\":[\"]\"]}]]";
+    struct json_scan outer, first, again;
+    struct json_slice list, a, b;
+    CHECK_INT(json_scan_open(&outer, text, strlen(text)), 0);
+    CHECK_INT(json_scan_next(&outer, NULL, &list), 1);
+    CHECK_INT(json_scan_open(&first, list.text, list.len), 0);
+    CHECK_INT(json_scan_open_slice(&again, &list), 0);
+    static const int canonical[] = {1, 1, 0, 0, 1, 1};
+    for (int i = 0;; i++) {
+        int rc = json_scan_next(&first, NULL, &a);
+        CHECK_INT(json_scan_next(&again, NULL, &b), rc);
+        if (rc != 1)
+            break;
+        CHECK(a.type == b.type && a.text == b.text && a.len == b.len);
+        CHECK(a.escaped == b.escaped && a.canonical == b.canonical);
+        if (i < 6)
+            CHECK_INT(b.canonical, canonical[i]);
+    }
+    CHECK_INT(json_scan_next(&outer, NULL, &list), 0);
+}
+
 /* Members before the error are yielded; the error comes where the text
  * stops being JSON, and it sticks. */
 TEST(test_walk_errors)
@@ -239,9 +266,13 @@ TEST(test_decode)
 int main(void)
 {
     static const struct test_case cases[] = {
-        TEST_ENTRY(test_validity),    TEST_ENTRY(test_special_bytes_at_every_offset),
-        TEST_ENTRY(test_depth_cap),   TEST_ENTRY(test_walk_object),
-        TEST_ENTRY(test_walk_errors), TEST_ENTRY(test_canonical),
+        TEST_ENTRY(test_validity),
+        TEST_ENTRY(test_special_bytes_at_every_offset),
+        TEST_ENTRY(test_depth_cap),
+        TEST_ENTRY(test_walk_object),
+        TEST_ENTRY(test_walk_into_slice_matches),
+        TEST_ENTRY(test_walk_errors),
+        TEST_ENTRY(test_canonical),
         TEST_ENTRY(test_decode),
     };
     return test_run_all("json_scan", cases, sizeof(cases) / sizeof(cases[0]));
