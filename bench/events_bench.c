@@ -465,8 +465,9 @@ static void feed_stream(struct client *c, const char *data, size_t len, stream_r
 
 /* The receive side of the subscribers' and the publisher's WebSockets: a
  * lean frame reader instead of ws_session_feed, so that the load generator
- * stays cheap per message (wslay validates UTF-8 byte by byte, which made it
- * the generator's main cost). The broker sends each message as one unmasked
+ * stays cheap per message (wslay, the codec then, validated UTF-8 byte by
+ * byte, which made it the generator's main cost; the reader also checks
+ * nothing the run does not need). The broker sends each message as one unmasked
  * frame; anything else ends the run. Returns the bytes consumed (whole
  * frames only). */
 static size_t read_frames(struct client *c, const char *data, size_t len)
