@@ -13,7 +13,7 @@ endif
 # zlib inflates the deployment zips tether lambda takes (core/zip.c).
 PKGS := libuv jansson openssl libssh libmnl yaml-0.1 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lwslay -lhttp_parser
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lhttp_parser
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wvla -Wformat=2 -Wno-unused-parameter \
@@ -29,13 +29,13 @@ endif
 CFLAGS_ALL += $(CFLAGS)
 LDFLAGS_ALL += $(LDFLAGS)
 
-# Two backends exist for crypto, TLS and WebSocket sessions: the tether CLI
-# links *_openssl.c and *_wslay.c; the static bridge links *_mbedtls.c and
-# *_builtin.c (docs/bridge.md says why).
+# Two backends exist for crypto and TLS: the tether CLI links *_openssl.c;
+# the static bridge links *_mbedtls.c (docs/bridge.md says why). Both use
+# the one WebSocket codec, net/ws_builtin.c.
 ALL_LIB_SRCS := $(sort $(wildcard src/core/*.c src/net/*.c src/aws/*.c src/events/*.c src/bridge/*.c))
-LIB_SRCS := $(filter-out %_mbedtls.c %_builtin.c,$(ALL_LIB_SRCS)) \
+LIB_SRCS := $(filter-out %_mbedtls.c,$(ALL_LIB_SRCS)) \
             $(sort $(wildcard src/ssh/*.c src/tunnel/*.c src/lambda/*.c src/tun/*.c src/dev/*.c))
-BRIDGE_LIB_SRCS := $(filter-out %_openssl.c %_wslay.c,$(ALL_LIB_SRCS))
+BRIDGE_LIB_SRCS := $(filter-out %_openssl.c,$(ALL_LIB_SRCS))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -153,12 +153,6 @@ build/tether-bridge-arm64: $(ARM64_BRIDGE_OBJS) $(ARM64_BUILD)/libtether-bridge.
 	$(ARM64_CC) $(ARM64_LDFLAGS) -o $@ $(ARM64_BRIDGE_OBJS) $(ARM64_BUILD)/libtether-bridge.a \
 	    $(BRIDGE_STATIC_LIBS)
 
-# The WebSocket tests run against both session backends.
-$(BUILD)/tests/test_ws_builtin: tests/unit/test_ws.c tests/unit/test.h $(BRIDGE_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BRIDGE_LIB) \
-	    -lmbedtls -lmbedx509 -lmbedcrypto $(shell pkg-config --libs libuv jansson) -lhttp_parser $(LDFLAGS_ALL)
-tests: $(BUILD)/tests/test_ws_builtin
 # So do the sealed-packet tests: AES-GCM has one implementation per backend.
 $(BUILD)/tests/test_bridge_seal_builtin: tests/unit/test_bridge_seal.c tests/unit/test.h $(BRIDGE_LIB)
 	@mkdir -p $(dir $@)
@@ -167,28 +161,19 @@ $(BUILD)/tests/test_bridge_seal_builtin: tests/unit/test_bridge_seal.c tests/uni
 tests: $(BUILD)/tests/test_bridge_seal_builtin
 
 # libFuzzer harnesses: clang only. The library is compiled once for them
-# (sanitizers plus fuzzer coverage, no fuzzer main) into two archives, one
-# per backend set, and each harness links against the one it needs.
+# (sanitizers plus fuzzer coverage, no fuzzer main) into one archive.
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer
 FUZZ_OBJ_CFLAGS := $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_CFLAGS := $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined
 FUZZ_LIB := build/fuzz/libtether.a
-FUZZ_BRIDGE_LIB := build/fuzz/libtether-bridge.a
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_OBJ_CFLAGS) -MMD -MP -c $< -o $@
 $(FUZZ_LIB): $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
-$(FUZZ_BRIDGE_LIB): $(BRIDGE_LIB_SRCS:%.c=build/fuzz/obj/%.o)
-	rm -f $@ && ar rcs $@ $^
 fuzz: $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
-# The built-in WebSocket codec is fuzzed through the bridge's backends.
-build/fuzz/fuzz_ws_builtin: fuzz/fuzz_ws_frames.c $(FUZZ_BRIDGE_LIB)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BRIDGE_LIB) -lmbedtls -lmbedx509 -lmbedcrypto \
-	    $(shell pkg-config --libs libuv jansson) -lhttp_parser
-fuzz: build/fuzz/fuzz_ws_builtin
 
 check:
 	scripts/test

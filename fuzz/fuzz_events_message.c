@@ -1,7 +1,9 @@
 /* libFuzzer harness: one WebSocket text message into events_message_decode,
- * then everything the broker does with what decoded: channel_parse of the
- * channel, events_id_valid of the id, the signed-body writers and the data
- * writer. Properties that must hold are checked and abort when broken. */
+ * then everything done with what decoded: channel_parse of the channel,
+ * events_id_valid of the id, the signed-body writers and the data writer;
+ * and into the broker's one-pass events_request_scan, which must read the
+ * same type, id and channel wherever jansson reads the message. Properties
+ * that must hold are checked and abort when broken. */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include "core/buf.h"
 #include "core/encoding.h"
 #include "core/json_check.h"
+#include "core/json_scan.h"
 #include "events/channel.h"
 #include "events/protocol.h"
 
@@ -85,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* The broker checks events with json_check instead of parsing them: it must
  * accept whatever jansson accepts (jansson nests at most 2048 deep, the
  * checker 512, so deep inputs are left out of the comparison). */
-static void check_validator(const char *text, size_t len)
+static size_t nesting(const char *text, size_t len)
 {
     size_t depth = 0, max_depth = 0;
     for (size_t i = 0; i < len; i++) {
@@ -94,6 +97,12 @@ static void check_validator(const char *text, size_t len)
         else if ((text[i] == ']' || text[i] == '}') && depth > 0)
             depth--;
     }
+    return max_depth;
+}
+
+static void check_validator(const char *text, size_t len)
+{
+    size_t max_depth = nesting(text, len);
     /* jansson stops at a raw NUL byte and accepts what came before; JSON
      * does not allow one, and the checker refuses it. */
     int has_nul = memchr(text, '\0', len) != NULL;
@@ -101,6 +110,36 @@ static void check_validator(const char *text, size_t len)
     if (parsed && !has_nul && max_depth < JSON_CHECK_MAX_DEPTH)
         require(json_check(text, len));
     json_decref(parsed);
+}
+
+/* A string field as the scanner read it equals jansson's, or both lack it
+ * (jansson's is NULL when the member is absent or not a string). */
+static void same_string(const struct json_slice *scanned, const char *text, size_t len)
+{
+    require((scanned->type == JSON_SCAN_STRING) == (text != NULL));
+    if (text)
+        require(json_scan_string_equals(scanned, text, len));
+}
+
+/* What jansson decodes (it refuses duplicate keys anywhere), the scanner
+ * reads alike; a publish's events, as literals, give the signed body that
+ * the jansson tree gives. */
+static void check_request_scan(const char *text, size_t len, const struct events_message *m)
+{
+    struct events_request r;
+    char cause[256];
+    require(events_request_scan(text, len, &r, cause, sizeof(cause)) == 0);
+    require(r.type == m->type && r.type_name.type == JSON_SCAN_STRING);
+    same_string(&r.id, m->id, m->id_length);
+    same_string(&r.channel, m->channel, m->channel_length);
+    char id[EVENTS_MAX_ID_LENGTH + 1];
+    size_t id_len;
+    int id_ok = m->id && events_id_valid(m->id, m->id_length);
+    require((events_request_id(&r, id, &id_len) == 0) == id_ok);
+    if (id_ok)
+        require(id_len == m->id_length && memcmp(id, m->id, id_len) == 0);
+    require((r.events.type == JSON_SCAN_ARRAY) == json_is_array(m->events));
+    require((r.authorization.type == JSON_SCAN_OBJECT) == json_is_object(m->authorization));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -112,6 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         require(m.root == NULL && cause[0] != '\0');
         return 0;
     }
+    if (json_is_object(m.root) && !memchr(data, '\0', size) &&
+        nesting((const char *)data, size) < JSON_SCAN_MAX_DEPTH)
+        check_request_scan((const char *)data, size, &m);
     require(m.type_name != NULL);
     events_message_type_name(m.type);
     int id_ok = m.id && events_id_valid(m.id, m.id_length);

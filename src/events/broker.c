@@ -14,6 +14,7 @@
 #include "core/encoding.h"
 #include "core/fdlimit.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "events/broker_internal.h"
 #include "net/http_server.h"
 
@@ -76,15 +77,29 @@ static int write_to_conn(void *user, const void *data, size_t len)
     return conn_write(client->conn, data, len);
 }
 
-void broker_client_send(struct broker_client *client, const char *text, size_t len)
+/* A failed send closes the client; a connection that was closing already
+ * was a subscriber over its output limit. */
+static void after_send(struct broker_client *client, int rc)
 {
-    if (client->state != BROKER_CLIENT_WEBSOCKET || conn_is_closing(client->conn))
-        return;
-    if (ws_send_text(client->ws, text, len) < 0) {
+    if (rc < 0) {
         if (conn_is_closing(client->conn))
             client->broker->stats.dropped_slow_consumers++;
         broker_client_close(client, -EPIPE, "send failed");
     }
+}
+
+void broker_client_send(struct broker_client *client, const char *text, size_t len)
+{
+    if (client->state != BROKER_CLIENT_WEBSOCKET || conn_is_closing(client->conn))
+        return;
+    after_send(client, ws_send_text(client->ws, text, len));
+}
+
+void broker_client_send_frame(struct broker_client *client, const char *frame, size_t len)
+{
+    if (client->state != BROKER_CLIENT_WEBSOCKET || conn_is_closing(client->conn))
+        return;
+    after_send(client, ws_send_frame(client->ws, frame, len));
 }
 
 /* ---- HTTP, through net/http_server ---- */
@@ -167,43 +182,38 @@ static void handle_http_publish(struct broker *broker, struct http_exchange *ex,
         return;
     }
     http_exchange_trust(ex);
-    json_error_t err;
-    json_t *root =
-        json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &err);
-    json_t *channel_value = json_object_get(root, "channel");
-    if (!json_is_object(root) || !json_is_string(channel_value)) {
-        send_http_error(ex, 400, "BadRequestException",
-                        "the body must be a JSON object with \"channel\" and \"events\"");
-        json_decref(root);
-        return;
-    }
-    struct broker_publish publish = {
-        .channel = json_string_value(channel_value),
-        .channel_length = json_string_length(channel_value),
-        .events = json_object_get(root, "events"),
-    };
+    struct events_request request;
+    struct broker_publish publish;
     struct channel channel;
     const char *error_type;
+    if (events_request_scan(buf_bytes(&m->body), buf_length(&m->body), &request, cause,
+                            sizeof(cause)) < 0 ||
+        request.channel.type != JSON_SCAN_STRING || broker_publish_init(&publish, &request) < 0) {
+        send_http_error(ex, 400, "BadRequestException",
+                        "the body must be a JSON object with \"channel\" and \"events\"");
+        return;
+    }
     if (broker_publish_validate(broker, &publish, &channel, &error_type, cause, sizeof(cause)) <
         0) {
         send_http_error(ex, publish_status_for(error_type), error_type, cause);
-        json_decref(root);
+        broker_publish_free(&publish);
         return;
     }
     struct buf body = BUF_INIT;
     buf_append_char(&body, '{');
-    broker_publish_deliver(broker, &channel, publish.events, &body);
+    broker_publish_deliver(broker, &channel, &publish, &body);
     buf_append_char(&body, '}');
     http_exchange_respond(ex, 200, JSON_HEADERS, buf_bytes(&body), buf_length(&body));
     buf_free(&body);
-    json_decref(root);
+    broker_publish_free(&publish);
 }
 
-/* Finds the auth JSON in a "header-<base64url>" subprotocol, if offered. */
-static json_t *auth_from_subprotocols(const char *offered, int *has_events_protocol)
+/* Finds the auth JSON in a "header-<base64url>" subprotocol, if offered,
+ * decoded into out (left empty when none is, or it is not JSON). */
+static void auth_from_subprotocols(const char *offered, int *has_events_protocol, struct buf *out)
 {
-    json_t *auth = NULL;
     const char *p = offered ? offered : "";
+    int found = 0;
     *has_events_protocol = 0;
     while (*p) {
         while (*p == ' ' || *p == ',')
@@ -212,17 +222,16 @@ static json_t *auth_from_subprotocols(const char *offered, int *has_events_proto
         while (*end && *end != ',' && *end != ' ')
             end++;
         size_t len = (size_t)(end - p);
-        if (len == strlen(EVENTS_SUBPROTOCOL) && strncmp(p, EVENTS_SUBPROTOCOL, len) == 0)
+        if (len == strlen(EVENTS_SUBPROTOCOL) && strncmp(p, EVENTS_SUBPROTOCOL, len) == 0) {
             *has_events_protocol = 1;
-        else if (len > 7 && strncmp(p, "header-", 7) == 0 && !auth) {
-            struct buf decoded = BUF_INIT;
-            if (base64url_decode(&decoded, p + 7, len - 7) == 0)
-                auth = json_loadb(buf_bytes(&decoded), buf_length(&decoded), 0, NULL);
-            buf_free(&decoded);
+        } else if (len > 7 && strncmp(p, "header-", 7) == 0 && !found) {
+            found = 1;
+            if (base64url_decode(out, p + 7, len - 7) < 0 ||
+                !json_scan_valid(buf_bytes(out), buf_length(out)))
+                buf_reset(out);
         }
         p = end;
     }
-    return auth;
 }
 
 static void send_connection_error(struct broker_client *client, const char *error_type,
@@ -236,17 +245,26 @@ static void send_connection_error(struct broker_client *client, const char *erro
     broker_client_close(client, 0, message);
 }
 
+/* The auth object (decoded from the subprotocol) when there is one, else
+ * the request's own headers. */
 static int authorize_connect(struct broker *broker, const struct http_message *m,
-                             json_t *auth_object, char *cause, size_t cause_len)
+                             const struct buf *auth_object, char *cause, size_t cause_len)
 {
     struct sigv4_header headers[HTTP_MAX_HEADERS];
-    int n = auth_object ? broker_auth_headers_from_json(auth_object, headers, HTTP_MAX_HEADERS)
-                        : (int)headers_of(m, headers, HTTP_MAX_HEADERS);
+    struct buf storage = BUF_INIT;
+    int n = buf_length(auth_object)
+                ? broker_auth_headers_from_text(buf_bytes(auth_object), buf_length(auth_object),
+                                                &storage, headers, HTTP_MAX_HEADERS)
+                : (int)headers_of(m, headers, HTTP_MAX_HEADERS);
+    int rc;
     if (n < 0) {
         snprintf(cause, cause_len, "the authorization header object is malformed");
-        return -EACCES;
+        rc = -EACCES;
+    } else {
+        rc = broker_authorize_event(broker, headers, (size_t)n, "{}", 2, cause, cause_len);
     }
-    return broker_authorize_event(broker, headers, (size_t)n, "{}", 2, cause, cause_len);
+    secure_free_buf(&storage);
+    return rc;
 }
 
 /* ---- upgraded (realtime) connections ---- */
@@ -354,10 +372,10 @@ static void handle_upgrade(struct broker *broker, struct http_exchange *ex,
         return;
     }
     int has_protocol;
-    json_t *auth =
-        auth_from_subprotocols(http_header_get(m, "sec-websocket-protocol"), &has_protocol);
+    struct buf auth = BUF_INIT;
+    auth_from_subprotocols(http_header_get(m, "sec-websocket-protocol"), &has_protocol, &auth);
     if (!has_protocol) {
-        json_decref(auth);
+        secure_free_buf(&auth);
         send_http_error(ex, 400, "BadRequestException",
                         "the WebSocket subprotocol " EVENTS_SUBPROTOCOL " is required");
         return;
@@ -365,8 +383,8 @@ static void handle_upgrade(struct broker *broker, struct http_exchange *ex,
     /* Checked before the switch (the request is gone after it); a refusal is
      * told in the realtime protocol, as AWS does. */
     char cause[256];
-    int authorized = authorize_connect(broker, m, auth, cause, sizeof(cause));
-    json_decref(auth);
+    int authorized = authorize_connect(broker, m, &auth, cause, sizeof(cause));
+    secure_free_buf(&auth);
     if (authorized == 0)
         http_exchange_trust(ex);
     struct broker_client *client = open_client(broker, ex, key);
@@ -539,6 +557,7 @@ static void free_broker(struct broker *broker)
     free_config(broker);
     sub_index_free(&broker->index);
     buf_free(&broker->scratch);
+    buf_free(&broker->frame);
     tls_config_free(broker->tls);
     conn_context_free(broker->conns);
     free(broker);
@@ -575,6 +594,8 @@ int broker_start(uv_loop_t *loop, const struct broker_config *config, struct bro
         return -ENOMEM;
     broker->loop = loop;
     int rc = copy_config(broker, config);
+    if (rc == 0)
+        rc = random_bytes(broker->identifier_base, sizeof(broker->identifier_base));
     if (rc == 0)
         rc = sub_index_init(&broker->index);
     if (rc == 0 && !(broker->conns = conn_context_new(loop)))

@@ -207,22 +207,48 @@ int broker_authorize_event(struct broker *broker, const struct sigv4_header *hea
     return broker_authorize(broker, &auth, cause, cause_len);
 }
 
-int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap)
+/* Decodes one string slice into storage, NUL-terminated. The caller has
+ * reserved room, so the storage does not move. */
+static const char *decode_into(struct buf *storage, const struct json_slice *string)
 {
-    if (!json_is_object(object))
+    size_t at = buf_length(storage);
+    if (json_scan_string(string, storage) < 0 || buf_append_char(storage, '\0') < 0)
+        return NULL;
+    return buf_bytes(storage) + at;
+}
+
+static int header_named(const struct sigv4_header *headers, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int broker_auth_headers_from_text(const char *text, size_t len, struct buf *storage,
+                                  struct sigv4_header *out, size_t cap)
+{
+    struct json_scan scan;
+    struct json_slice key, value;
+    if (json_scan_open(&scan, text, len) < 0 || scan.close != '}')
         return -EINVAL;
+    /* Decoding never lengthens a string, and the quotes pay for the NULs. */
+    buf_reset(storage);
+    if (buf_reserve(storage, len + 1) < 0)
+        return -ENOMEM;
     size_t n = 0;
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)object, key, value)
-    {
-        if (!json_is_string(value))
+    int rc;
+    while ((rc = json_scan_next(&scan, &key, &value)) == 1) {
+        if (value.type != JSON_SCAN_STRING)
             continue;
         if (n >= cap)
             return -EINVAL;
-        out[n].name = key;
-        out[n].value = json_string_value(value);
+        out[n].name = decode_into(storage, &key);
+        out[n].value = decode_into(storage, &value);
+        /* A header given twice would be checked once and read twice. */
+        if (!out[n].name || !out[n].value || header_named(out, n, out[n].name))
+            return -EINVAL;
         n++;
     }
-    return (int)n;
+    return rc < 0 ? -EINVAL : (int)n;
 }

@@ -5,8 +5,6 @@
 #ifndef TETHER_EVENTS_BROKER_INTERNAL_H
 #define TETHER_EVENTS_BROKER_INTERNAL_H
 
-#include <jansson.h>
-
 #include "aws/sigv4.h"
 #include "events/broker.h"
 #include "events/channel.h"
@@ -72,31 +70,53 @@ struct broker {
     size_t max_unauthenticated;
     int stopping;
     struct buf scratch; /* one outgoing message at a time */
+    struct buf frame;   /* one outgoing data frame, shared by subscribers */
+    /* Publish identifiers: a random base and a counter (unique, cheap). */
+    uint8_t identifier_base[16];
+    uint64_t identifier_count;
 };
 
 void broker_client_enter_state(struct broker_client *client, enum broker_client_state state);
 const char *broker_client_state_name(enum broker_client_state state);
 /* Sends one text message (WebSocket) and counts a failure as a close. */
 void broker_client_send(struct broker_client *client, const char *text, size_t len);
+/* The same for a whole frame built once for several clients (ws.h). */
+void broker_client_send_frame(struct broker_client *client, const char *frame, size_t len);
 void broker_client_close(struct broker_client *client, int status, const char *why);
 int broker_namespace_exists(const struct broker *broker, const struct channel *channel);
 
 /* broker_ws.c */
 void broker_ws_on_message(struct broker_client *client, const char *text, size_t len);
 void broker_ws_drop_subscriptions(struct broker_client *client);
-/* Validates, authorizes (through the caller) and delivers a publish. On
- * success fills `result` with the publish_success/HTTP body fields. */
-struct broker_publish {
-    const char *channel;
-    size_t channel_length;
-    json_t *events;
+/* A publish (WebSocket or HTTP): the channel and the events as received,
+ * then, once validated, each event as JSON text and as a JSON string
+ * literal. Both point into the received message when they can (an event
+ * without escapes is its own text; one escaped as JSON.stringify escapes is
+ * its own literal) and into storage otherwise. */
+struct broker_event {
+    const char *text;
+    size_t len;
+    struct json_slice quoted;
 };
-int broker_publish_validate(struct broker *broker, const struct broker_publish *publish,
+struct broker_publish {
+    const char *channel; /* NULL when the request has none */
+    size_t channel_length;
+    struct json_slice events;
+    struct broker_event list[EVENTS_MAX_EVENTS_PER_PUBLISH];
+    size_t count;
+    struct buf storage;
+};
+/* Reads the request's channel into publish (decoded into storage when it is
+ * escaped). Returns 0, or -EINVAL when the channel cannot be decoded. */
+int broker_publish_init(struct broker_publish *publish, const struct events_request *request);
+void broker_publish_free(struct broker_publish *publish);
+/* Validates the channel and the events, filling publish->list. */
+int broker_publish_validate(struct broker *broker, struct broker_publish *publish,
                             struct channel *channel, const char **error_type, char *cause,
                             size_t cause_len);
 /* Delivers the valid events; appends "successful":[...],"failed":[...] (no braces). */
 int broker_publish_deliver(struct broker *broker, const struct channel *channel,
-                           const json_t *events, struct buf *result);
+                           const struct broker_publish *publish, struct buf *result);
 
 /* broker_auth.c. Checks a set of auth headers (the WebSocket authorization
  * object, or real HTTP headers) and the body they sign. Returns 0 or -EACCES
@@ -124,8 +144,11 @@ int broker_authorize_head(struct broker *broker, const struct broker_auth_reques
 int broker_authorize_event(struct broker *broker, const struct sigv4_header *headers,
                            size_t header_count, const void *body, size_t body_len, char *cause,
                            size_t cause_len);
-/* Collects string members of a JSON authorization object as headers
- * (borrowed from the object). Returns the count, or -EINVAL. */
-int broker_auth_headers_from_json(const json_t *object, struct sigv4_header *out, size_t cap);
+/* Collects the string members of an authorization object (a JSON text: the
+ * "header-" subprotocol's, or a slice of a message) as headers, decoded into
+ * storage, which must outlive them. Returns the count, or -EINVAL when the
+ * text is not a JSON object, names a header twice, or has more than cap. */
+int broker_auth_headers_from_text(const char *text, size_t len, struct buf *storage,
+                                  struct sigv4_header *out, size_t cap);
 
 #endif

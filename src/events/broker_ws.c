@@ -8,10 +8,10 @@
 #include <string.h>
 
 #define LOG_MODULE "broker"
+#include "core/cause.h"
 #include "core/encoding.h"
-#include "core/json_check.h"
+#include "core/json_scan.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "events/broker_internal.h"
 
 #define MAX_AUTH_HEADERS 32
@@ -33,27 +33,53 @@ static void send_simple(struct broker_client *client, const char *type, const ch
     broker_client_send(client, buf_bytes(out), buf_length(out));
 }
 
+/* A received message: the scanned request, its id when valid, and its
+ * channel (decoded when escaped). */
+struct message {
+    struct events_request r;
+    char id_text[EVENTS_MAX_ID_LENGTH + 1];
+    const char *id; /* id_text, or NULL when the id is absent or invalid */
+    size_t id_length;
+    struct broker_publish publish; /* the channel; the events for a publish */
+};
+
 /* Checks the message's authorization object against the bytes it signs. */
-static int authorize_message(struct broker_client *client, const struct events_message *m,
+static int authorize_message(struct broker_client *client, const struct message *m,
                              const struct buf *signed_body, char *cause, size_t cause_len)
 {
     struct sigv4_header headers[MAX_AUTH_HEADERS];
-    int n = broker_auth_headers_from_json(m->authorization, headers, MAX_AUTH_HEADERS);
+    struct buf storage = BUF_INIT;
+    const struct json_slice *auth = &m->r.authorization;
+    int n = auth->type == JSON_SCAN_OBJECT
+                ? broker_auth_headers_from_text(auth->text, auth->len, &storage, headers,
+                                                MAX_AUTH_HEADERS)
+                : -EINVAL;
+    int rc;
     if (n < 0) {
         snprintf(cause, cause_len,
                  "You are not authorized to make this call. "
-                 "(the message has no \"authorization\" object)");
+                 "(the message has no valid \"authorization\" object)");
         client->broker->stats.auth_failures++;
-        return -EACCES;
+        rc = -EACCES;
+    } else {
+        rc = broker_authorize_event(client->broker, headers, (size_t)n, buf_bytes(signed_body),
+                                    buf_length(signed_body), cause, cause_len);
     }
-    return broker_authorize_event(client->broker, headers, (size_t)n, buf_bytes(signed_body),
-                                  buf_length(signed_body), cause, cause_len);
+    secure_free_buf(&storage);
+    return rc;
 }
 
 /* API-key authorization signs nothing: only SigV4 needs the signed body. */
-static int signs_body(const struct events_message *m)
+static int signs_body(const struct message *m)
 {
-    return json_object_get(m->authorization, "x-api-key") == NULL;
+    struct json_scan scan;
+    struct json_slice key, value;
+    if (json_scan_open_slice(&scan, &m->r.authorization) < 0)
+        return 1;
+    while (json_scan_next(&scan, &key, &value) == 1)
+        if (json_scan_string_equals(&key, "x-api-key", 9))
+            return 0;
+    return 1;
 }
 
 static struct broker_subscription *find_subscription(struct broker_client *client, const char *id,
@@ -65,8 +91,7 @@ static struct broker_subscription *find_subscription(struct broker_client *clien
     return NULL;
 }
 
-static int check_id(struct broker_client *client, const struct events_message *m,
-                    const char *reply_type)
+static int check_id(struct broker_client *client, const struct message *m, const char *reply_type)
 {
     if (m->id && events_id_valid(m->id, m->id_length))
         return 0;
@@ -75,15 +100,16 @@ static int check_id(struct broker_client *client, const struct events_message *m
     return -EINVAL;
 }
 
-static int check_channel(struct broker_client *client, const struct events_message *m, int wildcard,
+static int check_channel(struct broker_client *client, const struct message *m, int wildcard,
                          struct channel *channel, const char *reply_type)
 {
     char cause[160];
-    if (!m->channel) {
+    const struct broker_publish *p = &m->publish;
+    if (!p->channel) {
         send_error(client, reply_type, m->id, "BadRequestException", "\"channel\" is required");
         return -EINVAL;
     }
-    if (channel_parse(m->channel, m->channel_length, wildcard, channel, cause, sizeof(cause)) < 0) {
+    if (channel_parse(p->channel, p->channel_length, wildcard, channel, cause, sizeof(cause)) < 0) {
         send_error(client, reply_type, m->id, "BadRequestException", cause);
         return -EINVAL;
     }
@@ -97,7 +123,7 @@ static int check_channel(struct broker_client *client, const struct events_messa
     return 0;
 }
 
-static void handle_subscribe(struct broker_client *client, const struct events_message *m)
+static void handle_subscribe(struct broker_client *client, const struct message *m)
 {
     struct channel channel;
     char cause[256];
@@ -116,7 +142,7 @@ static void handle_subscribe(struct broker_client *client, const struct events_m
     }
     struct buf body = BUF_INIT;
     if (signs_body(m))
-        events_signed_body_subscribe(&body, m->channel, m->channel_length);
+        events_signed_body_subscribe(&body, m->publish.channel, m->publish.channel_length);
     int rc = authorize_message(client, m, &body, cause, sizeof(cause));
     buf_free(&body);
     if (rc < 0) {
@@ -154,7 +180,7 @@ static void remove_subscription(struct broker_client *client, struct broker_subs
     free(target);
 }
 
-static void handle_unsubscribe(struct broker_client *client, const struct events_message *m)
+static void handle_unsubscribe(struct broker_client *client, const struct message *m)
 {
     if (check_id(client, m, "unsubscribe_error") < 0)
         return;
@@ -174,7 +200,89 @@ void broker_ws_drop_subscriptions(struct broker_client *client)
         remove_subscription(client, client->subscriptions);
 }
 
-int broker_publish_validate(struct broker *broker, const struct broker_publish *publish,
+int broker_publish_init(struct broker_publish *publish, const struct events_request *request)
+{
+    memset(publish, 0, sizeof(*publish));
+    publish->events = request->events;
+    const struct json_slice *c = &request->channel;
+    if (c->type != JSON_SCAN_STRING)
+        return 0;
+    if (!c->escaped) {
+        publish->channel = c->text + 1;
+        publish->channel_length = c->len - 2;
+        return 0;
+    }
+    /* A few bytes at most: decoding never lengthens a string. */
+    if (buf_reserve(&publish->storage, c->len) < 0 || json_scan_string(c, &publish->storage) < 0) {
+        buf_free(&publish->storage);
+        return -EINVAL;
+    }
+    publish->channel = buf_bytes(&publish->storage);
+    publish->channel_length = buf_length(&publish->storage);
+    return 0;
+}
+
+void broker_publish_free(struct broker_publish *publish)
+{
+    buf_free(&publish->storage);
+}
+
+/* Reads the events array into publish->list: each event's text, and its
+ * string literal as json_quote writes it. Returns 0, or -EINVAL with cause. */
+static int read_events(struct broker_publish *p, char *cause, size_t cause_len)
+{
+    struct json_scan scan;
+    struct json_slice e;
+    size_t index = 0, not_string = 0, strings = 0;
+    if (json_scan_open_slice(&scan, &p->events) < 0 || scan.close != ']')
+        index = EVENTS_MAX_EVENTS_PER_PUBLISH + 1;
+    while (index <= EVENTS_MAX_EVENTS_PER_PUBLISH && json_scan_next(&scan, NULL, &e) == 1) {
+        if (index < EVENTS_MAX_EVENTS_PER_PUBLISH) {
+            p->list[index].quoted = e;
+            if (e.type == JSON_SCAN_STRING && strings++ == index)
+                not_string = index + 1;
+        }
+        index++;
+    }
+    if (index == 0 || index > EVENTS_MAX_EVENTS_PER_PUBLISH)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "\"events\" must be an array of 1 to %d JSON strings",
+                         EVENTS_MAX_EVENTS_PER_PUBLISH);
+    if (not_string < index)
+        return cause_set(cause, cause_len, -EINVAL,
+                         "event %zu is not a string (events are stringified JSON)", not_string);
+    p->count = index;
+    /* Texts and re-quoted literals are never longer than the literals they
+     * come from, so storage does not move once reserved. */
+    size_t channel_bytes = buf_length(&p->storage);
+    if (buf_reserve(&p->storage, 2 * p->events.len) < 0)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
+    if (p->channel && channel_bytes)
+        p->channel = buf_bytes(&p->storage);
+    for (size_t i = 0; i < p->count; i++) {
+        struct broker_event *ev = &p->list[i];
+        size_t at = buf_length(&p->storage);
+        if (!ev->quoted.escaped) {
+            ev->text = ev->quoted.text + 1;
+            ev->len = ev->quoted.len - 2;
+        } else if (json_scan_string(&ev->quoted, &p->storage) < 0) {
+            return cause_set(cause, cause_len, -EINVAL,
+                             "event %zu holds a lone surrogate (not valid Unicode)", i);
+        } else {
+            ev->text = buf_bytes(&p->storage) + at;
+            ev->len = buf_length(&p->storage) - at;
+        }
+        if (!ev->quoted.canonical) {
+            at = buf_length(&p->storage);
+            json_quote(&p->storage, ev->text, ev->len);
+            ev->quoted.text = buf_bytes(&p->storage) + at;
+            ev->quoted.len = buf_length(&p->storage) - at;
+        }
+    }
+    return 0;
+}
+
+int broker_publish_validate(struct broker *broker, struct broker_publish *publish,
                             struct channel *channel, const char **error_type, char *cause,
                             size_t cause_len)
 {
@@ -192,22 +300,11 @@ int broker_publish_validate(struct broker *broker, const struct broker_publish *
         snprintf(cause, cause_len, "namespace \"%s\" does not exist on this API", ns);
         return -ENOENT;
     }
-    size_t count = json_array_size(publish->events);
-    if (!json_is_array(publish->events) || count == 0 || count > EVENTS_MAX_EVENTS_PER_PUBLISH) {
-        snprintf(cause, cause_len, "\"events\" must be an array of 1 to %d JSON strings",
-                 EVENTS_MAX_EVENTS_PER_PUBLISH);
+    if (read_events(publish, cause, cause_len) < 0)
         return -EINVAL;
-    }
     size_t total = 0;
-    for (size_t i = 0; i < count; i++) {
-        json_t *e = json_array_get(publish->events, i);
-        if (!json_is_string(e)) {
-            snprintf(cause, cause_len, "event %zu is not a string (events are stringified JSON)",
-                     i);
-            return -EINVAL;
-        }
-        total += json_string_length(e);
-    }
+    for (size_t i = 0; i < publish->count; i++)
+        total += publish->list[i].len;
     if (total > EVENTS_MAX_PUBLISH_BYTES) {
         *error_type = "PayloadTooLargeException";
         snprintf(cause, cause_len, "the events add up to %zu bytes; the limit is %d", total,
@@ -217,11 +314,29 @@ int broker_publish_validate(struct broker *broker, const struct broker_publish *
     return 0;
 }
 
+/* One event on its way to the matching subscriptions: the data frame is
+ * built once per subscription id (a server's frames are not masked, so every
+ * subscriber with that id gets the same bytes). */
 struct fanout {
     struct broker *broker;
-    const char *quoted; /* the event as a JSON string literal */
-    size_t quoted_len;
+    const struct json_slice *quoted;
+    char frame_id[EVENTS_MAX_ID_LENGTH + 1];
+    size_t frame_id_length; /* 0: no frame built yet */
 };
+
+static void build_data_frame(struct fanout *f, const struct broker_subscription *s)
+{
+    struct buf *frame = &f->broker->frame;
+    /* {"type":"data","id":"ID","event":QUOTED} */
+    size_t payload = 32 + s->id_length + f->quoted->len;
+    uint8_t header[WS_MAX_FRAME_HEADER];
+    size_t n = ws_frame_header(header, WS_OPCODE_TEXT, 0, payload);
+    buf_reset(frame);
+    buf_append(frame, header, n);
+    events_write_data(frame, s->id, s->id_length, f->quoted->text, f->quoted->len);
+    memcpy(f->frame_id, s->id, s->id_length);
+    f->frame_id_length = s->id_length;
+}
 
 static void deliver_to(struct sub_entry *entry, void *ctx)
 {
@@ -230,63 +345,95 @@ static void deliver_to(struct sub_entry *entry, void *ctx)
     struct broker_client *client = s->client;
     if (client->state != BROKER_CLIENT_WEBSOCKET || conn_is_closing(client->conn))
         return;
-    struct buf *out = &f->broker->scratch;
-    buf_reset(out);
-    events_write_data(out, s->id, s->id_length, f->quoted, f->quoted_len);
-    broker_client_send(client, buf_bytes(out), buf_length(out));
+    if (f->frame_id_length != s->id_length || memcmp(f->frame_id, s->id, s->id_length) != 0)
+        build_data_frame(f, s);
+    broker_client_send_frame(client, buf_bytes(&f->broker->frame), buf_length(&f->broker->frame));
     f->broker->stats.delivered++;
 }
 
 /* Why one event cannot be delivered, or NULL when it can. */
-static const char *event_problem(const char *text, size_t len, const char **code)
+static const char *event_problem(const struct broker_event *e, const char **code)
 {
-    if (len > EVENTS_MAX_EVENT_BYTES) {
+    if (e->len > EVENTS_MAX_EVENT_BYTES) {
         *code = "PayloadTooLargeException";
         return "the event is larger than 240 KB";
     }
-    if (!json_check(text, len)) {
+    if (!json_scan_valid(e->text, e->len)) {
         *code = "BadRequestException";
         return "the event is not valid JSON";
     }
     return NULL;
 }
 
+/* {"identifier":"ID","index":N without the closing brace, after a comma
+ * when the list has entries. An index is below EVENTS_MAX_EVENTS_PER_PUBLISH,
+ * one digit. */
+_Static_assert(EVENTS_MAX_EVENTS_PER_PUBLISH <= 10, "an event's index is one digit");
+
+static void append_result_start(struct buf *list, const char *identifier, size_t index)
+{
+    if (buf_length(list) > 0)
+        buf_append_char(list, ',');
+    buf_append_str(list, "{\"identifier\":\"");
+    buf_append_str(list, identifier);
+    buf_append_str(list, "\",\"index\":");
+    buf_append_char(list, (char)('0' + index));
+}
+
 static void append_failed(struct buf *failed, const char *identifier, size_t index,
                           const char *code, const char *message)
 {
-    if (buf_length(failed) > 0)
-        buf_append_char(failed, ',');
-    buf_printf(failed, "{\"identifier\":\"%s\",\"index\":%zu,\"code\":", identifier, index);
+    append_result_start(failed, identifier, index);
+    buf_append_str(failed, ",\"code\":");
     json_quote(failed, code, strlen(code));
     buf_append_str(failed, ",\"message\":");
     json_quote(failed, message, strlen(message));
     buf_append_char(failed, '}');
 }
 
-int broker_publish_deliver(struct broker *broker, const struct channel *channel,
-                           const json_t *events, struct buf *result)
+/* A publish identifier in the form of a random UUID (AWS answers UUIDs):
+ * the broker's random base with a counter mixed into its last 8 bytes. The
+ * protocol needs identifiers to be unique, not unpredictable, and one
+ * getrandom call per event cost more than the rest of a small publish. */
+static void next_identifier(struct broker *broker, char out[37])
 {
-    struct buf successful = BUF_INIT, failed = BUF_INIT, quoted = BUF_INIT;
-    for (size_t i = 0; i < json_array_size(events); i++) {
-        json_t *e = json_array_get(events, i);
-        const char *text = json_string_value(e);
-        size_t len = json_string_length(e);
+    uint8_t b[16];
+    uint64_t n = ++broker->identifier_count;
+    memcpy(b, broker->identifier_base, sizeof(b));
+    for (int i = 0; i < 8; i++)
+        b[15 - i] ^= (uint8_t)(n >> (8 * i));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}
+
+int broker_publish_deliver(struct broker *broker, const struct channel *channel,
+                           const struct broker_publish *publish, struct buf *result)
+{
+    struct buf successful = BUF_INIT, failed = BUF_INIT;
+    for (size_t i = 0; i < publish->count; i++) {
+        const struct broker_event *e = &publish->list[i];
         char identifier[37];
-        random_uuid(identifier);
+        next_identifier(broker, identifier);
         const char *code = NULL;
-        const char *problem = event_problem(text, len, &code);
+        const char *problem = event_problem(e, &code);
         if (problem) {
             append_failed(&failed, identifier, i, code, problem);
             continue;
         }
-        buf_reset(&quoted);
-        json_quote(&quoted, text, len);
-        struct fanout f = {broker, buf_bytes(&quoted), buf_length(&quoted)};
+        struct fanout f = {.broker = broker, .quoted = &e->quoted};
         sub_index_match(&broker->index, channel, deliver_to, &f);
         broker->stats.published++;
-        if (buf_length(&successful) > 0)
-            buf_append_char(&successful, ',');
-        buf_printf(&successful, "{\"identifier\":\"%s\",\"index\":%zu}", identifier, i);
+        append_result_start(&successful, identifier, i);
+        buf_append_char(&successful, '}');
     }
     buf_append_str(result, "\"successful\":[");
     buf_append(result, buf_bytes(&successful), buf_length(&successful));
@@ -295,52 +442,60 @@ int broker_publish_deliver(struct broker *broker, const struct channel *channel,
     int rc = buf_append_str(result, "]");
     buf_free(&successful);
     buf_free(&failed);
-    buf_free(&quoted);
     return rc;
 }
 
-static void handle_publish(struct broker_client *client, const struct events_message *m)
+static void handle_publish(struct broker_client *client, struct message *m)
 {
     struct broker *broker = client->broker;
+    struct broker_publish *publish = &m->publish;
     char cause[256];
     const char *error_type;
     struct channel channel;
     if (check_id(client, m, "publish_error") < 0)
         return;
-    struct broker_publish publish = {m->channel, m->channel_length, m->events};
-    if (broker_publish_validate(broker, &publish, &channel, &error_type, cause, sizeof(cause)) <
-        0) {
+    if (broker_publish_validate(broker, publish, &channel, &error_type, cause, sizeof(cause)) < 0) {
         send_error(client, "publish_error", m->id, error_type, cause);
         return;
     }
     struct buf body = BUF_INIT;
+    struct json_slice quoted[EVENTS_MAX_EVENTS_PER_PUBLISH];
+    for (size_t i = 0; i < publish->count; i++)
+        quoted[i] = publish->list[i].quoted;
     if (signs_body(m))
-        events_signed_body_publish(&body, m->channel, m->channel_length, m->events);
+        events_signed_body_publish_quoted(&body, publish->channel, publish->channel_length, quoted,
+                                          publish->count);
     int rc = authorize_message(client, m, &body, cause, sizeof(cause));
     buf_free(&body);
     if (rc < 0) {
         send_error(client, "publish_error", m->id, "UnauthorizedException", cause);
         return;
     }
-    struct buf reply = BUF_INIT;
-    buf_append_str(&reply, "{\"type\":\"publish_success\",\"id\":\"");
-    buf_append(&reply, m->id, m->id_length);
-    buf_append_str(&reply, "\",");
-    broker_publish_deliver(broker, &channel, m->events, &reply);
-    buf_append_char(&reply, '}');
-    broker_client_send(client, buf_bytes(&reply), buf_length(&reply));
-    buf_free(&reply);
+    struct buf *reply = &broker->scratch;
+    buf_reset(reply);
+    buf_append_str(reply, "{\"type\":\"publish_success\",\"id\":\"");
+    buf_append(reply, m->id, m->id_length);
+    buf_append_str(reply, "\",");
+    broker_publish_deliver(broker, &channel, publish, reply);
+    buf_append_char(reply, '}');
+    broker_client_send(client, buf_bytes(reply), buf_length(reply));
 }
 
-void broker_ws_on_message(struct broker_client *client, const char *text, size_t len)
+/* The type name of an unsupported message, for the error (decoded). */
+static void unsupported(struct broker_client *client, const struct message *m)
 {
-    struct events_message m;
     char cause[200];
-    if (events_message_decode(text, len, &m, cause, sizeof(cause)) < 0) {
-        send_error(client, "error", NULL, "BadRequestException", cause);
-        return;
-    }
-    switch (m.type) {
+    struct buf name = BUF_INIT;
+    json_scan_string(&m->r.type_name, &name);
+    snprintf(cause, sizeof(cause), "unsupported message type \"%.*s\"",
+             (int)(buf_length(&name) < 120 ? buf_length(&name) : 120), buf_bytes(&name));
+    buf_free(&name);
+    send_error(client, "error", m->id, "UnsupportedOperation", cause);
+}
+
+static void handle_message(struct broker_client *client, struct message *m)
+{
+    switch (m->r.type) {
     case EVENTS_CONNECTION_INIT: {
         struct buf *out = &client->broker->scratch;
         buf_reset(out);
@@ -349,18 +504,37 @@ void broker_ws_on_message(struct broker_client *client, const char *text, size_t
         break;
     }
     case EVENTS_SUBSCRIBE:
-        handle_subscribe(client, &m);
+        handle_subscribe(client, m);
         break;
     case EVENTS_UNSUBSCRIBE:
-        handle_unsubscribe(client, &m);
+        handle_unsubscribe(client, m);
         break;
     case EVENTS_PUBLISH:
-        handle_publish(client, &m);
+        handle_publish(client, m);
         break;
     default:
-        snprintf(cause, sizeof(cause), "unsupported message type \"%s\"", m.type_name);
-        send_error(client, "error", m.id && events_id_valid(m.id, m.id_length) ? m.id : NULL,
-                   "UnsupportedOperation", cause);
+        unsupported(client, m);
     }
-    events_message_free(&m);
+}
+
+void broker_ws_on_message(struct broker_client *client, const char *text, size_t len)
+{
+    struct message m;
+    char cause[200];
+    if (events_request_scan(text, len, &m.r, cause, sizeof(cause)) < 0) {
+        send_error(client, "error", NULL, "BadRequestException", cause);
+        return;
+    }
+    if (m.r.type_name.type != JSON_SCAN_STRING) {
+        send_error(client, "error", NULL, "BadRequestException", "message has no \"type\"");
+        return;
+    }
+    m.id = events_request_id(&m.r, m.id_text, &m.id_length) == 0 ? m.id_text : NULL;
+    if (broker_publish_init(&m.publish, &m.r) < 0) {
+        send_error(client, "error", m.id, "BadRequestException",
+                   "the channel holds a lone surrogate (not valid Unicode)");
+    } else {
+        handle_message(client, &m);
+    }
+    broker_publish_free(&m.publish);
 }

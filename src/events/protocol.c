@@ -1,6 +1,7 @@
 #include "events/protocol.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,6 +107,87 @@ int events_message_decode(const char *text, size_t len, struct events_message *o
     return 0;
 }
 
+/* The type a "type" string names; a name too long for any type, or holding
+ * an escaped NUL, names none. */
+static enum events_message_type type_of(const struct json_slice *name)
+{
+    char text[32];
+    struct buf decoded = BUF_INIT;
+    enum events_message_type type = EVENTS_UNKNOWN;
+    if (json_scan_string(name, &decoded) == 0 && buf_length(&decoded) > 0 &&
+        buf_length(&decoded) < sizeof(text)) {
+        memcpy(text, buf_bytes(&decoded), buf_length(&decoded));
+        text[buf_length(&decoded)] = '\0';
+        if (strlen(text) == buf_length(&decoded))
+            type = events_message_type_from_name(text);
+    }
+    buf_free(&decoded);
+    return type;
+}
+
+/* The field a member's key names, or NULL for a member the broker skips. */
+static struct json_slice *request_field(struct events_request *r, const struct json_slice *key)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        {"type", offsetof(struct events_request, type_name)},
+        {"id", offsetof(struct events_request, id)},
+        {"channel", offsetof(struct events_request, channel)},
+        {"events", offsetof(struct events_request, events)},
+        {"authorization", offsetof(struct events_request, authorization)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (json_scan_string_equals(key, fields[i].name, strlen(fields[i].name)))
+            return (struct json_slice *)((char *)r + fields[i].offset);
+    return NULL;
+}
+
+int events_request_scan(const char *text, size_t len, struct events_request *out, char *cause,
+                        size_t cause_len)
+{
+    memset(out, 0, sizeof(*out));
+    struct json_scan scan;
+    struct json_slice key, value;
+    int rc;
+    if (json_scan_open(&scan, text, len) < 0 || scan.close != '}')
+        return cause_set(cause, cause_len, -EINVAL, "message is not a JSON object");
+    while ((rc = json_scan_next(&scan, &key, &value)) == 1) {
+        struct json_slice *field = request_field(out, &key);
+        if (!field)
+            continue;
+        /* Two values for one field would let two readers see two messages. */
+        if (field->type != JSON_SCAN_INVALID)
+            return cause_set(cause, cause_len, -EINVAL, "message gives \"%.*s\" twice",
+                             (int)(key.len - 2), key.text + 1);
+        *field = value;
+    }
+    if (rc < 0)
+        return cause_set(cause, cause_len, -EINVAL, "message is not valid JSON");
+    if (out->type_name.type == JSON_SCAN_STRING)
+        out->type = type_of(&out->type_name);
+    return 0;
+}
+
+int events_request_id(const struct events_request *r, char out[EVENTS_MAX_ID_LENGTH + 1],
+                      size_t *len)
+{
+    /* A valid id needs no escapes; one written with escapes is decoded. */
+    struct buf decoded = BUF_INIT;
+    int rc = -EINVAL;
+    if (r->id.type == JSON_SCAN_STRING && r->id.len <= 6 * EVENTS_MAX_ID_LENGTH + 2 &&
+        json_scan_string(&r->id, &decoded) == 0 &&
+        events_id_valid(buf_bytes(&decoded), buf_length(&decoded))) {
+        memcpy(out, buf_bytes(&decoded), buf_length(&decoded));
+        out[buf_length(&decoded)] = '\0';
+        *len = buf_length(&decoded);
+        rc = 0;
+    }
+    buf_free(&decoded);
+    return rc;
+}
+
 void events_message_free(struct events_message *message)
 {
     json_decref(message->root);
@@ -177,23 +259,40 @@ int events_signed_body_subscribe(struct buf *out, const char *channel, size_t ch
     return rc ? rc : buf_append_char(out, '}');
 }
 
+static int signed_body_publish_start(struct buf *out, const char *channel, size_t channel_len)
+{
+    int rc = buf_append_str(out, "{\"channel\":");
+    if (rc == 0)
+        rc = json_quote(out, channel, channel_len);
+    return rc ? rc : buf_append_str(out, ",\"events\":[");
+}
+
 int events_signed_body_publish(struct buf *out, const char *channel, size_t channel_len,
                                const json_t *events)
 {
     for (size_t i = 0; i < json_array_size(events); i++)
         if (!json_is_string(json_array_get(events, i)))
             return -EINVAL; /* events are stringified JSON: nothing else can be signed */
-    int rc = buf_append_str(out, "{\"channel\":");
-    if (rc == 0)
-        rc = json_quote(out, channel, channel_len);
-    if (rc == 0)
-        rc = buf_append_str(out, ",\"events\":[");
+    int rc = signed_body_publish_start(out, channel, channel_len);
     for (size_t i = 0; rc == 0 && i < json_array_size(events); i++) {
         json_t *e = json_array_get(events, i);
         if (i > 0)
             rc = buf_append_char(out, ',');
         if (rc == 0)
             rc = json_quote(out, json_string_value(e), json_string_length(e));
+    }
+    return rc ? rc : buf_append_str(out, "]}");
+}
+
+int events_signed_body_publish_quoted(struct buf *out, const char *channel, size_t channel_len,
+                                      const struct json_slice *quoted_events, size_t count)
+{
+    int rc = signed_body_publish_start(out, channel, channel_len);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (i > 0)
+            rc = buf_append_char(out, ',');
+        if (rc == 0)
+            rc = buf_append(out, quoted_events[i].text, quoted_events[i].len);
     }
     return rc ? rc : buf_append_str(out, "]}");
 }

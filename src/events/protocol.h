@@ -1,9 +1,11 @@
 /* AppSync Events WebSocket messages: decoding what arrives and writing what
- * goes out. Used by the broker (client-to-server types) and the client library
- * (server-to-client types). Facts: docs/events-protocol.md.
+ * goes out. Used by the broker (client-to-server types, scanned in one pass
+ * by events_request_scan) and the client library (server-to-client types,
+ * events_message_decode). Facts: docs/events-protocol.md.
  *
  * A decoded message owns its jansson tree; the string pointers in it borrow
- * from that tree and live until events_message_free(). */
+ * from that tree and live until events_message_free(). A scanned request
+ * borrows the text it was scanned from. */
 #ifndef TETHER_EVENTS_PROTOCOL_H
 #define TETHER_EVENTS_PROTOCOL_H
 
@@ -11,6 +13,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/json_scan.h"
 
 #define EVENTS_MAX_ID_LENGTH 128
 #define EVENTS_MAX_EVENT_BYTES (240 * 1024)
@@ -68,6 +71,27 @@ int events_message_decode(const char *text, size_t len, struct events_message *o
                           size_t cause_len);
 void events_message_free(struct events_message *message);
 enum events_message_type events_message_type_from_name(const char *name);
+
+/* A message to the broker, or the body of an HTTP publish (the same shape
+ * without "type"), scanned once: the fields the broker reads, as slices of
+ * the text (type JSON_SCAN_INVALID when absent). Other members are validated
+ * and skipped. */
+struct events_request {
+    enum events_message_type type; /* EVENTS_UNKNOWN unless "type" names one */
+    struct json_slice type_name;
+    struct json_slice id;
+    struct json_slice channel;
+    struct json_slice events;
+    struct json_slice authorization;
+};
+/* Returns 0, or -EINVAL (cause says why) when the text is not valid JSON,
+ * not an object, or gives one of the fields above twice. */
+int events_request_scan(const char *text, size_t len, struct events_request *out, char *cause,
+                        size_t cause_len);
+/* The request's "id" when it is a string matching ^[a-zA-Z0-9-_+]{1,128}$,
+ * copied NUL-terminated into out; otherwise -EINVAL. */
+int events_request_id(const struct events_request *request, char out[EVENTS_MAX_ID_LENGTH + 1],
+                      size_t *len);
 const char *events_message_type_name(enum events_message_type type);
 
 /* ^[a-zA-Z0-9-_+]{1,128}$ */
@@ -88,5 +112,9 @@ int events_write_data(struct buf *out, const char *id, size_t id_len, const char
 int events_signed_body_subscribe(struct buf *out, const char *channel, size_t channel_len);
 int events_signed_body_publish(struct buf *out, const char *channel, size_t channel_len,
                                const json_t *events);
+/* The same bytes from events that are already JSON string literals in the
+ * form json_quote writes (the broker has them as received when they are). */
+int events_signed_body_publish_quoted(struct buf *out, const char *channel, size_t channel_len,
+                                      const struct json_slice *quoted_events, size_t count);
 
 #endif

@@ -1,10 +1,10 @@
-/* WebSocket sessions (RFC 6455) on top of wslay's event API, plus the
+/* WebSocket sessions (RFC 6455, net/ws_builtin.c), plus the
  * opening-handshake helpers. Transport-agnostic: the owner feeds received
  * bytes in with ws_session_feed() and supplies a write function that takes
- * every outgoing byte (normally conn_write).
+ * every outgoing byte (normally conn_write); a frame may reach it in more
+ * than one call.
  *
- * The session owns the wslay context. Messages handed to on_message are
- * borrowed for the duration of the call. */
+ * Messages handed to on_message are borrowed for the duration of the call. */
 #ifndef TETHER_NET_WS_H
 #define TETHER_NET_WS_H
 
@@ -40,6 +40,16 @@ int ws_send_text(struct ws_session *session, const char *data, size_t len);
 int ws_send_ping(struct ws_session *session);
 /* Starts the closing handshake. */
 int ws_send_close(struct ws_session *session, uint16_t code, const char *reason);
+/* A frame built once and sent to many sessions (a server's frames are not
+ * masked, so every subscriber of a broadcast gets the same bytes):
+ * ws_frame_header writes the header of a final frame with this opcode (1 is
+ * text) and payload length, and returns its size; ws_send_frame writes the
+ * header and payload, already joined, on a server session that may still
+ * send. Returns 0 or -EPIPE. */
+#define WS_MAX_FRAME_HEADER 10
+#define WS_OPCODE_TEXT 1
+size_t ws_frame_header(uint8_t out[WS_MAX_FRAME_HEADER], int opcode, int masked, size_t len);
+int ws_send_frame(struct ws_session *session, const void *frame, size_t len);
 /* 1 once no more messages can be sent or received. */
 int ws_session_finished(const struct ws_session *session);
 

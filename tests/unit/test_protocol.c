@@ -535,19 +535,124 @@ TEST(test_signed_body_publish_non_string_event)
     json_decref(events);
 }
 
-RUN_TESTS("protocol", TEST_ENTRY(test_decode_every_type), TEST_ENTRY(test_type_names_round_trip),
-          TEST_ENTRY(test_decode_subscribe_fields), TEST_ENTRY(test_decode_publish_fields),
-          TEST_ENTRY(test_decode_server_messages), TEST_ENTRY(test_decode_unknown_type),
-          TEST_ENTRY(test_decode_type_with_embedded_nul_is_unknown),
-          TEST_ENTRY(test_decode_wrongly_typed_fields), TEST_ENTRY(test_decode_missing_type),
-          TEST_ENTRY(test_decode_non_object), TEST_ENTRY(test_decode_invalid_json),
-          TEST_ENTRY(test_decode_uses_only_len_bytes),
-          TEST_ENTRY(test_decode_rejects_duplicate_keys), TEST_ENTRY(test_id_validation),
-          TEST_ENTRY(test_write_simple), TEST_ENTRY(test_write_error),
-          TEST_ENTRY(test_write_connection_ack), TEST_ENTRY(test_write_data_round_trips),
-          TEST_ENTRY(test_write_data_exact),
-          TEST_ENTRY(test_signed_body_publish_matches_json_stringify),
-          TEST_ENTRY(test_signed_body_subscribe_matches_json_stringify),
-          TEST_ENTRY(test_signed_body_escapes_channel),
-          TEST_ENTRY(test_signed_body_publish_single_event),
-          TEST_ENTRY(test_signed_body_publish_non_string_event))
+/* ---- the broker's one-pass reading (events_request_scan) ---- */
+
+static int slice_is(const struct json_slice *s, const char *expected_literal)
+{
+    return s->len == strlen(expected_literal) && memcmp(s->text, expected_literal, s->len) == 0;
+}
+
+TEST(test_request_scan_publish)
+{
+    const char *text = "{\"authorization\":{\"x-api-key\":\"k\"},\"unknown\":[{\"a\":1}],"
+                       "\"type\":\"publish\",\"id\":\"p\\u002d1\",\"channel\":\"/default/a\","
+                       "\"events\":[\"{\\\"a\\\":1}\",\"2\"]}";
+    struct events_request r;
+    char cause[128];
+    CHECK_INT(events_request_scan(text, strlen(text), &r, cause, sizeof(cause)), 0);
+    CHECK_INT(r.type, EVENTS_PUBLISH);
+    CHECK(slice_is(&r.channel, "\"/default/a\""));
+    CHECK_INT(r.events.type, JSON_SCAN_ARRAY);
+    CHECK(slice_is(&r.events, "[\"{\\\"a\\\":1}\",\"2\"]"));
+    CHECK(slice_is(&r.authorization, "{\"x-api-key\":\"k\"}"));
+    char id[EVENTS_MAX_ID_LENGTH + 1];
+    size_t id_len = 0;
+    CHECK_INT(events_request_id(&r, id, &id_len), 0); /* escaped, decoded: "p-1" */
+    CHECK_STR(id, "p-1");
+    CHECK_INT(id_len, 3);
+}
+
+TEST(test_request_scan_refusals)
+{
+    static const char *const bad[] = {"[]", "\"x\"", "{\"type\":\"publish\"",
+                                      "{\"type\":\"publish\"} x",
+                                      "{\"type\":\"publish\",\"type\":\"subscribe\"}",
+                                      /* the same key written two ways is still the same key */
+                                      "{\"channel\":\"/a\",\"\\u0063hannel\":\"/b\"}",
+                                      "{\"authorization\":{},\"authorization\":{}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct events_request r;
+        char cause[128] = "";
+        CHECK_INT(events_request_scan(bad[i], strlen(bad[i]), &r, cause, sizeof(cause)), -EINVAL);
+        CHECK(cause[0] != '\0');
+    }
+}
+
+TEST(test_request_scan_types_and_ids)
+{
+    static const struct {
+        const char *text;
+        enum events_message_type type;
+        int id_ok;
+    } cases[] = {
+        {"{\"type\":\"subscribe\",\"id\":\"a_B+9-\"}", EVENTS_SUBSCRIBE, 1},
+        {"{\"type\":\"sub\\u0000scribe\",\"id\":\"a b\"}", EVENTS_UNKNOWN, 0},
+        {"{\"type\":\"\",\"id\":7}", EVENTS_UNKNOWN, 0},
+        {"{\"type\":1}", EVENTS_UNKNOWN, 0},
+        {"{\"type\":\"connection_init\",\"id\":\"\"}", EVENTS_CONNECTION_INIT, 0},
+        {"{\"channel\":\"/a\",\"events\":[]}", EVENTS_UNKNOWN, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct events_request r;
+        char cause[128], id[EVENTS_MAX_ID_LENGTH + 1];
+        size_t id_len;
+        CHECK_INT(
+            events_request_scan(cases[i].text, strlen(cases[i].text), &r, cause, sizeof(cause)), 0);
+        CHECK_INT(r.type, cases[i].type);
+        CHECK_INT(events_request_id(&r, id, &id_len) == 0, cases[i].id_ok);
+    }
+    /* 128 characters is the longest id. */
+    char text[300], id[EVENTS_MAX_ID_LENGTH + 1];
+    size_t id_len;
+    for (size_t n = 128; n <= 129; n++) {
+        int len = snprintf(text, sizeof(text), "{\"id\":\"%0*d\"}", (int)n, 0);
+        struct events_request r;
+        char cause[128];
+        CHECK_INT(events_request_scan(text, (size_t)len, &r, cause, sizeof(cause)), 0);
+        CHECK_INT(events_request_id(&r, id, &id_len) == 0, n == 128);
+    }
+}
+
+/* Quoted events give the bytes the jansson writer gives for their values. */
+TEST(test_signed_body_publish_quoted_matches)
+{
+    json_t *events = json_pack("[s,s]", "{\"n\":1}", "line\nbreak \xc3\xa9");
+    struct buf expected = BUF_INIT, out = BUF_INIT, quoted = BUF_INIT;
+    CHECK_INT(events_signed_body_publish(&expected, "/default/x", 10, events), 0);
+    struct json_slice literals[2];
+    size_t at[2];
+    for (size_t i = 0; i < 2; i++) {
+        at[i] = buf_length(&quoted);
+        json_quote(&quoted, json_string_value(json_array_get(events, i)),
+                   json_string_length(json_array_get(events, i)));
+    }
+    for (size_t i = 0; i < 2; i++) {
+        literals[i].type = JSON_SCAN_STRING;
+        literals[i].text = buf_bytes(&quoted) + at[i];
+        literals[i].len = (i + 1 < 2 ? at[i + 1] : buf_length(&quoted)) - at[i];
+    }
+    CHECK_INT(events_signed_body_publish_quoted(&out, "/default/x", 10, literals, 2), 0);
+    CHECK(buf_length(&out) == buf_length(&expected) &&
+          memcmp(buf_bytes(&out), buf_bytes(&expected), buf_length(&out)) == 0);
+    buf_free(&expected);
+    buf_free(&out);
+    buf_free(&quoted);
+    json_decref(events);
+}
+
+RUN_TESTS(
+    "protocol", TEST_ENTRY(test_decode_every_type), TEST_ENTRY(test_type_names_round_trip),
+    TEST_ENTRY(test_decode_subscribe_fields), TEST_ENTRY(test_decode_publish_fields),
+    TEST_ENTRY(test_decode_server_messages), TEST_ENTRY(test_decode_unknown_type),
+    TEST_ENTRY(test_decode_type_with_embedded_nul_is_unknown),
+    TEST_ENTRY(test_decode_wrongly_typed_fields), TEST_ENTRY(test_decode_missing_type),
+    TEST_ENTRY(test_decode_non_object), TEST_ENTRY(test_decode_invalid_json),
+    TEST_ENTRY(test_decode_uses_only_len_bytes), TEST_ENTRY(test_decode_rejects_duplicate_keys),
+    TEST_ENTRY(test_id_validation), TEST_ENTRY(test_write_simple), TEST_ENTRY(test_write_error),
+    TEST_ENTRY(test_write_connection_ack), TEST_ENTRY(test_write_data_round_trips),
+    TEST_ENTRY(test_write_data_exact), TEST_ENTRY(test_signed_body_publish_matches_json_stringify),
+    TEST_ENTRY(test_signed_body_subscribe_matches_json_stringify),
+    TEST_ENTRY(test_signed_body_escapes_channel), TEST_ENTRY(test_signed_body_publish_single_event),
+    TEST_ENTRY(test_signed_body_publish_non_string_event), TEST_ENTRY(test_request_scan_publish),
+    TEST_ENTRY(test_request_scan_refusals), TEST_ENTRY(test_request_scan_types_and_ids),
+    TEST_ENTRY(test_signed_body_publish_quoted_matches))

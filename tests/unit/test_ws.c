@@ -1,9 +1,8 @@
 /* Unit tests for net/ws: a WS_CLIENT and a WS_SERVER session wired
  * back-to-back (each one's writes land in a buffer the test feeds to the
  * other), plus hand-made frames for the protocol-error paths and the
- * opening-handshake helpers. The same file runs against every session backend
- * (wslay and built-in), so it checks what RFC 6455 and ws.h require, not how
- * one backend happens to do it. */
+ * opening-handshake helpers. It checks what RFC 6455 and ws.h require, not
+ * how the codec happens to do it. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -584,6 +583,79 @@ TEST(test_close_reason_is_capped)
     peer_close(&server);
 }
 
+/* Close codes that are reserved (1004-1006, 1015) or unassigned cannot be
+ * sent, and a close reason is UTF-8 text (RFC 6455 sections 5.5.1, 7.4). */
+TEST(test_bad_close_frames_are_protocol_errors)
+{
+    static const struct {
+        const char *payload;
+        size_t len;
+        uint16_t expected;
+    } cases[] = {
+        {"\x03\xec", 2, 1002},         /* 1004 */
+        {"\x03\xee", 2, 1002},         /* 1006 */
+        {"\x03\xf7", 2, 1002},         /* 1015 */
+        {"\x03\xe7", 2, 1002},         /* 999 */
+        {"\x13\x88", 2, 1002},         /* 5000 */
+        {"\x03\xe8\xc3\x28", 4, 1007}, /* 1000, reason not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct peer server;
+        peer_open(&server, WS_SERVER, 1024);
+        struct buf frame = BUF_INIT;
+        masked_frame(&frame, 0x88, cases[i].payload, cases[i].len);
+        CHECK_INT(ws_session_feed(server.session, buf_bytes(&frame), buf_length(&frame)), -EPROTO);
+        CHECK_INT(server.close_code, cases[i].expected);
+        CHECK(out_is_close(&server, cases[i].expected));
+        buf_free(&frame);
+        peer_close(&server);
+    }
+    /* A private-use code with a UTF-8 reason is a normal close. */
+    struct peer server;
+    peer_open(&server, WS_SERVER, 1024);
+    struct buf frame = BUF_INIT;
+    masked_frame(&frame, 0x88, "\x0f\xa0\xc3\xa9", 4); /* 4000 */
+    CHECK_INT(ws_session_feed(server.session, buf_bytes(&frame), buf_length(&frame)), 0);
+    CHECK_INT(server.close_code, 4000);
+    buf_free(&frame);
+    peer_close(&server);
+}
+
+/* One frame built with ws_frame_header reaches several clients as the same
+ * message; a session that has sent its close refuses it. */
+TEST(test_prepared_frame_to_many)
+{
+    const char *text = "{\"type\":\"data\"}";
+    size_t sizes[] = {strlen(text), 126, 70000};
+    for (size_t k = 0; k < 3; k++) {
+        struct buf payload = BUF_INIT, frame = BUF_INIT;
+        for (size_t i = 0; i < sizes[k]; i++)
+            buf_append_char(&payload, text[i % strlen(text)]);
+        uint8_t header[WS_MAX_FRAME_HEADER];
+        size_t n = ws_frame_header(header, WS_OPCODE_TEXT, 0, sizes[k]);
+        buf_append(&frame, header, n);
+        buf_append(&frame, buf_bytes(&payload), sizes[k]);
+        for (int c = 0; c < 2; c++) {
+            struct peer client, server;
+            peer_open(&client, WS_CLIENT, 100000);
+            peer_open(&server, WS_SERVER, 100000);
+            CHECK_INT(ws_send_frame(server.session, buf_bytes(&frame), buf_length(&frame)), 0);
+            CHECK_INT(pump(&client, &server, c ? 7 : 0), 0);
+            CHECK_INT(client.messages, 1);
+            CHECK(client.last_is_text);
+            CHECK(last_is(&client, buf_bytes(&payload), sizes[k]));
+            /* Client sessions mask their frames: a shared frame is for servers. */
+            CHECK_INT(ws_send_frame(client.session, buf_bytes(&frame), buf_length(&frame)), -EPIPE);
+            CHECK_INT(ws_send_close(server.session, 1000, NULL), 0);
+            CHECK_INT(ws_send_frame(server.session, buf_bytes(&frame), buf_length(&frame)), -EPIPE);
+            peer_close(&client);
+            peer_close(&server);
+        }
+        buf_free(&payload);
+        buf_free(&frame);
+    }
+}
+
 TEST(test_accept_key)
 {
     char out[29];
@@ -622,5 +694,7 @@ RUN_TESTS("ws", TEST_ENTRY(test_sessions_start_open), TEST_ENTRY(test_text_both_
           TEST_ENTRY(test_reserved_bits_and_opcodes_are_protocol_errors),
           TEST_ENTRY(test_invalid_utf8_text_closes_with_1007), TEST_ENTRY(test_byte_at_a_time),
           TEST_ENTRY(test_reply_from_message_callback), TEST_ENTRY(test_write_failure_is_reported),
-          TEST_ENTRY(test_close_reason_is_capped), TEST_ENTRY(test_accept_key),
+          TEST_ENTRY(test_close_reason_is_capped),
+          TEST_ENTRY(test_bad_close_frames_are_protocol_errors),
+          TEST_ENTRY(test_prepared_frame_to_many), TEST_ENTRY(test_accept_key),
           TEST_ENTRY(test_new_client_key))
