@@ -176,10 +176,13 @@ static void handle_verdict(struct tun *t, uint8_t *packet, uint8_t *reply,
         tun_device_write(&t->device, reply, v->reply_len, NULL);
         break;
     case TUN_ACTION_OPEN:
+        /* The loop is woken first: the channel's round trip is what the
+         * connection waits for, so it starts while the kernel (in this
+         * thread's write) answers the SYN, not after. */
+        queue_event(t, v);
         if (!t->config.hold_syn) /* the SYN was readdressed: the kernel answers it now */
             tun_device_write(&t->device, packet, v->packet.len,
                              v->packet.csum_partial ? meta : NULL);
-        queue_event(t, v);
         break;
     case TUN_ACTION_DNS:
         if (v->packet.payload_len <= TUN_DNS_QUERY_MAX)
