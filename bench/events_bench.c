@@ -22,6 +22,7 @@
  *       2. throughput: at most --window events published but not yet delivered
  *          to every subscriber; deliveries received during --duration seconds
  *          (after --warmup-s) divided by the duration.
+ *       (--latency-only: only phase 1, so the server does a fixed amount of work)
  *       Prints: RESULT target=... subscribers=N p50_us=... p99_us=... events_per_s=...
  *       (with --pid, also the server's and the generator's CPU use during the
  *       throughput measurement)
@@ -98,6 +99,7 @@ struct options {
     double stall_s;
     double timeout_s;
     int hiredis_client;
+    int latency_only; /* no throughput phase (bench/run callgrind) */
 };
 
 struct client {
@@ -256,6 +258,8 @@ static void event_complete(uint64_t now)
     case PHASE_LATENCY:
         if (B.next_seq < B.latency_total)
             publish_one();
+        else if (B.opt.latency_only)
+            finish();
         else
             start_throughput(now);
         break;
@@ -1025,6 +1029,7 @@ static void usage(void)
             "  --warmup-s S          pubsub: throughput warm-up (default 0.5)\n"
             "  --duration S          pubsub: throughput measurement (default 3)\n"
             "  --window N            pubsub: events in flight at most (default 64)\n"
+            "  --latency-only        pubsub: end after the latency events (a fixed workload)\n"
             "  --connections N       idle: connections to open (default 2000)\n"
             "  --pid PID             the server (idle: its RSS; pubsub: its CPU use)\n"
             "  --settle-s S          pause once connected (default 0.2 pubsub, 1 idle)\n"
@@ -1064,6 +1069,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         O_TIMEOUT,
         O_REDIS_CLIENT,
         O_STALL,
+        O_LATENCY_ONLY,
     };
     static const struct option longopts[] = {
         {"target", required_argument, 0, O_TARGET},
@@ -1081,6 +1087,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"timeout-s", required_argument, 0, O_TIMEOUT},
         {"redis-client", required_argument, 0, O_REDIS_CLIENT},
         {"stall-s", required_argument, 0, O_STALL},
+        {"latency-only", no_argument, 0, O_LATENCY_ONLY},
         {0, 0, 0, 0},
     };
     if (argc < 2)
@@ -1154,6 +1161,9 @@ static void parse_options(int argc, char **argv, struct options *o)
             break;
         case O_STALL:
             o->stall_s = number(optarg, 1, 3600);
+            break;
+        case O_LATENCY_ONLY:
+            o->latency_only = 1;
             break;
         case O_REDIS_CLIENT:
             if (strcmp(optarg, "lean") == 0)
