@@ -52,10 +52,20 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+static void measure_as(const char *name, void (*step)(void), int repeat, double scale,
+                       const char *unit);
+
 /* Runs step `repeat` times and prints its best CPU time. Under callgrind
  * (bench/live/payload with BENCH_INSTRUCTIONS=1) each step_* function's
  * inclusive cost is its instruction count. */
 static void measure(const char *name, void (*step)(void), int repeat)
+{
+    measure_as(name, step, repeat, 1.0, "");
+}
+
+/* The same, the time multiplied by scale and labelled with unit. */
+static void measure_as(const char *name, void (*step)(void), int repeat, double scale,
+                       const char *unit)
 {
     double best_ms = 1e18;
     for (int i = 0; i < repeat; i++) {
@@ -65,7 +75,7 @@ static void measure(const char *name, void (*step)(void), int repeat)
         if (t1 - t0 < best_ms)
             best_ms = t1 - t0;
     }
-    printf("%-34s %9.2f\n", name, best_ms);
+    printf("%-34s %9.2f%s\n", name, best_ms * scale, unit);
     fflush(stdout);
 }
 
@@ -154,6 +164,34 @@ static void step_seal_decode(void)
         }
         bridge_packet_free(&p);
     }
+}
+
+/* The fixed cost per packet: SMALL_PACKETS packets of 1 KB (a small
+ * invocation's Next or Response), sealed and opened. */
+#define SMALL_PACKETS 1000
+static void step_small_packets(void)
+{
+    struct bridge_seal *opener;
+    struct buf text_buf = BUF_INIT;
+    if (bridge_seal_new(&key, NULL, &opener) < 0)
+        die("bridge_seal_new", -ENOMEM);
+    for (unsigned i = 0; i < SMALL_PACKETS; i++) {
+        char id[32], cause[200];
+        struct bridge_packet p;
+        snprintf(id, sizeof(id), "small-%u", i);
+        buf_reset(&text_buf);
+        int rc = bridge_seal_encode(sender, &text_buf, CHANNEL, bridge_endpoint_wall_ms(),
+                                    BRIDGE_RESPONSE, "dev", id, 0, 1, body, 1024, NULL);
+        if (rc == 0)
+            rc =
+                bridge_seal_decode(opener, CHANNEL, bridge_endpoint_wall_ms(), buf_bytes(&text_buf),
+                                   buf_length(&text_buf), &p, cause, sizeof(cause));
+        if (rc < 0)
+            die("small packets", rc);
+        bridge_packet_free(&p);
+    }
+    buf_free(&text_buf);
+    bridge_seal_free(opener);
 }
 
 /* What the broker sends a subscriber for each packet (not a cost of the
@@ -358,6 +396,8 @@ int main(int argc, char **argv)
     make_data_messages();
     measure("events: data messages read", step_data_decode, repeat);
     measure("events: publish bodies written", step_publish_body, repeat);
+    measure_as("1 KB packet: seal, then open", step_small_packets, repeat, 1000.0 / SMALL_PACKETS,
+               " us each");
     make_endpoints();
     measure("endpoint to endpoint (whole hop)", step_endpoints, repeat);
 
