@@ -46,48 +46,39 @@ static int encode(struct buf *out, const unsigned char *in, size_t len, const ch
     return 0;
 }
 
-/* Each character's 6-bit value, X (a set high bit) for every byte outside
- * the alphabet: one load per character and no branch; a group of four with
- * a bad character shows the high bit in the OR of its values. */
-#define X 0xFF
+/* Each character's 6-bit value in the low bits, and in the high bits what
+ * keeps it out of an alphabet: S, only in the standard one ('+', '/'); U,
+ * only in the URL-safe one ('-', '_'); X, in neither. One load per
+ * character and no branch: a group of four holding a character the
+ * alphabet refuses shows that alphabet's refusal bit in the OR of its
+ * entries. */
+#define S 0x40
+#define U 0x80
+#define X (S | U)
+#define REFUSED_BY_STD 0x80 /* U */
+#define REFUSED_BY_URL 0x40 /* S */
 // clang-format off
-static const uint8_t b64_std_values[256] = {
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, 62,  X,  X,  X, 63,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  X,  X,  X,  X,  X,  X,
-     X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,  X,  X,  X,  X,  X,
-     X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-};
-static const uint8_t b64_url_values[256] = {
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, 62,  X,  X,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  X,  X,  X,  X,  X,  X,
-     X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,  X,  X,  X,  X, 63,
-     X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
-     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+static const uint8_t b64_values[256] = {
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X, S|62,   X, U|62,   X, S|63,
+     52,  53,  54,  55,  56,  57,  58,  59,  60,  61,   X,   X,   X,   X,   X,   X,
+      X,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,   X,   X,   X,   X, U|63,
+      X,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
+      X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,   X,
 };
 // clang-format on
+#undef S
+#undef U
 #undef X
 
 /* The text without its padding, checked as the decoders accept it: padding
@@ -110,8 +101,9 @@ static int unpadded_length(const char *text, size_t len, size_t *out)
  * for len / 4 * 3 + 2 bytes; returns the bytes written or -EINVAL. Whole
  * groups are decoded four characters at a time; the bits below the last
  * whole byte of a short final group are ignored, as they always were. */
-static long decode_into(uint8_t *dst, const char *text, size_t len, const uint8_t *values)
+static long decode_into(uint8_t *dst, const char *text, size_t len, unsigned refused)
 {
+    const uint8_t *values = b64_values;
     const unsigned char *s = (const unsigned char *)text;
     uint8_t *p = dst;
     unsigned bad = 0;
@@ -119,7 +111,8 @@ static long decode_into(uint8_t *dst, const char *text, size_t len, const uint8_
     for (size_t i = 0; i < whole; i += 4) {
         unsigned a = values[s[i]], b = values[s[i + 1]], c = values[s[i + 2]], d = values[s[i + 3]];
         bad |= a | b | c | d;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
+        uint32_t v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 | (uint32_t)(c & 63) << 6 |
+                     (d & 63);
         p[0] = (uint8_t)(v >> 16);
         p[1] = (uint8_t)(v >> 8);
         p[2] = (uint8_t)v;
@@ -129,12 +122,12 @@ static long decode_into(uint8_t *dst, const char *text, size_t len, const uint8_
         unsigned a = values[s[whole]], b = values[s[whole + 1]];
         unsigned c = len - whole == 3 ? values[s[whole + 2]] : 0;
         bad |= a | b | c;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+        uint32_t v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 | (uint32_t)(c & 63) << 6;
         *p++ = (uint8_t)(v >> 16);
         if (len - whole == 3)
             *p++ = (uint8_t)(v >> 8);
     }
-    if (bad & 0x80)
+    if (bad & refused)
         return -EINVAL;
     return (long)(p - dst);
 }
@@ -147,7 +140,7 @@ static int decode(struct buf *out, const char *text, size_t len, int url)
     if (rc < 0)
         return rc;
     long n = decode_into((uint8_t *)out->data + out->len, text, len,
-                         url ? b64_url_values : b64_std_values);
+                         url ? REFUSED_BY_URL : REFUSED_BY_STD);
     if (n < 0)
         return -EINVAL; /* out->len is untouched: nothing partial is left */
     out->len += (size_t)n;
@@ -165,7 +158,7 @@ int base64_decode_to(void *dst, size_t cap, const char *text, size_t len, size_t
         return -ENOBUFS;
     if (unpadded_length(text, len, &len) < 0)
         return -EINVAL;
-    long n = decode_into(dst, text, len, b64_std_values);
+    long n = decode_into(dst, text, len, REFUSED_BY_STD);
     if (n < 0)
         return -EINVAL;
     *written = (size_t)n;
