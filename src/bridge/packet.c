@@ -167,24 +167,37 @@ static int slice_uint(const struct json_slice *v, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* The value of a string member (escapes decoded into scratch when it has
- * any); absent members have no value. */
-static int slice_text(const struct json_slice *v, struct buf *scratch, const char **s, size_t *len)
+/* The value of a string member: a slice of the packet, or its escapes
+ * decoded into scratch when it has any. */
+struct text {
+    const char *s;
+    size_t len;
+    struct buf scratch;
+};
+
+/* -EINVAL when the member is absent or not a string (text_free either way). */
+static int member_text(const struct fields *fields, enum field f, struct text *t)
 {
+    const struct json_slice *v = &fields->v[f];
+    buf_init(&t->scratch);
     if (v->type != JSON_SCAN_STRING)
         return -EINVAL;
     if (!v->escaped) {
-        *s = v->text + 1;
-        *len = v->len - 2;
+        t->s = v->text + 1;
+        t->len = v->len - 2;
         return 0;
     }
-    buf_reset(scratch);
-    int rc = json_scan_string(v, scratch);
+    int rc = json_scan_string(v, &t->scratch);
     if (rc < 0)
         return rc == -ENOMEM ? rc : -EINVAL;
-    *s = buf_bytes(scratch);
-    *len = buf_length(scratch);
+    t->s = buf_bytes(&t->scratch);
+    t->len = buf_length(&t->scratch);
     return 0;
+}
+
+static void text_free(struct text *t)
+{
+    buf_free(&t->scratch);
 }
 
 /* Checks a string member's value for a fixed buffer of cap bytes. */
@@ -208,24 +221,21 @@ static int check_text(const char *name, const char *s, size_t len, size_t cap, c
 static int copy_text(const struct fields *fields, enum field f, char *out, size_t cap, int required,
                      char *cause, size_t cause_len)
 {
-    const struct json_slice *v = &fields->v[f];
-    if (v->type == JSON_SCAN_INVALID && !required) {
+    if (fields->v[f].type == JSON_SCAN_INVALID && !required) {
         out[0] = '\0';
         return 0;
     }
-    struct buf scratch = BUF_INIT;
-    const char *s;
-    size_t len;
-    int rc = slice_text(v, &scratch, &s, &len);
+    struct text t;
+    int rc = member_text(fields, f, &t);
     if (rc < 0)
         snprintf(cause, cause_len, "packet \"%s\" must be a string", field_names[f]);
     else
-        rc = check_text(field_names[f], s, len, cap, cause, cause_len);
+        rc = check_text(field_names[f], t.s, t.len, cap, cause, cause_len);
     if (rc == 0) {
-        memcpy(out, s, len);
-        out[len] = '\0';
+        memcpy(out, t.s, t.len);
+        out[t.len] = '\0';
     }
-    buf_free(&scratch);
+    text_free(&t);
     return rc < 0 ? -EINVAL : 0;
 }
 
@@ -268,18 +278,16 @@ static int decode_fields(const struct fields *fields, struct bridge_packet *out,
 static int decode_data(const struct fields *fields, struct bridge_packet *out, size_t min,
                        size_t max, char *cause, size_t cause_len)
 {
-    const struct json_slice *data = &fields->v[F_DATA];
-    if ((data->type == JSON_SCAN_INVALID || data->type == JSON_SCAN_NULL) && min == 0)
+    enum json_scan_type type = fields->v[F_DATA].type;
+    if ((type == JSON_SCAN_INVALID || type == JSON_SCAN_NULL) && min == 0)
         return 0;
-    struct buf scratch = BUF_INIT;
-    const char *s;
-    size_t len;
-    int rc = slice_text(data, &scratch, &s, &len);
+    struct text t;
+    int rc = member_text(fields, F_DATA, &t);
     if (rc < 0)
         snprintf(cause, cause_len, "packet \"data\" must be a base64 string");
-    else if (len > base64_encoded_length(max))
+    else if (t.len > base64_encoded_length(max))
         snprintf(cause, cause_len, "packet data is larger than %zu bytes", max);
-    else if (base64_decode(&out->data, s, len) < 0)
+    else if (base64_decode(&out->data, t.s, t.len) < 0)
         snprintf(cause, cause_len, "packet \"data\" is not valid base64");
     /* Unpadded base64 of the largest encoded length can decode to one byte more. */
     else if (buf_length(&out->data) > max)
@@ -288,7 +296,7 @@ static int decode_data(const struct fields *fields, struct bridge_packet *out, s
         snprintf(cause, cause_len, "sealed packet data is shorter than its tag");
     else
         rc = 1;
-    buf_free(&scratch);
+    text_free(&t);
     return rc == 1 ? 0 : -EINVAL;
 }
 
@@ -310,18 +318,17 @@ static int decode_seal_fields(const struct fields *fields, struct bridge_packet_
         return -EINVAL;
     }
     /* 12 bytes are exactly 16 base64 characters, without padding. */
-    struct buf scratch = BUF_INIT;
-    const char *s;
-    size_t len, written = 0;
+    struct text t;
+    size_t written = 0;
     uint8_t raw[BRIDGE_SEALED_NONCE_BYTES + 2];
-    int rc = slice_text(&fields->v[F_NONCE], &scratch, &s, &len);
-    if (rc == 0 && len == 16)
-        rc = base64_decode_to(raw, sizeof(raw), s, len, &written);
-    if (rc == 0 && len == 16 && written == BRIDGE_SEALED_NONCE_BYTES)
+    int rc = member_text(fields, F_NONCE, &t);
+    if (rc == 0 && t.len == 16)
+        rc = base64_decode_to(raw, sizeof(raw), t.s, t.len, &written);
+    if (rc == 0 && t.len == 16 && written == BRIDGE_SEALED_NONCE_BYTES)
         memcpy(sealed->nonce, raw, BRIDGE_SEALED_NONCE_BYTES);
     else
         rc = -EINVAL;
-    buf_free(&scratch);
+    text_free(&t);
     if (rc < 0)
         snprintf(cause, cause_len, "sealed packet \"nonce\" must be the base64 of %d bytes",
                  BRIDGE_SEALED_NONCE_BYTES);
