@@ -152,11 +152,18 @@ static int read_answer(size_t *head_len, size_t *body_len, char *id, size_t id_c
 int main(void)
 {
     connect_api();
-    static const char next_request[] = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"
-                                       "Host: runtime\r\n\r\n";
+    /* The Runtime API answers only requests addressed to it by name
+     * (its Host check keeps DNS-rebinding pages out). */
+    char next_request[300];
+    int next_len = snprintf(next_request, sizeof(next_request),
+                            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"
+                            "Host: %s\r\n\r\n",
+                            host);
+    if (next_len < 0 || (size_t)next_len >= sizeof(next_request))
+        die("AWS_LAMBDA_RUNTIME_API is too long");
     char id[256], head[512];
     for (;;) {
-        struct iovec get = {(void *)next_request, sizeof(next_request) - 1};
+        struct iovec get = {next_request, (size_t)next_len};
         write_all(&get, 1);
         size_t head_len, body_len;
         int status = read_answer(&head_len, &body_len, id, sizeof(id));

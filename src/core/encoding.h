@@ -15,6 +15,12 @@
 int base64_encode(struct buf *out, const void *data, size_t len);
 /* Accepts padded or unpadded input; rejects characters outside the alphabet. */
 int base64_decode(struct buf *out, const char *text, size_t len);
+/* base64_decode straight into caller memory (a reassembly buffer, say):
+ * dst must have room for base64_decoded_max(len) bytes (-ENOBUFS, nothing
+ * written, otherwise); *written gets the decoded length. On -EINVAL dst may
+ * hold garbage up to that room, never beyond it. */
+size_t base64_decoded_max(size_t text_len);
+int base64_decode_to(void *dst, size_t cap, const char *text, size_t len, size_t *written);
 /* URL-safe alphabet ('-', '_'), no '=' padding. */
 int base64url_encode(struct buf *out, const void *data, size_t len);
 int base64url_decode(struct buf *out, const char *text, size_t len);

@@ -388,7 +388,9 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         worker_channel(s, w->id, channel, sizeof(channel));
         bridge_endpoint_stream_init(s->endpoint, &c->stream, channel, BRIDGE_RESPONSE,
                                     c->request_id);
-        buf_append(&c->event, buf_bytes(&next.body), buf_length(&next.body));
+        /* The call keeps the event (its record, replays): moved, not copied. */
+        c->event = next.body;
+        buf_init(&next.body);
         c->env_taken = strdup(w->env_taken);
         c->env_dropped = strdup(w->env_dropped);
         c->start_ns = uv_hrtime();
@@ -408,8 +410,8 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
             .trace_id = next.trace_id,
             .client_context = next.client_context,
             .cognito_identity = next.cognito_identity,
-            .payload = buf_bytes(&next.body),
-            .payload_len = buf_length(&next.body),
+            .payload = buf_bytes(&c->event),
+            .payload_len = buf_length(&c->event),
             .affinity = w->id,
             .env_override = w->env,
         };

@@ -204,6 +204,16 @@ void events_client_sub_send(struct events_client *c, struct events_subscription 
 void events_client_sub_on_answer(struct events_client *c, const struct events_message *m,
                                  struct events_subscription *s);
 void events_client_sub_on_data(struct events_client *c, const struct events_message *m);
+/* Hands one event to the subscription with this id (the subscriber's
+ * callback); event NULL: the data message had none. */
+void events_client_sub_deliver(struct events_client *c, const char *id, const char *event,
+                               size_t event_len);
+/* The fast path for the bulk of what arrives: a data message read in one
+ * pass of core/json_scan, its event unescaped once and delivered, without
+ * a jansson tree around an event of up to 240 KB. Returns 1 when it was a
+ * data message and was delivered, 0 when the caller must decode it in full
+ * (another type, or anything unusual, which the full decoder judges). */
+int events_client_sub_read_data(struct events_client *c, const char *text, size_t len);
 /* Fails the first overdue subscribe; returns 1 if there was one. */
 int events_client_sub_expire(struct events_client *c, uint64_t now);
 

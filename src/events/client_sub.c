@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/cause.h"
 #include "core/encoding.h"
+#include "core/json_scan.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "events/client_internal.h"
@@ -89,19 +90,78 @@ void events_client_sub_on_answer(struct events_client *c, const struct events_me
     events_client_arm_request_timer(c);
 }
 
-void events_client_sub_on_data(struct events_client *c, const struct events_message *m)
+void events_client_sub_deliver(struct events_client *c, const char *id, const char *event,
+                               size_t event_len)
 {
-    struct events_subscription *s = events_client_sub_find(c, m->id);
+    struct events_subscription *s = events_client_sub_find(c, id);
     if (!s || s->state == SUB_WAITING) {
-        log_debug("data for unknown subscription %s", m->id ? m->id : "(none)");
+        log_debug("data for unknown subscription %s", id ? id : "(none)");
         return;
     }
-    if (!m->event) {
+    if (!event) {
         log_warn("data message for %s without an event string", s->channel);
         return;
     }
     if (s->on_data)
-        s->on_data(s->user, s, m->event, m->event_length);
+        s->on_data(s->user, s, event, event_len);
+}
+
+void events_client_sub_on_data(struct events_client *c, const struct events_message *m)
+{
+    events_client_sub_deliver(c, m->id, m->event, m->event_length);
+}
+
+/* The members of a data message that matter here. */
+struct data_fields {
+    struct json_slice type, id, event;
+};
+
+/* Collects type, id and event in one pass; 0 when the message is not a
+ * plain data message (the caller then decodes it in full). */
+static int scan_data(const char *text, size_t len, struct data_fields *f)
+{
+    struct json_scan scan;
+    struct json_slice key, value;
+    memset(f, 0, sizeof(*f));
+    if (json_scan_open(&scan, text, len) < 0)
+        return 0;
+    int rc;
+    for (key.type = JSON_SCAN_INVALID; (rc = json_scan_next(&scan, &key, &value)) == 1;
+         key.type = JSON_SCAN_INVALID) {
+        struct json_slice *slot = json_scan_string_equals(&key, "type", 4)    ? &f->type
+                                  : json_scan_string_equals(&key, "id", 2)    ? &f->id
+                                  : json_scan_string_equals(&key, "event", 5) ? &f->event
+                                                                              : NULL;
+        if (slot && slot->type != JSON_SCAN_INVALID)
+            return 0; /* twice: the full decoder refuses it */
+        if (slot)
+            *slot = value;
+    }
+    return rc == 0 && json_scan_string_equals(&f->type, "data", 4) &&
+           f->id.type == JSON_SCAN_STRING && !f->id.escaped &&
+           f->id.len - 2 <= EVENTS_MAX_ID_LENGTH && f->event.type == JSON_SCAN_STRING;
+}
+
+int events_client_sub_read_data(struct events_client *c, const char *text, size_t len)
+{
+    struct data_fields f;
+    if (!scan_data(text, len, &f))
+        return 0;
+    char id[EVENTS_MAX_ID_LENGTH + 1];
+    memcpy(id, f.id.text + 1, f.id.len - 2);
+    id[f.id.len - 2] = '\0';
+    /* The event is unescaped once, into memory of its own: the subscriber
+     * reads it as JSON text. An event jansson would refuse (an escaped lone
+     * surrogate) is left to the full decoder, which refuses it. */
+    struct buf event = BUF_INIT;
+    if (json_scan_string(&f.event, &event) < 0) {
+        buf_free(&event);
+        return 0;
+    }
+    events_client_sub_deliver(c, id, buf_length(&event) ? buf_bytes(&event) : "",
+                              buf_length(&event));
+    buf_free(&event);
+    return 1;
 }
 
 int events_client_sub_expire(struct events_client *c, uint64_t now)

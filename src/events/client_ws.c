@@ -484,6 +484,12 @@ static void ws_on_message(void *user, int is_text, const char *data, size_t len)
         return;
     if (log_enabled(LOG_LEVEL_TRACE))
         log_trace("recv %.*s", (int)(len > 300 ? 300 : len), data);
+    if (events_client_sub_read_data(c, data, len)) {
+        /* The callback may have dropped the link or freed the client. */
+        if (c->link == l && !c->freed && c->state == EVENTS_CLIENT_READY)
+            restart_keepalive(c); /* any message proves the connection alive */
+        return;
+    }
     struct events_message m;
     char cause[CAUSE_SIZE];
     if (events_message_decode(data, len, &m, cause, sizeof(cause)) < 0) {

@@ -331,6 +331,34 @@ TEST(packet_encoding_is_sst_shaped)
     buf_free(&out);
 }
 
+/* The envelope is read as JSON, whatever way a sender writes it: escapes in
+ * keys and values, whitespace, members in any order, unknown members (even
+ * nested ones) ignored. */
+TEST(packets_are_read_as_json)
+{
+    static const char *const good[] = {
+        "{\"t\\u0079pe\":2,\"source\":\"a\",\"id\":\"b\\\"c\",\"data\":\"aGk\\u003d\"}",
+        " {\r\n \"data\" : \"aGk=\" , \"id\":\"b\\\"c\",\"x\":{\"y\":[1,{\"type\":5}]},"
+        "\"source\":\"a\",\"index\":-0,\"type\":2 }\n",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct bridge_packet p;
+        char cause[128] = "";
+        int rc = bridge_packet_decode(good[i], strlen(good[i]), &p, cause, sizeof(cause));
+        if (rc != 0)
+            fprintf(stderr, "  refused (%s): %s\n", cause, good[i]);
+        CHECK_INT(rc, 0);
+        CHECK_INT(p.type, BRIDGE_NEXT);
+        CHECK_STR(p.source, "a");
+        CHECK_STR(p.id, "b\"c");
+        CHECK_INT(p.index, 0);
+        CHECK_INT(p.final, 1);
+        CHECK_INT(buf_length(&p.data), 2);
+        CHECK(memcmp(buf_bytes(&p.data), "hi", 2) == 0);
+        bridge_packet_free(&p);
+    }
+}
+
 TEST(bad_packets_are_refused)
 {
     static const char *const bad[] = {
@@ -347,6 +375,18 @@ TEST(bad_packets_are_refused)
         "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"data\":\"!!!\"}",
         "{\"type\":2,\"source\":\"a\",\"id\":\"b\\n\"}",
         "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"type\":3}",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"id\":\"c\"}",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"t\\u0079pe\":3}",
+        "{\"type\":2e0,\"source\":\"a\",\"id\":\"b\"}",
+        "{\"type\":2.0,\"source\":\"a\",\"id\":\"b\"}",
+        "{\"type\":99999999999999999999,\"source\":\"a\",\"id\":\"b\"}",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"final\":null}",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\"} x",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"data\":\"aGk=\"",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\\u0000\"}",
+        "[{\"type\":2,\"source\":\"a\",\"id\":\"b\"}]",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"data\":\"aGk=\\ud800\"}",
+        "{\"type\":2,\"source\":\"a\",\"id\":\"b\",\"data\":7}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct bridge_packet p;
@@ -375,4 +415,5 @@ RUN_TESTS("bridge_stream", TEST_ENTRY(empty_body_is_one_final_packet),
           TEST_ENTRY(missing_packet_times_out), TEST_ENTRY(finished_messages_are_forgotten_later),
           TEST_ENTRY(held_bytes_are_capped_per_message), TEST_ENTRY(message_count_is_capped),
           TEST_ENTRY(streamed_bytes_are_capped_per_message),
-          TEST_ENTRY(packet_encoding_is_sst_shaped), TEST_ENTRY(bad_packets_are_refused))
+          TEST_ENTRY(packet_encoding_is_sst_shaped), TEST_ENTRY(packets_are_read_as_json),
+          TEST_ENTRY(bad_packets_are_refused))

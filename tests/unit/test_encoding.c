@@ -122,6 +122,66 @@ TEST(test_base64_round_trips_every_length)
     }
 }
 
+/* Every byte value in every position of a group: exactly the 64 characters
+ * of each alphabet decode, and to their own value. */
+TEST(test_base64_table_matches_alphabets)
+{
+    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int c = 0; c < 256; c++) {
+        const char *in_std = c ? memchr(std, c, 64) : NULL;
+        const char *in_url = c ? memchr(url, c, 64) : NULL;
+        for (size_t pos = 0; pos < 4; pos++) {
+            if (c == '=' && pos == 3)
+                continue; /* padding: "AAA=" is two bytes */
+            char text[4] = {'A', 'A', 'A', 'A'};
+            text[pos] = (char)c;
+            struct buf a = BUF_INIT, b = BUF_INIT;
+            CHECK_INT(base64_decode(&a, text, 4), in_std ? 0 : -EINVAL);
+            CHECK_INT(base64url_decode(&b, text, 4), in_url ? 0 : -EINVAL);
+            if (in_std) {
+                uint32_t v = (uint32_t)(in_std - std) << (18 - 6 * pos);
+                unsigned char want[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                                         (unsigned char)v};
+                CHECK(buf_is(&a, want, 3));
+            }
+            buf_free(&a);
+            buf_free(&b);
+        }
+    }
+}
+
+/* Decoding into caller memory: exactly base64_decoded_max bytes of room are
+ * enough (ASan sees any write past them), one less is refused up front. */
+TEST(test_base64_decode_to)
+{
+    unsigned char raw[200];
+    for (size_t i = 0; i < sizeof(raw); i++)
+        raw[i] = (unsigned char)(i * 53 + 7);
+    for (size_t len = 0; len <= sizeof(raw); len++) {
+        struct buf enc = BUF_INIT;
+        CHECK_INT(base64_encode(&enc, raw, len), 0);
+        size_t room = base64_decoded_max(buf_length(&enc));
+        unsigned char *dst = malloc(room);
+        size_t written = 12345;
+        CHECK_INT(base64_decode_to(dst, room, buf_bytes(&enc), buf_length(&enc), &written), 0);
+        CHECK_INT(written, len);
+        CHECK(memcmp(dst, raw, len) == 0);
+        CHECK_INT(base64_decode_to(dst, room - 1, buf_bytes(&enc), buf_length(&enc), &written),
+                  -ENOBUFS);
+        free(dst);
+        buf_free(&enc);
+    }
+    unsigned char dst[16];
+    size_t written;
+    CHECK_INT(base64_decode_to(dst, sizeof(dst), "Zm9v!A==", 8, &written), -EINVAL);
+    CHECK_INT(base64_decode_to(dst, sizeof(dst), "Zg==Zg==", 8, &written), -EINVAL);
+    CHECK_INT(base64_decode_to(dst, sizeof(dst), "-_-__g", 6, &written), -EINVAL);
+    CHECK_INT(base64_decode_to(dst, sizeof(dst), "Zm9vYg==", 8, &written), 0);
+    CHECK_INT(written, 4);
+    CHECK(memcmp(dst, "foob", 4) == 0);
+}
+
 TEST(test_base64_encode_appends)
 {
     struct buf out = BUF_INIT;
@@ -336,8 +396,9 @@ TEST(test_secure_wipe)
 RUN_TESTS("encoding", TEST_ENTRY(test_base64_rfc4648_vectors),
           TEST_ENTRY(test_base64_decode_padded_and_unpadded),
           TEST_ENTRY(test_base64_alphabets_differ),
-          TEST_ENTRY(test_base64_round_trips_every_length), TEST_ENTRY(test_base64_encode_appends),
-          TEST_ENTRY(test_base64_rejects_invalid_input),
+          TEST_ENTRY(test_base64_round_trips_every_length),
+          TEST_ENTRY(test_base64_table_matches_alphabets), TEST_ENTRY(test_base64_decode_to),
+          TEST_ENTRY(test_base64_encode_appends), TEST_ENTRY(test_base64_rejects_invalid_input),
           TEST_ENTRY(test_base64_failure_leaves_existing_content),
           TEST_ENTRY(test_base64_failure_after_compaction_leaves_no_output),
           TEST_ENTRY(test_hex_encode), TEST_ENTRY(test_json_quote_matches_json_stringify),
