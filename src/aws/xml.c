@@ -131,32 +131,6 @@ static int xml_char_allowed(unsigned long c)
            (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
-static int append_utf8(struct buf *out, unsigned long c)
-{
-    char b[4];
-    size_t n;
-    if (c < 0x80) {
-        b[0] = (char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        b[0] = (char)(0xC0 | (c >> 6));
-        b[1] = (char)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        b[0] = (char)(0xE0 | (c >> 12));
-        b[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        b[2] = (char)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (char)(0xF0 | (c >> 18));
-        b[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-        b[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-        b[3] = (char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    return buf_append(out, b, n);
-}
-
 /* One reference after '&': a predefined entity or a character reference. */
 static int read_reference(struct parser *p, struct buf *out)
 {
@@ -191,7 +165,7 @@ static int read_reference(struct parser *p, struct buf *out)
     if (p->pos >= p->len || digits == 0 || !xml_char_allowed(c))
         return fail(p, "bad character reference");
     p->pos++; /* ';' */
-    return append_utf8(out, c);
+    return utf8_append(out, c);
 }
 
 /* Character data up to the next '<' (or the end), into out; in an

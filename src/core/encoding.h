@@ -38,6 +38,10 @@ int json_quote(struct buf *out, const char *text, size_t len);
 /* Whether text is well-formed UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *text, size_t len);
 
+/* Appends code point cp (at most 0x10FFFF; the caller has checked it) as
+ * UTF-8: what JSON's \u escapes and XML's character references decode to. */
+int utf8_append(struct buf *out, unsigned long cp);
+
 /* Compares in time that depends only on the lengths: 1 if equal, else 0. */
 int constant_time_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 

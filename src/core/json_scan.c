@@ -400,32 +400,6 @@ fail:
     return -EINVAL;
 }
 
-static int append_utf8(struct buf *out, unsigned long cp)
-{
-    char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xC0 | cp >> 6);
-        b[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | cp >> 12);
-        b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (char)(0xF0 | cp >> 18);
-        b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        b[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        b[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return buf_append(out, b, n);
-}
-
 /* Decodes "\uXXXX" (and its low half when it starts a surrogate pair) at p,
  * which the scan has validated. Returns the bytes used, or 0 for a lone
  * surrogate. */
@@ -481,7 +455,7 @@ static int decode_escaped(const unsigned char *p, const unsigned char *end, stru
             size_t used = unicode_escape(p, end, &cp);
             if (used == 0)
                 return -EILSEQ;
-            rc = append_utf8(out, cp);
+            rc = utf8_append(out, cp);
             p += used;
         } else {
             rc = buf_append_char(out, short_escape_value(p[1]));

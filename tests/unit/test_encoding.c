@@ -393,6 +393,34 @@ TEST(test_secure_wipe)
     secure_wipe(secret, 0);
 }
 
+/* Each length's boundary code points encode to the bytes the standard gives,
+ * and the result is valid UTF-8 by the one validator. */
+TEST(test_utf8_append_boundaries)
+{
+    static const struct {
+        unsigned long cp;
+        const char *bytes;
+    } cases[] = {
+        {0x24, "\x24"},
+        {0x7F, "\x7F"},
+        {0x80, "\xC2\x80"},
+        {0x7FF, "\xDF\xBF"},
+        {0x800, "\xE0\xA0\x80"},
+        {0x20AC, "\xE2\x82\xAC"},
+        {0xFFFD, "\xEF\xBF\xBD"},
+        {0x10000, "\xF0\x90\x80\x80"},
+        {0x10FFFF, "\xF4\x8F\xBF\xBF"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf out = BUF_INIT;
+        CHECK_INT(utf8_append(&out, cases[i].cp), 0);
+        CHECK_INT((int)buf_length(&out), (int)strlen(cases[i].bytes));
+        CHECK(memcmp(buf_bytes(&out), cases[i].bytes, buf_length(&out)) == 0);
+        CHECK_INT(utf8_valid(buf_bytes(&out), buf_length(&out)), 1);
+        buf_free(&out);
+    }
+}
+
 RUN_TESTS("encoding", TEST_ENTRY(test_base64_rfc4648_vectors),
           TEST_ENTRY(test_base64_decode_padded_and_unpadded),
           TEST_ENTRY(test_base64_alphabets_differ),
@@ -405,4 +433,4 @@ RUN_TESTS("encoding", TEST_ENTRY(test_base64_rfc4648_vectors),
           TEST_ENTRY(test_json_quote_embedded_nul), TEST_ENTRY(test_json_quote_invalid_utf8),
           TEST_ENTRY(test_json_quote_output_is_valid_json), TEST_ENTRY(test_json_quote_appends),
           TEST_ENTRY(test_json_quote_long_input), TEST_ENTRY(test_constant_time_equal),
-          TEST_ENTRY(test_secure_wipe))
+          TEST_ENTRY(test_secure_wipe), TEST_ENTRY(test_utf8_append_boundaries))
