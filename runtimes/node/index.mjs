@@ -852,6 +852,23 @@ async function die(kind, reason) {
 
 // ---------------------------------------------------------------- main
 
+// A warm standby (tether dev, TETHER_STANDBY=1): everything up to here is
+// loaded, the handler is not; it is loaded when tether writes a byte to our
+// standard input (or closes it), after a change has stopped the function's
+// other workers, so it loads the new code. Blocking is right: until then
+// there is nothing else to do. The variable goes, so the handler never sees
+// it. src/lambda/standby.h.
+function waitIfStandby() {
+  const standby = env.TETHER_STANDBY === '1';
+  delete env.TETHER_STANDBY;
+  if (!standby) return;
+  try {
+    fs.readSync(0, Buffer.alloc(1), 0, 1, null);
+  } catch {
+    // No usable standard input: load at once, like a cold start.
+  }
+}
+
 async function main() {
   installConsole();
   installGlobals();
@@ -863,6 +880,9 @@ async function main() {
   process.on('uncaughtException', (e) => die('exception', e));
   process.on('unhandledRejection', (r) => die('rejection', r));
   process.on('beforeExit', onBeforeExit);
+  // Before the signal listeners: a standby stopped while it waits must end
+  // at SIGTERM, and their callbacks cannot run while it blocks.
+  waitIfStandby();
   for (const sig of ['SIGTERM', 'SIGINT']) {
     // Other listeners get their synchronous turn, then the worker goes.
     process.on(sig, () => setImmediate(() => exitNow(0)));
