@@ -180,8 +180,7 @@ struct lambda_sandbox {
     /* A standby (lambda/standby.h): started ahead, waiting on its standard
      * input (the other end is wake_fd) before it loads the handler. */
     int standby;
-    int wake_fd;   /* valid while standby */
-    int took_over; /* was a standby; its worker event says so */
+    int wake_fd; /* valid while standby */
 };
 
 const char *lambda_sandbox_state_name(enum lambda_sandbox_state state);

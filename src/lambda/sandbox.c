@@ -612,8 +612,9 @@ int lambda_sandbox_start_standby(struct lambda_function *function, const char *a
 {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
-        snprintf(cause, cause_len, "socketpair: %s", strerror(errno));
-        return -errno;
+        int err = errno;
+        snprintf(cause, cause_len, "socketpair: %s", strerror(err));
+        return -err;
     }
     struct lambda_sandbox *sb = NULL;
     int rc = launch(function, affinity, env_override, fds[1], &sb, cause, cause_len);
@@ -637,7 +638,6 @@ void lambda_sandbox_take_over(struct lambda_sandbox *sb, struct lambda_invocatio
     (void)send(sb->wake_fd, "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(sb->wake_fd);
     sb->standby = 0;
-    sb->took_over = 1;
     sb->bound = inv;
     inv->sandbox = sb;
     /* Init Duration and the init deadline count from here, the part of init
