@@ -474,6 +474,23 @@ def _on_sigterm(signum, frame):
     os._exit(0)
 
 
+def wait_if_standby():
+    """A warm standby (tether dev, TETHER_STANDBY=1) loads the handler only
+    when tether writes a byte to its standard input (or closes it), after a
+    change has stopped the function's other workers, so it loads the new
+    code. The variable goes, so the handler never sees it.
+    src/lambda/standby.h."""
+    standby = os.environ.pop("TETHER_STANDBY", "") == "1"
+    if not standby:
+        return
+    try:
+        os.read(0, 1)
+    except OSError:
+        pass  # no usable standard input: load at once, like a cold start
+    # Files the task root gained while waiting must be seen by the import.
+    importlib.invalidate_caches()
+
+
 def main():
     global _current_request_id
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -490,6 +507,7 @@ def main():
     sys.path.insert(0, task_root)
 
     start_debugger()
+    wait_if_standby()
 
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""), task_root)

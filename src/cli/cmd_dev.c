@@ -59,6 +59,7 @@ struct dev_app {
     int force;
     int insecure;          /* --insecure-no-auth */
     int sst;               /* --sst */
+    int no_standby;        /* --no-standby */
     const char *key_file;  /* --key-file */
     struct bridge_key key; /* wiped at exit */
     int wrote_state;       /* .tether/dev.json is ours to remove */
@@ -136,7 +137,8 @@ static void on_invocation(void *ctx, const struct dev_invocation_report *r)
 static void on_reload(void *ctx, const char *function_id, const char *path, double ms)
 {
     struct dev_app *app = ctx;
-    dev_output_reload(&app->out, function_id, path, ms);
+    dev_output_reload(&app->out, function_id, path, ms,
+                      dev_function_has_standby(app->dev, function_id));
 }
 
 static void on_note(void *ctx, const char *text)
@@ -192,6 +194,7 @@ static int start(struct dev_app *app, char *cause, size_t cause_len)
         .inspect_port = app->inspect_port,
         .debug_timeout_s = app->debug_timeout_s,
         .force = app->force,
+        .no_standby = app->no_standby,
         .key = app->insecure ? NULL : &app->key,
         .function_log = dev_output_function_log(&app->out),
         .history_count = app->history_count,
@@ -261,6 +264,9 @@ static int parse(int argc, char **argv, struct dev_app *app, struct dev_cli_opti
          .target = &o->functions,
          .help = "run only the functions whose id matches (shell wildcards,\n"
                  "repeatable); the others are left as if \"live\": false"},
+        CLI_FLAG("no-standby", &app->no_standby,
+                 "restart workers on a change instead of handing over to a\n"
+                 "warm standby (one started runtime per function, ahead)"),
         CLI_FLAG("force", &app->force, "take over from another tether dev on the same stage"),
         CLI_STRING("key-file", "FILE", &app->key_file,
                    "the bridge key to use (default: TETHER_BRIDGE_KEY, else\n"

@@ -203,15 +203,15 @@ void dev_output_invocation(struct dev_output *out, const struct dev_invocation_r
 }
 
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
-                       double watcher_ms)
+                       double watcher_ms, int standby)
 {
     if (out->json) {
-        emit_json(json_pack("{s:s, s:s, s:s, s:f}", "type", "reload", "function", function, "file",
-                            path, "watcherMs", watcher_ms));
+        emit_json(json_pack("{s:s, s:s, s:s, s:f, s:b}", "type", "reload", "function", function,
+                            "file", path, "watcherMs", watcher_ms, "standby", standby));
         return;
     }
-    dev_output_line(out, "%s: %s changed, workers restart (%.1f ms after the write)", function,
-                    path, watcher_ms);
+    dev_output_line(out, "%s: %s changed, %s (%.1f ms after the write)", function, path,
+                    standby ? "a warm standby takes over" : "workers restart", watcher_ms);
 }
 
 /* A build's text line by line, each under the function's name; control

@@ -42,8 +42,10 @@ void dev_output_debugger(struct dev_output *out, const char *function, const cha
 void dev_output_warning(struct dev_output *out, const char *text);
 void dev_output_worker(struct dev_output *out, const char *detail);
 void dev_output_invocation(struct dev_output *out, const struct dev_invocation_report *r);
+/* standby: a warm standby takes over (docs/dev.md, "Reload"), else the
+ * workers restart. */
 void dev_output_reload(struct dev_output *out, const char *function, const char *path,
-                       double watcher_ms);
+                       double watcher_ms, int standby);
 /* The VPC tunnel's state and counters: a line of the live view, or
  * {"type":"tunnel","state":...,"bastion":...,"socks":...,"tun":...,
  * "streamsOpen":N,"streamsTotal":N,"bytesUp":N,"bytesDown":N,"cause":...}. */

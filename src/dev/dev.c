@@ -232,6 +232,12 @@ static int add_worker_function(struct lambda_config *c, const struct dev *d,
         fn->debug_env = f->runtime == DEV_RUNTIME_NODE ? "NODE_OPTIONS" : "TETHER_DEBUGPY_PORT";
         fn->debug_prefix = f->runtime == DEV_RUNTIME_NODE ? "--inspect=127.0.0.1:" : "";
     }
+    /* Only tether's own shims know how to wait as a standby; a debugger
+     * port per process is handed out at spawn, so not under --inspect. */
+    if (rc == 0)
+        fn->standby = !d->options.no_standby && !inspect &&
+                      (f->runtime == DEV_RUNTIME_PYTHON ||
+                       (f->runtime == DEV_RUNTIME_NODE && f->node_worker != DEV_NODE_WORKER_RIC));
     const char *proxy_url = dev_tunnel_proxy_url(d->tunnel);
     if (rc == 0 && proxy_url)
         rc = set_proxy_env(fn, f, proxy_url, cause, cause_len);
@@ -750,4 +756,9 @@ void dev_free(struct dev *d)
     secure_wipe(d->endpoints.api_key, sizeof(d->endpoints.api_key));
     secure_wipe(d->key_text, sizeof(d->key_text));
     free(d);
+}
+
+int dev_function_has_standby(const struct dev *d, const char *function_id)
+{
+    return d->workers && lambda_service_has_standby(d->workers, function_id);
 }

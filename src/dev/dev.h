@@ -56,6 +56,9 @@ struct dev_options {
     int inspect_port;                 /* 0: off; else the first of the workers' debugger ports */
     unsigned debug_timeout_s;         /* with inspect_port: every function's timeout, 1-900 */
     int force;                        /* take over the stage */
+    /* No warm standbys (lambda/standby.h): a change restarts the workers,
+     * as before there were any; for comparing the two (bench/reload). */
+    int no_standby;
     /* The stage's bridge key (borrowed; outlives the run): packets and
      * presence are sealed with it, and with the embedded defaults the
      * bridges get it in their environment. NULL: the insecure mode
@@ -87,6 +90,9 @@ const struct dev_state *dev_endpoints(const struct dev *dev);
 int dev_function_url(const struct dev *dev, const char *function_id, char *out, size_t out_len);
 /* The inspector's address with its token ("" when it is off). */
 const char *dev_inspector_url(const struct dev *dev);
+/* 1 when a warm standby waits to take over function_id's next invocation
+ * (docs/dev.md, "Reload"); for the reload line. */
+int dev_function_has_standby(const struct dev *dev, const char *function_id);
 /* Mirrors each invocation in the project's .tether/log/ from now on, with the
  * store's limits (older records beyond them are removed). */
 int dev_keep_records(struct dev *dev, char *cause, size_t cause_len);

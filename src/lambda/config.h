@@ -65,6 +65,9 @@ struct lambda_function_config {
     char *opt_dir;
     const char *debug_env;    /* "NODE_OPTIONS", "TETHER_DEBUGPY_PORT" */
     const char *debug_prefix; /* "--inspect=127.0.0.1:", "" */
+    /* Keep a warm standby per remote worker's function (tether dev, shims
+     * only: they know TETHER_STANDBY); lambda/standby.h. */
+    int standby;
 };
 
 struct lambda_config {

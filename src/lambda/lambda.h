@@ -101,5 +101,8 @@ int lambda_service_restart_function(struct lambda_service *service, const char *
  * when tether dev forgets that worker; -ENOENT for an unknown function. */
 int lambda_service_stop_worker(struct lambda_service *service, const char *function,
                                const char *affinity, const char *why);
+/* 1 when the function has a warm standby waiting to take over
+ * (lambda/standby.h), else 0. */
+int lambda_service_has_standby(const struct lambda_service *service, const char *function);
 
 #endif

@@ -178,6 +178,10 @@ struct lambda_sandbox {
     int process_running;
     int linked;          /* in the function's list */
     unsigned generation; /* the function's generation (its code and configuration) it runs */
+    /* A standby (lambda/standby.h): started ahead, waiting on its standard
+     * input (the other end is wake_fd) before it loads the handler. */
+    int standby;
+    int wake_fd; /* valid while standby */
 };
 
 const char *lambda_sandbox_state_name(enum lambda_sandbox_state state);
@@ -197,6 +201,12 @@ void lambda_sandbox_stop(struct lambda_sandbox *sb, const char *why);
 /* Fails the bound invocation of a sandbox whose runtime reported an init error. */
 void lambda_sandbox_init_failed(struct lambda_sandbox *sb, const char *error_type, const char *body,
                                 size_t body_len);
+/* Starts a standby for a remote worker (affinity, env_override copied);
+ * lambda/standby.h. */
+int lambda_sandbox_start_standby(struct lambda_function *function, const char *affinity,
+                                 char *const *env_override, char *cause, size_t cause_len);
+/* The standby loads the handler now, for inv, as a cold start would. */
+void lambda_sandbox_take_over(struct lambda_sandbox *sb, struct lambda_invocation *inv);
 /* Writes a log line for the sandbox's function (and its current invocation's tail). */
 void lambda_sandbox_log(struct lambda_sandbox *sb, struct lambda_invocation *inv, const char *line,
                         size_t len);

@@ -8,6 +8,7 @@
 #define LOG_MODULE "lambda"
 #include "core/log.h"
 #include "lambda/lambda_internal.h"
+#include "lambda/standby.h"
 
 struct live_caller {
     struct lambda_live_callbacks callbacks;
@@ -115,4 +116,11 @@ int lambda_service_stop_worker(struct lambda_service *s, const char *function, c
         return -ENOENT;
     lambda_function_stop_affine(f, affinity, why);
     return 0;
+}
+
+int lambda_service_has_standby(const struct lambda_service *s, const char *function)
+{
+    struct lambda_function *f =
+        lambda_service_find_function((struct lambda_service *)s, function, strlen(function));
+    return f && lambda_standby_of(f) != NULL;
 }

@@ -19,6 +19,7 @@
 #define LOG_MODULE "lambda"
 #include "core/log.h"
 #include "lambda/lambda_internal.h"
+#include "lambda/standby.h"
 
 static int queue_is_async(const struct lambda_invocation *inv)
 {
@@ -97,7 +98,7 @@ static struct lambda_sandbox *find_affine(struct lambda_function *f, const char 
 {
     for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
         if (strcmp(sb->affinity, affinity) == 0 && sb->state != LAMBDA_SANDBOX_STOPPING &&
-            sb->state != LAMBDA_SANDBOX_EXITED)
+            sb->state != LAMBDA_SANDBOX_EXITED && !sb->standby)
             return sb;
     return NULL;
 }
@@ -213,7 +214,8 @@ int lambda_function_submit_live(struct lambda_function *f, struct lambda_invocat
         return -EBUSY;          /* one invocation at a time per remote sandbox */
     lambda_invocation_ref(inv); /* the function's reference, dropped when done */
     if (!sb) {
-        cold_start(f, inv);
+        if (lambda_standby_take(f, inv) != 0)
+            cold_start(f, inv);
     } else if (sb->state == LAMBDA_SANDBOX_IDLE && sb->waiting_next) {
         lambda_sandbox_dispatch(sb, inv);
     } else {
@@ -226,8 +228,11 @@ int lambda_function_submit_live(struct lambda_function *f, struct lambda_invocat
 
 void lambda_function_stop_sandboxes(struct lambda_function *f, const char *why)
 {
+    /* A standby has loaded none of the function's code: it stays, to take
+     * over with the new code (lambda/standby.h). */
     for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
-        if (sb->state != LAMBDA_SANDBOX_STOPPING && sb->state != LAMBDA_SANDBOX_EXITED)
+        if (sb->state != LAMBDA_SANDBOX_STOPPING && sb->state != LAMBDA_SANDBOX_EXITED &&
+            !sb->standby)
             lambda_sandbox_stop(sb, why);
 }
 

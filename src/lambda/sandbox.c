@@ -18,6 +18,7 @@
 #include "core/random.h"
 #include "lambda/environment.h"
 #include "lambda/lambda_internal.h"
+#include "lambda/standby.h"
 
 #define SANDBOX_HANDLES 5 /* timer, two pipes, process, Runtime API server */
 #define DRAIN_MAX_READS 64
@@ -136,6 +137,8 @@ static void free_sandbox(struct lambda_sandbox *sb)
     lambda_lines_free(&sb->out_lines);
     lambda_lines_free(&sb->err_lines);
     lambda_environment_free(sb->env_override);
+    if (sb->standby)
+        close(sb->wake_fd);
     free(sb);
     service->sandboxes_alive--;
     lambda_service_check_stopped(service);
@@ -408,25 +411,12 @@ static uint16_t pick_debug_port(const struct lambda_sandbox *sb)
     return 0;
 }
 
-/* Sets (or replaces) the debugger's variable in a built environment. */
-static int set_debug_env(struct lambda_sandbox *sb, char ***env)
+/* Sets (or replaces) NAME in a built environment; takes line ("NAME=..."). */
+static int env_put(char ***env, const char *name, char *line)
 {
-    const struct lambda_function_config *f = sb->function->config;
-    if (!f->debug_port || !f->debug_env)
-        return 0;
-    if (!(sb->debug_port = pick_debug_port(sb))) {
-        log_warn("%s: no free debugger port from %u: sandbox %.8s runs without one", f->name,
-                 f->debug_port, sb->id);
-        return 0;
-    }
-    size_t n = 0, name_len = strlen(f->debug_env);
-    while ((*env)[n] &&
-           !(strncmp((*env)[n], f->debug_env, name_len) == 0 && (*env)[n][name_len] == '='))
+    size_t n = 0, name_len = strlen(name);
+    while ((*env)[n] && !(strncmp((*env)[n], name, name_len) == 0 && (*env)[n][name_len] == '='))
         n++;
-    char *line = NULL;
-    if (asprintf(&line, "%s=%s%u", f->debug_env, f->debug_prefix ? f->debug_prefix : "",
-                 sb->debug_port) < 0)
-        return -ENOMEM;
     if (!(*env)[n]) {
         char **grown = realloc(*env, (n + 2) * sizeof(**env));
         if (!grown) {
@@ -451,14 +441,46 @@ static char **command_of(const struct lambda_function_config *f, char ***wrapped
     return *wrapped ? *wrapped : f->bootstrap;
 }
 
-static int spawn(struct lambda_sandbox *sb, char **env, char *cause, size_t cause_len)
+/* Sets (or replaces) the debugger's variable in a built environment. */
+static int set_debug_env(struct lambda_sandbox *sb, char ***env)
+{
+    const struct lambda_function_config *f = sb->function->config;
+    if (!f->debug_port || !f->debug_env)
+        return 0;
+    if (!(sb->debug_port = pick_debug_port(sb))) {
+        log_warn("%s: no free debugger port from %u: sandbox %.8s runs without one", f->name,
+                 f->debug_port, sb->id);
+        return 0;
+    }
+    char *line = NULL;
+    if (asprintf(&line, "%s=%s%u", f->debug_env, f->debug_prefix ? f->debug_prefix : "",
+                 sb->debug_port) < 0)
+        return -ENOMEM;
+    return env_put(env, f->debug_env, line);
+}
+
+/* A standby's shim waits on its standard input before loading the handler
+ * (lambda/standby.h); set here, after the function's own variables, so no
+ * configuration can turn it on or off. */
+static int set_standby_env(int standby, char ***env)
+{
+    char *line = strdup("TETHER_STANDBY=1");
+    if (!standby || !line) {
+        free(line);
+        return standby ? -ENOMEM : 0;
+    }
+    return env_put(env, "TETHER_STANDBY", line);
+}
+
+static int spawn(struct lambda_sandbox *sb, char **env, int stdin_fd, char *cause, size_t cause_len)
 {
     const struct lambda_function_config *f = sb->function->config;
     char **wrapped;
     char **command = command_of(f, &wrapped);
     uv_loop_t *loop = service_of(sb)->loop;
     uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
+        stdin_fd >= 0 ? (uv_stdio_container_t){.flags = UV_INHERIT_FD, .data.fd = stdin_fd}
+                      : (uv_stdio_container_t){.flags = UV_IGNORE},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&sb->out_pipe},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&sb->err_pipe},
     };
@@ -531,17 +553,20 @@ static char **copy_env(char *const *env)
     return copy;
 }
 
-int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocation *bound,
-                         char *cause, size_t cause_len)
+/* What every start shares: the sandbox, its Runtime API, environment and
+ * process, linked into the function's list. stdin_fd >= 0 becomes the
+ * process's standard input (a standby's wake-up socket). */
+static int launch(struct lambda_function *function, const char *affinity, char *const *env_override,
+                  int stdin_fd, struct lambda_sandbox **out, char *cause, size_t cause_len)
 {
     struct lambda_sandbox *sb = sandbox_new(function);
     if (!sb) {
         snprintf(cause, cause_len, "out of memory");
         return -ENOMEM;
     }
-    if (bound && bound->affinity[0]) {
-        snprintf(sb->affinity, sizeof(sb->affinity), "%s", bound->affinity);
-        sb->env_override = copy_env(bound->env_override);
+    if (affinity && affinity[0]) {
+        snprintf(sb->affinity, sizeof(sb->affinity), "%s", affinity);
+        sb->env_override = copy_env(env_override);
     }
     int rc = start_runtime_api(sb, cause, cause_len);
     if (rc < 0) {
@@ -553,10 +578,12 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
     rc = build_environment(sb, &env);
     if (rc == 0)
         rc = set_debug_env(sb, &env);
+    if (rc == 0)
+        rc = set_standby_env(stdin_fd >= 0, &env);
     if (rc < 0)
         snprintf(cause, cause_len, "out of memory");
     if (rc == 0)
-        rc = spawn(sb, env, cause, cause_len);
+        rc = spawn(sb, env, stdin_fd, cause, cause_len);
     lambda_environment_free(env);
     if (rc < 0) {
         /* A failed uv_spawn still leaves the process handle to close. */
@@ -567,6 +594,18 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
     sb->next = function->sandboxes;
     function->sandboxes = sb;
     sb->linked = 1;
+    *out = sb;
+    return 0;
+}
+
+int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocation *bound,
+                         char *cause, size_t cause_len)
+{
+    struct lambda_sandbox *sb = NULL;
+    int rc = launch(function, bound ? bound->affinity : NULL, bound ? bound->env_override : NULL,
+                    -1, &sb, cause, cause_len);
+    if (rc < 0)
+        return rc;
     sb->bound = bound;
     if (bound)
         bound->sandbox = sb;
@@ -580,10 +619,57 @@ int lambda_sandbox_start(struct lambda_function *function, struct lambda_invocat
     return 0;
 }
 
+/* ---- standbys (lambda/standby.h decides when) ---- */
+
+int lambda_sandbox_start_standby(struct lambda_function *function, const char *affinity,
+                                 char *const *env_override, char *cause, size_t cause_len)
+{
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+        int err = errno;
+        snprintf(cause, cause_len, "socketpair: %s", strerror(err));
+        return -err;
+    }
+    struct lambda_sandbox *sb = NULL;
+    int rc = launch(function, affinity, env_override, fds[1], &sb, cause, cause_len);
+    close(fds[1]); /* the child has its own copy as standard input */
+    if (rc < 0) {
+        close(fds[0]);
+        return rc;
+    }
+    sb->standby = 1;
+    sb->wake_fd = fds[0];
+    /* No init deadline yet: the clock starts when it takes over. */
+    log_info("%s: standby %s started (pid %d)", function->config->name, sb->id, sb->process.pid);
+    return 0;
+}
+
+void lambda_sandbox_take_over(struct lambda_sandbox *sb, struct lambda_invocation *inv)
+{
+    /* One byte (or, if it cannot be sent, the end of the stream when the
+     * socket closes) tells the shim to load the handler. MSG_NOSIGNAL: a
+     * standby that died must not take tether with it. */
+    (void)send(sb->wake_fd, "1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(sb->wake_fd);
+    sb->standby = 0;
+    sb->bound = inv;
+    inv->sandbox = sb;
+    /* Init Duration and the init deadline count from here, the part of init
+     * the invocation waits for: the handler's import. */
+    sb->spawned_ns = uv_hrtime();
+    uv_timer_start(&sb->timer, on_timer, (uint64_t)service_of(sb)->config->init_timeout_s * 1000,
+                   0);
+    log_info("%s: standby %.8s takes over %s", sb->function->config->name, sb->id, inv->request_id);
+    if (sb->waiting_next) /* it asked for work early */
+        lambda_sandbox_ready(sb);
+}
+
 /* ---- work ---- */
 
 void lambda_sandbox_ready(struct lambda_sandbox *sb)
 {
+    if (sb->standby)
+        return; /* its /next waits for the takeover */
     if (sb->state == LAMBDA_SANDBOX_STARTING)
         sb->init_ms = (double)(uv_hrtime() - sb->spawned_ns) / 1e6;
     if (sb->state != LAMBDA_SANDBOX_STARTING && sb->state != LAMBDA_SANDBOX_FINISHING)
@@ -591,6 +677,9 @@ void lambda_sandbox_ready(struct lambda_sandbox *sb)
     lambda_sandbox_enter_state(sb, LAMBDA_SANDBOX_IDLE);
     uv_timer_start(&sb->timer, on_timer, service_of(sb)->idle_timeout_ms, 0);
     lambda_function_sandbox_ready(sb->function, sb);
+    /* Idle after an answer: a standby started now delays nobody. */
+    if (sb->state == LAMBDA_SANDBOX_IDLE)
+        lambda_standby_refill(sb);
 }
 
 void lambda_sandbox_dispatch(struct lambda_sandbox *sb, struct lambda_invocation *inv)

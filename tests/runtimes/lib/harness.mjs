@@ -73,14 +73,15 @@ function baseEnv(api, extra) {
  * Starts a Runtime API and a shim process against it.
  *   runtime: 'node' | 'python'; handler: _HANDLER; root: LAMBDA_TASK_ROOT
  *   env: extra environment; args: extra interpreter arguments; python: interpreter
+ *   stdin: the shim's standard input, 'ignore' (default) or 'pipe' (proc.stdin)
  * Returns {api, proc, out(), err(), exited, waitForOutput(re, ms)}.
  */
-export async function startShim(t, { runtime = 'node', handler, root, env = {}, args = [], python = 'python3', api: apiOptions } = {}) {
+export async function startShim(t, { runtime = 'node', handler, root, env = {}, args = [], python = 'python3', api: apiOptions, stdin = 'ignore' } = {}) {
   const api = await startRuntimeApi(apiOptions);
   const childEnv = baseEnv(api, { _HANDLER: handler, LAMBDA_TASK_ROOT: root, ...env });
   const command = runtime === 'node' ? process.execPath : python;
   const argv = runtime === 'node' ? [...args, NODE_SHIM] : [...args, PYTHON_SHIM];
-  const proc = spawn(command, argv, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command, argv, { cwd: root, env: childEnv, stdio: [stdin, 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters = [];
