@@ -11,6 +11,7 @@
 #define LOG_MODULE "dev"
 #include "aws/credentials_provider.h"
 #include "core/encoding.h"
+#include "core/home.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "dev/build.h"
@@ -52,33 +53,7 @@ struct dev {
 
 static int find_install_root(struct dev *d, char *cause, size_t cause_len)
 {
-    const char *env = getenv("TETHER_HOME");
-    if (env && *env) {
-        snprintf(d->root_dir, sizeof(d->root_dir), "%s", env);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
-        snprintf(cause, cause_len, "cannot find tether's own files (set TETHER_HOME)");
-        return -ENOENT;
-    }
-    exe[n] = '\0';
-    /* build/tether or build/san/tether: the repository is above build/. */
-    char *slash = strrchr(exe, '/');
-    *slash = '\0';
-    snprintf(d->root_dir, sizeof(d->root_dir), "%s", exe);
-    for (int up = 0; up < 3; up++) {
-        char probe[PATH_MAX + 32];
-        snprintf(probe, sizeof(probe), "%s/runtimes/node/index.mjs", d->root_dir);
-        if (access(probe, R_OK) == 0)
-            return 0;
-        if (!(slash = strrchr(d->root_dir, '/')) || slash == d->root_dir)
-            break;
-        *slash = '\0';
-    }
-    snprintf(cause, cause_len, "cannot find tether's runtimes/ next to %s (set TETHER_HOME)", exe);
-    return -ENOENT;
+    return tether_home(d->root_dir, sizeof(d->root_dir), cause, cause_len);
 }
 
 static void bridge_path(const struct dev *d, char *out, size_t cap)

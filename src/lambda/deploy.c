@@ -25,6 +25,7 @@
 #include "aws/sigv4.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
+#include "core/home.h"
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -92,35 +93,6 @@ static void remove_tree(const char *path)
         nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* tether's runtimes/ beside the binary (build/tether, build/san/tether) or
- * in TETHER_HOME, as tether dev finds them. */
-static void find_home(char *out, size_t cap)
-{
-    const char *env = getenv("TETHER_HOME");
-    char probe[4200];
-    out[0] = '\0';
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return;
-    exe[n] = '\0';
-    for (int up = 0; up < 4; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash || slash == exe)
-            return;
-        *slash = '\0';
-        snprintf(probe, sizeof(probe), "%s/runtimes/node/index.mjs", exe);
-        if (access(probe, R_OK) == 0) {
-            snprintf(out, cap, "%s", exe);
-            return;
-        }
-    }
-}
-
 static void load_credentials(struct lambda_control *c, const struct lambda_config *config)
 {
     const char *akid = config->access_key_id, *secret = config->secret_access_key;
@@ -156,7 +128,9 @@ int lambda_control_new(struct lambda_service *s, const char *state_dir, char *ca
         return rc;
     }
     c->service = s;
-    find_home(c->home, sizeof(c->home));
+    char why[300];
+    if (tether_home(c->home, sizeof(c->home), why, sizeof(why)) < 0)
+        c->home[0] = '\0'; /* managed runtimes then fail to start, saying so */
     load_credentials(c, s->config);
     s->control = c;
     if (!state_dir)
