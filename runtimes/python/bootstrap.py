@@ -14,6 +14,7 @@ import datetime
 import decimal
 import http.client
 import importlib
+import importlib.machinery
 import json
 import logging
 import os
@@ -330,6 +331,38 @@ def _relative(path, root):
     return path if rel.startswith("..") else rel
 
 
+# ------------------------------------------------------------------ fresh source
+
+# A cached .pyc is trusted when its recorded source size and mtime (whole
+# seconds) match the file. Two saves of a same-sized file within one second
+# (a digit changed) would then run the first version after a reload; source
+# files changed this recently are therefore compiled from the file itself.
+# Older files, the standard library's among them, keep their caches.
+_FRESH_SECONDS = 5
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname):
+        path = self.get_filename(fullname)
+        try:
+            recent = time.time() - os.stat(path).st_mtime < _FRESH_SECONDS
+        except OSError:
+            recent = False
+        if recent:
+            return self.source_to_code(self.get_data(path), path)
+        return super().get_code(fullname)
+
+
+def install_fresh_source_loader():
+    hook = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        (_FreshSourceLoader, importlib.machinery.SOURCE_SUFFIXES),
+        (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
+    )
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
+
+
 def load_handler(spec, task_root):
     try:
         module_name, function_name = spec.rsplit(".", 1)
@@ -505,6 +538,7 @@ def main():
     here = os.path.dirname(THIS_FILE)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, task_root)
+    install_fresh_source_loader()
 
     start_debugger()
     wait_if_standby()

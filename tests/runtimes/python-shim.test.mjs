@@ -2,6 +2,8 @@
 // Runtime API. The first Python 3.9+ found gets the whole suite, any other
 // one a smoke test.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { LOG_STREAM, invoke, makeProject, pythonInterpreters, startShim, within } from './lib/harness.mjs';
 import { DEFAULT_ARN } from './lib/runtime-api.mjs';
@@ -166,6 +168,21 @@ describe(`python shim (${pythons[0] ? `${pythons[0].version} ${pythons[0].exe}` 
     assert.equal(n.errorType, 'KeyError');
     assert.equal(n.json.errorMessage, "'missing'");
     assert.equal(n.json.stackTrace.length, 2);
+  });
+
+  test('a same-sized edit within the same second is seen (no stale .pyc)', T, async (t) => {
+    const root = makeProject(t, { 'app.py': 'def handler(event, context):\n    return 1\n' });
+    const file = path.join(root, 'app.py');
+    // Both versions carry the same whole-second mtime and the same size, as
+    // two quick saves do; a .pyc of the first would pass Python's check.
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000);
+    fs.utimesSync(file, second, second);
+    const first = await start(t, 'app.handler', root);
+    assert.equal((await invoke(first, {})).json, 1);
+    fs.writeFileSync(file, 'def handler(event, context):\n    return 2\n');
+    fs.utimesSync(file, second, second);
+    const next = await start(t, 'app.handler', root);
+    assert.equal((await invoke(next, {})).json, 2, 'the edited file ran, not a cached first version');
   });
 
   test('init errors: missing module, missing dependency, syntax error with file and line', T, async (t) => {
