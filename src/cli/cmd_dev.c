@@ -80,6 +80,7 @@ struct dev_app {
     size_t target_count;
     json_t *attach_env;
     int attach_started;
+    size_t attached_count;
     char session[192];
     char holder[160];
 };
@@ -419,14 +420,15 @@ static int apply_sst(struct dev_app *app, char *cause, size_t cause_len)
 static void on_attach_report(void *ctx, const struct attach_report *r)
 {
     struct dev_app *app = ctx;
+    app->attached_count += r->event == ATTACH_ATTACHED;
     dev_output_attach(&app->out, r);
 }
 
 static void on_attach_done(void *ctx)
 {
     struct dev_app *app = ctx;
-    dev_output_line(&app->out, "attaching done: %zu deployed function%s run here now",
-                    app->target_count, app->target_count == 1 ? "" : "s");
+    dev_output_line(&app->out, "attaching done: %zu of %zu deployed functions run here now",
+                    app->attached_count, app->target_count);
 }
 
 /* Who attaches, for the marker and the tags: user@host pid N, and a random
