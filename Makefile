@@ -9,7 +9,7 @@ ifeq ($(SAN),1)
 BUILD := build/san
 endif
 
-PKGS := libuv jansson openssl libssh libmnl
+PKGS := libuv jansson openssl libssh libmnl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lwslay -lhttp_parser
 

@@ -15,15 +15,22 @@
 #include "net/http.h"
 
 static const char about[] =
-    "Runs a local AWS Lambda service: functions from the configuration run the way\n"
-    "Lambda runs them (a bootstrap process per sandbox, talking to the Runtime API),\n"
-    "invoked through the Lambda Invoke API and function URLs on one port.\n";
+    "Runs a local AWS Lambda service: functions from the configuration, or deployed\n"
+    "through its control plane (CreateFunction, layers, tags ... from the AWS CLI and\n"
+    "SDKs), run the way Lambda runs them (a bootstrap process per sandbox, talking to\n"
+    "the Runtime API), invoked through the Lambda Invoke API and function URLs on one\n"
+    "port. Without --config it starts with no functions.\n";
 
 static const char footer[] =
     "Endpoints: POST /2015-03-31/functions/NAME/invocations (also the Runtime\n"
     "Interface Emulator's /2015-03-31/functions/function/invocations) and, for\n"
     "functions with \"url\": true, http://HOST:PORT/url/NAME/. Each sandbox's\n"
     "runtime gets its own AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT.\n"
+    "The control plane (/2015-03-31/functions, /2018-10-31/layers, /2017-03-31/tags)\n"
+    "takes only requests signed (SigV4, service lambda) with the service's credentials:\n"
+    "the configuration's \"credentials\", else AWS_ACCESS_KEY_ID and\n"
+    "AWS_SECRET_ACCESS_KEY; without any it answers 403. Deployed functions and their\n"
+    "zips live in a private temporary folder, removed on exit.\n"
     "Function logs and START/END/REPORT lines go to stdout prefixed with [NAME];\n"
     "the service's own messages go to stderr. Stop with Ctrl-C (SIGINT) or SIGTERM:\n"
     "sandboxes are killed and the exit code is 0.\n";
@@ -45,8 +52,8 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
          .kind = CLI_ARG_STRING,
          .metavar = "FILE",
          .target = &o->config_path,
-         .required = 1,
-         .help = "the functions (JSON; schema in docs/lambda.md)"},
+         .help = "the functions (JSON; schema in docs/lambda.md); without\n"
+                 "it the service starts with none"},
         CLI_HOSTPORT("listen", &o->listen, 0,
                      "address for the Invoke API and function URLs\n"
                      "(default 127.0.0.1:9001; port 0 picks one)"),
@@ -63,7 +70,7 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
     };
     const struct cli_spec spec = {
         .command = "lambda",
-        .usage = "--config FILE.json [OPTIONS]",
+        .usage = "[--config FILE.json] [OPTIONS]",
         .about = about,
         .footer = footer,
         .tables = {table},
@@ -119,6 +126,7 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
         .port = o->listen.port,
         .log_out = stdout,
         .idle_timeout_ms = o->idle_timeout_ms,
+        .control_plane = 1,
     };
     char cause[256] = "";
     int exit_code = EXIT_OK;
@@ -139,20 +147,28 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
 
 int cmd_lambda_main(int argc, char **argv)
 {
+    /* A sandbox's runtime started with its layers at /opt (internal). */
+    if (argc >= 2 && strcmp(argv[1], "__opt") == 0)
+        return lambda_opt_exec(argc, argv);
     struct lambda_options o = {.listen = {.host = "127.0.0.1", .port = 9001}};
     int code = parse_options(argc, argv, &o);
     if (code != CLI_ARGS_CONTINUE)
         return code;
     char cause[512];
     struct lambda_config *config = NULL;
-    if (lambda_config_load(o.config_path, &config, cause, sizeof(cause)) < 0) {
+    /* No configuration: no functions until the control plane makes some. */
+    if (!o.config_path && !(config = lambda_config_new())) {
+        fprintf(stderr, "tether lambda: out of memory\n");
+        return EXIT_FAILURE_RUNTIME;
+    }
+    if (o.config_path && lambda_config_load(o.config_path, &config, cause, sizeof(cause)) < 0) {
         fprintf(stderr, "tether lambda: %s\n", cause);
         return EXIT_USAGE;
     }
     int exit_code = EXIT_OK;
     if (o.check)
-        printf("%s: %zu function%s, valid\n", o.config_path, config->function_count,
-               config->function_count == 1 ? "" : "s");
+        printf("%s: %zu function%s, valid\n", o.config_path ? o.config_path : "(no configuration)",
+               config->function_count, config->function_count == 1 ? "" : "s");
     else
         exit_code = run(&o, config);
     lambda_config_free(config);

@@ -529,6 +529,7 @@ static void function_free(struct lambda_function_config *f)
         free(f->bootstrap[i]);
     free(f->bootstrap);
     free(f->working_dir);
+    free(f->opt_dir);
     for (size_t i = 0; i < f->environment_count; i++) {
         free(f->environment[i].name);
         free(f->environment[i].value);
@@ -620,6 +621,11 @@ int lambda_function_set_runtime(struct lambda_function_config *f, const char *ru
 int lambda_function_set_handler(struct lambda_function_config *f, const char *handler)
 {
     return replace_string(&f->handler, handler ? handler : "");
+}
+
+int lambda_function_set_opt_dir(struct lambda_function_config *f, const char *dir)
+{
+    return replace_string(&f->opt_dir, dir);
 }
 
 int lambda_function_add_arg(struct lambda_function_config *f, const char *arg)

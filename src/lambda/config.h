@@ -60,6 +60,9 @@ struct lambda_function_config {
      * service holds and that is free, as debug_env = debug_prefix + port.
      * Both strings are static ones the builder points at, never freed. */
     unsigned debug_port;
+    /* The function's layers, extracted in order (tether lambda's control
+     * plane): what Lambda mounts at /opt; NULL without layers. */
+    char *opt_dir;
     const char *debug_env;    /* "NODE_OPTIONS", "TETHER_DEBUGPY_PORT" */
     const char *debug_prefix; /* "--inspect=127.0.0.1:", "" */
 };
@@ -101,6 +104,8 @@ int lambda_config_add_function(struct lambda_config *c, const char *name, const 
                                struct lambda_function_config **out, char *cause, size_t cause_len);
 int lambda_function_set_runtime(struct lambda_function_config *f, const char *runtime);
 int lambda_function_set_handler(struct lambda_function_config *f, const char *handler);
+/* The folder the function's layers are in (its /opt). */
+int lambda_function_set_opt_dir(struct lambda_function_config *f, const char *dir);
 /* Appends one word of the bootstrap command (the program first). */
 int lambda_function_add_arg(struct lambda_function_config *f, const char *arg);
 /* Sets (or replaces) one environment variable: a valid name Lambda does not

@@ -119,10 +119,41 @@ static int set_lambda_vars(struct env_builder *b, const struct lambda_environmen
     return 0;
 }
 
+/* A function's layers (in opt_dir, its /opt) are found where Lambda's
+ * runtimes look in /opt: bin on PATH, lib for the loader, Node's and
+ * Python's module folders. */
+static int set_layer_vars(struct env_builder *b, const struct lambda_environment_input *in)
+{
+    const char *opt = in->function->opt_dir, *runtime = in->function->runtime;
+    if (!opt)
+        return 0;
+    const char *path = lambda_environment_get(b->vars, "PATH");
+    char major[16] = "";
+    if (strncmp(runtime, "nodejs", 6) == 0)
+        snprintf(major, sizeof(major), "%.*s", (int)strcspn(runtime + 6, "."), runtime + 6);
+    struct buf v[4] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+    buf_printf(&v[0], "%s:%s/bin", path ? path : LAMBDA_FALLBACK_PATH, opt);
+    buf_printf(&v[1], "%s/lib", opt);
+    if (major[0])
+        buf_printf(&v[2], "%s/nodejs/node%s/node_modules:", opt, major);
+    buf_printf(&v[2], "%s/nodejs/node_modules", opt);
+    buf_printf(&v[3], "%s/python", opt);
+    static const char *const names[] = {"PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"};
+    int rc = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (rc == 0)
+            rc = buf_terminate(&v[i]) < 0 ? -ENOMEM : env_set(b, names[i], buf_bytes(&v[i]));
+        buf_free(&v[i]);
+    }
+    return rc;
+}
+
 int lambda_environment_build(const struct lambda_environment_input *in, char ***out)
 {
     struct env_builder b = {0};
     int rc = set_lambda_vars(&b, in);
+    if (rc == 0)
+        rc = set_layer_vars(&b, in);
     if (rc == 0)
         rc = set_credentials(&b, in);
     /* The function's own variables come last: config parsing already refused

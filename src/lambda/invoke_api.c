@@ -70,13 +70,11 @@ static void split_function_name(char *text, const char **name, const char **qual
 
 static struct lambda_function *find_function(struct lambda_service *s, const char *name)
 {
-    for (size_t i = 0; i < s->function_count; i++)
-        if (strcmp(s->functions[i].config->name, name) == 0)
-            return &s->functions[i];
+    struct lambda_function *f = lambda_service_find_function(s, name, strlen(name));
     /* The Runtime Interface Emulator's fixed route. */
-    if (strcmp(name, "function") == 0 && s->function_count > 0)
-        return &s->functions[0];
-    return NULL;
+    if (!f && strcmp(name, "function") == 0)
+        f = lambda_service_next_function(s, NULL);
+    return f;
 }
 
 static void answer_not_found(struct lambda_service *s, struct http_exchange *ex, const char *name,
@@ -209,7 +207,7 @@ void lambda_invoke_api_head(struct lambda_service *s, struct http_exchange *ex)
         return;
     }
     struct lambda_function *f = resolve(s, ex);
-    if (!f)
+    if (!f || lambda_control_check_invoke(f, ex) < 0)
         return;
     struct invoke_request *req = calloc(1, sizeof(*req));
     if (!req) {

@@ -33,7 +33,15 @@ struct lambda_service_options {
      * debugger port (lambda/config.h); may be NULL. */
     void (*on_debugger)(void *user, const char *function, const char *sandbox_id, unsigned port);
     void *user; /* passed to on_log and on_debugger */
+    /* Serves the Lambda control plane (CreateFunction, layers, tags ...:
+     * docs/lambda.md) beside the Invoke API: tether lambda, not tether dev. */
+    int control_plane;
 };
+
+/* `tether lambda __opt DIR PROGRAM ARGS...` (argv[0] "lambda"): runs a
+ * sandbox's program with DIR mounted at /opt when the kernel allows
+ * (opt_mount.c); returns only when the program cannot be executed. */
+int lambda_opt_exec(int argc, char **argv);
 
 int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,
                          const struct lambda_service_options *options, struct lambda_service **out,

@@ -176,7 +176,8 @@ struct lambda_sandbox {
     unsigned memory_mb; /* last peak-memory reading */
     int handles_open;
     int process_running;
-    int linked; /* in the function's list */
+    int linked;          /* in the function's list */
+    unsigned generation; /* the function's generation (its code and configuration) it runs */
 };
 
 const char *lambda_sandbox_state_name(enum lambda_sandbox_state state);
@@ -200,6 +201,10 @@ void lambda_sandbox_init_failed(struct lambda_sandbox *sb, const char *error_typ
 void lambda_sandbox_log(struct lambda_sandbox *sb, struct lambda_invocation *inv, const char *line,
                         size_t len);
 
+/* The command that runs argv with dir at /opt (opt_mount.c): self, "lambda",
+ * "__opt", dir, then argv's words (borrowed); free() the array only. */
+char **lambda_opt_argv(const char *self, const char *dir, char *const *argv);
+
 /* The Runtime API server callbacks (user: the sandbox). */
 extern const struct http_server_callbacks lambda_runtime_api_callbacks;
 /* Answers a parked GET /next with inv. */
@@ -220,6 +225,13 @@ struct lambda_function {
     struct http_server *url_server; /* its own port for the function URL, if configured */
     uv_timer_t grace_timer;         /* a cold start waiting for a finishing sandbox */
     int grace_over;
+    /* Functions made through the control plane (deploy.c) are allocated one
+     * by one and listed from the service; configured ones have none. */
+    struct lambda_function *next;
+    struct lambda_deployment *deployment;
+    /* Bumped when new code or configuration is installed: sandboxes of an
+     * older generation take no new work (pool.c, lambda_function_retire). */
+    unsigned generation;
 };
 
 /* 0, -EAGAIN when the queue is full (throttled), -ESHUTDOWN when stopping.
@@ -231,6 +243,9 @@ int lambda_function_submit(struct lambda_function *function, struct lambda_invoc
  * the remote side decides it. 0, -EBUSY (that sandbox already has one
  * waiting), -ESHUTDOWN. */
 int lambda_function_submit_live(struct lambda_function *function, struct lambda_invocation *inv);
+/* New code or configuration is installed: idle sandboxes of older
+ * generations stop now, busy ones when they finish. */
+void lambda_function_retire(struct lambda_function *function, const char *why);
 /* Stops every sandbox (new code on the next invocation). */
 void lambda_function_stop_sandboxes(struct lambda_function *function, const char *why);
 /* Stops the sandboxes serving one remote worker (affinity, not ""). */
@@ -265,8 +280,11 @@ struct lambda_service {
     char host[64];
     uint64_t idle_timeout_ms;
     struct http_server *api;
-    struct lambda_function *functions;
+    struct lambda_function *functions; /* the configured ones, an array */
     size_t function_count;
+    struct lambda_function *deployed; /* made through the control plane (deploy.c), a list */
+    struct lambda_function *removed;  /* deleted ones, kept until the service stops */
+    struct lambda_control *control;   /* NULL: the control plane is off (tether dev) */
     enum lambda_service_state state;
     size_t sandboxes_alive; /* allocated, not yet freed */
     size_t servers_open;    /* servers and timers still open (each closes asynchronously) */
@@ -274,6 +292,12 @@ struct lambda_service {
     void *stopped_user;
 };
 
+/* Every function by name (configured ones first), or NULL; and a walk
+ * over all of them: pass NULL for the first. Deleted ones are not found. */
+struct lambda_function *lambda_service_find_function(struct lambda_service *service,
+                                                     const char *name, size_t len);
+struct lambda_function *lambda_service_next_function(struct lambda_service *service,
+                                                     struct lambda_function *f);
 /* A sandbox or server is gone: a stopping service finishes once all are. */
 void lambda_service_check_stopped(struct lambda_service *service);
 uint64_t lambda_now_epoch_ms(void);
@@ -293,6 +317,26 @@ void lambda_invoke_api_head(struct lambda_service *service, struct http_exchange
 void lambda_function_url_head(struct lambda_function *function, struct http_exchange *ex,
                               const char *raw_path);
 extern const struct http_server_callbacks lambda_function_url_callbacks; /* user: function */
+/* ---- the control plane (control_api.c, deploy.c): tether lambda only ---- */
+struct lambda_control;
+/* Makes the control's private folder and reads its credentials. */
+int lambda_control_new(struct lambda_service *service, char *cause, size_t cause_len);
+/* Requests on the main port that are control-plane operations: 1 when the
+ * request was taken (answered now or later), 0 when it is not one. */
+int lambda_control_head(struct lambda_service *service, struct http_exchange *ex);
+/* 0 when the function may be invoked; otherwise answers 409 itself, as AWS
+ * does for a function that is Pending or Failed. */
+int lambda_control_check_invoke(struct lambda_function *function, struct http_exchange *ex);
+/* The service stops: changes in progress are dropped. */
+void lambda_control_stop(struct lambda_service *service);
+/* Frees every deployed function and removes the private folder. */
+void lambda_control_free(struct lambda_service *service);
+/* A deployed function's sandbox is gone: folders no sandbox uses go. */
+void lambda_deploy_sandbox_gone(struct lambda_function *function);
+/* Sets up a function (its ARN, timers) for the service. */
+void lambda_function_init(struct lambda_service *service, struct lambda_function *function,
+                          const struct lambda_function_config *config);
+
 /* Answers a service error: x-amzn-ErrorType and {"Type":"User","Message":...}. */
 void lambda_answer_service_error(struct http_exchange *ex, int status, const char *error_type,
                                  const char *message);

@@ -47,14 +47,6 @@ static int live_stream_data(struct lambda_invocation *inv, void *caller, const c
 
 static const struct lambda_caller_ops live_ops = {live_finish, live_stream_begin, live_stream_data};
 
-static struct lambda_function *function_named(struct lambda_service *s, const char *name)
-{
-    for (size_t i = 0; i < s->function_count; i++)
-        if (strcmp(s->functions[i].config->name, name) == 0)
-            return &s->functions[i];
-    return NULL;
-}
-
 static void fill(struct lambda_invocation *inv, const struct lambda_live_request *req)
 {
     snprintf(inv->request_id, sizeof(inv->request_id), "%s", req->request_id);
@@ -80,7 +72,8 @@ static void fill(struct lambda_invocation *inv, const struct lambda_live_request
 int lambda_service_invoke_live(struct lambda_service *s, const struct lambda_live_request *req,
                                const struct lambda_live_callbacks *callbacks, void *ctx)
 {
-    struct lambda_function *f = function_named(s, req->function);
+    struct lambda_function *f =
+        lambda_service_find_function(s, req->function, strlen(req->function));
     if (!f)
         return -ENOENT;
     struct lambda_invocation *inv = lambda_invocation_new(f, LAMBDA_INVOCATION_SYNC);
@@ -107,7 +100,7 @@ int lambda_service_invoke_live(struct lambda_service *s, const struct lambda_liv
 
 int lambda_service_restart_function(struct lambda_service *s, const char *function, const char *why)
 {
-    struct lambda_function *f = function_named(s, function);
+    struct lambda_function *f = lambda_service_find_function(s, function, strlen(function));
     if (!f)
         return -ENOENT;
     lambda_function_stop_sandboxes(f, why);
@@ -117,7 +110,7 @@ int lambda_service_restart_function(struct lambda_service *s, const char *functi
 int lambda_service_stop_worker(struct lambda_service *s, const char *function, const char *affinity,
                                const char *why)
 {
-    struct lambda_function *f = function_named(s, function);
+    struct lambda_function *f = lambda_service_find_function(s, function, strlen(function));
     if (!f)
         return -ENOENT;
     lambda_function_stop_affine(f, affinity, why);

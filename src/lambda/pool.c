@@ -168,6 +168,11 @@ int lambda_function_submit(struct lambda_function *f, struct lambda_invocation *
 
 void lambda_function_sandbox_ready(struct lambda_function *f, struct lambda_sandbox *sb)
 {
+    /* It ran an older generation's code to the end; new work gets new code. */
+    if (sb->generation != f->generation && !sb->bound) {
+        lambda_sandbox_stop(sb, "its function has new code or configuration");
+        return;
+    }
     if (sb->bound) {
         struct lambda_invocation *inv = sb->bound;
         sb->bound = NULL;
@@ -187,6 +192,8 @@ void lambda_function_sandbox_gone(struct lambda_function *f, struct lambda_sandb
         }
     }
     sb->linked = 0;
+    if (f->deployment)
+        lambda_deploy_sandbox_gone(f);
     lambda_function_kick(f);
 }
 
@@ -221,6 +228,18 @@ void lambda_function_stop_sandboxes(struct lambda_function *f, const char *why)
 {
     for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
         if (sb->state != LAMBDA_SANDBOX_STOPPING && sb->state != LAMBDA_SANDBOX_EXITED)
+            lambda_sandbox_stop(sb, why);
+}
+
+void lambda_function_retire(struct lambda_function *f, const char *why)
+{
+    f->generation++;
+    /* Stopping may start queued work, which adds sandboxes of the new
+     * generation at the head of the list only: the walk is unaffected. */
+    for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
+        if (sb->generation != f->generation &&
+            (sb->state == LAMBDA_SANDBOX_IDLE || sb->state == LAMBDA_SANDBOX_STARTING) &&
+            !sb->bound)
             lambda_sandbox_stop(sb, why);
 }
 

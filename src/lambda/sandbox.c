@@ -374,10 +374,11 @@ static int build_environment(struct lambda_sandbox *sb, char ***env)
 
 #define DEBUG_PORT_TRIES 200
 
-static int port_held(const struct lambda_service *service, uint16_t port)
+static int port_held(struct lambda_service *service, uint16_t port)
 {
-    for (size_t i = 0; i < service->function_count; i++)
-        for (const struct lambda_sandbox *o = service->functions[i].sandboxes; o; o = o->next)
+    for (struct lambda_function *f = lambda_service_next_function(service, NULL); f;
+         f = lambda_service_next_function(service, f))
+        for (const struct lambda_sandbox *o = f->sandboxes; o; o = o->next)
             if (o->debug_port == port)
                 return 1;
     return 0;
@@ -441,9 +442,20 @@ static int set_debug_env(struct lambda_sandbox *sb, char ***env)
     return 0;
 }
 
+/* A deployed function with layers starts through tether itself, which
+ * mounts them at /opt for the runtime alone (opt_mount.c). *wrapped is
+ * freed by the caller. */
+static char **command_of(const struct lambda_function_config *f, char ***wrapped)
+{
+    *wrapped = f->opt_dir ? lambda_opt_argv("/proc/self/exe", f->opt_dir, f->bootstrap) : NULL;
+    return *wrapped ? *wrapped : f->bootstrap;
+}
+
 static int spawn(struct lambda_sandbox *sb, char **env, char *cause, size_t cause_len)
 {
     const struct lambda_function_config *f = sb->function->config;
+    char **wrapped;
+    char **command = command_of(f, &wrapped);
     uv_loop_t *loop = service_of(sb)->loop;
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
@@ -452,8 +464,8 @@ static int spawn(struct lambda_sandbox *sb, char **env, char *cause, size_t caus
     };
     uv_process_options_t options = {
         .exit_cb = on_process_exit,
-        .file = f->bootstrap[0],
-        .args = f->bootstrap,
+        .file = command[0],
+        .args = command,
         .env = env,
         .cwd = f->working_dir,
         /* setsid(): its own session and process group, so one signal reaches
@@ -463,6 +475,7 @@ static int spawn(struct lambda_sandbox *sb, char **env, char *cause, size_t caus
         .stdio = stdio,
     };
     int rc = uv_spawn(loop, &sb->process, &options);
+    free(wrapped);
     if (rc < 0) {
         snprintf(cause, cause_len, "fork/exec %s: %s", f->bootstrap[0], uv_strerror(rc));
         return rc;
@@ -482,6 +495,7 @@ static struct lambda_sandbox *sandbox_new(struct lambda_function *function)
     random_bytes(id, sizeof(id));
     hex_encode(sb->id, id, sizeof(id));
     sb->function = function;
+    sb->generation = function->generation;
     sb->state = LAMBDA_SANDBOX_STARTING;
     sb->init_ms = -1;
     lambda_lines_init(&sb->out_lines);

@@ -58,13 +58,25 @@ void lambda_answer_service_error(struct http_exchange *ex, int status, const cha
 
 /* ---- the main port ---- */
 
-static struct lambda_function *function_named(struct lambda_service *s, const char *name,
-                                              size_t len)
+struct lambda_function *lambda_service_next_function(struct lambda_service *s,
+                                                     struct lambda_function *f)
 {
-    for (size_t i = 0; i < s->function_count; i++)
-        if (strlen(s->functions[i].config->name) == len &&
-            strncmp(s->functions[i].config->name, name, len) == 0)
-            return &s->functions[i];
+    if (!f)
+        return s->function_count ? &s->functions[0] : s->deployed;
+    if (f >= s->functions && f < s->functions + s->function_count) {
+        size_t i = (size_t)(f - s->functions) + 1;
+        return i < s->function_count ? &s->functions[i] : s->deployed;
+    }
+    return f->next;
+}
+
+struct lambda_function *lambda_service_find_function(struct lambda_service *s, const char *name,
+                                                     size_t len)
+{
+    for (struct lambda_function *f = lambda_service_next_function(s, NULL); f;
+         f = lambda_service_next_function(s, f))
+        if (strlen(f->config->name) == len && strncmp(f->config->name, name, len) == 0)
+            return f;
     return NULL;
 }
 
@@ -73,7 +85,7 @@ static void route_url(struct lambda_service *s, struct http_exchange *ex, const 
 {
     const char *name = path + strlen(URL_PREFIX);
     size_t len = strcspn(name, "/");
-    struct lambda_function *f = function_named(s, name, len);
+    struct lambda_function *f = lambda_service_find_function(s, name, len);
     if (!f || !f->config->url) {
         static const char body[] = "{\"Message\":\"Forbidden\"}";
         http_exchange_respond(ex, 403,
@@ -98,6 +110,8 @@ static void on_head(struct http_exchange *ex, void *user)
 {
     struct lambda_service *s = user;
     const char *path = http_exchange_request(ex)->path;
+    if (lambda_control_head(s, ex))
+        return;
     /* "/2015-03-31/functions/" with nothing after it is what the AWS CLI v2
      * sends for ListFunctions: the same operation as without the slash. */
     if (strncmp(path, INVOKE_PREFIX, strlen(INVOKE_PREFIX)) == 0 && path[strlen(INVOKE_PREFIX)])
@@ -143,7 +157,7 @@ static const struct http_server_callbacks api_callbacks = {
 
 /* ---- start ---- */
 
-static void init_function(struct lambda_service *s, struct lambda_function *f,
+void lambda_function_init(struct lambda_service *s, struct lambda_function *f,
                           const struct lambda_function_config *config)
 {
     f->service = s;
@@ -218,7 +232,7 @@ static int service_new(uv_loop_t *loop, const struct lambda_config *config,
     }
     s->function_count = config->function_count;
     for (size_t i = 0; i < config->function_count; i++)
-        init_function(s, &s->functions[i], &config->functions[i]);
+        lambda_function_init(s, &s->functions[i], &config->functions[i]);
     *out = s;
     return 0;
 }
@@ -233,7 +247,9 @@ int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,
         return -ENOMEM;
     }
     struct http_server_config c = server_config("lambda", options->host, options->port);
-    int rc = http_server_start(s->conns, &c, &api_callbacks, s, &s->api, cause, cause_len);
+    int rc = options->control_plane ? lambda_control_new(s, cause, cause_len) : 0;
+    if (rc == 0)
+        rc = http_server_start(s->conns, &c, &api_callbacks, s, &s->api, cause, cause_len);
     if (rc == 0) {
         s->servers_open++;
         rc = start_url_servers(s, cause, cause_len);
@@ -254,14 +270,12 @@ uint16_t lambda_service_port(const struct lambda_service *s)
 int lambda_service_function_url(const struct lambda_service *s, const char *function, char *out,
                                 size_t out_len)
 {
-    for (size_t i = 0; i < s->function_count; i++) {
-        const struct lambda_function *f = &s->functions[i];
-        if (strcmp(f->config->name, function) != 0 || !f->config->url)
-            continue;
-        snprintf(out, out_len, "http://%s:%u/url/%s/", s->host, lambda_service_port(s), function);
-        return 0;
-    }
-    return -ENOENT;
+    struct lambda_function *f =
+        lambda_service_find_function((struct lambda_service *)s, function, strlen(function));
+    if (!f || !f->config->url)
+        return -ENOENT;
+    snprintf(out, out_len, "http://%s:%u/url/%s/", s->host, lambda_service_port(s), function);
+    return 0;
 }
 
 void lambda_service_describe(const struct lambda_service *s, FILE *out, int json)
@@ -305,6 +319,7 @@ void lambda_service_check_stopped(struct lambda_service *s)
     void (*on_stopped)(void *) = s->on_stopped;
     void *user = s->stopped_user;
     conn_context_free(s->conns);
+    lambda_control_free(s);
     free(s->functions);
     free(s);
     log_debug("service: stopped");
@@ -325,6 +340,16 @@ static void on_timer_closed(uv_handle_t *handle)
     on_server_closed(f->service);
 }
 
+static void function_shutdown(struct lambda_function *f)
+{
+    if (f->url_server)
+        http_server_close(f->url_server, on_server_closed, f->service);
+    lambda_function_cancel_queued(f);
+    uv_close((uv_handle_t *)&f->grace_timer, on_timer_closed);
+    for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
+        lambda_sandbox_stop(sb, "the service is stopping");
+}
+
 void lambda_service_stop(struct lambda_service *s, void (*on_stopped)(void *user), void *user)
 {
     if (s->state == LAMBDA_SERVICE_STOPPING)
@@ -336,14 +361,11 @@ void lambda_service_stop(struct lambda_service *s, void (*on_stopped)(void *user
     s->servers_open++;
     if (s->api)
         http_server_close(s->api, on_server_closed, s);
-    for (size_t i = 0; i < s->function_count; i++) {
-        struct lambda_function *f = &s->functions[i];
-        if (f->url_server)
-            http_server_close(f->url_server, on_server_closed, s);
-        lambda_function_cancel_queued(f);
-        uv_close((uv_handle_t *)&f->grace_timer, on_timer_closed);
-        for (struct lambda_sandbox *sb = f->sandboxes; sb; sb = sb->next)
-            lambda_sandbox_stop(sb, "the service is stopping");
-    }
+    for (struct lambda_function *f = lambda_service_next_function(s, NULL); f;
+         f = lambda_service_next_function(s, f))
+        function_shutdown(f);
+    for (struct lambda_function *f = s->removed; f; f = f->next)
+        function_shutdown(f);
+    lambda_control_stop(s);
     on_server_closed(s);
 }

@@ -163,7 +163,8 @@ describe('Invoke API over plain HTTP', () => {
     let r = await lambda.invoke('sdk', {}, { 'X-Amz-Invocation-Type': 'Sometimes' });
     assert.equal(r.status, 400);
     assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidParameterValueException');
-    const res = await fetch(`${lambda.endpoint}/2015-03-31/functions`, { method: 'GET' });
+    // (GET /2015-03-31/functions is ListFunctions now: lambda-control.test.mjs.)
+    const res = await fetch(`${lambda.endpoint}/2015-03-31/nothing-here`, { method: 'GET' });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-amzn-errortype'), 'UnknownOperationException');
     r = await lambda.invoke('sdk', {}, { 'X-Amz-Client-Context': '!!!' });

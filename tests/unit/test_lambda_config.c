@@ -363,9 +363,43 @@ TEST(builder_checks_like_the_parser)
     lambda_config_free(c);
 }
 
+/* A deployed function's layers (its /opt folder) are found where Lambda's
+ * runtimes look; the function's own variables still win. */
+TEST(environment_for_layers)
+{
+    struct lambda_config *c =
+        parse("{\"functions\":[{\"name\":\"fn\",\"runtime\":\"nodejs20.x\"},"
+              "{\"name\":\"py\",\"environment\":{\"PYTHONPATH\":\"/mine\"}}]}");
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    char **env = build_env(c, NULL);
+    CHECK(lambda_environment_get(env, "NODE_PATH") == NULL);
+    CHECK(lambda_environment_get(env, "LD_LIBRARY_PATH") == NULL);
+    lambda_environment_free(env);
+    CHECK_INT(lambda_function_set_opt_dir(&c->functions[0], "/x/opt"), 0);
+    env = build_env(c, NULL);
+    CHECK_STR(lambda_environment_get(env, "PATH"), "/usr/bin:/bin:/x/opt/bin");
+    CHECK_STR(lambda_environment_get(env, "LD_LIBRARY_PATH"), "/x/opt/lib");
+    CHECK_STR(lambda_environment_get(env, "NODE_PATH"),
+              "/x/opt/nodejs/node20/node_modules:/x/opt/nodejs/node_modules");
+    CHECK_STR(lambda_environment_get(env, "PYTHONPATH"), "/x/opt/python");
+    lambda_environment_free(env);
+    struct lambda_function_config saved = c->functions[0];
+    c->functions[0] = c->functions[1];
+    CHECK_INT(lambda_function_set_opt_dir(&c->functions[0], "/y"), 0);
+    env = build_env(c, NULL);
+    CHECK_STR(lambda_environment_get(env, "PYTHONPATH"), "/mine");
+    CHECK_STR(lambda_environment_get(env, "NODE_PATH"), "/y/nodejs/node_modules");
+    lambda_environment_free(env);
+    c->functions[1] = c->functions[0];
+    c->functions[0] = saved;
+    lambda_config_free(c);
+}
+
 RUN_TESTS("test_lambda_config", TEST_ENTRY(defaults_are_lambdas), TEST_ENTRY(full_function),
           TEST_ENTRY(bootstrap_string_and_absolute_dir), TEST_ENTRY(errors_name_the_field),
           TEST_ENTRY(invalid_json_says_where), TEST_ENTRY(environment_rules),
           TEST_ENTRY(environment_has_every_lambda_variable), TEST_ENTRY(environment_precedence),
           TEST_ENTRY(load_checks_files), TEST_ENTRY(built_equals_parsed),
-          TEST_ENTRY(builder_checks_like_the_parser))
+          TEST_ENTRY(builder_checks_like_the_parser), TEST_ENTRY(environment_for_layers))

@@ -249,15 +249,23 @@ export class LambdaService {
 
 /**
  * Writes config.json ({functions, ...top}) into dir and starts
- * `tether lambda --config dir/config.json --listen 127.0.0.1:0 --json ARGS`.
+ * `tether lambda --config dir/config.json --listen 127.0.0.1:0 --json ARGS`;
+ * with config null, without --config (no functions). env entries that are
+ * undefined are removed from the service's environment.
  */
 export async function startLambda(dir, config, { args = [], env = {}, timeoutMs = 15000 } = {}) {
-  const configPath = path.join(dir, 'config.json');
-  fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const configArgs = [];
+  if (config !== null) {
+    const configPath = path.join(dir, 'config.json');
+    fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+    configArgs.push('--config', configPath);
+  }
+  const childEnv = { ...process.env, ...env };
+  for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
   const child = spawn(
     TETHER_BIN,
-    ['lambda', '--config', configPath, '--listen', '127.0.0.1:0', '--json', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    ['lambda', ...configArgs, '--listen', '127.0.0.1:0', '--json', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv },
   );
   const service = new LambdaService(child, { port: 0 }, dir);
   liveServices.add(service);
