@@ -82,6 +82,15 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
 
+# Test tools: programs the integration tests drive (tests/tools/*.c), built
+# beside the unit tests but not run as tests themselves.
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+tests: $(TOOL_BINS)
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
+
 # The bridge: one static binary (Lambda's provided.al2023 runs it as
 # `bootstrap`), small and quick to start. Built with its own objects (-Os,
 # section GC) against static mbedTLS, libuv, jansson and http-parser.

@@ -183,6 +183,19 @@ struct signing {
     const char *path;
 };
 
+/* The headers every request carries; SigV4's follow when it is signed. */
+static int plain_head(const struct aws_request *r, struct buf *head)
+{
+    int rc = 0;
+    if (r->content_type)
+        rc = buf_printf(head, "Content-Type: %s\r\n", r->content_type);
+    if (rc == 0 && r->headers)
+        rc = buf_append_str(head, r->headers);
+    if (rc == 0)
+        rc = buf_append_str(head, "User-Agent: tether\r\nConnection: close\r\n");
+    return rc == 0 ? buf_terminate(head) : rc;
+}
+
 /* The head (every header but Host and framing) with SigV4's headers. */
 static int build_head(const struct signing *g, struct buf *head, char *cause, size_t cause_len)
 {
@@ -197,6 +210,8 @@ static int build_head(const struct signing *g, struct buf *head, char *cause, si
     if (rc < 0)
         return rc;
     const struct aws_credentials *c = g->ctx->credentials;
+    if (!c)
+        return plain_head(g->r, head);
     struct sigv4_request req = {g->r->method, g->path,    g->r->query,   headers,
                                 n + extra,    g->r->body, g->r->body_len};
     struct sigv4_credentials creds = {c->access_key_id, c->secret_access_key, c->session_token};
@@ -210,12 +225,7 @@ static int build_head(const struct signing *g, struct buf *head, char *cause, si
     secure_wipe(copy, sizeof(copy));
     if (rc < 0)
         return rc;
-    if (g->r->content_type)
-        rc = buf_printf(head, "Content-Type: %s\r\n", g->r->content_type);
-    if (rc == 0 && g->r->headers)
-        rc = buf_append_str(head, g->r->headers);
-    if (rc == 0)
-        rc = buf_append_str(head, "User-Agent: tether\r\nConnection: close\r\n");
+    rc = plain_head(g->r, head); /* terminated, and SigV4's headers are appended after it */
     struct sigv4_header add[4];
     size_t count = sigv4_signed_headers_to_add(&s, add);
     for (size_t i = 0; rc == 0 && i < count; i++)

@@ -31,6 +31,8 @@
 #define AWS_CALL_MAX_HEADERS 16 /* extra headers in one request */
 
 struct aws_context {
+    /* NULL: the request is sent unsigned, for tether's own services (the
+     * embedded Lambda service), which take no signature. */
     const struct aws_credentials *credentials;
     const char *region;  /* NULL: only for global services and STS */
     const char *profile; /* the profile for endpoint settings; NULL: the selected one */

@@ -9,6 +9,7 @@
 
 #include "aws/call.h"
 #include "aws/endpoint.h"
+#include "aws/xml.h"
 #include "core/cause.h"
 #include "core/encoding.h"
 #include "core/percent.h"
@@ -51,76 +52,41 @@ int aws_sts_form_body(struct buf *out, const struct aws_sts_assume_role *p,
 
 /* ---- the answer ---- */
 
-/* Appends text with XML's predefined and numeric (ASCII) entities decoded. */
-static int xml_unescape(struct buf *out, const char *s, size_t len)
-{
-    static const struct {
-        const char *name;
-        char c;
-    } entities[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '&') {
-            size_t k, rest = len - i - 1;
-            for (k = 0; k < sizeof(entities) / sizeof(entities[0]); k++) {
-                size_t n = strlen(entities[k].name);
-                if (rest >= n && memcmp(s + i + 1, entities[k].name, n) == 0) {
-                    c = entities[k].c;
-                    i += n;
-                    break;
-                }
-            }
-            if (k == sizeof(entities) / sizeof(entities[0])) {
-                char *end;
-                const char *num = s + i + 1;
-                if (rest < 3 || num[0] != '#')
-                    return -EINVAL;
-                long v = num[1] == 'x' ? strtol(num + 2, &end, 16) : strtol(num + 1, &end, 10);
-                if (*end != ';' || v <= 0 || v > 0x7e || (size_t)(end - s) >= len)
-                    return -EINVAL;
-                c = (char)v;
-                i = (size_t)(end - s);
-            }
-        }
-        if (buf_append_char(out, c) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-/* The text of the first <tag>...</tag> within [from, end); into out. */
-static int xml_element(const char *from, const char *end, const char *tag, struct buf *out)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof(open), "<%s>", tag);
-    snprintf(close, sizeof(close), "</%s>", tag);
-    const char *start = memmem(from, (size_t)(end - from), open, strlen(open));
-    if (!start)
-        return -ENOENT;
-    start += strlen(open);
-    const char *stop = memmem(start, (size_t)(end - start), close, strlen(close));
-    if (!stop)
-        return -EINVAL;
-    buf_reset(out);
-    int rc = xml_unescape(out, start, (size_t)(stop - start));
-    return rc == 0 ? buf_terminate(out) : rc;
-}
-
 static void describe_error(int http_status, const char *xml, size_t len, char *cause,
                            size_t cause_len)
 {
-    struct buf code = BUF_INIT, message = BUF_INIT;
-    if (xml_element(xml, xml + len, "Code", &code) == 0 &&
-        xml_element(xml, xml + len, "Message", &message) == 0)
-        snprintf(cause, cause_len, "STS AssumeRole failed: HTTP %d: %s: %.300s", http_status,
-                 buf_bytes(&code), buf_bytes(&message));
-    else if (buf_length(&code) > 0)
-        snprintf(cause, cause_len, "STS AssumeRole failed: HTTP %d: %s", http_status,
-                 buf_bytes(&code));
+    char code[128], message[400];
+    xml_aws_error(xml, len, code, sizeof(code), message, sizeof(message), NULL, 0);
+    if (code[0] && message[0])
+        snprintf(cause, cause_len, "STS AssumeRole failed: HTTP %d: %s: %.300s", http_status, code,
+                 message);
+    else if (code[0])
+        snprintf(cause, cause_len, "STS AssumeRole failed: HTTP %d: %s", http_status, code);
     else
         snprintf(cause, cause_len, "STS AssumeRole failed: HTTP %d", http_status);
-    buf_free(&code);
-    buf_free(&message);
+    secure_wipe(message, sizeof(message));
+}
+
+/* The credentials of an AssumeRoleResponse; -EPROTO when any is missing
+ * or unusable. */
+static int read_credentials(const struct xml_node *creds, struct aws_credentials *out, char *cause,
+                            size_t cause_len)
+{
+    const char *id = xml_path_text(creds, "AccessKeyId");
+    const char *secret = xml_path_text(creds, "SecretAccessKey");
+    const char *token = xml_path_text(creds, "SessionToken");
+    const char *expiration = xml_path_text(creds, "Expiration");
+    char why[160];
+    if (!id || !secret || !token || !expiration)
+        return cause_set(cause, cause_len, -EPROTO,
+                         "STS AssumeRole answer lacks a credential field");
+    if (aws_credentials_set(out, id, secret, token, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer: %s", why);
+    if (aws_parse_iso8601(expiration, &out->expiration) < 0) {
+        aws_credentials_wipe(out);
+        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer: bad Expiration");
+    }
+    return 0;
 }
 
 int aws_sts_parse_response(int http_status, const char *xml, size_t len,
@@ -130,38 +96,30 @@ int aws_sts_parse_response(int http_status, const char *xml, size_t len,
         describe_error(http_status, xml, len, cause, cause_len);
         return http_status == 403 || http_status == 401 ? -EACCES : -EIO;
     }
-    const char *end = xml + len;
-    const char *creds = memmem(xml, len, "<Credentials>", 13);
-    if (!creds)
-        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer has no <Credentials>");
-    struct buf id = BUF_INIT, secret = BUF_INIT, token = BUF_INIT, expiration = BUF_INIT;
-    int rc = xml_element(creds, end, "AccessKeyId", &id);
-    if (rc == 0)
-        rc = xml_element(creds, end, "SecretAccessKey", &secret);
-    if (rc == 0)
-        rc = xml_element(creds, end, "SessionToken", &token);
-    if (rc == 0)
-        rc = xml_element(creds, end, "Expiration", &expiration);
-    char why[160];
-    if (rc < 0)
-        snprintf(cause, cause_len, "STS AssumeRole answer lacks a credential field");
-    else if ((rc = aws_credentials_set(out, buf_bytes(&id), buf_bytes(&secret), buf_bytes(&token),
-                                       why, sizeof(why))) < 0)
-        snprintf(cause, cause_len, "STS AssumeRole answer: %s", why);
-    else if ((rc = aws_parse_iso8601(buf_bytes(&expiration), &out->expiration)) < 0) {
-        aws_credentials_wipe(out);
-        snprintf(cause, cause_len, "STS AssumeRole answer: bad Expiration");
-    }
-    secure_free_buf(&id);
-    secure_free_buf(&secret);
-    secure_free_buf(&token);
-    secure_free_buf(&expiration);
-    return rc < 0 ? -EPROTO : 0;
+    struct xml_doc *doc;
+    char why[200];
+    if (xml_parse(xml, len, &doc, why, sizeof(why)) < 0)
+        return cause_set(cause, cause_len, -EPROTO, "STS AssumeRole answer: %s", why);
+    const struct xml_node *creds = xml_path(xml_root(doc), "AssumeRoleResult/Credentials");
+    int rc = creds ? read_credentials(creds, out, cause, cause_len)
+                   : cause_set(cause, cause_len, -EPROTO,
+                               "STS AssumeRole answer has no AssumeRoleResult/Credentials");
+    xml_free(doc);
+    return rc;
 }
 
 int aws_sts_xml_element(const char *xml, size_t len, const char *tag, struct buf *out)
 {
-    return xml_element(xml, xml + len, tag, out);
+    struct xml_doc *doc;
+    if (xml_parse(xml, len, &doc, NULL, 0) < 0)
+        return -EINVAL;
+    const struct xml_node *node = xml_find(xml_root(doc), tag);
+    int rc = node ? 0 : -ENOENT;
+    buf_reset(out);
+    if (rc == 0 && (rc = buf_append_str(out, xml_text(node))) == 0)
+        rc = buf_terminate(out);
+    xml_free(doc);
+    return rc;
 }
 
 /* ---- the call ---- */

@@ -1,16 +1,21 @@
-/* `tether invoke FUNCTION`: invokes a function of the project through the
- * running `tether dev`'s embedded Lambda service, so the event travels the
- * whole live path (Invoke API -> sandbox running the bridge -> events ->
- * dev session -> local worker) and back.
+/* `tether invoke FUNCTION`: invokes a function, by default one of the
+ * project through the running `tether dev`'s embedded Lambda service, so the
+ * event travels the whole live path (Invoke API -> sandbox running the
+ * bridge -> events -> dev session -> local worker) and back.
  *
  * Where dev is: .tether/dev.json in the project root (tether.json found from
  * the current directory, or --project DIR, upwards), written by `tether dev`
  * in embedded mode; dev/state.h owns that file and the check of FUNCTION
  * against tether.json.
  *
- * The call itself is lambda/invoke_client.h (on net/http_client: capped
- * answers in any framing, one deadline for the whole call); this file
- * handles the command line and prints. */
+ * In AWS (a FUNCTION that is an ARN, or --region, --profile, --qualifier or
+ * --endpoint-url given): AWS Lambda's Invoke API, signed with the AWS
+ * credentials chain (aws/credentials.h), at the endpoint aws/endpoint.h
+ * finds (AWS_ENDPOINT_URL_LAMBDA ...); no project is needed.
+ *
+ * The call itself is lambda/invoke_client.h (on aws/call.h: capped answers,
+ * one deadline for the whole call); this file handles the command line and
+ * prints. */
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +25,7 @@
 #include <unistd.h>
 
 #define LOG_MODULE "invoke"
+#include "aws/credentials.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/buf.h"
@@ -32,13 +38,17 @@ static const char about[] =
     "Invokes FUNCTION (its id in tether.json) through the running `tether dev`:\n"
     "the event goes to dev's embedded Lambda service, whose sandbox runs the\n"
     "bridge, which relays it to dev and your local handler, as a deployed\n"
-    "function would be invoked. The answer is printed on stdout; a function\n"
-    "error (errorType, errorMessage) is printed as JSON on stderr.\n";
+    "function would be invoked. With a FUNCTION that is an ARN, or with\n"
+    "--region, --profile, --qualifier or --endpoint-url, it invokes the\n"
+    "function of that name or ARN in AWS Lambda instead (signed with your AWS\n"
+    "credentials; AWS_ENDPOINT_URL_LAMBDA and ~/.aws/config endpoints apply).\n"
+    "The answer is printed on stdout; a function error (errorType,\n"
+    "errorMessage) is printed as JSON on stderr.\n";
 
 static const char footer[] =
     "exit codes: 0 the function answered, 1 the function failed or tether dev\n"
-    "is not running or cannot be reached, 2 usage error (bad option, unknown\n"
-    "function, an event that is not JSON or is over 6 MB)\n";
+    "(or AWS) is not running or cannot be reached, 2 usage error (bad option,\n"
+    "unknown function, an event that is not JSON or is over 6 MB)\n";
 
 /* Lambda's synchronous request limit (docs/lambda.md). */
 #define EVENT_MAX_BYTES 6291456
@@ -135,7 +145,24 @@ static void write_all(FILE *f, const char *data, size_t len)
     fflush(f);
 }
 
-static int print_answer(const char *function, const struct lambda_invoke_answer *a)
+/* What the command line asked for. */
+struct invoke_options {
+    const char *event;
+    const char *project;
+    const char *function;
+    const char *region;
+    const char *profile;
+    const char *qualifier;
+    const char *endpoint_url;
+};
+
+static int in_aws(const struct invoke_options *o)
+{
+    return o->region || o->profile || o->qualifier || o->endpoint_url ||
+           strncmp(o->function, "arn:", 4) == 0;
+}
+
+static int print_answer(const char *function, int aws, const struct lambda_invoke_answer *a)
 {
     const char *body = buf_bytes(&a->body);
     size_t len = buf_length(&a->body);
@@ -150,17 +177,19 @@ static int print_answer(const char *function, const struct lambda_invoke_answer 
             write_all(stdout, "\n", 1);
         return EXIT_OK;
     }
-    if (strncmp(a->error_type, "ResourceNotFoundException", 25) == 0) {
+    if (!aws && strcmp(a->error_type, "ResourceNotFoundException") == 0) {
         fprintf(stderr,
                 "tether invoke: the running tether dev has no function \"%s\" (%s); is it in "
                 "tether.json with \"live\" on, and was dev restarted since it was added?\n",
                 function, a->message[0] ? a->message : "not found");
         return EXIT_USAGE;
     }
-    fprintf(stderr, "tether invoke: the Lambda service of tether dev answered %d%s%s: %.*s\n",
-            a->status, a->error_type[0] ? " " : "", a->error_type,
+    fprintf(stderr, "tether invoke: %s answered %d%s%s: %.*s\n",
+            aws ? "AWS Lambda" : "the Lambda service of tether dev", a->status,
+            a->error_type[0] ? " " : "", a->error_type,
             a->message[0] ? (int)strlen(a->message) : (int)len, a->message[0] ? a->message : body);
-    return EXIT_FAILURE_RUNTIME;
+    return strcmp(a->error_type, "ResourceNotFoundException") == 0 ? EXIT_USAGE
+                                                                   : EXIT_FAILURE_RUNTIME;
 }
 
 static void print_failure(const char *endpoint, int rc, const char *cause)
@@ -183,49 +212,111 @@ static void print_failure(const char *endpoint, int rc, const char *cause)
                 cause);
 }
 
-static int run(const char *endpoint, const char *function, const struct buf *event,
-               unsigned timeout_s)
+/* The call to tether dev, or with `aws` set to AWS Lambda, and its outcome. */
+static int run(const struct invoke_options *o, const char *endpoint, const struct buf *event,
+               unsigned timeout_s, const struct aws_context *aws)
 {
-    struct lambda_invoke_request request = {endpoint, function, buf_bytes(event), buf_length(event),
-                                            (timeout_s + TIMEOUT_MARGIN_S) * 1000u};
+    struct lambda_invoke_request request = {.endpoint = endpoint,
+                                            .function = o->function,
+                                            .event = buf_bytes(event),
+                                            .event_len = buf_length(event),
+                                            .timeout_ms = (timeout_s + TIMEOUT_MARGIN_S) * 1000u,
+                                            .qualifier = o->qualifier,
+                                            .aws = aws};
     struct lambda_invoke_answer answer;
-    char cause[512];
+    char cause[1024];
     int rc = lambda_invoke(&request, &answer, cause, sizeof(cause));
     int exit_code;
-    if (rc < 0) {
+    if (rc < 0 && aws) {
+        fprintf(stderr, "tether invoke: %s\n", cause);
+        exit_code = rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+    } else if (rc < 0) {
         print_failure(endpoint, rc, cause);
         exit_code = EXIT_FAILURE_RUNTIME;
     } else {
-        exit_code = print_answer(function, &answer);
+        exit_code = print_answer(o->function, aws != NULL, &answer);
     }
     lambda_invoke_answer_free(&answer);
     return exit_code;
 }
 
+/* The region of a function ARN (arn:PARTITION:lambda:REGION:ACCOUNT:...). */
+static int region_from_arn(const char *function, char *out, size_t cap)
+{
+    const char *p = function;
+    for (int field = 0; field < 3; field++) {
+        p = strchr(p, ':');
+        if (!p)
+            return -ENOENT;
+        p++;
+    }
+    size_t n = strcspn(p, ":");
+    if (strncmp(function, "arn:", 4) != 0 || n == 0 || n >= cap || !p[n])
+        return -ENOENT;
+    snprintf(out, cap, "%.*s", (int)n, p);
+    return 0;
+}
+
+/* In AWS: the credentials chain and the region, then the signed call. */
+static int run_in_aws(const struct invoke_options *o, const struct buf *event)
+{
+    char region[AWS_REGION_MAX + 1], cause[1024];
+    if (o->region)
+        snprintf(region, sizeof(region), "%s", o->region);
+    else if (aws_region_resolve(o->profile, region, sizeof(region)) < 0 &&
+             region_from_arn(o->function, region, sizeof(region)) < 0) {
+        fprintf(stderr, "tether invoke: which region? Give --region, set AWS_REGION, or set the "
+                        "profile's region\n");
+        return EXIT_USAGE;
+    }
+    struct aws_credentials_options options = {.profile = o->profile};
+    struct aws_credentials credentials;
+    int rc = aws_credentials_resolve(&options, &credentials, cause, sizeof(cause));
+    int exit_code;
+    if (rc < 0) {
+        fprintf(stderr, "tether invoke: AWS credentials: %s\n", cause);
+        exit_code = EXIT_FAILURE_RUNTIME;
+    } else {
+        const struct aws_context aws = {&credentials, region, o->profile};
+        exit_code = run(o, o->endpoint_url, event, DEFAULT_TIMEOUT_S, &aws);
+    }
+    aws_credentials_wipe(&credentials);
+    return exit_code;
+}
+
 /* ---- command line ---- */
 
-/* CLI_ARGS_CONTINUE with the function in *function, or an exit code. */
-static int parse(int argc, char **argv, const char **event, const char **project,
-                 const char **function)
+/* CLI_ARGS_CONTINUE with o->function set, or an exit code. */
+static int parse(int argc, char **argv, struct invoke_options *o)
 {
     const struct cli_option table[] = {
         {.name = "event",
          .short_name = 'e',
          .kind = CLI_ARG_STRING,
          .metavar = "FILE",
-         .target = event,
+         .target = &o->event,
          .help = "the event (JSON); `-` reads stdin (default: {})"},
         {.name = "project",
          .short_name = 'p',
          .kind = CLI_ARG_STRING,
          .metavar = "DIR",
-         .target = project,
+         .target = &o->project,
          .help = "where to look for tether.json (default: this\ndirectory, then its parents)"},
+        CLI_STRING("region", "REGION", &o->region,
+                   "AWS: the function's region (default: AWS_REGION,\nthe profile's, the ARN's)"),
+        CLI_STRING("profile", "NAME", &o->profile,
+                   "AWS: the profile for credentials and endpoints"),
+        CLI_STRING("qualifier", "Q", &o->qualifier, "AWS: a version or alias to invoke"),
+        CLI_STRING("endpoint-url", "URL", &o->endpoint_url,
+                   "AWS: Lambda's endpoint (default: AWS_ENDPOINT_URL_LAMBDA,\n"
+                   "AWS_ENDPOINT_URL, ~/.aws/config, AWS's)"),
         CLI_END,
     };
     const struct cli_spec spec = {
         .command = "invoke",
-        .usage = "FUNCTION [--event FILE|-] [--project DIR]",
+        .usage = "FUNCTION [--event FILE|-] [--project DIR]\n"
+                 "       tether invoke NAME|ARN [--event FILE|-] [--region R] [--profile P] "
+                 "[--qualifier Q]",
         .about = about,
         .footer = footer,
         .tables = {table},
@@ -242,36 +333,40 @@ static int parse(int argc, char **argv, const char **event, const char **project
         cli_args_help(&spec, stderr);
         return EXIT_USAGE;
     }
-    *function = args.operands[0];
+    o->function = args.operands[0];
     return CLI_ARGS_CONTINUE;
 }
 
 int cmd_invoke_main(int argc, char **argv)
 {
-    const char *event_source = NULL, *project_dir = ".", *function = NULL;
-    int code = parse(argc, argv, &event_source, &project_dir, &function);
+    struct invoke_options o = {.project = "."};
+    int code = parse(argc, argv, &o);
     if (code != CLI_ARGS_CONTINUE)
         return code;
+    struct buf event = BUF_INIT;
+    if (in_aws(&o)) {
+        int exit_code = read_event(o.event, &event) < 0 ? EXIT_USAGE : run_in_aws(&o, &event);
+        buf_free(&event);
+        return exit_code;
+    }
     char root[PATH_MAX], cause[1024];
-    if (find_root(project_dir, root, sizeof(root)) < 0) {
-        fprintf(stderr, "tether invoke: no tether.json in %s or its parents\n", project_dir);
+    if (find_root(o.project, root, sizeof(root)) < 0) {
+        fprintf(stderr, "tether invoke: no tether.json in %s or its parents\n", o.project);
         return EXIT_USAGE;
     }
     unsigned timeout_s = DEFAULT_TIMEOUT_S;
-    int rc = dev_state_check_function(root, function, &timeout_s, cause, sizeof(cause));
+    int rc = dev_state_check_function(root, o.function, &timeout_s, cause, sizeof(cause));
     if (rc > 0)
         log_warn("cannot check the function against tether.json: %s", cause);
     if (rc < 0) {
         fprintf(stderr, "tether invoke: %s\n", cause);
         return EXIT_USAGE;
     }
-    struct buf event = BUF_INIT;
     char endpoint[256];
-    int exit_code = read_event(event_source, &event) < 0
-                        ? EXIT_USAGE
-                        : read_state(root, endpoint, sizeof(endpoint));
+    int exit_code =
+        read_event(o.event, &event) < 0 ? EXIT_USAGE : read_state(root, endpoint, sizeof(endpoint));
     if (exit_code == 0)
-        exit_code = run(endpoint, function, &event, timeout_s);
+        exit_code = run(&o, endpoint, &event, timeout_s, NULL);
     buf_free(&event);
     return exit_code;
 }

@@ -273,64 +273,63 @@ static int call_for_error(const char *head, const char *body, struct aws_answer 
     return rc;
 }
 
+/* One error answer and what must be read from it. */
+struct error_case {
+    const char *what;
+    const char *head; /* status line and headers */
+    const char *body;
+    const char *code, *message, *request_id;
+    const char *operation;
+    int rc;            /* aws_answer_error's */
+    const char *cause; /* its cause */
+};
+
+static const struct error_case error_cases[] = {
+    {"restJson: the type header (before ':') and the body's message",
+     "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+     "x-amzn-ErrorType: ResourceNotFoundException:http://internal.amazon.com/coral/"
+     "com.amazonaws.lambda/\r\nx-amzn-RequestId: r-404\r\n",
+     "{\"Type\":\"User\",\"message\":\"Function not found: arn:aws:x\"}",
+     "ResourceNotFoundException", "Function not found: arn:aws:x", "r-404", "Lambda Invoke",
+     -ENOENT, "Lambda Invoke: ResourceNotFoundException: Function not found: arn:aws:x (HTTP 404)"},
+    {"awsJson: __type after '#', Message capitalised, white space first",
+     "HTTP/1.1 400 Bad Request\r\n",
+     "\n {\"__type\":\"com.amazonaws.appsync#BadRequestException\",\"Message\":\"name is "
+     "invalid\"}",
+     "BadRequestException", "name is invalid", "", "AppSync CreateApi", -EIO,
+     "AppSync CreateApi: BadRequestException: name is invalid (HTTP 400)"},
+    {"restJson with only \"code\"", "HTTP/1.1 409 Conflict\r\n",
+     "{\"code\":\"ConflictException\",\"message\":\"exists\"}", "ConflictException", "exists", "",
+     "AppSync CreateApi", -EEXIST, "AppSync CreateApi: ConflictException: exists (HTTP 409)"},
+    {"the query protocol: XML ErrorResponse with an entity in the message",
+     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\n",
+     "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n"
+     "  <Error><Type>Sender</Type><Code>AccessDenied</Code>\n"
+     "  <Message>User: a is not authorized &amp; denied</Message></Error>\n"
+     "  <RequestId>4d3c-xml</RequestId>\n</ErrorResponse>\n",
+     "AccessDenied", "User: a is not authorized & denied", "4d3c-xml", "IAM PutRolePolicy", -EACCES,
+     "IAM PutRolePolicy: AccessDenied: User: a is not authorized & denied (HTTP 403)"},
+    {"a body that is neither: the status alone", "HTTP/1.1 502 Bad Gateway\r\n", "no idea", "", "",
+     "", "CloudFormation DescribeStacks", -EIO, "CloudFormation DescribeStacks: error (HTTP 502)"},
+};
+
 TEST(test_errors)
 {
     clear_env();
-    struct aws_answer a;
-    /* restJson: the type header (before ':') and the body's message. */
-    CHECK_INT(call_for_error("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
-                             "x-amzn-ErrorType: ResourceNotFoundException:http://internal."
-                             "amazon.com/coral/com.amazonaws.lambda/\r\n"
-                             "x-amzn-RequestId: r-404\r\n",
-                             "{\"Type\":\"User\",\"message\":\"Function not found: arn:aws:x\"}",
-                             &a),
-              0);
-    CHECK_INT(a.status, 404);
-    CHECK_STR(a.error_code, "ResourceNotFoundException");
-    CHECK_STR(a.message, "Function not found: arn:aws:x");
-    CHECK_STR(a.request_id, "r-404");
-    CHECK_INT(aws_answer_error(&a, "Lambda Invoke", cause, sizeof(cause)), -ENOENT);
-    CHECK_STR(cause,
-              "Lambda Invoke: ResourceNotFoundException: Function not found: arn:aws:x (HTTP 404)");
-    aws_answer_free(&a);
-    /* awsJson: __type after '#', Message capitalised, white space first. */
-    CHECK_INT(call_for_error("HTTP/1.1 400 Bad Request\r\n",
-                             "\n {\"__type\":\"com.amazonaws.appsync#BadRequestException\","
-                             "\"Message\":\"name is invalid\"}",
-                             &a),
-              0);
-    CHECK_STR(a.error_code, "BadRequestException");
-    CHECK_STR(a.message, "name is invalid");
-    CHECK_INT(aws_answer_error(&a, "AppSync CreateApi", cause, sizeof(cause)), -EIO);
-    CHECK_STR(cause, "AppSync CreateApi: BadRequestException: name is invalid (HTTP 400)");
-    aws_answer_free(&a);
-    /* restJson with only "code". */
-    CHECK_INT(call_for_error("HTTP/1.1 409 Conflict\r\n",
-                             "{\"code\":\"ConflictException\",\"message\":\"exists\"}", &a),
-              0);
-    CHECK_STR(a.error_code, "ConflictException");
-    CHECK_INT(aws_answer_error(&a, "AppSync CreateApi", cause, sizeof(cause)), -EEXIST);
-    aws_answer_free(&a);
-    /* The query protocol: XML ErrorResponse with an entity in the message. */
-    CHECK_INT(call_for_error("HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\n",
-                             "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n"
-                             "  <Error><Type>Sender</Type><Code>AccessDenied</Code>\n"
-                             "  <Message>User: a is not authorized &amp; denied</Message></Error>\n"
-                             "  <RequestId>4d3c-xml</RequestId>\n"
-                             "</ErrorResponse>\n",
-                             &a),
-              0);
-    CHECK_STR(a.error_code, "AccessDenied");
-    CHECK_STR(a.message, "User: a is not authorized & denied");
-    CHECK_STR(a.request_id, "4d3c-xml");
-    CHECK_INT(aws_answer_error(&a, "IAM PutRolePolicy", cause, sizeof(cause)), -EACCES);
-    aws_answer_free(&a);
-    /* An error with a body that is neither: the status alone. */
-    CHECK_INT(call_for_error("HTTP/1.1 502 Bad Gateway\r\n", "no idea", &a), 0);
-    CHECK_STR(a.error_code, "");
-    CHECK_INT(aws_answer_error(&a, "CloudFormation DescribeStacks", cause, sizeof(cause)), -EIO);
-    CHECK_STR(cause, "CloudFormation DescribeStacks: error (HTTP 502)");
-    aws_answer_free(&a);
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        const struct error_case *c = &error_cases[i];
+        struct aws_answer a;
+        int failures = test_failures_in_current;
+        CHECK_INT(call_for_error(c->head, c->body, &a), 0);
+        CHECK_STR(a.error_code, c->code);
+        CHECK_STR(a.message, c->message);
+        CHECK_STR(a.request_id, c->request_id);
+        CHECK_INT(aws_answer_error(&a, c->operation, cause, sizeof(cause)), c->rc);
+        CHECK_STR(cause, c->cause);
+        if (test_failures_in_current != failures)
+            fprintf(stderr, "  in the case: %s\n", c->what);
+        aws_answer_free(&a);
+    }
 }
 
 TEST(test_error_errnos)

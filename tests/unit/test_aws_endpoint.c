@@ -60,6 +60,13 @@ static int resolve(const struct aws_service *service, const char *region, const 
                                 sizeof(cause));
 }
 
+/* resolve() succeeds with `want` (a macro, so failures name the caller's line). */
+#define EXPECT_URL(service, region, profile, explicit_url, want)                                   \
+    do {                                                                                           \
+        CHECK_INT(resolve(service, region, profile, explicit_url), 0);                             \
+        CHECK_STR(url, want);                                                                      \
+    } while (0)
+
 static const char services_config[] = "[default]\n"
                                       "region = eu-west-1\n"
                                       "services = local\n"
@@ -85,22 +92,18 @@ static const char services_config[] = "[default]\n"
 TEST(test_defaults)
 {
     config("");
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://lambda.us-east-1.amazonaws.com/");
-    CHECK_INT(resolve(&aws_service_appsync, "eu-central-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://appsync.eu-central-1.amazonaws.com/");
-    CHECK_INT(resolve(&aws_service_cloudformation, "cn-north-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://cloudformation.cn-north-1.amazonaws.com.cn/");
-    CHECK_INT(resolve(&aws_service_iam, "eu-west-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://iam.amazonaws.com/");
-    CHECK_INT(resolve(&aws_service_iam, NULL, NULL, NULL), 0);
-    CHECK_STR(url, "https://iam.amazonaws.com/");
-    CHECK_INT(resolve(&aws_service_iam, "cn-northwest-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://iam.cn-northwest-1.amazonaws.com.cn/");
-    CHECK_INT(resolve(&aws_service_sts, NULL, NULL, NULL), 0);
-    CHECK_STR(url, "https://sts.amazonaws.com/");
-    CHECK_INT(resolve(&aws_service_sts, "ap-south-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://sts.ap-south-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL,
+               "https://lambda.us-east-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_appsync, "eu-central-1", NULL, NULL,
+               "https://appsync.eu-central-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_cloudformation, "cn-north-1", NULL, NULL,
+               "https://cloudformation.cn-north-1.amazonaws.com.cn/");
+    EXPECT_URL(&aws_service_iam, "eu-west-1", NULL, NULL, "https://iam.amazonaws.com/");
+    EXPECT_URL(&aws_service_iam, NULL, NULL, NULL, "https://iam.amazonaws.com/");
+    EXPECT_URL(&aws_service_iam, "cn-northwest-1", NULL, NULL,
+               "https://iam.cn-northwest-1.amazonaws.com.cn/");
+    EXPECT_URL(&aws_service_sts, NULL, NULL, NULL, "https://sts.amazonaws.com/");
+    EXPECT_URL(&aws_service_sts, "ap-south-1", NULL, NULL, "https://sts.ap-south-1.amazonaws.com/");
     CHECK_STR(aws_endpoint_signing_region(&aws_service_iam, "eu-west-1"), "us-east-1");
     CHECK_STR(aws_endpoint_signing_region(&aws_service_iam, "cn-north-1"), "cn-north-1");
     CHECK_STR(aws_endpoint_signing_region(&aws_service_sts, NULL), "us-east-1");
@@ -145,51 +148,41 @@ TEST(test_precedence)
     /* 6 < 5 < 4 < 3 < 2 < 1, removing one at a time from the top. */
     setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:2/", 1);
     setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:3/", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, "https://127.0.0.1:1/x"), 0);
-    CHECK_STR(url, "https://127.0.0.1:1/x");
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:2/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, "https://127.0.0.1:1/x",
+               "https://127.0.0.1:1/x");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:2/");
     unsetenv("AWS_ENDPOINT_URL_LAMBDA");
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:3/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:3/");
     unsetenv("AWS_ENDPOINT_URL");
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:4/services");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:4/services");
     /* A service without a services entry falls to the profile's endpoint_url. */
-    CHECK_INT(resolve(&aws_service_appsync, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:5/profile");
-    CHECK_INT(resolve(&aws_service_sts, NULL, NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:6/");
+    EXPECT_URL(&aws_service_appsync, "us-east-1", NULL, NULL, "http://127.0.0.1:5/profile");
+    EXPECT_URL(&aws_service_sts, NULL, NULL, NULL, "http://127.0.0.1:6/");
     /* Another service's variable does not apply; an empty one counts as unset. */
     setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9/", 1);
     setenv("AWS_ENDPOINT_URL_LAMBDA", "", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:4/services");
-    /* A service id with a space: AWS_ENDPOINT_URL_<ID upper-cased>. */
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:4/services");
+    /* AWS_ENDPOINT_URL_<ID upper-cased>. */
     setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", "http://127.0.0.1:10/", 1);
-    CHECK_INT(resolve(&aws_service_cloudformation, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:10/");
+    EXPECT_URL(&aws_service_cloudformation, "us-east-1", NULL, NULL, "http://127.0.0.1:10/");
 }
 
 TEST(test_profiles)
 {
     config(services_config);
     /* The explicit profile, then AWS_PROFILE, then AWS_DEFAULT_PROFILE. */
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", "other", NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:7/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", "other", NULL, "http://127.0.0.1:7/");
     setenv("AWS_DEFAULT_PROFILE", "other", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:7/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:7/");
     setenv("AWS_PROFILE", "default", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:4/services");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL, "http://127.0.0.1:4/services");
     /* An unknown profile has no settings: AWS's default. */
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", "nobody", NULL), 0);
-    CHECK_STR(url, "https://lambda.us-east-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", "nobody", NULL,
+               "https://lambda.us-east-1.amazonaws.com/");
     /* A profile naming a services section that does not exist. */
     config("[default]\nservices = nowhere\n");
-    CHECK_INT(resolve(&aws_service_lambda, "us-west-2", NULL, NULL), 0);
-    CHECK_STR(url, "https://lambda.us-west-2.amazonaws.com/");
+    EXPECT_URL(&aws_service_lambda, "us-west-2", NULL, NULL,
+               "https://lambda.us-west-2.amazonaws.com/");
 }
 
 TEST(test_ignore_configured)
@@ -197,20 +190,19 @@ TEST(test_ignore_configured)
     config(services_config);
     setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:3/", 1);
     setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, NULL), 0);
-    CHECK_STR(url, "https://lambda.us-east-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, NULL,
+               "https://lambda.us-east-1.amazonaws.com/");
     /* Never the explicit one. */
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", NULL, "http://127.0.0.1:1/"), 0);
-    CHECK_STR(url, "http://127.0.0.1:1/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", NULL, "http://127.0.0.1:1/",
+               "http://127.0.0.1:1/");
     /* The profile's setting ignores its own and the environment's ... */
     unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
     unsetenv("AWS_ENDPOINT_URL");
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", "ignoring", NULL), 0);
-    CHECK_STR(url, "https://lambda.us-east-1.amazonaws.com/");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", "ignoring", NULL,
+               "https://lambda.us-east-1.amazonaws.com/");
     /* ... unless the environment says false, which wins over the profile. */
     setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
-    CHECK_INT(resolve(&aws_service_lambda, "us-east-1", "ignoring", NULL), 0);
-    CHECK_STR(url, "http://127.0.0.1:4/services");
+    EXPECT_URL(&aws_service_lambda, "us-east-1", "ignoring", NULL, "http://127.0.0.1:4/services");
 }
 
 TEST(test_services_sections)
