@@ -83,6 +83,7 @@ struct dev_app {
     size_t attached_count;
     char session[192];
     char holder[160];
+    char policy_name[96]; /* the IAM inline policy: tether-dev-STAGE */
 };
 
 static void stop(struct dev_app *app, int exit_code)
@@ -503,6 +504,10 @@ static struct attach_options attach_options(struct dev_app *app)
         .environment = app->attach_env,
         .timeout_s = app->attach_timeout_s,
         .force = app->force,
+        /* With an API key the bridge needs no IAM permission. */
+        .policy_name = app->project.events.api_key ? NULL : app->policy_name,
+        .events_http = app->project.events.http,
+        .namespace_name = app->project.namespace_name,
         .report = attach_loop_report,
         .ctx = app->attach_loop,
     };
@@ -534,6 +539,7 @@ static int prepare_attach(struct dev_app *app, char *cause, size_t cause_len)
                          "the \"aws\" section needs an \"events\" endpoint in tether.json "
                          "(the AppSync Events API the bridges reach)");
     name_session(app);
+    snprintf(app->policy_name, sizeof(app->policy_name), "tether-dev-%s", app->project.stage);
     struct aws_credentials_options co = {.profile = app->profile ? app->profile
                                                                  : app->project.aws.profile};
     int rc = aws_credentials_provider_new(&co, &app->aws_credentials, cause, cause_len);

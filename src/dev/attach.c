@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/iam.h"
 #include "aws/lambda_api.h"
 #include "bridge/package.h"
 #include "core/buf.h"
@@ -31,6 +32,7 @@ struct attach_layer {
 struct attached {
     char *function_id;
     json_t *record;
+    int failed; /* its restore failed: its role keeps the policy */
 };
 
 struct attach {
@@ -301,6 +303,46 @@ static int read_function(struct attach *a, struct call_ctx *c, const char *name,
     return rc;
 }
 
+/* Which policy the function's role gets, in the record ("policy": {"role",
+ * "name", "api"}), so restoring knows what to delete. None with an API key
+ * or an events endpoint that is not AppSync's. */
+static int plan_policy(struct attach *a, json_t *record, json_t *configuration, char *cause,
+                       size_t cause_len)
+{
+    char role[AWS_IAM_MAX_ROLE_NAME + 1], api[512];
+    if (!a->o.policy_name || !a->o.events_http)
+        return 0;
+    if (attach_plan_events_api_arn(a->o.events_http,
+                                   lambda_api_string(configuration, "FunctionArn"), api,
+                                   sizeof(api)) < 0)
+        return 0;
+    if (aws_iam_role_name_from_arn(lambda_api_string(configuration, "Role"), role, sizeof(role)) <
+        0)
+        return cause_set(cause, cause_len, -EINVAL, "the function's role %s is not a role ARN",
+                         lambda_api_string(configuration, "Role"));
+    json_t *p = json_pack("{ss ss ss}", "role", role, "name", a->o.policy_name, "api", api);
+    return p && json_object_set_new(record, "policy", p) == 0 ? 0 : -ENOMEM;
+}
+
+static int put_policy(struct attach *a, struct call_ctx *c, json_t *record, char *cause,
+                      size_t cause_len)
+{
+    json_t *p = json_object_get(record, "policy");
+    if (!p)
+        return 0;
+    struct buf document = BUF_INIT;
+    int rc = aws_iam_bridge_policy(&document, lambda_api_string(p, "api"), a->o.namespace_name);
+    if (rc == 0)
+        rc = buf_terminate(&document);
+    if (rc == 0)
+        rc = aws_iam_put_role_policy(&c->aws, lambda_api_string(p, "role"),
+                                     lambda_api_string(p, "name"), document.data, cause, cause_len);
+    else
+        cause_set(cause, cause_len, rc, "cannot write the IAM policy");
+    buf_free(&document);
+    return rc;
+}
+
 /* One attempt: -ESTALE when the revision moved (the caller reads again). */
 static int attach_once(struct attach *a, struct call_ctx *c, const struct attach_target *t,
                        json_t *env, char *cause, size_t cause_len)
@@ -319,6 +361,8 @@ static int attach_once(struct attach *a, struct call_ctx *c, const struct attach
     if (rc == 0)
         rc = json_object_set(record, "configuration", configuration);
     if (rc == 0)
+        rc = plan_policy(a, record, configuration, cause, cause_len);
+    if (rc == 0)
         rc = attach_plan_update(record, configuration, &s, &body);
     /* The state file first: whatever happens next, it says what to undo. */
     if (rc == 0)
@@ -333,6 +377,8 @@ static int attach_once(struct attach *a, struct call_ctx *c, const struct attach
     if (rc == 0)
         rc = lambda_api_wait_updated(&c->aws, name, ATTACH_UPDATE_TIMEOUT_MS, NULL, cause,
                                      cause_len);
+    if (rc == 0)
+        rc = put_policy(a, c, record, cause, cause_len);
     json_decref(body);
     json_decref(record);
     json_decref(previous);
@@ -495,6 +541,41 @@ static int restore_record(struct attach *a, const char *id, json_t *record)
     return rc;
 }
 
+/* Whether a function whose restore failed still uses role's policy. */
+static int role_still_attached(struct attached *items, size_t count, const char *role)
+{
+    for (size_t i = 0; i < count; i++) {
+        json_t *p = json_object_get(items[i].record, "policy");
+        if (items[i].failed && p && strcmp(lambda_api_string(p, "role"), role) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Each role's policy goes once no function of the role stays attached. */
+static void delete_policies(struct attach *a, struct attached *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        json_t *p = json_object_get(items[i].record, "policy");
+        const char *role = lambda_api_string(p, "role");
+        int first = 1;
+        for (size_t k = 0; k < i && first; k++)
+            first = strcmp(lambda_api_string(json_object_get(items[k].record, "policy"), "role"),
+                           role) != 0;
+        if (!p || !first || role_still_attached(items, count, role))
+            continue;
+        char cause[512];
+        struct call_ctx c;
+        int rc = call_ctx_open(&a->o, &c, cause, sizeof(cause));
+        if (rc == 0)
+            rc = aws_iam_delete_role_policy(&c.aws, role, lambda_api_string(p, "name"), cause,
+                                            sizeof(cause));
+        call_ctx_close(&c);
+        if (rc < 0 && rc != -ENOENT)
+            report(a, ATTACH_WARNING, items[i].function_id, role, 0, cause);
+    }
+}
+
 struct restore_job {
     struct attach *a;
     struct attached *items;
@@ -512,6 +593,7 @@ static void *restore_worker(void *arg)
         if (!item)
             return NULL;
         if (restore_record(j->a, item->function_id, item->record) < 0) {
+            item->failed = 1;
             pthread_mutex_lock(&j->lock);
             j->failed++;
             pthread_mutex_unlock(&j->lock);
@@ -524,6 +606,7 @@ static size_t restore_items(struct attach *a, struct attached *items, size_t cou
     struct restore_job j = {a, items, count, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     run_workers(&j, count, restore_worker);
     pthread_mutex_destroy(&j.lock);
+    delete_policies(a, items, count);
     return j.failed;
 }
 
@@ -571,7 +654,7 @@ static void add_saved(struct saved_list *l, const char *id)
         l->items = grown;
         l->cap = cap;
     }
-    l->items[l->count++] = (struct attached){strdup(id), NULL};
+    l->items[l->count++] = (struct attached){strdup(id), NULL, 0};
 }
 
 static void on_state_file(void *user, const char *name)
@@ -625,8 +708,9 @@ int attach_restore_tagged(const struct attach_options *o, const char *function, 
     if (rc == 0)
         rc = attach_new(o, &a);
     /* No state file of ours names it: nothing to remove but the tags. */
-    if (rc == 0)
-        rc = restore_record(a, NULL, record);
+    struct attached item = {NULL, record, 0};
+    if (rc == 0 && restore_items(a, &item, 1) > 0)
+        rc = cause_set(cause, cause_len, -EIO, "%s was not restored", function);
     attach_free(a);
     json_decref(record);
     json_decref(answer);

@@ -63,6 +63,13 @@ struct attach_options {
     unsigned timeout_s;      /* --debug-timeout: the functions' timeout while attached; 0: theirs */
     int force;               /* take functions over from another session */
     const char *bridge_path; /* NULL: the build's bridge for each architecture */
+    /* The IAM inline policy put on each attached function's role, letting
+     * the bridge use the events API (aws/iam.h): its name (NULL: none, as
+     * with an API key), the events endpoint and namespace it covers. It is
+     * deleted when no function of the role stays attached. */
+    const char *policy_name;
+    const char *events_http;
+    const char *namespace_name;
     void (*report)(void *ctx, const struct attach_report *report);
     void *ctx;
 };

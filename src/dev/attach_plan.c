@@ -363,3 +363,47 @@ size_t attach_plan_tag_keys(json_t *tags, const char **keys, size_t max)
     }
     return n;
 }
+
+/* Field n (0-based) of a colon-separated ARN, into out. */
+static int arn_field(const char *arn, int n, char *out, size_t out_len)
+{
+    const char *p = arn;
+    for (int i = 0; i < n && p; i++) {
+        p = strchr(p, ':');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return -EINVAL;
+    size_t len = strcspn(p, ":");
+    if (len == 0 || len >= out_len)
+        return -EINVAL;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 0;
+}
+
+int attach_plan_events_api_arn(const char *events_http, const char *function_arn, char *out,
+                               size_t out_len)
+{
+    static const char marker[] = ".appsync-api.";
+    const char *host = strstr(events_http, "://");
+    host = host ? host + 3 : events_http;
+    size_t host_len = strcspn(host, "/:");
+    const char *dot = strstr(host, marker);
+    if (!dot || dot >= host + host_len || dot == host)
+        return -ENOENT;
+    const char *region = dot + strlen(marker);
+    size_t region_len = strcspn(region, ".");
+    if (strncmp(region + region_len, ".amazonaws.com", 14) != 0)
+        return -ENOENT;
+    char partition[32], account[32];
+    if (strncmp(function_arn, "arn:", 4) != 0 ||
+        arn_field(function_arn, 1, partition, sizeof(partition)) < 0 ||
+        arn_field(function_arn, 4, account, sizeof(account)) < 0 ||
+        strspn(account, "0123456789") != strlen(account))
+        return -EINVAL;
+    int n = snprintf(out, out_len, "arn:%s:appsync:%.*s:%s:apis/%.*s", partition, (int)region_len,
+                     region, account, (int)(dot - host), host);
+    return n > 0 && (size_t)n < out_len ? 0 : -ENAMETOOLONG;
+}

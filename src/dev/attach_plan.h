@@ -72,6 +72,14 @@ int attach_plan_update(json_t *record, json_t *configuration, const struct attac
 int attach_plan_restore(json_t *record, json_t *current, json_t **body, char *warning,
                         size_t warning_len);
 
+/* The ARN of the AppSync Events API the bridge reaches, for its IAM policy:
+ * the API id from events_http's host (ID.appsync-api.REGION.amazonaws.com,
+ * or .amazonaws.com.cn), the partition and account from the function's ARN.
+ * -ENOENT when the endpoint is not an AppSync one (a broker of one's own:
+ * no policy to give), -EINVAL for a function ARN that does not parse. */
+int attach_plan_events_api_arn(const char *events_http, const char *function_arn, char *out,
+                               size_t out_len);
+
 /* The tags that carry record (and the holder text), as an object. */
 int attach_plan_tags(json_t *record, const char *holder, json_t **tags);
 /* The record from a function's tags (ListTags' "Tags"): -ENOENT when the

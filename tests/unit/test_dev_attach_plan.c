@@ -228,7 +228,36 @@ TEST(the_record_travels_in_tags)
     json_decref(config);
 }
 
+TEST(events_api_arn_for_the_iam_policy)
+{
+    char arn[256];
+    const char *fn = "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-Api";
+    CHECK_INT(
+        attach_plan_events_api_arn("https://abcdefghij.appsync-api.eu-west-1.amazonaws.com/event",
+                                   fn, arn, sizeof(arn)),
+        0);
+    CHECK_STR(arn, "arn:aws:appsync:eu-west-1:123456789012:apis/abcdefghij");
+    CHECK_INT(attach_plan_events_api_arn("https://x1.appsync-api.cn-north-1.amazonaws.com.cn/event",
+                                         "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+                                         arn, sizeof(arn)),
+              0);
+    CHECK_STR(arn, "arn:aws-cn:appsync:cn-north-1:123456789012:apis/x1");
+    CHECK_INT(attach_plan_events_api_arn("http://127.0.0.1:4000/event", fn, arn, sizeof(arn)),
+              -ENOENT);
+    CHECK_INT(
+        attach_plan_events_api_arn("https://evil.example/x.appsync-api.us-east-1.amazonaws.com", fn,
+                                   arn, sizeof(arn)),
+        -ENOENT);
+    CHECK_INT(attach_plan_events_api_arn("https://a.appsync-api.us-east-1.amazonaws.com/event",
+                                         "shop-dev-Api", arn, sizeof(arn)),
+              -EINVAL);
+    CHECK_INT(attach_plan_events_api_arn("https://a.appsync-api.us-east-1.amazonaws.com/event",
+                                         "arn:aws:lambda:us-east-1:12x:function:f", arn,
+                                         sizeof(arn)),
+              -EINVAL);
+}
+
 RUN_TESTS("dev_attach_plan", TEST_ENTRY(attach_then_restore_gives_the_original_back),
           TEST_ENTRY(changes_made_while_attached_are_kept_and_named), TEST_ENTRY(refusals_say_why),
           TEST_ENTRY(takeover_keeps_the_first_sessions_original),
-          TEST_ENTRY(the_record_travels_in_tags))
+          TEST_ENTRY(the_record_travels_in_tags), TEST_ENTRY(events_api_arn_for_the_iam_policy))
