@@ -222,7 +222,11 @@ function detach(dir, args) {
 }
 
 async function attached(dev) {
-  return waitFor(() => dev.records.find((r) => r.type === 'attach' && (r.event === 'attached' || r.event === 'failed')) || (!dev.alive && { event: 'exited' }), 30000, 'the function to be attached');
+  try {
+    return await waitFor(() => dev.records.find((r) => r.type === 'attach' && (r.event === 'attached' || r.event === 'failed')) || (!dev.alive && { event: 'exited' }), 30000, 'the function to be attached');
+  } catch (err) {
+    throw new Error(`${err.message}\n${dev.dump()}`);
+  }
 }
 
 function withoutTimes(c) {
