@@ -79,6 +79,7 @@ struct dev_app {
     struct attach_target *targets;
     size_t target_count;
     json_t *attach_env;
+    json_t *stack_functions; /* aws.stack's functions (attach_stack_functions) */
     int attach_started;
     size_t attached_count;
     char session[192];
@@ -471,23 +472,29 @@ static json_t *bridge_environment(struct dev_app *app)
     return env;
 }
 
-/* The live functions with a deployed counterpart. */
+static struct attach_options attach_options(struct dev_app *app);
+
+/* The live functions with a deployed counterpart: "deployed", else the
+ * function of aws.stack whose logical id is the function's id. */
 static int attach_targets(struct dev_app *app, char *cause, size_t cause_len)
 {
     app->targets = calloc(app->project.function_count, sizeof(*app->targets));
     if (!app->targets)
         return -ENOMEM;
+    if (app->project.aws.stack) {
+        struct attach_options o = attach_options(app);
+        int rc = attach_stack_functions(&o, app->project.aws.stack, &app->stack_functions, cause,
+                                        cause_len);
+        if (rc < 0)
+            return rc;
+    }
     for (size_t i = 0; i < app->project.function_count; i++) {
         const struct dev_function *f = &app->project.functions[i];
-        if (f->live && f->deployed)
+        const char *deployed =
+            f->deployed ? f->deployed : attach_stack_match(app->stack_functions, f->id);
+        if (f->live && deployed)
             app->targets[app->target_count++] =
-                (struct attach_target){f->id, f->deployed, f->streaming};
-    }
-    if (app->project.aws.stack) {
-        snprintf(cause, cause_len,
-                 "aws.stack: finding functions by stack is not in this build yet; name each "
-                 "function's \"deployed\" instead");
-        return -ENOTSUP;
+                (struct attach_target){f->id, deployed, f->streaming};
     }
     return 0;
 }
@@ -578,6 +585,7 @@ static void restore_attached(struct dev_app *app)
     if (key)
         secure_wipe((char *)json_string_value(key), strlen(json_string_value(key)));
     json_decref(env);
+    json_decref(app->stack_functions);
     free(app->targets);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/cloudformation.h"
 #include "aws/iam.h"
 #include "aws/lambda_api.h"
 #include "bridge/package.h"
@@ -715,4 +716,36 @@ int attach_restore_tagged(const struct attach_options *o, const char *function, 
     json_decref(record);
     json_decref(answer);
     return rc;
+}
+
+int attach_stack_functions(const struct attach_options *o, const char *stack, json_t **out,
+                           char *cause, size_t cause_len)
+{
+    struct call_ctx c;
+    int rc = call_ctx_open(o, &c, cause, cause_len);
+    if (rc == 0)
+        rc = aws_cfn_lambda_functions(&c.aws, stack, out, cause, cause_len);
+    call_ctx_close(&c);
+    return rc;
+}
+
+const char *attach_stack_match(json_t *functions, const char *id)
+{
+    const char *nested = NULL;
+    int nested_count = 0;
+    json_t *f;
+    size_t i;
+    json_array_foreach(functions, i, f)
+    {
+        if (strcmp(lambda_api_string(f, "logicalId"), id) != 0)
+            continue;
+        const char *name = lambda_api_string(f, "functionName");
+        if (!name[0])
+            continue;
+        if (!lambda_api_string(f, "stack")[0])
+            return name;
+        nested = name;
+        nested_count++;
+    }
+    return nested_count == 1 ? nested : NULL;
 }

@@ -88,6 +88,17 @@ void attach_cancel(struct attach *a);
 size_t attach_restore_all(struct attach *a);
 void attach_free(struct attach *a);
 
+/* The AWS::Lambda::Function resources of a CloudFormation stack and the
+ * stacks nested in it (aws/cloudformation.h), for functions without
+ * "deployed": a new array of {"logicalId", "functionName", "stack"}. */
+int attach_stack_functions(const struct attach_options *options, const char *stack, json_t **out,
+                           char *cause, size_t cause_len);
+/* The deployed name of logical id `id` among them: the top stack's first,
+ * else a nested stack's when only one has it; NULL when none (or several
+ * nested stacks have it: the id does not say which). Borrowed from
+ * functions. */
+const char *attach_stack_match(json_t *functions, const char *id);
+
 /* Restores from state files in .tether/attached/: the ids named (count 0:
  * every file). Reports through the options' callback; returns how many
  * failed, or -ENOENT (cause) when an id named has no state file. The

@@ -25,6 +25,8 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 
+import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+
 import { TEST_CREDENTIALS, compareRequests, credentialsEnv, sdkRequest, startCapture, verifySigV4 } from './lib/aws-capture.mjs';
 import { TETHER_BIN, makeProject, sanitizerFindings, spawnDev, startBroker, tempDir, waitFor } from './lib/dev.mjs';
 
@@ -190,15 +192,17 @@ after(async () => {
   await broker?.stop();
 });
 
-function project() {
+function project({ stack } = {}) {
   return makeProject({
     files: {
       'tether.json': {
         app: 'shop',
         stage: 'ci',
-        aws: { region: REGION },
+        aws: stack ? { region: REGION, stack } : { region: REGION },
         events: { http: broker.info.http, apiKey: API_KEY },
-        functions: { Api: { handler: 'api.handler', runtime: 'nodejs22.x', deployed: NAME } },
+        functions: stack
+          ? { Api: { handler: 'api.handler', runtime: 'nodejs22.x' }, Other: { handler: 'api.handler', runtime: 'nodejs22.x' } }
+          : { Api: { handler: 'api.handler', runtime: 'nodejs22.x', deployed: NAME } },
       },
       'api.mjs': 'export const handler = async () => ({ local: true });\n',
     },
@@ -207,8 +211,8 @@ function project() {
 
 const env = { ...credentialsEnv(), AWS_ENDPOINT_URL_LAMBDA: '', AWS_REGION: REGION, AWS_PROFILE: '', HOME: '/nonexistent' };
 
-function devIn(dir, args = []) {
-  return spawnDev(dir, { args, env: { ...env, AWS_ENDPOINT_URL_LAMBDA: capture.url } });
+function devIn(dir, args = [], extra = {}) {
+  return spawnDev(dir, { args, env: { ...env, AWS_ENDPOINT_URL_LAMBDA: capture.url, ...extra } });
 }
 
 /** `tether detach ARGS` in dir; the stand-in answers meanwhile (so never a sync spawn). */
@@ -424,5 +428,46 @@ describe('attach and restore against a Lambda stand-in, every request as the SDK
       lambda.configuration.PackageType = 'Zip';
     }
     assert.deepEqual(withoutTimes(lambda.configuration), withoutTimes(originalConfiguration()));
+  });
+});
+
+/* ------------------------------------------------------------ CloudFormation */
+
+function stackAnswer() {
+  const member = (logical, physical, type) =>
+    `<member><LogicalResourceId>${logical}</LogicalResourceId><PhysicalResourceId>${physical}</PhysicalResourceId>` +
+    `<ResourceType>${type}</ResourceType><LastUpdatedTimestamp>2026-12-01T10:00:00.000Z</LastUpdatedTimestamp>` +
+    '<ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>';
+  return {
+    headers: { 'content-type': 'text/xml' },
+    body:
+      '<ListStackResourcesResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><ListStackResourcesResult><StackResourceSummaries>' +
+      member('Api', NAME, 'AWS::Lambda::Function') +
+      member('ApiRole', 'shop-dev-Api-role', 'AWS::IAM::Role') +
+      '</StackResourceSummaries></ListStackResourcesResult><ResponseMetadata><RequestId>cfn-1</RequestId></ResponseMetadata></ListStackResourcesResponse>',
+  };
+}
+
+describe('aws.stack: functions matched to the stack by logical id', () => {
+  test('the stack\'s Api is attached for the function Api; Other, not in the stack, is left alone', async () => {
+    const cfn = await startCapture({ answer: stackAnswer });
+    try {
+      const dir = project({ stack: 'shop-dev' });
+      const dev = devIn(dir, [], { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url });
+      const r = await attached(dev);
+      assert.equal(r.event, 'attached', dev.dump());
+      assert.equal(r.function, 'Api');
+      assert.equal(r.deployed, NAME);
+      assert.ok(dev.records.some((x) => x.type === 'info' && x.message === 'attaching 1 deployed function in us-east-1'), dev.dump());
+      await dev.stop('SIGINT');
+      assert.deepEqual(withoutTimes(lambda.configuration), withoutTimes(originalConfiguration()));
+      assert.equal(cfn.requests.length, 1);
+      const sdk = await sdkRequest((config) => new CloudFormationClient(config), new ListStackResourcesCommand({ StackName: 'shop-dev' }), { answer: stackAnswer() });
+      assert.equal(sdk.error, undefined);
+      compareRequests(cfn.requests[0], sdk.request, { headers: ['content-type'] });
+      assert.equal(await verifySigV4(cfn.requests[0], { credentials: TEST_CREDENTIALS, region: REGION, service: 'cloudformation' }), true);
+    } finally {
+      await cfn.close();
+    }
   });
 });
