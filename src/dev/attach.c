@@ -22,6 +22,8 @@
 /* Retries of one update when another update is in progress or the
  * function's revision moved under us for a reason that is not a session. */
 #define UPDATE_TRIES 4
+/* ListLayerVersions pages looked through (50 versions each). */
+#define LAYER_MAX_PAGES 20
 
 struct attach_layer {
     int done; /* 1: looked for (rc says how it went) */
@@ -145,6 +147,32 @@ int attach_new(const struct attach_options *options, struct attach **out)
     return 0;
 }
 
+/* Looks through the layer's versions (newest first, a bounded number of
+ * pages) for one whose description names this bridge version. */
+static int layer_find(struct call_ctx *c, const char *layer, const char *arch_name,
+                      const char *description, struct attach_layer *l)
+{
+    char marker[1024] = "";
+    int rc = 0;
+    for (int page_no = 0; rc == 0 && page_no < LAYER_MAX_PAGES && !l->arn[0]; page_no++) {
+        json_t *page = NULL, *version;
+        rc = lambda_api_list_layer_versions(&c->aws, layer, arch_name, marker[0] ? marker : NULL,
+                                            &page, l->cause, sizeof(l->cause));
+        size_t i;
+        json_array_foreach(json_object_get(page, "LayerVersions"), i, version)
+        {
+            if (!l->arn[0] && strcmp(lambda_api_string(version, "Description"), description) == 0)
+                snprintf(l->arn, sizeof(l->arn), "%s",
+                         lambda_api_string(version, "LayerVersionArn"));
+        }
+        snprintf(marker, sizeof(marker), "%s", lambda_api_string(page, "NextMarker"));
+        json_decref(page);
+        if (!marker[0])
+            break;
+    }
+    return rc;
+}
+
 /* Finds the bridge layer version for arch by its description (the bridge's
  * version), or publishes it: once per bridge version, region and
  * architecture. */
@@ -162,18 +190,8 @@ static int layer_lookup(struct attach *a, struct call_ctx *c, enum bridge_arch a
         rc = bridge_package_zip(path, arch, &zip, &info, l->cause, sizeof(l->cause));
     char description[128];
     snprintf(description, sizeof(description), "tether-bridge %s", info.version);
-    json_t *page = NULL, *version;
     if (rc == 0)
-        rc = lambda_api_list_layer_versions(&c->aws, layer, arch_name, NULL, &page, l->cause,
-                                            sizeof(l->cause));
-    size_t i;
-    json_array_foreach(json_object_get(page, "LayerVersions"), i, version)
-    {
-        if (rc == 0 && !l->arn[0] &&
-            strcmp(lambda_api_string(version, "Description"), description) == 0)
-            snprintf(l->arn, sizeof(l->arn), "%s", lambda_api_string(version, "LayerVersionArn"));
-    }
-    json_decref(page);
+        rc = layer_find(c, layer, arch_name, description, l);
     if (rc == 0 && !l->arn[0]) {
         const char *runtimes[] = {ATTACH_RUNTIME}, *archs[] = {arch_name};
         struct lambda_layer_spec spec = {layer,    description, zip.data, zip.len,

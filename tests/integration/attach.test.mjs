@@ -135,6 +135,16 @@ describe('tether dev attaches functions deployed in tether lambda and restores t
     assert.deepEqual(await invoke('e2e-0'), { own: true, name: 'x' });
   });
 
+  test('--debug-timeout raises the attached function\'s timeout, and restoring puts it back', { timeout: 180000 }, async () => {
+    const before = await configuration('e2e-0');
+    const dev = spawnDev(project('e2e', 1), { args: ['--debug-timeout', '600'], env: devEnv() });
+    await allAttached(dev, 1);
+    assert.equal((await configuration('e2e-0')).Timeout, 600);
+    assert.equal((await dev.stop('SIGINT')).code, 0, dev.dump());
+    assert.equal((await configuration('e2e-0')).Timeout, 10);
+    assert.deepEqual(differences(before, await configuration('e2e-0')), ['LastModified', 'RevisionId']);
+  });
+
   test('kill -9 of tether dev, then tether detach restores', { timeout: 180000 }, async () => {
     const before = await configuration('e2e-0');
     const dir = project('e2e', 1);
