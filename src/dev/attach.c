@@ -18,7 +18,6 @@
 
 #define STATE_DIR "attached"
 #define STATE_MAX_BYTES (256 * 1024)
-#define LAYER_PREFIX "tether-bridge-"
 /* Retries of one update when another update is in progress or the
  * function's revision moved under us for a reason that is not a session. */
 #define UPDATE_TRIES 4
@@ -35,7 +34,8 @@ struct attach_layer {
 struct attached {
     char *function_id;
     json_t *record;
-    int failed; /* its restore failed: its role keeps the policy */
+    int failed;  /* its restore failed: its role keeps the policy */
+    int foreign; /* the function did not carry the record's marker */
 };
 
 struct attach {
@@ -183,7 +183,7 @@ static int layer_lookup(struct attach *a, struct call_ctx *c, enum bridge_arch a
     struct bridge_package_info info = {0};
     struct buf zip = BUF_INIT;
     const char *arch_name = bridge_arch_name(arch);
-    snprintf(layer, sizeof(layer), LAYER_PREFIX "%s", arch_name);
+    snprintf(layer, sizeof(layer), ATTACH_LAYER_PREFIX "%s", arch_name);
     int rc = bridge_package_locate(arch, a->o.bridge_path, path, sizeof(path), l->cause,
                                    sizeof(l->cause));
     if (rc == 0)
@@ -503,7 +503,7 @@ static int forget(const struct attach_options *o, struct call_ctx *c, const char
 
 /* The restore of one function from its record. taken: set when another
  * session holds the function now (it is left to that session). */
-static int restore_once(struct call_ctx *c, json_t *record, int *taken, char *warning,
+static int restore_once(struct call_ctx *c, json_t *record, int *taken, int *foreign, char *warning,
                         size_t warning_len, char *cause, size_t cause_len)
 {
     const char *arn = json_string_value(json_object_get(record, "arn"));
@@ -512,6 +512,7 @@ static int restore_once(struct call_ctx *c, json_t *record, int *taken, char *wa
     int rc = lambda_api_get_configuration(&c->aws, arn, &current, cause, cause_len);
     json_t *vars = json_object_get(json_object_get(current, "Environment"), "Variables");
     const char *marker = json_string_value(json_object_get(vars, ATTACH_SESSION_VARIABLE));
+    *foreign = !marker || !session || strcmp(marker, session) != 0;
     if (rc == 0 && marker && session && strcmp(marker, session) != 0) {
         *taken = 1;
         snprintf(warning, warning_len, "now held by another session (%s): left to it", marker);
@@ -530,7 +531,7 @@ static int restore_once(struct call_ctx *c, json_t *record, int *taken, char *wa
 
 /* Restores one function; 0 or -errno, reported either way. id NULL: no
  * state file to remove. */
-static int restore_record(struct attach *a, const char *id, json_t *record)
+static int restore_record(struct attach *a, const char *id, json_t *record, int *foreign)
 {
     const struct attach_options *o = &a->o;
     char cause[1024] = "", warning[1024] = "";
@@ -540,7 +541,8 @@ static int restore_record(struct attach *a, const char *id, json_t *record)
     struct call_ctx c;
     int rc = call_ctx_open(o, &c, cause, sizeof(cause)), taken = 0;
     for (int i = 0; rc == 0 && i < UPDATE_TRIES; i++) {
-        rc = restore_once(&c, record, &taken, warning, sizeof(warning), cause, sizeof(cause));
+        rc = restore_once(&c, record, &taken, foreign, warning, sizeof(warning), cause,
+                          sizeof(cause));
         if (rc != -ESTALE)
             break;
         rc = 0;
@@ -581,7 +583,10 @@ static void delete_policies(struct attach *a, struct attached *items, size_t cou
         for (size_t k = 0; k < i && first; k++)
             first = strcmp(lambda_api_string(json_object_get(items[k].record, "policy"), "role"),
                            role) != 0;
-        if (!p || !first || role_still_attached(items, count, role))
+        /* Only tether's own policy, and only for a function this record
+         * really attached: a record may come from someone else's files. */
+        if (!p || !first || items[i].foreign || role_still_attached(items, count, role) ||
+            strncmp(lambda_api_string(p, "name"), "tether-dev-", 11) != 0)
             continue;
         char cause[512];
         struct call_ctx c;
@@ -611,7 +616,7 @@ static void *restore_worker(void *arg)
         pthread_mutex_unlock(&j->lock);
         if (!item)
             return NULL;
-        if (restore_record(j->a, item->function_id, item->record) < 0) {
+        if (restore_record(j->a, item->function_id, item->record, &item->foreign) < 0) {
             item->failed = 1;
             pthread_mutex_lock(&j->lock);
             j->failed++;
@@ -673,7 +678,7 @@ static void add_saved(struct saved_list *l, const char *id)
         l->items = grown;
         l->cap = cap;
     }
-    l->items[l->count++] = (struct attached){strdup(id), NULL, 0};
+    l->items[l->count++] = (struct attached){strdup(id), NULL, 0, 0};
 }
 
 static void on_state_file(void *user, const char *name)
@@ -727,7 +732,7 @@ int attach_restore_tagged(const struct attach_options *o, const char *function, 
     if (rc == 0)
         rc = attach_new(o, &a);
     /* No state file of ours names it: nothing to remove but the tags. */
-    struct attached item = {NULL, record, 0};
+    struct attached item = {NULL, record, 0, 0};
     if (rc == 0 && restore_items(a, &item, 1) > 0)
         rc = cause_set(cause, cause_len, -EIO, "%s was not restored", function);
     attach_free(a);

@@ -179,10 +179,13 @@ static int restore_string(json_t *body, json_t *current, json_t *original, const
     return 0;
 }
 
-/* The current layers without the bridge's. */
+/* The current layers without the bridge's (a tether-bridge layer only:
+ * whatever the record says, no other layer is removed). */
 static json_t *restored_layers(json_t *current, const char *bridge_layer, json_t *original,
                                char *warning, size_t warning_len)
 {
+    if (!strstr(bridge_layer, ":layer:" ATTACH_LAYER_PREFIX))
+        bridge_layer = "";
     json_t *now = layer_arns(current), *out = json_array(), *arn;
     size_t i;
     json_array_foreach(now, i, arn)
@@ -197,7 +200,10 @@ static json_t *restored_layers(json_t *current, const char *bridge_layer, json_t
     return out;
 }
 
-/* The current variables with tether's removed and the replaced ones back. */
+/* The current variables with tether's removed and the replaced ones back.
+ * Only TETHER_* names are taken from the record: a record is read from a
+ * project directory or from tags, and must not be able to set anything a
+ * runtime reads (NODE_OPTIONS, PYTHONPATH ...). */
 static json_t *restored_variables(json_t *current, json_t *original)
 {
     json_t *now = variables_of(current);
@@ -208,7 +214,9 @@ static json_t *restored_variables(json_t *current, json_t *original)
     {
         if (!vars)
             break;
-        if (json_is_null(value))
+        if (strncmp(key, "TETHER_", 7) != 0)
+            continue;
+        if (json_is_null(value) || !json_is_string(value))
             json_object_del(vars, key);
         else if (json_object_set(vars, key, value) < 0)
             json_decref(vars), vars = NULL;
@@ -235,23 +243,27 @@ int attach_plan_restore(json_t *record, json_t *current, json_t **body, char *wa
     json_t *original = json_object_get(record, "original");
     warning[0] = '\0';
     const char *marker = str(variables_of(current), ATTACH_SESSION_VARIABLE);
-    if (strcmp(marker, str(record, "session")) != 0)
+    /* Without this session's marker the record cannot be trusted to speak
+     * for the function (someone redeployed it, or the record is not ours):
+     * only tether's own layer and variables are removed. */
+    int owned = marker[0] && strcmp(marker, str(record, "session")) == 0;
+    if (!owned)
         note(warning, warning_len,
              "the function was changed while attached (its environment no longer carries this "
-             "session's marker): only what tether set is undone");
+             "session's marker): only tether's layer and variables are removed");
     json_t *b = json_object();
     json_t *layers = restored_layers(current, str(record, "layer"), original, warning, warning_len);
     json_t *vars = restored_variables(current, original);
     int rc = b && layers && vars ? 0 : -ENOMEM;
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_string(b, current, original, "Runtime", ATTACH_RUNTIME, warning, warning_len);
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_string(b, current, original, "Handler", ATTACH_HANDLER, warning, warning_len);
     if (rc == 0)
         rc = json_object_set(b, "Layers", layers);
     if (rc == 0)
         rc = json_object_set_new(b, "Environment", json_pack("{sO}", "Variables", vars));
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_timeout(b, record, current, warning, warning_len);
     if (rc == 0)
         rc = json_object_set_new(b, "RevisionId", json_string(str(current, "RevisionId")));

@@ -17,8 +17,10 @@
  * holds what attaching set (Runtime provided.al2023, Handler bootstrap, the
  * bridge layer among the layers, the raised Timeout); a field the user
  * changed meanwhile is left and named in the warning. When the environment
- * no longer carries this session's marker (TETHER_SESSION), someone
- * redeployed the function: the warning says so.
+ * no longer carries the record's session marker (TETHER_SESSION), someone
+ * redeployed the function, or the record is not this function's: then only
+ * a tether-bridge layer and TETHER_* variables are removed, since a record
+ * comes from a project directory or from tags, which others may write.
  *
  * Ownership: every json_t returned is new (the caller json_decref's it);
  * arguments are borrowed. */
@@ -31,6 +33,8 @@
 #define ATTACH_RUNTIME "provided.al2023"
 #define ATTACH_HANDLER "bootstrap"
 #define ATTACH_SESSION_VARIABLE "TETHER_SESSION"
+/* The bridge layers' names begin so (tether-bridge-x86_64, -arm64). */
+#define ATTACH_LAYER_PREFIX "tether-bridge-"
 /* Lambda allows five layers per function; attaching adds one. */
 #define ATTACH_MAX_LAYERS 5
 /* Tags: "tether:session" (who holds the function, for people) and
