@@ -322,6 +322,16 @@ static int read_function(struct attach *a, struct call_ctx *c, const char *name,
     return rc;
 }
 
+/* The whole configuration goes into the state file, without a bridge key
+ * (a takeover reads another session's). */
+static int keep_configuration(json_t *record, json_t *configuration)
+{
+    json_t *copy = json_deep_copy(configuration);
+    json_t *vars = json_object_get(json_object_get(copy, "Environment"), "Variables");
+    json_object_del(vars, "TETHER_BRIDGE_KEY");
+    return copy ? json_object_set_new(record, "configuration", copy) : -ENOMEM;
+}
+
 /* Which policy the function's role gets, in the record ("policy": {"role",
  * "name", "api"}), so restoring knows what to delete. None with an API key
  * or an events endpoint that is not AppSync's. */
@@ -378,7 +388,7 @@ static int attach_once(struct attach *a, struct call_ctx *c, const struct attach
     if (rc == 0)
         rc = attach_plan_record(configuration, &s, a->o.force, previous, &record, cause, cause_len);
     if (rc == 0)
-        rc = json_object_set(record, "configuration", configuration);
+        rc = keep_configuration(record, configuration);
     if (rc == 0)
         rc = plan_policy(a, record, configuration, cause, cause_len);
     if (rc == 0)

@@ -75,6 +75,17 @@ static int check_attachable(json_t *configuration, const struct attach_settings 
                          "%s is attached by another tether dev session (%s); stop it, or take "
                          "over with --force",
                          name, holder);
+    /* A bridge deployed by hand already serves dev as it is; attaching
+     * would also put its key into the record and the tags. */
+    json_t *vars = variables_of(configuration);
+    if (!holder[0] && (json_object_get(vars, "TETHER_BRIDGE_KEY") ||
+                       json_object_get(vars, "TETHER_EVENTS_API_KEY") ||
+                       json_object_get(vars, "TETHER_INSECURE_NO_AUTH")))
+        return cause_set(cause, cause_len, -EEXIST,
+                         "%s already runs a tether bridge deployed by hand (it has a "
+                         "TETHER_BRIDGE_KEY or an events API key): tether dev serves it as it "
+                         "is",
+                         name);
     if (json_array_size(json_object_get(configuration, "Layers")) >= ATTACH_MAX_LAYERS)
         return cause_set(cause, cause_len, -E2BIG,
                          "%s already has %d layers, Lambda's most; tether needs one for the bridge",

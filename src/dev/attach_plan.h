@@ -57,7 +57,9 @@ struct attach_settings {
 /* Checks that configuration (GetFunctionConfiguration's answer) can be
  * attached and builds the record. -EPERM with the reason for a container
  * image, -EALREADY with the holder in cause when another session's marker is
- * there (unless force), -E2BIG when its layers are already five, -EINVAL for
+ * there (unless force), -EEXIST for a bridge deployed by hand (a
+ * TETHER_BRIDGE_KEY without a marker), -E2BIG when its layers are already
+ * five, -EINVAL for
  * a configuration without a name, ARN or runtime. previous: the record the
  * function's tags carry (attach_plan_from_tags), or NULL; when another
  * session holds the function (a takeover), its original fields are the

@@ -160,6 +160,8 @@ TEST(refusals_say_why)
                            "Arn", "d:1", "Arn", "e:1"),
                  0, -E2BIG, "already has 5 layers");
     refused_with("Runtime", json_string(""), 0, -EINVAL, "no FunctionName, FunctionArn or Runtime");
+    refused_with("Environment", json_pack("{s{ss}}", "Variables", "TETHER_BRIDGE_KEY", "tk1.x"), 0,
+                 -EEXIST, "shop-dev-Api already runs a tether bridge deployed by hand");
 }
 
 TEST(takeover_keeps_the_first_sessions_original)
