@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #define LOG_MODULE "dev"
+#include "aws/appsync.h"
 #include "aws/credentials_provider.h"
 #include "bridge/seal.h"
 #include "cli/args.h"
@@ -535,21 +536,44 @@ static void restore_leftovers(struct dev_app *app)
         dev_output_problem(&app->out, "cannot restore leftovers: %s", cause);
 }
 
+/* Without "events" in tether.json: the AppSync Events API tether-APP in
+ * the account, found or created with its namespace; the run then uses it as
+ * if tether.json named it. */
+static int ensure_events(struct dev_app *app, char *cause, size_t cause_len)
+{
+    char name[AWS_APPSYNC_MAX_NAME + 1];
+    struct aws_appsync_events events;
+    snprintf(name, sizeof(name), "tether-%s", app->project.app);
+    struct attach_options o = attach_options(app);
+    int rc = attach_ensure_events(&o, name, app->project.namespace_name, &events, cause, cause_len);
+    if (rc < 0)
+        return rc;
+    struct dev_events *e = &app->project.events;
+    e->mode = DEV_EVENTS_REMOTE;
+    e->http = strdup(events.http_url);
+    e->realtime = strdup(events.realtime_url);
+    e->region = strdup(app->project.aws.region);
+    if (!e->http || !e->realtime || !e->region)
+        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
+    dev_output_line(&app->out, "events API %s (%s), namespace %s (%s): %s", name,
+                    events.created_api ? "created" : "found", app->project.namespace_name,
+                    events.created_namespace ? "created" : "found", e->http);
+    return 0;
+}
+
 /* With tether.json's "aws" section: credentials, the bridge settings, the
  * targets; attaching itself starts when the session is ready. */
 static int prepare_attach(struct dev_app *app, char *cause, size_t cause_len)
 {
     if (!app->project.aws.present)
         return 0;
-    if (app->project.events.mode != DEV_EVENTS_REMOTE)
-        return cause_set(cause, cause_len, -EINVAL,
-                         "the \"aws\" section needs an \"events\" endpoint in tether.json "
-                         "(the AppSync Events API the bridges reach)");
     name_session(app);
     snprintf(app->policy_name, sizeof(app->policy_name), "tether-dev-%s", app->project.stage);
     struct aws_credentials_options co = {.profile = app->profile ? app->profile
                                                                  : app->project.aws.profile};
     int rc = aws_credentials_provider_new(&co, &app->aws_credentials, cause, cause_len);
+    if (rc == 0 && app->project.events.mode != DEV_EVENTS_REMOTE)
+        rc = ensure_events(app, cause, cause_len);
     if (rc == 0)
         rc = attach_targets(app, cause, cause_len);
     if (rc == 0 && !(app->attach_env = bridge_environment(app)))

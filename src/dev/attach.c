@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/appsync.h"
 #include "aws/cloudformation.h"
 #include "aws/iam.h"
 #include "aws/lambda_api.h"
@@ -781,4 +782,16 @@ const char *attach_stack_match(json_t *functions, const char *id)
         nested_count++;
     }
     return nested_count == 1 ? nested : NULL;
+}
+
+int attach_ensure_events(const struct attach_options *o, const char *api_name,
+                         const char *namespace_name, struct aws_appsync_events *out, char *cause,
+                         size_t cause_len)
+{
+    struct call_ctx c;
+    int rc = call_ctx_open(o, &c, cause, cause_len);
+    if (rc == 0)
+        rc = aws_appsync_ensure_events(&c.aws, api_name, namespace_name, out, cause, cause_len);
+    call_ctx_close(&c);
+    return rc;
 }

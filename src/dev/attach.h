@@ -99,6 +99,13 @@ int attach_stack_functions(const struct attach_options *options, const char *sta
  * functions. */
 const char *attach_stack_match(json_t *functions, const char *id);
 
+struct aws_appsync_events;
+/* The events API called api_name with namespace_name, found or created
+ * (aws_appsync_ensure_events), for a tether.json without "events". */
+int attach_ensure_events(const struct attach_options *options, const char *api_name,
+                         const char *namespace_name, struct aws_appsync_events *out, char *cause,
+                         size_t cause_len);
+
 /* Restores from state files in .tether/attached/: the ids named (count 0:
  * every file). Reports through the options' callback; returns how many
  * failed, or -ENOENT (cause) when an id named has no state file. The

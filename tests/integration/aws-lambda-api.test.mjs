@@ -25,6 +25,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 
+import { AppSyncClient, CreateApiCommand, CreateChannelNamespaceCommand, ListApisCommand, ListChannelNamespacesCommand } from '@aws-sdk/client-appsync';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 
 import { TEST_CREDENTIALS, compareRequests, credentialsEnv, sdkRequest, startCapture, verifySigV4 } from './lib/aws-capture.mjs';
@@ -468,6 +469,86 @@ describe('aws.stack: functions matched to the stack by logical id', () => {
       assert.equal(await verifySigV4(cfn.requests[0], { credentials: TEST_CREDENTIALS, region: REGION, service: 'cloudformation' }), true);
     } finally {
       await cfn.close();
+    }
+  });
+});
+
+/* ------------------------------------------------------------ AppSync */
+
+const IAM_MODES = [{ authType: 'AWS_IAM' }];
+const EVENTS_API_ID = 'shopeventsapi0000000000000';
+
+function appsyncApi() {
+  return {
+    apiId: EVENTS_API_ID,
+    name: 'tether-shop',
+    dns: { HTTP: `${EVENTS_API_ID}.appsync-api.${REGION}.amazonaws.com`, REALTIME: `${EVENTS_API_ID}.appsync-realtime-api.${REGION}.amazonaws.com` },
+    apiArn: `arn:aws:appsync:${REGION}:${ACCOUNT}:apis/${EVENTS_API_ID}`,
+    created: 1764000000,
+    eventConfig: { authProviders: IAM_MODES, connectionAuthModes: IAM_MODES, defaultPublishAuthModes: IAM_MODES, defaultSubscribeAuthModes: IAM_MODES },
+  };
+}
+
+function appsyncNamespace(name) {
+  return {
+    apiId: EVENTS_API_ID,
+    name,
+    subscribeAuthModes: IAM_MODES,
+    publishAuthModes: IAM_MODES,
+    channelNamespaceArn: `arn:aws:appsync:${REGION}:${ACCOUNT}:apis/${EVENTS_API_ID}/channelNamespace/${name}`,
+    created: 1764000000,
+    lastModified: 1764000000,
+  };
+}
+
+function appsyncAnswer(r) {
+  if (r.method === 'GET' && r.path === '/v2/apis') return { body: { apis: [] } };
+  if (r.method === 'POST' && r.path === '/v2/apis') return { body: { api: appsyncApi() } };
+  if (r.method === 'GET') return { body: { channelNamespaces: [appsyncNamespace('default')] } };
+  return { body: { channelNamespace: appsyncNamespace('tether') } };
+}
+
+function appsyncCommand(r) {
+  const body = r.body.length ? JSON.parse(r.body.toString()) : {};
+  const maxResults = r.query.maxResults ? Number(r.query.maxResults) : undefined;
+  if (r.method === 'GET' && r.path === '/v2/apis') return new ListApisCommand({ maxResults });
+  if (r.method === 'POST' && r.path === '/v2/apis') {
+    return new CreateApiCommand({ name: 'tether-shop', eventConfig: { authProviders: IAM_MODES, connectionAuthModes: IAM_MODES, defaultPublishAuthModes: IAM_MODES, defaultSubscribeAuthModes: IAM_MODES } });
+  }
+  if (r.method === 'GET') return new ListChannelNamespacesCommand({ apiId: EVENTS_API_ID, maxResults });
+  assert.deepEqual(body, { name: 'tether' });
+  return new CreateChannelNamespaceCommand({ apiId: EVENTS_API_ID, name: 'tether' });
+}
+
+describe('no "events" in tether.json: the events API found or created in AppSync', () => {
+  test('ListApis, CreateApi, ListChannelNamespaces, CreateChannelNamespace as the SDK sends them; the run uses the API', async () => {
+    const appsync = await startCapture({ answer: appsyncAnswer });
+    try {
+      const dir = makeProject({
+        files: {
+          'tether.json': { app: 'shop', stage: 'ci', aws: { region: REGION }, functions: { Api: { handler: 'api.handler', runtime: 'nodejs22.x', deployed: NAME } } },
+          'api.mjs': 'export const handler = async () => ({ local: true });\n',
+        },
+      });
+      const dev = devIn(dir, [], { AWS_ENDPOINT_URL_APPSYNC: appsync.url, HTTPS_PROXY: 'http://127.0.0.1:9' });
+      const line = await waitFor(() => dev.records.find((x) => x.type === 'info' && /^events API /.test(x.message)) || (!dev.alive && { message: 'exited' }), 30000, 'the events API');
+      assert.equal(line.message, `events API tether-shop (created), namespace tether (created): https://${EVENTS_API_ID}.appsync-api.${REGION}.amazonaws.com/event`, dev.dump());
+      await dev.stop('SIGINT');
+      assert.deepEqual(appsync.requests.map((q) => `${q.method} ${q.path}`), [
+        'GET /v2/apis',
+        'POST /v2/apis',
+        `GET /v2/apis/${EVENTS_API_ID}/channelNamespaces`,
+        `POST /v2/apis/${EVENTS_API_ID}/channelNamespaces`,
+      ]);
+      for (const q of appsync.requests) {
+        const sdk = await sdkRequest((config) => new AppSyncClient(config), appsyncCommand(q), { answer: appsyncAnswer(q), region: REGION });
+        assert.equal(sdk.error, undefined, `${sdk.error}`);
+        compareRequests(q, sdk.request, { headers: ['content-type'] });
+        assert.equal(await verifySigV4(q, { credentials: TEST_CREDENTIALS, region: REGION, service: 'appsync' }), true);
+      }
+      assert.deepEqual(withoutTimes(lambda.configuration), withoutTimes(originalConfiguration()), 'never attached: nothing changed');
+    } finally {
+      await appsync.close();
     }
   });
 });
