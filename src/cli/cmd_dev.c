@@ -48,6 +48,11 @@ static const char about[] =
     "with the stage's bridge key (.tether/keys/STAGE.key, made when missing; see\n"
     "`tether bridge key`); anything that does not open with it is dropped.\n"
     "\n"
+    "With an \"aws\" section (and \"deployed\" functions or an aws.stack), the\n"
+    "deployed functions are attached while this runs: they run the bridge from a\n"
+    "layer, and are restored on exit (Ctrl+C, SIGTERM, a fatal error); after a\n"
+    "crash, `tether detach` restores them (docs/deploy.md, \"One command\").\n"
+    "\n"
     "Every invocation can be seen in full and replayed in the inspector, a page\n"
     "and JSON API on 127.0.0.1 whose address (with this run's token) is printed\n"
     "at start (docs/inspector.md).\n";
