@@ -110,6 +110,10 @@ function differences(a, b) {
 }
 
 describe('tether dev attaches functions deployed in tether lambda and restores them', () => {
+  before(async () => {
+    for (let i = 0; i < 20; i++) await createFunction(`t20-${i}`);
+  });
+
   test('attach: the invocation runs the local handler; SIGINT: its own code and configuration again', { timeout: 180000 }, async () => {
     await createFunction('e2e-0');
     assert.deepEqual(await invoke('e2e-0'), { own: true, name: 'x' });
@@ -143,6 +147,21 @@ describe('tether dev attaches functions deployed in tether lambda and restores t
     assert.equal((await dev.stop('SIGINT')).code, 0, dev.dump());
     assert.equal((await configuration('e2e-0')).Timeout, 10);
     assert.deepEqual(differences(before, await configuration('e2e-0')), ['LastModified', 'RevisionId']);
+  });
+
+  test('SIGINT while attaching: what was attached is restored, the rest never touched', { timeout: 180000 }, async () => {
+    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => configuration(`t20-${i}`)));
+    const dev = spawnDev(project('t20', 20), { env: devEnv() });
+    await waitFor(() => attachEvents(dev, 'attached').length >= 1 || !dev.alive, 60000, 'a first function attached');
+    const stopped = await dev.stop('SIGINT');
+    assert.equal(stopped.code, 0, dev.dump());
+    assert.equal(attachEvents(dev, 'restored').length, attachEvents(dev, 'attached').length, dev.dump());
+    for (let i = 0; i < 20; i++) {
+      const now = await configuration(`t20-${i}`);
+      const changed = differences(before[i], now);
+      assert.ok(changed.length === 0 || JSON.stringify(changed) === '["LastModified","RevisionId"]', `t20-${i}: ${changed}`);
+      assert.equal(now.Runtime, 'nodejs20.x');
+    }
   });
 
   test('kill -9 of tether dev, then tether detach restores', { timeout: 180000 }, async () => {
@@ -179,7 +198,6 @@ describe('tether dev attaches functions deployed in tether lambda and restores t
   });
 
   test('attach and restore times for 1 and 20 functions', { timeout: 600000 }, async () => {
-    for (let i = 0; i < 20; i++) await createFunction(`t20-${i}`);
     for (const n of [1, 20]) {
       const dir = project(n === 1 ? 'e2e' : 't20', n);
       const started = Date.now();
