@@ -5,8 +5,9 @@
  * Besides memory errors it checks the parser's contract: the answer is 0 or
  * -EINVAL, with a terminated cause on failure; a parsed Next has a non-empty,
  * terminated request id without control characters, terminated fixed fields
- * and a body no longer than the input; on failure nothing is left to free;
- * the same input always gives the same answer. */
+ * and a body no longer than the input; a function ARN that
+ * lambda_invoke_arn_region accepts names a region of host-name characters; on failure nothing is
+ * left to free; the same input always gives the same answer. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "dev/next.h"
+#include "lambda/invoke_client.h"
 
 #define MAX_INPUT (256 * 1024)
 
@@ -33,6 +35,17 @@ static void check_parsed(const struct dev_next *n, size_t input_len)
     for (const char *c = n->request_id; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             abort();
+    /* The ARN is peer text: the inspector keeps it only when this accepts
+     * it, and then its region is a host-name label. */
+    char region[64];
+    if (lambda_invoke_arn_region(n->function_arn, region, sizeof(region)) == 0) {
+        if (!region[0])
+            abort();
+        for (const char *c = region; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-'))
+                abort();
+    }
     volatile size_t sink = 0;
     sink += n->client_context ? strlen(n->client_context) : 0;
     sink += n->cognito_identity ? strlen(n->cognito_identity) : 0;

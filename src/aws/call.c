@@ -21,10 +21,28 @@
 
 /* ---- the answer's error fields ---- */
 
-/* Copies [text, text+len) into a fixed field, cut to fit. */
+/* Copies [text, text+len) into a fixed field, cut to fit and without
+ * control bytes: the peer's text ends up in messages printed on terminals. */
 static void set_field(char *field, size_t cap, const char *text, size_t len)
 {
-    snprintf(field, cap, "%.*s", (int)(len < cap ? len : cap - 1), text);
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%.*s", (int)(len < sizeof(copy) ? len : sizeof(copy) - 1), text);
+    http_header_value_clean(field, cap, copy);
+}
+
+/* The error code as the AWS SDKs clean it, whatever carried it: the part
+ * before ':' ("Code:http://internal..."), then the part after '#'
+ * ("com.amazonaws.service#Code"). */
+static void set_error_code(struct aws_answer *a, const char *text)
+{
+    size_t len = strcspn(text, ":");
+    const char *hash = memchr(text, '#', len);
+    if (hash) {
+        len -= (size_t)(hash + 1 - text);
+        text = hash + 1;
+        len = strcspn(text, "#") < len ? strcspn(text, "#") : len;
+    }
+    set_field(a->error_code, sizeof(a->error_code), text, len);
 }
 
 /* JSON protocols (awsJson, restJson): __type or code, the part after '#'
@@ -41,16 +59,13 @@ static void read_json_error(struct aws_answer *a, const char *body, size_t len)
         type = json_string_value(json_object_get(root, "code"));
     if (!type)
         type = json_string_value(json_object_get(root, "Code"));
-    if (type && !a->error_code[0]) {
-        const char *hash = strrchr(type, '#');
-        type = hash ? hash + 1 : type;
-        set_field(a->error_code, sizeof(a->error_code), type, strcspn(type, ":"));
-    }
+    if (type && !a->error_code[0])
+        set_error_code(a, type);
     const char *message = json_string_value(json_object_get(root, "message"));
     if (!message)
         message = json_string_value(json_object_get(root, "Message"));
     if (message)
-        snprintf(a->message, sizeof(a->message), "%s", message);
+        set_field(a->message, sizeof(a->message), message, strlen(message));
     json_decref(root);
 }
 
@@ -59,11 +74,11 @@ static void read_xml_error(struct aws_answer *a, const char *body, size_t len)
 {
     struct buf text = BUF_INIT;
     if (!a->error_code[0] && aws_sts_xml_element(body, len, "Code", &text) == 0)
-        snprintf(a->error_code, sizeof(a->error_code), "%s", buf_bytes(&text));
+        set_error_code(a, buf_bytes(&text));
     if (aws_sts_xml_element(body, len, "Message", &text) == 0)
-        snprintf(a->message, sizeof(a->message), "%s", buf_bytes(&text));
+        set_field(a->message, sizeof(a->message), buf_bytes(&text), buf_length(&text));
     if (!a->request_id[0] && aws_sts_xml_element(body, len, "RequestId", &text) == 0)
-        snprintf(a->request_id, sizeof(a->request_id), "%s", buf_bytes(&text));
+        set_field(a->request_id, sizeof(a->request_id), buf_bytes(&text), buf_length(&text));
     buf_free(&text);
 }
 
@@ -80,7 +95,7 @@ void aws_answer_read_error(struct aws_answer *a, const struct http_message *m)
         return;
     const char *type = http_header_get(m, "x-amzn-ErrorType");
     if (type)
-        set_field(a->error_code, sizeof(a->error_code), type, strcspn(type, ":"));
+        set_error_code(a, type);
     const char *body = buf_bytes(&m->body);
     size_t len = buf_length(&m->body), skip = 0;
     while (skip < len && (body[skip] == ' ' || body[skip] == '\n' || body[skip] == '\r'))

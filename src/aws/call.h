@@ -55,8 +55,9 @@ struct aws_request {
 struct aws_answer {
     int status; /* HTTP status */
     struct buf body;
-    /* For a non-2xx answer: x-amzn-ErrorType (before ':'), else JSON
-     * __type / code (after '#'), else XML <Code>; "" when none. */
+    /* For a non-2xx answer: x-amzn-ErrorType, else JSON __type / code,
+     * else XML <Code>, cleaned as the SDKs do (before ':', after '#'); ""
+     * when none. */
     char error_code[128];
     char message[512];    /* JSON message / Message, XML <Message> */
     char request_id[128]; /* x-amzn-RequestId / x-amz-request-id / XML <RequestId> */

@@ -240,23 +240,6 @@ static int run(const struct invoke_options *o, const char *endpoint, const struc
     return exit_code;
 }
 
-/* The region of a function ARN (arn:PARTITION:lambda:REGION:ACCOUNT:...). */
-static int region_from_arn(const char *function, char *out, size_t cap)
-{
-    const char *p = function;
-    for (int field = 0; field < 3; field++) {
-        p = strchr(p, ':');
-        if (!p)
-            return -ENOENT;
-        p++;
-    }
-    size_t n = strcspn(p, ":");
-    if (strncmp(function, "arn:", 4) != 0 || n == 0 || n >= cap || !p[n])
-        return -ENOENT;
-    snprintf(out, cap, "%.*s", (int)n, p);
-    return 0;
-}
-
 /* In AWS: the credentials chain and the region, then the signed call. */
 static int run_in_aws(const struct invoke_options *o, const struct buf *event)
 {
@@ -264,7 +247,7 @@ static int run_in_aws(const struct invoke_options *o, const struct buf *event)
     if (o->region)
         snprintf(region, sizeof(region), "%s", o->region);
     else if (aws_region_resolve(o->profile, region, sizeof(region)) < 0 &&
-             region_from_arn(o->function, region, sizeof(region)) < 0) {
+             lambda_invoke_arn_region(o->function, region, sizeof(region)) < 0) {
         fprintf(stderr, "tether invoke: which region? Give --region, set AWS_REGION, or set the "
                         "profile's region\n");
         return EXIT_USAGE;

@@ -454,6 +454,8 @@ static int remote_iam(struct dev *d, struct events_client_config *events, char *
     aws_credentials_wipe(&current);
     events->credentials = d->credentials;
     events->region = region;
+    if (d->inspector)
+        inspector_set_aws(d->inspector, d->credentials, d->options.profile);
     return 0;
 }
 

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define LOG_MODULE "inspector"
+#include "aws/credentials_provider.h"
+#include "aws/profile.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/percent.h"
@@ -31,6 +33,9 @@ struct inspector {
     struct http_exchange *streams[MAX_STREAMS];
     size_t replays; /* under way */
     int stopped;
+    /* inspector_set_aws: replays of invocations from AWS go to AWS Lambda. */
+    struct aws_credentials_provider *aws_credentials; /* borrowed; NULL: none */
+    char aws_profile[AWS_PROFILE_MAX_NAME + 1];       /* "" : the selected one */
 };
 
 /* A replay on libuv's thread pool: lambda_invoke runs its own private loop,
@@ -45,6 +50,12 @@ struct replay {
     struct buf event;
     uint64_t ticket;
     int local; /* ran in a local worker (remote mode) */
+    /* In AWS Lambda (the original's function ARN): what to sign with. */
+    int aws;
+    char function_arn[256];
+    char region[AWS_REGION_MAX + 1];
+    char profile[AWS_PROFILE_MAX_NAME + 1];
+    struct aws_credentials credentials;
     int rc;
     char cause[256];
     struct lambda_invoke_answer answer;
@@ -233,6 +244,8 @@ static json_t *full(const struct inspector *in, const struct inspector_entry *e)
     put_environment(in, e, o);
     if (e->record[0])
         json_object_set_new(o, "record", json_sprintf(".tether/%s", e->record));
+    json_object_set_new(o, "functionArn",
+                        e->function_arn[0] ? json_string(e->function_arn) : json_null());
     return o;
 }
 
@@ -255,6 +268,18 @@ static int entry_matches(const struct inspector_entry *e, const struct filter *f
     return strstr(e->id, q) || strstr(e->function, q) || strstr(e->source, q) ||
            strstr(e->error_type, q) || memmem(buf_bytes(&e->event), buf_length(&e->event), q, n) ||
            memmem(buf_bytes(&e->answer), buf_length(&e->answer), q, n);
+}
+
+/* How replays run: the embedded Lambda service, AWS Lambda (for the
+ * invocations that name their function's ARN; the others in the local
+ * worker), or the local worker. */
+static const char *replay_mode(const struct inspector *in)
+{
+    if (in->o.lambda_endpoint && in->o.lambda_endpoint[0])
+        return "lambda";
+    if (in->aws_credentials)
+        return "aws lambda";
+    return in->o.replay_local ? "local worker" : "none";
 }
 
 static void get_list(struct inspector *in, struct http_exchange *ex, const char *query)
@@ -284,10 +309,7 @@ static void get_list(struct inspector *in, struct http_exchange *ex, const char 
                            (json_int_t)inspector_store_count(s), "bytes",
                            (json_int_t)inspector_store_bytes(s), "maxCount",
                            (json_int_t)inspector_store_max_count(s), "maxBytes",
-                           (json_int_t)inspector_store_max_bytes(s), "replay",
-                           (in->o.lambda_endpoint && in->o.lambda_endpoint[0]) ? "lambda"
-                           : in->o.replay_local                                ? "local worker"
-                                                                               : "none"));
+                           (json_int_t)inspector_store_max_bytes(s), "replay", replay_mode(in)));
 }
 
 /* ---- the live stream (Server-Sent Events) ---- */
@@ -346,12 +368,14 @@ static void on_added(void *user, const struct inspector_entry *e)
 static void replay_run(uv_work_t *work)
 {
     struct replay *r = work->data;
+    const struct aws_context aws = {&r->credentials, r->region, r->profile[0] ? r->profile : NULL};
     struct lambda_invoke_request req = {
-        .endpoint = r->endpoint,
-        .function = r->function,
+        .endpoint = r->aws ? NULL : r->endpoint,
+        .function = r->aws ? r->function_arn : r->function,
         .event = buf_bytes(&r->event),
         .event_len = buf_length(&r->event),
         .timeout_ms = REPLAY_TIMEOUT_MS,
+        .aws = r->aws ? &aws : NULL,
     };
     r->rc = lambda_invoke(&req, &r->answer, r->cause, sizeof(r->cause));
 }
@@ -377,6 +401,7 @@ static void replay_done(uv_work_t *work, int status)
     if (r->ex)
         http_exchange_set_user(r->ex, NULL);
     lambda_invoke_answer_free(&r->answer);
+    aws_credentials_wipe(&r->credentials);
     buf_free(&r->event);
     free(r);
 }
@@ -392,9 +417,28 @@ static void local_done(void *user, int success, const char *body, size_t len)
     replay_done(&r->work, 0);
 }
 
-static int start_replay(struct inspector *in, struct replay *r, const char *worker)
+/* An invocation of a function in AWS (its Next named the function's ARN)
+ * replays through AWS Lambda when dev has AWS credentials: 1 when set up. */
+static int replay_in_aws(struct inspector *in, struct replay *r, const struct inspector_entry *e)
 {
-    if (in->o.lambda_endpoint && in->o.lambda_endpoint[0])
+    char why[400];
+    if (!in->aws_credentials || !e->function_arn[0] ||
+        lambda_invoke_arn_region(e->function_arn, r->region, sizeof(r->region)) < 0)
+        return 0;
+    if (aws_credentials_provider_get(in->aws_credentials, &r->credentials, why, sizeof(why)) < 0) {
+        log_warn("replay in AWS: %s", why);
+        return 0;
+    }
+    r->aws = 1;
+    snprintf(r->function_arn, sizeof(r->function_arn), "%s", e->function_arn);
+    snprintf(r->profile, sizeof(r->profile), "%s", in->aws_profile);
+    return 1;
+}
+
+static int start_replay(struct inspector *in, struct replay *r, const struct inspector_entry *e)
+{
+    const char *worker = e->worker;
+    if ((in->o.lambda_endpoint && in->o.lambda_endpoint[0]) || replay_in_aws(in, r, e))
         return uv_queue_work(in->loop, &r->work, replay_run, replay_done);
     r->local = 1;
     return in->o.replay_local(in->o.replay_ctx, r->function, worker, buf_bytes(&r->event),
@@ -409,7 +453,8 @@ static void post_replay(struct inspector *in, struct http_exchange *ex, const ch
         respond_message(ex, 404, "no such invocation (it may have been dropped from the store)");
         return;
     }
-    if ((!in->o.lambda_endpoint || !in->o.lambda_endpoint[0]) && !in->o.replay_local) {
+    if ((!in->o.lambda_endpoint || !in->o.lambda_endpoint[0]) && !in->o.replay_local &&
+        !(in->aws_credentials && e->function_arn[0])) {
         respond_message(ex, 501, "replay is not available in this mode");
         return;
     }
@@ -438,7 +483,7 @@ static void post_replay(struct inspector *in, struct http_exchange *ex, const ch
     if (buf_append(&r->event, buf_bytes(event), buf_length(event)) < 0 ||
         !(r->ticket = inspector_store_expect_replay(in->o.store, e->id, e->function,
                                                     buf_bytes(event), buf_length(event))) ||
-        start_replay(in, r, e->worker) < 0) {
+        start_replay(in, r, e) < 0) {
         in->replays--;
         http_exchange_set_user(ex, NULL);
         if (r->ticket)
@@ -633,4 +678,11 @@ void inspector_free(struct inspector *in)
     conn_context_free(in->conns);
     secure_wipe(in->token, sizeof(in->token));
     free(in);
+}
+
+void inspector_set_aws(struct inspector *in, struct aws_credentials_provider *credentials,
+                       const char *profile)
+{
+    in->aws_credentials = credentials;
+    snprintf(in->aws_profile, sizeof(in->aws_profile), "%s", profile ? profile : "");
 }

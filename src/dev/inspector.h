@@ -46,6 +46,17 @@ void inspector_stop(struct inspector *in);
 /* After the loop ended. */
 void inspector_free(struct inspector *in);
 
+/* Remote mode with AWS credentials (IAM): a replay of an invocation whose
+ * Next named a Lambda function ARN calls AWS Lambda's Invoke for that ARN
+ * (lambda/invoke_client.h, on libuv's thread pool), signed with a copy of
+ * the provider's current credentials, in the ARN's region; the endpoint
+ * follows aws/endpoint.h for PROFILE (NULL: the selected profile). Other
+ * invocations still replay in the local worker. CREDENTIALS is borrowed and
+ * must outlive the inspector. */
+struct aws_credentials_provider;
+void inspector_set_aws(struct inspector *in, struct aws_credentials_provider *credentials,
+                       const char *profile);
+
 /* The page's files, embedded at build time from src/dev/inspector/. */
 struct inspector_asset {
     const char *name;

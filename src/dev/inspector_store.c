@@ -11,6 +11,7 @@
 #define LOG_MODULE "inspector"
 #include "core/log.h"
 #include "core/private_file.h"
+#include "lambda/invoke_client.h"
 
 #define MAX_PENDING_REPLAYS 16
 #define MAX_PENDING_LOGS 64
@@ -125,12 +126,13 @@ static void write_record(struct inspector_store *s, struct inspector_entry *e)
     char cause[512];
     record_name(e, e->record, sizeof(e->record));
     json_t *record = json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:f, s:I, s:o, s:o, s:s%, s:s?}", "function", e->function,
+        "{s:s, s:s, s:s, s:s, s:b, s:f, s:I, s:o, s:o, s:s%, s:s?, s:s?}", "function", e->function,
         "requestId", e->id, "worker", e->worker, "source", e->source, "success", e->success,
         "durationMs", e->duration_ms, "finishedMs", (json_int_t)e->finished_ms, "event",
         body_value(&e->event), e->success ? "response" : "error", body_value(&e->answer), "logs",
         buf_length(&e->logs) ? buf_bytes(&e->logs) : "", buf_length(&e->logs), "replayOf",
-        e->replay_of[0] ? e->replay_of : NULL);
+        e->replay_of[0] ? e->replay_of : NULL, "functionArn",
+        e->function_arn[0] ? e->function_arn : NULL);
     char *text = record ? json_dumps(record, JSON_INDENT(2)) : NULL;
     if (!text ||
         private_file_write(s->root, e->record, text, strlen(text), cause, sizeof(cause)) < 0) {
@@ -240,6 +242,17 @@ static struct pending_logs *pending_logs_for(struct inspector_store *s, const ch
     return NULL;
 }
 
+/* The ARN comes from a peer (the bridge's Next): it is kept only when it is
+ * a Lambda function ARN, so what the inspector shows and what a replay
+ * invokes is never anything else. */
+static void keep_function_arn(struct inspector_entry *e, const char *arn)
+{
+    char region[64];
+    if (arn && strlen(arn) < sizeof(e->function_arn) &&
+        lambda_invoke_arn_region(arn, region, sizeof(region)) == 0)
+        snprintf(e->function_arn, sizeof(e->function_arn), "%s", arn);
+}
+
 static void link_replay(struct inspector_store *s, struct inspector_entry *e)
 {
     for (size_t i = 0; i < MAX_PENDING_REPLAYS; i++) {
@@ -272,6 +285,7 @@ const struct inspector_entry *inspector_store_add(struct inspector_store *s,
     snprintf(e->worker, sizeof(e->worker), "%s", r->worker ? r->worker : "");
     snprintf(e->source, sizeof(e->source), "%s", r->source ? r->source : "");
     snprintf(e->error_type, sizeof(e->error_type), "%s", r->error_type ? r->error_type : "");
+    keep_function_arn(e, r->function_arn);
     e->success = r->success;
     e->duration_ms = r->duration_ms;
     e->finished_ms = now_ms();

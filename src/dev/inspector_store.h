@@ -36,6 +36,9 @@ struct inspector_entry {
     char error_type[96];
     char replay_of[INSPECTOR_ID_SIZE]; /* "" unless a replay */
     char record[128];                  /* "log/NAME.json" under .tether, or "" */
+    /* The function in AWS Lambda that was invoked (the Next's ARN), when it
+     * is a well-formed Lambda function ARN; else "". */
+    char function_arn[256];
     int success;
     double duration_ms;
     int64_t finished_ms;  /* wall clock (epoch ms) when dev saw the answer */

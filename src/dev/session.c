@@ -81,6 +81,7 @@ struct dev_call {
     struct buf event; /* for the report */
     char *env_taken;  /* the worker's, when the call started (NULL: no memory) */
     char *env_dropped;
+    char function_arn[256]; /* the Next's, for the report */
 };
 
 struct remembered {
@@ -287,6 +288,7 @@ static void report(struct dev_call *c, int success, const char *error_type, cons
         .next_received_ms = c->times.received_ms,
         .env_taken = c->env_taken,
         .env_dropped = c->env_dropped,
+        .function_arn = c->function_arn,
     };
     s->options.callbacks.on_invocation(s->options.ctx, &r);
 }
@@ -381,6 +383,7 @@ static void run_next(struct dev_session *s, struct dev_worker *w, const char *te
         snprintf(c->request_id, sizeof(c->request_id), "%s", next.request_id);
         snprintf(c->worker, sizeof(c->worker), "%s", w->id);
         snprintf(c->function, sizeof(c->function), "%s", w->function->id);
+        snprintf(c->function_arn, sizeof(c->function_arn), "%s", next.function_arn);
         char channel[340];
         worker_channel(s, w->id, channel, sizeof(channel));
         bridge_endpoint_stream_init(s->endpoint, &c->stream, channel, BRIDGE_RESPONSE,

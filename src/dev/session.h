@@ -71,6 +71,9 @@ struct dev_invocation_report {
      * (an invocation that did not come through an Init). */
     const char *env_taken;
     const char *env_dropped;
+    /* The Next's Lambda-Runtime-Invoked-Function-Arn (the function in AWS
+     * that was invoked, as the peer sent it); NULL or "" when not known. */
+    const char *function_arn;
 };
 
 struct dev_session_callbacks {

@@ -1,6 +1,7 @@
 /* The Invoke API client (see invoke_client.h). */
 #include "lambda/invoke_client.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,4 +104,53 @@ int lambda_invoke(const struct lambda_invoke_request *request, struct lambda_inv
 void lambda_invoke_answer_free(struct lambda_invoke_answer *answer)
 {
     secure_free_buf(&answer->body);
+}
+
+/* ---- function ARNs ---- */
+
+/* Whether [s, s+n) is 1 to max bytes of letters, digits and `extra`. */
+static int part_valid(const char *s, size_t n, size_t max, const char *extra)
+{
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+            return 0;
+    return 1;
+}
+
+/* Splits s at ':' into at most max parts; more than max gives max + 1. */
+static size_t split_colons(const char *s, const char **part, size_t *len, size_t max)
+{
+    size_t count = 0;
+    for (const char *p = s;; count++) {
+        if (count == max)
+            return max + 1;
+        const char *colon = strchr(p, ':');
+        part[count] = p;
+        len[count] = colon ? (size_t)(colon - p) : strlen(p);
+        if (!colon)
+            return count + 1;
+        p = colon + 1;
+    }
+}
+
+int lambda_invoke_arn_region(const char *function, char *out, size_t out_len)
+{
+    const char *part[8];
+    size_t len[8];
+    size_t count = split_colons(function, part, len, 8);
+    int ok = (count == 7 || count == 8) && len[0] == 3 && memcmp(part[0], "arn", 3) == 0 &&
+             len[1] >= 3 && memcmp(part[1], "aws", 3) == 0 &&
+             part_valid(part[1], len[1], 32, "-") && len[2] == 6 &&
+             memcmp(part[2], "lambda", 6) == 0 && part_valid(part[3], len[3], 64, "-") &&
+             len[4] == 12 && part_valid(part[4], 12, 12, "") && len[5] == 8 &&
+             memcmp(part[5], "function", 8) == 0 && part_valid(part[6], len[6], 64, "-_") &&
+             (count == 7 || part_valid(part[7], len[7], LAMBDA_INVOKE_MAX_QUALIFIER, "-_$"));
+    for (size_t i = 0; ok && i < len[4]; i++)
+        ok = isdigit((unsigned char)part[4][i]);
+    if (!ok || len[3] >= out_len)
+        return -EINVAL;
+    snprintf(out, out_len, "%.*s", (int)len[3], part[3]);
+    return 0;
 }

@@ -55,4 +55,10 @@ int lambda_invoke(const struct lambda_invoke_request *request, struct lambda_inv
                   char *cause, size_t cause_len);
 void lambda_invoke_answer_free(struct lambda_invoke_answer *answer);
 
+/* Whether FUNCTION is a Lambda function ARN,
+ * arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] (a 12-digit
+ * account, a name and qualifier of Lambda's characters); 0 with its region
+ * in out, else -EINVAL. For ARNs from a peer (a relayed Next) too. */
+int lambda_invoke_arn_region(const char *function, char *out, size_t out_len);
+
 #endif

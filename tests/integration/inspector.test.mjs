@@ -11,7 +11,9 @@
 //    stream announces new invocations.
 // 2. Remote mode (`tether broker` and `tether lambda` as the cloud): the
 //    inspector lists the remote invocations, and a replay runs in the local
-//    worker of the original, marked as such.
+//    worker of the original, marked as such. With IAM (functions in AWS) a
+//    replay is AWS Lambda's Invoke of the Next's function ARN, sent to a
+//    capture server and compared with @aws-sdk/client-lambda's request.
 // 3. Browser: the list fills as invocations run, opening one shows its
 //    event and logs, edit-and-replay adds an entry with the handler's new
 //    answer; the page's load time with 1,000 stored invocations is printed.
@@ -24,6 +26,9 @@ import path from 'node:path';
 
 import { spawnSync } from 'node:child_process';
 
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+
+import { TEST_CREDENTIALS, compareRequests, credentialsEnv, sdkRequest, startCapture, verifySigV4 } from './lib/aws-capture.mjs';
 import { BRIDGE_BIN, REPO_DIR, TETHER_BIN, httpRequest, invokeApi, makeProject, startBroker, startDev, startLambda, tempDir, waitFor } from './lib/dev.mjs';
 
 const ARTIFACTS = path.join(REPO_DIR, 'build', 'test-artifacts', 'inspector');
@@ -79,6 +84,33 @@ async function invokeMany(dev, n, width, tag = 'bulk') {
     for (let j = i; j < Math.min(n, i + width); j++) batch.push(invokeApi(dev.lambda, 'Echo', { n: j, tag }));
     for (const r of await Promise.all(batch)) assert.equal(r.status, 200, r.text);
   }
+}
+
+/** `tether lambda` as the cloud: Echo runs the bridge for STAGE, relaying to
+ * the broker; `service` adds to the service's configuration, `env` to the
+ * function's environment. */
+function startCloudEcho(broker, stage, bridgeKey, service, env) {
+  return startLambda(tempDir(`tether-inspector-${stage}-`), {
+    idle_timeout: 600,
+    ...service,
+    functions: [
+      {
+        name: 'Echo',
+        runtime: 'provided.al2023',
+        handler: 'src/echo.handler',
+        bootstrap: BRIDGE_BIN,
+        timeout: 10,
+        environment: {
+          TETHER_EVENTS_HTTP: broker.info.http,
+          TETHER_APP: 'inspect',
+          TETHER_STAGE: stage,
+          TETHER_FUNCTION_ID: 'Echo',
+          TETHER_BRIDGE_KEY: bridgeKey,
+          ...env,
+        },
+      },
+    ],
+  });
 }
 
 /** A raw request with a chosen Host header (fetch does not allow one). */
@@ -264,27 +296,10 @@ describe('inspector in remote mode', () => {
     const dir = project({ stage: 'remote', events: { http: broker.info.http, apiKey: KEY } });
     const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
     assert.equal(made.status, 0, made.stderr);
-    lambda = await startLambda(tempDir('tether-inspector-cloud-'), {
-      idle_timeout: 600,
-      functions: [
-        {
-          name: 'Echo',
-          runtime: 'provided.al2023',
-          handler: 'src/echo.handler',
-          bootstrap: BRIDGE_BIN,
-          timeout: 10,
-          environment: {
-            TETHER_EVENTS_HTTP: broker.info.http,
-            TETHER_EVENTS_API_KEY: KEY,
-            TETHER_APP: 'inspect',
-            TETHER_STAGE: 'remote',
-            TETHER_FUNCTION_ID: 'Echo',
-            TETHER_BRIDGE_KEY: made.stdout.trim(),
-            API_SECRET: 's3cret-value',
-            LD_BIND_NOW: '1',
-          },
-        },
-      ],
+    lambda = await startCloudEcho(broker, 'remote', made.stdout.trim(), {}, {
+      TETHER_EVENTS_API_KEY: KEY,
+      API_SECRET: 's3cret-value',
+      LD_BIND_NOW: '1',
     });
     dev = await startDev(dir);
   });
@@ -322,6 +337,76 @@ describe('inspector in remote mode', () => {
     assert.equal(full.timings.nextReceivedMs, null);
     assert.equal(full.environmentFrom, 'tether.json');
     assert.deepEqual(full.environment.map((e) => e.name).sort(), ['API_SECRET', 'LD_BIND_NOW', 'MODE']);
+  });
+});
+
+describe('inspector in AWS: replay through AWS Lambda\'s Invoke', () => {
+  // Remote mode with IAM, as for functions attached in AWS: `tether broker`
+  // (IAM) and `tether lambda` (whose Next names the function's ARN) stand in
+  // for AppSync and Lambda's data plane; a capture server stands in for
+  // AWS Lambda's Invoke API (AWS_ENDPOINT_URL_LAMBDA), and the replay's
+  // request is compared with what @aws-sdk/client-lambda sends.
+  const REGION = 'eu-west-1';
+  const ACCOUNT = '210987654321';
+  const ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:Echo`;
+  const iam = (c) => `${c.accessKeyId}:${c.secretAccessKey}:${c.sessionToken}`;
+  const STAND_IN = { headers: { 'x-amz-executed-version': '$LATEST' }, body: { answer: 'from the AWS stand-in' } };
+  let broker;
+  let lambda;
+  let dev;
+  let capture;
+  before(async () => {
+    capture = await startCapture({ answer: STAND_IN });
+    broker = await startBroker(['--iam', iam(TEST_CREDENTIALS), '--region', REGION]);
+    const dir = project({ stage: 'aws', events: { http: broker.info.http, region: REGION } });
+    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+    assert.equal(made.status, 0, made.stderr);
+    lambda = await startCloudEcho(broker, 'aws', made.stdout.trim(), {
+      region: REGION,
+      account_id: ACCOUNT,
+      credentials: {
+        access_key_id: TEST_CREDENTIALS.accessKeyId,
+        secret_access_key: TEST_CREDENTIALS.secretAccessKey,
+        session_token: TEST_CREDENTIALS.sessionToken,
+      },
+    });
+    dev = await startDev(dir, { env: { ...credentialsEnv(), AWS_ENDPOINT_URL_LAMBDA: capture.url, AWS_ENDPOINT_URL: '', AWS_PROFILE: '' } });
+  });
+  after(async () => {
+    if (dev) await dev.stop();
+    if (lambda) await lambda.stop();
+    if (broker) await broker.stop();
+    if (capture) await capture.close();
+  });
+
+  test('the Next\'s ARN is shown; a replay is a signed Invoke of that ARN, equal to the SDK\'s', async () => {
+    const ins = inspectorOf(dev);
+    const r = await invokeApi(lambda.endpoint, 'Echo', { n: 1, tag: 'in-aws' }, { ms: 20000 });
+    assert.equal(r.status, 200, r.text);
+    const original = await waitFor(async () => (await api(ins, '/api/invocations?q=in-aws')).json.invocations[0], 5000, 'the invocation from AWS');
+    assert.equal((await api(ins, '/api/invocations')).json.replay, 'aws lambda');
+    const detail = (await api(ins, `/api/invocations/${original.id}`)).json;
+    assert.equal(detail.functionArn, ARN);
+    const edited = JSON.stringify({ n: 2, tag: 'replayed-in-aws' });
+    const replay = await api(ins, `/api/invocations/${original.id}/replay`, { method: 'POST', body: edited });
+    assert.equal(replay.status, 200, replay.text);
+    assert.equal(replay.json.local, false, replay.text);
+    assert.equal(replay.json.status, 200);
+    assert.deepEqual(replay.json.answer, STAND_IN.body);
+    assert.equal(capture.requests.length, 1);
+    const sent = capture.requests[0];
+    const sdk = await sdkRequest((config) => new LambdaClient(config),
+      new InvokeCommand({ FunctionName: ARN, InvocationType: 'RequestResponse', Payload: Buffer.from(edited) }),
+      { region: REGION, answer: STAND_IN });
+    assert.equal(sdk.error, undefined);
+    compareRequests(sent, sdk.request, { headers: ['content-type', 'x-amz-invocation-type'], rawBody: true });
+    assert.equal(await verifySigV4(sent, { region: REGION, service: 'lambda' }), true, 'tether\'s signature');
+    // Without an edit the original's event bytes go to AWS as they came.
+    const again = await api(ins, `/api/invocations/${original.id}/replay`, { method: 'POST', body: '' });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(capture.requests.length, 2);
+    assert.deepEqual(JSON.parse(capture.requests[1].body.toString()), detail.event);
+    assert.equal(await verifySigV4(capture.requests[1], { region: REGION, service: 'lambda' }), true);
   });
 });
 

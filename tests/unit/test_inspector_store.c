@@ -1,6 +1,7 @@
 /* dev/inspector_store: bounded by count and bytes (oldest dropped first, in
  * memory and in .tether/log/), bodies kept whole up to the Lambda limit,
- * replays linked to their original, log lines tied to their request. */
+ * replays linked to their original, log lines tied to their request, the
+ * Next's function ARN kept only when it is one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "core/private_file.h"
 #include "dev/inspector_store.h"
+#include "lambda/invoke_client.h"
 #include "test.h"
 
 static char root[64];
@@ -199,8 +201,55 @@ TEST(answer_delivered_is_set_on_the_newest_entry_with_that_id)
     inspector_store_free(s);
 }
 
+/* The ARN comes from the bridge's Next: only a Lambda function ARN is kept
+ * (it is what a replay in AWS invokes), with the region it names. */
+TEST(function_arn_kept_only_when_well_formed)
+{
+    const struct {
+        const char *arn;
+        const char *region; /* NULL: refused */
+    } cases[] = {
+        {"arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-Api", "eu-west-1"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:shop_Api:live", "eu-west-1"},
+        {"arn:aws-cn:lambda:cn-north-1:123456789012:function:f:$LATEST", "cn-north-1"},
+        {"arn:aws:lambda:us-east-1:12345678901:function:f", NULL},  /* 11 digits */
+        {"arn:aws:lambda:us-east-1:12345678901x:function:f", NULL}, /* not digits */
+        {"arn:aws:lambda:us-east-1:123456789012:layer:f", NULL},    /* not a function */
+        {"arn:aws:s3:us-east-1:123456789012:function:f", NULL},     /* not lambda */
+        {"arn:aws:lambda:us-east-1:123456789012:function:a/../b", NULL},
+        {"arn:aws:lambda:us-east-1:123456789012:function:f:q:extra", NULL},
+        {"arn:aws:lambda:us-east-1:123456789012:function:", NULL},
+        {"arn:aws:lambda:u\ns:123456789012:function:f", NULL},
+        {"arn:evil:lambda:us-east-1:123456789012:function:f", NULL},
+        {"shop-dev-Api", NULL},
+        {"", NULL},
+    };
+    struct inspector_store *s;
+    CHECK_INT(inspector_store_new(4, 1 << 20, &s), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char region[64] = "";
+        CHECK_INT(lambda_invoke_arn_region(cases[i].arn, region, sizeof(region)),
+                  cases[i].region ? 0 : -EINVAL);
+        if (cases[i].region)
+            CHECK_STR(region, cases[i].region);
+        struct dev_invocation_report r = {.function = "Api",
+                                          .request_id = "req",
+                                          .success = 1,
+                                          .event = "{}",
+                                          .event_len = 2,
+                                          .function_arn = cases[i].arn};
+        const struct inspector_entry *e = inspector_store_add(s, &r);
+        CHECK_STR(e->function_arn, cases[i].region ? cases[i].arn : "");
+    }
+    /* No ARN at all (an invocation through the embedded service's own path). */
+    struct dev_invocation_report none = {.function = "Api", .request_id = "r2", .success = 1};
+    CHECK_STR(inspector_store_add(s, &none)->function_arn, "");
+    inspector_store_free(s);
+}
+
 RUN_TESTS("inspector_store", TEST_ENTRY(keeps_the_newest_by_count_in_memory_and_on_disk),
           TEST_ENTRY(keeps_within_bytes_and_bodies_whole_up_to_the_payload_limit),
           TEST_ENTRY(replay_linked_to_its_original), TEST_ENTRY(log_lines_follow_their_request),
           TEST_ENTRY(environment_names_from_the_init),
-          TEST_ENTRY(answer_delivered_is_set_on_the_newest_entry_with_that_id))
+          TEST_ENTRY(answer_delivered_is_set_on_the_newest_entry_with_that_id),
+          TEST_ENTRY(function_arn_kept_only_when_well_formed))
