@@ -30,13 +30,15 @@ static const char footer[] =
     "takes only requests signed (SigV4, service lambda) with the service's credentials:\n"
     "the configuration's \"credentials\", else AWS_ACCESS_KEY_ID and\n"
     "AWS_SECRET_ACCESS_KEY; without any it answers 403. Deployed functions and their\n"
-    "zips live in a private temporary folder, removed on exit.\n"
+    "zips live in a private temporary folder, removed on exit, and only in memory\n"
+    "unless --state-dir keeps them.\n"
     "Function logs and START/END/REPORT lines go to stdout prefixed with [NAME];\n"
     "the service's own messages go to stderr. Stop with Ctrl-C (SIGINT) or SIGTERM:\n"
     "sandboxes are killed and the exit code is 0.\n";
 
 struct lambda_options {
     const char *config_path;
+    const char *state_dir;
     struct hostport listen;
     uint64_t idle_timeout_ms;
     int json;
@@ -54,6 +56,12 @@ static int parse_options(int argc, char **argv, struct lambda_options *o)
          .target = &o->config_path,
          .help = "the functions (JSON; schema in docs/lambda.md); without\n"
                  "it the service starts with none"},
+        {.name = "state-dir",
+         .kind = CLI_ARG_STRING,
+         .metavar = "DIR",
+         .target = &o->state_dir,
+         .help = "keep deployed functions and layers in DIR/.tether/\n"
+                 "across restarts (default: in memory only)"},
         CLI_HOSTPORT("listen", &o->listen, 0,
                      "address for the Invoke API and function URLs\n"
                      "(default 127.0.0.1:9001; port 0 picks one)"),
@@ -127,6 +135,7 @@ static int run(const struct lambda_options *o, const struct lambda_config *confi
         .log_out = stdout,
         .idle_timeout_ms = o->idle_timeout_ms,
         .control_plane = 1,
+        .state_dir = o->state_dir,
     };
     char cause[256] = "";
     int exit_code = EXIT_OK;

@@ -389,7 +389,7 @@ static void layer_op(struct control_request *req, json_t *body, const char *quer
     }
     if (req->op == OP_DELETE_LAYER_VERSION) {
         if (v)
-            lambda_layer_delete(v);
+            lambda_layer_delete(c, v);
         return answer_json(req->ex, 204, NULL); /* AWS: also for one that does not exist */
     }
     if (!v || v->deleted)
@@ -421,6 +421,7 @@ static void tags_op(struct control_request *req, json_t *body, const char *query
         return answer_json(req->ex, 200, json_pack("{s:O}", "Tags", d->tags));
     if (req->op == OP_UNTAG) {
         untag(d->tags, query);
+        lambda_state_save_function(d, NULL);
         return answer_json(req->ex, 204, NULL);
     }
     if (lambda_deploy_tag(d, json_object_get(body, "Tags"), &err) < 0)
@@ -469,7 +470,8 @@ static void on_request(struct http_exchange *ex, void *request)
         return answer_error(ex, &err), request_free(req);
     if (needs_body(req->op)) {
         json_error_t error;
-        body = json_loadb(buf_bytes(&m->body), buf_length(&m->body), 0, &error);
+        body =
+            json_loadb(buf_bytes(&m->body), buf_length(&m->body), JSON_REJECT_DUPLICATES, &error);
         if (!json_is_object(body)) {
             json_decref(body);
             lambda_answer_service_error(ex, 400, "InvalidRequestContentException",

@@ -36,25 +36,13 @@ struct lambda_retired {
     char path[4096];
 };
 
-struct lambda_control {
-    struct lambda_service *service;
-    char dir[4096];  /* the private folder */
-    char home[4096]; /* tether's own files (runtimes/); "" when not found */
-    struct lambda_deployment **deployments;
-    size_t count;
-    struct lambda_layer_version *layers;
-    size_t layer_count;
-    char access_key_id[SIGV4_MAX_ACCESS_KEY_ID + 1];
-    char secret[SIGV4_MAX_SECRET + 1];
-    char token[SIGV4_MAX_SESSION_TOKEN + 1];
-    unsigned serial;
-};
-
 /* One change being staged: what to extract, then what to install. */
 struct lambda_staging {
     uv_work_t work;
     struct lambda_deployment *d;
     int creating;
+    int restoring; /* from the state folder: keeps its revision and date */
+    char revision[37], last_modified[40];
     enum lambda_update_status previous; /* restored when the change is refused */
     lambda_deploy_done done;
     void *ctx;
@@ -150,7 +138,8 @@ static void load_credentials(struct lambda_control *c, const struct lambda_confi
     snprintf(c->token, sizeof(c->token), "%s", token ? token : "");
 }
 
-int lambda_control_new(struct lambda_service *s, char *cause, size_t cause_len)
+int lambda_control_new(struct lambda_service *s, const char *state_dir, char *cause,
+                       size_t cause_len)
 {
     struct lambda_control *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -170,7 +159,10 @@ int lambda_control_new(struct lambda_service *s, char *cause, size_t cause_len)
     find_home(c->home, sizeof(c->home));
     load_credentials(c, s->config);
     s->control = c;
-    return 0;
+    if (!state_dir)
+        return 0;
+    snprintf(c->state, sizeof(c->state), "%s", state_dir);
+    return lambda_state_load(c, cause, cause_len);
 }
 
 struct lambda_control *lambda_control_of(struct lambda_service *s)
@@ -832,7 +824,13 @@ static void staged(uv_work_t *work, int status)
     if (!st->failed) {
         json_decref(d->settings);
         d->settings = json_incref(st->settings);
-        new_revision(d);
+        if (st->restoring) {
+            snprintf(d->revision, sizeof(d->revision), "%s", st->revision);
+            snprintf(d->last_modified, sizeof(d->last_modified), "%s", st->last_modified);
+        } else {
+            new_revision(d);
+            lambda_state_save_function(d, buf_length(&st->zip) > 0 ? &st->zip : NULL);
+        }
     } else if (!st->creating) {
         d->update = st->previous; /* refused: nothing changed */
     }
@@ -1078,6 +1076,33 @@ int lambda_deploy_create(struct lambda_control *c, json_t *request, lambda_deplo
     return 0;
 }
 
+int lambda_deploy_restore(struct lambda_control *c, const char *name, json_t *settings,
+                          json_t *tags, struct buf *zip, const char *revision,
+                          const char *last_modified, struct lambda_api_error *err)
+{
+    struct lambda_deployment *d = NULL;
+    struct lambda_staging *st = calloc(1, sizeof(*st));
+    if (!st || lambda_service_find_function(c->service, name, strlen(name)) ||
+        new_deployment(c, name, settings, tags, &d) < 0) {
+        free(st);
+        lambda_api_fail(err, 500, "ServiceException", "cannot restore %s", name);
+        return -EINVAL;
+    }
+    st->settings = json_incref(settings);
+    st->zip = *zip;
+    buf_init(zip);
+    st->creating = st->restoring = 1;
+    snprintf(st->revision, sizeof(st->revision), "%s", revision);
+    snprintf(st->last_modified, sizeof(st->last_modified), "%s", last_modified);
+    if (plan_folders(d, st, 1, err) < 0) {
+        discard_deployment(d);
+        staging_free(st);
+        return -EINVAL;
+    }
+    start_staging(d, st);
+    return 0;
+}
+
 static int check_revision(struct lambda_deployment *d, json_t *request,
                           struct lambda_api_error *err)
 {
@@ -1194,6 +1219,7 @@ int lambda_deploy_delete(struct lambda_deployment *d)
 {
     if (d->staging)
         d->staging->done = NULL;
+    lambda_state_remove_function(d);
     discard_deployment(d);
     return 0;
 }
@@ -1210,6 +1236,7 @@ int lambda_deploy_tag(struct lambda_deployment *d, json_t *tags, struct lambda_a
     if (rc == 0) {
         json_decref(d->tags);
         d->tags = merged;
+        lambda_state_save_function(d, NULL);
     } else {
         json_decref(merged);
     }
@@ -1251,10 +1278,11 @@ struct lambda_layer_version *lambda_layer_next(struct lambda_control *c, const c
     return NULL;
 }
 
-void lambda_layer_delete(struct lambda_layer_version *v)
+void lambda_layer_delete(struct lambda_control *c, struct lambda_layer_version *v)
 {
     /* Its zip stays: functions that use it keep using it, as on AWS. */
     v->deleted = 1;
+    lambda_state_save_layer(c, v, NULL);
 }
 
 static int valid_layer_name(const char *name)
@@ -1329,7 +1357,11 @@ int lambda_layer_publish(struct lambda_control *c, const char *name, json_t *req
     char base[200];
     layer_arn(c, name, base, sizeof(base));
     snprintf(v->arn, sizeof(v->arn), "%s:%u", base, v->version);
-    snprintf(v->zip_path, sizeof(v->zip_path), "%s/layer-%s-%u.zip", c->dir, name, v->version);
+    if (c->state[0])
+        snprintf(v->zip_path, sizeof(v->zip_path), "%s/.tether/" LAMBDA_STATE_LAYERS "/%s-%u.zip",
+                 c->state, name, v->version);
+    else
+        snprintf(v->zip_path, sizeof(v->zip_path), "%s/layer-%s-%u.zip", c->dir, name, v->version);
     sha256_base64(buf_bytes(&zip), buf_length(&zip), v->sha256);
     v->code_size = buf_length(&zip);
     char stamp[40];
@@ -1343,7 +1375,8 @@ int lambda_layer_publish(struct lambda_control *c, const char *name, json_t *req
     for (size_t i = 0; v->meta && i < 4; i++)
         if (json_object_get(request, keys[i]))
             json_object_set(v->meta, keys[i], json_object_get(request, keys[i]));
-    rc = write_file(v->zip_path, buf_bytes(&zip), buf_length(&zip));
+    rc = c->state[0] ? lambda_state_save_layer(c, v, &zip)
+                     : write_file(v->zip_path, buf_bytes(&zip), buf_length(&zip));
     buf_free(&zip);
     if (rc < 0 || !v->meta) {
         json_decref(v->meta);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "aws/sigv4.h"
 #include "core/buf.h"
 #include "lambda/lambda_internal.h"
 
@@ -92,6 +93,21 @@ struct lambda_deployment {
 };
 
 /* ---- the control ---- */
+struct lambda_control {
+    struct lambda_service *service;
+    char dir[4096];   /* the private folder */
+    char state[4096]; /* --state-dir ("" none): what survives a restart, in .tether/ */
+    char home[4096];  /* tether's own files (runtimes/); "" when not found */
+    struct lambda_deployment **deployments;
+    size_t count;
+    struct lambda_layer_version *layers;
+    size_t layer_count;
+    char access_key_id[SIGV4_MAX_ACCESS_KEY_ID + 1];
+    char secret[SIGV4_MAX_SECRET + 1];
+    char token[SIGV4_MAX_SESSION_TOKEN + 1];
+    unsigned serial;
+};
+
 struct lambda_control *lambda_control_of(struct lambda_service *service);
 int lambda_control_authorized(struct lambda_control *control, const struct http_message *m,
                               struct lambda_api_error *err);
@@ -142,7 +158,27 @@ struct lambda_layer_version *lambda_layer_find_arn(struct lambda_control *contro
 /* The versions of a layer, newest first: pass NULL to start. */
 struct lambda_layer_version *lambda_layer_next(struct lambda_control *control, const char *name,
                                                struct lambda_layer_version *after);
-void lambda_layer_delete(struct lambda_layer_version *v);
+void lambda_layer_delete(struct lambda_control *control, struct lambda_layer_version *v);
+
+/* A function as the state folder kept it: staged again (zip is taken),
+ * keeping its RevisionId and LastModified. */
+int lambda_deploy_restore(struct lambda_control *control, const char *name, json_t *settings,
+                          json_t *tags, struct buf *zip, const char *revision,
+                          const char *last_modified, struct lambda_api_error *err);
+
+/* ---- the state folder (deploy_state.c): --state-dir DIR keeps functions
+ * and layers in DIR/.tether/ (core/private_file.h: 0700, 0600, atomic).
+ * Without a state folder these do nothing. ---- */
+#define LAMBDA_STATE_FUNCTIONS "lambda-functions"
+#define LAMBDA_STATE_LAYERS "lambda-layers"
+/* Saves a function's record, and its zip when given. */
+void lambda_state_save_function(struct lambda_deployment *d, const struct buf *zip);
+void lambda_state_remove_function(struct lambda_deployment *d);
+/* Saves a layer version's record, and its zip when given (0 or -errno). */
+int lambda_state_save_layer(struct lambda_control *control, struct lambda_layer_version *v,
+                            const struct buf *zip);
+/* Reads what the folder holds at start: layers, then functions (staged). */
+int lambda_state_load(struct lambda_control *control, char *cause, size_t cause_len);
 
 void lambda_api_fail(struct lambda_api_error *err, int status, const char *type, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));

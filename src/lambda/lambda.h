@@ -36,6 +36,9 @@ struct lambda_service_options {
     /* Serves the Lambda control plane (CreateFunction, layers, tags ...:
      * docs/lambda.md) beside the Invoke API: tether lambda, not tether dev. */
     int control_plane;
+    /* With the control plane: keep deployed functions and layers in
+     * STATE_DIR/.tether/ across restarts (NULL: in memory only). */
+    const char *state_dir;
 };
 
 /* `tether lambda __opt DIR PROGRAM ARGS...` (argv[0] "lambda"): runs a

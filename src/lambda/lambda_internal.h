@@ -319,8 +319,10 @@ void lambda_function_url_head(struct lambda_function *function, struct http_exch
 extern const struct http_server_callbacks lambda_function_url_callbacks; /* user: function */
 /* ---- the control plane (control_api.c, deploy.c): tether lambda only ---- */
 struct lambda_control;
-/* Makes the control's private folder and reads its credentials. */
-int lambda_control_new(struct lambda_service *service, char *cause, size_t cause_len);
+/* Makes the control's private folder, reads its credentials and, with a
+ * state folder (NULL: none), what it kept. */
+int lambda_control_new(struct lambda_service *service, const char *state_dir, char *cause,
+                       size_t cause_len);
 /* Requests on the main port that are control-plane operations: 1 when the
  * request was taken (answered now or later), 0 when it is not one. */
 int lambda_control_head(struct lambda_service *service, struct http_exchange *ex);

@@ -247,7 +247,8 @@ int lambda_service_start(uv_loop_t *loop, const struct lambda_config *config,
         return -ENOMEM;
     }
     struct http_server_config c = server_config("lambda", options->host, options->port);
-    int rc = options->control_plane ? lambda_control_new(s, cause, cause_len) : 0;
+    int rc =
+        options->control_plane ? lambda_control_new(s, options->state_dir, cause, cause_len) : 0;
     if (rc == 0)
         rc = http_server_start(s->conns, &c, &api_callbacks, s, &s->api, cause, cause_len);
     if (rc == 0) {

@@ -560,3 +560,76 @@ describe('tether lambda: the AWS CLI deploys to it', () => {
     }
   });
 });
+
+describe('tether lambda --state-dir: functions and layers survive a restart', () => {
+  const dir = makeWorkdir();
+  const stateDir = path.join(dir, 'state');
+  fs.mkdirSync(stateDir);
+  const start = () => startLambda(dir, null, { env: SERVICE_ENV, args: ['--state-dir', stateDir] });
+  const connect = (lambda) =>
+    new LambdaClient({ endpoint: lambda.endpoint, region: 'us-east-1', credentials: KEY, maxAttempts: 1 });
+  const activeConfiguration = (client, name) =>
+    waitFor(async () => {
+      const c = await client.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+      return c.State === 'Active' && c.LastUpdateStatus === 'Successful' ? c : null;
+    }, 20000, `${name} to be Active`);
+
+  test('the same configuration, revision, tags and layers after a restart; a deleted function stays deleted', { timeout: 120000 }, async () => {
+    let lambda = await start();
+    let client = connect(lambda);
+    let before;
+    try {
+      const layer = await client.send(
+        new PublishLayerVersionCommand({
+          LayerName: 'kept',
+          Description: 'kept across restarts',
+          Content: { ZipFile: makeZip({ 'nodejs/node_modules/kept/index.js': 'exports.word = "kept";' }) },
+        }),
+      );
+      for (const name of ['survivor', 'doomed']) {
+        await client.send(
+          new CreateFunctionCommand({
+            FunctionName: name,
+            Runtime: 'nodejs20.x',
+            Role: ROLE,
+            Handler: 'index.handler',
+            Code: { ZipFile: makeZip({ 'index.js': "exports.handler = async () => require('kept').word + ' ' + process.env.WHO;" }) },
+            Layers: [layer.LayerVersionArn],
+            Environment: { Variables: { WHO: name } },
+            Tags: { kept: 'yes' },
+          }),
+        );
+      }
+      await client.send(new TagResourceCommand({ Resource: 'arn:aws:lambda:us-east-1:012345678912:function:survivor', Tags: { more: '1' } }));
+      before = await activeConfiguration(client, 'survivor');
+      await activeConfiguration(client, 'doomed');
+      await client.send(new DeleteFunctionCommand({ FunctionName: 'doomed' }));
+    } finally {
+      client.destroy();
+      await lambda.stop();
+    }
+    for (const file of fs.readdirSync(path.join(stateDir, '.tether', 'lambda-functions'))) {
+      assert.equal(fs.statSync(path.join(stateDir, '.tether', 'lambda-functions', file)).mode & 0o777, 0o600, file);
+    }
+
+    lambda = await start();
+    client = connect(lambda);
+    try {
+      const after = await activeConfiguration(client, 'survivor');
+      for (const key of ['FunctionArn', 'Runtime', 'Role', 'Handler', 'CodeSize', 'CodeSha256', 'Description', 'Timeout', 'MemorySize', 'LastModified', 'RevisionId', 'Environment', 'Layers']) {
+        assert.deepEqual(after[key], before[key], key);
+      }
+      const r = await client.send(new InvokeCommand({ FunctionName: 'survivor', Payload: '{}' }));
+      assert.equal(decode(r.Payload), 'kept survivor');
+      assert.deepEqual((await client.send(new GetFunctionCommand({ FunctionName: 'survivor' }))).Tags, { kept: 'yes', more: '1' });
+      await expectError(client.send(new GetFunctionCommand({ FunctionName: 'doomed' })), 'ResourceNotFoundException', 404);
+      const layer = await client.send(new GetLayerVersionCommand({ LayerName: 'kept', VersionNumber: 1 }));
+      assert.equal(layer.Description, 'kept across restarts');
+      const next = await client.send(new PublishLayerVersionCommand({ LayerName: 'kept', Content: { ZipFile: makeZip({ 'x.txt': 'x' }) } }));
+      assert.equal(next.Version, 2);
+    } finally {
+      client.destroy();
+      await lambda.stop();
+    }
+  });
+});
