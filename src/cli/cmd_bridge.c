@@ -7,18 +7,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bridge/package.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/buf.h"
+#include "core/cause.h"
 #include "core/encoding.h"
 #include "dev/state.h"
 
@@ -46,15 +44,14 @@ struct package_options {
 
 /* ---- the command ---- */
 
+/* Writes the zip beside path first, so a failure never leaves half a file. */
 static int write_file(const char *path, const struct buf *z, char *cause, size_t cause_len)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(cause, cause_len, "%s: %s", tmp, strerror(errno));
-        return -errno;
-    }
+    if (fd < 0)
+        return cause_set(cause, cause_len, -errno, "%s: %s", tmp, strerror(errno));
     size_t off = 0;
     while (off < z->len) {
         ssize_t n = write(fd, z->data + off, z->len - off);

@@ -8,7 +8,9 @@
 //
 // TETHER_BRIDGE_BIN picks the bridge (default build/tether-bridge; the
 // sanitizer build is build/san/tether-bridge, whose reports land in the
-// function logs, which every test checks).
+// function logs, which every test checks). TETHER_BRIDGE_RUNNER runs it: with
+// TETHER_BRIDGE_BIN=../../build/tether-bridge-arm64 and
+// TETHER_BRIDGE_RUNNER=qemu-aarch64-static the suite checks the arm64 bridge.
 //
 // Everything listens on 127.0.0.1; every wait has a timeout; brokers,
 // services, dev sides and curl are stopped by after() hooks (and killed at

@@ -36,6 +36,7 @@ import {
   invokeJson,
   makeProject,
   parseCurlResponse,
+  remoteProject,
   spawnDev,
   startBroker,
   startDev,
@@ -570,22 +571,11 @@ describe('remote mode: tether broker + tether lambda as the cloud', () => {
 
   before(async () => {
     broker = await startBroker(['--api-key', KEY]);
-    dir = makeProject({
-      from: 'node-api',
-      files: {
-        'tether.json': {
-          app: APP,
-          stage: STAGE,
-          events: { http: broker.info.http, apiKey: KEY },
-          functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
-        },
-      },
-    });
     // As docs/deploy.md says: the stage's bridge key, made in the project,
     // goes into the deployed function's environment.
-    const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
-    assert.equal(made.status, 0, made.stderr);
-    const bridgeKey = made.stdout.trim();
+    const project = remoteProject(broker, { apiKey: KEY, app: APP, stage: STAGE });
+    dir = project.dir;
+    const { bridgeKey } = project;
     assert.match(bridgeKey, /^tk1\.[A-Za-z0-9_-]{43}$/);
     assert.equal(fs.statSync(path.join(dir, '.tether', 'keys', `${STAGE}.key`)).mode & 0o777, 0o600);
     const cloudDir = tempDir('tether-dev-cloud-');

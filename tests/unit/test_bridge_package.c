@@ -11,6 +11,7 @@
 
 #include "bridge/package.h"
 #include "core/elf.h"
+#include "elf_fixture.h"
 #include "test.h"
 
 static char elf_path[64], zip_path[64];
@@ -20,20 +21,8 @@ static char elf_path[64], zip_path[64];
 static void write_elf(unsigned machine, unsigned phtype)
 {
     unsigned char e[256];
-    memset(e, 0, sizeof(e));
-    memcpy(e,
-           "\x7f"
-           "ELF",
-           4);
-    e[4] = 2;
-    e[5] = 1;
-    e[18] = (unsigned char)machine;
-    e[19] = (unsigned char)(machine >> 8);
-    e[32] = 64; /* phoff */
-    e[54] = 56; /* phentsize */
-    e[56] = 1;  /* phnum */
-    e[64] = (unsigned char)phtype;
-    for (size_t i = 120; i < sizeof(e); i++)
+    elf_fixture(e, machine, phtype);
+    for (size_t i = ELF_FIXTURE_SIZE; i < sizeof(e); i++)
         e[i] = (unsigned char)(i * 7);
     snprintf(elf_path, sizeof(elf_path), "/tmp/tether-test-bridge-%d", (int)getpid());
     FILE *f = fopen(elf_path, "wb");

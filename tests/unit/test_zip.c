@@ -9,6 +9,7 @@
 
 #include "core/elf.h"
 #include "core/zip.h"
+#include "elf_fixture.h"
 #include "test.h"
 
 static char zip_path[64];
@@ -124,34 +125,16 @@ TEST(test_refuses_bad_names)
     buf_free(&zip);
 }
 
-/* A minimal ELF64 header with one program header of the given type. */
-static void make_elf(unsigned char *e, unsigned machine, unsigned phtype)
-{
-    memset(e, 0, 128);
-    memcpy(e,
-           "\x7f"
-           "ELF",
-           4);
-    e[4] = 2; /* 64-bit */
-    e[5] = 1; /* little-endian */
-    e[18] = (unsigned char)machine;
-    e[19] = (unsigned char)(machine >> 8);
-    e[32] = 64; /* phoff */
-    e[54] = 56; /* phentsize */
-    e[56] = 1;  /* phnum */
-    e[64] = (unsigned char)phtype;
-}
-
 TEST(test_elf_check)
 {
-    unsigned char e[128];
+    unsigned char e[ELF_FIXTURE_SIZE];
     char why[300];
-    make_elf(e, ELF_MACHINE_X86_64, 1 /* PT_LOAD */);
+    elf_fixture(e, ELF_MACHINE_X86_64, 1 /* PT_LOAD */);
     CHECK_INT(elf_check_static_executable(e, 120, ELF_MACHINE_X86_64, "b", why, sizeof(why)), 0);
     CHECK_INT(elf_check_static_executable(e, 120, ELF_MACHINE_AARCH64, "b", why, sizeof(why)),
               -EINVAL);
     CHECK_STR(why, "b is built for x86_64, not arm64");
-    make_elf(e, ELF_MACHINE_AARCH64, 3 /* PT_INTERP */);
+    elf_fixture(e, ELF_MACHINE_AARCH64, 3 /* PT_INTERP */);
     CHECK_INT(elf_check_static_executable(e, 120, ELF_MACHINE_AARCH64, "b", why, sizeof(why)),
               -EINVAL);
     CHECK(strstr(why, "dynamically linked") != NULL);

@@ -50,6 +50,9 @@ export const BRIDGE_BIN = path.resolve(
   integrationDir,
   process.env.TETHER_BRIDGE_BIN || path.join('..', '..', 'build', 'tether-bridge'),
 );
+/** What runs the bridge, as the first words of its bootstrap: nothing, or
+ * $TETHER_BRIDGE_RUNNER (qemu-aarch64-static for the arm64 bridge). */
+export const BRIDGE_RUNNER = process.env.TETHER_BRIDGE_RUNNER ? [process.env.TETHER_BRIDGE_RUNNER] : [];
 
 export const PACKET_TYPES = {
   Init: 0,
@@ -640,9 +643,10 @@ export function newBridgeKey() {
  * A `tether lambda` function whose bootstrap is the bridge, set up to reach
  * `broker` for app/stage. key: the bridge key (text form) it shares with the
  * dev side; or insecure: true for the explicit insecure mode (one of the
- * two must be given). extra: more function keys (environment is merged).
+ * two must be given). runner: what runs the bridge (default BRIDGE_RUNNER).
+ * extra: more function keys (environment is merged).
  */
-export function bridgeFunction(name, { broker, app, stage, key, insecure, bridge = BRIDGE_BIN, environment = {}, ...extra }) {
+export function bridgeFunction(name, { broker, app, stage, key, insecure, bridge = BRIDGE_BIN, runner = BRIDGE_RUNNER, environment = {}, ...extra }) {
   if (!key && !insecure) throw new Error(`bridgeFunction ${name}: give a key, or insecure: true`);
   const env = {
     TETHER_EVENTS_HTTP: broker.httpUrl,
@@ -654,7 +658,7 @@ export function bridgeFunction(name, { broker, app, stage, key, insecure, bridge
     ...environment,
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return { name, runtime: 'provided.al2023', bootstrap: [bridge], environment: env, timeout: 30, ...extra };
+  return { name, runtime: 'provided.al2023', bootstrap: [...runner, bridge], environment: env, timeout: 30, ...extra };
 }
 
 /* ----------------------------------------------------------------- as main */

@@ -8,7 +8,7 @@
 // at process exit together with every sandbox process group its embedded
 // Lambda services started (their pids come from its log). Everything that
 // waits has a timeout.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -161,6 +161,30 @@ export function makeProject({ from, files = {}, ric = false, prefix = 'tether-de
     fs.symlinkSync(RIC_PACKAGE, path.join(dir, 'node_modules', 'aws-lambda-ric'), 'dir');
   }
   return dir;
+}
+
+/**
+ * The node-api example as a project whose functions run in "the cloud", as
+ * docs/deploy.md sets one up: tether.json's "events" points at `broker` (a
+ * startBroker() started with apiKey) for app and stage. Returns {dir,
+ * bridgeKey}: the stage's bridge key, made in the project by `tether bridge
+ * key --print`, for the deployed function's TETHER_BRIDGE_KEY.
+ */
+export function remoteProject(broker, { apiKey, app, stage }) {
+  const dir = makeProject({
+    from: 'node-api',
+    files: {
+      'tether.json': {
+        app,
+        stage,
+        events: { http: broker.info.http, apiKey },
+        functions: { Api: { handler: 'src/api.handler', runtime: 'nodejs20.x', url: true } },
+      },
+    },
+  });
+  const made = spawnSync(TETHER_BIN, ['bridge', 'key', '--print'], { cwd: dir, encoding: 'utf8', timeout: 10000 });
+  if (made.status !== 0) throw new Error(`tether bridge key --print exited ${made.status}: ${made.stderr}`);
+  return { dir, bridgeKey: made.stdout.trim() };
 }
 
 /* ------------------------------------------------------------ tether dev */
