@@ -22,6 +22,7 @@ int cmd_broker_main(int argc, char **argv);
 int cmd_publish_main(int argc, char **argv);
 int cmd_subscribe_main(int argc, char **argv);
 int cmd_dev_main(int argc, char **argv);
+int cmd_detach_main(int argc, char **argv);
 int cmd_init_main(int argc, char **argv);
 int cmd_invoke_main(int argc, char **argv);
 int cmd_demo_main(int argc, char **argv);

@@ -305,3 +305,41 @@ void dev_output_inspector(struct dev_output *out, const char *url)
     printf("  inspect  %s\n", url);
     fflush(stdout);
 }
+
+void dev_output_attach(struct dev_output *out, const struct attach_report *r)
+{
+    static const char *const names[] = {"layer",    "attached",       "failed",
+                                        "restored", "restore-failed", "warning"};
+    if (out->json) {
+        emit_json(json_pack("{s:s, s:s, s:s, s:s, s:f, s:s}", "type", "attach", "event",
+                            names[r->event], "function", r->function_id, "deployed", r->deployed,
+                            "ms", r->ms, "detail", r->detail));
+        return;
+    }
+    switch (r->event) {
+    case ATTACH_LAYER:
+        dev_output_line(out, "bridge layer %s", r->detail);
+        break;
+    case ATTACH_ATTACHED:
+        dev_output_line(out, "%s: attached %s%s%s (%.1f s)", r->function_id, c(out, GREEN),
+                        r->deployed, c(out, RESET), r->ms / 1000);
+        break;
+    case ATTACH_FAILED:
+        dev_output_problem(out, "%s%s%s: not attached: %s", r->function_id,
+                           r->function_id[0] ? " " : "", r->deployed, r->detail);
+        break;
+    case ATTACH_RESTORED:
+        dev_output_line(out, "%s: restored %s (%.1f s)", r->function_id, r->deployed, r->ms / 1000);
+        break;
+    case ATTACH_RESTORE_FAILED:
+        dev_output_problem(out, "%s %s: not restored: %s (`tether detach %s` tries again)",
+                           r->function_id, r->deployed, r->detail, r->function_id);
+        break;
+    case ATTACH_WARNING: {
+        char text[1400];
+        snprintf(text, sizeof(text), "%s %s: %s", r->function_id, r->deployed, r->detail);
+        dev_output_warning(out, text);
+        break;
+    }
+    }
+}

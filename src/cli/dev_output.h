@@ -1,7 +1,8 @@
 /* What `tether dev` shows: a readable live view (one line per invocation,
  * worker output prefixed by function, errors in colour), or with --json one
  * JSON object per line: {"type":"url"|"lambda"|"events"|"ready"|"worker"|
- * "invocation"|"reload"|"build"|"error"|"info"|"key"|"warning"|"tunnel"|"inspector",
+ * "invocation"|"reload"|"build"|"error"|"info"|"key"|"warning"|"tunnel"|"inspector"|
+ * "attach",
  * ...}. Full per-invocation records are kept by the invocation store
  * (dev/inspector_store.h). */
 #ifndef TETHER_CLI_DEV_OUTPUT_H
@@ -9,6 +10,7 @@
 
 #include <stdio.h>
 
+#include "dev/attach.h"
 #include "dev/build.h"
 #include "dev/session.h"
 #include "dev/tunnel.h"
@@ -55,5 +57,11 @@ void dev_output_inspector(struct dev_output *out, const char *url);
 /* A finished build (dev/build.h): {"type":"build","function","ok","ms",
  * "error" or "output"}; in the live view, its text under the function. */
 void dev_output_build(struct dev_output *out, const struct dev_build_report *report);
+
+/* Attaching and restoring deployed functions (dev/attach.h):
+ * {"type":"attach","event":"layer"|"attached"|"failed"|"restored"|
+ * "restore-failed"|"warning","function","deployed","ms","detail"}; in the
+ * live view one line each. */
+void dev_output_attach(struct dev_output *out, const struct attach_report *report);
 
 #endif

@@ -17,6 +17,7 @@
 
 static const struct command commands[] = {
     {"dev", cmd_dev_main, "run the project's functions on this machine (the main job)"},
+    {"detach", cmd_detach_main, "restore deployed functions a tether dev left attached"},
     {"init", cmd_init_main, "write tether.json from an AWS SAM template (--sam)"},
     {"invoke", cmd_invoke_main, "invoke a function through the running tether dev"},
     {"demo", cmd_demo_main, "start a broker and show a live publish/subscribe round trip"},

@@ -75,6 +75,17 @@ static int check_attachable(json_t *configuration, const struct attach_settings 
                          "%s is attached by another tether dev session (%s); stop it, or take "
                          "over with --force",
                          name, holder);
+    /* A bridge deployed by hand already serves dev as it is; attaching
+     * would also put its key into the record and the tags. */
+    json_t *vars = variables_of(configuration);
+    if (!holder[0] && (json_object_get(vars, "TETHER_BRIDGE_KEY") ||
+                       json_object_get(vars, "TETHER_EVENTS_API_KEY") ||
+                       json_object_get(vars, "TETHER_INSECURE_NO_AUTH")))
+        return cause_set(cause, cause_len, -EEXIST,
+                         "%s already runs a tether bridge deployed by hand (it has a "
+                         "TETHER_BRIDGE_KEY or an events API key): tether dev serves it as it "
+                         "is",
+                         name);
     if (json_array_size(json_object_get(configuration, "Layers")) >= ATTACH_MAX_LAYERS)
         return cause_set(cause, cause_len, -E2BIG,
                          "%s already has %d layers, Lambda's most; tether needs one for the bridge",
@@ -179,10 +190,13 @@ static int restore_string(json_t *body, json_t *current, json_t *original, const
     return 0;
 }
 
-/* The current layers without the bridge's. */
+/* The current layers without the bridge's (a tether-bridge layer only:
+ * whatever the record says, no other layer is removed). */
 static json_t *restored_layers(json_t *current, const char *bridge_layer, json_t *original,
                                char *warning, size_t warning_len)
 {
+    if (!strstr(bridge_layer, ":layer:" ATTACH_LAYER_PREFIX))
+        bridge_layer = "";
     json_t *now = layer_arns(current), *out = json_array(), *arn;
     size_t i;
     json_array_foreach(now, i, arn)
@@ -197,7 +211,10 @@ static json_t *restored_layers(json_t *current, const char *bridge_layer, json_t
     return out;
 }
 
-/* The current variables with tether's removed and the replaced ones back. */
+/* The current variables with tether's removed and the replaced ones back.
+ * Only TETHER_* names are taken from the record: a record is read from a
+ * project directory or from tags, and must not be able to set anything a
+ * runtime reads (NODE_OPTIONS, PYTHONPATH ...). */
 static json_t *restored_variables(json_t *current, json_t *original)
 {
     json_t *now = variables_of(current);
@@ -208,7 +225,9 @@ static json_t *restored_variables(json_t *current, json_t *original)
     {
         if (!vars)
             break;
-        if (json_is_null(value))
+        if (strncmp(key, "TETHER_", 7) != 0)
+            continue;
+        if (json_is_null(value) || !json_is_string(value))
             json_object_del(vars, key);
         else if (json_object_set(vars, key, value) < 0)
             json_decref(vars), vars = NULL;
@@ -235,23 +254,27 @@ int attach_plan_restore(json_t *record, json_t *current, json_t **body, char *wa
     json_t *original = json_object_get(record, "original");
     warning[0] = '\0';
     const char *marker = str(variables_of(current), ATTACH_SESSION_VARIABLE);
-    if (strcmp(marker, str(record, "session")) != 0)
+    /* Without this session's marker the record cannot be trusted to speak
+     * for the function (someone redeployed it, or the record is not ours):
+     * only tether's own layer and variables are removed. */
+    int owned = marker[0] && strcmp(marker, str(record, "session")) == 0;
+    if (!owned)
         note(warning, warning_len,
              "the function was changed while attached (its environment no longer carries this "
-             "session's marker): only what tether set is undone");
+             "session's marker): only tether's layer and variables are removed");
     json_t *b = json_object();
     json_t *layers = restored_layers(current, str(record, "layer"), original, warning, warning_len);
     json_t *vars = restored_variables(current, original);
     int rc = b && layers && vars ? 0 : -ENOMEM;
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_string(b, current, original, "Runtime", ATTACH_RUNTIME, warning, warning_len);
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_string(b, current, original, "Handler", ATTACH_HANDLER, warning, warning_len);
     if (rc == 0)
         rc = json_object_set(b, "Layers", layers);
     if (rc == 0)
         rc = json_object_set_new(b, "Environment", json_pack("{sO}", "Variables", vars));
-    if (rc == 0)
+    if (rc == 0 && owned)
         rc = restore_timeout(b, record, current, warning, warning_len);
     if (rc == 0)
         rc = json_object_set_new(b, "RevisionId", json_string(str(current, "RevisionId")));
@@ -362,4 +385,48 @@ size_t attach_plan_tag_keys(json_t *tags, const char **keys, size_t max)
             keys[n++] = key;
     }
     return n;
+}
+
+/* Field n (0-based) of a colon-separated ARN, into out. */
+static int arn_field(const char *arn, int n, char *out, size_t out_len)
+{
+    const char *p = arn;
+    for (int i = 0; i < n && p; i++) {
+        p = strchr(p, ':');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return -EINVAL;
+    size_t len = strcspn(p, ":");
+    if (len == 0 || len >= out_len)
+        return -EINVAL;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 0;
+}
+
+int attach_plan_events_api_arn(const char *events_http, const char *function_arn, char *out,
+                               size_t out_len)
+{
+    static const char marker[] = ".appsync-api.";
+    const char *host = strstr(events_http, "://");
+    host = host ? host + 3 : events_http;
+    size_t host_len = strcspn(host, "/:");
+    const char *dot = strstr(host, marker);
+    if (!dot || dot >= host + host_len || dot == host)
+        return -ENOENT;
+    const char *region = dot + strlen(marker);
+    size_t region_len = strcspn(region, ".");
+    if (strncmp(region + region_len, ".amazonaws.com", 14) != 0)
+        return -ENOENT;
+    char partition[32], account[32];
+    if (strncmp(function_arn, "arn:", 4) != 0 ||
+        arn_field(function_arn, 1, partition, sizeof(partition)) < 0 ||
+        arn_field(function_arn, 4, account, sizeof(account)) < 0 ||
+        strspn(account, "0123456789") != strlen(account))
+        return -EINVAL;
+    int n = snprintf(out, out_len, "arn:%s:appsync:%.*s:%s:apis/%.*s", partition, (int)region_len,
+                     region, account, (int)(dot - host), host);
+    return n > 0 && (size_t)n < out_len ? 0 : -ENAMETOOLONG;
 }

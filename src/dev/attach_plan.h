@@ -17,8 +17,10 @@
  * holds what attaching set (Runtime provided.al2023, Handler bootstrap, the
  * bridge layer among the layers, the raised Timeout); a field the user
  * changed meanwhile is left and named in the warning. When the environment
- * no longer carries this session's marker (TETHER_SESSION), someone
- * redeployed the function: the warning says so.
+ * no longer carries the record's session marker (TETHER_SESSION), someone
+ * redeployed the function, or the record is not this function's: then only
+ * a tether-bridge layer and TETHER_* variables are removed, since a record
+ * comes from a project directory or from tags, which others may write.
  *
  * Ownership: every json_t returned is new (the caller json_decref's it);
  * arguments are borrowed. */
@@ -31,6 +33,8 @@
 #define ATTACH_RUNTIME "provided.al2023"
 #define ATTACH_HANDLER "bootstrap"
 #define ATTACH_SESSION_VARIABLE "TETHER_SESSION"
+/* The bridge layers' names begin so (tether-bridge-x86_64, -arm64). */
+#define ATTACH_LAYER_PREFIX "tether-bridge-"
 /* Lambda allows five layers per function; attaching adds one. */
 #define ATTACH_MAX_LAYERS 5
 /* Tags: "tether:session" (who holds the function, for people) and
@@ -53,7 +57,9 @@ struct attach_settings {
 /* Checks that configuration (GetFunctionConfiguration's answer) can be
  * attached and builds the record. -EPERM with the reason for a container
  * image, -EALREADY with the holder in cause when another session's marker is
- * there (unless force), -E2BIG when its layers are already five, -EINVAL for
+ * there (unless force), -EEXIST for a bridge deployed by hand (a
+ * TETHER_BRIDGE_KEY without a marker), -E2BIG when its layers are already
+ * five, -EINVAL for
  * a configuration without a name, ARN or runtime. previous: the record the
  * function's tags carry (attach_plan_from_tags), or NULL; when another
  * session holds the function (a takeover), its original fields are the
@@ -71,6 +77,14 @@ int attach_plan_update(json_t *record, json_t *configuration, const struct attac
  * what was left alone and why. */
 int attach_plan_restore(json_t *record, json_t *current, json_t **body, char *warning,
                         size_t warning_len);
+
+/* The ARN of the AppSync Events API the bridge reaches, for its IAM policy:
+ * the API id from events_http's host (ID.appsync-api.REGION.amazonaws.com,
+ * or .amazonaws.com.cn), the partition and account from the function's ARN.
+ * -ENOENT when the endpoint is not an AppSync one (a broker of one's own:
+ * no policy to give), -EINVAL for a function ARN that does not parse. */
+int attach_plan_events_api_arn(const char *events_http, const char *function_arn, char *out,
+                               size_t out_len);
 
 /* The tags that carry record (and the holder text), as an object. */
 int attach_plan_tags(json_t *record, const char *holder, json_t **tags);

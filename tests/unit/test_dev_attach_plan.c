@@ -108,9 +108,10 @@ TEST(changes_made_while_attached_are_kept_and_named)
                         json_pack("{s{ss ss}}", "Variables", "TABLE", "v2", "TETHER_APP", "shop"));
     CHECK_INT(attach_plan_restore(record, attached, &restore, warning, sizeof(warning)), 0);
     CHECK(strstr(warning, "no longer carries this session's marker") != NULL);
-    CHECK(strstr(warning, "Handler is now main.handler, left as it is") != NULL);
+    /* Without the marker only tether's layer and variables go. */
     CHECK(json_object_get(restore, "Handler") == NULL);
-    CHECK_STR(json_string_value(json_object_get(restore, "Runtime")), "nodejs22.x");
+    CHECK(json_object_get(restore, "Runtime") == NULL);
+    CHECK_INT(json_array_size(json_object_get(restore, "Layers")), 1);
     json_t *vars = json_object_get(json_object_get(restore, "Environment"), "Variables");
     CHECK_STR(json_string_value(json_object_get(vars, "TABLE")), "v2");
     CHECK_STR(json_string_value(json_object_get(vars, "TETHER_APP")), "old");
@@ -159,6 +160,8 @@ TEST(refusals_say_why)
                            "Arn", "d:1", "Arn", "e:1"),
                  0, -E2BIG, "already has 5 layers");
     refused_with("Runtime", json_string(""), 0, -EINVAL, "no FunctionName, FunctionArn or Runtime");
+    refused_with("Environment", json_pack("{s{ss}}", "Variables", "TETHER_BRIDGE_KEY", "tk1.x"), 0,
+                 -EEXIST, "shop-dev-Api already runs a tether bridge deployed by hand");
 }
 
 TEST(takeover_keeps_the_first_sessions_original)
@@ -228,7 +231,69 @@ TEST(the_record_travels_in_tags)
     json_decref(config);
 }
 
+TEST(events_api_arn_for_the_iam_policy)
+{
+    char arn[256];
+    const char *fn = "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-Api";
+    CHECK_INT(
+        attach_plan_events_api_arn("https://abcdefghij.appsync-api.eu-west-1.amazonaws.com/event",
+                                   fn, arn, sizeof(arn)),
+        0);
+    CHECK_STR(arn, "arn:aws:appsync:eu-west-1:123456789012:apis/abcdefghij");
+    CHECK_INT(attach_plan_events_api_arn("https://x1.appsync-api.cn-north-1.amazonaws.com.cn/event",
+                                         "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+                                         arn, sizeof(arn)),
+              0);
+    CHECK_STR(arn, "arn:aws-cn:appsync:cn-north-1:123456789012:apis/x1");
+    CHECK_INT(attach_plan_events_api_arn("http://127.0.0.1:4000/event", fn, arn, sizeof(arn)),
+              -ENOENT);
+    CHECK_INT(
+        attach_plan_events_api_arn("https://evil.example/x.appsync-api.us-east-1.amazonaws.com", fn,
+                                   arn, sizeof(arn)),
+        -ENOENT);
+    CHECK_INT(attach_plan_events_api_arn("https://a.appsync-api.us-east-1.amazonaws.com/event",
+                                         "shop-dev-Api", arn, sizeof(arn)),
+              -EINVAL);
+    CHECK_INT(attach_plan_events_api_arn("https://a.appsync-api.us-east-1.amazonaws.com/event",
+                                         "arn:aws:lambda:us-east-1:12x:function:f", arn,
+                                         sizeof(arn)),
+              -EINVAL);
+}
+
+TEST(a_forged_record_changes_nothing_but_tethers_own)
+{
+    /* A record from someone else's project directory or tags: another
+     * session, an environment that runs code, someone else's layer. */
+    json_t *record = json_pack(
+        "{si ss ss ss ss ss s{ss ss s[] si s{ss}} s{si}}", "version", 1, "function", "Api", "name",
+        "shop-dev-Api", "arn", "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-Api",
+        "session", "forged", "layer", "arn:aws:lambda:us-east-1:123456789012:layer:deps:4",
+        "original", "Runtime", "python3.12", "Handler", "evil.main", "Layers", "Timeout", 900,
+        "Environment", "NODE_OPTIONS", "--require /tmp/x.js", "TETHER_APP", NULL, "set", "Timeout",
+        3);
+    json_t *current = load(configuration_text), *body = NULL;
+    json_t *vars = json_object_get(json_object_get(current, "Environment"), "Variables");
+    json_object_set_new(vars, ATTACH_SESSION_VARIABLE, json_string("the real one"));
+    char warning[512];
+    CHECK_INT(attach_plan_restore(record, current, &body, warning, sizeof(warning)), 0);
+    CHECK(json_object_get(body, "Runtime") == NULL);
+    CHECK(json_object_get(body, "Handler") == NULL);
+    CHECK(json_object_get(body, "Timeout") == NULL);
+    json_t *layers = json_object_get(body, "Layers");
+    CHECK_INT(json_array_size(layers), 1);
+    CHECK_STR(json_string_value(json_array_get(layers, 0)),
+              "arn:aws:lambda:us-east-1:123456789012:layer:deps:4");
+    json_t *restored = json_object_get(json_object_get(body, "Environment"), "Variables");
+    CHECK(json_object_get(restored, "NODE_OPTIONS") == NULL);
+    CHECK_STR(json_string_value(json_object_get(restored, "TETHER_APP")), "old");
+    CHECK_STR(json_string_value(json_object_get(restored, "TABLE")), "orders");
+    json_decref(body);
+    json_decref(current);
+    json_decref(record);
+}
+
 RUN_TESTS("dev_attach_plan", TEST_ENTRY(attach_then_restore_gives_the_original_back),
           TEST_ENTRY(changes_made_while_attached_are_kept_and_named), TEST_ENTRY(refusals_say_why),
           TEST_ENTRY(takeover_keeps_the_first_sessions_original),
-          TEST_ENTRY(the_record_travels_in_tags))
+          TEST_ENTRY(the_record_travels_in_tags), TEST_ENTRY(events_api_arn_for_the_iam_policy),
+          TEST_ENTRY(a_forged_record_changes_nothing_but_tethers_own))
