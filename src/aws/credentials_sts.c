@@ -15,7 +15,6 @@
 #include "core/encoding.h"
 #include "core/percent.h"
 
-#define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define STS_MAX_RESPONSE (256 * 1024)
 #define STS_TIMEOUT_MS 15000
 
@@ -122,7 +121,7 @@ int aws_sts_assume_role(const struct aws_credentials *source, const struct aws_s
     const struct aws_request request = {.service = &aws_service_sts,
                                         .method = "POST",
                                         .path = "/",
-                                        .content_type = STS_CONTENT_TYPE,
+                                        .content_type = AWS_QUERY_CONTENT_TYPE,
                                         .body = buf_bytes(&body),
                                         .body_len = buf_length(&body),
                                         .timeout_ms = STS_TIMEOUT_MS,

@@ -4,7 +4,7 @@
  *   region us-east-1 when no region is set; AWS_ENDPOINT_URL_STS,
  *   AWS_ENDPOINT_URL and the profile's endpoint settings override the
  *   endpoint: aws/endpoint.h)
- *   Content-Type: application/x-www-form-urlencoded; charset=utf-8
+ *   Content-Type: application/x-www-form-urlencoded (aws/query.h, as the SDKs send it)
  *   Action=AssumeRole&Version=2011-06-15&RoleArn=...&RoleSessionName=...
  *   [&DurationSeconds=N][&ExternalId=...]
  * signed with SigV4 (service "sts") by the source credentials. The XML

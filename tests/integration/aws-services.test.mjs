@@ -27,7 +27,7 @@ import {
 } from '@aws-sdk/client-appsync';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { DeleteRolePolicyCommand, GetRolePolicyCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 
 import {
   compareRequests,
@@ -547,6 +547,37 @@ describe('CloudFormation stack resources, compared with @aws-sdk/client-cloudfor
 });
 
 // ---- STS ----
+
+describe('STS AssumeRole (the credential chain), compared with @aws-sdk/client-sts', () => {
+  const expiration = new Date(Date.now() + 3600 * 1000);
+  const assumed = xmlAnswer(
+    200,
+    `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+      `<AssumedRoleUser><Arn>arn:aws:sts::${ACCOUNT}:assumed-role/dev/s1</Arn><AssumedRoleId>AROAEXAMPLE:s1</AssumedRoleId></AssumedRoleUser>` +
+      `<Credentials><AccessKeyId>ASIAROLEEXAMPLE</AccessKeyId><SecretAccessKey>role/secret+key</SecretAccessKey>` +
+      `<SessionToken>token&amp;more</SessionToken><Expiration>${expiration.toISOString()}</Expiration></Credentials>` +
+      `</AssumeRoleResult><ResponseMetadata><RequestId>a1</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+  );
+  const cases = [
+    { name: 'role and session name', args: [`arn:aws:iam::${ACCOUNT}:role/dev`, 's1', '-', '-'], input: { RoleArn: `arn:aws:iam::${ACCOUNT}:role/dev`, RoleSessionName: 's1' } },
+    {
+      name: 'with an external id and a duration, characters to encode',
+      args: [`arn:aws:iam::${ACCOUNT}:role/path/dev+ops`, 'alice@example.com', 'ext id/1=2&3', '1800'],
+      input: { RoleArn: `arn:aws:iam::${ACCOUNT}:role/path/dev+ops`, RoleSessionName: 'alice@example.com', ExternalId: 'ext id/1=2&3', DurationSeconds: 1800 },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const { out, requests } = await runTether('sts', ['sts-assume-role', ...c.args], assumed);
+      assert.equal(out.ok, true, out.cause);
+      const sdk = await compareWithSdk('sts', requests[0], new AssumeRoleCommand(c.input), assumed);
+      assert.equal(out.result.accessKeyId, sdk.Credentials.AccessKeyId);
+      assert.equal(out.result.secretAccessKey, sdk.Credentials.SecretAccessKey);
+      assert.equal(out.result.sessionToken, sdk.Credentials.SessionToken);
+      assert.equal(out.result.expiration, Math.floor(sdk.Credentials.Expiration.getTime() / 1000));
+    });
+  }
+});
 
 describe('STS GetCallerIdentity, compared with @aws-sdk/client-sts', () => {
   const identity = xmlAnswer(

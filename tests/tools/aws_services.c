@@ -27,6 +27,7 @@
 #include "aws/appsync.h"
 #include "aws/call.h"
 #include "aws/cloudformation.h"
+#include "aws/credentials_sts.h"
 #include "aws/iam.h"
 #include "aws/sts.h"
 
@@ -143,6 +144,28 @@ static int sts(struct run *r)
     return rc;
 }
 
+/* AssumeRole as the credential chain calls it for a profile's role_arn
+ * (ROLE_ARN SESSION_NAME EXTERNAL_ID DURATION; "-" leaves one out). */
+static int sts_assume_role(struct run *r)
+{
+    const char *const *a = (const char *const *)r->args;
+    struct aws_sts_assume_role p = {
+        .role_arn = a[0],
+        .role_session_name = strcmp(a[1], "-") ? a[1] : NULL,
+        .external_id = strcmp(a[2], "-") ? a[2] : NULL,
+        .duration_seconds = strcmp(a[3], "-") ? (unsigned)strtoul(a[3], NULL, 10) : 0,
+        .region = r->ctx->region,
+    };
+    struct aws_credentials out;
+    int rc = aws_sts_assume_role(r->ctx->credentials, &p, &out, r->cause, sizeof(r->cause));
+    if (rc == 0)
+        r->result = json_pack("{s:s, s:s, s:s, s:I}", "accessKeyId", out.access_key_id,
+                              "secretAccessKey", out.secret_access_key, "sessionToken",
+                              out.session_token, "expiration", (json_int_t)out.expiration);
+    aws_credentials_wipe(&out);
+    return rc;
+}
+
 static const struct {
     const char *name;
     int args;
@@ -153,6 +176,7 @@ static const struct {
     {"iam-put-bridge-policy", 4},    {"iam-get-role-policy", 2},
     {"iam-delete-role-policy", 2},   {"cfn-list-stack-resources", 1},
     {"cfn-lambda-functions", 1},     {"sts-get-caller-identity", 0},
+    {"sts-assume-role", 4},
 };
 
 static int dispatch(struct run *r, const char *op)
@@ -167,6 +191,8 @@ static int dispatch(struct run *r, const char *op)
         return iam_other(r, op);
     if (strncmp(op, "cfn-", 4) == 0)
         return cfn(r, op);
+    if (strcmp(op, "sts-assume-role") == 0)
+        return sts_assume_role(r);
     return sts(r);
 }
 
