@@ -438,10 +438,28 @@ int aws_appsync_create_namespace(const struct aws_context *ctx, const char *api_
 }
 
 /* The API: found by name, else created. */
-static int ensure_api(const struct aws_context *ctx, const char *name,
+/* The remembered id, when it still names an API called name: 1, else 0
+ * (gone, renamed, or a hint that is not an id at all), or a failure of the
+ * call itself. */
+static int known_api(const struct aws_context *ctx, const char *name, const char *api_id,
+                     struct aws_appsync_api *out, char *cause, size_t cause_len)
+{
+    if (!api_id || !valid_id(api_id))
+        return 0;
+    int rc = aws_appsync_get_api(ctx, api_id, out, cause, cause_len);
+    if (rc == -ENOENT)
+        return 0;
+    return rc < 0 ? rc : strcmp(out->name, name) == 0;
+}
+
+static int ensure_api(const struct aws_context *ctx, const char *name, const char *known_api_id,
                       struct aws_appsync_events *out, char *cause, size_t cause_len)
 {
-    int rc = aws_appsync_find_api(ctx, name, &out->api, cause, cause_len);
+    int rc = known_api(ctx, name, known_api_id, &out->api, cause, cause_len);
+    if (rc == 1)
+        rc = 0;
+    else if (rc == 0)
+        rc = aws_appsync_find_api(ctx, name, &out->api, cause, cause_len);
     if (rc == -ENOENT) {
         rc = aws_appsync_create_api(ctx, name, &out->api, cause, cause_len);
         out->created_api = rc == 0;
@@ -480,13 +498,13 @@ static int ensure_namespace(const struct aws_context *ctx, const char *name,
 }
 
 int aws_appsync_ensure_events(const struct aws_context *ctx, const char *api_name,
-                              const char *namespace_name, struct aws_appsync_events *out,
-                              char *cause, size_t cause_len)
+                              const char *namespace_name, const char *known_api_id,
+                              struct aws_appsync_events *out, char *cause, size_t cause_len)
 {
     memset(out, 0, sizeof(*out));
     if (!aws_appsync_valid_api_name(api_name) || !aws_appsync_valid_namespace_name(namespace_name))
         return cause_set(cause, cause_len, -EINVAL, "bad AppSync API or namespace name");
-    int rc = ensure_api(ctx, api_name, out, cause, cause_len);
+    int rc = ensure_api(ctx, api_name, known_api_id, out, cause, cause_len);
     if (rc == 0)
         rc = ensure_namespace(ctx, namespace_name, out, cause, cause_len);
     if (rc == 0 && aws_appsync_events_urls(&out->api, out) < 0)

@@ -74,11 +74,14 @@ int aws_appsync_create_namespace(const struct aws_context *ctx, const char *api_
                                  size_t cause_len);
 /* Finds the API called api_name or creates it, then finds its namespace or
  * creates it; a namespace another process created meanwhile is read back.
- * An existing API that does not allow AWS_IAM for connect, publish and
- * subscribe is refused (-EPERM): tether's bridge signs with IAM. */
+ * known_api_id (NULL: none) is the id a previous run found: one GetApi
+ * checks it still is an API of that name instead of listing every API
+ * (an id that is gone or renamed falls back to the search). An existing API
+ * that does not allow AWS_IAM for connect, publish and subscribe is refused
+ * (-EPERM): tether's bridge signs with IAM. */
 int aws_appsync_ensure_events(const struct aws_context *ctx, const char *api_name,
-                              const char *namespace_name, struct aws_appsync_events *out,
-                              char *cause, size_t cause_len);
+                              const char *namespace_name, const char *known_api_id,
+                              struct aws_appsync_events *out, char *cause, size_t cause_len);
 
 /* ---- the pieces, for tests ---- */
 

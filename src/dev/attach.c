@@ -14,6 +14,8 @@
 #include "bridge/package.h"
 #include "core/buf.h"
 #include "core/cause.h"
+#define LOG_MODULE "attach"
+#include "core/log.h"
 #include "core/private_file.h"
 #include "dev/attach_plan.h"
 
@@ -784,14 +786,56 @@ const char *attach_stack_match(json_t *functions, const char *id)
     return nested_count == 1 ? nested : NULL;
 }
 
+/* .tether/events-api.json: the events API a previous run found, so the
+ * next one checks it with one GetApi instead of listing every API. Only a
+ * hint: whatever it says is checked against AppSync before it is used. */
+#define EVENTS_API_FILE "events-api.json"
+
+static char *remembered_api_id(const struct attach_options *o, const char *api_name)
+{
+    struct buf text = BUF_INIT;
+    char why[200];
+    char *id = NULL;
+    if (private_file_read(o->root, EVENTS_API_FILE, 4096, &text, why, sizeof(why)) == 0) {
+        json_t *j = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES, NULL);
+        const char *region = json_string_value(json_object_get(j, "region"));
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const char *api_id = json_string_value(json_object_get(j, "apiId"));
+        if (region && name && api_id && strcmp(region, o->region) == 0 &&
+            strcmp(name, api_name) == 0)
+            id = strdup(api_id);
+        json_decref(j);
+    }
+    buf_free(&text);
+    return id;
+}
+
+static void remember_api(const struct attach_options *o, const struct aws_appsync_events *e)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "region", o->region, "name", e->api.name, "apiId",
+                          e->api.api_id);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    char why[200];
+    if (!text ||
+        private_file_write(o->root, EVENTS_API_FILE, text, strlen(text), why, sizeof(why)) < 0)
+        log_debug("cannot remember the events API in .tether/%s", EVENTS_API_FILE);
+    free(text);
+    json_decref(j);
+}
+
 int attach_ensure_events(const struct attach_options *o, const char *api_name,
                          const char *namespace_name, struct aws_appsync_events *out, char *cause,
                          size_t cause_len)
 {
     struct call_ctx c;
+    char *known = remembered_api_id(o, api_name);
     int rc = call_ctx_open(o, &c, cause, cause_len);
     if (rc == 0)
-        rc = aws_appsync_ensure_events(&c.aws, api_name, namespace_name, out, cause, cause_len);
+        rc = aws_appsync_ensure_events(&c.aws, api_name, namespace_name, known, out, cause,
+                                       cause_len);
+    if (rc == 0)
+        remember_api(o, out);
     call_ctx_close(&c);
+    free(known);
     return rc;
 }

@@ -25,7 +25,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 
-import { AppSyncClient, CreateApiCommand, CreateChannelNamespaceCommand, ListApisCommand, ListChannelNamespacesCommand } from '@aws-sdk/client-appsync';
+import { AppSyncClient, CreateApiCommand, CreateChannelNamespaceCommand, GetApiCommand, ListApisCommand, ListChannelNamespacesCommand } from '@aws-sdk/client-appsync';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 
 import { TEST_CREDENTIALS, compareRequests, credentialsEnv, sdkRequest, startCapture, verifySigV4 } from './lib/aws-capture.mjs';
@@ -501,10 +501,12 @@ function appsyncNamespace(name) {
   };
 }
 
+let namespacesListed = ['default'];
 function appsyncAnswer(r) {
   if (r.method === 'GET' && r.path === '/v2/apis') return { body: { apis: [] } };
+  if (r.method === 'GET' && r.path === `/v2/apis/${EVENTS_API_ID}`) return { body: { api: appsyncApi() } };
   if (r.method === 'POST' && r.path === '/v2/apis') return { body: { api: appsyncApi() } };
-  if (r.method === 'GET') return { body: { channelNamespaces: [appsyncNamespace('default')] } };
+  if (r.method === 'GET') return { body: { channelNamespaces: namespacesListed.map(appsyncNamespace) } };
   return { body: { channelNamespace: appsyncNamespace('tether') } };
 }
 
@@ -512,6 +514,7 @@ function appsyncCommand(r) {
   const body = r.body.length ? JSON.parse(r.body.toString()) : {};
   const maxResults = r.query.maxResults ? Number(r.query.maxResults) : undefined;
   if (r.method === 'GET' && r.path === '/v2/apis') return new ListApisCommand({ maxResults });
+  if (r.method === 'GET' && r.path === `/v2/apis/${EVENTS_API_ID}`) return new GetApiCommand({ apiId: EVENTS_API_ID });
   if (r.method === 'POST' && r.path === '/v2/apis') {
     return new CreateApiCommand({ name: 'tether-shop', eventConfig: { authProviders: IAM_MODES, connectionAuthModes: IAM_MODES, defaultPublishAuthModes: IAM_MODES, defaultSubscribeAuthModes: IAM_MODES } });
   }
@@ -521,7 +524,7 @@ function appsyncCommand(r) {
 }
 
 describe('no "events" in tether.json: the events API found or created in AppSync', () => {
-  test('ListApis, CreateApi, ListChannelNamespaces, CreateChannelNamespace as the SDK sends them; the run uses the API', async () => {
+  test('ListApis, CreateApi, ListChannelNamespaces, CreateChannelNamespace as the SDK sends them; the run uses the API; the next run remembers it', async () => {
     const appsync = await startCapture({ answer: appsyncAnswer });
     try {
       const dir = makeProject({
@@ -547,7 +550,26 @@ describe('no "events" in tether.json: the events API found or created in AppSync
         assert.equal(await verifySigV4(q, { credentials: TEST_CREDENTIALS, region: REGION, service: 'appsync' }), true);
       }
       assert.deepEqual(withoutTimes(lambda.configuration), withoutTimes(originalConfiguration()), 'never attached: nothing changed');
+
+      // The next run remembers the API (.tether/events-api.json): one GetApi
+      // checks it, no listing of every API, nothing created again.
+      namespacesListed = ['default', 'tether'];
+      appsync.requests.length = 0;
+      const again = devIn(dir, [], { AWS_ENDPOINT_URL_APPSYNC: appsync.url, HTTPS_PROXY: 'http://127.0.0.1:9' });
+      const found = await waitFor(() => again.records.find((x) => x.type === 'info' && /^events API /.test(x.message)) || (!again.alive && { message: 'exited' }), 30000, 'the events API again');
+      assert.equal(found.message, `events API tether-shop (found), namespace tether (found): https://${EVENTS_API_ID}.appsync-api.${REGION}.amazonaws.com/event`, again.dump());
+      await again.stop('SIGINT');
+      assert.deepEqual(appsync.requests.map((q) => `${q.method} ${q.path}`), [
+        `GET /v2/apis/${EVENTS_API_ID}`,
+        `GET /v2/apis/${EVENTS_API_ID}/channelNamespaces`,
+      ]);
+      for (const q of appsync.requests) {
+        const sdk = await sdkRequest((config) => new AppSyncClient(config), appsyncCommand(q), { answer: appsyncAnswer(q), region: REGION });
+        assert.equal(sdk.error, undefined, `${sdk.error}`);
+        compareRequests(q, sdk.request, { headers: ['content-type'] });
+      }
     } finally {
+      namespacesListed = ['default'];
       await appsync.close();
     }
   });

@@ -79,8 +79,8 @@ static int appsync_namespace(struct run *r, const char *op)
 static int appsync_events(struct run *r)
 {
     struct aws_appsync_events e;
-    int rc =
-        aws_appsync_ensure_events(r->ctx, r->args[0], r->args[1], &e, r->cause, sizeof(r->cause));
+    int rc = aws_appsync_ensure_events(r->ctx, r->args[0], r->args[1], NULL, &e, r->cause,
+                                       sizeof(r->cause));
     if (rc == 0)
         r->result =
             json_pack("{s:o, s:o, s:s, s:s, s:b, s:b}", "api", api_json(&e.api), "namespace",
