@@ -27,8 +27,9 @@
 static const char about[] =
     "Writes tether.json from an AWS SAM template: one function per\n"
     "AWS::Serverless::Function (and AWS::Lambda::Function with a local code\n"
-    "path), keyed by its logical id, with its runtime, handler (CodeUri + Handler,\n"
-    "or the esbuild entry point of a TypeScript function), timeout, memory,\n"
+    "path), keyed by its logical id, with its runtime, root (the CodeUri: the\n"
+    "task root, as in Lambda) and handler (Handler, or the esbuild entry point of\n"
+    "a TypeScript function), timeout, memory,\n"
     "literal environment variables and function URL; \"aws\" names the region\n"
     "and the CloudFormation stack whose functions `tether dev` attaches to\n"
     "(without a known region it is left out). It prints\n"
@@ -252,8 +253,9 @@ static void print_summary(FILE *out, const struct init_plan *plan, const struct 
                      "to attach the stack's functions)\n");
     for (size_t i = 0; i < t->function_count; i++) {
         const struct sam_function *f = &t->functions[i];
-        fprintf(out, "  %-24s %-16s %s%s\n", f->id, f->runtime,
-                f->bootstrap ? f->bootstrap : f->handler, f->url ? "  (function URL)" : "");
+        fprintf(out, "  %-24s %-16s %s%s%s%s\n", f->id, f->runtime, f->root ? f->root : "",
+                f->root ? "/" : "", f->bootstrap ? f->bootstrap : f->handler,
+                f->url ? "  (function URL)" : "");
     }
     if (t->note_count)
         fprintf(out, "left out or changed:\n");

@@ -120,9 +120,10 @@ static int typescript_entry(const struct dev_build *b, struct build_fn *fn)
         return 0;
     static const char *const exts[] = {"", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"};
     int module_len = (int)(dot - h);
+    char dir[PATH_MAX / 2];
+    dev_function_dir(b->project, fn->f, dir, sizeof(dir));
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-        snprintf(fn->entry, sizeof(fn->entry), "%s/%.*s%s", b->project->root, module_len, h,
-                 exts[i]);
+        snprintf(fn->entry, sizeof(fn->entry), "%s/%.*s%s", dir, module_len, h, exts[i]);
         if (is_file(fn->entry)) {
             if (i < 4)
                 return 0;
@@ -130,7 +131,14 @@ static int typescript_entry(const struct dev_build *b, struct build_fn *fn)
             int base_len = (int)(dot - base);
             snprintf(fn->outbase, sizeof(fn->outbase), "%s/.tether/build/%s/%.*s", b->project->root,
                      fn->f->id, base_len, base);
-            snprintf(fn->handler, sizeof(fn->handler), ".tether/build/%s/%s", fn->f->id, base);
+            /* The handler is relative to the function's root: climb from
+             * it back to the project's .tether/. */
+            char up[PATH_MAX / 4] = "";
+            for (const char *r = fn->f->root; r && *r; r = strchr(r, '/') ? strchr(r, '/') + 1 : "")
+                if (strlen(up) + 3 < sizeof(up))
+                    strcat(up, "../");
+            snprintf(fn->handler, sizeof(fn->handler), "%s.tether/build/%s/%s", up, fn->f->id,
+                     base);
             return 1;
         }
     }
@@ -446,7 +454,11 @@ static int command_watches(const struct dev_function *f, const char *path)
                 return 1;
         return 0;
     }
-    const char *b = f->bootstrap;
+    /* The bootstrap is relative to the function's root; path to the project. */
+    char full[PATH_MAX];
+    if (f->bootstrap && f->root)
+        snprintf(full, sizeof(full), "%s/%s", f->root, f->bootstrap);
+    const char *b = f->bootstrap && f->root ? full : f->bootstrap;
     const char *slash = b ? strrchr(b, '/') : NULL;
     if (b && strcmp(path, b) == 0)
         return 0;

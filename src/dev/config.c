@@ -239,6 +239,35 @@ static int valid_function_name(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
 }
 
+/* "root": a relative path that stays inside the project (no absolute path,
+ * no ".." segment); "." and "" segments are dropped, so "./src/" is "src". */
+static int parse_code_root(json_t *spec, struct dev_function *f, const struct json_where *w)
+{
+    struct json_where at = json_where_child(w, "root");
+    char *text = NULL;
+    int rc = get_string(spec, "root", 0, &text, w);
+    if (rc < 0 || !text)
+        return rc;
+    char *clean = calloc(1, strlen(text) + 1), *save = NULL;
+    if (!clean) {
+        free(text);
+        return -ENOMEM;
+    }
+    rc = text[0] == '/' ? json_where_fail(&at, "must be relative to the project root") : 0;
+    for (char *seg = strtok_r(text, "/", &save); rc == 0 && seg; seg = strtok_r(NULL, "/", &save)) {
+        if (strcmp(seg, "..") == 0)
+            rc = json_where_fail(&at, "must stay inside the project (no \"..\")");
+        else if (strcmp(seg, ".") != 0)
+            sprintf(clean + strlen(clean), "%s%s", clean[0] ? "/" : "", seg);
+    }
+    free(text);
+    if (rc == 0 && clean[0])
+        f->root = clean;
+    else
+        free(clean);
+    return rc;
+}
+
 static int parse_deployed(json_t *spec, struct dev_function *f, const struct json_where *w)
 {
     struct json_where at = json_where_child(w, "deployed");
@@ -255,7 +284,7 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
     static const char *const keys[] = {"handler",     "runtime",   "bootstrap", "worker",
                                        "environment", "timeout",   "memory",    "concurrency",
                                        "url",         "streaming", "live",      "build",
-                                       "watch",       "deployed",  NULL};
+                                       "watch",       "deployed",  "root",      NULL};
     struct json_where w = json_where_child(parent, id);
     f->timeout_s = 20;
     f->memory_mb = 1024;
@@ -299,6 +328,8 @@ static int parse_function(const char *id, json_t *spec, struct dev_function *f,
         rc = parse_build(spec, f, &w);
     if (rc == 0)
         rc = parse_deployed(spec, f, &w);
+    if (rc == 0)
+        rc = parse_code_root(spec, f, &w);
     free(worker);
     return rc;
 }
@@ -527,6 +558,7 @@ static void free_function(struct dev_function *f)
     free(f->handler);
     free(f->runtime_name);
     free(f->bootstrap);
+    free(f->root);
     free(f->build);
     free(f->deployed);
     for (size_t i = 0; i < f->watch_count; i++)
@@ -537,6 +569,15 @@ static void free_function(struct dev_function *f)
         free(f->environment[i].value);
     }
     free(f->environment);
+}
+
+void dev_function_dir(const struct dev_config *c, const struct dev_function *f, char *out,
+                      size_t out_len)
+{
+    if (f->root)
+        snprintf(out, out_len, "%s/%s", c->root, f->root);
+    else
+        snprintf(out, out_len, "%s", c->root);
 }
 
 void dev_config_free(struct dev_config *c)

@@ -28,8 +28,12 @@ struct dev_env_var {
 };
 
 struct dev_function {
-    char *id;           /* the key in "functions" */
-    char *handler;      /* "src/api.handler"; for provided: passed as _HANDLER */
+    char *id;      /* the key in "functions" */
+    char *handler; /* "src/api.handler"; for provided: passed as _HANDLER */
+    /* The function's code directory inside the project (Lambda's task root,
+     * SAM's CodeUri): the worker's working directory and LAMBDA_TASK_ROOT,
+     * what handler and bootstrap are relative to. NULL: the project root. */
+    char *root;
     char *runtime_name; /* as written, e.g. "nodejs20.x" */
     enum dev_runtime runtime;
     /* "" for a runtime AWS lists; else the warning for a newer one that is
@@ -97,6 +101,10 @@ int dev_config_parse(const char *text, size_t len, const char *path, struct dev_
                      char *cause, size_t cause_len);
 void dev_config_free(struct dev_config *config);
 const struct dev_function *dev_config_function(const struct dev_config *config, const char *id);
+/* The function's code directory, absolute: the project root, or its "root"
+ * inside it. */
+void dev_function_dir(const struct dev_config *config, const struct dev_function *f, char *out,
+                      size_t out_len);
 /* `tether dev --function`: only functions whose id matches one of the
  * shell-style patterns (fnmatch) stay live; the others become as if
  * "live": false. A pattern that matches no function is an error whose cause

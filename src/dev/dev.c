@@ -75,7 +75,9 @@ static void bridge_path(const struct dev *d, char *out, size_t cap)
 static int add_function(struct lambda_config *c, const struct dev *d, const struct dev_function *f,
                         struct lambda_function_config **out, char *cause, size_t cause_len)
 {
-    int rc = lambda_config_add_function(c, f->id, d->project->root, out, cause, cause_len);
+    char dir[PATH_MAX];
+    dev_function_dir(d->project, f, dir, sizeof(dir));
+    int rc = lambda_config_add_function(c, f->id, dir, out, cause, cause_len);
     if (rc == 0)
         rc = lambda_function_set_handler(*out, f->handler);
     for (size_t i = 0; rc == 0 && i < f->environment_count; i++)
@@ -147,7 +149,9 @@ static int add_worker_bootstrap(struct lambda_function_config *fn, const struct 
         snprintf(path, sizeof(path), "%s/runtimes/python/bootstrap.py", d->root_dir);
         program = "python3";
     } else {
-        snprintf(path, sizeof(path), "%s/%s", d->project->root, f->bootstrap);
+        char dir[PATH_MAX];
+        dev_function_dir(d->project, f, dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/%s", dir, f->bootstrap);
     }
     int rc = program ? lambda_function_add_arg(fn, program) : 0;
     /* A bundle's stack traces and breakpoints map back to the TypeScript

@@ -384,7 +384,9 @@ static const char *esbuild_entry(const node_t *metadata, const char *module)
     return sam_yaml_text(entries->items[0]);
 }
 
-/* Node.js and Python: CodeUri + Handler, or the esbuild entry point. */
+/* Node.js and Python: the CodeUri is the function's root (its task root, as
+ * in Lambda, so a module beside the handler imports) and the handler is
+ * Handler, or the esbuild entry point, inside it. */
 static int map_handler(struct mapper *m, struct sam_function *f, const char *code,
                        const char *handler, const node_t *metadata)
 {
@@ -400,14 +402,10 @@ static int map_handler(struct mapper *m, struct sam_function *f, const char *cod
         const char *ext = strrchr(entry, '.');
         char *stem =
             strndup(entry, ext && !strchr(ext, '/') ? (size_t)(ext - entry) : strlen(entry));
-        char *rel = stem ? project_path(stem) : NULL;
-        path = rel ? join_path(code, rel) : NULL;
+        path = stem ? project_path(stem) : NULL;
         free(stem);
-        free(rel);
     } else if (module) {
-        char *rel = project_path(module);
-        path = rel ? join_path(code, rel) : NULL;
-        free(rel);
+        path = project_path(module);
     }
     free(module);
     if (!path) {
@@ -422,6 +420,8 @@ static int map_handler(struct mapper *m, struct sam_function *f, const char *cod
         return rc;
     }
     f->handler = buf_steal(&b, NULL);
+    if (code[0] && !(f->root = strdup(code)))
+        return -ENOMEM;
     return 0;
 }
 
@@ -671,6 +671,7 @@ static void free_function(struct sam_function *f)
 {
     free(f->id);
     free(f->runtime);
+    free(f->root);
     free(f->handler);
     free(f->bootstrap);
     free(f->build);
@@ -828,7 +829,8 @@ static json_t *function_json(const struct sam_function *f)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    int rc = f->handler ? json_object_set_new(o, "handler", json_string(f->handler)) : 0;
+    int rc = f->root ? json_object_set_new(o, "root", json_string(f->root)) : 0;
+    rc |= f->handler ? json_object_set_new(o, "handler", json_string(f->handler)) : 0;
     rc |= json_object_set_new(o, "runtime", json_string(f->runtime));
     if (f->bootstrap)
         rc |= json_object_set_new(o, "bootstrap", json_string(f->bootstrap));

@@ -33,9 +33,12 @@ struct sam_env_var {
 
 /* One function, already in tether.json's terms. */
 struct sam_function {
-    char *id;        /* the template's logical id (tether dev matches the stack by it) */
-    char *runtime;   /* a runtime tether.json accepts */
-    char *handler;   /* path/to/module.export relative to the project; provided: _HANDLER */
+    char *id;      /* the template's logical id (tether dev matches the stack by it) */
+    char *runtime; /* a runtime tether.json accepts */
+    /* The code's directory (CodeUri) for Node.js and Python: tether.json's
+     * "root", Lambda's task root; NULL: the project root. */
+    char *root;
+    char *handler;   /* path/to/module.export relative to root; provided: _HANDLER */
     char *bootstrap; /* provided: the executable relative to the project; NULL: none */
     char *build;     /* a "build" command (provided with BuildMethod makefile or go1.x) */
     struct sam_env_var *environment;

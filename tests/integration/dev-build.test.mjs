@@ -69,6 +69,9 @@ describe('TypeScript handlers, bundled by esbuild', () => {
         functions: {
           Ts: { handler: 'src/api.handler', runtime: 'nodejs20.x' },
           Other: { handler: 'src/other.handler', runtime: 'nodejs20.x' },
+          // The same module from a function whose root is src/: the bundle
+          // in the project's .tether/build/ is reached from there.
+          Rooted: { root: 'src', handler: 'api.handler', runtime: 'nodejs20.x' },
         },
       }),
       'src/api.ts': apiTs,
@@ -82,10 +85,13 @@ describe('TypeScript handlers, bundled by esbuild', () => {
   test('a .ts handler with an import answers on Node 20', async () => {
     const { dir, dev } = ctx;
     const built = dev.records.filter((r) => r.type === 'build');
-    assert.deepEqual(built.map((r) => [r.function, r.ok]).sort(), [['Other', true], ['Ts', true]]);
+    assert.deepEqual(built.map((r) => [r.function, r.ok]).sort(), [['Other', true], ['Rooted', true], ['Ts', true]]);
     const r = await invokeJson('Ts', { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json, { version: 1, where: 'ts' });
+    const rooted = await invokeJson('Rooted', { cwd: dir });
+    assert.equal(rooted.code, 0, rooted.stderr);
+    assert.deepEqual(rooted.json, { version: 1, where: 'ts' });
     const o = await invokeJson('Other', { cwd: dir });
     assert.equal(o.code, 0, o.stderr);
     assert.equal(o.json, 'other');
@@ -149,9 +155,11 @@ describe('TypeScript handlers, bundled by esbuild', () => {
     // unrelated write has certainly been seen.
     await new Promise((r) => setTimeout(r, 300));
     fs.writeFileSync(path.join(dir, 'src', 'lib.ts'), libTs(3));
+    // Both functions that import lib.ts (Ts, and Rooted from src/) rebuild.
     await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Ts', 10000, 'the marker build', from);
+    await dev.waitForRecord((x) => x.type === 'build' && x.function === 'Rooted', 10000, 'the marker build from src/', from);
     const builds = dev.records.slice(from).filter((x) => x.type === 'build');
-    assert.deepEqual(builds.map((b) => b.function), ['Ts']);
+    assert.deepEqual(builds.map((b) => b.function).sort(), ['Rooted', 'Ts']);
   });
 
   test('a build server that dies is started again at the next save', async () => {

@@ -57,7 +57,7 @@ describe('tether init --sam', () => {
     assert.equal(r.code, 0, r.stderr);
     assertWritten(readConfig(dir), {
       app: path.basename(dir),
-      functions: { HelloWorldFunction: { handler: 'hello-world/app.lambdaHandler', runtime: 'nodejs20.x', timeout: 3 } },
+      functions: { HelloWorldFunction: { root: 'hello-world', handler: 'app.lambdaHandler', runtime: 'nodejs20.x', timeout: 3 } },
     });
     assert.match(r.stdout, /HelloWorldFunction +nodejs20\.x +hello-world\/app\.lambdaHandler/);
     assert.ok(r.stdout.includes(api.event), r.stdout);
@@ -72,7 +72,7 @@ describe('tether init --sam', () => {
     assertWritten(readConfig(dir), {
       app: 'sam-app-py',
       aws: { region: 'eu-west-1', stack: 'sam-app-py' },
-      functions: { HelloWorldFunction: { handler: 'hello_world/app.lambda_handler', runtime: 'python3.13', timeout: 3 } },
+      functions: { HelloWorldFunction: { root: 'hello_world', handler: 'app.lambda_handler', runtime: 'python3.13', timeout: 3 } },
     });
     assert.match(r.stdout, /stack sam-app-py \(from samconfig\.toml\), region eu-west-1 \(from samconfig\.toml\)/);
   });
@@ -84,7 +84,7 @@ describe('tether init --sam', () => {
     assertWritten(readConfig(dir), {
       app: 'ts',
       aws: { region: 'us-west-2', profile: 'dev', stack: 'ts-stack' },
-      functions: { HelloWorldFunction: { handler: 'hello-world/app.lambdaHandler', runtime: 'nodejs22.x', timeout: 3 } },
+      functions: { HelloWorldFunction: { root: 'hello-world', handler: 'app.lambdaHandler', runtime: 'nodejs22.x', timeout: 3 } },
     });
   });
 
@@ -107,7 +107,8 @@ describe('tether init --sam', () => {
       aws: { region: 'us-east-1', stack: 'edge-stack' },
       functions: {
         Api: {
-          handler: 'src/handlers/api.handler',
+          root: 'src',
+          handler: 'handlers/api.handler',
           runtime: 'nodejs20.x',
           timeout: 10,
           memory: 256,
@@ -129,7 +130,8 @@ describe('tether init --sam', () => {
           streaming: true,
         },
         Worker: {
-          handler: 'workers/jobs.worker.main',
+          root: 'workers',
+          handler: 'jobs.worker.main',
           runtime: 'python3.12',
           memory: 512,
           environment: { SHARED: 'from-globals', OVERRIDDEN: 'from-globals', LOG_LEVEL: 'dev' },
@@ -152,7 +154,7 @@ describe('tether init --sam', () => {
           memory: 512,
           environment: { SHARED: 'from-globals', OVERRIDDEN: 'from-globals', LOG_LEVEL: 'dev' },
         },
-        Plain: { handler: 'plain/index.handler', runtime: 'nodejs22.x', url: true },
+        Plain: { root: 'plain', handler: 'index.handler', runtime: 'nodejs22.x', url: true },
       },
     });
     for (const line of [
@@ -178,7 +180,7 @@ describe('tether init --sam', () => {
     assert.equal(r.code, 0, r.stderr);
     assertWritten(readConfig(dir), {
       app: 'json-app',
-      functions: { JsonFn: { handler: 'fn/index.handler', runtime: 'nodejs22.x', timeout: 30, environment: { GREETING: 'hi!' }, url: true } },
+      functions: { JsonFn: { root: 'fn', handler: 'index.handler', runtime: 'nodejs22.x', timeout: 30, environment: { GREETING: 'hi!' }, url: true } },
     });
   });
 
@@ -269,4 +271,37 @@ describe('tether init --sam', () => {
       }
     });
   }
+
+  test('the CodeUri is the task root: a Python handler imports the module beside it, as in Lambda', async () => {
+    const dir = makeProject({
+      prefix: 'tether-init-',
+      files: {
+        'template.yaml': [
+          "AWSTemplateFormatVersion: '2010-09-09'",
+          'Transform: AWS::Serverless-2016-10-31',
+          'Resources:',
+          '  Orders:',
+          '    Type: AWS::Serverless::Function',
+          '    Properties:',
+          '      CodeUri: orders/',
+          '      Handler: app.handler',
+          '      Runtime: python3.12',
+          '',
+        ].join('\n'),
+        'orders/app.py': 'import pricing\n\ndef handler(event, context):\n    return {"total": pricing.total(event["items"])}\n',
+        'orders/pricing.py': 'def total(items):\n    return sum(items) * 2\n',
+      },
+    });
+    const r = init(dir, ['--sam']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readConfig(dir)).functions.Orders, { root: 'orders', handler: 'app.handler', runtime: 'python3.12' });
+    const dev = await startDev(dir);
+    try {
+      const inv = await invokeJson('Orders', { cwd: dir, args: ['--event', '-'], input: '{"items":[1,2,3]}' });
+      assert.equal(inv.code, 0, `${inv.stderr}\n${dev.dump()}`);
+      assert.deepEqual(inv.json, { total: 12 });
+    } finally {
+      assert.equal((await dev.stop()).code, 0, dev.dump());
+    }
+  });
 });

@@ -374,6 +374,30 @@ TEST(aws_section_and_deployed_functions)
 #undef FN
 }
 
+/* "root": the function's code directory, normalised, never outside the
+ * project; dev_function_dir joins it to the project root. */
+TEST(code_root_stays_inside)
+{
+    struct dev_config c;
+    char cause[256], dir[512];
+    CHECK_INT(parse("{\"app\":\"shop\",\"functions\":{\"Py\":{\"handler\":\"app.handler\","
+                    "\"runtime\":\"python3.12\",\"root\":\"./hello_world//sub/\"},"
+                    "\"Top\":{\"handler\":\"a.h\",\"runtime\":\"nodejs22.x\",\"root\":\".\"}}}",
+                    &c, cause, sizeof(cause)),
+              0);
+    CHECK_STR(dev_config_function(&c, "Py")->root, "hello_world/sub");
+    CHECK(dev_config_function(&c, "Top")->root == NULL);
+    dev_function_dir(&c, dev_config_function(&c, "Py"), dir, sizeof(dir));
+    CHECK(strstr(dir, "/hello_world/sub") != NULL);
+    dev_config_free(&c);
+    refused("{\"app\":\"shop\",\"functions\":{\"Py\":{\"handler\":\"app.handler\","
+            "\"runtime\":\"python3.12\",\"root\":\"a/../../etc\"}}}",
+            "functions.Py.root: must stay inside the project");
+    refused("{\"app\":\"shop\",\"functions\":{\"Py\":{\"handler\":\"app.handler\","
+            "\"runtime\":\"python3.12\",\"root\":\"/etc\"}}}",
+            "functions.Py.root: must be relative to the project root");
+}
+
 RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(full_config),
           TEST_ENTRY(errors_name_file_key_and_reason), TEST_ENTRY(build_command_and_watch),
           TEST_ENTRY(missing_file_is_enoent), TEST_ENTRY(load_and_find_walk_up),
@@ -382,4 +406,4 @@ RUN_TESTS("dev_config", TEST_ENTRY(minimal_config_gets_defaults), TEST_ENTRY(ful
           TEST_ENTRY(unknown_or_old_runtime_is_refused_with_the_list),
           TEST_ENTRY(runtime_and_interpreter_versions),
           TEST_ENTRY(function_patterns_select_live_functions),
-          TEST_ENTRY(aws_section_and_deployed_functions))
+          TEST_ENTRY(aws_section_and_deployed_functions), TEST_ENTRY(code_root_stays_inside))

@@ -13,6 +13,17 @@
 #include "test.h"
 
 /* tests/data/sam/NAME, found from the test binary under <repository>/build/. */
+
+/* root + "/" + handler: where the handler's module is in the project. */
+static const char *full_handler(const struct sam_function *f)
+{
+    static char path[512];
+    if (!f || !f->handler)
+        return NULL;
+    snprintf(path, sizeof(path), "%s%s%s", f->root ? f->root : "", f->root ? "/" : "", f->handler);
+    return path;
+}
+
 static void data_path(const char *name, char *out, size_t len)
 {
     char exe[4096];
@@ -72,7 +83,8 @@ TEST(node_sample)
     CHECK(f != NULL);
     if (f) {
         CHECK_STR(f->runtime, "nodejs20.x");
-        CHECK_STR(f->handler, "hello-world/app.lambdaHandler");
+        CHECK_STR(f->root, "hello-world");
+        CHECK_STR(f->handler, "app.lambdaHandler");
         CHECK_INT(f->timeout_s, 3); /* from Globals */
         CHECK_INT(f->memory_mb, 0);
         CHECK_INT(f->environment_count, 0);
@@ -92,7 +104,8 @@ TEST(python_sample)
     CHECK_INT(t.function_count, 1);
     const struct sam_function *f = function(&t, "HelloWorldFunction");
     CHECK(f && strcmp(f->runtime, "python3.13") == 0);
-    CHECK(f && strcmp(f->handler, "hello_world/app.lambda_handler") == 0);
+    CHECK(f && strcmp(full_handler(f), "hello_world/app.lambda_handler") == 0 &&
+          strcmp(f->root, "hello_world") == 0 && strcmp(f->handler, "app.lambda_handler") == 0);
     sam_template_free(&t);
 }
 
@@ -102,7 +115,7 @@ TEST(typescript_sample_and_entry_points)
     char cause[256] = "";
     CHECK_INT(load("ts-hello/template.yaml", NULL, &t, cause, sizeof(cause)), 0);
     const struct sam_function *f = function(&t, "HelloWorldFunction");
-    CHECK(f && strcmp(f->handler, "hello-world/app.lambdaHandler") == 0);
+    CHECK(f && strcmp(full_handler(f), "hello-world/app.lambdaHandler") == 0);
     CHECK(f && strcmp(f->runtime, "nodejs22.x") == 0);
     sam_template_free(&t);
 
@@ -123,8 +136,8 @@ TEST(typescript_sample_and_entry_points)
         "      BuildMethod: esbuild\n"
         "      BuildProperties: {EntryPoints: [lib/main.ts]}\n";
     CHECK_INT(parse(text, &t, cause, sizeof(cause)), 0);
-    CHECK_STR(function(&t, "Ts") ? function(&t, "Ts")->handler : NULL, "fn/src/other.handler");
-    CHECK_STR(function(&t, "First") ? function(&t, "First")->handler : NULL, "fn/lib/main.handler");
+    CHECK_STR(full_handler(function(&t, "Ts")), "fn/src/other.handler");
+    CHECK_STR(full_handler(function(&t, "First")), "fn/lib/main.handler");
     sam_template_free(&t);
 }
 
@@ -134,7 +147,7 @@ static void check_edge_api(const struct sam_template *t, int region_known)
     CHECK(f != NULL);
     if (!f)
         return;
-    CHECK_STR(f->handler, "src/handlers/api.handler"); /* Globals' CodeUri */
+    CHECK_STR(full_handler(f), "src/handlers/api.handler"); /* Globals' CodeUri */
     CHECK_STR(f->runtime, "nodejs20.x");
     CHECK_INT(f->timeout_s, 10);
     CHECK_INT(f->memory_mb, 256); /* !FindInMap over !Ref Stage beats Globals' 512 */
@@ -183,7 +196,7 @@ TEST(edge_template)
     CHECK_INT(load("edge/template.yaml", &context, &t, cause, sizeof(cause)), 0);
     /* The resource's scalars win over Globals; its maps merge. */
     const struct sam_function *w = function(&t, "Worker");
-    CHECK(w && strcmp(w->handler, "workers/jobs.worker.main") == 0);
+    CHECK(w && strcmp(full_handler(w), "workers/jobs.worker.main") == 0);
     CHECK(w && strcmp(w->runtime, "python3.12") == 0);
     CHECK(w && w->timeout_s == 0 && w->memory_mb == 512);
     CHECK_STR(env(w, "OVERRIDDEN"), "from-globals");
@@ -202,7 +215,7 @@ TEST(edge_template)
     /* A plain AWS::Lambda::Function with a local Code path, its URL from an
      * AWS::Lambda::Url resource; Globals do not apply to it. */
     const struct sam_function *plain = function(&t, "Plain");
-    CHECK(plain && strcmp(plain->handler, "plain/index.handler") == 0);
+    CHECK(plain && strcmp(full_handler(plain), "plain/index.handler") == 0);
     CHECK(plain && plain->url == 1 && plain->streaming == 0 && plain->timeout_s == 0);
     CHECK(plain && plain->environment_count == 0);
     CHECK(has_note(&t, "Image: skipped: a container image function", NULL));
@@ -220,7 +233,7 @@ TEST(json_template)
     char cause[256] = "";
     CHECK_INT(load("template.json", NULL, &t, cause, sizeof(cause)), 0);
     const struct sam_function *f = function(&t, "JsonFn");
-    CHECK(f && strcmp(f->handler, "fn/index.handler") == 0 && f->timeout_s == 30 && f->url);
+    CHECK(f && strcmp(full_handler(f), "fn/index.handler") == 0 && f->timeout_s == 30 && f->url);
     CHECK_STR(env(f, "GREETING"), "hi!");
     CHECK(env(f, "ARN") == NULL && has_note(&t, "variable ARN is left out", NULL));
     sam_template_free(&t);
@@ -274,7 +287,7 @@ TEST(aliases_shared)
                        "Parameters: {Version: {Type: String, Default: '22'}}\n";
     CHECK_INT(parse(text, &t, cause, sizeof(cause)), 0);
     CHECK_INT(t.function_count, 2);
-    CHECK_STR(function(&t, "B") ? function(&t, "B")->handler : NULL, "a/app.handler");
+    CHECK_STR(full_handler(function(&t, "B")), "a/app.handler");
     CHECK_STR(function(&t, "B") ? function(&t, "B")->runtime : NULL, "nodejs22.x");
     sam_template_free(&t);
 }
