@@ -11,19 +11,13 @@
 #include <uv.h>
 
 #define LOG_MODULE "dev"
-#include "aws/appsync.h"
-#include "aws/credentials_provider.h"
 #include "bridge/seal.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/dev_output.h"
 #include "cli/shutdown.h"
-#include "core/cause.h"
-#include "core/encoding.h"
 #include "core/log.h"
-#include "core/random.h"
-#include "dev/attach.h"
-#include "dev/attach_loop.h"
+#include "dev/attach_session.h"
 #include "dev/config.h"
 #include "dev/dev.h"
 #include "dev/interpreter.h"
@@ -79,19 +73,8 @@ struct dev_app {
     struct bridge_key key; /* wiped at exit */
     int wrote_state;       /* .tether/dev.json is ours to remove */
     int exit_code;
-    /* Attaching deployed functions (tether.json's "aws"; dev/attach.h). */
-    struct aws_credentials_provider *aws_credentials;
-    struct attach *attach;
-    struct attach_loop *attach_loop;
-    struct attach_target *targets;
-    size_t target_count;
-    json_t *attach_env;
-    json_t *stack_functions; /* aws.stack's functions (attach_stack_functions) */
-    int attach_started;
-    size_t attached_count;
-    char session[192];
-    char holder[160];
-    char policy_name[96]; /* the IAM inline policy: tether-dev-STAGE */
+    /* Attaching deployed functions (tether.json's "aws"; dev/attach_session.h). */
+    struct attach_session *attach;
 };
 
 static void stop(struct dev_app *app, int exit_code)
@@ -99,8 +82,7 @@ static void stop(struct dev_app *app, int exit_code)
     if (app->exit_code == EXIT_OK)
         app->exit_code = exit_code;
     cli_shutdown_close(&app->shutdown);
-    if (app->attach_loop)
-        attach_loop_stop(app->attach_loop);
+    attach_session_stop(app->attach);
     dev_stop(app->dev);
 }
 
@@ -130,15 +112,9 @@ static void on_event(void *ctx, enum dev_session_event event, const char *detail
         }
         dev_output_ready(&app->out);
         /* Functions are attached once this session hears their bridges. */
-        if (app->attach_loop && !app->attach_started) {
-            app->attach_started = 1;
-            dev_output_line(&app->out, "attaching %zu deployed function%s in %s", app->target_count,
-                            app->target_count == 1 ? "" : "s", app->project.aws.region);
-            if (attach_loop_run(app->attach_loop, app->attach, app->targets, app->target_count) <
-                0) {
-                dev_output_problem(&app->out, "cannot start attaching");
-                stop(app, EXIT_FAILURE_RUNTIME);
-            }
+        if (attach_session_begin(app->attach) < 0) {
+            dev_output_problem(&app->out, "cannot start attaching");
+            stop(app, EXIT_FAILURE_RUNTIME);
         }
         break;
     }
@@ -434,194 +410,35 @@ static int apply_sst(struct dev_app *app, char *cause, size_t cause_len)
 static void on_attach_report(void *ctx, const struct attach_report *r)
 {
     struct dev_app *app = ctx;
-    app->attached_count += r->event == ATTACH_ATTACHED;
     dev_output_attach(&app->out, r);
 }
 
-static void on_attach_done(void *ctx)
+static void on_attach_info(void *ctx, const char *message)
 {
     struct dev_app *app = ctx;
-    dev_output_line(&app->out, "attaching done: %zu of %zu deployed functions run here now",
-                    app->attached_count, app->target_count);
+    dev_output_line(&app->out, "%s", message);
 }
 
-/* Who attaches, for the marker and the tags: user@host pid N, and a random
- * session id so a restarted dev on the same pid is another session. */
-static void name_session(struct dev_app *app)
+static void on_attach_problem(void *ctx, const char *message)
 {
-    char host[64] = "host", id[17];
-    uint8_t raw[8];
-    const char *user = getenv("USER");
-    gethostname(host, sizeof(host) - 1);
-    random_bytes(raw, sizeof(raw));
-    hex_encode(id, raw, sizeof(raw));
-    snprintf(app->holder, sizeof(app->holder), "%s@%s pid %ld", user && *user ? user : "user", host,
-             (long)getpid());
-    snprintf(app->session, sizeof(app->session), "%s %s", id, app->holder);
+    struct dev_app *app = ctx;
+    dev_output_problem(&app->out, "%s", message);
 }
 
-/* The TETHER_* settings the bridge layer reads (docs/bridge.md). */
-static json_t *bridge_environment(struct dev_app *app)
-{
-    const struct dev_events *e = &app->project.events;
-    json_t *env =
-        json_pack("{ss ss ss ss ss ss}", "TETHER_EVENTS_HTTP", e->http, "TETHER_EVENTS_REGION",
-                  e->region ? e->region : app->project.aws.region, "TETHER_APP", app->project.app,
-                  "TETHER_STAGE", app->project.stage, "TETHER_NAMESPACE",
-                  app->project.namespace_name, "TETHER_SESSION", app->session);
-    char key[BRIDGE_KEY_TEXT_SIZE];
-    if (env && e->realtime)
-        json_object_set_new(env, "TETHER_EVENTS_REALTIME", json_string(e->realtime));
-    if (env && e->api_key)
-        json_object_set_new(env, "TETHER_EVENTS_API_KEY", json_string(e->api_key));
-    if (env && app->insecure) {
-        json_object_set_new(env, "TETHER_INSECURE_NO_AUTH", json_string("1"));
-    } else if (env) {
-        bridge_key_format(&app->key, key);
-        json_object_set_new(env, "TETHER_BRIDGE_KEY", json_string(key));
-        secure_wipe(key, sizeof(key));
-    }
-    return env;
-}
-
-static struct attach_options attach_options(struct dev_app *app);
-
-/* The live functions with a deployed counterpart: "deployed", else the
- * function of aws.stack whose logical id is the function's id. */
-static int attach_targets(struct dev_app *app, char *cause, size_t cause_len)
-{
-    app->targets = calloc(app->project.function_count, sizeof(*app->targets));
-    if (!app->targets)
-        return -ENOMEM;
-    if (app->project.aws.stack) {
-        struct attach_options o = attach_options(app);
-        int rc = attach_stack_functions(&o, app->project.aws.stack, &app->stack_functions, cause,
-                                        cause_len);
-        if (rc < 0)
-            return rc;
-    }
-    for (size_t i = 0; i < app->project.function_count; i++) {
-        const struct dev_function *f = &app->project.functions[i];
-        const char *deployed =
-            f->deployed ? f->deployed : attach_stack_match(app->stack_functions, f->id);
-        if (f->live && deployed)
-            app->targets[app->target_count++] =
-                (struct attach_target){f->id, deployed, f->streaming};
-    }
-    return 0;
-}
-
-static struct attach_options attach_options(struct dev_app *app)
-{
-    return (struct attach_options){
-        .root = app->project.root,
-        .region = app->project.aws.region,
-        .profile = app->profile ? app->profile : app->project.aws.profile,
-        .credentials = app->aws_credentials,
-        .session = app->session,
-        .holder = app->holder,
-        .environment = app->attach_env,
-        .timeout_s = app->attach_timeout_s,
-        .force = app->force,
-        /* With an API key the bridge needs no IAM permission. */
-        .policy_name = app->project.events.api_key ? NULL : app->policy_name,
-        .events_http = app->project.events.http,
-        .namespace_name = app->project.namespace_name,
-        .report = attach_loop_report,
-        .ctx = app->attach_loop,
-    };
-}
-
-/* Leftovers of a session that did not restore (a crash, kill -9) are
- * restored before anything is attached afresh. */
-static void restore_leftovers(struct dev_app *app)
-{
-    char cause[512];
-    struct attach_options o = attach_options(app);
-    o.report = on_attach_report;
-    o.ctx = app;
-    dev_output_line(&app->out, "restoring functions a previous session left attached "
-                               "(.tether/attached/), if any");
-    int rc = attach_restore_saved(&o, NULL, 0, cause, sizeof(cause));
-    if (rc < 0)
-        dev_output_problem(&app->out, "cannot restore leftovers: %s", cause);
-}
-
-/* Without "events" in tether.json: the AppSync Events API tether-APP in
- * the account, found or created with its namespace; the run then uses it as
- * if tether.json named it. */
-static int ensure_events(struct dev_app *app, char *cause, size_t cause_len)
-{
-    char name[AWS_APPSYNC_MAX_NAME + 1];
-    struct aws_appsync_events events;
-    snprintf(name, sizeof(name), "tether-%s", app->project.app);
-    struct attach_options o = attach_options(app);
-    int rc = attach_ensure_events(&o, name, app->project.namespace_name, &events, cause, cause_len);
-    if (rc < 0)
-        return rc;
-    struct dev_events *e = &app->project.events;
-    e->mode = DEV_EVENTS_REMOTE;
-    e->http = strdup(events.http_url);
-    e->realtime = strdup(events.realtime_url);
-    e->region = strdup(app->project.aws.region);
-    if (!e->http || !e->realtime || !e->region)
-        return cause_set(cause, cause_len, -ENOMEM, "out of memory");
-    dev_output_line(&app->out, "events API %s (%s), namespace %s (%s): %s", name,
-                    events.created_api ? "created" : "found", app->project.namespace_name,
-                    events.created_namespace ? "created" : "found", e->http);
-    return 0;
-}
-
-/* With tether.json's "aws" section: credentials, the bridge settings, the
- * targets; attaching itself starts when the session is ready. */
+/* With tether.json's "aws": credentials, the events API, the targets, the
+ * leftovers restored; attaching itself starts when the session is ready. */
 static int prepare_attach(struct dev_app *app, char *cause, size_t cause_len)
 {
-    if (!app->project.aws.present)
-        return 0;
-    name_session(app);
-    snprintf(app->policy_name, sizeof(app->policy_name), "tether-dev-%s", app->project.stage);
-    struct aws_credentials_options co = {.profile = app->profile ? app->profile
-                                                                 : app->project.aws.profile};
-    int rc = aws_credentials_provider_new(&co, &app->aws_credentials, cause, cause_len);
-    if (rc == 0 && app->project.events.mode != DEV_EVENTS_REMOTE)
-        rc = ensure_events(app, cause, cause_len);
-    if (rc == 0)
-        rc = attach_targets(app, cause, cause_len);
-    if (rc == 0 && !(app->attach_env = bridge_environment(app)))
-        rc = -ENOMEM;
-    if (rc == 0)
-        rc = attach_loop_new(app->loop, on_attach_report, on_attach_done, app, &app->attach_loop);
-    struct attach_options o = attach_options(app);
-    if (rc == 0)
-        rc = attach_new(&o, &app->attach);
-    if (rc == 0)
-        restore_leftovers(app);
-    if (rc == -ENOMEM)
-        snprintf(cause, cause_len, "out of memory");
-    return rc;
-}
-
-/* After the loop: every function attached is restored, and waited for. */
-static void restore_attached(struct dev_app *app)
-{
-    if (app->attach_loop)
-        attach_loop_finish(app->attach_loop);
-    if (app->attach_started) {
-        dev_output_line(&app->out, "restoring the attached functions");
-        if (attach_restore_all(app->attach) > 0)
-            app->exit_code = EXIT_FAILURE_RUNTIME;
-    }
-    attach_free(app->attach);
-    attach_loop_free(app->attach_loop);
-    aws_credentials_provider_free(app->aws_credentials);
-    app->aws_credentials = NULL;
-    json_t *env = app->attach_env;
-    json_t *key = json_object_get(env, "TETHER_BRIDGE_KEY");
-    if (key)
-        secure_wipe((char *)json_string_value(key), strlen(json_string_value(key)));
-    json_decref(env);
-    json_decref(app->stack_functions);
-    free(app->targets);
+    const struct attach_session_options o = {
+        .loop = app->loop,
+        .project = &app->project,
+        .key = app->insecure ? NULL : &app->key,
+        .profile = app->profile,
+        .timeout_s = app->attach_timeout_s,
+        .force = app->force,
+        .cb = {on_attach_report, on_attach_info, on_attach_problem, app},
+    };
+    return attach_session_new(&o, &app->attach, cause, cause_len);
 }
 
 int cmd_dev_main(int argc, char **argv)
@@ -659,11 +476,6 @@ int cmd_dev_main(int argc, char **argv)
     }
     if (prepare_attach(&app, cause, sizeof(cause)) < 0) {
         dev_output_problem(&app.out, "%s", cause);
-        if (app.attach_loop)
-            attach_loop_stop(app.attach_loop);
-        uv_run(app.loop, UV_RUN_DEFAULT); /* closes the handle */
-        restore_attached(&app);
-        aws_credentials_provider_free(app.aws_credentials);
         dev_config_free(&app.project);
         bridge_key_wipe(&app.key);
         return EXIT_FAILURE_RUNTIME;
@@ -674,7 +486,9 @@ int cmd_dev_main(int argc, char **argv)
         stop(&app, EXIT_FAILURE_RUNTIME);
     }
     uv_run(app.loop, UV_RUN_DEFAULT);
-    restore_attached(&app);
+    /* After the loop: every function attached is restored, and waited for. */
+    if (attach_session_finish(app.attach))
+        app.exit_code = EXIT_FAILURE_RUNTIME;
     if (app.wrote_state)
         dev_state_remove(app.project.root);
     dev_free(app.dev);
